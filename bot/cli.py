@@ -1,0 +1,287 @@
+"""The `leadbot` command: serve, ingest, leads, score, rescore, reprocess, db upgrade.
+
+Errors of our hierarchy are caught here once and become a message and an exit status that a mail
+server understands for `ingest` (sysexits.h: 65 EX_DATAERR, 75 EX_TEMPFAIL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bot.config import Settings
+from bot.runtime import Runtime, build_runtime
+from storage.errors import ConfigError, InputRejected, LeadBotError, LeadNotFound, StoreUnavailable
+from storage.leads import activities_of, get_lead, list_leads, notes_of, search_leads
+from storage.migrate import upgrade
+from storage.models import Lead, LeadStatus, RawStatus
+from storage.public import lead_detail, lead_public
+
+EX_OK = 0
+EX_USAGE = 64
+EX_DATAERR = 65
+EX_SOFTWARE = 70
+EX_CONFIG = 78
+EX_TEMPFAIL = 75
+EX_NOTFOUND = 1
+
+Command = Callable[[argparse.Namespace, Runtime], int]
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+
+
+def _lead_line(lead: Lead) -> str:
+    owner = f" owner={lead.owner}" if lead.owner else ""
+    who = f"{lead.name} <{lead.email}>" if lead.name else lead.email
+    company = f" · {lead.company}" if lead.company else ""
+    return f"#{lead.id:<6} {lead.score:>6.1f} {lead.temperature:<4} {lead.status:<12} {who}{company}{owner}"
+
+
+def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.serve import serve
+
+    s = rt.settings
+    asyncio.run(
+        serve(
+            rt,
+            host=args.host or s.host,
+            smtp_port=s.smtp_port if args.smtp_port is None else args.smtp_port,
+            http_port=s.http_port if args.http_port is None else args.http_port,
+        )
+    )
+    return EX_OK
+
+
+def cmd_ingest(args: argparse.Namespace, rt: Runtime) -> int:
+    upgrade(rt.store)
+    sources = args.files or ["-"]
+    status = EX_OK
+    for name in sources:
+        try:
+            content = sys.stdin.buffer.read() if name == "-" else open(name, "rb").read()  # noqa: SIM115
+        except OSError as e:
+            print(f"leadbot ingest: {name}: {e.strerror}", file=sys.stderr)
+            status = max(status, EX_DATAERR)
+            continue
+        if len(content) > rt.settings.max_message_bytes:
+            print(f"leadbot ingest: {name}: message larger than {rt.settings.max_message_bytes} bytes", file=sys.stderr)
+            status = max(status, EX_DATAERR)
+            continue
+        channel = "pipe" if name == "-" else "file"
+        try:
+            raw_id, new = rt.pipeline.accept(content, kind="email", channel=channel)
+        except InputRejected as e:
+            print(f"leadbot ingest: {name}: refused: {e}", file=sys.stderr)
+            status = max(status, EX_DATAERR)
+            continue
+        if not new:
+            print(f"{name}: already stored as raw #{raw_id} (same bytes)")
+            continue
+        outcome = rt.pipeline.process(raw_id)
+        where = f"lead #{outcome.lead_id}" if outcome.lead_id else f"raw #{raw_id}"
+        line = f"{name}: {outcome.status.value} ({where})"
+        if outcome.reason:
+            line += f": {outcome.reason}"
+        if outcome.announced:
+            line += " — announced as a hot lead"
+        print(line, file=sys.stderr if outcome.status is RawStatus.FAILED else sys.stdout)
+    return status
+
+
+def cmd_reprocess(args: argparse.Namespace, rt: Runtime) -> int:
+    upgrade(rt.store)
+    pending = rt.pipeline.process_pending()
+    failed = rt.pipeline.reprocess_failed()
+    print(f"processed {pending} pending and retried {failed} failed/review input(s)")
+    return EX_OK
+
+
+def cmd_leads_list(args: argparse.Namespace, rt: Runtime) -> int:
+    with rt.store.session() as session:
+        leads = list_leads(session, status=args.status, temperature=args.temperature, limit=args.limit)
+        if args.json:
+            _print_json([lead_public(lead) for lead in leads])
+        else:
+            for lead in leads:
+                print(_lead_line(lead))
+            if not leads:
+                print("no leads")
+    return EX_OK
+
+
+def cmd_leads_show(args: argparse.Namespace, rt: Runtime) -> int:
+    with rt.store.session() as session:
+        lead = get_lead(session, email=args.email)
+        assert lead.id is not None
+        detail = lead_detail(lead, activities_of(session, lead.id), notes_of(session, lead.id))
+    if args.json:
+        _print_json(detail)
+        return EX_OK
+    print(_lead_line(lead))
+    for key in ("name", "title", "company", "phone", "country", "source", "latest_source", "forwarded_by", "owner", "product"):
+        if detail.get(key):
+            print(f"  {key:<14} {detail[key]}")
+    for key, value in (detail.get("fields") or {}).items():
+        print(f"  {key:<14} {value}")
+    print("activities:")
+    for a in detail["activities"]:
+        print(f"  {a['occurred_at']}  {a['kind']:<16} {a['actor']}  {a['detail'][:100]}")
+    if detail["notes"]:
+        print("notes:")
+        for n in detail["notes"]:
+            print(f"  {n['created_at']}  {n['author']}: {n['text']}")
+    return EX_OK
+
+
+def cmd_leads_search(args: argparse.Namespace, rt: Runtime) -> int:
+    with rt.store.session() as session:
+        leads = search_leads(session, args.query, limit=args.limit)
+    if args.json:
+        _print_json([lead_public(lead) for lead in leads])
+    else:
+        for lead in leads:
+            print(_lead_line(lead))
+        if not leads:
+            print("no match")
+    return EX_OK
+
+
+def cmd_db_upgrade(args: argparse.Namespace, rt: Runtime) -> int:
+    upgrade(rt.store)
+    print("database is up to date")
+    return EX_OK
+
+
+def cmd_rescore(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.jobs import rescore_all
+
+    report = rescore_all(rt, batch=args.batch)
+    print(f"rescored {report.leads} lead(s); {report.announced} announced")
+    return EX_OK
+
+
+def cmd_score_explain(args: argparse.Namespace, rt: Runtime) -> int:
+    from scoring import explain_json, explain_text
+    from storage.scores import activity_facts, engagement_activities, lead_facts
+
+    with rt.store.session() as session:
+        lead = get_lead(session, email=args.email)
+        assert lead.id is not None
+        facts = activity_facts(engagement_activities(session, lead.id))
+        result = rt.scorer.score(lead_facts(lead), facts, now=_now())
+    if args.json:
+        _print_json({"email": lead.email, **explain_json(result)})
+    else:
+        print(f"{lead.email}")
+        print(explain_text(result))
+    return EX_OK
+
+
+def _now() -> Any:
+    from storage.models import utcnow
+
+    return utcnow()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leadbot", description="Inquiries in, scored leads out, hot ones in Slack.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run SMTP, HTTP, the outbox dispatcher and the scheduler")
+    p.add_argument("--host")
+    p.add_argument("--smtp-port", type=int)
+    p.add_argument("--http-port", type=int)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("ingest", help="store and process raw RFC 5322 messages (files or - for stdin)")
+    p.add_argument("files", nargs="*", metavar="FILE")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("reprocess", help="retry inputs that failed to parse or were left pending")
+    p.set_defaults(func=cmd_reprocess)
+
+    leads = sub.add_parser("leads", help="list, show and search leads").add_subparsers(dest="leads_command", required=True)
+    p = leads.add_parser("list")
+    p.add_argument("--status", choices=[s.value for s in LeadStatus])
+    p.add_argument("--temperature", choices=["cold", "warm", "hot"])
+    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_leads_list)
+    p = leads.add_parser("show")
+    p.add_argument("email")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_leads_show)
+    p = leads.add_parser("search")
+    p.add_argument("query")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_leads_search)
+
+    score = sub.add_parser("score", help="explain scores").add_subparsers(dest="score_command", required=True)
+    p = score.add_parser("explain")
+    p.add_argument("email")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_score_explain)
+
+    p = sub.add_parser("rescore", help="recompute every lead's score (decay, changed rules)")
+    p.add_argument("--batch", type=int, default=1000)
+    p.set_defaults(func=cmd_rescore)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    p = db.add_parser("upgrade", help="apply Alembic migrations")
+    p.set_defaults(func=cmd_db_upgrade)
+    for extend in EXTENSIONS:
+        extend(sub)
+    return parser
+
+
+# Features add subcommands here (score train, import, …): each gets the subparsers object.
+EXTENSIONS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        runtime = build_runtime(Settings())
+    except ConfigError as e:
+        print(f"leadbot: configuration error: {e}", file=sys.stderr)
+        return EX_CONFIG
+    except ValueError as e:  # pydantic's ValidationError names the setting and the problem
+        print(f"leadbot: configuration error: {e}", file=sys.stderr)
+        return EX_CONFIG
+    try:
+        code: int = args.func(args, runtime)
+        return code
+    except StoreUnavailable as e:
+        print(f"leadbot: {e} (temporary failure, try again later)", file=sys.stderr)
+        return EX_TEMPFAIL
+    except LeadNotFound as e:
+        print(f"leadbot: {e}", file=sys.stderr)
+        return EX_NOTFOUND
+    except InputRejected as e:
+        print(f"leadbot: {e}", file=sys.stderr)
+        return EX_DATAERR
+    except LeadBotError as e:
+        print(f"leadbot: {e}", file=sys.stderr)
+        return EX_SOFTWARE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""One settings object, read from the environment (and `.env`) once and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DomainList = Annotated[frozenset[str], NoDecode]
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of SPEC.md: `LEADBOT_*` plus Slack's standard names."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LEADBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///leadbot.db"
+    host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    http_port: int = 8000
+    inbox_domains: DomainList = frozenset({"localhost"})
+    internal_domains: DomainList = frozenset()
+    max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    max_mime_parts: int = Field(default=1000, gt=0)
+    scoring_rules: Path | None = None
+    hot_threshold: float | None = None
+    rescore_interval_minutes: float = Field(default=60.0, ge=0)  # 0 turns the scheduler off
+
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "LEADBOT_SLACK_BOT_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "LEADBOT_SLACK_SIGNING_SECRET"),
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "LEADBOT_SLACK_APP_TOKEN")
+    )
+    slack_api_url: str = "https://slack.com/api/"
+    hot_channel: str | None = None
+
+    @field_validator("inbox_domains", "internal_domains", mode="before")
+    @classmethod
+    def _domains(cls, value: object) -> object:
+        value = _split(value)
+        if isinstance(value, list | tuple | set | frozenset):
+            return frozenset(str(v).strip().lower().rstrip(".").lstrip("@") for v in value if str(v).strip())
+        return value
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None and bool(self.slack_bot_token.get_secret_value())
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

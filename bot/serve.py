@@ -1,0 +1,112 @@
+"""`leadbot serve`: SMTP receiver, HTTP app, outbox dispatcher and scheduler in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import uvicorn
+
+from bot.dispatcher import Dispatcher, LogSender, Sender
+from bot.runtime import Runtime
+from bot.web import create_app
+from ingest.smtp import InboxHandler, start_smtp
+from storage.migrate import upgrade
+
+log = logging.getLogger("leadbot.serve")
+
+
+def make_sender(runtime: Runtime) -> Sender:
+    if runtime.settings.slack_enabled:
+        try:
+            from bot.slack.sender import SlackSender
+        except ModuleNotFoundError:
+            log.warning("Slack support is not installed; announcements go to the log")
+        else:
+            return SlackSender.from_runtime(runtime)
+    log.info("no SLACK_BOT_TOKEN: announcements are written to this log")
+    return LogSender(runtime.store)
+
+
+async def _periodic(stop: asyncio.Event, interval_s: float, job: Any, name: str) -> None:
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval_s)
+            return
+        except TimeoutError:
+            pass
+        try:
+            await asyncio.to_thread(job)
+        except Exception:
+            log.exception("scheduled %s failed", name)
+
+
+async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) -> None:
+    settings = runtime.settings
+    await asyncio.to_thread(upgrade, runtime.store)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    # Start-up finishes what was accepted but not processed before a crash.
+    finished = await asyncio.to_thread(runtime.pipeline.process_pending)
+    if finished:
+        log.info("processed %d message(s) accepted before the last stop", finished)
+
+    store_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="store")
+    work_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse")
+    handler = InboxHandler(
+        runtime.pipeline,
+        inbox_domains=settings.inbox_domains,
+        store_executor=store_pool,
+        work_executor=work_pool,
+    )
+    runtime.extras["smtp_handler"] = handler
+    smtp = await start_smtp(handler, host=host, port=smtp_port, max_message_bytes=settings.max_message_bytes)
+    app = create_app(runtime)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=http_port, log_level="info", lifespan="on", access_log=False)
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    dispatcher = Dispatcher(runtime.store, make_sender(runtime))
+    tasks = [
+        asyncio.create_task(server.serve(), name="http"),
+        asyncio.create_task(dispatcher.run(stop), name="outbox"),
+    ]
+    if settings.rescore_interval_minutes > 0:
+        from bot.jobs import rescore_all
+
+        tasks.append(
+            asyncio.create_task(
+                _periodic(stop, settings.rescore_interval_minutes * 60, lambda: rescore_all(runtime), "rescore"),
+                name="rescore",
+            )
+        )
+    for starter in runtime.extras.get("background", []):
+        tasks.append(asyncio.create_task(starter(stop)))
+    log.info(
+        "LeadBot serving: SMTP %s:%s (inbox domains: %s), HTTP http://%s:%s, database %s",
+        host,
+        smtp_port,
+        ", ".join(sorted(settings.inbox_domains)) or "none",
+        host,
+        http_port,
+        runtime.store.url.split("@")[-1] if "@" in runtime.store.url else runtime.store.url,
+    )
+    await stop.wait()
+    log.info("shutting down")
+    server.should_exit = True
+    smtp.close()
+    await smtp.wait_closed()
+    await handler.drain()
+    for task in tasks:
+        task.cancel() if task.get_name() != "http" else None
+    await asyncio.gather(*tasks, return_exceptions=True)
+    store_pool.shutdown(wait=True)
+    work_pool.shutdown(wait=True)

@@ -1,0 +1,224 @@
+"""One pipeline for every way in: accept (commit raw) first, then read, record, score.
+
+`accept` is what a receiver calls before it answers the sender; `process` runs afterwards, off the
+event loop. A crash between the two loses nothing: `process_pending` (run at start-up) finishes
+what was accepted but not processed, and `reprocess` retries inputs that failed to parse.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from typing import Any
+
+from ingest.inquiry import Inquiry, NotALead
+from scoring.types import Scorer
+from storage.db import Store
+from storage.errors import InputRejected, ParseError, StoreUnavailable
+from storage.leads import record_inquiry
+from storage.models import RawInput, RawStatus, utcnow
+from storage.raw import mark_raw, raw_ids_with_status, store_raw
+from storage.scores import score_lead
+
+log = logging.getLogger("leadbot.ingest")
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """What readers may know beyond the bytes: configuration, never I/O handles."""
+
+    internal_domains: frozenset[str] = frozenset()
+    max_parts: int = 1000
+    options: dict[str, Any] = field(default_factory=dict)  # reader-specific (form mappings, …)
+
+
+Reader = Callable[[RawInput, ReadContext], Inquiry | NotALead]
+READERS: dict[str, Reader] = {}
+
+
+def register_reader(kind: str, reader: Reader) -> None:
+    """Ways in register how their stored raw input is read (`email`, `form`, …)."""
+    READERS[kind] = reader
+
+
+def _read_email(raw: RawInput, ctx: ReadContext) -> Inquiry | NotALead:
+    from ingest.mail import read_email
+
+    return read_email(
+        raw.content,
+        internal_domains=ctx.internal_domains,
+        received_at=raw.received_at,
+        max_parts=ctx.max_parts,
+    )
+
+
+register_reader("email", _read_email)
+
+
+def check_email_bytes(content: bytes) -> None:
+    """Refuse, before storing, what cannot be an RFC 5322 message at all (empty, no header)."""
+    if not content.strip():
+        raise InputRejected("empty message")
+    head = content[:65536].split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+    headers = BytesHeaderParser(policy=compat32).parsebytes(head + b"\n\n", headersonly=True)
+    if not headers.keys() or not any(k.lower() in ("from", "sender") for k in headers.keys()):
+        raise InputRejected("not an RFC 5322 message: no From header")
+
+
+@dataclass
+class Outcome:
+    raw_id: int
+    status: RawStatus
+    reason: str | None = None
+    lead_id: int | None = None
+    announced: bool = False
+
+
+class Pipeline:
+    """Accepts raw input and turns it into leads, activities, scores and announcements."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        scorer: Scorer,
+        context: ReadContext | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.scorer = scorer
+        self.context = context or ReadContext()
+        self.clock = clock
+
+    def accept(
+        self,
+        content: bytes,
+        *,
+        kind: str = "email",
+        channel: str = "smtp",
+        content_type: str | None = None,
+        envelope: dict[str, Any] | None = None,
+    ) -> tuple[int, bool]:
+        """Commit the raw input. Raises StoreUnavailable (retry later) or InputRejected."""
+        if kind == "email":
+            check_email_bytes(content)
+        return store_raw(
+            self.store,
+            content=content,
+            kind=kind,
+            channel=channel,
+            content_type=content_type,
+            envelope=envelope,
+            received_at=self.clock(),
+        )
+
+    def process(self, raw_id: int) -> Outcome:
+        """Read, record and score one stored input. Never raises for bad input: it marks it."""
+        with self.store.session() as session:
+            raw = session.get(RawInput, raw_id)
+            if raw is None:
+                raise LookupError(f"no raw input {raw_id}")
+            session.expunge(raw)
+        reader = READERS.get(raw.kind)
+        try:
+            if reader is None:
+                raise ParseError(f"no reader for input kind {raw.kind!r}")
+            result = reader(raw, self.context)
+        except StoreUnavailable:
+            raise
+        except ParseError as e:
+            return self._mark(raw_id, RawStatus.FAILED, str(e))
+        except Exception as e:  # a parser bug must not lose the message: keep it, say why
+            log.exception("reading raw input %s failed", raw_id)
+            return self._mark(raw_id, RawStatus.FAILED, f"internal error: {type(e).__name__}: {e}")
+        if isinstance(result, NotALead):
+            status = RawStatus.REVIEW if result.kind == "review" else RawStatus.ARCHIVED
+            return self._mark(raw_id, status, f"{result.kind}: {result.reason}")
+        return self._record(raw_id, result)
+
+    def _mark(self, raw_id: int, status: RawStatus, reason: str) -> Outcome:
+        with self.store.session() as session:
+            mark_raw(session, raw_id, status=status, reason=reason)
+        log.info("raw input %s %s: %s", raw_id, status.value, reason)
+        return Outcome(raw_id, status, reason)
+
+    def _record(self, raw_id: int, inquiry: Inquiry) -> Outcome:
+        now = self.clock()
+        msgid = inquiry.dedup_key[6:] if inquiry.dedup_key.startswith("msgid:") else None
+        with self.store.session() as session:
+            recorded = record_inquiry(
+                session,
+                email=inquiry.email,
+                kind=inquiry.kind,
+                source=inquiry.source,
+                occurred_at=inquiry.occurred_at,
+                dedup_key=inquiry.dedup_key,
+                profile={
+                    "name": inquiry.name,
+                    "company": inquiry.company,
+                    "title": inquiry.title,
+                    "phone": inquiry.phone,
+                    "country": inquiry.country,
+                },
+                detail=(inquiry.subject or inquiry.text[:200]).strip()[:500],
+                data={
+                    "subject": inquiry.subject,
+                    "text": inquiry.text[:20_000],
+                    "fields": inquiry.fields,
+                },
+                forwarded_by=inquiry.forwarded_by,
+                fields={k: v for k, v in inquiry.fields.items() if not k.startswith("_")},
+                raw_id=raw_id,
+                now=now,
+            )
+            lead = recorded.lead
+            if recorded.duplicate:
+                mark_raw(
+                    session,
+                    raw_id,
+                    status=RawStatus.DUPLICATE,
+                    reason=f"same message as an earlier one ({inquiry.dedup_key[:80]})",
+                    lead_id=lead.id,
+                    message_id=msgid,
+                )
+                return Outcome(raw_id, RawStatus.DUPLICATE, lead_id=lead.id)
+            announced = score_lead(session, lead=lead, scorer=self.scorer, now=now)
+            mark_raw(session, raw_id, status=RawStatus.PROCESSED, lead_id=lead.id, message_id=msgid)
+        log.info(
+            "raw input %s -> lead %s <%s> score %.1f %s%s",
+            raw_id,
+            lead.id,
+            lead.email,
+            lead.score,
+            lead.temperature,
+            " (announced)" if announced else "",
+        )
+        return Outcome(raw_id, RawStatus.PROCESSED, lead_id=lead.id, announced=announced)
+
+    def process_safely(self, raw_id: int) -> Outcome | None:
+        """For background workers: a store outage leaves the input pending for the next start."""
+        try:
+            return self.process(raw_id)
+        except StoreUnavailable as e:
+            log.warning("raw input %s left pending: %s", raw_id, e)
+        except Exception:
+            log.exception("processing raw input %s failed; it stays pending", raw_id)
+        return None
+
+    def process_pending(self) -> int:
+        """Finish everything accepted but not processed (after a crash or an outage)."""
+        return self._run_all(RawStatus.PENDING)
+
+    def reprocess_failed(self) -> int:
+        return self._run_all(RawStatus.FAILED, RawStatus.REVIEW)
+
+    def _run_all(self, *statuses: RawStatus) -> int:
+        with self.store.session() as session:
+            ids = raw_ids_with_status(session, *statuses)
+        for raw_id in ids:
+            self.process(raw_id)
+        return len(ids)

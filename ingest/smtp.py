@@ -1,0 +1,128 @@
+"""The SMTP receiver: checks recipients at RCPT, commits the raw message at DATA, answers, then parses.
+
+Never an open relay: only recipients in the inbox domains are accepted, and nothing is ever sent on.
+Status lines follow RFC 5321 §4.2 with RFC 3463 enhanced codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from email_validator import EmailNotValidError, validate_email
+
+from ingest.pipeline import Pipeline
+from storage.errors import InputRejected, StoreUnavailable
+
+log = logging.getLogger("leadbot.smtp")
+
+OK = "250 2.0.0 OK: message accepted"
+RCPT_OK = "250 2.1.5 OK"
+NOT_OUR_DOMAIN = "550 5.7.1 Relaying denied: {address} is not a LeadBot inbox"
+BAD_ADDRESS = "501 5.1.3 Bad recipient address syntax"
+STORE_DOWN = "451 4.3.0 Temporary failure: message store unavailable, try again later"
+REJECTED = "554 5.6.0 Message refused: {reason}"
+INTERNAL = "451 4.3.0 Temporary local error, try again later"
+
+
+class InboxHandler:
+    """aiosmtpd handler: RCPT checks the domain; DATA commits, answers 250, queues parsing."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        inbox_domains: Iterable[str],
+        store_executor: Executor | None = None,
+        work_executor: Executor | None = None,
+        on_processed: Callable[[Any], None] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.inbox_domains = frozenset(d.strip().lower().rstrip(".") for d in inbox_domains if d.strip())
+        self.store_executor = store_executor
+        self.work_executor = work_executor
+        self.on_processed = on_processed
+        self.background: set[asyncio.Future[Any]] = set()
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        try:
+            valid = validate_email(address, check_deliverability=False, allow_smtputf8=True)
+        except EmailNotValidError:
+            return BAD_ADDRESS
+        if valid.domain.lower().rstrip(".") not in self.inbox_domains:
+            log.info("refused recipient %r from %s", address, session.peer)
+            return NOT_OUR_DOMAIN.format(address=valid.normalized)
+        envelope.rcpt_tos.append(address)
+        return RCPT_OK
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        meta = {
+            "mail_from": envelope.mail_from,
+            "rcpt_to": list(envelope.rcpt_tos),
+            "peer": str(session.peer[0]) if session.peer else None,
+            "helo": session.host_name,
+        }
+        loop = asyncio.get_running_loop()
+        try:
+            raw_id, new = await loop.run_in_executor(
+                self.store_executor,
+                lambda: self.pipeline.accept(content, kind="email", channel="smtp", envelope=meta),
+            )
+        except StoreUnavailable as e:
+            log.warning("451 to %s: %s", session.peer, e)
+            return STORE_DOWN
+        except InputRejected as e:
+            return REJECTED.format(reason=_one_line(str(e)))
+        except Exception:
+            log.exception("accepting a message failed")
+            return INTERNAL
+        if new:
+            future = loop.run_in_executor(self.work_executor, self.pipeline.process_safely, raw_id)
+            self.background.add(future)
+            future.add_done_callback(self._done)
+        return OK
+
+    def _done(self, future: asyncio.Future[Any]) -> None:
+        self.background.discard(future)
+        if self.on_processed is not None and not future.cancelled():
+            self.on_processed(future.result())
+
+    async def drain(self) -> None:
+        """Wait for queued parsing (tests and shutdown)."""
+        while self.background:
+            await asyncio.gather(*list(self.background), return_exceptions=True)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:200]
+
+
+def smtp_factory(handler: InboxHandler, *, max_message_bytes: int, hostname: str | None = None) -> Callable[[], SMTP]:
+    """A protocol factory for `loop.create_server`: one SMTP instance per connection."""
+
+    def make() -> SMTP:
+        return SMTP(
+            handler,
+            data_size_limit=max_message_bytes,  # aiosmtpd answers 552 past it (and for SIZE=)
+            enable_SMTPUTF8=True,
+            hostname=hostname,
+            ident="LeadBot ESMTP",
+        )
+
+    return make
+
+
+async def start_smtp(
+    handler: InboxHandler, *, host: str, port: int, max_message_bytes: int
+) -> asyncio.Server:
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        smtp_factory(handler, max_message_bytes=max_message_bytes), host=host, port=port
+    )

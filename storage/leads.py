@@ -1,0 +1,212 @@
+"""Leads and their activities: recording an inquiry (deduplicated), lookups and search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exc, func, or_, select
+from sqlmodel import Session
+
+from storage.errors import LeadNotFound
+from storage.models import Activity, Lead, Note, utcnow
+
+# Profile fields an inquiry may fill. A field is only ever filled when empty, so what a rep
+# edited (or what an earlier, richer message gave) is never overwritten by a later message.
+PROFILE_FIELDS = ("name", "company", "title", "phone", "country")
+
+# Activities that record what happened to a lead rather than what the person did: scoring's
+# engagement rules never see these.
+LIFECYCLE_KINDS = frozenset(
+    {
+        "announced",
+        "claimed",
+        "nurtured",
+        "won",
+        "lost",
+        "disqualified",
+        "score_changed",
+        "note_added",
+        "edited",
+        "sla_reminder",
+        "sla_escalated",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    lead: Lead
+    activity: Activity | None  # None when the input was a duplicate
+    created: bool
+
+    @property
+    def duplicate(self) -> bool:
+        return self.activity is None
+
+
+def domain_of(email: str) -> str:
+    return email.rpartition("@")[2].lower()
+
+
+def record_inquiry(
+    session: Session,
+    *,
+    email: str,
+    kind: str,
+    source: str,
+    occurred_at: datetime,
+    dedup_key: str | None,
+    profile: dict[str, str | None],
+    detail: str = "",
+    data: dict[str, Any] | None = None,
+    forwarded_by: str | None = None,
+    fields: dict[str, Any] | None = None,
+    raw_id: int | None = None,
+    now: datetime | None = None,
+) -> Recorded:
+    """Upsert the lead for `email` and append one activity, unless `dedup_key` was seen before."""
+    now = now or utcnow()
+    email = email.strip().lower()
+    if dedup_key is not None:
+        seen = session.scalar(select(Activity.lead_id).where(Activity.dedup_key == dedup_key))
+        if seen is not None:
+            lead = session.get(Lead, seen)
+            assert lead is not None
+            return Recorded(lead=lead, activity=None, created=False)
+    lead, created = _get_or_create(session, email=email, source=source, now=now)
+    _fill_empty(lead, profile=profile, forwarded_by=forwarded_by, fields=fields or {})
+    lead.latest_source = source[:100]
+    if lead.last_activity_at is None or occurred_at > lead.last_activity_at:
+        lead.last_activity_at = occurred_at
+    lead.updated_at = now
+    activity = Activity(
+        lead_id=lead.id,  # type: ignore[arg-type]
+        kind=kind,
+        occurred_at=occurred_at,
+        actor=forwarded_by or email,
+        detail=detail,
+        data=data or {},
+        source=source[:100],
+        raw_id=raw_id,
+        dedup_key=dedup_key,
+    )
+    try:
+        with session.begin_nested():
+            session.add(activity)
+    except exc.IntegrityError:  # the same message on two connections at once: one activity
+        return Recorded(lead=lead, activity=None, created=created)
+    return Recorded(lead=lead, activity=activity, created=created)
+
+
+def _get_or_create(session: Session, *, email: str, source: str, now: datetime) -> tuple[Lead, bool]:
+    lead = session.scalar(select(Lead).where(Lead.email == email))
+    if lead is not None:
+        return lead, False
+    lead = Lead(
+        email=email,
+        domain=domain_of(email),
+        source=source[:100],
+        latest_source=source[:100],
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(lead)
+    except exc.IntegrityError:
+        found = session.scalar(select(Lead).where(Lead.email == email))
+        assert found is not None
+        return found, False
+    return lead, True
+
+
+def _fill_empty(
+    lead: Lead, *, profile: dict[str, str | None], forwarded_by: str | None, fields: dict[str, Any]
+) -> None:
+    for name in PROFILE_FIELDS:
+        value = profile.get(name)
+        if value and not getattr(lead, name) and name not in lead.edited_fields:
+            setattr(lead, name, value)
+    if forwarded_by and not lead.forwarded_by:
+        lead.forwarded_by = forwarded_by
+    missing = {k: v for k, v in fields.items() if k not in lead.fields and v not in (None, "")}
+    if missing:
+        lead.fields = {**lead.fields, **missing}
+
+
+def get_lead(session: Session, *, email: str | None = None, lead_id: int | None = None) -> Lead:
+    if lead_id is not None:
+        lead = session.get(Lead, lead_id)
+    else:
+        assert email is not None
+        lead = session.scalar(select(Lead).where(Lead.email == email.strip().lower()))
+    if lead is None:
+        raise LeadNotFound(f"no lead {email or lead_id}")
+    return lead
+
+
+def list_leads(
+    session: Session,
+    *,
+    status: str | None = None,
+    temperature: str | None = None,
+    owner: str | None = None,
+    limit: int = 1000,
+) -> list[Lead]:
+    stmt = select(Lead)
+    if status:
+        stmt = stmt.where(Lead.status == status)
+    if temperature:
+        stmt = stmt.where(Lead.temperature == temperature)
+    if owner:
+        stmt = stmt.where(Lead.owner == owner)
+    stmt = stmt.order_by(Lead.score.desc(), Lead.id).limit(limit)  # type: ignore[attr-defined,arg-type]
+    return list(session.scalars(stmt))
+
+
+def search_leads(session: Session, query: str, *, limit: int = 20) -> list[Lead]:
+    """Leads whose email, name, company or domain contain `query` (case-insensitive)."""
+    q = query.strip().lower()
+    if not q:
+        return []
+    exact = session.scalar(select(Lead).where(Lead.email == q))
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    cols = (Lead.email, Lead.name, Lead.company, Lead.domain)
+    stmt = (
+        select(Lead)
+        .where(or_(*(func.lower(c).like(pattern, escape="\\") for c in cols)))
+        .order_by(Lead.score.desc(), Lead.id)  # type: ignore[attr-defined,arg-type]
+        .limit(limit)
+    )
+    found = list(session.scalars(stmt))
+    if exact is not None:
+        found = [exact, *[lead for lead in found if lead.id != exact.id]][:limit]
+    return found
+
+
+def activities_of(session: Session, lead_id: int) -> list[Activity]:
+    stmt = (
+        select(Activity)
+        .where(Activity.lead_id == lead_id)
+        .order_by(Activity.occurred_at, Activity.id)  # type: ignore[arg-type]
+    )
+    return list(session.scalars(stmt))
+
+
+def notes_of(session: Session, lead_id: int) -> list[Note]:
+    stmt = select(Note).where(Note.lead_id == lead_id).order_by(Note.created_at, Note.id)  # type: ignore[arg-type]
+    return list(session.scalars(stmt))
+
+
+def add_note(session: Session, *, lead_id: int, author: str, text: str, now: datetime | None = None) -> Note:
+    now = now or utcnow()
+    get_lead(session, lead_id=lead_id)
+    note = Note(lead_id=lead_id, author=author, text=text, created_at=now)
+    session.add(note)
+    session.add(
+        Activity(lead_id=lead_id, kind="note_added", occurred_at=now, actor=author, detail=text[:500])
+    )
+    session.flush()
+    return note

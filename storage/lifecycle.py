@@ -1,0 +1,247 @@
+"""The lead lifecycle: the only code that changes a lead's status.
+
+Every transition is one conditional UPDATE, so a race (two reps clicking Claim at once, two
+`serve` processes announcing) is settled by the database: exactly one statement matches the row.
+
+    nurturing ──announce──> announced ──claim──> claimed ──win──> won
+        ^                       │                   │ └───lose──> lost
+        └──────nurture──────────┴───────────────────┘
+    any status ──disqualify──> disqualified
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, true, update
+from sqlmodel import Session
+
+from storage.errors import TransitionRefused
+from storage.leads import get_lead
+from storage.models import Activity, Lead, LeadStatus, utcnow
+from storage.outbox import enqueue
+
+S = LeadStatus
+
+
+def _transition(
+    session: Session,
+    *,
+    lead_id: int,
+    action: str,
+    from_statuses: Iterable[LeadStatus],
+    to_status: LeadStatus,
+    actor: str,
+    now: datetime | None,
+    reason: str | None = None,
+    guard: ColumnElement[bool] | None = None,
+    values: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+) -> Lead:
+    now = now or utcnow()
+    stmt = (
+        update(Lead)
+        .where(Lead.id == lead_id)  # type: ignore[arg-type]
+        .where(Lead.status.in_([s.value for s in from_statuses]))  # type: ignore[attr-defined]
+        .values(status=to_status.value, updated_at=now, **(values or {}))
+        .execution_options(synchronize_session=False)
+    )
+    if guard is not None:
+        stmt = stmt.where(guard)
+    matched = session.execute(stmt).rowcount  # type: ignore[attr-defined]
+    lead = get_lead(session, lead_id=lead_id)
+    session.refresh(lead)
+    if matched != 1:
+        raise TransitionRefused(
+            f"cannot {action} lead {lead.email}: it is {lead.status}"
+            + (f" (owner {lead.owner})" if lead.owner else ""),
+            status=lead.status,
+            owner=lead.owner,
+        )
+    session.add(
+        Activity(
+            lead_id=lead_id,
+            kind=action,
+            occurred_at=now,
+            actor=actor,
+            detail=reason or "",
+            data=data or {},
+        )
+    )
+    session.flush()
+    return lead
+
+
+def _owner_or_manager(actor: str, *, manager: bool) -> ColumnElement[bool]:
+    """A claimed lead belongs to its owner: only they (or a manager) may nurture or close it."""
+    if manager:
+        return true()
+    return or_(Lead.status != S.CLAIMED.value, Lead.owner == actor)  # type: ignore[arg-type]
+
+
+def _require(reason: str | None, action: str) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise TransitionRefused(f"{action} needs a reason")
+    return text[:500]
+
+
+def announce(
+    session: Session,
+    *,
+    lead_id: int,
+    now: datetime | None = None,
+    reason: str = "crossed the hot threshold",
+    channel: str | None = None,
+) -> Lead:
+    """nurturing → announced, and the announcement enters the outbox in the same transaction."""
+    now = now or utcnow()
+    lead = _transition(
+        session,
+        lead_id=lead_id,
+        action="announced",
+        from_statuses=[S.NURTURING],
+        to_status=S.ANNOUNCED,
+        actor="leadbot",
+        now=now,
+        reason=reason,
+        values={"announced_at": now, "owner": None, "claimed_at": None},
+    )
+    enqueue(
+        session,
+        kind="announce",
+        lead_id=lead_id,
+        payload={"channel": channel} if channel else {},
+        dedup_key=f"announce:{lead_id}:{now.isoformat()}",
+        now=now,
+    )
+    return lead
+
+
+def claim(session: Session, *, lead_id: int, user: str, now: datetime | None = None) -> Lead:
+    """announced → claimed by `user`; a second claimant gets TransitionRefused naming the owner."""
+    now = now or utcnow()
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action="claimed",
+        from_statuses=[S.ANNOUNCED],
+        to_status=S.CLAIMED,
+        actor=user,
+        now=now,
+        values={"owner": user, "claimed_at": now},
+    )
+
+
+def nurture(
+    session: Session,
+    *,
+    lead_id: int,
+    actor: str,
+    reason: str,
+    manager: bool = False,
+    now: datetime | None = None,
+) -> Lead:
+    """announced/claimed → nurturing; not announced again until new activity lifts it."""
+    now = now or utcnow()
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action="nurtured",
+        from_statuses=[S.ANNOUNCED, S.CLAIMED],
+        to_status=S.NURTURING,
+        actor=actor,
+        now=now,
+        reason=_require(reason, "back to nurturing"),
+        guard=_owner_or_manager(actor, manager=manager),
+        values={"owner": None, "nurtured_at": now, "status_reason": _require(reason, "nurture")},
+    )
+
+
+def win(
+    session: Session,
+    *,
+    lead_id: int,
+    actor: str,
+    reason: str | None = None,
+    manager: bool = False,
+    now: datetime | None = None,
+) -> Lead:
+    now = now or utcnow()
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action="won",
+        from_statuses=[S.CLAIMED],
+        to_status=S.WON,
+        actor=actor,
+        now=now,
+        reason=reason,
+        guard=_owner_or_manager(actor, manager=manager),
+        values={"closed_at": now, "status_reason": (reason or "")[:500] or None},
+    )
+
+
+def lose(
+    session: Session,
+    *,
+    lead_id: int,
+    actor: str,
+    reason: str,
+    manager: bool = False,
+    now: datetime | None = None,
+) -> Lead:
+    now = now or utcnow()
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action="lost",
+        from_statuses=[S.CLAIMED],
+        to_status=S.LOST,
+        actor=actor,
+        now=now,
+        reason=_require(reason, "lost"),
+        guard=_owner_or_manager(actor, manager=manager),
+        values={"closed_at": now, "status_reason": _require(reason, "lost")},
+    )
+
+
+def disqualify(
+    session: Session,
+    *,
+    lead_id: int,
+    actor: str,
+    reason: str,
+    manager: bool = False,
+    now: datetime | None = None,
+) -> Lead:
+    """Any status → disqualified (spam, competitor, student…)."""
+    now = now or utcnow()
+    others = [s for s in S if s is not S.DISQUALIFIED]
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action="disqualified",
+        from_statuses=others,
+        to_status=S.DISQUALIFIED,
+        actor=actor,
+        now=now,
+        reason=_require(reason, "disqualify"),
+        guard=_owner_or_manager(actor, manager=manager),
+        values={"closed_at": now, "status_reason": _require(reason, "disqualify"), "owner": None},
+    )
+
+
+def eligible_for_announcement(lead: Lead, *, hot_threshold: float) -> bool:
+    """Hot, in the pool, and not sent back to nurturing since its last real activity (no flapping)."""
+    if lead.status != S.NURTURING or lead.score < hot_threshold:
+        return False
+    if lead.nurtured_at is None:
+        return True
+    return lead.last_activity_at is not None and lead.last_activity_at > lead.nurtured_at
+
+
+def lead_for_update(session: Session, lead_id: int) -> Lead:
+    return get_lead(session, lead_id=lead_id)

@@ -1,0 +1,32 @@
+"""Alembic, driven from code: `leadbot db upgrade` and `serve` start-up both call upgrade()."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import exc
+
+from storage.db import Store
+from storage.errors import StoreUnavailable
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def alembic_config(store: Store) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", store.url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(store: Store, revision: str = "heads") -> None:
+    """Bring the schema to the newest revision of every branch (features add their own branch)."""
+    cfg = alembic_config(store)
+    try:
+        with store.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    except (exc.OperationalError, exc.InterfaceError) as e:
+        raise StoreUnavailable(f"database unavailable: {e.orig or e}") from e

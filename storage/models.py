@@ -1,0 +1,166 @@
+"""Tables: leads, their activities and notes, the raw-input archive and the Slack outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone, so naive values are read as UTC)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class LeadStatus(StrEnum):
+    NURTURING = "nurturing"
+    ANNOUNCED = "announced"
+    CLAIMED = "claimed"
+    WON = "won"
+    LOST = "lost"
+    DISQUALIFIED = "disqualified"
+
+
+class RawStatus(StrEnum):
+    PENDING = "pending"  # committed, not processed yet (start-up finishes these)
+    PROCESSED = "processed"  # became (or added to) a lead
+    DUPLICATE = "duplicate"  # same Message-ID / bytes as an earlier input
+    ARCHIVED = "archived"  # auto-reply, bounce, bulk, internal: kept, never a lead
+    REVIEW = "review"  # needs a person (a forward whose original sender was not found)
+    FAILED = "failed"  # could not be parsed; reason kept; `leadbot reprocess` retries
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_type=sa.JSON)
+
+
+class Lead(SQLModel, table=True):
+    __tablename__ = "lead"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True)  # normalised lower-case: the identity
+    domain: str = Field(default="", max_length=255, index=True)
+    name: str | None = Field(default=None, max_length=200)
+    company: str | None = Field(default=None, max_length=200)
+    title: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=32)  # E.164
+    country: str | None = Field(default=None, max_length=2)
+    source: str = Field(default="", max_length=100)  # first way in
+    latest_source: str = Field(default="", max_length=100)
+    forwarded_by: str | None = Field(default=None, max_length=320)
+    status: str = Field(default=LeadStatus.NURTURING, max_length=20, index=True)
+    status_reason: str | None = Field(default=None, max_length=500)
+    temperature: str = Field(default="cold", max_length=10, index=True)
+    score: float = Field(default=0.0, index=True)
+    fit_score: float = 0.0
+    engagement_score: float = 0.0
+    grade: str | None = Field(default=None, max_length=2)
+    product: str | None = Field(default=None, max_length=100)
+    reasons: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    owner: str | None = Field(default=None, max_length=64, index=True)
+    fields: dict[str, Any] = _json()  # everything else we know (company_size, utm_*, …)
+    edited_fields: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_activity_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    announced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    nurtured_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    slack_channel: str | None = Field(default=None, max_length=32)
+    slack_ts: str | None = Field(default=None, max_length=32)
+
+
+class Activity(SQLModel, table=True):
+    __tablename__ = "activity"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    kind: str = Field(max_length=40)  # email_inquiry, form_submission, claimed, score_changed, …
+    occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor: str = Field(default="system", max_length=320)
+    detail: str = Field(default="")
+    data: dict[str, Any] = _json()
+    source: str = Field(default="", max_length=100)
+    raw_id: int | None = Field(default=None, foreign_key="raw_input.id")
+    # Same Message-ID or same bytes twice is one activity: the database settles it.
+    dedup_key: str | None = Field(default=None, max_length=300, unique=True)
+
+
+class Note(SQLModel, table=True):
+    __tablename__ = "note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    author: str = Field(max_length=320)
+    text: str
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class RawInput(SQLModel, table=True):
+    """Every accepted input, committed before the sender is told it was accepted."""
+
+    __tablename__ = "raw_input"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    kind: str = Field(default="email", max_length=20)  # email | form: picks the reader
+    channel: str = Field(default="smtp", max_length=40)  # smtp, pipe, imap, inbound:mailgun, form:…
+    sha256: str = Field(max_length=64, unique=True)
+    message_id: str | None = Field(default=None, max_length=998, index=True)
+    content: bytes = Field(sa_type=sa.LargeBinary)
+    content_type: str | None = Field(default=None, max_length=200)
+    size: int = 0
+    envelope: dict[str, Any] = _json()  # mail_from, rcpt_to, peer, headers of a form post
+    status: str = Field(default=RawStatus.PENDING, max_length=20, index=True)
+    reason: str | None = None
+    lead_id: int | None = Field(default=None, foreign_key="lead.id")
+    attempts: int = 0
+    processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An outbound Slack call waiting to be made: durable, retried, sent once."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)  # announce, thread, update_card, …
+    lead_id: int | None = Field(default=None, foreign_key="lead.id", index=True)
+    payload: dict[str, Any] = _json()
+    dedup_key: str | None = Field(default=None, max_length=200, unique=True)
+    status: str = Field(default="pending", max_length=20)  # pending, sent, dead
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    locked_by: str | None = Field(default=None, max_length=100)
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = None
+    result: dict[str, Any] = _json()
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+sa.Index("ix_outbox_due", OutboxMessage.__table__.c.status, OutboxMessage.__table__.c.next_attempt_at)  # type: ignore[attr-defined]

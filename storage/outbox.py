@@ -1,0 +1,131 @@
+"""The outbox: Slack calls written in the same transaction as the change that causes them.
+
+A dispatcher leases due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several `serve`
+processes never take the same row; SQLite has one writer), sends, then marks them sent or
+reschedules them with backoff. A lease that expires (a crashed process) makes the row due again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exc, or_, select, update
+from sqlmodel import Session
+
+from storage.db import Store
+from storage.models import OutboxMessage, utcnow
+
+MAX_ATTEMPTS = 12
+O = OutboxMessage
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    lead_id: int | None,
+    payload: dict[str, Any] | None = None,
+    dedup_key: str | None = None,
+    now: datetime | None = None,
+) -> OutboxMessage | None:
+    """Add a message; None when a message with the same dedup_key exists already."""
+    if dedup_key is not None:
+        if session.scalar(select(O.id).where(O.dedup_key == dedup_key)) is not None:
+            return None
+    row = O(kind=kind, lead_id=lead_id, payload=payload or {}, dedup_key=dedup_key)
+    row.next_attempt_at = row.created_at = now or utcnow()
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except exc.IntegrityError:
+        return None
+    return row
+
+
+def lease_due(
+    store: Store,
+    *,
+    worker: str,
+    limit: int = 20,
+    lease: timedelta = timedelta(minutes=5),
+    now: datetime | None = None,
+) -> list[OutboxMessage]:
+    """Take up to `limit` due messages for `worker` until the lease ends."""
+    now = now or utcnow()
+    token = f"{worker}:{uuid.uuid4().hex[:12]}"
+    due = (
+        (O.status == "pending")
+        & (O.next_attempt_at <= now)  # type: ignore[operator]
+        & or_(O.locked_until.is_(None), O.locked_until < now)  # type: ignore[union-attr,operator]
+    )
+    with store.session() as session:
+        ids = list(
+            session.scalars(
+                select(O.id).where(due).order_by(O.id).limit(limit).with_for_update(skip_locked=True)  # type: ignore[arg-type]
+            )
+        )
+        if not ids:
+            return []
+        session.execute(
+            update(O)
+            .where(O.id.in_(ids))  # type: ignore[union-attr]
+            .where(due)
+            .values(locked_by=token, locked_until=now + lease)
+        )
+    with store.session() as session:
+        rows = session.scalars(select(O).where(O.locked_by == token).order_by(O.id))  # type: ignore[arg-type]
+        return list(rows)
+
+
+def mark_sent(
+    store: Store, message: OutboxMessage, *, result: dict[str, Any] | None = None, now: datetime | None = None
+) -> None:
+    with store.session() as session:
+        session.execute(
+            update(O)
+            .where(O.id == message.id, O.locked_by == message.locked_by)  # type: ignore[arg-type]
+            .values(
+                status="sent",
+                sent_at=now or utcnow(),
+                result=result or {},
+                locked_by=None,
+                locked_until=None,
+                attempts=O.attempts + 1,
+            )
+        )
+
+
+def reschedule(
+    store: Store,
+    message: OutboxMessage,
+    *,
+    error: str,
+    delay: float | None = None,
+    count_attempt: bool = True,
+    now: datetime | None = None,
+) -> None:
+    """Try again later: after `delay` seconds (Retry-After) or exponential backoff."""
+    now = now or utcnow()
+    attempts = message.attempts + (1 if count_attempt else 0)
+    if delay is None:
+        delay = min(2.0 ** attempts, 900.0)
+    dead = attempts >= MAX_ATTEMPTS
+    with store.session() as session:
+        session.execute(
+            update(O)
+            .where(O.id == message.id, O.locked_by == message.locked_by)  # type: ignore[arg-type]
+            .values(
+                status="dead" if dead else "pending",
+                attempts=attempts,
+                last_error=error[:2000],
+                next_attempt_at=now + timedelta(seconds=delay),
+                locked_by=None,
+                locked_until=None,
+            )
+        )
+
+
+def pending_count(session: Session) -> int:
+    return len(list(session.scalars(select(O.id).where(O.status == "pending"))))

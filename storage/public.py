@@ -1,0 +1,64 @@
+"""The public shape of a lead (CLI `--json`, HTTP answers): the contract of SPEC.md."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from storage.models import Activity, Lead, Note
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def lead_public(lead: Lead) -> dict[str, Any]:
+    return {
+        "id": lead.id,
+        "email": lead.email,
+        "name": lead.name,
+        "company": lead.company,
+        "title": lead.title,
+        "phone": lead.phone,
+        "country": lead.country,
+        "domain": lead.domain,
+        "status": lead.status,
+        "status_reason": lead.status_reason,
+        "temperature": lead.temperature,
+        "score": round(lead.score, 2),
+        "fit_score": round(lead.fit_score, 2),
+        "engagement_score": round(lead.engagement_score, 2),
+        "grade": lead.grade,
+        "product": lead.product,
+        "owner": lead.owner,
+        "source": lead.source,
+        "latest_source": lead.latest_source,
+        "forwarded_by": lead.forwarded_by,
+        "created_at": _iso(lead.created_at),
+        "updated_at": _iso(lead.updated_at),
+        "last_activity_at": _iso(lead.last_activity_at),
+    }
+
+
+def activity_public(activity: Activity) -> dict[str, Any]:
+    return {
+        "kind": activity.kind,
+        "occurred_at": _iso(activity.occurred_at),
+        "actor": activity.actor,
+        "detail": activity.detail,
+        "source": activity.source,
+    }
+
+
+def note_public(note: Note) -> dict[str, Any]:
+    return {"author": note.author, "text": note.text, "created_at": _iso(note.created_at)}
+
+
+def lead_detail(lead: Lead, activities: list[Activity], notes: list[Note]) -> dict[str, Any]:
+    return {
+        **lead_public(lead),
+        "fields": lead.fields,
+        "reasons": lead.reasons,
+        "activities": [activity_public(a) for a in activities],
+        "notes": [note_public(n) for n in notes],
+    }

@@ -1,0 +1,112 @@
+"""Applying scores to stored leads: facts out of rows, results back in, announcement when hot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from scoring.types import ActivityFacts, LeadFacts, ScoreResult, Scorer
+from storage import lifecycle
+from storage.leads import LIFECYCLE_KINDS
+from storage.models import Activity, Lead, utcnow
+
+# How much of an activity's text scoring gets to read: enough for intent words, bounded for speed.
+TEXT_FOR_SCORING = 4000
+
+
+def lead_facts(lead: Lead) -> LeadFacts:
+    return LeadFacts(
+        email=lead.email,
+        domain=lead.domain,
+        name=lead.name,
+        company=lead.company,
+        title=lead.title,
+        phone=lead.phone,
+        country=lead.country,
+        fields={k: str(v) for k, v in lead.fields.items() if v is not None},
+    )
+
+
+def activity_facts(activities: Sequence[Activity]) -> list[ActivityFacts]:
+    facts = []
+    for a in activities:
+        if a.kind in LIFECYCLE_KINDS:
+            continue
+        text = " ".join(filter(None, [a.data.get("subject"), a.data.get("text") or a.detail]))
+        facts.append(
+            ActivityFacts(
+                kind=a.kind,
+                occurred_at=a.occurred_at,
+                text=text[:TEXT_FOR_SCORING],
+                source=a.source,
+                fields={k: str(v) for k, v in (a.data.get("fields") or {}).items()},
+            )
+        )
+    return facts
+
+
+def engagement_activities(session: Session, lead_id: int) -> list[Activity]:
+    stmt = (
+        select(Activity)
+        .where(Activity.lead_id == lead_id)
+        .where(Activity.kind.not_in(LIFECYCLE_KINDS))  # type: ignore[attr-defined]
+        .order_by(Activity.occurred_at)  # type: ignore[arg-type]
+    )
+    return list(session.scalars(stmt))
+
+
+def reasons_json(result: ScoreResult) -> list[dict[str, Any]]:
+    return [asdict(r) for r in result.reasons]
+
+
+def apply_score(
+    session: Session,
+    *,
+    lead: Lead,
+    result: ScoreResult,
+    hot_threshold: float,
+    now: datetime | None = None,
+) -> bool:
+    """Store `result` on `lead`; announce when it is eligible. True when it was announced."""
+    now = now or utcnow()
+    old_score, old_temp = lead.score, lead.temperature
+    lead.score = result.score
+    lead.fit_score = result.fit
+    lead.engagement_score = result.engagement
+    lead.temperature = result.temperature
+    lead.grade = result.grade
+    lead.reasons = reasons_json(result)
+    if result.product:
+        lead.product = result.product
+    # Small decay drift is not news; a change a person would see (whole points or temperature) is.
+    if round(old_score) != round(result.score) or old_temp != result.temperature:
+        session.add(
+            Activity(
+                lead_id=lead.id,  # type: ignore[arg-type]
+                kind="score_changed",
+                occurred_at=now,
+                actor="leadbot",
+                detail=f"score {old_score:g} → {result.score:g} ({result.temperature})",
+                data={"from": old_score, "to": result.score, "temperature": result.temperature},
+            )
+        )
+    session.flush()
+    if lifecycle.eligible_for_announcement(lead, hot_threshold=hot_threshold):
+        assert lead.id is not None
+        lifecycle.announce(session, lead_id=lead.id, now=now)
+        return True
+    return False
+
+
+def score_lead(session: Session, *, lead: Lead, scorer: Scorer, now: datetime | None = None) -> bool:
+    """Score one lead from its stored activities; True when this announced it."""
+    now = now or utcnow()
+    assert lead.id is not None
+    facts = activity_facts(engagement_activities(session, lead.id))
+    result = scorer.score(lead_facts(lead), facts, now=now)
+    return apply_score(session, lead=lead, result=result, hot_threshold=scorer.hot_threshold, now=now)

@@ -1,0 +1,106 @@
+"""Shared fixtures: stores on SQLite and a real PostgreSQL, the runtime, sample messages."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import sqlalchemy as sa
+
+from bot.config import Settings
+from storage.db import Store
+from storage.migrate import upgrade
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+DATA = Path(__file__).parent / "data"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+PG_ENV = "LEADBOT_TEST_POSTGRES_URL"
+
+
+def postgres_url() -> str | None:
+    return os.environ.get(PG_ENV) or None
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    url = postgres_url()
+    if url is None:
+        if os.environ.get("LEADBOT_TEST_REQUIRE_POSTGRES"):
+            pytest.fail(f"{PG_ENV} must be set: CI requires the PostgreSQL tests")
+        pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+    return url
+
+
+def _fresh_pg_database(server_url: str) -> tuple[str, str]:
+    """A database of its own per test, so parallel runs and tests never see each other's rows."""
+    name = f"leadbot_t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    base = sa.engine.make_url(server_url)
+    return base.set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_pg_database(server_url: str, name: str) -> None:
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'leadbot.db'}"
+        upgrade(Store(url))
+        yield url
+        return
+    server = request.getfixturevalue("pg_server_url")
+    url, name = _fresh_pg_database(server)
+    store = Store(url)
+    upgrade(store)
+    store.dispose()
+    try:
+        yield url
+    finally:
+        _drop_pg_database(server, name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'leadbot.db'}"
+    upgrade(Store(url))
+    return url
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store(db_url)
+    yield s
+    s.dispose()
+
+
+def make_settings(db_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": db_url,
+        "inbox_domains": "leads.example.com",
+        "internal_domains": "ourco.example",
+        "rescore_interval_minutes": 0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def runtime(store: Store) -> Runtime:
+    from bot.runtime import build_runtime
+
+    return build_runtime(make_settings(store.url), store=store)

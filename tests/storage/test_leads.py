@@ -1,0 +1,96 @@
+"""Recording inquiries: one lead per person, one activity per message, empty fields filled only."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from storage.db import Store
+from storage.leads import activities_of, add_note, get_lead, notes_of, record_inquiry, search_leads
+from storage.models import Lead
+from storage.raw import store_raw
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def record(store: Store, email: str, key: str | None, **profile: str | None) -> bool:
+    with store.session() as s:
+        rec = record_inquiry(
+            s,
+            email=email,
+            kind="email_inquiry",
+            source="email",
+            occurred_at=T0,
+            dedup_key=key,
+            profile=dict(profile),
+            now=T0,
+        )
+        return rec.duplicate
+
+
+def test_same_person_any_case_is_one_lead_with_two_activities(store: Store) -> None:
+    assert not record(store, "Jane@Acme.example", "msgid:<1@x>", name="Jane")
+    assert not record(store, "jane@acme.EXAMPLE", "msgid:<2@x>")
+    with store.session() as s:
+        leads = list(s.scalars(select(Lead)))
+        assert [lead.email for lead in leads] == ["jane@acme.example"]
+        assert leads[0].domain == "acme.example"
+        assert len(activities_of(s, leads[0].id or 0)) == 2
+
+
+def test_same_message_id_twice_is_one_activity(store: Store) -> None:
+    assert not record(store, "jane@acme.example", "msgid:<1@x>")
+    assert record(store, "jane@acme.example", "msgid:<1@x>")
+    with store.session() as s:
+        assert len(activities_of(s, get_lead(s, email="jane@acme.example").id or 0)) == 1
+
+
+def test_fields_are_filled_when_empty_never_overwritten(store: Store) -> None:
+    record(store, "jane@acme.example", "msgid:<1@x>", name="Jane Doe", title=None)
+    with store.session() as s:
+        lead = get_lead(s, email="jane@acme.example")
+        lead.company = "Acme (edited by rep)"
+        lead.edited_fields = ["company"]
+    record(store, "jane@acme.example", "msgid:<2@x>", name="J. Doe", title="CTO", company="ACME Corp")
+    with store.session() as s:
+        lead = get_lead(s, email="jane@acme.example")
+        assert (lead.name, lead.title, lead.company) == ("Jane Doe", "CTO", "Acme (edited by rep)")
+
+
+def test_concurrent_first_messages_from_one_person_make_one_lead(store: Store) -> None:
+    barrier = threading.Barrier(8)
+
+    def go(i: int) -> None:
+        barrier.wait()
+        record(store, "new@acme.example", f"msgid:<{i}@x>")
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with store.session() as s:
+        lead = get_lead(s, email="new@acme.example")
+        assert len(activities_of(s, lead.id or 0)) == 8
+        assert len(list(s.scalars(select(Lead)))) == 1
+
+
+def test_same_bytes_are_stored_once(store: Store) -> None:
+    first = store_raw(store, content=b"From: a@b.example\n\nhi", kind="email", channel="smtp")
+    again = store_raw(store, content=b"From: a@b.example\n\nhi", kind="email", channel="pipe")
+    assert first[1] is True and again == (first[0], False)
+
+
+def test_notes_and_search(store: Store) -> None:
+    record(store, "jane@acme.example", "k1", name="Jane Doe", company="Acme Robotics")
+    record(store, "bob@other.example", "k2", name="Bob Stone")
+    with store.session() as s:
+        lead = get_lead(s, email="jane@acme.example")
+        add_note(s, lead_id=lead.id or 0, author="U1", text="called, wants a demo", now=T0 + timedelta(hours=1))
+    with store.session() as s:
+        assert [n.text for n in notes_of(s, lead.id or 0)] == ["called, wants a demo"]
+        assert [x.email for x in search_leads(s, "robotics")] == ["jane@acme.example"]
+        assert [x.email for x in search_leads(s, "BOB@other.example")] == ["bob@other.example"]
+        assert [x.email for x in search_leads(s, "100%_")] == []

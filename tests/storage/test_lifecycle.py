@@ -1,0 +1,146 @@
+"""The lifecycle on SQLite and PostgreSQL: transitions, permissions, races settled by the database."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from storage import lifecycle
+from storage.db import Store
+from storage.errors import TransitionRefused
+from storage.leads import activities_of, get_lead, record_inquiry
+from storage.models import Lead, OutboxMessage
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def new_lead(store: Store, email: str = "jane@acme.example", *, status: str = "nurturing") -> int:
+    with store.session() as s:
+        rec = record_inquiry(
+            s,
+            email=email,
+            kind="email_inquiry",
+            source="email",
+            occurred_at=T0,
+            dedup_key=f"msgid:<{email}>",
+            profile={"name": "Jane Doe"},
+            now=T0,
+        )
+        rec.lead.status = status
+        assert rec.lead.id is not None
+        return rec.lead.id
+
+
+def announced_lead(store: Store, email: str = "jane@acme.example") -> int:
+    lead_id = new_lead(store, email)
+    with store.session() as s:
+        lifecycle.announce(s, lead_id=lead_id, now=T0)
+    return lead_id
+
+
+def test_announce_writes_the_outbox_in_the_same_transaction(store: Store) -> None:
+    lead_id = announced_lead(store)
+    with store.session() as s:
+        lead = get_lead(s, lead_id=lead_id)
+        assert lead.status == "announced" and lead.announced_at == T0
+        outbox = list(s.scalars(select(OutboxMessage)))
+        assert [(o.kind, o.lead_id) for o in outbox] == [("announce", lead_id)]
+        assert [a.kind for a in activities_of(s, lead_id)] == ["email_inquiry", "announced"]
+
+
+def test_announce_twice_is_refused(store: Store) -> None:
+    lead_id = announced_lead(store)
+    with pytest.raises(TransitionRefused), store.session() as s:
+        lifecycle.announce(s, lead_id=lead_id)
+
+
+def test_full_path_claim_then_won(store: Store) -> None:
+    lead_id = announced_lead(store)
+    with store.session() as s:
+        lifecycle.claim(s, lead_id=lead_id, user="U1", now=T0 + timedelta(minutes=3))
+    with store.session() as s:
+        lead = lifecycle.win(s, lead_id=lead_id, actor="U1", reason="signed", now=T0 + timedelta(days=2))
+        assert (lead.status, lead.owner, lead.status_reason) == ("won", "U1", "signed")
+        kinds = [(a.kind, a.actor) for a in activities_of(s, lead_id)]
+    assert kinds[-2:] == [("claimed", "U1"), ("won", "U1")]
+
+
+def test_only_owner_or_manager_may_close_or_nurture(store: Store) -> None:
+    lead_id = announced_lead(store)
+    with store.session() as s:
+        lifecycle.claim(s, lead_id=lead_id, user="U1")
+    with pytest.raises(TransitionRefused) as refused, store.session() as s:
+        lifecycle.lose(s, lead_id=lead_id, actor="U2", reason="no budget")
+    assert refused.value.owner == "U1"
+    with pytest.raises(TransitionRefused), store.session() as s:
+        lifecycle.nurture(s, lead_id=lead_id, actor="U2", reason="later")
+    with store.session() as s:
+        lead = lifecycle.lose(s, lead_id=lead_id, actor="UBOSS", reason="no budget", manager=True)
+    assert lead.status == "lost"
+
+
+def test_reasons_are_required_for_nurture_and_lost(store: Store) -> None:
+    lead_id = announced_lead(store)
+    with pytest.raises(TransitionRefused, match="reason"), store.session() as s:
+        lifecycle.nurture(s, lead_id=lead_id, actor="U1", reason="  ")
+    with store.session() as s:
+        lifecycle.claim(s, lead_id=lead_id, user="U1")
+    with pytest.raises(TransitionRefused, match="reason"), store.session() as s:
+        lifecycle.lose(s, lead_id=lead_id, actor="U1", reason="")
+
+
+def test_nurtured_lead_is_not_announced_again_without_new_activity(store: Store) -> None:
+    lead_id = announced_lead(store)
+    with store.session() as s:
+        lifecycle.nurture(s, lead_id=lead_id, actor="U1", reason="next quarter", now=T0 + timedelta(hours=1))
+    with store.session() as s:
+        lead = get_lead(s, lead_id=lead_id)
+        lead.score = 99
+        assert lead.owner is None and lead.status == "nurturing"
+        assert not lifecycle.eligible_for_announcement(lead, hot_threshold=50)
+        lead.last_activity_at = T0 + timedelta(hours=2)
+        assert lifecycle.eligible_for_announcement(lead, hot_threshold=50)
+
+
+def test_disqualify_from_anywhere_but_not_twice(store: Store) -> None:
+    lead_id = new_lead(store)
+    with store.session() as s:
+        assert lifecycle.disqualify(s, lead_id=lead_id, actor="U1", reason="competitor").status == "disqualified"
+    with pytest.raises(TransitionRefused), store.session() as s:
+        lifecycle.disqualify(s, lead_id=lead_id, actor="U1", reason="again")
+
+
+def test_claim_race_has_exactly_one_winner(store: Store) -> None:
+    """Sixteen reps click Claim at the same moment, each on its own connection."""
+    lead_id = announced_lead(store)
+    barrier = threading.Barrier(16)
+    winners: list[str] = []
+    losers: list[str | None] = []
+    lock = threading.Lock()
+
+    def click(user: str) -> None:
+        barrier.wait()
+        try:
+            with store.session() as s:
+                lifecycle.claim(s, lead_id=lead_id, user=user)
+        except TransitionRefused as e:
+            with lock:
+                losers.append(e.owner)
+        else:
+            with lock:
+                winners.append(user)
+
+    threads = [threading.Thread(target=click, args=(f"U{i}",)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    assert len(losers) == 15 and set(losers) == {winners[0]}
+    with store.session() as s:
+        lead = s.get(Lead, lead_id)
+        assert lead is not None and lead.owner == winners[0]
+        assert [a.actor for a in activities_of(s, lead_id) if a.kind == "claimed"] == winners
