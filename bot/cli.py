@@ -61,7 +61,6 @@ def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, rt: Runtime) -> int:
-    upgrade(rt.store)
     sources = args.files or ["-"]
     status = EX_OK
     for name in sources:
@@ -97,7 +96,6 @@ def cmd_ingest(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_reprocess(args: argparse.Namespace, rt: Runtime) -> int:
-    upgrade(rt.store)
     pending = rt.pipeline.process_pending()
     failed = rt.pipeline.reprocess_failed()
     print(f"processed {pending} pending and retried {failed} failed/review input(s)")
@@ -265,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"leadbot: configuration error: {e}", file=sys.stderr)
         return EX_CONFIG
     try:
+        if args.func not in (cmd_serve, cmd_db_upgrade):
+            upgrade(runtime.store)  # idempotent: a fresh database just works, as with `serve`
         code: int = args.func(args, runtime)
         return code
     except StoreUnavailable as e:

@@ -126,3 +126,52 @@ async def start_smtp(
     return await loop.create_server(
         smtp_factory(handler, max_message_bytes=max_message_bytes), host=host, port=port
     )
+
+
+class SMTPServerThread:
+    """The receiver on its own event loop in a thread (tests, benchmarks, embedding).
+
+    Like aiosmtpd's Controller, but with our handler and a free port chosen by the OS.
+    """
+
+    def __init__(self, handler: InboxHandler, *, host: str = "127.0.0.1", port: int = 0, max_message_bytes: int) -> None:
+        import threading
+
+        self.handler = handler
+        self.host = host
+        self.port = port
+        self.max_message_bytes = max_message_bytes
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="smtp", daemon=True)
+        self._server: asyncio.Server | None = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self._server = self.loop.run_until_complete(
+            start_smtp(self.handler, host=self.host, port=self.port, max_message_bytes=self.max_message_bytes)
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self.loop.run_forever()
+
+    def start(self) -> SMTPServerThread:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("SMTP server did not start")
+        return self
+
+    def drain(self, timeout: float = 60) -> None:
+        """Block until every accepted message has been processed."""
+        asyncio.run_coroutine_threadsafe(self.handler.drain(), self.loop).result(timeout)
+
+    def stop(self) -> None:
+        async def _close() -> None:
+            assert self._server is not None
+            self._server.close()
+            await self._server.wait_closed()
+            await self.handler.drain()
+
+        asyncio.run_coroutine_threadsafe(_close(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)

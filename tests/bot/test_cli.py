@@ -1,0 +1,106 @@
+"""The `leadbot` command: exit codes a mail server understands and the documented JSON shape."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+LEAD_KEYS = {
+    "id", "email", "name", "company", "title", "phone", "status", "temperature", "score",
+    "owner", "source", "forwarded_by", "created_at", "updated_at",
+}
+
+
+def message(sender: str = "Jane Doe <jane@acme-robotics.example>", msgid: str = "<c1@acme-robotics.example>") -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "leads@leads.example.com"
+    msg["Subject"] = "Quote for 20 licences"
+    msg["Message-ID"] = msgid
+    msg.set_content("Please send a quote for 20 licences and pricing.\n\nJane Doe\nCTO, Acme Robotics\n")
+    return bytes(msg)
+
+
+@pytest.fixture
+def env(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)  # no stray .env or leadbot.db
+    values = {"LEADBOT_DATABASE_URL": db_url, "LEADBOT_INTERNAL_DOMAINS": "ourco.example"}
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+def run_cli(*args: str, stdin: bytes = b"", env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    exe = Path(sys.executable).with_name("leadbot")
+    return subprocess.run(
+        [str(exe), *args], input=stdin, capture_output=True, env={**os.environ, **env}, timeout=60, check=False
+    )
+
+
+def test_ingest_from_stdin_then_list_and_show_json(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    done = run_cli("ingest", "-", stdin=message(), env=env)
+    assert done.returncode == 0, done.stderr
+    assert main(["leads", "list", "--json"]) == 0
+    leads = json.loads(capsys.readouterr().out)
+    assert len(leads) == 1 and LEAD_KEYS <= set(leads[0])
+    assert leads[0]["email"] == "jane@acme-robotics.example"
+    assert main(["leads", "show", "JANE@acme-robotics.example", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert LEAD_KEYS <= set(shown)
+    assert shown["activities"][0]["kind"] == "email_inquiry"
+    assert set(shown["activities"][0]) >= {"kind", "occurred_at", "actor", "detail"}
+    assert shown["notes"] == []
+    assert main(["leads", "search", "acme", "--json"]) == 0
+    assert [x["email"] for x in json.loads(capsys.readouterr().out)] == ["jane@acme-robotics.example"]
+
+
+def test_ingest_files_and_the_same_file_twice(env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "m.eml"
+    path.write_bytes(message())
+    assert main(["ingest", str(path), str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "processed" in out and "already stored" in out
+
+
+def test_unusable_input_exits_65(env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "junk.txt"
+    path.write_bytes(b"\x00\x01 not a message")
+    assert main(["ingest", str(path)]) == 65
+    assert main(["ingest", str(tmp_path / "missing.eml")]) == 65
+
+
+def test_store_down_exits_75(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    done = run_cli(
+        "ingest", "-", stdin=message(),
+        env={"LEADBOT_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{port}/x"},
+    )
+    assert done.returncode == 75
+    assert b"temporary failure" in done.stderr
+
+
+def test_unknown_lead_is_a_clear_error(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 0
+    assert main(["leads", "show", "nobody@nowhere.example"]) == 1
+    assert "no lead" in capsys.readouterr().err
+
+
+def test_score_explain_adds_up(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("ingest", "-", stdin=message(), env=env).returncode == 0
+    assert main(["score", "explain", "jane@acme-robotics.example", "--json"]) == 0
+    explained = json.loads(capsys.readouterr().out)
+    assert explained["email"] == "jane@acme-robotics.example"
+    assert round(sum(r["points"] for r in explained["reasons"]), 2) == round(explained["score"], 2)
