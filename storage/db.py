@@ -22,14 +22,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # Python's sqlite3 opens transactions lazily; BEGIN IMMEDIATE-like behaviour is not
-            # needed because every lifecycle change is a single conditional UPDATE.
+            # Let SQLAlchemy, not pysqlite, decide when transactions begin (pysqlite's own
+            # handling breaks SAVEPOINT), and see _begin below.
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             if ":memory:" not in url:
                 cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            # A deferred transaction that reads, then writes after another connection committed,
+            # fails at once with SQLITE_BUSY (no busy wait). Taking the write lock up front makes
+            # concurrent writers queue on the busy timeout instead.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -76,3 +84,18 @@ class Store:
 def _short(e: Exception) -> str:
     orig = getattr(e, "orig", None)
     return str(orig or e).strip().splitlines()[0][:200] if str(orig or e).strip() else type(e).__name__
+
+
+def insert_ignore(session: Any, table: sa.Table, values: dict[str, Any], *, conflict: list[str]) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when it existed.
+
+    One statement instead of SELECT + SAVEPOINT + INSERT, and race-free on both backends.
+    """
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    stmt = dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    row = session.execute(stmt.returning(table.c.id)).first()
+    return None if row is None else int(row[0])

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exc, func, or_, select
+from sqlalchemy import select
 from sqlmodel import Session
 
+from storage.db import insert_ignore
 from storage.errors import LeadNotFound
 from storage.models import Activity, Lead, Note, utcnow
+from storage.search import find_leads
 
 # Profile fields an inquiry may fill. A field is only ever filled when empty, so what a rep
 # edited (or what an earlier, richer message gave) is never overwritten by a later message.
@@ -78,47 +80,83 @@ def record_inquiry(
     lead, created = _get_or_create(session, email=email, source=source, now=now)
     _fill_empty(lead, profile=profile, forwarded_by=forwarded_by, fields=fields or {})
     lead.latest_source = source[:100]
+    touch = make_touch(source, (data or {}).get("fields") or fields or {}, occurred_at)
+    if not lead.first_touch:
+        lead.first_touch = touch
+    if lead.last_activity_at is None or occurred_at >= lead.last_activity_at:
+        lead.latest_touch = touch
     if lead.last_activity_at is None or occurred_at > lead.last_activity_at:
         lead.last_activity_at = occurred_at
     lead.updated_at = now
-    activity = Activity(
-        lead_id=lead.id,  # type: ignore[arg-type]
-        kind=kind,
-        occurred_at=occurred_at,
-        actor=forwarded_by or email,
-        detail=detail,
-        data=data or {},
-        source=source[:100],
-        raw_id=raw_id,
-        dedup_key=dedup_key,
-    )
-    try:
-        with session.begin_nested():
-            session.add(activity)
-    except exc.IntegrityError:  # the same message on two connections at once: one activity
+    session.flush()  # the lead's new values go out before the activity that refers to it
+    values: dict[str, Any] = {
+        "lead_id": lead.id,
+        "kind": kind,
+        "occurred_at": occurred_at,
+        "actor": forwarded_by or email,
+        "detail": detail,
+        "data": data or {},
+        "source": source[:100],
+        "raw_id": raw_id,
+        "dedup_key": dedup_key,
+    }
+    activity_id = insert_ignore(session, Activity.__table__, values, conflict=["dedup_key"])  # type: ignore[attr-defined]
+    if activity_id is None:  # the same message on two connections at once: one activity
         return Recorded(lead=lead, activity=None, created=created)
+    activity = Activity(id=activity_id, **values)
     return Recorded(lead=lead, activity=activity, created=created)
+
+
+TOUCH_UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+
+def make_touch(source: str, fields: dict[str, Any], occurred_at: datetime) -> dict[str, Any]:
+    """Where one inquiry came from: channel, form or provider, UTM tags and page."""
+    channel, _, detail = source.partition(":")
+    touch: dict[str, Any] = {"channel": channel or "unknown", "source": source[:100]}
+    if channel == "form":
+        touch["form"] = detail[:100]
+    elif detail:
+        touch["provider"] = detail[:100]
+    if fields.get("_form") and "form" not in touch:
+        touch["form"] = str(fields["_form"])[:100]
+    for key in TOUCH_UTM:
+        if fields.get(key):
+            touch[key] = str(fields[key])[:200]
+    if fields.get("page_url"):
+        touch["page"] = str(fields["page_url"])[:2000]
+    touch["at"] = occurred_at.isoformat()
+    return touch
+
+
+def touch_fields(lead: Lead) -> dict[str, str]:
+    """First and latest touch as flat facts for scoring and routing rules (`source_channel`, …)."""
+    out: dict[str, str] = {}
+    for prefix, touch in (("source_", lead.first_touch), ("latest_", lead.latest_touch)):
+        for key, value in (touch or {}).items():
+            if key not in ("at", "source") and value not in (None, ""):
+                out[prefix + key] = str(value)
+    return out
 
 
 def _get_or_create(session: Session, *, email: str, source: str, now: datetime) -> tuple[Lead, bool]:
     lead = session.scalar(select(Lead).where(Lead.email == email))
     if lead is not None:
         return lead, False
-    lead = Lead(
-        email=email,
-        domain=domain_of(email),
-        source=source[:100],
-        latest_source=source[:100],
-        created_at=now,
-        updated_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(lead)
-    except exc.IntegrityError:
-        found = session.scalar(select(Lead).where(Lead.email == email))
-        assert found is not None
-        return found, False
+    values = {
+        "email": email,
+        "domain": domain_of(email),
+        "source": source[:100],
+        "latest_source": source[:100],
+        "created_at": now,
+        "updated_at": now,
+    }
+    new_id = insert_ignore(session, Lead.__table__, values, conflict=["email"])  # type: ignore[attr-defined]
+    lead = session.get(Lead, new_id) if new_id is not None else None
+    if lead is None:  # created a moment ago by another connection
+        lead = session.scalar(select(Lead).where(Lead.email == email))
+        assert lead is not None
+        return lead, False
     return lead, True
 
 
@@ -167,23 +205,8 @@ def list_leads(
 
 
 def search_leads(session: Session, query: str, *, limit: int = 20) -> list[Lead]:
-    """Leads whose email, name, company or domain contain `query` (case-insensitive)."""
-    q = query.strip().lower()
-    if not q:
-        return []
-    exact = session.scalar(select(Lead).where(Lead.email == q))
-    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    cols = (Lead.email, Lead.name, Lead.company, Lead.domain)
-    stmt = (
-        select(Lead)
-        .where(or_(*(func.lower(c).like(pattern, escape="\\") for c in cols)))
-        .order_by(Lead.score.desc(), Lead.id)  # type: ignore[attr-defined,arg-type]
-        .limit(limit)
-    )
-    found = list(session.scalars(stmt))
-    if exact is not None:
-        found = [exact, *[lead for lead in found if lead.id != exact.id]][:limit]
-    return found
+    """Leads matching `query` by email, domain, name or company, best first (storage.search)."""
+    return find_leads(session, query, limit=limit)
 
 
 def activities_of(session: Session, lead_id: int) -> list[Activity]:

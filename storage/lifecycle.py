@@ -46,19 +46,20 @@ def _transition(
         .where(Lead.id == lead_id)  # type: ignore[arg-type]
         .where(Lead.status.in_([s.value for s in from_statuses]))  # type: ignore[attr-defined]
         .values(status=to_status.value, updated_at=now, **(values or {}))
-        .execution_options(synchronize_session=False)
+        .returning(Lead)
     )
     if guard is not None:
         stmt = stmt.where(guard)
-    matched = session.execute(stmt).rowcount  # type: ignore[attr-defined]
-    lead = get_lead(session, lead_id=lead_id)
-    session.refresh(lead)
-    if matched != 1:
+    # UPDATE … RETURNING refreshes the lead in this session in the same statement.
+    lead = session.scalars(stmt, execution_options={"populate_existing": True}).first()
+    if lead is None:
+        current = get_lead(session, lead_id=lead_id)
+        session.refresh(current)
         raise TransitionRefused(
-            f"cannot {action} lead {lead.email}: it is {lead.status}"
-            + (f" (owner {lead.owner})" if lead.owner else ""),
-            status=lead.status,
-            owner=lead.owner,
+            f"cannot {action} lead {current.email}: it is {current.status}"
+            + (f" (owner {current.owner})" if current.owner else ""),
+            status=current.status,
+            owner=current.owner,
         )
     session.add(
         Activity(

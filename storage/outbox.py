@@ -11,10 +11,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exc, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
-from storage.db import Store
+from storage.db import Store, insert_ignore
 from storage.models import OutboxMessage, utcnow
 
 MAX_ATTEMPTS = 12
@@ -31,17 +31,17 @@ def enqueue(
     now: datetime | None = None,
 ) -> OutboxMessage | None:
     """Add a message; None when a message with the same dedup_key exists already."""
-    if dedup_key is not None:
-        if session.scalar(select(O.id).where(O.dedup_key == dedup_key)) is not None:
-            return None
-    row = O(kind=kind, lead_id=lead_id, payload=payload or {}, dedup_key=dedup_key)
-    row.next_attempt_at = row.created_at = now or utcnow()
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except exc.IntegrityError:
-        return None
-    return row
+    now = now or utcnow()
+    values = {
+        "kind": kind,
+        "lead_id": lead_id,
+        "payload": payload or {},
+        "dedup_key": dedup_key,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    new_id = insert_ignore(session, O.__table__, values, conflict=["dedup_key"])  # type: ignore[attr-defined]
+    return None if new_id is None else O(id=new_id, **values)
 
 
 def lease_due(

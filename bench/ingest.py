@@ -1,0 +1,204 @@
+"""Ingest benchmark: messages per second through SMTP end to end, against a bare aiosmtpd server.
+
+    .venv/bin/python bench/ingest.py [--messages 2000] [--database-url URL]
+
+End to end means stored, parsed, scored (and announced when hot), measured from the first
+connection until the last message has been processed. The bare server is aiosmtpd with a handler
+that discards each message, driven by the same client in the same run; the ratio is the figure.
+Peak memory is measured in a child process that ingests one 25 MB message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import smtplib
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from email.message import EmailMessage
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiosmtpd.smtp import SMTP  # noqa: E402
+
+from bot.config import Settings  # noqa: E402
+from bot.runtime import build_runtime  # noqa: E402
+from ingest.smtp import InboxHandler, SMTPServerThread  # noqa: E402
+from storage.db import Store  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+
+BODY = (
+    "Hello,\n\nWe would like pricing and a quote for {seats} seats, and a demo next week if possible.\n"
+    "Our budget is approved for this quarter.\n\nBest regards,\n{name}\nHead of Operations\n"
+    "Company {n}\n+1 415 555 {phone:04d}\n"
+)
+
+
+def make_message(n: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Person {n} <person{n}@company{n % 5000}.example>"
+    msg["To"] = "leads@leads.example.com"
+    msg["Subject"] = f"Pricing for {n % 90 + 10} seats"
+    msg["Message-ID"] = f"<bench-{n}-{time.time_ns()}@company.example>"
+    msg["Date"] = "Mon, 23 Nov 2026 09:00:00 +0000"
+    msg.set_content(BODY.format(seats=n % 90 + 10, name=f"Person {n}", n=n, phone=n % 10000))
+    return bytes(msg)
+
+
+class Discard:
+    async def handle_DATA(self, server: SMTP, session: object, envelope: object) -> str:
+        return "250 OK"
+
+
+class BareServer:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.port = 0
+        threading.Thread(target=self._run, daemon=True).start()
+        self.ready.wait(10)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(
+            self.loop.create_server(lambda: SMTP(Discard(), data_size_limit=30 * 2**20), "127.0.0.1", 0)
+        )
+        self.port = server.sockets[0].getsockname()[1]
+        self.ready.set()
+        self.loop.run_forever()
+
+
+def drive(port: int, messages: list[bytes], connections: int) -> float:
+    """Send every message over `connections` parallel SMTP sessions; returns seconds."""
+    chunks = [messages[i::connections] for i in range(connections)]
+
+    def client(chunk: list[bytes]) -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=120) as c:
+            for raw in chunk:
+                c.sendmail("bench@company.example", ["leads@leads.example.com"], raw)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(connections) as pool:
+        list(pool.map(client, chunks))
+    return time.perf_counter() - start
+
+
+def leadbot_server(url: str) -> SMTPServerThread:
+    settings = Settings(_env_file=None, database_url=url, inbox_domains="leads.example.com", rescore_interval_minutes=0)  # type: ignore[call-arg]
+    rt = build_runtime(settings)
+    upgrade(rt.store)
+    handler = InboxHandler(
+        rt.pipeline,
+        inbox_domains=settings.inbox_domains,
+        store_executor=ThreadPoolExecutor(8),
+        work_executor=ThreadPoolExecutor(2),
+    )
+    return SMTPServerThread(handler, max_message_bytes=settings.max_message_bytes).start()
+
+
+def fresh_url(base: str | None, tmp: Path, tag: str) -> str:
+    if base is None:
+        return f"sqlite:///{tmp / f'bench-{tag}.db'}"
+    import sqlalchemy as sa
+
+    name = f"leadbot_bench_{tag}_{os.getpid()}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    return sa.engine.make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
+def throughput(args: argparse.Namespace) -> None:
+    bare = BareServer()
+    print(f"{'connections':>11} {'bare msg/s':>11} {'leadbot msg/s':>14} {'ratio':>6}  backend")
+    with tempfile.TemporaryDirectory() as tmp:
+        for connections in (1, 8):
+            messages = [make_message(i) for i in range(args.messages)]
+            bare_s = drive(bare.port, messages, connections)
+            url = fresh_url(args.database_url, Path(tmp), f"c{connections}")
+            server = leadbot_server(url)
+            start = time.perf_counter()
+            drive(server.port, messages, connections)
+            server.drain(600)
+            lb_s = time.perf_counter() - start
+            server.stop()
+            store = Store(url)
+            with store.engine.connect() as conn:
+                import sqlalchemy as sa
+
+                processed = conn.execute(sa.text("SELECT count(*) FROM raw_input WHERE status='processed'")).scalar()
+            store.dispose()
+            assert processed == len(messages), f"only {processed} of {len(messages)} processed"
+            bare_rate, lb_rate = len(messages) / bare_s, len(messages) / lb_s
+            backend = "postgresql" if args.database_url else "sqlite"
+            print(f"{connections:>11} {bare_rate:>11.0f} {lb_rate:>14.0f} {lb_rate / bare_rate:>6.2f}  {backend}")
+
+
+def big_message_child(url: str, size: int) -> None:
+    """In a child process: receive one `size`-byte message end to end, report peak RSS."""
+    server = leadbot_server(url)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"PORT {server.port}", flush=True)
+    sys.stdin.readline()  # the parent has sent it
+    server.drain(600)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"RSS {base} {peak}", flush=True)
+    server.stop()
+
+
+def big_message(args: argparse.Namespace) -> None:
+    size = 25 * 2**20 - 64 * 1024
+    with tempfile.TemporaryDirectory() as tmp:
+        url = fresh_url(args.database_url, Path(tmp), "big")
+        child = subprocess.Popen(
+            [sys.executable, __file__, "--child", url, str(size)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        assert child.stdout is not None and child.stdin is not None
+        port = int(child.stdout.readline().split()[1])
+        msg = EmailMessage()
+        msg["From"] = "Big Sender <big@bigcorp.example>"
+        msg["To"] = "leads@leads.example.com"
+        msg["Subject"] = "Quote request with a large attachment"
+        msg.set_content("Please quote 500 seats; our requirements are attached.")
+        msg.add_attachment(os.urandom(size * 3 // 4 - 200_000), maintype="application", subtype="octet-stream", filename="spec.bin")
+        raw = bytes(msg)
+        start = time.perf_counter()
+        with smtplib.SMTP("127.0.0.1", port, timeout=300) as c:
+            c.sendmail("big@bigcorp.example", ["leads@leads.example.com"], raw)
+        child.stdin.write("sent\n")
+        child.stdin.flush()
+        _, base, peak = child.stdout.readline().split()
+        elapsed = time.perf_counter() - start
+        child.wait(60)
+        print(
+            f"one {len(raw) / 2**20:.1f} MiB message: end to end {elapsed:.1f} s; server RSS "
+            f"{int(base) / 1024:.0f} MiB before, peak {int(peak) / 1024:.0f} MiB "
+            f"(+{(int(peak) - int(base)) / 1024:.0f} MiB, {(int(peak) - int(base)) * 1024 / len(raw):.1f}× the message)"
+        )
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        big_message_child(sys.argv[2], int(sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--database-url", help="PostgreSQL server URL (a scratch database is created); default SQLite")
+    parser.add_argument("--skip-big", action="store_true")
+    args = parser.parse_args()
+    throughput(args)
+    if not args.skip_big:
+        big_message(args)
+
+
+if __name__ == "__main__":
+    main()
