@@ -26,13 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aiosmtpd.smtp import SMTP  # noqa: E402
+from aiosmtpd.smtp import SMTP
 
-from bot.config import Settings  # noqa: E402
-from bot.runtime import build_runtime  # noqa: E402
-from ingest.smtp import InboxHandler, SMTPServerThread  # noqa: E402
-from storage.db import Store  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
+from bot.config import Settings
+from bot.runtime import build_runtime
+from ingest.smtp import InboxHandler, SMTPServerThread
+from storage.db import Store
+from storage.migrate import upgrade
 
 BODY = (
     "Hello,\n\nWe would like pricing and a quote for {seats} seats, and a demo next week if possible.\n"
@@ -68,7 +68,9 @@ class BareServer:
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         server = self.loop.run_until_complete(
-            self.loop.create_server(lambda: SMTP(Discard(), data_size_limit=30 * 2**20), "127.0.0.1", 0)
+            self.loop.create_server(
+                lambda: SMTP(Discard(), data_size_limit=30 * 2**20), "127.0.0.1", 0
+            )
         )
         self.port = server.sockets[0].getsockname()[1]
         self.ready.set()
@@ -91,7 +93,12 @@ def drive(port: int, messages: list[bytes], connections: int) -> float:
 
 
 def leadbot_server(url: str) -> SMTPServerThread:
-    settings = Settings(_env_file=None, database_url=url, inbox_domains="leads.example.com", rescore_interval_minutes=0)  # type: ignore[call-arg]
+    settings = Settings(
+        _env_file=None,
+        database_url=url,
+        inbox_domains="leads.example.com",
+        rescore_interval_minutes=0,
+    )  # type: ignore[call-arg]
     rt = build_runtime(settings)
     upgrade(rt.store)
     handler = InboxHandler(
@@ -134,12 +141,16 @@ def throughput(args: argparse.Namespace) -> None:
             with store.engine.connect() as conn:
                 import sqlalchemy as sa
 
-                processed = conn.execute(sa.text("SELECT count(*) FROM raw_input WHERE status='processed'")).scalar()
+                processed = conn.execute(
+                    sa.text("SELECT count(*) FROM raw_input WHERE status='processed'")
+                ).scalar()
             store.dispose()
             assert processed == len(messages), f"only {processed} of {len(messages)} processed"
             bare_rate, lb_rate = len(messages) / bare_s, len(messages) / lb_s
             backend = "postgresql" if args.database_url else "sqlite"
-            print(f"{connections:>11} {bare_rate:>11.0f} {lb_rate:>14.0f} {lb_rate / bare_rate:>6.2f}  {backend}")
+            print(
+                f"{connections:>11} {bare_rate:>11.0f} {lb_rate:>14.0f} {lb_rate / bare_rate:>6.2f}  {backend}"
+            )
 
 
 def big_message_child(url: str, size: int) -> None:
@@ -160,7 +171,9 @@ def big_message(args: argparse.Namespace) -> None:
         url = fresh_url(args.database_url, Path(tmp), "big")
         child = subprocess.Popen(
             [sys.executable, __file__, "--child", url, str(size)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert child.stdout is not None and child.stdin is not None
         port = int(child.stdout.readline().split()[1])
@@ -169,7 +182,12 @@ def big_message(args: argparse.Namespace) -> None:
         msg["To"] = "leads@leads.example.com"
         msg["Subject"] = "Quote request with a large attachment"
         msg.set_content("Please quote 500 seats; our requirements are attached.")
-        msg.add_attachment(os.urandom(size * 3 // 4 - 200_000), maintype="application", subtype="octet-stream", filename="spec.bin")
+        msg.add_attachment(
+            os.urandom(size * 3 // 4 - 200_000),
+            maintype="application",
+            subtype="octet-stream",
+            filename="spec.bin",
+        )
         raw = bytes(msg)
         start = time.perf_counter()
         with smtplib.SMTP("127.0.0.1", port, timeout=300) as c:
@@ -182,7 +200,7 @@ def big_message(args: argparse.Namespace) -> None:
         print(
             f"one {len(raw) / 2**20:.1f} MiB message: end to end {elapsed:.1f} s; server RSS "
             f"{int(base) / 1024:.0f} MiB before, peak {int(peak) / 1024:.0f} MiB "
-            f"(+{(int(peak) - int(base)) / 1024:.0f} MiB, {(int(peak) - int(base)) * 1024 / len(raw):.1f}× the message)"
+            f"(+{(int(peak) - int(base)) / 1024:.0f} MiB, {(int(peak) - int(base)) * 1024 / len(raw):.1f}x the message size)"
         )
 
 
@@ -190,9 +208,14 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         big_message_child(sys.argv[2], int(sys.argv[3]))
         return
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=2000)
-    parser.add_argument("--database-url", help="PostgreSQL server URL (a scratch database is created); default SQLite")
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL server URL (a scratch database is created); default SQLite",
+    )
     parser.add_argument("--skip-big", action="store_true")
     args = parser.parse_args()
     throughput(args)

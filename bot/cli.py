@@ -71,7 +71,10 @@ def cmd_ingest(args: argparse.Namespace, rt: Runtime) -> int:
             status = max(status, EX_DATAERR)
             continue
         if len(content) > rt.settings.max_message_bytes:
-            print(f"leadbot ingest: {name}: message larger than {rt.settings.max_message_bytes} bytes", file=sys.stderr)
+            print(
+                f"leadbot ingest: {name}: message larger than {rt.settings.max_message_bytes} bytes",
+                file=sys.stderr,
+            )
             status = max(status, EX_DATAERR)
             continue
         channel = "pipe" if name == "-" else "file"
@@ -104,7 +107,9 @@ def cmd_reprocess(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_leads_list(args: argparse.Namespace, rt: Runtime) -> int:
     with rt.store.session() as session:
-        leads = list_leads(session, status=args.status, temperature=args.temperature, limit=args.limit)
+        leads = list_leads(
+            session, status=args.status, temperature=args.temperature, limit=args.limit
+        )
         if args.json:
             _print_json([lead_public(lead) for lead in leads])
         else:
@@ -124,11 +129,27 @@ def cmd_leads_show(args: argparse.Namespace, rt: Runtime) -> int:
         _print_json(detail)
         return EX_OK
     print(_lead_line(lead))
-    for key in ("name", "title", "company", "phone", "country", "source", "latest_source", "forwarded_by", "owner", "product"):
+    for key in (
+        "name",
+        "title",
+        "company",
+        "phone",
+        "country",
+        "source",
+        "latest_source",
+        "forwarded_by",
+        "owner",
+        "product",
+    ):
         if detail.get(key):
             print(f"  {key:<14} {detail[key]}")
     for key, value in (detail.get("fields") or {}).items():
         print(f"  {key:<14} {value}")
+    for label in ("first_touch", "latest_touch"):
+        touch = detail.get(label) or {}
+        if touch:
+            parts = [f"{k}={v}" for k, v in touch.items() if k not in ("source",) and v]
+            print(f"  {label:<14} {' '.join(parts)}")
     print("activities:")
     for a in detail["activities"]:
         print(f"  {a['occurred_at']}  {a['kind']:<16} {a['actor']}  {a['detail'][:100]}")
@@ -190,7 +211,9 @@ def _now() -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="leadbot", description="Inquiries in, scored leads out, hot ones in Slack.")
+    parser = argparse.ArgumentParser(
+        prog="leadbot", description="Inquiries in, scored leads out, hot ones in Slack."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -200,14 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-port", type=int)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("ingest", help="store and process raw RFC 5322 messages (files or - for stdin)")
+    p = sub.add_parser(
+        "ingest", help="store and process raw RFC 5322 messages (files or - for stdin)"
+    )
     p.add_argument("files", nargs="*", metavar="FILE")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("reprocess", help="retry inputs that failed to parse or were left pending")
     p.set_defaults(func=cmd_reprocess)
 
-    leads = sub.add_parser("leads", help="list, show and search leads").add_subparsers(dest="leads_command", required=True)
+    leads = sub.add_parser("leads", help="list, show and search leads").add_subparsers(
+        dest="leads_command", required=True
+    )
     p = leads.add_parser("list")
     p.add_argument("--status", choices=[s.value for s in LeadStatus])
     p.add_argument("--temperature", choices=["cold", "warm", "hot"])
@@ -224,7 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_leads_search)
 
-    score = sub.add_parser("score", help="explain scores").add_subparsers(dest="score_command", required=True)
+    score = sub.add_parser("score", help="explain scores").add_subparsers(
+        dest="score_command", required=True
+    )
     p = score.add_parser("explain")
     p.add_argument("email")
     p.add_argument("--json", action="store_true")
@@ -234,7 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=1000)
     p.set_defaults(func=cmd_rescore)
 
-    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True
+    )
     p = db.add_parser("upgrade", help="apply Alembic migrations")
     p.set_defaults(func=cmd_db_upgrade)
     for extend in EXTENSIONS:

@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DomainList = Annotated[frozenset[str], NoDecode]
+IdList = Annotated[frozenset[str], NoDecode]  # Slack IDs: case kept
 
 
 def _split(value: object) -> object:
@@ -49,13 +50,45 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     hot_channel: str | None = None
 
+    # Inbound-email webhooks (POST /inbound/{provider}) and IMAP polling: see docs/inbound.md.
+    mailgun_signing_key: SecretStr | None = None
+    sendgrid_secret: SecretStr | None = None
+    postmark_secret: SecretStr | None = None
+    imap_url: SecretStr | None = (
+        None  # imaps://user:pass@host/INBOX; a secret: it holds the password
+    )
+    imap_processed_folder: str = "LeadBot/Processed"
+    imap_poll_seconds: float = Field(default=60.0, gt=0)  # when the server has no IDLE
+    # Slack access and routing (bot/slack/, docs/slack.md): nothing configured = everyone may act.
+    slack_allowed_users: IdList = frozenset()
+    slack_allowed_usergroup: str | None = None
+    slack_allow_channel_members: bool = False
+    slack_managers: IdList = frozenset()
+    slack_manager_group: str | None = None
+    slack_routes: str = ""  # "product:analytics=C123,country:DE|AT=C456,domain:bigco.com=C789"
+    sla_reminder_minutes: float = Field(default=30.0, ge=0)  # 0 turns the reminder off
+    sla_escalation_minutes: float = Field(default=60.0, ge=0)  # 0 turns the escalation off
+    sla_escalation_target: str | None = None  # U… or S… (user group); default: the managers
+    # Web forms and form webhooks (POST /forms/{key}, /webhooks/{provider}/{key}): docs/forms.md.
+    forms_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("LEADBOT_FORMS", "LEADBOT_FORMS_FILE")
+    )
+    forms_strict: bool = False  # true: form keys missing from the forms file get 404
+
     @field_validator("inbox_domains", "internal_domains", mode="before")
     @classmethod
     def _domains(cls, value: object) -> object:
         value = _split(value)
         if isinstance(value, list | tuple | set | frozenset):
-            return frozenset(str(v).strip().lower().rstrip(".").lstrip("@") for v in value if str(v).strip())
+            return frozenset(
+                str(v).strip().lower().rstrip(".").lstrip("@") for v in value if str(v).strip()
+            )
         return value
+
+    @field_validator("slack_allowed_users", "slack_managers", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> object:
+        return _split(value)
 
     @property
     def slack_enabled(self) -> bool:

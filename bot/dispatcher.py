@@ -8,6 +8,7 @@ announcements to the log, so the embedded default is a working demo.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -26,7 +27,9 @@ log = logging.getLogger("leadbot.dispatcher")
 class RetryLater(LeadBotError):
     """Try this message again later; `delay` seconds when the far side said so (Retry-After)."""
 
-    def __init__(self, reason: str, *, delay: float | None = None, count_attempt: bool = True) -> None:
+    def __init__(
+        self, reason: str, *, delay: float | None = None, count_attempt: bool = True
+    ) -> None:
         super().__init__(reason)
         self.delay = delay
         self.count_attempt = count_attempt
@@ -50,7 +53,9 @@ def announcement_line(lead: Lead) -> str:
         parts.append(f"forwarded by {lead.forwarded_by}")
     top = sorted(lead.reasons, key=lambda r: -abs(float(r.get("points", 0))))[:3]
     if top:
-        parts.append("why: " + "; ".join(f"{r['points']:+g} {r.get('reason', r.get('rule'))}" for r in top))
+        parts.append(
+            "why: " + "; ".join(f"{r['points']:+g} {r.get('reason', r.get('rule'))}" for r in top)
+        )
     return " — ".join(parts)
 
 
@@ -76,7 +81,9 @@ class LogSender:
 class Dispatcher:
     """Sends what the outbox holds, once, in order, with retries."""
 
-    def __init__(self, store: Store, sender: Sender, *, worker: str | None = None, batch: int = 20) -> None:
+    def __init__(
+        self, store: Store, sender: Sender, *, worker: str | None = None, batch: int = 20
+    ) -> None:
         self.store = store
         self.sender = sender
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
@@ -90,7 +97,14 @@ class Dispatcher:
                 result = self.sender.send(message)
             except RetryLater as e:
                 log.warning("outbox %s (%s): retry later: %s", message.id, message.kind, e)
-                reschedule(self.store, message, error=str(e), delay=e.delay, count_attempt=e.count_attempt, now=now)
+                reschedule(
+                    self.store,
+                    message,
+                    error=str(e),
+                    delay=e.delay,
+                    count_attempt=e.count_attempt,
+                    now=now,
+                )
                 continue
             except GiveUp as e:
                 log.error("outbox %s (%s): giving up: %s", message.id, message.kind, e)
@@ -119,7 +133,5 @@ class Dispatcher:
                 log.exception("outbox dispatcher error")
                 sent = 0
             if sent < self.batch:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=interval)
-                except TimeoutError:
-                    pass

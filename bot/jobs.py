@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.runtime import Runtime
 from storage.models import Lead, utcnow
@@ -21,7 +22,9 @@ class RescoreReport:
     announced: int = 0
 
 
-def rescore_all(runtime: Runtime, *, batch: int = 1000, now: datetime | None = None) -> RescoreReport:
+def rescore_all(
+    runtime: Runtime, *, batch: int = 1000, now: datetime | None = None
+) -> RescoreReport:
     """Recompute every lead's score; crossing the hot threshold announces, falling never retracts."""
     now = now or utcnow()
     report = RescoreReport()
@@ -29,7 +32,9 @@ def rescore_all(runtime: Runtime, *, batch: int = 1000, now: datetime | None = N
     while True:
         with runtime.store.session() as session:
             leads = list(
-                session.scalars(select(Lead).where(Lead.id > last_id).order_by(Lead.id).limit(batch))  # type: ignore[arg-type,operator]
+                session.scalars(
+                    select(Lead).where(col(Lead.id) > last_id).order_by(col(Lead.id)).limit(batch)
+                )
             )
             if not leads:
                 break

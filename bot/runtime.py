@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings
+from ingest.forms.config import load_forms
 from ingest.pipeline import Pipeline, ReadContext
 from scoring import load_rules
 from scoring.types import Scorer
@@ -18,7 +19,9 @@ class Runtime:
     store: Store
     scorer: Scorer
     pipeline: Pipeline
-    extras: dict[str, Any] = field(default_factory=dict)  # per-feature state (Slack app, rate limits…)
+    extras: dict[str, Any] = field(
+        default_factory=dict
+    )  # per-feature state (Slack app, rate limits…)
 
 
 def build_runtime(settings: Settings, *, store: Store | None = None) -> Runtime:
@@ -28,6 +31,7 @@ def build_runtime(settings: Settings, *, store: Store | None = None) -> Runtime:
     context = ReadContext(
         internal_domains=settings.internal_domains,
         max_parts=settings.max_mime_parts,
+        options={"forms": load_forms(settings.forms_file, strict=settings.forms_strict)},
     )
     pipeline = Pipeline(store, scorer=scorer, context=context)
     return Runtime(settings=settings, store=store, scorer=scorer, pipeline=pipeline)

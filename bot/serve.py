@@ -68,12 +68,15 @@ async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) 
         work_executor=work_pool,
     )
     runtime.extras["smtp_handler"] = handler
-    smtp = await start_smtp(handler, host=host, port=smtp_port, max_message_bytes=settings.max_message_bytes)
+    smtp = await start_smtp(
+        handler, host=host, port=smtp_port, max_message_bytes=settings.max_message_bytes
+    )
     app = create_app(runtime)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=http_port, log_level="info", lifespan="on", access_log=False)
+        uvicorn.Config(
+            app, host=host, port=http_port, log_level="info", lifespan="on", access_log=False
+        )
     )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     dispatcher = Dispatcher(runtime.store, make_sender(runtime))
     tasks = [
         asyncio.create_task(server.serve(), name="http"),
@@ -84,7 +87,12 @@ async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) 
 
         tasks.append(
             asyncio.create_task(
-                _periodic(stop, settings.rescore_interval_minutes * 60, lambda: rescore_all(runtime), "rescore"),
+                _periodic(
+                    stop,
+                    settings.rescore_interval_minutes * 60,
+                    lambda: rescore_all(runtime),
+                    "rescore",
+                ),
                 name="rescore",
             )
         )
@@ -106,7 +114,8 @@ async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) 
     await smtp.wait_closed()
     await handler.drain()
     for task in tasks:
-        task.cancel() if task.get_name() != "http" else None
+        if task.get_name() != "http":  # uvicorn finishes its own shutdown after should_exit
+            task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     store_pool.shutdown(wait=True)
     work_pool.shutdown(wait=True)

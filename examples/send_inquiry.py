@@ -20,10 +20,14 @@ def main() -> None:
     args = parser.parse_args()
     raw = args.file.read_bytes()
     # A fresh Message-ID each run, so the demo can be repeated (the same Message-ID is one activity).
-    raw = raw.replace(b"<demo-0001@northwind-logistics.example>", make_msgid(str(int(time.time()))).encode())
+    raw = raw.replace(
+        b"<demo-0001@northwind-logistics.example>", make_msgid(str(int(time.time()))).encode()
+    )
     with smtplib.SMTP(args.host, args.port, timeout=30) as client:
         client.sendmail("dana.whitfield@northwind-logistics.example", [args.to], raw)
-    print(f"sent {args.file.name} to {args.to} via {args.host}:{args.port}; watch the `leadbot serve` log")
+    print(
+        f"sent {args.file.name} to {args.to} via {args.host}:{args.port}; watch the `leadbot serve` log"
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
+from sqlalchemy import select
+from sqlmodel import Session, col
+
 from ingest.inquiry import Inquiry, NotALead
 from scoring.types import Scorer
 from storage.db import Store
@@ -59,13 +62,22 @@ def _read_email(raw: RawInput, ctx: ReadContext) -> Inquiry | NotALead:
 register_reader("email", _read_email)
 
 
+def _read_form(raw: RawInput, ctx: ReadContext) -> Inquiry | NotALead:
+    from ingest.forms.reader import read_form
+
+    return read_form(raw, ctx)
+
+
+register_reader("form", _read_form)
+
+
 def check_email_bytes(content: bytes) -> None:
     """Refuse, before storing, what cannot be an RFC 5322 message at all (empty, no header)."""
     if not content.strip():
         raise InputRejected("empty message")
     head = content[:65536].split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
     headers = BytesHeaderParser(policy=compat32).parsebytes(head + b"\n\n", headersonly=True)
-    if not headers.keys() or not any(k.lower() in ("from", "sender") for k in headers.keys()):
+    if not headers.keys() or not any(k.lower() in ("from", "sender") for k in headers):
         raise InputRejected("not an RFC 5322 message: no From header")
 
 
@@ -118,85 +130,131 @@ class Pipeline:
 
     def process(self, raw_id: int) -> Outcome:
         """Read, record and score one stored input. Never raises for bad input: it marks it."""
+        outcomes = self.process_batch([raw_id])
+        if not outcomes:
+            raise LookupError(f"no raw input {raw_id}")
+        return outcomes[0]
+
+    def process_batch(self, raw_ids: list[int]) -> list[Outcome]:
+        """Process several stored inputs in one transaction (what a busy receiver has queued).
+
+        Reading is pure and per input; recording shares one transaction, so a burst costs one
+        commit. If recording fails unexpectedly, each input is retried alone so one bad input
+        cannot hold back the others.
+        """
         with self.store.session() as session:
-            raw = session.get(RawInput, raw_id)
-            if raw is None:
-                raise LookupError(f"no raw input {raw_id}")
-            session.expunge(raw)
+            raws = list(
+                session.scalars(
+                    select(RawInput).where(col(RawInput.id).in_(raw_ids)).order_by(col(RawInput.id))
+                )
+            )
+            for raw in raws:
+                session.expunge(raw)
+        marks: list[Outcome] = []
+        inquiries: list[tuple[int, Inquiry]] = []
+        for raw in raws:
+            assert raw.id is not None
+            result = self._read(raw)
+            if isinstance(result, Outcome):
+                marks.append(result)
+            else:
+                inquiries.append((raw.id, result))
+        try:
+            with self.store.session() as session:
+                for mark in marks:
+                    mark_raw(session, mark.raw_id, status=mark.status, reason=mark.reason)
+                recorded = [self._record_in(session, raw_id, inq) for raw_id, inq in inquiries]
+        except StoreUnavailable:
+            raise
+        except Exception as e:
+            if len(raws) > 1:
+                log.warning("batch of %d failed (%s); processing one by one", len(raws), e)
+                return [o for raw in raws for o in self.process_batch([raw.id or 0])]
+            log.exception("recording raw input %s failed; kept as failed", raws[0].id)
+            reason = f"internal error: {type(e).__name__}: {e}"
+            return [self._mark(raws[0].id or 0, RawStatus.FAILED, reason)]
+        for outcome in [*marks, *recorded]:
+            self._log(outcome)
+        return sorted([*marks, *recorded], key=lambda o: o.raw_id)
+
+    def _read(self, raw: RawInput) -> Inquiry | Outcome:
+        assert raw.id is not None
         reader = READERS.get(raw.kind)
         try:
             if reader is None:
                 raise ParseError(f"no reader for input kind {raw.kind!r}")
             result = reader(raw, self.context)
-        except StoreUnavailable:
-            raise
         except ParseError as e:
-            return self._mark(raw_id, RawStatus.FAILED, str(e))
+            return Outcome(raw.id, RawStatus.FAILED, str(e))
         except Exception as e:  # a parser bug must not lose the message: keep it, say why
-            log.exception("reading raw input %s failed", raw_id)
-            return self._mark(raw_id, RawStatus.FAILED, f"internal error: {type(e).__name__}: {e}")
+            log.exception("reading raw input %s failed", raw.id)
+            return Outcome(raw.id, RawStatus.FAILED, f"internal error: {type(e).__name__}: {e}")
         if isinstance(result, NotALead):
             status = RawStatus.REVIEW if result.kind == "review" else RawStatus.ARCHIVED
-            return self._mark(raw_id, status, f"{result.kind}: {result.reason}")
-        return self._record(raw_id, result)
+            return Outcome(raw.id, status, f"{result.kind}: {result.reason}")
+        return result
 
     def _mark(self, raw_id: int, status: RawStatus, reason: str) -> Outcome:
         with self.store.session() as session:
             mark_raw(session, raw_id, status=status, reason=reason)
-        log.info("raw input %s %s: %s", raw_id, status.value, reason)
-        return Outcome(raw_id, status, reason)
+        outcome = Outcome(raw_id, status, reason)
+        self._log(outcome)
+        return outcome
 
-    def _record(self, raw_id: int, inquiry: Inquiry) -> Outcome:
+    @staticmethod
+    def _log(outcome: Outcome) -> None:
+        if outcome.status in (RawStatus.PROCESSED, RawStatus.DUPLICATE):
+            log.info(
+                "raw input %s -> lead %s (%s)%s",
+                outcome.raw_id,
+                outcome.lead_id,
+                outcome.status.value,
+                " announced" if outcome.announced else "",
+            )
+        else:
+            log.info("raw input %s %s: %s", outcome.raw_id, outcome.status.value, outcome.reason)
+
+    def _record_in(self, session: Session, raw_id: int, inquiry: Inquiry) -> Outcome:
         now = self.clock()
         msgid = inquiry.dedup_key[6:] if inquiry.dedup_key.startswith("msgid:") else None
-        with self.store.session() as session:
-            recorded = record_inquiry(
-                session,
-                email=inquiry.email,
-                kind=inquiry.kind,
-                source=inquiry.source,
-                occurred_at=inquiry.occurred_at,
-                dedup_key=inquiry.dedup_key,
-                profile={
-                    "name": inquiry.name,
-                    "company": inquiry.company,
-                    "title": inquiry.title,
-                    "phone": inquiry.phone,
-                    "country": inquiry.country,
-                },
-                detail=(inquiry.subject or inquiry.text[:200]).strip()[:500],
-                data={
-                    "subject": inquiry.subject,
-                    "text": inquiry.text[:20_000],
-                    "fields": inquiry.fields,
-                },
-                forwarded_by=inquiry.forwarded_by,
-                fields={k: v for k, v in inquiry.fields.items() if not k.startswith("_")},
-                raw_id=raw_id,
-                now=now,
-            )
-            lead = recorded.lead
-            if recorded.duplicate:
-                mark_raw(
-                    session,
-                    raw_id,
-                    status=RawStatus.DUPLICATE,
-                    reason=f"same message as an earlier one ({inquiry.dedup_key[:80]})",
-                    lead_id=lead.id,
-                    message_id=msgid,
-                )
-                return Outcome(raw_id, RawStatus.DUPLICATE, lead_id=lead.id)
-            announced = score_lead(session, lead=lead, scorer=self.scorer, now=now)
-            mark_raw(session, raw_id, status=RawStatus.PROCESSED, lead_id=lead.id, message_id=msgid)
-        log.info(
-            "raw input %s -> lead %s <%s> score %.1f %s%s",
-            raw_id,
-            lead.id,
-            lead.email,
-            lead.score,
-            lead.temperature,
-            " (announced)" if announced else "",
+        recorded = record_inquiry(
+            session,
+            email=inquiry.email,
+            kind=inquiry.kind,
+            source=inquiry.source,
+            occurred_at=inquiry.occurred_at,
+            dedup_key=inquiry.dedup_key,
+            profile={
+                "name": inquiry.name,
+                "company": inquiry.company,
+                "title": inquiry.title,
+                "phone": inquiry.phone,
+                "country": inquiry.country,
+            },
+            detail=(inquiry.subject or inquiry.text[:200]).strip()[:500],
+            data={
+                "subject": inquiry.subject,
+                "text": inquiry.text[:20_000],
+                "fields": inquiry.fields,
+            },
+            forwarded_by=inquiry.forwarded_by,
+            fields={k: v for k, v in inquiry.fields.items() if not k.startswith("_")},
+            raw_id=raw_id,
+            now=now,
         )
+        lead = recorded.lead
+        if recorded.duplicate:
+            mark_raw(
+                session,
+                raw_id,
+                status=RawStatus.DUPLICATE,
+                reason=f"same message as an earlier one ({inquiry.dedup_key[:80]})",
+                lead_id=lead.id,
+                message_id=msgid,
+            )
+            return Outcome(raw_id, RawStatus.DUPLICATE, lead_id=lead.id)
+        announced = score_lead(session, lead=lead, scorer=self.scorer, now=now)
+        mark_raw(session, raw_id, status=RawStatus.PROCESSED, lead_id=lead.id, message_id=msgid)
         return Outcome(raw_id, RawStatus.PROCESSED, lead_id=lead.id, announced=announced)
 
     def process_safely(self, raw_id: int) -> Outcome | None:

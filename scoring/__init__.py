@@ -3,7 +3,7 @@
 from scoring.engine import RuleSet
 from scoring.explain import explain_json, explain_text, temperature_for
 from scoring.rules import DEFAULT_RULES, load_rules, loads_rules
-from scoring.types import ActivityFacts, LeadFacts, Reason, ScoreResult, Scorer, Temperature
+from scoring.types import ActivityFacts, LeadFacts, Reason, Scorer, ScoreResult, Temperature
 
 __all__ = [
     "DEFAULT_RULES",

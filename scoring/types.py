@@ -55,7 +55,7 @@ class ScoreResult:
     temperature: Temperature
     reasons: tuple[Reason, ...] = ()
     product: str | None = None  # the product line whose score made the lead hot, if any
-    grade: str | None = None  # fit grade (A–D) where the engine gives one
+    grade: str | None = None  # fit grade (A-D) where the engine gives one
 
 
 class Scorer(Protocol):

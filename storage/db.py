@@ -83,10 +83,20 @@ class Store:
 
 def _short(e: Exception) -> str:
     orig = getattr(e, "orig", None)
-    return str(orig or e).strip().splitlines()[0][:200] if str(orig or e).strip() else type(e).__name__
+    return (
+        str(orig or e).strip().splitlines()[0][:200] if str(orig or e).strip() else type(e).__name__
+    )
 
 
-def insert_ignore(session: Any, table: sa.Table, values: dict[str, Any], *, conflict: list[str]) -> int | None:
+def table(model: type[Any]) -> sa.Table:
+    """The Core table of a SQLModel class (typed, for Core statements)."""
+    result: sa.Table = model.__table__
+    return result
+
+
+def insert_ignore(
+    session: Any, table: sa.Table, values: dict[str, Any], *, conflict: list[str]
+) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when it existed.
 
     One statement instead of SELECT + SAVEPOINT + INSERT, and race-free on both backends.

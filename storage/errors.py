@@ -1,12 +1,12 @@
 """LeadBot's exception hierarchy, caught once at each entry point (SMTP, HTTP, CLI).
 
-    LeadBotError
-    ├── StoreUnavailable      the database did not answer: a temporary failure (SMTP 451, HTTP 503, exit 75)
-    ├── InputRejected         input we will never be able to use (SMTP 5xx, HTTP 4xx, exit 65)
-    │   └── ParseError        a message or form that could not be read into an inquiry
-    ├── LeadNotFound          no lead matches the email or id
-    ├── TransitionRefused     the lifecycle does not allow this change now (someone else claimed it, …)
-    └── ConfigError           settings or a rules file that cannot be used; refused at start-up
+LeadBotError
+├── StoreUnavailable      the database did not answer: a temporary failure (SMTP 451, HTTP 503, exit 75)
+├── InputRejected         input we will never be able to use (SMTP 5xx, HTTP 4xx, exit 65)
+│   └── ParseError        a message or form that could not be read into an inquiry
+├── LeadNotFound          no lead matches the email or id
+├── TransitionRefused     the lifecycle does not allow this change now (someone else claimed it, …)
+└── ConfigError           settings or a rules file that cannot be used; refused at start-up
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ class LeadNotFound(LeadBotError):
 class TransitionRefused(LeadBotError):
     """A lifecycle change that is not allowed from the lead's current state or by this actor."""
 
-    def __init__(self, message: str, *, status: str | None = None, owner: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: str | None = None, owner: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.owner = owner

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from storage.db import insert_ignore
+from storage.db import insert_ignore, table
 from storage.errors import LeadNotFound
 from storage.models import Activity, Lead, Note, utcnow
 from storage.search import find_leads
@@ -72,7 +72,9 @@ def record_inquiry(
     now = now or utcnow()
     email = email.strip().lower()
     if dedup_key is not None:
-        seen = session.scalar(select(Activity.lead_id).where(Activity.dedup_key == dedup_key))
+        seen = session.scalar(
+            select(col(Activity.lead_id)).where(col(Activity.dedup_key) == dedup_key)
+        )
         if seen is not None:
             lead = session.get(Lead, seen)
             assert lead is not None
@@ -100,7 +102,7 @@ def record_inquiry(
         "raw_id": raw_id,
         "dedup_key": dedup_key,
     }
-    activity_id = insert_ignore(session, Activity.__table__, values, conflict=["dedup_key"])  # type: ignore[attr-defined]
+    activity_id = insert_ignore(session, table(Activity), values, conflict=["dedup_key"])
     if activity_id is None:  # the same message on two connections at once: one activity
         return Recorded(lead=lead, activity=None, created=created)
     activity = Activity(id=activity_id, **values)
@@ -139,8 +141,10 @@ def touch_fields(lead: Lead) -> dict[str, str]:
     return out
 
 
-def _get_or_create(session: Session, *, email: str, source: str, now: datetime) -> tuple[Lead, bool]:
-    lead = session.scalar(select(Lead).where(Lead.email == email))
+def _get_or_create(
+    session: Session, *, email: str, source: str, now: datetime
+) -> tuple[Lead, bool]:
+    lead = session.scalar(select(Lead).where(col(Lead.email) == email))
     if lead is not None:
         return lead, False
     values = {
@@ -151,10 +155,10 @@ def _get_or_create(session: Session, *, email: str, source: str, now: datetime) 
         "created_at": now,
         "updated_at": now,
     }
-    new_id = insert_ignore(session, Lead.__table__, values, conflict=["email"])  # type: ignore[attr-defined]
+    new_id = insert_ignore(session, table(Lead), values, conflict=["email"])
     lead = session.get(Lead, new_id) if new_id is not None else None
     if lead is None:  # created a moment ago by another connection
-        lead = session.scalar(select(Lead).where(Lead.email == email))
+        lead = session.scalar(select(Lead).where(col(Lead.email) == email))
         assert lead is not None
         return lead, False
     return lead, True
@@ -179,7 +183,7 @@ def get_lead(session: Session, *, email: str | None = None, lead_id: int | None 
         lead = session.get(Lead, lead_id)
     else:
         assert email is not None
-        lead = session.scalar(select(Lead).where(Lead.email == email.strip().lower()))
+        lead = session.scalar(select(Lead).where(col(Lead.email) == email.strip().lower()))
     if lead is None:
         raise LeadNotFound(f"no lead {email or lead_id}")
     return lead
@@ -195,12 +199,12 @@ def list_leads(
 ) -> list[Lead]:
     stmt = select(Lead)
     if status:
-        stmt = stmt.where(Lead.status == status)
+        stmt = stmt.where(col(Lead.status) == status)
     if temperature:
-        stmt = stmt.where(Lead.temperature == temperature)
+        stmt = stmt.where(col(Lead.temperature) == temperature)
     if owner:
-        stmt = stmt.where(Lead.owner == owner)
-    stmt = stmt.order_by(Lead.score.desc(), Lead.id).limit(limit)  # type: ignore[attr-defined,arg-type]
+        stmt = stmt.where(col(Lead.owner) == owner)
+    stmt = stmt.order_by(col(Lead.score).desc(), col(Lead.id)).limit(limit)
     return list(session.scalars(stmt))
 
 
@@ -212,24 +216,32 @@ def search_leads(session: Session, query: str, *, limit: int = 20) -> list[Lead]
 def activities_of(session: Session, lead_id: int) -> list[Activity]:
     stmt = (
         select(Activity)
-        .where(Activity.lead_id == lead_id)
-        .order_by(Activity.occurred_at, Activity.id)  # type: ignore[arg-type]
+        .where(col(Activity.lead_id) == lead_id)
+        .order_by(col(Activity.occurred_at), col(Activity.id))
     )
     return list(session.scalars(stmt))
 
 
 def notes_of(session: Session, lead_id: int) -> list[Note]:
-    stmt = select(Note).where(Note.lead_id == lead_id).order_by(Note.created_at, Note.id)  # type: ignore[arg-type]
+    stmt = (
+        select(Note)
+        .where(col(Note.lead_id) == lead_id)
+        .order_by(col(Note.created_at), col(Note.id))
+    )
     return list(session.scalars(stmt))
 
 
-def add_note(session: Session, *, lead_id: int, author: str, text: str, now: datetime | None = None) -> Note:
+def add_note(
+    session: Session, *, lead_id: int, author: str, text: str, now: datetime | None = None
+) -> Note:
     now = now or utcnow()
     get_lead(session, lead_id=lead_id)
     note = Note(lead_id=lead_id, author=author, text=text, created_at=now)
     session.add(note)
     session.add(
-        Activity(lead_id=lead_id, kind="note_added", occurred_at=now, actor=author, detail=text[:500])
+        Activity(
+            lead_id=lead_id, kind="note_added", occurred_at=now, actor=author, detail=text[:500]
+        )
     )
     session.flush()
     return note

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, true, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage.errors import TransitionRefused
 from storage.leads import get_lead
@@ -43,8 +43,8 @@ def _transition(
     now = now or utcnow()
     stmt = (
         update(Lead)
-        .where(Lead.id == lead_id)  # type: ignore[arg-type]
-        .where(Lead.status.in_([s.value for s in from_statuses]))  # type: ignore[attr-defined]
+        .where(col(Lead.id) == lead_id)
+        .where(col(Lead.status).in_([s.value for s in from_statuses]))
         .values(status=to_status.value, updated_at=now, **(values or {}))
         .returning(Lead)
     )
@@ -79,7 +79,7 @@ def _owner_or_manager(actor: str, *, manager: bool) -> ColumnElement[bool]:
     """A claimed lead belongs to its owner: only they (or a manager) may nurture or close it."""
     if manager:
         return true()
-    return or_(Lead.status != S.CLAIMED.value, Lead.owner == actor)  # type: ignore[arg-type]
+    return or_(col(Lead.status) != S.CLAIMED.value, col(Lead.owner) == actor)
 
 
 def _require(reason: str | None, action: str) -> str:

@@ -70,6 +70,9 @@ class Lead(SQLModel, table=True):
     country: str | None = Field(default=None, max_length=2)
     source: str = Field(default="", max_length=100)  # first way in
     latest_source: str = Field(default="", max_length=100)
+    # First and latest touch: channel, form or provider, utm_*, page (migration f5_source_touch).
+    first_touch: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    latest_touch: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     forwarded_by: str | None = Field(default=None, max_length=320)
     status: str = Field(default=LeadStatus.NURTURING, max_length=20, index=True)
     status_reason: str | None = Field(default=None, max_length=500)
@@ -164,3 +167,8 @@ class OutboxMessage(SQLModel, table=True):
 
 
 sa.Index("ix_outbox_due", OutboxMessage.__table__.c.status, OutboxMessage.__table__.c.next_attempt_at)  # type: ignore[attr-defined]
+# Funnel counts by kind and window, hot unclaimed leads by score (migration q4_search).
+sa.Index("ix_activity_kind_occurred_at", Activity.kind, Activity.occurred_at)  # type: ignore[arg-type]
+sa.Index("ix_lead_status_score", Lead.status, Lead.score)  # type: ignore[arg-type]
+
+from storage import slack_models  # noqa: E402, F401  (Slack tables, so Alembic sees them)

@@ -12,13 +12,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from storage.db import Store, insert_ignore
+from storage.db import Store, insert_ignore, table
 from storage.models import OutboxMessage, utcnow
 
 MAX_ATTEMPTS = 12
-O = OutboxMessage
+Row = OutboxMessage
 
 
 def enqueue(
@@ -32,7 +32,7 @@ def enqueue(
 ) -> OutboxMessage | None:
     """Add a message; None when a message with the same dedup_key exists already."""
     now = now or utcnow()
-    values = {
+    values: dict[str, Any] = {
         "kind": kind,
         "lead_id": lead_id,
         "payload": payload or {},
@@ -40,8 +40,8 @@ def enqueue(
         "next_attempt_at": now,
         "created_at": now,
     }
-    new_id = insert_ignore(session, O.__table__, values, conflict=["dedup_key"])  # type: ignore[attr-defined]
-    return None if new_id is None else O(id=new_id, **values)
+    new_id = insert_ignore(session, table(Row), values, conflict=["dedup_key"])
+    return None if new_id is None else session.get(Row, new_id)
 
 
 def lease_due(
@@ -56,43 +56,51 @@ def lease_due(
     now = now or utcnow()
     token = f"{worker}:{uuid.uuid4().hex[:12]}"
     due = (
-        (O.status == "pending")
-        & (O.next_attempt_at <= now)  # type: ignore[operator]
-        & or_(O.locked_until.is_(None), O.locked_until < now)  # type: ignore[union-attr,operator]
+        (col(Row.status) == "pending")
+        & (col(Row.next_attempt_at) <= now)
+        & or_(col(Row.locked_until).is_(None), col(Row.locked_until) < now)
     )
     with store.session() as session:
         ids = list(
             session.scalars(
-                select(O.id).where(due).order_by(O.id).limit(limit).with_for_update(skip_locked=True)  # type: ignore[arg-type]
+                select(col(Row.id))
+                .where(due)
+                .order_by(col(Row.id))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             )
         )
         if not ids:
             return []
         session.execute(
-            update(O)
-            .where(O.id.in_(ids))  # type: ignore[union-attr]
+            update(Row)
+            .where(col(Row.id).in_(ids))
             .where(due)
             .values(locked_by=token, locked_until=now + lease)
         )
     with store.session() as session:
-        rows = session.scalars(select(O).where(O.locked_by == token).order_by(O.id))  # type: ignore[arg-type]
+        rows = session.scalars(select(Row).where(col(Row.locked_by) == token).order_by(col(Row.id)))
         return list(rows)
 
 
 def mark_sent(
-    store: Store, message: OutboxMessage, *, result: dict[str, Any] | None = None, now: datetime | None = None
+    store: Store,
+    message: OutboxMessage,
+    *,
+    result: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> None:
     with store.session() as session:
         session.execute(
-            update(O)
-            .where(O.id == message.id, O.locked_by == message.locked_by)  # type: ignore[arg-type]
+            update(Row)
+            .where(col(Row.id) == message.id, col(Row.locked_by) == message.locked_by)
             .values(
                 status="sent",
                 sent_at=now or utcnow(),
                 result=result or {},
                 locked_by=None,
                 locked_until=None,
-                attempts=O.attempts + 1,
+                attempts=col(Row.attempts) + 1,
             )
         )
 
@@ -110,12 +118,12 @@ def reschedule(
     now = now or utcnow()
     attempts = message.attempts + (1 if count_attempt else 0)
     if delay is None:
-        delay = min(2.0 ** attempts, 900.0)
+        delay = min(2.0**attempts, 900.0)
     dead = attempts >= MAX_ATTEMPTS
     with store.session() as session:
         session.execute(
-            update(O)
-            .where(O.id == message.id, O.locked_by == message.locked_by)  # type: ignore[arg-type]
+            update(Row)
+            .where(col(Row.id) == message.id, col(Row.locked_by) == message.locked_by)
             .values(
                 status="dead" if dead else "pending",
                 attempts=attempts,
@@ -128,4 +136,4 @@ def reschedule(
 
 
 def pending_count(session: Session) -> int:
-    return len(list(session.scalars(select(O.id).where(O.status == "pending"))))
+    return len(list(session.scalars(select(col(Row.id)).where(col(Row.status) == "pending"))))

@@ -58,6 +58,8 @@ def lead_detail(lead: Lead, activities: list[Activity], notes: list[Note]) -> di
     return {
         **lead_public(lead),
         "fields": lead.fields,
+        "first_touch": lead.first_touch or {},
+        "latest_touch": lead.latest_touch or {},
         "reasons": lead.reasons,
         "activities": [activity_public(a) for a in activities],
         "notes": [note_public(n) for n in notes],

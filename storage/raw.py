@@ -6,10 +6,10 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exc, select, update
-from sqlmodel import Session
+from sqlalchemy import select, update
+from sqlmodel import Session, col
 
-from storage.db import Store
+from storage.db import Store, insert_ignore, table
 from storage.models import RawInput, RawStatus, utcnow
 
 
@@ -25,29 +25,23 @@ def store_raw(
 ) -> tuple[int, bool]:
     """Commit `content`; returns (raw id, True if new). The same bytes twice are stored once."""
     digest = hashlib.sha256(content).hexdigest()
+    values = {
+        "kind": kind,
+        "channel": channel,
+        "sha256": digest,
+        "content": content,
+        "content_type": content_type,
+        "size": len(content),
+        "envelope": envelope or {},
+        "received_at": received_at or utcnow(),
+    }
     with store.session() as session:
-        existing = session.scalar(select(RawInput.id).where(RawInput.sha256 == digest))
-        if existing is not None:
-            return existing, False
-        row = RawInput(
-            kind=kind,
-            channel=channel,
-            sha256=digest,
-            content=content,
-            content_type=content_type,
-            size=len(content),
-            envelope=envelope or {},
-            received_at=received_at or utcnow(),
-        )
-        try:
-            with session.begin_nested():
-                session.add(row)
-        except exc.IntegrityError:  # the same bytes arrived at the same moment on another connection
-            found = session.scalar(select(RawInput.id).where(RawInput.sha256 == digest))
-            assert found is not None
-            return found, False
-        assert row.id is not None
-        return row.id, True
+        new_id = insert_ignore(session, table(RawInput), values, conflict=["sha256"])
+        if new_id is not None:
+            return new_id, True
+        found = session.scalar(select(col(RawInput.id)).where(col(RawInput.sha256) == digest))
+        assert found is not None
+        return found, False
 
 
 def mark_raw(
@@ -63,20 +57,20 @@ def mark_raw(
         "status": status,
         "reason": reason[:2000] if reason else None,
         "processed_at": utcnow(),
-        "attempts": RawInput.attempts + 1,  # type: ignore[operator]
+        "attempts": col(RawInput.attempts) + 1,
     }
     if lead_id is not None:
         values["lead_id"] = lead_id
     if message_id is not None:
         values["message_id"] = message_id[:998]
-    session.execute(update(RawInput).where(RawInput.id == raw_id).values(**values))  # type: ignore[arg-type]
+    session.execute(update(RawInput).where(col(RawInput.id) == raw_id).values(**values))
 
 
 def raw_ids_with_status(session: Session, *statuses: RawStatus, limit: int = 10_000) -> list[int]:
     stmt = (
-        select(RawInput.id)
-        .where(RawInput.status.in_(list(statuses)))  # type: ignore[attr-defined]
-        .order_by(RawInput.id)  # type: ignore[arg-type]
+        select(col(RawInput.id))
+        .where(col(RawInput.status).in_(list(statuses)))
+        .order_by(col(RawInput.id))
         .limit(limit)
     )
     return [i for i in session.scalars(stmt) if i is not None]

@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from scoring.types import ActivityFacts, LeadFacts, ScoreResult, Scorer
+from scoring.types import ActivityFacts, LeadFacts, Scorer, ScoreResult
 from storage import lifecycle
-from storage.leads import LIFECYCLE_KINDS
+from storage.leads import LIFECYCLE_KINDS, touch_fields
 from storage.models import Activity, Lead, utcnow
 
 # How much of an activity's text scoring gets to read: enough for intent words, bounded for speed.
@@ -28,7 +28,10 @@ def lead_facts(lead: Lead) -> LeadFacts:
         title=lead.title,
         phone=lead.phone,
         country=lead.country,
-        fields={k: str(v) for k, v in lead.fields.items() if v is not None},
+        fields={
+            **{k: str(v) for k, v in lead.fields.items() if v is not None},
+            **touch_fields(lead),  # source_channel, source_utm_campaign, latest_form, …
+        },
     )
 
 
@@ -53,9 +56,9 @@ def activity_facts(activities: Sequence[Activity]) -> list[ActivityFacts]:
 def engagement_activities(session: Session, lead_id: int) -> list[Activity]:
     stmt = (
         select(Activity)
-        .where(Activity.lead_id == lead_id)
-        .where(Activity.kind.not_in(LIFECYCLE_KINDS))  # type: ignore[attr-defined]
-        .order_by(Activity.occurred_at)  # type: ignore[arg-type]
+        .where(col(Activity.lead_id) == lead_id)
+        .where(col(Activity.kind).not_in(LIFECYCLE_KINDS))
+        .order_by(col(Activity.occurred_at))
     )
     return list(session.scalars(stmt))
 
@@ -84,10 +87,11 @@ def apply_score(
     if result.product:
         lead.product = result.product
     # Small decay drift is not news; a change a person would see (whole points or temperature) is.
+    assert lead.id is not None
     if round(old_score) != round(result.score) or old_temp != result.temperature:
         session.add(
             Activity(
-                lead_id=lead.id,  # type: ignore[arg-type]
+                lead_id=lead.id,
                 kind="score_changed",
                 occurred_at=now,
                 actor="leadbot",
@@ -103,10 +107,14 @@ def apply_score(
     return False
 
 
-def score_lead(session: Session, *, lead: Lead, scorer: Scorer, now: datetime | None = None) -> bool:
+def score_lead(
+    session: Session, *, lead: Lead, scorer: Scorer, now: datetime | None = None
+) -> bool:
     """Score one lead from its stored activities; True when this announced it."""
     now = now or utcnow()
     assert lead.id is not None
     facts = activity_facts(engagement_activities(session, lead.id))
     result = scorer.score(lead_facts(lead), facts, now=now)
-    return apply_score(session, lead=lead, result=result, hot_threshold=scorer.hot_threshold, now=now)
+    return apply_score(
+        session, lead=lead, result=result, hot_threshold=scorer.hot_threshold, now=now
+    )

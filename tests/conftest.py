@@ -33,7 +33,9 @@ def pg_server_url() -> str:
     if url is None:
         if os.environ.get("LEADBOT_TEST_REQUIRE_POSTGRES"):
             pytest.fail(f"{PG_ENV} must be set: CI requires the PostgreSQL tests")
-        pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+        pytest.skip(
+            f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+        )
     return url
 
 

@@ -45,14 +45,18 @@ def inquiry(
 @pytest.fixture
 def smtp(runtime: Runtime) -> Iterator[SMTPServerThread]:
     work = ThreadPoolExecutor(max_workers=2)
-    handler = InboxHandler(runtime.pipeline, inbox_domains={"leads.example.com"}, work_executor=work)
+    handler = InboxHandler(
+        runtime.pipeline, inbox_domains={"leads.example.com"}, work_executor=work
+    )
     server = SMTPServerThread(handler, max_message_bytes=MAX_BYTES).start()
     yield server
     server.stop()
     work.shutdown()
 
 
-def send(server: SMTPServerThread, msg: EmailMessage | bytes, *, to: str = "leads@leads.example.com") -> None:
+def send(
+    server: SMTPServerThread, msg: EmailMessage | bytes, *, to: str = "leads@leads.example.com"
+) -> None:
     with smtplib.SMTP("127.0.0.1", server.port, timeout=30) as client:
         if isinstance(msg, bytes):
             client.sendmail("sender@acme-robotics.example", [to], msg)
@@ -112,8 +116,16 @@ def test_same_message_twice_is_one_activity(smtp: SMTPServerThread, store: Store
 
 
 def test_auto_replies_and_bulk_are_archived_not_leads(smtp: SMTPServerThread, store: Store) -> None:
-    send(smtp, inquiry(subject="Out of Office: back Monday", msgid="<a1@x>", Auto_Submitted="auto-replied"))
-    send(smtp, inquiry(msgid="<n1@x>", List_Id="<news.acme.example>", List_Unsubscribe="<mailto:u@x>"))
+    send(
+        smtp,
+        inquiry(
+            subject="Out of Office: back Monday", msgid="<a1@x>", Auto_Submitted="auto-replied"
+        ),
+    )
+    send(
+        smtp,
+        inquiry(msgid="<n1@x>", List_Id="<news.acme.example>", List_Unsubscribe="<mailto:u@x>"),
+    )
     smtp.drain()
     with store.session() as s:
         assert list(s.scalars(select(Lead))) == []
@@ -134,7 +146,9 @@ def test_hot_inquiry_is_announced_through_the_outbox(store: Store) -> None:
     with store.session() as s:
         lead = get_lead(s, email="jane@acme-robotics.example")
         assert (lead.temperature, lead.status) == ("hot", "announced")
-        assert [(o.kind, o.lead_id) for o in s.scalars(select(OutboxMessage))] == [("announce", lead.id)]
+        assert [(o.kind, o.lead_id) for o in s.scalars(select(OutboxMessage))] == [
+            ("announce", lead.id)
+        ]
 
 
 def free_port() -> int:

@@ -53,7 +53,9 @@ def test_fields_are_filled_when_empty_never_overwritten(store: Store) -> None:
         lead = get_lead(s, email="jane@acme.example")
         lead.company = "Acme (edited by rep)"
         lead.edited_fields = ["company"]
-    record(store, "jane@acme.example", "msgid:<2@x>", name="J. Doe", title="CTO", company="ACME Corp")
+    record(
+        store, "jane@acme.example", "msgid:<2@x>", name="J. Doe", title="CTO", company="ACME Corp"
+    )
     with store.session() as s:
         lead = get_lead(s, email="jane@acme.example")
         assert (lead.name, lead.title, lead.company) == ("Jane Doe", "CTO", "Acme (edited by rep)")
@@ -88,7 +90,13 @@ def test_notes_and_search(store: Store) -> None:
     record(store, "bob@other.example", "k2", name="Bob Stone")
     with store.session() as s:
         lead = get_lead(s, email="jane@acme.example")
-        add_note(s, lead_id=lead.id or 0, author="U1", text="called, wants a demo", now=T0 + timedelta(hours=1))
+        add_note(
+            s,
+            lead_id=lead.id or 0,
+            author="U1",
+            text="called, wants a demo",
+            now=T0 + timedelta(hours=1),
+        )
     with store.session() as s:
         assert [n.text for n in notes_of(s, lead.id or 0)] == ["called, wants a demo"]
         assert [x.email for x in search_leads(s, "robotics")] == ["jane@acme.example"]

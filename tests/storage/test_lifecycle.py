@@ -62,7 +62,9 @@ def test_full_path_claim_then_won(store: Store) -> None:
     with store.session() as s:
         lifecycle.claim(s, lead_id=lead_id, user="U1", now=T0 + timedelta(minutes=3))
     with store.session() as s:
-        lead = lifecycle.win(s, lead_id=lead_id, actor="U1", reason="signed", now=T0 + timedelta(days=2))
+        lead = lifecycle.win(
+            s, lead_id=lead_id, actor="U1", reason="signed", now=T0 + timedelta(days=2)
+        )
         assert (lead.status, lead.owner, lead.status_reason) == ("won", "U1", "signed")
         kinds = [(a.kind, a.actor) for a in activities_of(s, lead_id)]
     assert kinds[-2:] == [("claimed", "U1"), ("won", "U1")]
@@ -95,7 +97,9 @@ def test_reasons_are_required_for_nurture_and_lost(store: Store) -> None:
 def test_nurtured_lead_is_not_announced_again_without_new_activity(store: Store) -> None:
     lead_id = announced_lead(store)
     with store.session() as s:
-        lifecycle.nurture(s, lead_id=lead_id, actor="U1", reason="next quarter", now=T0 + timedelta(hours=1))
+        lifecycle.nurture(
+            s, lead_id=lead_id, actor="U1", reason="next quarter", now=T0 + timedelta(hours=1)
+        )
     with store.session() as s:
         lead = get_lead(s, lead_id=lead_id)
         lead.score = 99
@@ -108,7 +112,10 @@ def test_nurtured_lead_is_not_announced_again_without_new_activity(store: Store)
 def test_disqualify_from_anywhere_but_not_twice(store: Store) -> None:
     lead_id = new_lead(store)
     with store.session() as s:
-        assert lifecycle.disqualify(s, lead_id=lead_id, actor="U1", reason="competitor").status == "disqualified"
+        assert (
+            lifecycle.disqualify(s, lead_id=lead_id, actor="U1", reason="competitor").status
+            == "disqualified"
+        )
     with pytest.raises(TransitionRefused), store.session() as s:
         lifecycle.disqualify(s, lead_id=lead_id, actor="U1", reason="again")
 

@@ -1,0 +1,223 @@
+"""Reading one raw email into an Inquiry (or a NotALead): the pure parsing layer, no I/O."""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import Message
+from email.policy import compat32
+
+from ingest.inquiry import ActivityKind, Inquiry, NotALead
+from ingest.mail.addresses import Address, AddressError, in_domains, is_robot, parse_single
+from ingest.mail.body import TEXT_LIMIT, Body, extract_body, message_text
+from ingest.mail.classify import classify
+from ingest.mail.companies import company_from_domain, country_from_domain
+from ingest.mail.forwards import Forward, find_forward, is_forward_subject, strip_forward_prefixes
+from ingest.mail.headers import SUBJECT_LIMIT, first, header_values, message_id, occurred_at
+from ingest.mail.quotes import strip_quotes
+from ingest.mail.signature import read_signature, split_signature
+from ingest.mail.text import clean_line
+from storage.errors import ParseError
+
+__all__ = ["read_email"]
+
+_REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|antw|r|res|odp|vs|ynt)\s*(\[\d+\])?\s*:", re.IGNORECASE)
+_MAX_NESTED_FORWARDS = 5
+_NOTE_LIMIT = 10_000
+
+
+@dataclass
+class _Lead:
+    """The person an email is about and the text they wrote, before enrichment."""
+
+    address: Address
+    subject: str | None
+    text: str
+    reply: bool
+    forwarded_by: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+def read_email(
+    raw: bytes,
+    *,
+    internal_domains: frozenset[str] = frozenset(),
+    received_at: datetime,
+    max_parts: int = 1000,
+) -> Inquiry | NotALead:
+    """Parse a raw RFC 5322 message into the inquiry it carries, or say why it is not a lead.
+
+    Raises ParseError when the input has no single usable sender or is not an email at all.
+    """
+    msg = _parse(raw)
+    verdict = classify(msg)
+    if verdict is not None:
+        return verdict
+    sender = _single(msg, "from")
+    body = extract_body(msg, max_parts=max_parts)
+    subject = first(msg, "subject", limit=SUBJECT_LIMIT)
+    internal = in_domains(sender.domain, internal_domains)
+    lead: _Lead | NotALead
+    if internal:
+        lead = _from_internal(msg, sender, body, subject, internal_domains, max_parts=max_parts)
+    elif is_robot(sender) and (via := _reply_to(msg, internal_domains)) is not None:
+        lead = _Lead(via, subject, body.best, reply=False, fields={"via": sender.email})
+    else:
+        lead = _Lead(sender, subject, body.best, reply=_is_reply(msg, subject))
+    if isinstance(lead, NotALead):
+        return lead
+    if body.truncated:
+        lead.fields["parts_truncated"] = str(body.parts_seen)
+    return _inquiry(lead, msg, raw, received_at=received_at)
+
+
+def _parse(raw: bytes) -> Message:
+    if not isinstance(raw, bytes | bytearray) or not raw.strip():
+        raise ParseError("empty input: not an email message")
+    # compat32 never raises on header access, unlike policy.default on broken headers; every
+    # header we read is decoded by ingest.mail.headers with a charset fallback instead.
+    msg = email.message_from_bytes(bytes(raw), policy=compat32)
+    if not msg.keys():
+        raise ParseError("not an email message: no header fields found")
+    return msg
+
+
+def _single(msg: Message, name: str) -> Address:
+    values = header_values(msg, name, rfc2047=False)
+    if not values:
+        raise ParseError(f"no {name.title()} header: no sender to attribute the message to")
+    if len(values) > 1:
+        raise ParseError(f"{len(values)} {name.title()} headers: ambiguous sender, not guessing")
+    try:
+        return parse_single(values[0], header=name)
+    except AddressError as exc:
+        raise ParseError(str(exc)) from None
+
+
+def _reply_to(msg: Message, internal_domains: frozenset[str]) -> Address | None:
+    """The external person a form notification asks us to answer, if exactly one is named."""
+    values = header_values(msg, "reply-to", rfc2047=False)
+    if len(values) != 1:
+        return None
+    try:
+        address = parse_single(values[0], header="reply-to")
+    except AddressError:
+        return None
+    if in_domains(address.domain, internal_domains) or is_robot(address):
+        return None
+    return address
+
+
+def _is_reply(msg: Message, subject: str | None) -> bool:
+    threaded = first(msg, "in-reply-to") or first(msg, "references")
+    return bool(threaded or (subject and _REPLY_PREFIX.match(subject)))
+
+
+def _from_internal(
+    msg: Message,
+    rep: Address,
+    body: Body,
+    subject: str | None,
+    internal_domains: frozenset[str],
+    *,
+    max_parts: int,
+) -> _Lead | NotALead:
+    """A rep's message: the forwarded original sender, a website form's Reply-To, or not a lead."""
+    forward = find_forward(body.text) or find_forward(body.html_text)
+    if forward is None and body.attached:
+        return _from_attachment(body.attached[0], rep, body, subject, internal_domains, max_parts)
+    if forward is None:
+        if is_forward_subject(subject):
+            return NotALead("review", f"forward from {rep.email}: no findable original sender")
+        via = _reply_to(msg, internal_domains)
+        if via is not None:
+            return _Lead(via, subject, body.best, reply=False, fields={"via": rep.email})
+        return NotALead("internal", f"sent by {rep.email} (internal) and not a forward")
+    return _from_inline(forward, rep, subject, internal_domains)
+
+
+def _from_inline(
+    forward: Forward, rep: Address, subject: str | None, internal_domains: frozenset[str]
+) -> _Lead | NotALead:
+    note = forward.note
+    for _ in range(_MAX_NESTED_FORWARDS):
+        if forward.email is None:
+            return NotALead("review", f"forward from {rep.email}: original sender has no address")
+        try:
+            original = parse_single(forward.email, header="from")
+        except AddressError as exc:
+            return NotALead("review", f"forward from {rep.email}: original sender unusable ({exc})")
+        if not in_domains(original.domain, internal_domains):
+            break
+        nested = find_forward(forward.body)  # a colleague's forward, forwarded again
+        if nested is None:
+            return NotALead("review", f"forward from {rep.email}: original sender is internal")
+        forward = nested
+    else:
+        return NotALead("review", f"forward from {rep.email}: too deeply nested")
+    address = Address(original.email, forward.name or original.name)
+    original_subject = forward.subject or strip_forward_prefixes(subject)
+    lead = _Lead(address, original_subject, forward.body, reply=_is_reply_subject(original_subject))
+    return _forwarded(lead, rep, note, via="inline")
+
+
+def _from_attachment(
+    attached: Message,
+    rep: Address,
+    body: Body,
+    subject: str | None,
+    internal_domains: frozenset[str],
+    max_parts: int,
+) -> _Lead | NotALead:
+    try:
+        original = _single(attached, "from")
+    except ParseError as exc:
+        return NotALead("review", f"forward from {rep.email}: attached message unusable ({exc})")
+    if in_domains(original.domain, internal_domains):
+        return NotALead("review", f"forward from {rep.email}: attached message is internal")
+    original_subject = first(attached, "subject", limit=SUBJECT_LIMIT) or strip_forward_prefixes(
+        subject
+    )
+    text = message_text(attached, max_parts=max_parts)
+    lead = _Lead(original, original_subject, text, reply=_is_reply_subject(original_subject))
+    return _forwarded(lead, rep, body.best, via="attachment")
+
+
+def _forwarded(lead: _Lead, rep: Address, note: str, *, via: str) -> _Lead:
+    lead.forwarded_by = rep.email
+    lead.fields["forwarded_as"] = via
+    note = strip_quotes(note).strip()
+    if note:
+        lead.fields["forward_note"] = note[:_NOTE_LIMIT]
+    return lead
+
+
+def _is_reply_subject(subject: str | None) -> bool:
+    return bool(subject and _REPLY_PREFIX.match(subject))
+
+
+def _inquiry(lead: _Lead, msg: Message, raw: bytes, *, received_at: datetime) -> Inquiry:
+    text, signature_lines = split_signature(strip_quotes(lead.text))
+    region = country_from_domain(lead.address.domain)
+    signature = read_signature(signature_lines, region=region, body=text)
+    ident = message_id(msg)
+    kind: ActivityKind = "email_reply" if lead.reply else "email_inquiry"
+    return Inquiry(
+        email=lead.address.email,
+        kind=kind,
+        source="email",
+        occurred_at=occurred_at(msg, received_at),
+        dedup_key=f"msgid:{ident}" if ident else "sha256:" + hashlib.sha256(raw).hexdigest(),
+        name=lead.address.name or signature.name,
+        company=signature.company or company_from_domain(lead.address.domain),
+        title=signature.title,
+        phone=signature.phone,
+        country=signature.phone_region or region,
+        subject=clean_line(lead.subject, limit=SUBJECT_LIMIT),
+        text=text[:TEXT_LIMIT],
+        forwarded_by=lead.forwarded_by,
+        fields=lead.fields,
+    )

@@ -1,0 +1,121 @@
+"""Turning a From / Reply-To value into one validated address, refusing anything ambiguous.
+
+Python 3.11.7 lacks the CVE-2023-27043 fix: `getaddresses` reads
+`alice@example.org)<bob@example.org>` as two addresses. So the address that becomes a lead must
+be the only address-like token in the header (quoted display names aside), must parse without
+structural defects, and must pass email-validator.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.headerregistry import HeaderRegistry
+from email.utils import formataddr, getaddresses
+
+from email_validator import EmailNotValidError, validate_email
+
+from ingest.mail.headers import decode_value
+from ingest.mail.text import clean_line
+
+NAME_LIMIT = 200
+
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+_COMMENT = re.compile(r"\((?:[^()\\]|\\.)*\)")
+ADDRESS_TOKEN = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+\.[^\s<>()\[\]\"',;:]+")
+_REGISTRY = HeaderRegistry()
+# Sloppy but unambiguous encodings real clients produce (`"=?utf-8?…?="`, raw UTF-8 names);
+# any other defect means the structure itself is in doubt.
+_HARMLESS_DEFECT = re.compile(r"non-ascii|encoded word|whitespace", re.IGNORECASE)
+
+# Senders that are machines speaking for someone else (website forms, CMS notifications).
+_ROBOT_LOCAL = re.compile(
+    r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|wordpress|www-data|apache|nginx|forms?|webforms?|"
+    r"website|web|notifications?|notify|mailer|postman|bounces?|robot|system|admin|webmaster|"
+    r"contact-?form|hello-?form)([-_.+].*)?$",
+    re.IGNORECASE,
+)
+
+
+class AddressError(ValueError):
+    """The header holds no single usable address; the message says why."""
+
+
+@dataclass(frozen=True)
+class Address:
+    """A validated, lower-cased address and the display name that came with it."""
+
+    email: str
+    name: str | None
+
+    @property
+    def domain(self) -> str:
+        return self.email.rsplit("@", 1)[1]
+
+    @property
+    def local(self) -> str:
+        return self.email.rsplit("@", 1)[0]
+
+
+def normalise(addr: str) -> str:
+    """Validate with email-validator (no DNS) and lower-case; raises AddressError."""
+    try:
+        result = validate_email(addr, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise AddressError(f"invalid address {addr[:100]!r}: {exc}") from None
+    return result.normalized.lower()
+
+
+def parse_single(value: str, *, header: str) -> Address:
+    """Parse a header value that must hold exactly one mailbox; raises AddressError otherwise."""
+    value = value.replace("\r", " ").replace("\n", " ")[:2000]
+    bare = _COMMENT.sub(" ", _QUOTED.sub(" ", value))
+    tokens = {t.lower().strip(".") for t in ADDRESS_TOKEN.findall(bare)}
+    if len(tokens) > 1:
+        raise AddressError(f"{header} holds several addresses; refusing to guess")
+    pairs = [(n, a) for n, a in getaddresses([value]) if a]
+    try:
+        try:
+            parsed = _REGISTRY(header, value)
+        except ValueError as exc:
+            if "CR or LF" not in str(exc) or len(pairs) != 1:
+                raise
+            # An encoded word carried a newline into the display name (=0A): the address is
+            # unambiguous, so rebuild the header from a cleaned name and parse that instead.
+            name = clean_line(decode_value(pairs[0][0]), limit=NAME_LIMIT) or ""
+            parsed = _REGISTRY(header, formataddr((name, pairs[0][1])))
+        mailboxes = list(parsed.addresses)  # type: ignore[attr-defined]
+        defects = [d for d in parsed.defects if not _HARMLESS_DEFECT.search(str(d))]
+    except (ValueError, IndexError, TypeError, AttributeError) as exc:
+        raise AddressError(f"{header} cannot be parsed: {exc}") from None
+    if len(mailboxes) != 1 or len(pairs) != 1:
+        raise AddressError(f"{header} must hold exactly one address, found {len(mailboxes)}")
+    if defects:
+        raise AddressError(f"{header} is malformed ({defects[0]}); refusing to guess")
+    mailbox = mailboxes[0]
+    addr = mailbox.addr_spec
+    if pairs[0][1].lower() != addr.lower():
+        raise AddressError(f"{header} is ambiguous ({pairs[0][1]!r} vs {addr!r})")
+    return Address(email=normalise(addr), name=display_name(mailbox.display_name))
+
+
+def display_name(name: str | None) -> str | None:
+    """A display name fit to store, or None when it is empty or just an address."""
+    cleaned = clean_line(name, limit=NAME_LIMIT)
+    if not cleaned:
+        return None
+    cleaned = cleaned.strip("\"' ")
+    if not cleaned or ADDRESS_TOKEN.fullmatch(cleaned) or "@" in cleaned:
+        return None
+    return cleaned
+
+
+def in_domains(domain: str, domains: frozenset[str]) -> bool:
+    """True when `domain` is one of `domains` or a subdomain of one."""
+    domain = domain.lower().rstrip(".")
+    return any(domain == d or domain.endswith("." + d) for d in (x.lower() for x in domains))
+
+
+def is_robot(address: Address) -> bool:
+    """True for no-reply, wordpress@ and similar senders that relay someone else's message."""
+    return bool(_ROBOT_LOCAL.match(address.local))

@@ -1,0 +1,121 @@
+"""Walking MIME parts under a cap and decoding the readable body, whatever its charset."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from email.message import Message
+
+from ingest.mail.html import html_to_text
+from ingest.mail.text import decode_bytes, normalise_body
+
+TEXT_LIMIT = 100_000  # characters of body text kept for an inquiry
+_PAYLOAD_LIMIT = 4 * TEXT_LIMIT  # bytes of a text part decoded; the rest cannot reach the inquiry
+_HTML_PAYLOAD_LIMIT = 2_000_000
+_CTYPE_LIMIT = 4000  # a Content-Type with 8,000 parameters is read no further than this
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)
+
+
+@dataclass
+class Body:
+    """The readable parts of a message: its text, and any attached messages (forwards)."""
+
+    text: str = ""
+    html_text: str = ""
+    attached: list[Message] = field(default_factory=list)
+    parts_seen: int = 0
+    truncated: bool = False
+
+    @property
+    def best(self) -> str:
+        """Plain text when there is some, else the text of the HTML part."""
+        return self.text if self.text.strip() else self.html_text
+
+
+def content_type(part: Message) -> str:
+    """The part's media type, lower case; text/plain when missing or malformed (RFC 2045 5.2)."""
+    raw = part.get("content-type")
+    if raw is None:
+        return "message/rfc822" if part.get_default_type() == "message/rfc822" else "text/plain"
+    value = str(raw)[:_CTYPE_LIMIT].split(";", 1)[0].strip().lower()
+    return value if value.count("/") == 1 else "text/plain"
+
+
+def charset_of(part: Message) -> str | None:
+    """The declared charset, read with a regex so a header with thousands of parameters is cheap."""
+    raw = part.get("content-type")
+    if raw is None:
+        return None
+    match = _CHARSET.search(str(raw)[:_CTYPE_LIMIT])
+    return match.group(1) if match else None
+
+
+def is_attachment(part: Message) -> bool:
+    """True when the sender marked the part as an attachment."""
+    disposition = part.get("content-disposition")
+    if disposition is None:
+        return False
+    return str(disposition)[:200].strip().lower().startswith("attachment")
+
+
+def decode_part(part: Message, *, limit: int) -> str:
+    """The text of a leaf part, transfer-decoded and charset-decoded with a fallback chain."""
+    try:
+        payload = part.get_payload(decode=True)
+    except (ValueError, TypeError, AssertionError, LookupError):
+        payload = None
+    if not isinstance(payload, bytes):
+        raw = part.get_payload()
+        payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+    return decode_bytes(payload[:limit], charset_of(part))
+
+
+def extract_body(msg: Message, *, max_parts: int) -> Body:
+    """Collect the first plain-text and first HTML body and every attached message.
+
+    Walks at most `max_parts` parts breadth-first without recursion, so a message with 10,000
+    parts or deep nesting costs bounded work; attached messages are not entered.
+    """
+    body = Body()
+    plain: list[str] = []
+    html: list[str] = []
+    queue: deque[Message] = deque([msg])
+    while queue:
+        if body.parts_seen >= max_parts:
+            body.truncated = True
+            break
+        part = queue.popleft()
+        body.parts_seen += 1
+        ctype = content_type(part)
+        payload = part.get_payload()
+        if ctype.startswith("message/"):
+            # delivery-status and disposition-notification payloads are header blocks, not mail.
+            attached = ctype in ("message/rfc822", "message/global") and isinstance(payload, list)
+            inner = payload[0] if attached and isinstance(payload, list) and payload else None
+            if isinstance(inner, Message):
+                body.attached.append(inner)
+            continue
+        if part.is_multipart() and isinstance(payload, list):
+            queue.extend(p for p in payload if isinstance(p, Message))
+            continue
+        if is_attachment(part) or not ctype.startswith("text/"):
+            continue
+        if ctype == "text/html" and not html:
+            html.append(decode_part(part, limit=_HTML_PAYLOAD_LIMIT))
+        elif ctype == "text/plain" and sum(map(len, plain)) < TEXT_LIMIT:
+            # Several inline text parts (a note, then a footer) all belong to the body.
+            plain.append(decode_part(part, limit=_PAYLOAD_LIMIT))
+    body.text = _capped(normalise_body("\n\n".join(plain)))
+    if html:
+        body.html_text = _capped(normalise_body(html_to_text(html[0])))
+    return body
+
+
+def message_text(msg: Message, *, max_parts: int) -> str:
+    """The best readable text of a message (used for attached, forwarded messages)."""
+    return extract_body(msg, max_parts=max_parts).best
+
+
+def _capped(text: str) -> str:
+    return text[:TEXT_LIMIT]

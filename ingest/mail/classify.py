@@ -1,0 +1,81 @@
+"""Mail archived but never a lead: auto-replies (RFC 3834), bounces (RFC 3464), bulk and lists."""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+
+from ingest.inquiry import NotALead
+from ingest.mail.body import content_type
+from ingest.mail.headers import first
+
+_AUTO_SUBJECT = re.compile(
+    r"^\W*(out of (the )?office|automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|"
+    r"on vacation|away from (the )?office|abwesenheitsnotiz|automatische antwort|"
+    r"r[ée]ponse automatique|absence du bureau|respuesta autom[áa]tica|fuera de la oficina|"
+    r"risposta automatica|fuori ufficio|resposta autom[áa]tica|aus[êe]ncia tempor[áa]ria|"
+    r"automatisch antwoord|autosvar|automaattinen vastaus)",
+    re.IGNORECASE,
+)
+_BOUNCE_SUBJECT = re.compile(
+    r"(undeliverable|undelivered mail|delivery status notification|mail delivery failed|"
+    r"delivery failure|returned mail|failure notice|unzustellbar|non remis|"
+    r"nicht zustellbar|mail delivery (system|subsystem))",
+    re.IGNORECASE,
+)
+_BOUNCE_SENDER = re.compile(r"(^|[<\s\"])(mailer-daemon|postmaster)@", re.IGNORECASE)
+_SUPPRESS = re.compile(r"\b(oof|autoreply|all)\b", re.IGNORECASE)
+
+
+def classify(msg: Message) -> NotALead | None:
+    """A NotALead when the headers say auto-reply, bounce or bulk mail, else None."""
+    for check in (_bounce, _auto_reply, _bulk):
+        verdict = check(msg)
+        if verdict is not None:
+            return verdict
+    return None
+
+
+def _bounce(msg: Message) -> NotALead | None:
+    ctype = content_type(msg)
+    if ctype in ("multipart/report", "message/delivery-status"):
+        return NotALead("bounce", f"delivery report ({ctype})")
+    sender = " ".join(filter(None, (first(msg, "from"), first(msg, "sender"))))
+    if _BOUNCE_SENDER.search(sender):
+        return NotALead("bounce", "sent by a mailer daemon or postmaster")
+    subject = first(msg, "subject") or ""
+    # Anchored at the start: a customer may well write "Re: undeliverable parcel".
+    if _BOUNCE_SUBJECT.match(subject.strip()):
+        return NotALead("bounce", f"bounce subject: {subject[:80]!r}")
+    return None
+
+
+def _auto_reply(msg: Message) -> NotALead | None:
+    submitted = (first(msg, "auto-submitted", limit=100) or "").lower()
+    if submitted and not submitted.startswith("no"):
+        return NotALead("auto_reply", f"Auto-Submitted: {submitted} (RFC 3834)")
+    for marker in ("x-autoreply", "x-autorespond", "x-autoresponse"):
+        if msg.get(marker) is not None:
+            return NotALead("auto_reply", f"{marker} header present")
+    suppress = first(msg, "x-auto-response-suppress", limit=200) or ""
+    if _SUPPRESS.search(suppress):
+        return NotALead("auto_reply", f"X-Auto-Response-Suppress: {suppress}")
+    precedence = (first(msg, "precedence", limit=100) or "").lower()
+    if precedence == "auto_reply":
+        return NotALead("auto_reply", "Precedence: auto_reply")
+    subject = first(msg, "subject") or ""
+    if _AUTO_SUBJECT.match(subject):
+        return NotALead("auto_reply", f"auto-reply subject: {subject[:80]!r}")
+    return None
+
+
+def _bulk(msg: Message) -> NotALead | None:
+    # Only list headers and Precedence: our own website's form plugins add other marketing
+    # headers to notifications that are genuine leads.
+    precedence = (first(msg, "precedence", limit=100) or "").lower()
+    if precedence in ("bulk", "list", "junk"):
+        return NotALead("bulk", f"Precedence: {precedence}")
+    for marker in ("list-id", "list-unsubscribe"):
+        if msg.get(marker) is not None:
+            return NotALead("bulk", f"{marker} header present (mailing list or newsletter)")
+    return None

@@ -1,0 +1,77 @@
+"""Company and country implied by an address's domain (organisation for business domains only)."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import tldextract
+from disposable_email_domains import blocklist as _DISPOSABLE
+
+# Free mailbox providers: a domain here says nothing about the person's employer.
+_WEBMAIL = frozenset(
+    {
+        "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com",
+        "passport.com", "aol.com", "aim.com", "icloud.com", "me.com", "mac.com", "web.de",
+        "mail.ru", "inbox.ru", "list.ru", "bk.ru", "yandex.ru", "yandex.com", "ya.ru", "qq.com",
+        "163.com", "126.com", "yeah.net", "sina.com", "sohu.com", "proton.me", "protonmail.com",
+        "protonmail.ch", "pm.me", "zoho.com", "zohomail.com", "tutanota.com", "tuta.io",
+        "fastmail.com", "fastmail.fm", "hey.com", "mail.com", "email.com", "usa.com",
+        "t-online.de", "freenet.de", "posteo.de", "mailbox.org", "orange.fr", "wanadoo.fr",
+        "free.fr", "laposte.net", "sfr.fr", "libero.it", "virgilio.it", "tiscali.it", "alice.it",
+        "seznam.cz", "wp.pl", "o2.pl", "interia.pl", "naver.com", "daum.net", "hanmail.net",
+        "rediffmail.com", "comcast.net", "verizon.net", "att.net", "sbcglobal.net", "bigpond.com",
+        "btinternet.com", "sky.com", "ntlworld.com", "shaw.ca", "rogers.com", "terra.com.br",
+        "bol.com.br", "uol.com.br", "rocketmail.com", "ymail.com", "hushmail.com", "lycos.com",
+    }
+)  # fmt: skip
+# Providers with one registrable domain per country (yahoo.co.uk, gmx.net, hotmail.fr, …).
+_WEBMAIL_LABELS = frozenset({"yahoo", "gmx", "hotmail", "outlook", "live", "yandex", "aol", "msn"})
+
+# Country-code TLDs sold as generic names: they say nothing about where the person is.
+_GENERIC_CC = frozenset(
+    {"io", "co", "me", "tv", "ai", "ly", "fm", "am", "gg", "to", "cc", "ws", "so"}
+)
+_CC_REMAP = {"uk": "GB", "eu": None, "su": None, "ac": None}
+_SPLIT = re.compile(r"[-_]+")
+
+
+@cache
+def _extractor() -> tldextract.TLDExtract:
+    # Offline: the bundled public-suffix snapshot, never a download and never a cache directory.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+def registrable(domain: str) -> tuple[str, str]:
+    """(organisation label, public suffix): mail.acme-corp.co.uk -> (acme-corp, co.uk)."""
+    parts = _extractor()(domain.lower())
+    return parts.domain, parts.suffix
+
+
+def is_webmail(domain: str) -> bool:
+    """True for free mailbox providers and disposable-address services."""
+    label, suffix = registrable(domain)
+    top = f"{label}.{suffix}" if suffix else label
+    return top in _WEBMAIL or label in _WEBMAIL_LABELS or top in _DISPOSABLE
+
+
+def company_from_domain(domain: str) -> str | None:
+    """A readable organisation name from a business domain, None for webmail."""
+    label, suffix = registrable(domain)
+    if not label or not suffix or is_webmail(domain):
+        return None
+    words = [w for w in _SPLIT.split(label) if w]
+    if not words:
+        return None
+    return " ".join(w.capitalize() for w in words)
+
+
+def country_from_domain(domain: str) -> str | None:
+    """ISO 3166 alpha-2 implied by a country-code TLD (co.uk -> GB), None for generic ones."""
+    _label, suffix = registrable(domain)
+    tld = suffix.rsplit(".", 1)[-1].lower() if suffix else ""
+    if len(tld) != 2 or not tld.isascii() or not tld.isalpha() or tld in _GENERIC_CC:
+        return None
+    if tld in _CC_REMAP:
+        return _CC_REMAP[tld]
+    return tld.upper()

@@ -1,0 +1,144 @@
+"""Finding the original message inside a forward: Gmail, Outlook (localised), Apple, Thunderbird."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingest.mail.addresses import ADDRESS_TOKEN, display_name
+from ingest.mail.labels import (
+    FORWARD_INTRO,
+    FORWARD_SEPARATOR,
+    HEADER_LINE,
+    RULE,
+    canonical,
+    unquote,
+)
+
+_FORWARD_PREFIX = re.compile(
+    r"^\s*((fwd?|wg|tr|rv|i|enc|doorst|vl|vb|pd)\s*:\s*|\[fwd?:?\s*|\(fwd\)\s*)+",
+    re.IGNORECASE,
+)
+_MAILTO = re.compile(r"mailto:\s*([^\s\]\[<>()\"',;]+@[^\s\]\[<>()\"',;]+)", re.IGNORECASE)
+_ANGLE = re.compile(r"<\s*([^<>\s]+@[^<>\s]+?)\s*>")
+_BRACKET = re.compile(r"\[\s*([^\[\]\s:]+@[^\[\]\s]+?)\s*\]")
+_HEADER_SCAN_LIMIT = 3000  # lines searched for a marker; a forward header sits near the top
+
+
+@dataclass(frozen=True)
+class Forward:
+    """What a forward says about the original message; email is None when no address is given."""
+
+    note: str  # the forwarder's own words above the forwarded block
+    email: str | None  # the original sender's address as written, not yet validated
+    name: str | None
+    subject: str | None
+    body: str  # the original message's text
+
+
+def strip_forward_prefixes(subject: str | None) -> str | None:
+    """`Fwd: WG: I: Ordine` -> `Ordine`."""
+    if subject is None:
+        return None
+    return _FORWARD_PREFIX.sub("", subject).strip() or None
+
+
+def is_forward_subject(subject: str | None) -> bool:
+    """True when the subject says the message is a forward (Fwd:, WG:, TR:, RV:, I:, …)."""
+    return bool(subject and _FORWARD_PREFIX.match(subject))
+
+
+def find_forward(text: str) -> Forward | None:
+    """The first forwarded message in a body, or None when the body holds no forward."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines[:_HEADER_SCAN_LIMIT]):
+        explicit = FORWARD_SEPARATOR.match(line) or FORWARD_INTRO.match(line) or RULE.match(line)
+        if explicit:
+            headers, end = _header_block(lines, i + 1)
+            if "from" in headers or not RULE.match(line):
+                return _forward(lines, i, headers, end)
+        elif HEADER_LINE.match(line):
+            headers, end = _header_block(lines, i)
+            # Without a separator, demand an Outlook-style block so body text is not mistaken.
+            if {"from", "date"} <= headers.keys() and ({"subject", "to"} & headers.keys()):
+                return _forward(lines, i, headers, end)
+    return None
+
+
+def parse_sender(value: str | None) -> tuple[str | None, str | None]:
+    """(name, address) from a forwarded From line in any of the ways clients write it.
+
+    `Jane Doe <jane@acme.com>`, `"Doe, Jane" [mailto:jane@acme.com]`, `jane@acme.com`,
+    `Jane Doe` (Outlook with no address). Several different addresses with no mailto or angle
+    brackets to say which is the sender gives no address: the caller refuses to guess.
+    """
+    if not value:
+        return None, None
+    value = value.strip().strip("*_ ")
+    address: str | None = None
+    for pattern in (_MAILTO, _ANGLE, _BRACKET):
+        match = pattern.search(value)
+        if match:
+            address = match.group(1)
+            value = value[: match.start()] + " " + value[match.end() :]
+            break
+    else:
+        tokens = {t.lower() for t in ADDRESS_TOKEN.findall(value)}
+        if len(tokens) == 1:
+            address = ADDRESS_TOKEN.findall(value)[0]
+            value = ADDRESS_TOKEN.sub(" ", value)
+        elif tokens:
+            return None, None
+    name = display_name(re.sub(r"[\[\]<>()]", " ", value).replace("mailto:", " "))
+    if address is not None:
+        address = address.strip(".;,")
+    return name, address
+
+
+def _header_block(lines: list[str], start: int) -> tuple[dict[str, str], int]:
+    """Parse `Label: value` lines from `start`; returns the headers and the first body line."""
+    headers: dict[str, str] = {}
+    j = start
+    while j < len(lines) and j - start < 4 and not unquote(lines[j]).strip():
+        j += 1  # Gmail and Apple Mail leave blank lines below the separator
+    last: str | None = None
+    while j < len(lines):
+        line = unquote(lines[j])
+        match = HEADER_LINE.match(line)
+        if match:
+            key = canonical(match.group("label"))
+            if key == "from" and "from" in headers:
+                break  # the next, nested forward starts here
+            headers.setdefault(key, match.group("value").strip())
+            last = key
+            j += 1
+            continue
+        if not line.strip() and headers:
+            # Outlook's HTML puts each header in its own paragraph: blank lines between them.
+            k = j
+            while k < len(lines) and k - j < 3 and not unquote(lines[k]).strip():
+                k += 1
+            if k < len(lines) and HEADER_LINE.match(unquote(lines[k])) and "subject" not in headers:
+                j = k
+                continue
+            break
+        if headers and last in ("to", "cc") and ("@" in line or ";" in line):
+            j += 1  # a long To/Cc list wrapped onto the next line
+            continue
+        break
+    return headers, j
+
+
+def _forward(lines: list[str], marker: int, headers: dict[str, str], end: int) -> Forward:
+    name, email = parse_sender(headers.get("from"))
+    body_lines = lines[end:]
+    quoted = [line for line in body_lines if line.strip()]
+    if quoted and sum(line.lstrip().startswith(">") for line in quoted) >= 0.8 * len(quoted):
+        body_lines = [unquote(line) for line in body_lines]  # the client quoted the forward
+    return Forward(
+        note="\n".join(lines[:marker]).strip(),
+        email=email,
+        name=name,
+        subject=strip_forward_prefixes(headers.get("subject")),
+        body="\n".join(body_lines).strip(),
+    )

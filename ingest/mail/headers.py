@@ -1,0 +1,116 @@
+"""Reading the few headers we trust from a compat32 message, decoded (RFC 2047, 8-bit), cleaned."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.header import Header, decode_header
+from email.message import Message
+from email.utils import parsedate_to_datetime
+
+from ingest.mail.text import clean_line, decode_bytes
+
+# aiosmtpd passes a bare LF inside a header line through, so the parser can see a smuggled extra
+# header: only these names (and the auto-reply / list markers in classify.py) are ever consulted.
+TRUSTED = frozenset(
+    {"from", "reply-to", "sender", "subject", "date", "message-id", "in-reply-to", "references"}
+)
+
+SUBJECT_LIMIT = 500
+_RAW_LIMIT = 4000  # a 209 KB header is not a subject; decoding it all is wasted work
+
+
+def header_values(msg: Message, name: str, *, rfc2047: bool = True) -> list[str]:
+    """Every value of header `name`, raw 8-bit (and RFC 2047) decoded, CR/LF not yet stripped.
+
+    Address headers pass rfc2047=False: an encoded word may hide a comma or an @ that must stay
+    inside the display name (`=?UTF-8?B?Rm9vLCBCYXI=?= <foo.bar@example.com>` is "Foo, Bar").
+    """
+    return [decode_value(raw, rfc2047=rfc2047) for raw in msg.get_all(name, []) or []]
+
+
+def decode_value(raw: object, *, rfc2047: bool = True) -> str:
+    """Decode one header value as compat32 hands it out (str with surrogates, or Header)."""
+    if isinstance(raw, Header):
+        # compat32 wraps raw 8-bit values in an unknown-8bit Header holding surrogate-escaped text.
+        chunks: list[tuple[object, object]] = getattr(raw, "_chunks", [])
+        text = "".join(
+            decode_bytes(s.encode("ascii", "surrogateescape"), None)
+            if isinstance(s, str)
+            else str(s)
+            for s, _charset in chunks
+        )
+    else:
+        text = str(raw)
+    text = text[:_RAW_LIMIT]
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        # message_from_bytes smuggles raw 8-bit header bytes in as surrogates (RFC 6532 or junk).
+        text = decode_bytes(text.encode("utf-8", "surrogateescape"), None)
+    if not rfc2047 or "=?" not in text:
+        return text
+    try:
+        parts = decode_header(text)
+    except (ValueError, LookupError, AssertionError):
+        return text
+    # decode_header keeps the spaces of plain chunks and drops those between encoded words
+    # (RFC 2047 section 6.2), so concatenation is the right join.
+    return "".join(
+        decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk
+        for chunk, charset in parts
+    )
+
+
+def first(msg: Message, name: str, *, limit: int = SUBJECT_LIMIT) -> str | None:
+    """The first value of a header as one clean line, or None when absent or blank."""
+    values = header_values(msg, name)
+    return clean_line(values[0], limit=limit) if values else None
+
+
+def message_id(msg: Message) -> str | None:
+    """The Message-ID without angle brackets or whitespace, or None when unusable."""
+    value = first(msg, "message-id", limit=1000)
+    if not value:
+        return None
+    match = re.search(r"<([^<>\s]+)>", value)
+    ident = match.group(1) if match else value.strip("<> ").split()[0] if value.strip("<> ") else ""
+    return ident[:500] or None
+
+
+def occurred_at(msg: Message, received_at: datetime) -> datetime:
+    """The Date header when it parses and is plausible, else received_at; always aware UTC."""
+    fallback = _as_utc(received_at)
+    value = first(msg, "date", limit=200)
+    if not value:
+        return fallback
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return fallback
+    parsed = _as_utc(parsed)
+    # Clock-skewed senders and spam forge dates; only accept what could be true.
+    if parsed.year < 1990 or parsed > fallback + timedelta(days=1):
+        return fallback
+    return parsed
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Threading:
+    """What tells a reply apart from a new conversation."""
+
+    in_reply_to: str | None
+    references: str | None
+
+
+def threading(msg: Message) -> Threading:
+    """The In-Reply-To and References headers, cleaned."""
+    return Threading(
+        in_reply_to=first(msg, "in-reply-to", limit=2000),
+        references=first(msg, "references", limit=2000),
+    )

@@ -1,0 +1,68 @@
+"""HTML to plain text with beautifulsoup4: scripts and styles dropped, blocks kept as lines."""
+
+from __future__ import annotations
+
+import re
+
+from bs4 import BeautifulSoup, NavigableString, Tag
+
+HTML_LIMIT = 2_000_000  # characters of markup handed to the parser; the text cap is applied later
+
+_DROP = frozenset(
+    {"script", "style", "head", "title", "noscript", "template", "iframe", "object", "svg"}
+)
+_BLOCKS = frozenset(
+    {
+        "p", "div", "tr", "li", "ul", "ol", "table", "blockquote", "pre", "hr", "h1", "h2", "h3",
+        "h4", "h5", "h6", "address", "section", "article", "header", "footer", "dl", "dt", "dd",
+    }
+)  # fmt: skip
+_TAG = re.compile(r"<[^>]{0,2000}>")
+_BREAK = "\x1e"  # ASCII record separator: stands for a line break until whitespace is collapsed
+_SPACE = re.compile(r"[ \t\r\n\f]+")
+_END_BLOCK = object()  # stack markers; the walk is iterative so deep or wide trees cost O(n)
+_END_PRE = object()
+_CELL_GAP = object()
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML body, one line per block; hostile markup degrades to a tag strip."""
+    markup = markup[:HTML_LIMIT]
+    try:
+        text = _walk(BeautifulSoup(markup, "lxml"))
+    except (RecursionError, ValueError, AssertionError, TypeError):
+        # A pathological document must not lose the mail: fall back to a crude tag strip.
+        text = _TAG.sub(" ", markup)
+    # Source newlines are mere whitespace in HTML; only the breaks placed by _walk are lines.
+    return _SPACE.sub(" ", text).replace(_BREAK, "\n").replace("\xa0", " ")
+
+
+def _walk(soup: BeautifulSoup) -> str:
+    out: list[str] = []
+    in_pre = 0
+    stack: list[object] = [soup]
+    while stack:
+        node = stack.pop()
+        if node is _END_BLOCK:
+            out.append(_BREAK)
+        elif node is _END_PRE:
+            in_pre -= 1
+        elif node is _CELL_GAP:
+            out.append(" ")  # Outlook lays "From:" and its value out in neighbouring cells
+        elif type(node) is NavigableString:  # subclasses are comments, scripts, doctypes, …
+            out.append(node.replace("\n", _BREAK) if in_pre else str(node))
+        elif isinstance(node, Tag) and node.name not in _DROP:
+            name = node.name
+            if name == "br":
+                out.append(_BREAK)
+                continue
+            if name in _BLOCKS:
+                out.append(_BREAK)
+                stack.append(_END_BLOCK)
+            elif name in ("td", "th"):
+                stack.append(_CELL_GAP)
+            if name == "pre":
+                in_pre += 1
+                stack.append(_END_PRE)
+            stack.extend(reversed(node.contents))
+    return "".join(out)

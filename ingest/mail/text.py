@@ -1,0 +1,80 @@
+"""Text helpers shared by the mail parsers: charset fallback and cleaning of header-derived text."""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+
+# Charsets tried after the declared one; latin-1 never fails, so decoding always ends with text.
+_FALLBACK_CHARSETS = ("utf-8", "cp1252", "latin-1")
+
+# Aliases that real mail uses but Python's codec registry does not know.
+_CHARSET_ALIASES = {
+    "ks_c_5601-1987": "cp949",
+    "x-mac-cyrillic": "mac-cyrillic",
+    "iso-8859-8-i": "iso-8859-8",
+    "unknown-8bit": "utf-8",
+    "x-unknown": "utf-8",
+    "us-ascii": "utf-8",  # 8-bit bytes under a us-ascii label are nearly always utf-8 in practice
+    "ascii": "utf-8",
+    "gb2312": "gb18030",  # gb18030 is a superset; mislabeled GBK text decodes too
+    "gbk": "gb18030",
+}
+
+_WS = re.compile(r"\s+")
+_HORIZONTAL_WS = re.compile(r"[ \t\f\v\u00a0\u2000-\u200b\u3000]+")
+
+
+def known_codec(charset: str | None) -> str | None:
+    """Return a codec name Python knows for a MIME charset label, or None."""
+    if not charset:
+        return None
+    label = charset.strip().strip("\"'").lower()
+    label = _CHARSET_ALIASES.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except (LookupError, ValueError):
+        return None
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """Decode bytes with the declared charset, then utf-8, cp1252, latin-1; never raises."""
+    tried: list[str] = []
+    declared = known_codec(charset)
+    for name in (declared, *_FALLBACK_CHARSETS):
+        if name is None or name in tried:
+            continue
+        tried.append(name)
+        try:
+            return data.decode(name)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return data.decode("latin-1", errors="replace")
+
+
+def clean_line(value: str | None, *, limit: int) -> str | None:
+    """One line of header-derived text: no CR/LF or control characters, collapsed, capped.
+
+    RFC 2047 encoded words can carry =0A, so every header-derived field goes through here.
+    """
+    if value is None:
+        return None
+    chars = [
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch
+        for ch in value[: limit * 4]
+    ]
+    text = _WS.sub(" ", "".join(chars)).strip()
+    return text[:limit].rstrip() or None
+
+
+def normalise_body(text: str) -> str:
+    """Normalise line endings and trailing spaces and squeeze runs of blank lines."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [_HORIZONTAL_WS.sub(" ", line).rstrip() for line in text.split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if not line and out and not out[-1]:
+            continue
+        out.append(line)
+    return "\n".join(out).strip()

@@ -1,0 +1,282 @@
+"""Lead lookup for `/lead` and `leadbot leads search`: exact email, then domain, then fuzzy text.
+
+Candidates come from an index (SQLite FTS5 trigram table `lead_search`, PostgreSQL pg_trgm GIN
+indexes; see migration q4_search), at most CANDIDATES of them, and only those are ranked in
+Python with rapidfuzz. A `LIKE '%term%'` scan costs ~170 ms at a million leads on SQLite, the
+trigram index a few ms (SPEC.md, hazards), so the scan is only a fallback for a SQLite built
+without the trigram tokenizer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from rapidfuzz import fuzz, utils
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from storage.models import Lead
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 200
+CANDIDATES = 100  # rows fetched per index query; rapidfuzz ranks only these
+MIN_FUZZY = 70.0  # rapidfuzz WRatio below this is noise, not a match
+MAX_FUZZY_PIECES = 40  # OR-ed trigrams/variants in one FTS5 query: bounds its cost
+PG_WORD_SIMILARITY = 0.4  # "jnae doe" ~ "jane doe" is 0.44; pg_trgm's default is 0.6
+
+# Tiers: an exact email beats a domain match, which beats any name/company/email text match.
+EXACT, DOMAIN, TEXT = 3, 2, 1
+
+SQLITE_SEARCH_DDL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS lead_search USING fts5("
+    "name, company, email, content='lead', content_rowid='id', tokenize='trigram')",
+    "CREATE TRIGGER IF NOT EXISTS lead_search_ai AFTER INSERT ON lead BEGIN "
+    "INSERT INTO lead_search(rowid, name, company, email) "
+    "VALUES (new.id, new.name, new.company, new.email); END",
+    "CREATE TRIGGER IF NOT EXISTS lead_search_ad AFTER DELETE ON lead BEGIN "
+    "INSERT INTO lead_search(lead_search, rowid, name, company, email) "
+    "VALUES ('delete', old.id, old.name, old.company, old.email); END",
+    # Only these columns: score and status updates (the frequent ones) never touch the index.
+    "CREATE TRIGGER IF NOT EXISTS lead_search_au AFTER UPDATE OF name, company, email ON lead "
+    "BEGIN INSERT INTO lead_search(lead_search, rowid, name, company, email) "
+    "VALUES ('delete', old.id, old.name, old.company, old.email); "
+    "INSERT INTO lead_search(rowid, name, company, email) "
+    "VALUES (new.id, new.name, new.company, new.email); END",
+)
+SQLITE_SEARCH_OBJECTS = ("lead_search", "lead_search_ai", "lead_search_ad", "lead_search_au")
+
+PG_SEARCH_DDL = (
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX IF NOT EXISTS ix_lead_name_trgm ON lead USING gin (lower(name) gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS ix_lead_company_trgm ON lead "
+    "USING gin (lower(company) gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS ix_lead_email_trgm ON lead USING gin (email gin_trgm_ops)",
+)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_WORD = re.compile(r"[\w@.+'&-]+")
+_DOMAIN = re.compile(r"^@?((?:[a-z0-9-]+\.)+[a-z0-9-]+)$")
+
+LEAD: sa.Table = Lead.__table__  # type: ignore[attr-defined]
+_COLS = (LEAD.c.id, LEAD.c.email, LEAD.c.domain, LEAD.c.name, LEAD.c.company, LEAD.c.score)
+_fts_ready: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class _Query:
+    text: str  # lower-case, whitespace collapsed
+    terms: tuple[str, ...]  # the words of at least 3 characters (shorter ones match too much)
+    email: str | None
+    domain: str | None
+
+
+def find_leads(session: Session, query: str, *, limit: int = 10) -> list[Lead]:
+    """Leads matching `query` (email, domain, name or company; typos tolerated), best first."""
+    q = _parse(query)
+    if q is None or limit <= 0:
+        return []
+    rows: dict[int, tuple[int, Any]] = {}  # id -> (tier, row)
+    if q.email is not None:
+        for row in session.execute(sa.select(*_COLS).where(LEAD.c.email == q.email)):
+            rows[row.id] = (EXACT, row)
+    if q.domain is not None:
+        stmt = (
+            sa.select(*_COLS)
+            .where(LEAD.c.domain == q.domain)
+            .order_by(LEAD.c.score.desc(), LEAD.c.id)
+            .limit(limit)
+        )
+        for row in session.execute(stmt):
+            rows.setdefault(row.id, (DOMAIN, row))
+    if q.terms:
+        for row in _text_candidates(session, q, limit=limit):
+            rows.setdefault(row.id, (TEXT, row))
+    ranked = sorted(
+        ((_rank(q, tier, row), row.id) for tier, row in rows.values()),
+        reverse=True,
+    )
+    ids = [lead_id for key, lead_id in ranked if key[0] > TEXT or key[1] >= MIN_FUZZY][:limit]
+    if not ids:
+        return []
+    leads = {lead.id: lead for lead in session.scalars(sa.select(Lead).where(LEAD.c.id.in_(ids)))}
+    return [leads[i] for i in ids if i in leads]
+
+
+def _parse(query: str) -> _Query | None:
+    # Control characters (NUL among them) are never part of a name; PostgreSQL refuses NUL.
+    printable = "".join(ch if ch.isprintable() else " " for ch in query[: MAX_QUERY_CHARS * 4])
+    text = " ".join(printable.lower().split())[:MAX_QUERY_CHARS]
+    if not text:
+        return None
+    email = text if _EMAIL.match(text) else None
+    m = _DOMAIN.match(text) if email is None else None
+    domain = m.group(1) if m else None
+    # Words as people type them in names, companies and addresses; other punctuation separates.
+    words = _WORD.findall(text)
+    terms = tuple(dict.fromkeys(t for t in words if len(t) >= 3))
+    return _Query(text=text, terms=terms, email=email, domain=domain)
+
+
+def _rank(q: _Query, tier: int, row: Any) -> tuple[int, float, float, float, int]:
+    """(tier, fuzzy score, closeness, lead score, -id): ties go to the shorter, closer, hotter."""
+    fields = [f for f in (row.name, row.company, row.email) if f]
+    prep = utils.default_process
+    fuzzy = max((fuzz.WRatio(q.text, f, processor=prep) for f in fields), default=0)
+    close = max((fuzz.ratio(q.text, f, processor=prep) for f in fields), default=0)
+    return (tier, fuzzy, close, row.score, -row.id)
+
+
+def _text_candidates(session: Session, q: _Query, *, limit: int) -> list[Any]:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return _pg_candidates(session, q, limit=limit)
+    if dialect == "sqlite" and _sqlite_fts_ready(session):
+        return _fts_candidates(session, q, limit=limit)
+    return _like_candidates(session, q)
+
+
+# --- SQLite FTS5 -----------------------------------------------------------------------------
+
+
+def _fts_string(term: str) -> str:
+    # Inside an FTS5 string every character is literal (", *, NEAR(, -, : included); a double
+    # quote is escaped by doubling it.
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _fuzzy_pieces(terms: tuple[str, ...]) -> list[str]:
+    """Each term's trigrams, plus its adjacent transpositions ("jnae" -> "jane"): a typo in a
+    short word leaves no trigram in common with the intended one."""
+    pieces: dict[str, None] = {}
+    for term in terms:
+        if len(term) <= 8:
+            for i in range(len(term) - 1):
+                pieces[term[:i] + term[i + 1] + term[i] + term[i + 2 :]] = None
+        for i in range(len(term) - 2):
+            pieces[term[i : i + 3]] = None
+    pieces.pop("", None)
+    for term in terms:
+        pieces.pop(term, None)
+    return list(pieces)[:MAX_FUZZY_PIECES]
+
+
+def _fts_ids(session: Session, match: str) -> list[int]:
+    stmt = sa.text(
+        "SELECT rowid FROM lead_search WHERE lead_search MATCH :m ORDER BY rank LIMIT :n"
+    )
+    return [r[0] for r in session.execute(stmt, {"m": match, "n": CANDIDATES})]
+
+
+def _fts_candidates(session: Session, q: _Query, *, limit: int) -> list[Any]:
+    ids = _fts_ids(session, " AND ".join(_fts_string(t) for t in q.terms))
+    if len(ids) < limit:  # too few substring hits: look for near misses too
+        pieces = [*q.terms, *_fuzzy_pieces(q.terms)]
+        ids += _fts_ids(session, " OR ".join(_fts_string(p) for p in pieces))
+    if not ids:
+        return []
+    return list(session.execute(sa.select(*_COLS).where(LEAD.c.id.in_(set(ids)))))
+
+
+def _sqlite_fts_ready(session: Session) -> bool:
+    """Whether lead_search and its triggers exist (a batch migration that rebuilds `lead` drops
+    the triggers; then we scan rather than answer from a stale index)."""
+    engine = session.get_bind().engine
+    ready = _fts_ready.get(engine)
+    if ready is None:
+        names = set(
+            session.scalars(
+                sa.text("SELECT name FROM sqlite_master WHERE name IN (:a, :b, :c, :d)"),
+                dict(zip("abcd", SQLITE_SEARCH_OBJECTS, strict=True)),
+            )
+        )
+        ready = names == set(SQLITE_SEARCH_OBJECTS)
+        if not ready:
+            log.warning(
+                "lead search index incomplete (%s missing): searching by scan; "
+                "run storage.search.repair_search_index",
+                ", ".join(sorted(set(SQLITE_SEARCH_OBJECTS) - names)),
+            )
+        _fts_ready[engine] = ready
+    return ready
+
+
+def sqlite_has_trigram(conn: sa.Connection) -> bool:
+    """Whether this SQLite has FTS5 with the trigram tokenizer (3.34 and later)."""
+    try:
+        conn.exec_driver_sql("CREATE VIRTUAL TABLE temp.q4_probe USING fts5(x, tokenize='trigram')")
+    except sa.exc.OperationalError:
+        return False
+    conn.exec_driver_sql("DROP TABLE temp.q4_probe")
+    return True
+
+
+def repair_search_index(engine: Engine) -> bool:
+    """(Re)create the search index and its triggers and rebuild it from `lead`; idempotent."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            for ddl in PG_SEARCH_DDL:
+                conn.exec_driver_sql(ddl)
+        elif conn.dialect.name == "sqlite":
+            if not sqlite_has_trigram(conn):
+                return False
+            for ddl in SQLITE_SEARCH_DDL:
+                conn.exec_driver_sql(ddl)
+            conn.exec_driver_sql("INSERT INTO lead_search(lead_search) VALUES ('rebuild')")
+    _fts_ready.pop(engine, None)
+    return True
+
+
+# --- PostgreSQL pg_trgm ----------------------------------------------------------------------
+
+
+def _like_pattern(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _pg_candidates(session: Session, q: _Query, *, limit: int) -> list[Any]:
+    name, company, email = sa.func.lower(LEAD.c.name), sa.func.lower(LEAD.c.company), LEAD.c.email
+    best = sa.func.greatest(
+        sa.func.similarity(name, q.text),
+        sa.func.similarity(company, q.text),
+        sa.func.similarity(email, q.text),
+    )
+    contains = [
+        sa.or_(
+            name.like(p, escape="\\"),
+            company.like(p, escape="\\"),
+            email.like(p, escape="\\"),
+        )
+        for p in map(_like_pattern, q.terms)
+    ]
+    strict = sa.select(*_COLS).where(*contains).order_by(best.desc()).limit(CANDIDATES)
+    rows = list(session.execute(strict))
+    if len(rows) >= limit:
+        return rows
+    # `<%` (word similarity above the threshold) is what the GIN trigram index can answer.
+    setting = "pg_trgm.word_similarity_threshold"
+    threshold = sa.func.set_config(setting, str(PG_WORD_SIMILARITY), True)
+    session.execute(sa.select(threshold))
+    near = sa.or_(*(sa.literal(q.text).op("<%")(col) for col in (name, company, email)))
+    word_best = sa.func.greatest(
+        sa.func.word_similarity(q.text, name),
+        sa.func.word_similarity(q.text, company),
+        sa.func.word_similarity(q.text, email),
+    )
+    fuzzy = sa.select(*_COLS).where(near).order_by(word_best.desc()).limit(CANDIDATES)
+    return rows + list(session.execute(fuzzy))
+
+
+# --- fallback --------------------------------------------------------------------------------
+
+
+def _like_candidates(session: Session, q: _Query) -> list[Any]:
+    cols = (sa.func.lower(LEAD.c.name), sa.func.lower(LEAD.c.company), LEAD.c.email)
+    contains = [sa.or_(*(c.like(_like_pattern(t), escape="\\") for c in cols)) for t in q.terms]
+    stmt = sa.select(*_COLS).where(sa.or_(*contains)).limit(CANDIDATES * 4)
+    return list(session.execute(stmt))

@@ -1,0 +1,219 @@
+"""Bodies: charsets, HTML, hostile sizes, quotes and signatures removed, signature details."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.message import EmailMessage
+
+import pytest
+
+from ingest.inquiry import Inquiry
+from ingest.mail import read_email
+from ingest.mail.body import TEXT_LIMIT
+from ingest.mail.html import html_to_text
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def lead(raw: bytes, **kwargs: object) -> Inquiry:
+    result = read_email(raw, received_at=NOW, **kwargs)  # type: ignore[arg-type]
+    assert isinstance(result, Inquiry), result
+    return result
+
+
+def mime(content_type: str, body: bytes, cte: str = "8bit", sender: str = "j@acme.com") -> bytes:
+    head = f"From: {sender}\nSubject: t\nMIME-Version: 1.0\nContent-Type: {content_type}\n"
+    return head.encode() + f"Content-Transfer-Encoding: {cte}\n\n".encode() + body
+
+
+def test_unknown_charset_falls_back_without_losing_the_message() -> None:
+    raw = mime('text/plain; charset="x-unknown"', "Grüße aus Köln".encode())
+    assert lead(raw).text == "Grüße aus Köln"
+
+
+def test_wrong_charset_latin1_bytes_declared_utf8() -> None:
+    raw = mime("text/plain; charset=utf-8", "Crème brûlée, s'il vous plaît".encode("latin-1"))
+    assert lead(raw).text == "Crème brûlée, s'il vous plaît"
+
+
+@pytest.mark.parametrize(
+    ("charset", "cte"),
+    [("utf-8", "base64"), ("iso-8859-1", "quoted-printable"), ("windows-1251", "8bit"),
+     ("koi8-r", "base64"), ("shift_jis", "base64"), ("gb2312", "base64")],
+)  # fmt: skip
+def test_charsets_and_transfer_encodings(charset: str, cte: str) -> None:
+    text = {"windows-1251": "Привет, мир", "koi8-r": "Привет, мир", "shift_jis": "見積もり",
+            "gb2312": "报价单"}.get(charset, "Grüße aus Köln")  # fmt: skip
+    msg = EmailMessage()
+    msg["From"] = "j@acme.com"
+    msg.set_content(text, charset=charset, cte=cte)
+    assert lead(msg.as_bytes()).text == text
+
+
+def test_ks_c_5601_alias() -> None:
+    assert lead(mime("text/plain; charset=ks_c_5601-1987", "안녕하세요".encode("cp949"))).text == (
+        "안녕하세요"
+    )
+
+
+def test_html_only_mail_drops_script_and_style() -> None:
+    html = (
+        "<html><head><title>T</title><style>body{color:red}</style></head><body>"
+        "<script>alert('x')</script><p>We need <b>200</b> licences.</p><p>Thanks</p></body></html>"
+    )
+    text = lead(mime("text/html; charset=utf-8", html.encode())).text
+    assert text == "We need 200 licences."
+    assert "alert" not in text and "color" not in text
+
+
+def test_plain_part_preferred_over_html() -> None:
+    msg = EmailMessage()
+    msg["From"] = "j@acme.com"
+    msg.set_content("plain words")
+    msg.add_alternative("<p>html words</p>", subtype="html")
+    assert lead(msg.as_bytes()).text == "plain words"
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<div>" * 50_000 + "deep" + "</div>" * 50_000,
+        "<p>" + "<a href='x'" * 5000,
+        "<<<<>>>>" * 10_000 + "<p>text</p>",
+        "<table>" + "<tr><td>a</td><td>b</td></tr>" * 20_000 + "</table>",
+        "<svg><script>alert(1)</script></svg><img src=x onerror=alert(1)>ok",
+    ],
+    ids=["deep", "unclosed", "brackets", "big-table", "svg-script"],
+)
+def test_hostile_html_is_safe(html: str) -> None:
+    text = html_to_text(html)
+    assert isinstance(text, str)
+    assert "alert" not in text
+
+
+def test_huge_text_body_is_capped() -> None:
+    msg = EmailMessage()
+    msg["From"] = "j@acme.com"
+    msg.set_content("quote please " * 400_000)  # ~5 MB
+    text = lead(msg.as_bytes()).text
+    assert 0 < len(text) <= TEXT_LIMIT
+
+
+def test_ten_thousand_parts_finish_and_are_capped() -> None:
+    boundary = "b0und"
+    parts = b"".join(
+        f"--{boundary}\nContent-Type: text/plain\n\npart {i}\n".encode() for i in range(10_000)
+    )
+    raw = mime(f'multipart/mixed; boundary="{boundary}"', parts + f"--{boundary}--\n".encode())
+    result = lead(raw, max_parts=100)
+    assert result.fields["parts_truncated"] == "100"
+    assert result.text.startswith("part 0")
+
+
+def test_content_type_with_thousands_of_parameters() -> None:
+    params = "; ".join(f"p{i}=v{i}" for i in range(8000))
+    raw = mime(f"text/plain; {params}; charset=utf-8", b"hello")
+    assert lead(raw).text == "hello"
+
+
+REPLY = """Yes, Tuesday works. Please send the contract.
+
+On Mon, Feb 24, 2025 at 10:00 AM Rita Rep <rita@ourco.com> wrote:
+> Would Tuesday work for a call?
+> Rita
+"""
+
+
+@pytest.mark.parametrize(
+    "attribution",
+    [
+        "On Mon, Feb 24, 2025 at 10:00 AM Rita Rep <rita@ourco.com> wrote:",
+        "On Mon, Feb 24, 2025 at 10:00 AM Rita Rep <\nrita@ourco.com> wrote:",
+        "Am 24.02.2025 um 10:00 schrieb Rita Rep <rita@ourco.com>:",
+        "Le lun. 24 févr. 2025 à 10:00, Rita Rep <rita@ourco.com> a écrit :",
+        "El lun, 24 feb 2025 a las 10:00, Rita Rep (<rita@ourco.com>) escribió:",
+        "Il giorno lun 24 feb 2025 alle ore 10:00 Rita Rep <rita@ourco.com> ha scritto:",
+        "Em seg., 24 de fev. de 2025 às 10:00, Rita Rep <rita@ourco.com> escreveu:",
+        "-----Original Message-----\nFrom: Rita Rep\nSent: Monday\nTo: Jane\nSubject: Call",
+        "From: Rita Rep <rita@ourco.com>\nSent: Monday\nTo: Jane\nSubject: Call",
+        "Von: Rita Rep <rita@ourco.com>\nGesendet: Montag\nAn: Jane\nBetreff: Call",
+    ],
+)
+def test_reply_quotes_are_removed(attribution: str) -> None:
+    body = f"Yes, Tuesday works.\n\n{attribution}\nWould Tuesday work for a call?\n> Rita\n"
+    msg = EmailMessage()
+    msg["From"] = "j@acme.com"
+    msg["Subject"] = "Re: Call"
+    msg.set_content(body)
+    assert lead(msg.as_bytes()).text == "Yes, Tuesday works."
+
+
+def test_interleaved_quote_lines_are_dropped() -> None:
+    msg = EmailMessage()
+    msg["From"] = "j@acme.com"
+    msg.set_content("> Which plan?\nThe enterprise plan.\n> How many seats?\n50 seats.")
+    assert lead(msg.as_bytes()).text == "The enterprise plan.\n50 seats."
+
+
+SIGNED = """Hi,
+
+we are looking for 40 licences for our Munich office.
+
+Best regards,
+Jane Doe
+Head of Purchasing
+Acme Industries GmbH
+Tel: +49 89 1234 5678
+www.acme-industries.de
+"""
+
+
+def test_signature_gives_title_company_and_phone() -> None:
+    msg = EmailMessage()
+    msg["From"] = "jane.doe@acme-industries.de"
+    msg.set_content(SIGNED)
+    result = lead(msg.as_bytes())
+    assert result.text == "Hi,\n\nwe are looking for 40 licences for our Munich office."
+    assert result.name == "Jane Doe"
+    assert result.title == "Head of Purchasing"
+    assert result.company == "Acme Industries GmbH"
+    assert result.phone == "+498912345678"
+    assert result.country == "DE"
+
+
+@pytest.mark.parametrize(
+    "closing",
+    ["-- ", "Sent from my iPhone", "Mit freundlichen Grüßen", "Cordialement,", "Saludos,",
+     "Cordiali saluti", "Atenciosamente,", "Thanks,"],
+)  # fmt: skip
+def test_signature_delimiters(closing: str) -> None:
+    msg = EmailMessage()
+    msg["From"] = "j@acme.fr"
+    msg.set_content(f"Please call me back.\n\n{closing}\nJean Martin\n01 42 68 53 00\n")
+    result = lead(msg.as_bytes())
+    assert result.text == "Please call me back."
+    assert result.phone == "+33142685300"
+    assert result.country == "FR"
+
+
+def test_national_phone_uses_cctld_region_and_us_fallback() -> None:
+    msg = EmailMessage()
+    msg["From"] = "bob@acme.com"
+    msg.set_content("Call me.\n\n--\nBob\nPhone: (415) 555-2671\nOrder 12345678, 2024-01-15")
+    result = lead(msg.as_bytes())
+    assert result.phone == "+14155552671"
+    assert result.country == "US"
+
+
+def test_dates_zip_codes_and_order_numbers_are_not_phones() -> None:
+    msg = EmailMessage()
+    msg["From"] = "bob@acme.com"
+    msg.set_content("Hi\n\n--\nBob\nOrder 4711-2024\nPO Box 90210\n2025-02-24")
+    assert lead(msg.as_bytes()).phone is None
+
+
+def test_fax_is_not_the_phone() -> None:
+    msg = EmailMessage()
+    msg["From"] = "bob@acme.co.uk"
+    msg.set_content("Hi\n\n--\nBob\nFax: 020 7946 0000\nTel: 020 7946 0958")
+    assert lead(msg.as_bytes()).phone == "+442079460958"

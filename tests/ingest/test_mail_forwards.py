@@ -1,0 +1,263 @@
+"""Forwarded inquiries: the original sender becomes the lead, the rep is forwarded_by."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.message import EmailMessage
+
+import pytest
+
+from ingest.inquiry import Inquiry, NotALead
+from ingest.mail import read_email
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+INTERNAL = frozenset({"ourco.com"})
+ORIGINAL = "Hello, we would like a quote for 500 units.\nCan you deliver by May?"
+
+
+def forward(body: str, *, html: str | None = None, subject: str = "Fwd: Quote request") -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Rita Rep <rita@ourco.com>"
+    msg["To"] = "leads@ourco.com"
+    msg["Subject"] = subject
+    msg["Message-ID"] = "<fwd-1@ourco.com>"
+    msg.set_content(body)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    return msg.as_bytes()
+
+
+def read(raw: bytes) -> Inquiry | NotALead:
+    return read_email(raw, internal_domains=INTERNAL, received_at=NOW)
+
+
+def lead(raw: bytes) -> Inquiry:
+    result = read(raw)
+    assert isinstance(result, Inquiry), result
+    return result
+
+
+GMAIL = f"""FYI, hot one.
+
+---------- Forwarded message ---------
+From: Jane Doe <jane@acme-corp.co.uk>
+Date: Mon, Feb 24, 2025 at 10:00 AM
+Subject: Quote request
+To: <rita@ourco.com>
+
+
+{ORIGINAL}
+"""
+
+OUTLOOK_EN = f"""Please handle.
+
+________________________________
+From: Jane Doe <jane@acme-corp.co.uk>
+Sent: Monday, February 24, 2025 10:00 AM
+To: Rita Rep <rita@ourco.com>
+Subject: Quote request
+
+{ORIGINAL}
+"""
+
+LOCALISED = {
+    "de": ("Von: Jane Doe <jane@acme-corp.co.uk>\nGesendet: Montag, 24. Februar 2025 10:00\n"
+           "An: Rita Rep <rita@ourco.com>\nBetreff: Quote request"),
+    "fr": ("De : Jane Doe <jane@acme-corp.co.uk>\nEnvoyé : lundi 24 février 2025 10:00\n"
+           "À : Rita Rep <rita@ourco.com>\nObjet : Quote request"),
+    "es": ("De: Jane Doe <jane@acme-corp.co.uk>\nEnviado el: lunes, 24 de febrero de 2025 10:00\n"
+           "Para: Rita Rep <rita@ourco.com>\nAsunto: Quote request"),
+    "it": ("Da: Jane Doe <jane@acme-corp.co.uk>\nInviato: lunedì 24 febbraio 2025 10:00\n"
+           "A: Rita Rep <rita@ourco.com>\nOggetto: Quote request"),
+    "pt": ("De: Jane Doe <jane@acme-corp.co.uk>\nEnviada em: segunda-feira, 24 de fevereiro\n"
+           "Para: Rita Rep <rita@ourco.com>\nAssunto: Quote request"),
+}  # fmt: skip
+
+APPLE = f"""See below.
+
+Begin forwarded message:
+
+From: Jane Doe <jane@acme-corp.co.uk>
+Subject: Quote request
+Date: 24 February 2025 at 10:00:00 GMT
+To: rita@ourco.com
+
+{ORIGINAL}
+"""
+
+THUNDERBIRD = f"""
+
+-------- Forwarded Message --------
+Subject: 	Quote request
+Date: 	Mon, 24 Feb 2025 10:00:00 +0000
+From: 	Jane Doe <jane@acme-corp.co.uk>
+To: 	rita@ourco.com
+
+{ORIGINAL}
+"""
+
+THUNDERBIRD_ORIGINAL = THUNDERBIRD.replace("Forwarded Message", "Original Message")
+
+YAHOO = f"""
+
+----- Forwarded Message -----
+From: Jane Doe <jane@acme-corp.co.uk>
+To: rita@ourco.com
+Sent: Monday, February 24, 2025, 10:00:00 AM GMT
+Subject: Quote request
+
+{ORIGINAL}
+"""
+
+ORIGINAL_MESSAGE = f"""
+-----Original Message-----
+From: "Doe, Jane" [mailto:jane@acme-corp.co.uk]
+Sent: Monday, February 24, 2025 10:00 AM
+To: Rita Rep
+Subject: Quote request
+
+{ORIGINAL}
+"""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [GMAIL, OUTLOOK_EN, APPLE, THUNDERBIRD, THUNDERBIRD_ORIGINAL, YAHOO, ORIGINAL_MESSAGE],
+    ids=["gmail", "outlook", "apple", "thunderbird", "thunderbird-original", "yahoo", "original"],
+)
+def test_plain_forward_styles_give_the_original_sender(body: str) -> None:
+    result = lead(forward(body))
+    assert result.email == "jane@acme-corp.co.uk"
+    assert result.forwarded_by == "rita@ourco.com"
+    assert result.subject == "Quote request"
+    assert "500 units" in result.text
+    assert "Forwarded" not in result.text and "From:" not in result.text
+    assert result.source == "email"
+    assert result.kind == "email_inquiry"
+
+
+def test_forward_keeps_the_reps_note_and_the_original_name() -> None:
+    result = lead(forward(GMAIL))
+    assert result.fields["forward_note"] == "FYI, hot one."
+    assert result.name == "Jane Doe"
+    assert result.company == "Acme Corp"
+    assert result.country == "GB"
+
+
+def test_quoted_display_name_with_mailto_is_parsed() -> None:
+    result = lead(forward(ORIGINAL_MESSAGE))
+    assert result.name == "Doe, Jane"
+
+
+@pytest.mark.parametrize("lang", sorted(LOCALISED))
+def test_localised_outlook_labels(lang: str) -> None:
+    body = f"Bitte / please.\n\n{LOCALISED[lang]}\n\n{ORIGINAL}\n"
+    result = lead(forward(body, subject="WG: TR: RV: I: Quote request"))
+    assert result.email == "jane@acme-corp.co.uk"
+    assert result.subject == "Quote request"
+    assert result.text.startswith("Hello, we would like")
+
+
+@pytest.mark.parametrize(
+    "from_line",
+    [
+        "From: jane@acme-corp.co.uk",
+        "*From:* Jane <jane@acme-corp.co.uk>",
+        "From: Jane <mailto:jane@acme-corp.co.uk>",
+    ],
+)
+def test_from_line_variants(from_line: str) -> None:
+    marker = "---------- Forwarded message ---------"
+    body = f"{marker}\n{from_line}\nDate: today\nSubject: Hi\n\n{ORIGINAL}"
+    assert lead(forward(body)).email == "jane@acme-corp.co.uk"
+
+
+GMAIL_HTML = """<div dir="ltr">FYI<br><br><div class="gmail_quote"><div dir="ltr"
+class="gmail_attr">---------- Forwarded message ---------<br><b>From:</b>
+<strong class="gmail_sendername" dir="auto">Jane Doe</strong>
+<span dir="auto">&lt;<a href="mailto:jane@acme-corp.co.uk">jane@acme-corp.co.uk</a>&gt;</span><br>
+<b>Date:</b> Mon, Feb 24, 2025 at 10:00 AM<br><b>Subject:</b> Quote request<br>
+<b>To:</b> &lt;<a href="mailto:rita@ourco.com">rita@ourco.com</a>&gt;<br></div><br><br>
+<div dir="ltr"><p>Hello, we would like a quote for 500 units.</p></div></div></div>"""
+
+OUTLOOK_HTML = """<html><head><style>p {color: red}</style></head><body>
+<p>Please handle</p><div style="border-top:solid #E1E1E1 1.0pt">
+<p><b>From:</b> Jane Doe &lt;jane@acme-corp.co.uk&gt;<br>
+<b>Sent:</b> Monday, February 24, 2025 10:00 AM<br><b>To:</b> Rita Rep<br>
+<b>Subject:</b> Quote request</p></div><p>Hello, we would like a quote for 500 units.</p>
+</body></html>"""
+
+
+@pytest.mark.parametrize("html", [GMAIL_HTML, OUTLOOK_HTML], ids=["gmail", "outlook"])
+def test_html_only_forwards(html: str) -> None:
+    msg = EmailMessage()
+    msg["From"] = "rita@ourco.com"
+    msg["Subject"] = "Fwd: Quote request"
+    msg.set_content(html, subtype="html")
+    result = lead(msg.as_bytes())
+    assert result.email == "jane@acme-corp.co.uk"
+    assert "500 units" in result.text
+    assert "color" not in result.text
+
+
+def test_forward_as_rfc822_attachment() -> None:
+    inner = EmailMessage()
+    inner["From"] = "Jane Doe <jane@acme-corp.co.uk>"
+    inner["Subject"] = "Quote request"
+    inner.set_content(ORIGINAL)
+    outer = EmailMessage()
+    outer["From"] = "rita@ourco.com"
+    outer["Subject"] = "Fwd: Quote request"
+    outer.set_content("See attached inquiry.")
+    outer.add_attachment(inner)
+    result = lead(outer.as_bytes())
+    assert result.email == "jane@acme-corp.co.uk"
+    assert result.name == "Jane Doe"
+    assert result.forwarded_by == "rita@ourco.com"
+    assert result.subject == "Quote request"
+    assert "500 units" in result.text
+    assert result.fields["forward_note"] == "See attached inquiry."
+
+
+def test_outlook_forward_with_name_but_no_address_needs_review() -> None:
+    body = f"From: Jane Doe\nSent: Monday\nTo: Rita Rep\nSubject: Quote request\n\n{ORIGINAL}"
+    result = read(forward(body))
+    assert isinstance(result, NotALead)
+    assert result.kind == "review"
+
+
+def test_forward_subject_without_findable_sender_needs_review() -> None:
+    result = read(forward("Look at this one, I pasted it:\n\n" + ORIGINAL))
+    assert isinstance(result, NotALead) and result.kind == "review"
+
+
+def test_forward_of_colleague_needs_review_unless_nested_original_is_external() -> None:
+    colleague = GMAIL.replace("Jane Doe <jane@acme-corp.co.uk>", "Bob <bob@ourco.com>")
+    result = read(forward(colleague))
+    assert isinstance(result, NotALead) and result.kind == "review"
+    nested = GMAIL.replace(ORIGINAL, GMAIL).replace(
+        "Jane Doe <jane@acme-corp.co.uk>", "Bob <bob@ourco.com>", 1
+    )
+    assert lead(forward(nested)).email == "jane@acme-corp.co.uk"
+
+
+def test_ambiguous_original_sender_needs_review() -> None:
+    body = GMAIL.replace("Jane Doe <jane@acme-corp.co.uk>", "jane@acme-corp.co.uk bob@x.org")
+    result = read(forward(body))
+    assert isinstance(result, NotALead) and result.kind == "review"
+
+
+def test_internal_message_that_is_not_a_forward_is_internal() -> None:
+    result = read(forward("Lunch at noon?", subject="Lunch"))
+    assert isinstance(result, NotALead) and result.kind == "internal"
+
+
+def test_internal_subdomain_counts_as_internal() -> None:
+    raw = forward(GMAIL).replace(b"rita@ourco.com>", b"rita@eu.ourco.com>", 1)
+    assert lead(raw).forwarded_by == "rita@eu.ourco.com"
+
+
+def test_external_forward_is_the_forwarder_lead() -> None:
+    raw = forward(GMAIL).replace(b"rita@ourco.com>", b"rita@partner.com>", 1)
+    result = lead(raw)
+    assert result.email == "rita@partner.com" and result.forwarded_by is None
