@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -31,13 +31,20 @@ from aiosmtpd.smtp import SMTP
 from bot.config import Settings
 from bot.runtime import build_runtime
 from ingest.smtp import InboxHandler, SMTPServerThread
+from ingest.worker import BatchQueue, init_worker_process, process_in_worker
 from storage.db import Store
 from storage.migrate import upgrade
 
-BODY = (
+# A realistic mix: one inquiry in five asks for pricing and a demo (and turns hot, so it is
+# announced through the outbox); the rest are ordinary questions that stay cold or warm.
+HOT_BODY = (
     "Hello,\n\nWe would like pricing and a quote for {seats} seats, and a demo next week if possible.\n"
     "Our budget is approved for this quarter.\n\nBest regards,\n{name}\nHead of Operations\n"
     "Company {n}\n+1 415 555 {phone:04d}\n"
+)
+PLAIN_BODY = (
+    "Hi,\n\nI read your article about lead routing. Does your product work with shared inboxes,\n"
+    "and is there documentation I could read?\n\nThanks,\n{name}\n"
 )
 
 
@@ -45,10 +52,11 @@ def make_message(n: int) -> bytes:
     msg = EmailMessage()
     msg["From"] = f"Person {n} <person{n}@company{n % 5000}.example>"
     msg["To"] = "leads@leads.example.com"
-    msg["Subject"] = f"Pricing for {n % 90 + 10} seats"
+    msg["Subject"] = f"Pricing for {n % 90 + 10} seats" if n % 5 == 0 else "Question about shared inboxes"
     msg["Message-ID"] = f"<bench-{n}-{time.time_ns()}@company.example>"
     msg["Date"] = "Mon, 23 Nov 2026 09:00:00 +0000"
-    msg.set_content(BODY.format(seats=n % 90 + 10, name=f"Person {n}", n=n, phone=n % 10000))
+    body = HOT_BODY if n % 5 == 0 else PLAIN_BODY
+    msg.set_content(body.format(seats=n % 90 + 10, name=f"Person {n}", n=n, phone=n % 10000))
     return bytes(msg)
 
 
@@ -92,7 +100,7 @@ def drive(port: int, messages: list[bytes], connections: int) -> float:
     return time.perf_counter() - start
 
 
-def leadbot_server(url: str) -> SMTPServerThread:
+def leadbot_server(url: str, *, worker_process: bool = True) -> SMTPServerThread:
     settings = Settings(
         _env_file=None,
         database_url=url,
@@ -101,11 +109,22 @@ def leadbot_server(url: str) -> SMTPServerThread:
     )  # type: ignore[call-arg]
     rt = build_runtime(settings)
     upgrade(rt.store)
+    queue = None
+    if worker_process:  # as `leadbot serve` runs it: parsing and recording on the other core
+        import multiprocessing
+
+        pool = ProcessPoolExecutor(
+            1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=init_worker_process,
+            initargs=(settings,),
+        )
+        queue = BatchQueue(process_in_worker, executor=pool)
     handler = InboxHandler(
         rt.pipeline,
         inbox_domains=settings.inbox_domains,
         store_executor=ThreadPoolExecutor(8),
-        work_executor=ThreadPoolExecutor(2),
+        queue=queue,
     )
     return SMTPServerThread(handler, max_message_bytes=settings.max_message_bytes).start()
 

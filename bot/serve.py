@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import signal
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 import uvicorn
@@ -15,6 +16,7 @@ from bot.dispatcher import Dispatcher, LogSender, Sender
 from bot.runtime import Runtime
 from bot.web import create_app
 from ingest.smtp import InboxHandler, start_smtp
+from ingest.worker import BatchQueue, init_worker_process, process_in_worker
 from storage.migrate import upgrade
 
 log = logging.getLogger("leadbot.serve")
@@ -60,12 +62,20 @@ async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) 
         log.info("processed %d message(s) accepted before the last stop", finished)
 
     store_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="store")
-    work_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse")
+    # Parsing and recording run in a worker process: a hostile message costs that process seconds
+    # of CPU, never the event loop that answers the next sender (SPEC: parser stalls).
+    work_pool = ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker_process,
+        initargs=(settings,),
+    )
+    queue = BatchQueue(process_in_worker, executor=work_pool)
     handler = InboxHandler(
         runtime.pipeline,
         inbox_domains=settings.inbox_domains,
         store_executor=store_pool,
-        work_executor=work_pool,
+        queue=queue,
     )
     runtime.extras["smtp_handler"] = handler
     smtp = await start_smtp(
@@ -82,6 +92,12 @@ async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) 
         asyncio.create_task(server.serve(), name="http"),
         asyncio.create_task(dispatcher.run(stop), name="outbox"),
     ]
+    # Inputs left pending by a database outage are finished once it answers again.
+    tasks.append(
+        asyncio.create_task(
+            _periodic(stop, 60, runtime.pipeline.process_pending, "pending sweep"), name="sweep"
+        )
+    )
     if settings.rescore_interval_minutes > 0:
         from bot.jobs import rescore_all
 
@@ -96,6 +112,10 @@ async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) 
                 name="rescore",
             )
         )
+    if settings.slack_enabled:  # SLA/activity job, and Socket Mode when SLACK_APP_TOKEN is set
+        from bot.slack.background import install as install_slack
+
+        install_slack(runtime)
     for starter in runtime.extras.get("background", []):
         tasks.append(asyncio.create_task(starter(stop)))
     log.info(
@@ -112,7 +132,7 @@ async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) 
     server.should_exit = True
     smtp.close()
     await smtp.wait_closed()
-    await handler.drain()
+    await queue.close()
     for task in tasks:
         if task.get_name() != "http":  # uvicorn finishes its own shutdown after should_exit
             task.cancel()

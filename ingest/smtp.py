@@ -10,12 +10,12 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from email_validator import EmailNotValidError, validate_email
 
 from ingest.pipeline import Pipeline
+from ingest.worker import BatchQueue
 from storage.errors import InputRejected, StoreUnavailable
 
 log = logging.getLogger("leadbot.smtp")
@@ -38,18 +38,22 @@ class InboxHandler:
         *,
         inbox_domains: Iterable[str],
         store_executor: Executor | None = None,
-        work_executor: Executor | None = None,
-        on_processed: Callable[[Any], None] | None = None,
+        queue: BatchQueue | None = None,
     ) -> None:
         self.pipeline = pipeline
-        self.inbox_domains = frozenset(d.strip().lower().rstrip(".") for d in inbox_domains if d.strip())
+        self.inbox_domains = frozenset(
+            d.strip().lower().rstrip(".") for d in inbox_domains if d.strip()
+        )
         self.store_executor = store_executor
-        self.work_executor = work_executor
-        self.on_processed = on_processed
-        self.background: set[asyncio.Future[Any]] = set()
+        self.queue = queue or BatchQueue(pipeline.process_batch)
 
     async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
     ) -> str:
         try:
             valid = validate_email(address, check_deliverability=False, allow_smtputf8=True)
@@ -84,27 +88,21 @@ class InboxHandler:
             log.exception("accepting a message failed")
             return INTERNAL
         if new:
-            future = loop.run_in_executor(self.work_executor, self.pipeline.process_safely, raw_id)
-            self.background.add(future)
-            future.add_done_callback(self._done)
+            self.queue.put(raw_id)
         return OK
-
-    def _done(self, future: asyncio.Future[Any]) -> None:
-        self.background.discard(future)
-        if self.on_processed is not None and not future.cancelled():
-            self.on_processed(future.result())
 
     async def drain(self) -> None:
         """Wait for queued parsing (tests and shutdown)."""
-        while self.background:
-            await asyncio.gather(*list(self.background), return_exceptions=True)
+        await self.queue.drain()
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
-def smtp_factory(handler: InboxHandler, *, max_message_bytes: int, hostname: str | None = None) -> Callable[[], SMTP]:
+def smtp_factory(
+    handler: InboxHandler, *, max_message_bytes: int, hostname: str | None = None
+) -> Callable[[], SMTP]:
     """A protocol factory for `loop.create_server`: one SMTP instance per connection."""
 
     def make() -> SMTP:
@@ -134,7 +132,14 @@ class SMTPServerThread:
     Like aiosmtpd's Controller, but with our handler and a free port chosen by the OS.
     """
 
-    def __init__(self, handler: InboxHandler, *, host: str = "127.0.0.1", port: int = 0, max_message_bytes: int) -> None:
+    def __init__(
+        self,
+        handler: InboxHandler,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_message_bytes: int,
+    ) -> None:
         import threading
 
         self.handler = handler
@@ -149,7 +154,12 @@ class SMTPServerThread:
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         self._server = self.loop.run_until_complete(
-            start_smtp(self.handler, host=self.host, port=self.port, max_message_bytes=self.max_message_bytes)
+            start_smtp(
+                self.handler,
+                host=self.host,
+                port=self.port,
+                max_message_bytes=self.max_message_bytes,
+            )
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
@@ -170,7 +180,7 @@ class SMTPServerThread:
             assert self._server is not None
             self._server.close()
             await self._server.wait_closed()
-            await self.handler.drain()
+            await self.handler.queue.close()
 
         asyncio.run_coroutine_threadsafe(_close(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)

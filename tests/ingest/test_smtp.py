@@ -5,7 +5,6 @@ from __future__ import annotations
 import smtplib
 import socket
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 
 import pytest
@@ -44,14 +43,10 @@ def inquiry(
 
 @pytest.fixture
 def smtp(runtime: Runtime) -> Iterator[SMTPServerThread]:
-    work = ThreadPoolExecutor(max_workers=2)
-    handler = InboxHandler(
-        runtime.pipeline, inbox_domains={"leads.example.com"}, work_executor=work
-    )
+    handler = InboxHandler(runtime.pipeline, inbox_domains={"leads.example.com"})
     server = SMTPServerThread(handler, max_message_bytes=MAX_BYTES).start()
     yield server
     server.stop()
-    work.shutdown()
 
 
 def send(

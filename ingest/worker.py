@@ -1,0 +1,106 @@
+"""Processing after the answer: a queue that batches accepted inputs for a worker thread or process.
+
+Receivers put raw ids in as they commit them; one consumer takes whatever has queued up and hands
+it to `Pipeline.process_batch` in an executor, so a burst costs one transaction, and parsing (which
+can take seconds on a hostile message) never runs on the event loop. With a process pool the work
+also runs on another core than the SMTP and HTTP servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
+
+from ingest.pipeline import Outcome, Pipeline
+from storage.errors import StoreUnavailable
+
+log = logging.getLogger("leadbot.worker")
+
+BatchRunner = Callable[[list[int]], list[Outcome]]
+
+
+class BatchQueue:
+    """Raw ids in, processed in batches of up to `max_batch`, one batch at a time.
+
+    Batches stay small because on SQLite a batch holds the single write lock, and the receivers'
+    commits (which gate every `250`) must not wait long behind it.
+    """
+
+    def __init__(
+        self, run_batch: BatchRunner, *, executor: Executor | None = None, max_batch: int = 100
+    ) -> None:
+        self.run_batch = run_batch
+        self.executor = executor
+        self.max_batch = max_batch
+        self._pending: list[int] = []
+        self._wakeup: asyncio.Event | None = None
+        self._idle: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def put(self, raw_id: int) -> None:
+        """Called on the event loop right after the raw input was committed."""
+        if self._task is None:
+            self._wakeup, self._idle = asyncio.Event(), asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(
+                self._consume(), name="ingest-batches"
+            )
+        assert self._wakeup is not None and self._idle is not None
+        self._pending.append(raw_id)
+        self._idle.clear()
+        self._wakeup.set()
+
+    async def _consume(self) -> None:
+        assert self._wakeup is not None and self._idle is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._pending:
+                self._idle.set()
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            try:
+                await loop.run_in_executor(self.executor, self.run_batch, batch)
+            except StoreUnavailable as e:
+                # Left pending in the store: the periodic sweep (and the next start) finishes them.
+                log.warning("%d accepted input(s) left pending: %s", len(batch), e)
+            except Exception:
+                log.exception(
+                    "processing %d accepted input(s) failed; they stay pending", len(batch)
+                )
+
+    async def drain(self) -> None:
+        """Wait until everything put so far has been processed."""
+        if self._idle is not None and (self._pending or not self._idle.is_set()):
+            await self._idle.wait()
+
+    async def close(self) -> None:
+        await self.drain()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+
+# A worker process builds its own pipeline once (spawned processes share nothing with the parent).
+_worker_pipeline: Pipeline | None = None
+
+
+def init_worker_process(settings: Any) -> None:
+    import logging as _logging
+
+    from bot.runtime import build_runtime
+
+    global _worker_pipeline
+    _logging.basicConfig(
+        level=_logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s"
+    )
+    _worker_pipeline = build_runtime(settings).pipeline
+
+
+def process_in_worker(raw_ids: list[int]) -> list[Outcome]:
+    assert _worker_pipeline is not None, "init_worker_process did not run"
+    return _worker_pipeline.process_batch(raw_ids)
