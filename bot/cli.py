@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bot.cli_scoring import add_import_parser, add_train_parser
 from bot.config import Settings
 from bot.runtime import Runtime, build_runtime
 from storage.errors import ConfigError, InputRejected, LeadBotError, LeadNotFound, StoreUnavailable
@@ -28,6 +29,7 @@ EX_DATAERR = 65
 EX_SOFTWARE = 70
 EX_CONFIG = 78
 EX_TEMPFAIL = 75
+EX_OSERR = 71
 EX_NOTFOUND = 1
 
 Command = Callable[[argparse.Namespace, Runtime], int]
@@ -49,14 +51,18 @@ def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
     from bot.serve import serve
 
     s = rt.settings
-    asyncio.run(
-        serve(
-            rt,
-            host=args.host or s.host,
-            smtp_port=s.smtp_port if args.smtp_port is None else args.smtp_port,
-            http_port=s.http_port if args.http_port is None else args.http_port,
+    try:
+        asyncio.run(
+            serve(
+                rt,
+                host=args.host or s.host,
+                smtp_port=s.smtp_port if args.smtp_port is None else args.smtp_port,
+                http_port=s.http_port if args.http_port is None else args.http_port,
+            )
         )
-    )
+    except OSError as e:  # a port already taken, an address we cannot bind
+        print(f"leadbot serve: cannot listen: {e.strerror or e}", file=sys.stderr)
+        return EX_OSERR
     return EX_OK
 
 
@@ -182,8 +188,11 @@ def cmd_db_upgrade(args: argparse.Namespace, rt: Runtime) -> int:
 def cmd_rescore(args: argparse.Namespace, rt: Runtime) -> int:
     from bot.jobs import rescore_all
 
-    report = rescore_all(rt, batch=args.batch)
-    print(f"rescored {report.leads} lead(s); {report.announced} announced")
+    report = rescore_all(rt, batch=args.batch, full=True if args.full else None)
+    print(
+        f"rescored {report.leads} lead(s) in {report.seconds:.1f}s: {report.changed} changed, "
+        f"{report.recorded} score change(s) recorded; {report.announced} announced"
+    )
     return EX_OK
 
 
@@ -258,9 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("email")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_score_explain)
+    add_train_parser(score)
+    add_import_parser(sub)
 
     p = sub.add_parser("rescore", help="recompute every lead's score (decay, changed rules)")
-    p.add_argument("--batch", type=int, default=1000)
+    p.add_argument("--batch", type=int, default=10_000)
+    p.add_argument("--full", action="store_true", help="compare stored reasons of every lead too")
     p.set_defaults(func=cmd_rescore)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(
@@ -285,6 +297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         runtime = build_runtime(Settings())
     except ConfigError as e:

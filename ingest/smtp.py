@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from email_validator import EmailNotValidError, validate_email
 
 from ingest.pipeline import Pipeline
 from ingest.worker import BatchQueue
@@ -55,13 +54,12 @@ class InboxHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        try:
-            valid = validate_email(address, check_deliverability=False, allow_smtputf8=True)
-        except EmailNotValidError:
+        local, _, domain = address.rpartition("@")
+        if not local or not domain or any(ch.isspace() or ord(ch) < 32 for ch in address):
             return BAD_ADDRESS
-        if valid.domain.lower().rstrip(".") not in self.inbox_domains:
+        if domain.lower().rstrip(".") not in self.inbox_domains:
             log.info("refused recipient %r from %s", address, session.peer)
-            return NOT_OUR_DOMAIN.format(address=valid.normalized)
+            return NOT_OUR_DOMAIN.format(address=address)
         envelope.rcpt_tos.append(address)
         return RCPT_OK
 
