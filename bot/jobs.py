@@ -6,12 +6,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlmodel import col
-
 from bot.runtime import Runtime
-from storage.models import Lead, utcnow
-from storage.scores import score_lead
+from storage.rescore import BATCH, rescore_leads
 
 log = logging.getLogger("leadbot.jobs")
 
@@ -20,27 +16,14 @@ log = logging.getLogger("leadbot.jobs")
 class RescoreReport:
     leads: int = 0
     announced: int = 0
+    changed: int = 0  # leads whose stored score, temperature or reasons changed
+    recorded: int = 0  # score_changed activities (rounded score or temperature changed)
+    seconds: float = 0.0
 
 
-def rescore_all(
-    runtime: Runtime, *, batch: int = 1000, now: datetime | None = None
-) -> RescoreReport:
+def rescore_all(runtime: Runtime, *, batch: int = BATCH, now: datetime | None = None,
+                full: bool | None = None) -> RescoreReport:
     """Recompute every lead's score; crossing the hot threshold announces, falling never retracts."""
-    now = now or utcnow()
-    report = RescoreReport()
-    last_id = 0
-    while True:
-        with runtime.store.session() as session:
-            leads = list(
-                session.scalars(
-                    select(Lead).where(col(Lead.id) > last_id).order_by(col(Lead.id)).limit(batch)
-                )
-            )
-            if not leads:
-                break
-            for lead in leads:
-                report.announced += score_lead(session, lead=lead, scorer=runtime.scorer, now=now)
-            report.leads += len(leads)
-            last_id = leads[-1].id or last_id
-    log.info("rescored %d leads, %d announced", report.leads, report.announced)
-    return report
+    stats = rescore_leads(runtime.store, runtime.scorer, batch=batch, now=now, full=full)
+    return RescoreReport(leads=stats.leads, announced=stats.announced, changed=stats.changed,
+                         recorded=stats.recorded, seconds=sum(stats.seconds.values()))

@@ -116,6 +116,10 @@ async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) 
         from bot.slack.background import install as install_slack
 
         install_slack(runtime)
+    if settings.imap_url is not None:  # IMAP polling for teams that cannot point mail at us
+        from ingest.imap import imap_starter
+
+        runtime.extras.setdefault("background", []).append(imap_starter(runtime))
     for starter in runtime.extras.get("background", []):
         tasks.append(asyncio.create_task(starter(stop)))
     log.info(

@@ -26,6 +26,7 @@ NotALeadKind = Literal[
     "bulk",  # Precedence: bulk/list/junk, List-Id, List-Unsubscribe
     "internal",  # sent by one of our own domains and not a forward
     "review",  # looks like a lead but needs a person (forward without a findable original sender)
+    "spam",  # a form whose honeypot field was filled
 ]
 
 
@@ -35,7 +36,9 @@ class Inquiry:
 
     email: str  # validated, normalised (lower-case domain); the lead's identity
     kind: ActivityKind
-    source: str  # channel and detail: "email", "form:pricing", "webhook:typeform", "inbound:mailgun"
+    source: (
+        str  # channel and detail: "email", "form:pricing", "webhook:typeform", "inbound:mailgun"
+    )
     occurred_at: datetime  # aware, UTC
     dedup_key: str  # "msgid:<…>" or "sha256:…": the same key twice is one activity
     name: str | None = None

@@ -72,13 +72,19 @@ register_reader("form", _read_form)
 
 
 def check_email_bytes(content: bytes) -> None:
-    """Refuse, before storing, what cannot be an RFC 5322 message at all (empty, no header)."""
+    """Refuse, before storing, only what cannot be a message at all (empty, or no header field).
+
+    Anything with a header is kept, even without a From: parsing then marks it failed with the
+    reason, and it can be reprocessed (a sender is never bounced for a message we could read).
+    """
     if not content.strip():
         raise InputRejected("empty message")
-    head = content[:65536].split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+    head = content.lstrip()[:65536].split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+    if head.startswith(b"From "):  # an mbox separator line before the headers
+        head = head.partition(b"\n")[2]
     headers = BytesHeaderParser(policy=compat32).parsebytes(head + b"\n\n", headersonly=True)
-    if not headers.keys() or not any(k.lower() in ("from", "sender") for k in headers):
-        raise InputRejected("not an RFC 5322 message: no From header")
+    if not headers.keys() or headers.defects and len(headers.keys()) < 2:
+        raise InputRejected("not an RFC 5322 message: no header fields")
 
 
 @dataclass

@@ -33,6 +33,7 @@ LIFECYCLE_KINDS = frozenset(
         "edited",
         "sla_reminder",
         "sla_escalated",
+        "imported",  # a historical lead loaded from a CSV (storage.imports): not engagement
     }
 )
 

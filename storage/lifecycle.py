@@ -246,3 +246,21 @@ def eligible_for_announcement(lead: Lead, *, hot_threshold: float) -> bool:
 
 def lead_for_update(session: Session, lead_id: int) -> Lead:
     return get_lead(session, lead_id=lead_id)
+
+
+def close_imported(
+    session: Session, *, lead_id: int, won: bool, reason: str, now: datetime | None = None
+) -> Lead:
+    """nurturing → won/lost from a historical import; a lead in a rep's hands is never closed."""
+    status = S.WON if won else S.LOST
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action=status.value,
+        from_statuses=[S.NURTURING],
+        to_status=status,
+        actor="import",
+        now=now,
+        reason=reason[:500],
+        values={"closed_at": now or utcnow(), "status_reason": reason[:500]},
+    )

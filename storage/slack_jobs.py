@@ -52,20 +52,23 @@ def enqueue_sla(
 ) -> SlaReport:
     """Queue the reminder after `reminder_minutes`, the escalation after `escalation_minutes`."""
     report = SlaReport()
+    # (thread event, activity kind: one of storage.leads.LIFECYCLE_KINDS, so scoring ignores it)
     steps = [
-        ("sla_reminder", reminder_minutes, {}),
-        ("sla_escalation", escalation_minutes, {"targets": targets}),
+        ("sla_reminder", "sla_reminder", reminder_minutes, {}),
+        ("sla_escalation", "sla_escalated", escalation_minutes, {"targets": targets}),
     ]
-    for kind, minutes, extra in steps:
+    for kind, activity_kind, minutes, extra in steps:
         if minutes <= 0:
             continue
         for lead in unclaimed_since(session, before=now - timedelta(minutes=minutes)):
             assert lead.id is not None and lead.announced_at is not None
             key = f"{kind}:{lead.id}:{lead.announced_at.isoformat()}"
             payload = {"event": kind, "minutes": minutes, **extra}
-            if enqueue(session, kind="thread", lead_id=lead.id, payload=payload, dedup_key=key, now=now):
+            if enqueue(
+                session, kind="thread", lead_id=lead.id, payload=payload, dedup_key=key, now=now
+            ):
                 session.add(
-                    Activity(lead_id=lead.id, kind=kind, occurred_at=now, actor="leadbot",
+                    Activity(lead_id=lead.id, kind=activity_kind, occurred_at=now, actor="leadbot",
                              detail=f"unclaimed for {minutes:g} min")
                 )  # fmt: skip
                 if kind == "sla_reminder":
@@ -114,7 +117,9 @@ def enqueue_new_activity(session: Session, *, now: datetime, limit: int = 500) -
             continue  # the inquiry that made it hot is on the card already
         payload = {"event": "activity", "kind": activity.kind, "activity_id": activity.id}
         key = f"activity:{activity.id}"
-        if enqueue(session, kind="thread", lead_id=lead.id, payload=payload, dedup_key=key, now=now):
+        if enqueue(
+            session, kind="thread", lead_id=lead.id, payload=payload, dedup_key=key, now=now
+        ):
             queued += 1
             enqueue_refresh(session, kind="update_card", key=str(lead.id), lead_id=lead.id, now=now)
     if activities:

@@ -1,0 +1,150 @@
+"""`leadbot score train` and `leadbot import`: learned point rules and historical leads."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+from bot.runtime import Runtime
+from scoring.learn import LEAD_ATTRIBUTES, read_csv_rows
+from storage.errors import ConfigError, InputRejected
+from storage.imports import import_rows
+from storage.models import Lead, LeadStatus
+from storage.scores import lead_facts
+
+EX_OK = 0
+EX_UNAVAILABLE = 69  # sysexits.h: a needed part (the `learn` extra) is not installed
+LEARN_HINT = "scikit-learn is not installed: pip install 'leadbot[learn]'"
+
+
+def parse_map(pairs: list[str] | None, *, outcome: str | None) -> dict[str, str]:
+    """`COL=field` pairs → read_csv_rows mapping: a lead attribute, `-` (drop) or a field name."""
+    mapping: dict[str, str] = {}
+    for pair in pairs or []:
+        column, sep, target = pair.rpartition("=")
+        target = target.strip()
+        if not sep or not column or not target:
+            raise InputRejected(f"--map {pair!r}: expected COLUMN=field")
+        if target in LEAD_ATTRIBUTES or target == "-" or target.startswith("fields."):
+            mapping[column] = target
+        else:
+            mapping[column] = f"fields.{target}"
+    if outcome:
+        mapping[outcome] = "outcome"
+    return mapping
+
+
+def read_rows(path: str, mapping: dict[str, str], drop: list[str]) -> list[dict[str, str]]:
+    """The CSV's rows; a mapped column the file does not have is an error, not a silent no-op."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh), [])
+        missing = [c for c in [*mapping, *drop] if c not in header]
+        if missing:
+            raise InputRejected(f"{path}: no column {', '.join(map(repr, missing))} "
+                                f"(columns: {', '.join(header)[:500]})")
+        # A column named like a lead attribute ("Email", "title") needs no --map.
+        taken = set(mapping.values())
+        for column in header:
+            name = column.strip().casefold()
+            if column not in mapping and name in LEAD_ATTRIBUTES and name not in taken:
+                mapping = {**mapping, column: name}
+                taken.add(name)
+        return read_csv_rows(path, mapping, drop=drop)
+    except OSError as e:
+        raise InputRejected(f"{path}: {e.strerror}") from None
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise InputRejected(f"{path}: not a UTF-8 CSV file: {e}") from None
+
+
+def store_rows(rt: Runtime) -> list[dict[str, str]]:
+    """Won and lost leads as training rows: their fields (and source touch) with the outcome."""
+    from sqlalchemy import select
+
+    rows: list[dict[str, str]] = []
+    with rt.store.session() as session:
+        closed = session.scalars(select(Lead).where(
+            Lead.status.in_([LeadStatus.WON.value, LeadStatus.LOST.value])))  # type: ignore[attr-defined]
+        for lead in closed:
+            facts = lead_facts(lead)
+            row = {f"fields.{k}": v for k, v in facts.fields.items() if v.strip()}
+            row.update({k: v for k in LEAD_ATTRIBUTES if (v := getattr(facts, k))})
+            row["outcome"] = lead.status
+            rows.append(row)
+    return rows
+
+
+def cmd_score_train(args: argparse.Namespace, rt: Runtime) -> int:
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        print(f"leadbot score train: {LEARN_HINT}", file=sys.stderr)
+        return EX_UNAVAILABLE
+    from scoring import loads_rules
+    from scoring.learn import POSITIVE, train_point_rules
+
+    if args.from_store:
+        rows, positive = store_rows(rt), {"won"}
+    else:
+        mapping = parse_map(args.map, outcome=args.outcome)
+        if "outcome" not in mapping.values():
+            raise InputRejected("--csv needs --outcome COLUMN (or --map COLUMN=outcome)")
+        rows, positive = read_rows(args.csv, mapping, args.drop or []), set(POSITIVE)
+    try:
+        text = train_point_rules(rows, "outcome", positive=positive, min_count=args.min_count)
+    except ValueError as e:
+        raise InputRejected(f"cannot learn from {len(rows)} row(s): {e}") from None
+    try:
+        loads_rules(text, path=args.output or "<learned rules>")  # refuse to write a broken file
+    except ConfigError as e:
+        raise InputRejected(f"learned rules did not validate: {e}") from None
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        rules = text.count("[[rule]]")
+        print(f"learned {rules} rule(s) from {len(rows)} lead(s); wrote {args.output}",
+              file=sys.stderr)
+    else:
+        sys.stdout.write(text + "\n")
+    return EX_OK
+
+
+def cmd_import(args: argparse.Namespace, rt: Runtime) -> int:
+    rows = read_rows(args.csv, parse_map(args.map, outcome=args.outcome), args.drop or [])
+    with rt.store.session() as session:
+        report = import_rows(session, rows, source=f"import:{Path(args.csv).name}")
+    for line in report.skipped[:20]:
+        print(f"leadbot import: {args.csv}: {line}", file=sys.stderr)
+    if len(report.skipped) > 20:
+        print(f"leadbot import: … and {len(report.skipped) - 20} more", file=sys.stderr)
+    print(f"{report.rows} row(s): {report.created} lead(s) created, {report.updated} updated, "
+          f"{report.won} won, {report.lost} lost, {len(report.skipped)} skipped")
+    return EX_OK
+
+
+def add_train_parser(score: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = score.add_parser("train", help="learn point rules from won/lost leads (needs leadbot[learn])")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--from-store", action="store_true", help="won and lost leads in the database")
+    src.add_argument("--csv", metavar="FILE", help="a CSV of historical leads with an outcome")
+    _csv_options(p)
+    p.add_argument("--min-count", type=int, default=20,
+                   help="leads a value needs to get a rule of its own (default 20)")
+    p.add_argument("--output", "-o", metavar="FILE", help="rules file to write (default: stdout)")
+    p.set_defaults(func=cmd_score_train)
+
+
+def add_import_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("import", help="import historical leads from a CSV (idempotent on email)")
+    p.add_argument("csv", metavar="CSV")
+    _csv_options(p)
+    p.set_defaults(func=cmd_import)
+
+
+def _csv_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--map", action="append", metavar="COL=field",
+                   help="column to lead attribute (email, name, company, title, phone, country, "
+                        "domain), to a field name, or to - (ignore); other columns become fields")
+    p.add_argument("--outcome", metavar="COL", help="column saying won (yes/1/won) or lost")
+    p.add_argument("--drop", action="append", metavar="COL", help="column to ignore")

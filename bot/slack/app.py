@@ -1,0 +1,118 @@
+"""The Bolt app, built once from Settings + Runtime; listener groups register themselves on it.
+
+Acknowledgement model: `process_before_response=False`. Bolt answers Slack's HTTP request the
+moment a listener calls `ack()` and finishes the listener in its executor thread, so every
+listener acks first (or acks with an answer it computed in milliseconds, like `/lead` results)
+and does its slower work after: lifecycle changes, outbox writes, `views.open`, ephemerals. The
+same listeners serve Socket Mode unchanged. `True` is for FaaS, where nothing may run after the
+response; here it would put Web API calls inside Slack's 3-second window.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.runtime import Runtime
+from bot.slack.access import Access
+from bot.slack.sender import make_client
+from storage import slack as slack_store
+from storage.errors import StoreUnavailable
+from storage.models import utcnow
+
+log = logging.getLogger("leadbot.slack")
+LISTENER_THREADS = 8
+
+
+@dataclass
+class SlackContext:
+    """What listeners need besides the payload: storage, Web API client, access rules, clock."""
+
+    runtime: Runtime
+    client: WebClient
+    access: Access
+    clock: Callable[[], datetime] = utcnow
+
+    @property
+    def store(self) -> Any:
+        return self.runtime.store
+
+    def tell(self, user: str, channel: str | None, text: str) -> None:
+        """A private answer: ephemeral in the channel, or a DM from the app when there is none."""
+        try:
+            if channel:
+                self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+            else:
+                self.client.chat_postMessage(channel=user, text=text)
+        except (SlackApiError, SlackClientError, OSError) as e:
+            log.warning("could not answer %s privately: %s", user, e)
+
+
+def build_app(runtime: Runtime, *, clock: Callable[[], datetime] = utcnow) -> App:
+    """The Bolt App for both transports; its WebClient calls `LEADBOT_SLACK_API_URL`."""
+    from bot.slack.listeners import actions, commands, events, views
+
+    s = runtime.settings
+    client = runtime.extras.get("slack_client") or make_client(runtime)
+    runtime.extras["slack_client"] = client
+    secret = s.slack_signing_secret.get_secret_value() if s.slack_signing_secret else ""
+    app = App(
+        client=client,
+        # Never Bolt's os.environ fallback: settings are the one source. An empty secret is only
+        # used in Socket Mode; the HTTP route refuses to serve without one (bot/slack/http.py).
+        signing_secret=secret,
+        process_before_response=False,
+        token_verification_enabled=False,  # auth.test lazily on the first request, not at import
+        listener_executor=ThreadPoolExecutor(
+            max_workers=LISTENER_THREADS, thread_name_prefix="slack"
+        ),
+    )
+    ctx = SlackContext(runtime=runtime, client=client, access=Access(s, client), clock=clock)
+    app.middleware(_dedupe_events(ctx))
+    actions.register(app, ctx)
+    views.register(app, ctx)
+    commands.register(app, ctx)
+    events.register(app, ctx)
+
+    @app.error
+    def _on_error(error: Exception, body: dict[str, Any]) -> None:
+        log.error("Slack listener failed on %s: %s", body.get("type"), error, exc_info=error)
+
+    runtime.extras["slack_context"] = ctx
+    return app
+
+
+def get_app(runtime: Runtime) -> App:
+    """One App per runtime, shared by the HTTP route and Socket Mode."""
+    app = runtime.extras.get("slack_app")
+    if app is None:
+        app = runtime.extras["slack_app"] = build_app(runtime)
+    return app
+
+
+def _dedupe_events(ctx: SlackContext) -> Callable[..., BoltResponse | None]:
+    """Events API retries (X-Slack-Retry-Num) carry the same event_id: handle each id once."""
+
+    def dedupe(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id:
+            try:
+                with ctx.store.session() as session:
+                    first = slack_store.remember_event(session, str(event_id), now=ctx.clock())
+            except StoreUnavailable:
+                # Ask Slack to retry later rather than handle an event we cannot record.
+                return BoltResponse(status=503, body="")
+            if not first:
+                return BoltResponse(status=200, body="")
+        next()
+        return None
+
+    return dedupe

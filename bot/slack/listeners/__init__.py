@@ -1,0 +1,1 @@
+"""Listener groups, each with `register(app, ctx)`: actions, commands, views, events."""

@@ -1,0 +1,121 @@
+"""Modal submissions: a note, a reason to go back to nurturing, a reason a lead was lost."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack, App
+
+from bot.slack.listeners.actions import NOT_ALLOWED, refusal_text
+from bot.slack.surfaces import (
+    INPUT_BLOCK,
+    LOST_MODAL,
+    NOTE_MODAL,
+    NURTURE_MODAL,
+    read_metadata,
+    submitted_text,
+)
+from storage import lifecycle
+from storage import slack as slack_store
+from storage.errors import LeadBotError, TransitionRefused
+from storage.leads import add_note
+from storage.outbox import enqueue
+
+if TYPE_CHECKING:
+    from bot.slack.app import SlackContext
+
+log = logging.getLogger("leadbot.slack.views")
+
+
+def register(app: App, ctx: SlackContext) -> None:
+    @app.view(NOTE_MODAL)
+    def on_note(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        text = submitted_text(view)
+        if not text:
+            ack(response_action="errors", errors={INPUT_BLOCK: "Write a note first."})
+            return
+        ack()
+        save_note(ctx, body, view, text)
+
+    @app.view(NURTURE_MODAL)
+    def on_nurture(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        reason = submitted_text(view)
+        if not reason:
+            ack(response_action="errors", errors={INPUT_BLOCK: "A reason is required."})
+            return
+        ack()
+        decide(ctx, body, view, action="nurture", reason=reason)
+
+    @app.view(LOST_MODAL)
+    def on_lost(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        reason = submitted_text(view)
+        if not reason:
+            ack(response_action="errors", errors={INPUT_BLOCK: "A reason is required."})
+            return
+        ack()
+        decide(ctx, body, view, action="lost", reason=reason)
+
+
+def _context(body: dict[str, Any], view: dict[str, Any]) -> tuple[str, str | None, int | None]:
+    meta = read_metadata(view.get("private_metadata"))
+    user = str(body.get("user", {}).get("id", ""))
+    try:
+        lead_id: int | None = int(meta["lead_id"])
+    except (KeyError, TypeError, ValueError):
+        lead_id = None
+    channel = meta.get("channel") if isinstance(meta.get("channel"), str) else None
+    return user, channel, lead_id
+
+
+def save_note(ctx: SlackContext, body: dict[str, Any], view: dict[str, Any], text: str) -> None:
+    user, channel, lead_id = _context(body, view)
+    if lead_id is None:
+        return
+    if not ctx.access.may_act(user, channel=channel):
+        ctx.tell(user, channel, NOT_ALLOWED)
+        return
+    now = ctx.clock()
+    try:
+        with ctx.store.session() as session:
+            note = add_note(session, lead_id=lead_id, author=user, text=text, now=now)
+            enqueue(
+                session,
+                kind="thread",
+                lead_id=lead_id,
+                payload={"event": "note", "actor": user, "text": text},
+                dedup_key=f"note:{note.id}",
+                now=now,
+            )
+    except LeadBotError as e:
+        ctx.tell(user, channel, f"Your note was not saved: {e}")
+
+
+def decide(
+    ctx: SlackContext, body: dict[str, Any], view: dict[str, Any], *, action: str, reason: str
+) -> None:
+    """Back to nurturing or lost; the lifecycle settles owner-or-manager atomically."""
+    user, channel, lead_id = _context(body, view)
+    if lead_id is None:
+        return
+    if not ctx.access.may_act(user, channel=channel):
+        ctx.tell(user, channel, NOT_ALLOWED)
+        return
+    now = ctx.clock()
+    manager = ctx.access.is_manager(user)
+    change = lifecycle.nurture if action == "nurture" else lifecycle.lose
+    try:
+        with ctx.store.session() as session:
+            lead = change(
+                session, lead_id=lead_id, actor=user, reason=reason, manager=manager, now=now
+            )
+            thread = {
+                "event": "nurtured" if action == "nurture" else "lost",
+                "actor": user,
+                "text": reason,
+            }
+            slack_store.enqueue_lead_changed(session, lead, thread=thread, now=now)
+    except TransitionRefused as e:
+        ctx.tell(user, channel, refusal_text(e, action=action))
+    except LeadBotError as e:
+        ctx.tell(user, channel, f"That did not work: {e}")

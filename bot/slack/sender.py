@@ -1,0 +1,221 @@
+"""SlackSender: outbox rows become Web API calls, rendered from the lead as it is at send time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.dispatcher import GiveUp, RetryLater
+from bot.runtime import Runtime
+from bot.slack import blocks
+from bot.slack.routing import Route, parse_routes, pick_channel
+from bot.slack.surfaces import home_view
+from storage import slack as slack_store
+from storage import stats
+from storage.db import Store
+from storage.leads import get_lead
+from storage.models import Lead, LeadStatus, OutboxMessage
+
+log = logging.getLogger("leadbot.slack.sender")
+
+# Errors no retry can fix: the message goes to the dead letters with the reason.
+PERMANENT = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
+        "too_many_attachments",
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+        "invalid_arguments",
+        "user_not_found",
+        "restricted_action",
+        "account_inactive",
+        "token_revoked",
+        "invalid_auth",
+        "not_authed",
+        "missing_scope",
+    }
+)
+TIMEOUT_S = 15
+
+
+def make_client(runtime: Runtime) -> WebClient:
+    s = runtime.settings
+    token = s.slack_bot_token.get_secret_value() if s.slack_bot_token else None
+    return WebClient(token=token, base_url=s.slack_api_url, timeout=TIMEOUT_S)
+
+
+def call_slack(fn: Callable[..., Any], **kwargs: Any) -> Any:
+    """One Web API call, its failures sorted into retry-later and give-up."""
+    try:
+        return fn(**kwargs)
+    except SlackApiError as e:
+        status = e.response.status_code
+        error = str(e.response.get("error", "")) if isinstance(e.response.data, dict) else ""
+        if status == 429 or error == "ratelimited":
+            retry_after = e.response.headers.get("Retry-After") or e.response.headers.get(
+                "retry-after"
+            )
+            raise RetryLater(
+                f"rate limited ({error or status})", delay=_seconds(retry_after)
+            ) from e
+        if status >= 500 or error in {
+            "fatal_error",
+            "internal_error",
+            "service_unavailable",
+            "request_timeout",
+        }:
+            raise RetryLater(f"Slack error {status} {error}".strip()) from e
+        if error in PERMANENT:
+            raise GiveUp(f"Slack refused: {error}") from e
+        raise RetryLater(f"Slack error {status} {error}".strip()) from e
+    except (SlackClientError, OSError) as e:  # connection refused, timeouts, TLS: Slack is down
+        raise RetryLater(f"Slack unreachable: {type(e).__name__}: {e}") from e
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return max(float(value), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+class SlackSender:
+    """The dispatcher's Sender for Slack: announce, thread, update_card, home."""
+
+    def __init__(
+        self, store: Store, client: WebClient, *, hot_channel: str | None, routes: list[Route]
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.hot_channel = hot_channel
+        self.routes = routes
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime) -> SlackSender:
+        s = runtime.settings
+        client = runtime.extras.get("slack_client") or make_client(runtime)
+        return cls(
+            runtime.store, client, hot_channel=s.hot_channel, routes=parse_routes(s.slack_routes)
+        )
+
+    def send(self, message: OutboxMessage) -> dict[str, Any]:
+        handlers = {
+            "announce": self._announce,
+            "update_card": self._update,
+            "thread": self._thread,
+            "home": self._home,
+        }
+        handler = handlers.get(message.kind)
+        if handler is None:
+            raise GiveUp(f"unknown outbox kind {message.kind!r}")
+        return handler(message)
+
+    def _announce(self, message: OutboxMessage) -> dict[str, Any]:
+        assert message.id is not None and message.lead_id is not None
+        with self.store.session() as session:
+            done = slack_store.post_of(session, message.id)
+            if done is not None:  # posted before a crash or lost lease: never a second card
+                return {"channel": done.channel, "ts": done.ts, "already": True}
+            lead = get_lead(session, lead_id=message.lead_id)
+            inquiry = slack_store.latest_inquiry(session, message.lead_id)
+        # Sent back to nurturing or disqualified before the card went out: no news for the channel.
+        if lead.status in (LeadStatus.NURTURING, LeadStatus.DISQUALIFIED):
+            return {"skipped": f"lead is {lead.status}"}
+        channel = message.payload.get("channel") or pick_channel(
+            lead, self.routes, default=self.hot_channel
+        )
+        if not channel:
+            raise GiveUp(
+                "no channel: set LEADBOT_HOT_CHANNEL or a matching LEADBOT_SLACK_ROUTES rule"
+            )
+        card = blocks.lead_card(lead, excerpt=_excerpt(inquiry))
+        resp = call_slack(
+            self.client.chat_postMessage,
+            channel=channel,
+            unfurl_links=False,
+            unfurl_media=False,
+            **card,
+        )
+        ts, posted_in = str(resp["ts"]), str(resp.get("channel") or channel)
+        with self.store.session() as session:
+            slack_store.record_post(
+                session, outbox_id=message.id, lead_id=message.lead_id, channel=posted_in, ts=ts
+            )
+            # A claim that landed while this card was on its way: bring the card up to date.
+            fresh = get_lead(session, lead_id=message.lead_id)
+            if fresh.status != lead.status or fresh.owner != lead.owner:
+                slack_store.enqueue_lead_changed(session, fresh)
+        return {"channel": posted_in, "ts": ts}
+
+    def _card_of(self, message: OutboxMessage) -> tuple[Lead, Any] | None:
+        """The lead and its latest inquiry, or None when it has no card and never will."""
+        assert message.lead_id is not None
+        with self.store.session() as session:
+            lead = get_lead(session, lead_id=message.lead_id)
+            if lead.slack_ts is None or lead.slack_channel is None:
+                if slack_store.announce_pending(session, message.lead_id):
+                    raise RetryLater(
+                        "the announcement is not posted yet", delay=5, count_attempt=False
+                    )
+                return None
+            return lead, slack_store.latest_inquiry(session, message.lead_id)
+
+    def _update(self, message: OutboxMessage) -> dict[str, Any]:
+        found = self._card_of(message)
+        if found is None:
+            return {"skipped": "lead has no card"}
+        lead, inquiry = found
+        card = blocks.lead_card(lead, excerpt=_excerpt(inquiry))
+        call_slack(self.client.chat_update, channel=lead.slack_channel, ts=lead.slack_ts, **card)
+        return {"channel": lead.slack_channel, "ts": lead.slack_ts}
+
+    def _thread(self, message: OutboxMessage) -> dict[str, Any]:
+        found = self._card_of(message)
+        if found is None:
+            return {"skipped": "lead has no card"}
+        lead, _ = found
+        detail = None
+        if message.payload.get("activity_id"):
+            with self.store.session() as session:
+                activity = slack_store.get_activity(session, int(message.payload["activity_id"]))
+            detail = _excerpt(activity)
+        reply = blocks.thread_message(message.payload, lead, detail=detail)
+        resp = call_slack(
+            self.client.chat_postMessage,
+            channel=lead.slack_channel,
+            thread_ts=lead.slack_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+            **reply,
+        )
+        return {"channel": lead.slack_channel, "ts": str(resp.get("ts", ""))}
+
+    def _home(self, message: OutboxMessage) -> dict[str, Any]:
+        user = str(message.payload.get("user") or "")
+        if not user:
+            raise GiveUp("home refresh without a user")
+        with self.store.session() as session:
+            mine = stats.owned_by(session, user, limit=20)
+            waiting = stats.hot_unclaimed(session, limit=25)
+        call_slack(
+            self.client.views_publish, user_id=user, view=home_view(mine=mine, unclaimed=waiting)
+        )
+        return {"user": user}
+
+
+def _excerpt(activity: Any) -> str | None:
+    if activity is None:
+        return None
+    data = activity.data or {}
+    return str(data.get("text") or activity.detail or data.get("subject") or "") or None

@@ -1,0 +1,54 @@
+"""Per-client rate limiting for form posts: an in-memory token bucket per IP address.
+
+In memory and per process on purpose: it blunts one noisy client cheaply; several `serve`
+processes each keep their own buckets (documented in docs/forms.md).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+
+class RateLimiter:
+    """`burst` posts at once, refilled at `rate_per_minute`; `take` says how long to wait."""
+
+    def __init__(
+        self,
+        *,
+        rate_per_minute: float,
+        burst: int,
+        max_clients: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate = rate_per_minute / 60.0
+        self.burst = float(burst)
+        self.max_clients = max_clients
+        self.clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, client: str) -> float:
+        """0.0 when `client` may post now (a token is spent), else seconds until it may."""
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.pop(client, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[client] = (tokens - 1.0, now)
+                wait = 0.0
+            else:
+                self._buckets[client] = (tokens, now)
+                wait = (1.0 - tokens) / self.rate
+            # A flood of distinct addresses must not grow memory without bound: the least
+            # recently seen clients are forgotten (they start again with a full bucket).
+            while len(self._buckets) > self.max_clients:
+                self._buckets.popitem(last=False)
+        return wait
+
+
+def retry_after(wait: float) -> str:
+    return str(max(1, math.ceil(wait)))

@@ -1,0 +1,291 @@
+"""POST /forms/{key} (direct posts) and POST /webhooks/{provider}/{key} (form providers).
+
+The edge checks early and cheaply (origin, rate, size, secret or signature), commits the raw body
+through `Pipeline.accept` before any 2xx, then reads and scores it in a worker thread so the
+answer can carry the lead id (201), the field at fault (422) or a 303 to the thank-you page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.runtime import Runtime
+from bot.web import register_routes
+from ingest.forms import signatures
+from ingest.forms.config import PROVIDERS, FormConfig, FormsConfig, load_forms
+from ingest.forms.embed import render_embed_page, render_thanks
+from ingest.forms.limits import RateLimiter, retry_after
+from ingest.pipeline import Outcome
+from storage.errors import InputRejected, StoreUnavailable
+from storage.models import RawInput, RawStatus
+
+log = logging.getLogger("leadbot.forms")
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "application/json")
+KEPT_HEADERS = ("user-agent", "referer", "origin", "content-type", "accept-language")
+_FIELD_AT_FAULT = re.compile(r"^(?:missing|invalid) ([a-z_]+)")
+
+
+class Refused(Exception):
+    """An answer other than success: status, JSON error, the field at fault, extra headers."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(error)
+        self.status, self.field, self.headers = status, field, headers or {}
+
+    def response(self, extra: dict[str, str]) -> JSONResponse:
+        body = {"error": str(self), "field": self.field}
+        return JSONResponse(body, status_code=self.status, headers={**extra, **self.headers})
+
+
+class FormsEndpoint:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        forms = runtime.pipeline.context.options.get("forms")
+        if not isinstance(forms, FormsConfig):
+            settings = runtime.settings
+            forms = load_forms(settings.forms_file, strict=settings.forms_strict)
+        self.forms = forms
+        self.limiters: dict[str, RateLimiter] = {}
+
+    # --- checks at the edge ---------------------------------------------------------------
+
+    def form(self, key: str) -> FormConfig:
+        form = self.forms.get(key)
+        if form is None:
+            raise Refused(404, f"no form {key[:64]!r}")
+        return form
+
+    def cors(self, request: Request, form: FormConfig) -> dict[str, str]:
+        origin = request.headers.get("origin")
+        if not origin:
+            return {}
+        own = f"{request.url.scheme}://{request.url.netloc}"
+        if origin != own and not form.origin_allowed(origin):
+            raise Refused(403, "origin not allowed for this form")
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+    def limit(self, request: Request, form: FormConfig) -> None:
+        limiter = self.limiters.get(form.key)
+        if limiter is None:
+            limiter = RateLimiter(rate_per_minute=form.rate_per_minute, burst=form.burst)
+            self.limiters[form.key] = limiter
+        client = request.client.host if request.client else "unknown"
+        wait = limiter.take(client)
+        if wait > 0:
+            raise Refused(
+                429, "too many submissions, retry later", headers={"Retry-After": retry_after(wait)}
+            )
+
+    async def body(self, request: Request, form: FormConfig) -> bytes:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > form.max_body_bytes:
+            raise Refused(413, f"body larger than {form.max_body_bytes} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():  # a lying or absent Content-Length is capped here
+            size += len(chunk)
+            if size > form.max_body_bytes:
+                raise Refused(413, f"body larger than {form.max_body_bytes} bytes")
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        if not body.strip():
+            raise Refused(400, "empty body")
+        return body
+
+    def verify(self, request: Request, form: FormConfig, provider: str | None, body: bytes) -> None:
+        secret = form.secret
+        if not secret:
+            return
+        h = request.headers
+        now = time.time()
+        if provider == "typeform":
+            ok = signatures.verify_typeform(body, h.get("typeform-signature"), secret)
+        elif provider == "webflow":
+            ok = signatures.verify_webflow(
+                body, h.get("x-webflow-timestamp"), h.get("x-webflow-signature"), secret, now=now
+            )
+        elif provider == "netlify":
+            ok = signatures.verify_netlify(body, h.get("x-webhook-signature"), secret)
+        elif provider == "tally":
+            ok = signatures.verify_tally(body, h.get("tally-signature"), secret)
+        elif provider == "hubspot":
+            ok = signatures.verify_hubspot(
+                body,
+                method=request.method,
+                uri=str(request.url),
+                timestamp=h.get("x-hubspot-request-timestamp"),
+                signature=h.get("x-hubspot-signature-v3"),
+                secret=secret,
+                now=now,
+            )
+        else:  # direct posts and Jotform (which does not sign): our shared-secret scheme
+            ok = signatures.verify_shared(body, h, secret)
+        if not ok:
+            raise Refused(401, "missing or invalid signature")
+
+    # --- accept, then read ----------------------------------------------------------------
+
+    def finish(self, raw_id: int, new: bool) -> tuple[Outcome | None, str | None]:
+        """Process a new input; for one seen before, report what became of it."""
+        pipeline = self.runtime.pipeline
+        if not new:
+            with self.runtime.store.session() as session:
+                raw = session.get(RawInput, raw_id)
+                if raw is not None and raw.status != RawStatus.PENDING:
+                    return Outcome(raw_id, RawStatus(raw.status), raw.reason, raw.lead_id), None
+        try:
+            return pipeline.process(raw_id), None
+        except StoreUnavailable as e:  # committed already: it is processed at the next start
+            log.warning("form input %s accepted but left pending: %s", raw_id, e)
+            return None, str(e)
+
+    async def handle(self, request: Request, key: str, provider: str | None) -> Response:
+        cors: dict[str, str] = {}
+        try:
+            form = self.form(key)
+            if provider is not None and (
+                provider not in PROVIDERS or form.provider not in (None, provider)
+            ):
+                raise Refused(404, f"form {key!r} takes no {provider[:20]!r} webhooks")
+            if provider is None:
+                cors = self.cors(request, form)
+            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if provider is None and media not in FORM_TYPES:
+                raise Refused(415, f"content type must be one of {', '.join(FORM_TYPES)}")
+            self.limit(request, form)
+            body = await self.body(request, form)
+            self.verify(request, form, provider, body)
+            envelope: dict[str, Any] = {
+                "form_key": form.key,
+                "provider": provider,
+                "remote": request.client.host if request.client else None,
+                "headers": {
+                    h: request.headers[h][:500] for h in KEPT_HEADERS if h in request.headers
+                },
+                "config": form.snapshot(),
+            }
+            channel = f"webhook:{provider}" if provider else f"form:{form.key}"
+            try:
+                raw_id, new = await asyncio.to_thread(
+                    self.runtime.pipeline.accept,
+                    body,
+                    kind="form",
+                    channel=channel,
+                    content_type=request.headers.get("content-type"),
+                    envelope=envelope,
+                )
+            except StoreUnavailable as e:
+                raise Refused(
+                    503, "temporarily unavailable, retry later", headers={"Retry-After": "30"}
+                ) from e
+            except InputRejected as e:
+                raise Refused(422, str(e)) from e
+            outcome, pending = await asyncio.to_thread(self.finish, raw_id, new)
+        except Refused as refused:
+            if refused.status >= 500 or refused.status == 429:
+                log.warning("form %s: %s %s", key[:64], refused.status, refused)
+            return refused.response(cors)
+        return self.answer(request, form, raw_id, outcome, pending, cors, browser=provider is None)
+
+    def answer(
+        self,
+        request: Request,
+        form: FormConfig,
+        raw_id: int,
+        outcome: Outcome | None,
+        pending: str | None,
+        cors: dict[str, str],
+        *,
+        browser: bool,
+    ) -> Response:
+        if outcome is not None and outcome.status in (RawStatus.FAILED, RawStatus.REVIEW):
+            reason = outcome.reason or "submission could not be read"
+            match = _FIELD_AT_FAULT.match(reason)
+            body = {
+                "error": reason,
+                "field": match.group(1) if match else None,
+                "submission_id": raw_id,
+            }
+            return JSONResponse(body, status_code=422, headers=cors)
+        wants_html = "text/html" in request.headers.get("accept", "")
+        form_post = not request.headers.get("content-type", "").startswith("application/json")
+        if browser and wants_html and form_post:
+            target = form.thank_you_url or str(request.url_for("form_thanks", form_key=form.key))
+            return RedirectResponse(target, status_code=303, headers=cors)
+        if outcome is None:
+            body = {"status": "pending", "lead_id": None, "submission_id": raw_id}
+            return JSONResponse(body, status_code=202, headers=cors)
+        lead_id = outcome.lead_id if outcome.status != RawStatus.ARCHIVED else None
+        body = {
+            "status": "accepted",
+            "lead_id": lead_id,
+            "submission_id": raw_id,
+            "duplicate": outcome.status == RawStatus.DUPLICATE,
+        }
+        return JSONResponse(body, status_code=201, headers=cors)
+
+
+@register_routes
+def forms_routes(runtime: Runtime) -> list[BaseRoute]:
+    endpoint = FormsEndpoint(runtime)
+    runtime.extras["forms"] = endpoint
+
+    async def post_form(request: Request) -> Response:
+        return await endpoint.handle(request, request.path_params["form_key"], None)
+
+    async def post_webhook(request: Request) -> Response:
+        params = request.path_params
+        return await endpoint.handle(request, params["form_key"], params["provider"])
+
+    async def preflight(request: Request) -> Response:
+        try:
+            form = endpoint.form(request.path_params["form_key"])
+            cors = endpoint.cors(request, form)
+        except Refused as refused:
+            return refused.response({})
+        headers = {
+            **cors,
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type, X-LeadBot-Secret, X-LeadBot-Signature",
+            "Access-Control-Max-Age": "600",
+        }
+        return Response(status_code=204, headers=headers)
+
+    async def embed(request: Request) -> Response:
+        try:
+            form = endpoint.form(request.path_params["form_key"])
+        except Refused as refused:
+            return refused.response({})
+        action = str(request.url_for("form_post", form_key=form.key))
+        return HTMLResponse(render_embed_page(form, action=action))
+
+    async def thanks(request: Request) -> Response:
+        try:
+            form = endpoint.form(request.path_params["form_key"])
+        except Refused as refused:
+            return refused.response({})
+        return HTMLResponse(render_thanks(form))
+
+    return [
+        Route("/forms/{form_key}", post_form, methods=["POST"], name="form_post"),
+        Route("/forms/{form_key}", preflight, methods=["OPTIONS"]),
+        Route("/forms/{form_key}/embed", embed, methods=["GET"], name="form_embed"),
+        Route("/forms/{form_key}/thanks", thanks, methods=["GET"], name="form_thanks"),
+        Route("/webhooks/{provider}/{form_key}", post_webhook, methods=["POST"]),
+    ]

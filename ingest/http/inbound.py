@@ -1,0 +1,307 @@
+"""POST /inbound/{provider}: SendGrid, Mailgun and Postmark inbound-email webhooks.
+
+Credentials are checked before anything is stored, the raw message is committed through
+`Pipeline.accept` (kind "email", channel "inbound:<provider>") before the 200, and parsing runs
+after the answer. Providers retry on any non-2xx, so a store outage answers 503, never 200.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from pydantic import SecretStr
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import FormParser, parse_options_header
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.runtime import Runtime
+from bot.web import register_routes
+from ingest.inbound_payloads import (
+    FormPost,
+    InboundMail,
+    PayloadError,
+    Upload,
+    mailgun_mail,
+    postmark_mail,
+    sendgrid_mail,
+)
+from storage.errors import InputRejected, StoreUnavailable
+
+log = logging.getLogger("leadbot.inbound")
+
+PROVIDERS = ("sendgrid", "mailgun", "postmark")
+KEY_HEADER = "x-leadbot-key"
+MAILGUN_MAX_AGE_S = 300  # Mailgun signs each POST afresh; an older signature is a replay
+FORM_OVERHEAD_BYTES = 1024 * 1024  # field names, boundaries and JSON escaping around the message
+MAX_FORM_FIELDS = 500
+
+
+class Refused(Exception):
+    """An answer other than 200, with its status and a reason the provider's log shows."""
+
+    def __init__(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.headers = headers
+
+
+class TokenMemory:
+    """Mailgun tokens seen within the signature window: the same signed token twice is a replay."""
+
+    def __init__(self, *, ttl_s: float = 2 * MAILGUN_MAX_AGE_S, limit: int = 100_000) -> None:
+        self.ttl_s = ttl_s
+        self.limit = limit
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def seen(self, token: str, *, now: float) -> bool:
+        with self._lock:
+            expiry = self._seen.get(token)
+            return expiry is not None and expiry > now
+
+    def remember(self, token: str, *, now: float) -> None:
+        with self._lock:
+            if len(self._seen) >= self.limit:
+                self._seen = {t: e for t, e in self._seen.items() if e > now}
+            if len(self._seen) < self.limit:
+                self._seen[token] = now + self.ttl_s
+
+
+@register_routes
+def inbound_routes(runtime: Runtime) -> list[BaseRoute]:
+    tokens = TokenMemory()
+    runtime.extras["inbound_tokens"] = tokens
+
+    async def inbound(request: Request) -> Response:
+        provider = str(request.path_params["provider"]).lower()
+        try:
+            return await _receive(runtime, tokens, provider, request)
+        except Refused as e:
+            if e.status >= 500:
+                log.warning("inbound %s: %s %s", provider, e.status, e)
+            else:
+                log.info("inbound %s refused: %s %s", provider, e.status, e)
+            return JSONResponse({"error": str(e)}, status_code=e.status, headers=e.headers)
+
+    return [Route("/inbound/{provider}", inbound, methods=["POST"])]
+
+
+async def _receive(
+    runtime: Runtime, tokens: TokenMemory, provider: str, request: Request
+) -> Response:
+    settings = runtime.settings
+    if provider not in PROVIDERS:
+        raise Refused(
+            404, f"unknown inbound provider {provider!r}; use one of {', '.join(PROVIDERS)}"
+        )
+    if provider == "sendgrid":
+        _check_shared_secret(request, settings.sendgrid_secret, "LEADBOT_SENDGRID_SECRET")
+    elif provider == "postmark":
+        _check_shared_secret(request, settings.postmark_secret, "LEADBOT_POSTMARK_SECRET")
+    elif settings.mailgun_signing_key is None:
+        raise Refused(401, "Mailgun inbound is not configured: set LEADBOT_MAILGUN_SIGNING_KEY")
+    limit = settings.max_message_bytes
+    body = await _read_body(request, limit=limit + FORM_OVERHEAD_BYTES)
+    content_type = request.headers.get("content-type", "")
+    token: str | None = None
+    try:
+        if provider == "postmark":
+            mail = await asyncio.to_thread(_postmark, body, content_type)
+        else:
+            post = await asyncio.to_thread(parse_form, body, content_type, max_field_bytes=limit)
+            if provider == "mailgun":
+                key = settings.mailgun_signing_key
+                assert key is not None
+                token = _check_mailgun_signature(post, key, tokens, now=time.time())
+            mail = await asyncio.to_thread(
+                sendgrid_mail if provider == "sendgrid" else mailgun_mail, post
+            )
+    except PayloadError as e:
+        raise Refused(400, str(e)) from None
+    if len(mail.raw) > limit:
+        raise Refused(413, f"message of {len(mail.raw)} bytes is over the {limit}-byte limit")
+    raw_id, new = await _accept(runtime, provider, mail, request)
+    if token is not None:
+        tokens.remember(token, now=time.time())  # only once committed: a 503 must stay retryable
+    log.info(
+        "inbound %s: raw input %s %s (%s)",
+        provider,
+        raw_id,
+        "stored" if new else "duplicate",
+        mail.mode,
+    )
+    task = _schedule(runtime, raw_id) if new else None
+    return JSONResponse(
+        {"status": "accepted" if new else "duplicate", "raw_id": raw_id, "mode": mail.mode},
+        background=task,
+    )
+
+
+def _schedule(runtime: Runtime, raw_id: int) -> BackgroundTask | None:
+    """Parse after answering: in `serve`'s worker process when it runs, else in a thread."""
+    queue = getattr(runtime.extras.get("smtp_handler"), "queue", None)
+    if queue is not None:  # the same batch queue as SMTP: a hostile message never stalls this loop
+        queue.put(raw_id)
+        return None
+    return BackgroundTask(run_in_threadpool, runtime.pipeline.process_safely, raw_id)
+
+
+async def _accept(
+    runtime: Runtime, provider: str, mail: InboundMail, request: Request
+) -> tuple[int, bool]:
+    envelope = {"provider": provider, "mode": mail.mode, **mail.envelope}
+    if request.client is not None:
+        envelope["peer"] = request.client.host
+    accept: Callable[[], tuple[int, bool]] = lambda: runtime.pipeline.accept(  # noqa: E731
+        mail.raw,
+        kind="email",
+        channel=f"inbound:{provider}",
+        content_type="message/rfc822",
+        envelope=envelope,
+    )
+    try:
+        return await asyncio.to_thread(accept)
+    except StoreUnavailable as e:
+        raise Refused(
+            503, f"temporarily unavailable, retry later: {e}", {"Retry-After": "30"}
+        ) from None
+    except InputRejected as e:
+        raise Refused(400, f"not an email message: {e}") from None
+
+
+async def _read_body(request: Request, *, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise Refused(413, f"request of {declared} bytes is over the {limit}-byte limit")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise Refused(413, f"request is over the {limit}-byte limit")
+    return bytes(body)
+
+
+def parse_form(body: bytes, content_type: str, *, max_field_bytes: int) -> FormPost:
+    """A urlencoded or multipart body, values kept as bytes (a raw MIME field stays byte-exact)."""
+    ctype, params = parse_options_header(content_type)
+    if ctype not in (b"multipart/form-data", b"application/x-www-form-urlencoded"):
+        raise PayloadError(
+            f"expected multipart/form-data or urlencoded, got {ctype.decode('latin-1')!r}"
+        )
+    post = FormPost()
+    if ctype == b"application/x-www-form-urlencoded":
+        try:
+            pairs = parse_qsl(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+        except ValueError as e:
+            raise PayloadError(f"malformed form body: {e}") from None
+        post.fields.update((k.decode("utf-8", "replace"), v) for k, v in pairs)
+        return post
+
+    def on_field(f: Any) -> None:
+        if f.field_name is not None:
+            post.fields[f.field_name.decode("utf-8", "replace")] = f.value or b""
+
+    def on_file(f: Any) -> None:
+        f.file_object.seek(0)
+        post.files.append(
+            Upload(
+                (f.field_name or b"").decode("utf-8", "replace"),
+                f.file_name.decode("utf-8", "replace") if f.file_name else None,
+                f.content_type,
+                f.file_object.read(),
+            )
+        )
+
+    config = {
+        "MAX_MEMORY_FILE_SIZE": float("inf"),  # the whole body is already capped in memory
+        "MAX_FIELDS": MAX_FORM_FIELDS,
+        "MAX_FIELD_SIZE": max_field_bytes,
+        "MAX_HEADER_COUNT": 16,
+    }
+    try:
+        parser = FormParser(
+            ctype.decode("latin-1"),
+            on_field,
+            on_file,
+            boundary=params.get(b"boundary"),
+            config=config,
+        )
+        parser.write(body)
+        parser.finalize()
+    except (FormParserError, ValueError) as e:
+        raise PayloadError(f"malformed form body: {e}") from None
+    return post
+
+
+def _postmark(body: bytes, content_type: str) -> InboundMail:
+    if "json" not in content_type.lower():
+        raise PayloadError("Postmark posts application/json")
+    try:
+        payload = json.loads(body)
+    except ValueError as e:
+        raise PayloadError(f"malformed JSON: {e}") from None
+    return postmark_mail(payload)
+
+
+def _check_shared_secret(request: Request, secret: SecretStr | None, setting: str) -> None:
+    """SendGrid and Postmark do not sign: a secret in the URL (`?key=`, basic auth) or a header."""
+    challenge = {"WWW-Authenticate": 'Basic realm="LeadBot inbound"'}
+    if secret is None or not secret.get_secret_value():
+        raise Refused(401, f"inbound webhook is not configured: set {setting}", challenge)
+    expected = secret.get_secret_value().encode("utf-8")
+    offered = [
+        request.query_params.get("key"),
+        request.headers.get(KEY_HEADER),
+        _basic_password(request),
+    ]
+    if not any(o is not None and hmac.compare_digest(o.encode("utf-8"), expected) for o in offered):
+        raise Refused(401, "missing or wrong webhook credentials", challenge)
+
+
+def _basic_password(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    return decoded.partition(":")[2]
+
+
+def _check_mailgun_signature(
+    post: FormPost, key: SecretStr, tokens: TokenMemory, *, now: float
+) -> str:
+    """HMAC-SHA256(signing key, timestamp + token) in hex; fresh timestamp, token never seen."""
+    timestamp, token, signature = (post.text(k) or "" for k in ("timestamp", "token", "signature"))
+    if not (timestamp and token and signature):
+        raise Refused(401, "Mailgun post without timestamp, token and signature")
+    digest = hmac.new(
+        key.get_secret_value().encode("utf-8"), (timestamp + token).encode("utf-8"), hashlib.sha256
+    ).hexdigest()
+    if not hmac.compare_digest(digest, signature.strip().lower()):
+        raise Refused(401, "Mailgun signature does not match the signing key")
+    try:
+        age = abs(now - float(timestamp))
+    except ValueError:
+        raise Refused(401, "Mailgun timestamp is not a number") from None
+    if age > MAILGUN_MAX_AGE_S:
+        raise Refused(403, f"Mailgun timestamp is {int(age)} s away from now: stale or replayed")
+    if tokens.seen(token, now=now):
+        raise Refused(403, "Mailgun token already used: replayed request")
+    return token

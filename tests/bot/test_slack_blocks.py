@@ -1,0 +1,152 @@
+"""Block Kit rendering without Slack: escaping of outside text, Slack's limits, buttons per status."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.slack import blocks
+from bot.slack.escape import clip_mrkdwn, mrkdwn, safe
+from bot.slack.routing import parse_routes, pick_channel
+from bot.slack.surfaces import home_view, note_modal
+from storage.errors import ConfigError
+from storage.models import Lead
+from tests.bot.fake_slack import block_kit_problem
+
+HOSTILE = "<!channel> <!here> <@U0ADMIN> <http://evil.example|Your bank> & co"
+
+
+def hostile_lead(**kw: object) -> Lead:
+    values: dict[str, object] = dict(
+        id=7, email="x@evil.example", name=HOSTILE, company=HOSTILE, title=HOSTILE, phone="+4930123",
+        source="email", forwarded_by=HOSTILE, status="announced", score=91, temperature="hot",
+        reasons=[{"rule": "r", "points": 40, "reason": HOSTILE, "evidence": HOSTILE}],
+    )  # fmt: skip
+    values.update(kw)
+    return Lead(**values)
+
+
+def mrkdwn_texts(items: list[dict[str, object]]) -> list[str]:
+    """Every mrkdwn string in a block list (plain_text cannot ping or link, so it may stay raw)."""
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                found.append(str(node["text"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(items)
+    return found
+
+
+def test_escape_is_exactly_three_characters() -> None:
+    assert (
+        mrkdwn("a & b < c > d *bold* _it_ `code`") == "a &amp; b &lt; c &gt; d *bold* _it_ `code`"
+    )
+    assert mrkdwn(None) == ""
+
+
+def test_no_outside_text_can_ping_or_disguise_a_link() -> None:
+    card = blocks.lead_card(hostile_lead(), excerpt=HOSTILE)
+    texts = [*mrkdwn_texts(card["blocks"]), card["text"]]
+    assert texts and all("<!" not in t and "<@" not in t and "<http" not in t for t in texts)
+    assert any("&lt;!channel&gt;" in t and "&amp; co" in t for t in texts)
+    assert "&lt;http://evil.example|Your bank&gt;" in json.dumps(card["blocks"])
+
+
+def test_only_real_user_ids_become_mentions() -> None:
+    claimed = blocks.lead_card(hostile_lead(status="claimed", owner="U0REP1"))
+    assert "*Claimed by <@U0REP1>*" in json.dumps(claimed["blocks"])
+    odd = blocks.lead_card(hostile_lead(status="claimed", owner="<!channel>"))
+    assert "Claimed by &lt;!channel&gt;" in json.dumps(odd["blocks"])
+    assert not any("<!" in t for t in mrkdwn_texts(odd["blocks"]))
+
+
+@pytest.mark.parametrize(
+    ("status", "buttons"),
+    [
+        ("announced", ["Claim", "Add note", "Back to nurturing"]),
+        ("claimed", ["Add note", "Back to nurturing", "Won", "Lost"]),
+        ("won", ["Add note"]),
+        ("nurturing", ["Add note"]),
+    ],
+)
+def test_buttons_follow_the_status(status: str, buttons: list[str]) -> None:
+    card = blocks.lead_card(hostile_lead(status=status, owner="U1"))
+    [actions] = [b for b in card["blocks"] if b["type"] == "actions"]
+    assert [e["text"]["text"] for e in actions["elements"]] == buttons
+    assert {e["value"] for e in actions["elements"]} == {"7"}
+
+
+def test_long_texts_fit_slack_limits() -> None:
+    huge = "&" * 10_000
+    lead = hostile_lead(name="N" * 500, company=huge, title=huge, forwarded_by=huge,
+                        reasons=[{"rule": "r", "points": i, "reason": huge, "evidence": huge} for i in range(1, 40)])  # fmt: skip
+    card = blocks.lead_card(lead, excerpt=huge + "\n" + huge)
+    assert block_kit_problem(card["blocks"], limit=50) is None
+    header = card["blocks"][0]["text"]["text"]
+    assert len(header) <= 150 and header.endswith("…")
+    assert all(len(t) <= 3000 for t in mrkdwn_texts(card["blocks"]))
+    # Clipping never leaves half an entity behind.
+    assert not any(
+        t.rstrip("…").endswith(("&", "&a", "&am", "&amp")) for t in mrkdwn_texts(card["blocks"])
+    )
+    assert clip_mrkdwn("ab&amp;cd", 5) == "ab…"
+    assert safe("<" * 10, 9) == "&lt;&lt;…"
+
+
+def test_top_reasons_are_the_three_biggest_positive() -> None:
+    reasons = [{"rule": str(p), "points": p, "reason": f"r{p}"} for p in (5, -20, 30, 10, 25)]
+    assert [r["points"] for r in blocks.top_reasons(hostile_lead(reasons=reasons))] == [30, 25, 10]
+
+
+def test_lists_and_views_stay_within_block_limits() -> None:
+    leads = [hostile_lead(id=i, status="announced") for i in range(200)]
+    message = blocks.lead_list("*Hot*", leads)
+    assert block_kit_problem(message["blocks"], limit=50) is None and len(message["blocks"]) == 50
+    home = home_view(mine=leads, unclaimed=leads)
+    assert block_kit_problem(home["blocks"], limit=100) is None
+    modal = note_modal(hostile_lead(), '{"lead_id": 7}')
+    assert modal["blocks"][0]["text"]["type"] == "plain_text"  # the name shown as typed, inert
+    assert len(modal["title"]["text"]) <= 24
+
+
+def test_stats_message() -> None:
+    funnel = {
+        "by_status": {"announced": 2, "claimed": 3},
+        "claim_rate": 0.6,
+        "median_seconds_to_claim": 420,
+    }
+    text = blocks.stats_message(funnel)["blocks"][0]["text"]["text"]
+    assert (
+        "announced: *2*" in text
+        and "claim rate: *60%*" in text
+        and "median time to claim: *7 min*" in text
+    )
+
+
+def test_routes_parse_and_match() -> None:
+    routes = parse_routes("product:analytics=C1, country:de|at=C2,domain:bigco.com=C3")
+    assert pick_channel(Lead(email="a@b", product="Analytics"), routes, default="CD") == "C1"
+    assert pick_channel(Lead(email="a@b", country="AT"), routes, default="CD") == "C2"
+    assert pick_channel(Lead(email="a@b", domain="eu.bigco.com"), routes, default="CD") == "C3"
+    assert pick_channel(Lead(email="a@b", domain="notbigco.com"), routes, default="CD") == "CD"
+    for bad in ("product=C1", "colour:red=C1", "product:x=general"):
+        with pytest.raises(ConfigError):
+            parse_routes(bad)
+
+
+def test_manifest_declares_what_the_app_uses() -> None:
+    from pathlib import Path
+
+    manifest = (Path(__file__).parents[2] / "bot" / "manifest.yml").read_text()
+    for needed in ("command: /lead\n", "command: /leads\n", "app_home_opened", "home_tab_enabled: true",
+                   "chat:write", "commands", "usergroups:read", "channels:read", "is_enabled: true"):  # fmt: skip
+        assert needed in manifest, needed
+    assert manifest.count("/slack/events") == 4  # both commands, events, interactivity

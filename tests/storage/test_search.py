@@ -1,0 +1,179 @@
+"""find_leads on SQLite (FTS5 trigram) and PostgreSQL (pg_trgm): exact, domain, fuzzy, hostile."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from storage.db import Store
+from storage.leads import search_leads
+from storage.models import Lead
+from storage.search import find_leads, repair_search_index
+
+PEOPLE = [
+    # email, name, company, score
+    ("jane.doe@acme.com", "Jane Doe", "Acme Robotics", 40.0),
+    ("john.doe@globex.example", "John Doe", "Globex", 70.0),
+    ("ops@acme.com", None, "Acme Robotics", 90.0),
+    ("maria@initech.example", "María Pérez", "Initech GmbH", 10.0),
+    ("bob.stone@umbrella.example", "Bob Stone", "Umbrella Corp", 55.0),
+    ("zed@acmetools.example", "Zed Zulu", "Acme Tools", 20.0),
+]
+
+
+@pytest.fixture
+def people(store: Store) -> Store:
+    with store.session() as s:
+        for email, name, company, score in PEOPLE:
+            domain = email.rpartition("@")[2]
+            s.add(Lead(email=email, domain=domain, name=name, company=company, score=score))
+    return store
+
+
+def emails(store: Store, query: str, *, limit: int = 10) -> list[str]:
+    with store.session() as s:
+        return [lead.email for lead in find_leads(s, query, limit=limit)]
+
+
+def test_exact_email_comes_first_and_ignores_case(people: Store) -> None:
+    found = emails(people, "  JANE.DOE@Acme.com ")
+    assert found[0] == "jane.doe@acme.com"
+    assert "bob.stone@umbrella.example" not in found
+
+
+def test_domain_with_or_without_at_sign_lists_that_company_best_score_first(people: Store) -> None:
+    for query in ("acme.com", "@acme.com", "ACME.COM"):
+        assert emails(people, query)[:2] == ["ops@acme.com", "jane.doe@acme.com"], query
+
+
+def test_partial_name_and_company(people: Store) -> None:
+    assert emails(people, "Robot")[:2] == ["ops@acme.com", "jane.doe@acme.com"]
+    assert emails(people, "umbrel")[0] == "bob.stone@umbrella.example"
+    assert emails(people, "stone")[0] == "bob.stone@umbrella.example"
+    assert emails(people, "initech")[0] == "maria@initech.example"
+
+
+def test_typos_still_find_the_person(people: Store) -> None:
+    assert emails(people, "jnae doe")[0] == "jane.doe@acme.com"
+    assert emails(people, "acme robotcs")[0] in {"ops@acme.com", "jane.doe@acme.com"}
+    assert set(emails(people, "acme robotcs")[:2]) == {"ops@acme.com", "jane.doe@acme.com"}
+    assert emails(people, "bob stnoe")[0] == "bob.stone@umbrella.example"
+    assert emails(people, "umbrela corp")[0] == "bob.stone@umbrella.example"
+
+
+def test_full_name_ranks_the_person_above_namesakes(people: Store) -> None:
+    found = emails(people, "john doe")
+    assert found[:2] == ["john.doe@globex.example", "jane.doe@acme.com"]
+
+
+def test_non_ascii_name(people: Store) -> None:
+    assert emails(people, "pérez")[0] == "maria@initech.example"
+    assert emails(people, "PÉREZ")[0] == "maria@initech.example"
+
+
+def test_no_match_is_empty_not_everything(people: Store) -> None:
+    assert emails(people, "zzqxw") == []
+    assert emails(people, "") == []
+    assert emails(people, "   ") == []
+    assert emails(people, "ab") == []  # under 3 characters: too short to mean anything
+
+
+def test_limit_is_honoured(people: Store) -> None:
+    assert len(emails(people, "acme", limit=2)) == 2
+    assert emails(people, "acme", limit=0) == []
+
+
+HOSTILE = [
+    "%",
+    "_",
+    "%%%",
+    "100%_",
+    "'",
+    "' OR 1=1 --",
+    '"',
+    '"""',
+    "*",
+    "NEAR(",
+    "NEAR(acme robotics)",
+    "-acme",
+    "name:acme",
+    "acme AND OR NOT",
+    "(",
+    ")",
+    "^acme",
+    "{name company}: acme",
+    "\\",
+    "\x00acme",
+    "acme\r\nbcc: x",
+    "a" * 5000,
+    "acme " * 300,
+]
+
+
+def test_hostile_input_never_raises_and_is_taken_literally(people: Store) -> None:
+    for query in HOSTILE:
+        found = emails(people, query)
+        if not any(ch.isalpha() for ch in query):
+            assert found == [], query  # syntax characters are nobody's name
+    # FTS5 syntax inside the query is literal text, so it still finds what it names.
+    acme = {"ops@acme.com", "jane.doe@acme.com", "zed@acmetools.example"}
+    for query in ('"acme"', "acme*", "-acme", "^acme", "(acme)", "acme:"):
+        assert set(emails(people, query)[:3]) == acme, query
+
+
+def test_index_follows_inserts_updates_and_deletes(people: Store) -> None:
+    with people.session() as s:
+        s.add(Lead(email="new@wayne.example", domain="wayne.example", name="Bruce Wayne"))
+    assert emails(people, "bruce")[0] == "new@wayne.example"
+    with people.session() as s:
+        lead = s.scalar(sa.select(Lead).where(Lead.email == "new@wayne.example"))  # type: ignore[arg-type]
+        assert lead is not None
+        lead.company = "Wayne Enterprises"
+        lead.name = "Batman"
+    assert emails(people, "enterprises")[0] == "new@wayne.example"
+    assert emails(people, "batman")[0] == "new@wayne.example"
+    assert "new@wayne.example" not in emails(people, "bruce")
+    with people.session() as s:
+        s.execute(sa.delete(Lead).where(Lead.email == "new@wayne.example"))  # type: ignore[arg-type]
+    assert emails(people, "batman") == []
+
+
+def test_score_update_does_not_disturb_the_index(people: Store) -> None:
+    with people.session() as s:
+        s.execute(sa.update(Lead).values(score=Lead.score + 1))  # type: ignore[operator]
+    assert emails(people, "Robot")[:2] == ["ops@acme.com", "jane.doe@acme.com"]
+
+
+def test_cli_search_shares_the_same_search(people: Store) -> None:
+    with people.session() as s:
+        assert search_leads(s, "jnae doe")[0].email == "jane.doe@acme.com"
+
+
+def test_sqlite_index_objects_exist_and_repair_is_idempotent(people: Store) -> None:
+    if people.dialect != "sqlite":
+        with people.engine.connect() as conn:
+            names = set(
+                conn.scalars(sa.text("SELECT indexname FROM pg_indexes WHERE tablename = 'lead'"))
+            )
+        assert "ix_lead_search_trgm" in names
+    else:
+        with people.engine.connect() as conn:
+            names = set(conn.scalars(sa.text("SELECT name FROM sqlite_master")))
+        assert {"lead_search", "lead_search_ai", "lead_search_au", "lead_search_ad"} <= names
+    assert repair_search_index(people.engine) is True
+    assert emails(people, "Robot")[:2] == ["ops@acme.com", "jane.doe@acme.com"]
+
+
+def test_lost_triggers_fall_back_to_a_scan_until_repaired(sqlite_url: str) -> None:
+    store = Store(sqlite_url)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER lead_search_ai")
+    with store.session() as s:
+        s.add(Lead(email="late@acme.com", domain="acme.com", name="Late Comer"))
+    assert emails(store, "comer") == ["late@acme.com"]  # not in the index: found by the scan
+    assert repair_search_index(store.engine)
+    with store.session() as s:
+        hits = s.execute(sa.text("SELECT rowid FROM lead_search WHERE lead_search MATCH 'comer'"))
+        assert len(list(hits)) == 1
+    assert emails(store, "comer") == ["late@acme.com"]
+    store.dispose()
