@@ -28,14 +28,14 @@ _SENDERS: tuple[tuple[str, re.Pattern[str]], ...] = (
 _BODIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("contactform7", re.compile(r"sent from a contact form on", re.I)),
     ("webflow", re.compile(r"you have a new form submission", re.I)),
-    ("wix", re.compile(r"you('|’)ve got a new (form )?submission", re.I)),
+    ("wix", re.compile(r"you('|\u2019)ve got a new (form )?submission", re.I)),
     ("wpforms", re.compile(r"\bwpforms\b", re.I)),
     ("gravityforms", re.compile(r"\bgravity ?forms\b", re.I)),
 )
 _ROBOT = re.compile(r"^(wordpress|no-?reply|donotreply|do-not-reply|mailer-daemon)@", re.I)
 _NOREPLY = re.compile(r"^(no-?reply|donotreply|do-not-reply|forms?|notifications?|website)@", re.I)
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(\.[\w-]+)+")
-_LABEL = r"[A-Za-z][\w '’/()?&.-]{0,48}?"
+_LABEL = r"[A-Za-z][\w '\u2019/()?&.-]{0,48}?"
 _LINE = re.compile(rf"^\s*(?:\*\s*)?({_LABEL})\s*\*?\s*:(?!//)[ \t]*(.*)$")
 _DASHED = re.compile(r"^\s*-{2,}\s*(.+?)\s*-{2,}\s*$")  # WPForms plain text: --- Name ---
 _FOOTER = re.compile(
@@ -54,14 +54,15 @@ def notification_vendor(
     """Which form tool sent this (`contactform7`, `wpforms`, …), `form` if unsure, None if none."""
     subject, sender = subject or "", (from_addr or "").strip().lower()
     body = text or (BeautifulSoup(html, "html.parser").get_text(" ") if html else "")
-    for vendor, pattern in _SENDERS:
-        if pattern.search(sender):
-            return vendor
+    # Body and subject first: Gravity Forms and WPForms also send as wordpress@ (like CF7).
     for vendor, pattern in _BODIES:
         if pattern.search(body[:20_000]):
             return vendor
     for vendor, pattern in _SUBJECTS:
         if pattern.search(subject):
+            return vendor
+    for vendor, pattern in _SENDERS:
+        if pattern.search(sender):
             return vendor
     if _NOREPLY.match(sender) and re.search(r"\b(form|submission|entry|enquiry)\b", subject, re.I):
         return "form"

@@ -59,6 +59,21 @@ def read_email(
     sender = _single(msg, "from")
     body = extract_body(msg, max_parts=max_parts)
     subject = first(msg, "subject", limit=SUBJECT_LIMIT)
+    # A website's form notification (sent by the site or forwarded by a rep): the visitor is the lead.
+    from ingest.formmail_reader import read_form_notification
+
+    notification = read_form_notification(
+        msg,
+        raw,
+        sender=sender,
+        subject=subject,
+        text=body.text or body.html_text,
+        internal_domains=internal_domains,
+        received_at=received_at,
+        max_parts=max_parts,
+    )
+    if notification is not None:
+        return notification
     internal = in_domains(sender.domain, internal_domains)
     lead: _Lead | NotALead
     if internal:

@@ -137,3 +137,24 @@ def test_score_explain_adds_up(env: dict[str, str], capsys: pytest.CaptureFixtur
     explained = json.loads(capsys.readouterr().out)
     assert explained["email"] == "jane@acme-robotics.example"
     assert round(sum(r["points"] for r in explained["reasons"]), 2) == round(explained["score"], 2)
+
+
+def test_reprocess_retries_what_was_kept_for_review(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rep's forward whose original sender is missing is kept; fixed configuration makes it a lead."""
+    msg = EmailMessage()
+    msg["From"] = "Rep One <rep@ourco.example>"
+    msg["To"] = "leads@leads.example.com"
+    msg["Subject"] = "Fwd: quote"
+    msg["Message-ID"] = "<f1@ourco.example>"
+    msg.set_content("FYI\n\n---------- Forwarded message ---------\nSubject: quote\n\nPlease quote 20 seats.\n")
+    forward = bytes(msg)
+    assert run_cli("ingest", "-", stdin=forward, env=env).returncode == 0
+    assert main(["leads", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    monkeypatch.setenv("LEADBOT_INTERNAL_DOMAINS", "someone-else.example")
+    assert main(["reprocess"]) == 0
+    assert "retried 1" in capsys.readouterr().out
+    assert main(["leads", "list", "--json"]) == 0
+    assert [x["email"] for x in json.loads(capsys.readouterr().out)] == ["rep@ourco.example"]

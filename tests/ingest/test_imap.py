@@ -205,7 +205,9 @@ def test_wrong_password_is_retried_and_never_logged(
 ) -> None:
     store = Store(sqlite_url)
     runtime = build_runtime(make_settings(sqlite_url), store=store)
-    target = ImapTarget("127.0.0.1", dovecot.port, USER, "not-the-password", tls=False, starttls="no")
+    target = ImapTarget(
+        "127.0.0.1", dovecot.port, USER, "not-the-password", tls=False, starttls="no"
+    )
     caplog.set_level(logging.INFO, logger="leadbot.imap")
     poller = ImapPoller(runtime.pipeline, target, backoff_initial=0.05, backoff_max=0.1)
     with Running(poller):
@@ -226,7 +228,12 @@ def test_parse_imap_url() -> None:
     )
     assert "s:cret" not in repr(t) and "s:cret" not in t.describe()
     local = parse_imap_url("imap://u:p@127.0.0.1:1143?starttls=required")
-    assert (local.port, local.mailbox, local.tls, local.starttls) == (1143, "INBOX", False, "required")
+    assert (local.port, local.mailbox, local.tls, local.starttls) == (
+        1143,
+        "INBOX",
+        False,
+        "required",
+    )
     for bad in ("pop3://u:p@h/", "imaps://host/INBOX", "imap://u:p@h/?starttls=maybe"):
         with pytest.raises(ConfigError):
             parse_imap_url(bad)
