@@ -83,7 +83,7 @@ def check_email_bytes(content: bytes) -> None:
     if head.startswith(b"From "):  # an mbox separator line before the headers
         head = head.partition(b"\n")[2]
     headers = BytesHeaderParser(policy=compat32).parsebytes(head + b"\n\n", headersonly=True)
-    if not headers.keys() or headers.defects and len(headers.keys()) < 2:
+    if not headers.keys() or (headers.defects and len(headers.keys()) < 2):
         raise InputRejected("not an RFC 5322 message: no header fields")
 
 
