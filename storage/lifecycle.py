@@ -136,6 +136,40 @@ def claim(session: Session, *, lead_id: int, user: str, now: datetime | None = N
     )
 
 
+def _decide(
+    session: Session,
+    *,
+    lead_id: int,
+    action: str,
+    from_statuses: Iterable[LeadStatus],
+    to_status: LeadStatus,
+    actor: str,
+    reason: str | None,
+    reason_required: bool,
+    manager: bool,
+    now: datetime | None,
+    values: dict[str, Any],
+) -> Lead:
+    """A rep's decision on a lead: guarded by ownership, recorded with its reason."""
+    now = now or utcnow()
+    text = _require(reason, action) if reason_required else ((reason or "").strip()[:500] or None)
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action=action,
+        from_statuses=from_statuses,
+        to_status=to_status,
+        actor=actor,
+        now=now,
+        reason=text,
+        guard=_owner_or_manager(actor, manager=manager),
+        values={"status_reason": text, **{k: (now if v is _NOW else v) for k, v in values.items()}},
+    )
+
+
+_NOW = object()  # placeholder in `values` for the transition's timestamp
+
+
 def nurture(
     session: Session,
     *,
@@ -146,19 +180,11 @@ def nurture(
     now: datetime | None = None,
 ) -> Lead:
     """announced/claimed → nurturing; not announced again until new activity lifts it."""
-    now = now or utcnow()
-    return _transition(
-        session,
-        lead_id=lead_id,
-        action="nurtured",
-        from_statuses=[S.ANNOUNCED, S.CLAIMED],
-        to_status=S.NURTURING,
-        actor=actor,
-        now=now,
-        reason=_require(reason, "back to nurturing"),
-        guard=_owner_or_manager(actor, manager=manager),
-        values={"owner": None, "nurtured_at": now, "status_reason": _require(reason, "nurture")},
-    )
+    return _decide(
+        session, lead_id=lead_id, action="nurtured", from_statuses=[S.ANNOUNCED, S.CLAIMED],
+        to_status=S.NURTURING, actor=actor, reason=reason, reason_required=True, manager=manager,
+        now=now, values={"owner": None, "nurtured_at": _NOW},
+    )  # fmt: skip
 
 
 def win(
@@ -170,19 +196,12 @@ def win(
     manager: bool = False,
     now: datetime | None = None,
 ) -> Lead:
-    now = now or utcnow()
-    return _transition(
-        session,
-        lead_id=lead_id,
-        action="won",
-        from_statuses=[S.CLAIMED],
-        to_status=S.WON,
-        actor=actor,
-        now=now,
-        reason=reason,
-        guard=_owner_or_manager(actor, manager=manager),
-        values={"closed_at": now, "status_reason": (reason or "")[:500] or None},
-    )
+    """claimed → won (the reason is optional)."""
+    return _decide(
+        session, lead_id=lead_id, action="won", from_statuses=[S.CLAIMED], to_status=S.WON,
+        actor=actor, reason=reason, reason_required=False, manager=manager, now=now,
+        values={"closed_at": _NOW},
+    )  # fmt: skip
 
 
 def lose(
@@ -194,19 +213,12 @@ def lose(
     manager: bool = False,
     now: datetime | None = None,
 ) -> Lead:
-    now = now or utcnow()
-    return _transition(
-        session,
-        lead_id=lead_id,
-        action="lost",
-        from_statuses=[S.CLAIMED],
-        to_status=S.LOST,
-        actor=actor,
-        now=now,
-        reason=_require(reason, "lost"),
-        guard=_owner_or_manager(actor, manager=manager),
-        values={"closed_at": now, "status_reason": _require(reason, "lost")},
-    )
+    """claimed → lost, with a reason."""
+    return _decide(
+        session, lead_id=lead_id, action="lost", from_statuses=[S.CLAIMED], to_status=S.LOST,
+        actor=actor, reason=reason, reason_required=True, manager=manager, now=now,
+        values={"closed_at": _NOW},
+    )  # fmt: skip
 
 
 def disqualify(
@@ -218,21 +230,13 @@ def disqualify(
     manager: bool = False,
     now: datetime | None = None,
 ) -> Lead:
-    """Any status → disqualified (spam, competitor, student…)."""
-    now = now or utcnow()
-    others = [s for s in S if s is not S.DISQUALIFIED]
-    return _transition(
-        session,
-        lead_id=lead_id,
-        action="disqualified",
-        from_statuses=others,
-        to_status=S.DISQUALIFIED,
-        actor=actor,
-        now=now,
-        reason=_require(reason, "disqualify"),
-        guard=_owner_or_manager(actor, manager=manager),
-        values={"closed_at": now, "status_reason": _require(reason, "disqualify"), "owner": None},
-    )
+    """Any status → disqualified (spam, competitor, student…), with a reason."""
+    return _decide(
+        session, lead_id=lead_id, action="disqualified",
+        from_statuses=[s for s in S if s is not S.DISQUALIFIED], to_status=S.DISQUALIFIED,
+        actor=actor, reason=reason, reason_required=True, manager=manager, now=now,
+        values={"closed_at": _NOW, "owner": None},
+    )  # fmt: skip
 
 
 def eligible_for_announcement(lead: Lead, *, hot_threshold: float) -> bool:
