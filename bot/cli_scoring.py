@@ -123,7 +123,7 @@ def cmd_import(args: argparse.Namespace, rt: Runtime) -> int:
     return EX_OK
 
 
-def add_train_parser(score: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_train_parser(score: argparse._SubParsersAction) -> None:
     p = score.add_parser("train", help="learn point rules from won/lost leads (needs leadbot[learn])")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--from-store", action="store_true", help="won and lost leads in the database")
@@ -135,7 +135,7 @@ def add_train_parser(score: argparse._SubParsersAction) -> None:  # type: ignore
     p.set_defaults(func=cmd_score_train)
 
 
-def add_import_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_import_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="import historical leads from a CSV (idempotent on email)")
     p.add_argument("csv", metavar="CSV")
     _csv_options(p)

@@ -11,6 +11,7 @@ from pathlib import Path
 from scoring.conditions import PROFILE_PARTS, ActCheck, ActCtx, LeadCheck, LeadCtx, Vocabulary
 from scoring.conditions import classify_domain as _classify
 from scoring.explain import temperature_for
+from scoring.fastpath import FastPath
 from scoring.lexicon import KeywordIndex, Keywords, fold, words_of
 from scoring.types import ActivityFacts, LeadFacts, Reason, ScoreResult
 
@@ -85,6 +86,7 @@ class RuleSet:
         self._text_cache: dict[tuple[str, int], _Analysis] = {}
         # A lead without activities can only match fit rules: skip the rest outright.
         self._fit_rules = tuple(r for r in self.rules if not r.engagement)
+        self._fast = FastPath(self)
 
     def __repr__(self) -> str:
         return f"<RuleSet {self.path} rules={len(self.rules)} hot={self.hot_threshold:g}>"
@@ -97,8 +99,14 @@ class RuleSet:
 
     def score_batch(self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]], *,
                     now: datetime, reasons: bool = True) -> list[ScoreResult]:
-        """Score many leads at one `now`; reasons=False skips building Reason rows (faster)."""
-        return [self._result(lead, acts, now, reasons=reasons) for lead, acts in items]
+        """Score many leads at one `now`; reasons=False skips building Reason rows.
+
+        Without reasons, each lead's time-independent part is planned once and cached by its
+        content, so rescoring stored leads later only recomputes the decay (scoring.fastpath).
+        """
+        if not reasons:
+            return self._fast.score_many(items, now)
+        return [self._result(lead, acts, now, reasons=True) for lead, acts in items]
 
     def grade_for(self, fit: float) -> str:
         for letter, minimum in self.grades:

@@ -16,8 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from storage import lifecycle
 from storage.db import insert_ignore

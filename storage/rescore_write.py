@@ -105,7 +105,7 @@ def parse_time(value: Any) -> datetime | None:
 def _eligible(row: Any, score: float, *, hot_threshold: float) -> bool:
     if row.status != LeadStatus.NURTURING or score < hot_threshold:
         return False  # most rows stop here, before any object is built
-    probe = Lead(status=row.status, score=score, nurtured_at=parse_time(row.nurtured_at),
+    probe = Lead(email=row.email, status=row.status, score=score, nurtured_at=parse_time(row.nurtured_at),
                  last_activity_at=parse_time(row.last_activity_at))
     return lifecycle.eligible_for_announcement(probe, hot_threshold=hot_threshold)
 

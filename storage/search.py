@@ -1,7 +1,7 @@
 """Lead lookup for `/lead` and `leadbot leads search`: exact email, then domain, then fuzzy text.
 
-Candidates come from an index (SQLite FTS5 trigram table `lead_search`, PostgreSQL pg_trgm GIN
-indexes; see migration q4_search), at most CANDIDATES of them, and only those are ranked in
+Candidates come from an index (SQLite FTS5 trigram table `lead_search`, a PostgreSQL pg_trgm GIN
+index; see migration q4_search), at most CANDIDATES of them, and only those are ranked in
 Python with rapidfuzz. A `LIKE '%term%'` scan costs ~170 ms at a million leads on SQLite, the
 trigram index a few ms (SPEC.md, hazards), so the scan is only a fallback for a SQLite built
 without the trigram tokenizer.
@@ -64,7 +64,8 @@ _DOMAIN = re.compile(r"^@?((?:[a-z0-9-]+\.)+[a-z0-9-]+)$")
 
 LEAD: sa.Table = Lead.__table__  # type: ignore[attr-defined]
 _COLS = (LEAD.c.id, LEAD.c.email, LEAD.c.domain, LEAD.c.name, LEAD.c.company, LEAD.c.score)
-PG_TEXT = sa.literal_column(PG_TEXT_SQL)  # literal, so it matches the index expression
+# Literal SQL (no bound parameters), so PostgreSQL matches it to the index expression.
+PG_TEXT: sa.ColumnClause[str] = sa.literal_column(PG_TEXT_SQL)
 _fts_ready: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
 
 
@@ -141,7 +142,9 @@ def _text_candidates(session: Session, q: _Query, *, limit: int) -> list[Any]:
         return _like_candidates(session, q)
     fetch = _pg_ids if dialect == "postgresql" else _fts_ids
     ids: dict[int, None] = {}
-    for plan in _plans(q):
+    for plan, last_resort in _plans(q):
+        if last_resort and ids:  # "any one word" is the broadest and costliest
+            break
         ids.update(dict.fromkeys(fetch(session, plan)))
         if len(ids) >= limit:
             break
@@ -153,19 +156,20 @@ def _text_candidates(session: Session, q: _Query, *, limit: int) -> list[Any]:
 Plan = list[list[str]]  # AND over groups, each group an OR of substrings
 
 
-def _plans(q: _Query) -> list[Plan]:
-    """Every term as typed; then each term or a one-typo variant of it; then any one term.
+def _plans(q: _Query) -> list[tuple[Plan, bool]]:
+    """Every term as typed; then each term or a one-typo variant of it; then (only when those
+    found nothing) any one term.
 
     Each plan is a conjunction the index answers by intersecting posting lists, newest rows
     first with a LIMIT, so its cost stays in milliseconds at a million leads. (An OR of all
     trigrams ranked by bm25 finds more near misses but took 100-700 ms at 200k rows.)"""
     strict = [[t] for t in q.terms]
-    plans = [strict]
+    plans = [(strict, False)]
     typo = [[t, *_variants(t)] for t in q.terms]
     if typo != strict:
-        plans.append(typo)
+        plans.append((typo, False))
     if len(q.terms) > 1:
-        plans.append([list(q.terms)])
+        plans.append(([list(q.terms)], True))
     return plans
 
 

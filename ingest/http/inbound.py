@@ -98,7 +98,11 @@ def inbound_routes(runtime: Runtime) -> list[BaseRoute]:
                 log.info("inbound %s refused: %s %s", provider, e.status, e)
             return JSONResponse({"error": str(e)}, status_code=e.status, headers=e.headers)
 
-    return [Route("/inbound/{provider}", inbound, methods=["POST"])]
+    # Mailgun posts raw MIME only to URLs that end in "mime": /inbound/mailgun/mime is the same route.
+    return [
+        Route("/inbound/{provider}", inbound, methods=["POST"]),
+        Route("/inbound/{provider}/mime", inbound, methods=["POST"]),
+    ]
 
 
 async def _receive(

@@ -189,7 +189,7 @@ def test_reconnects_when_the_server_goes_away(
 def test_oversized_and_unusable_messages_are_set_aside(sqlite_url: str, dovecot: Dovecot) -> None:
     store = Store(sqlite_url)
     runtime = build_runtime(make_settings(sqlite_url), store=store)
-    dovecot.append(b"X-Note: no sender at all\r\n\r\nhello\r\n")
+    dovecot.append(b"just words, not a message: no header at all\r\n")
     dovecot.append(message(4) + b"x" * 5000 + b"\r\n")
     dovecot.append(message(5))
     with Running(poller_for(runtime, dovecot, max_message_bytes=4000, use_idle=False)):
