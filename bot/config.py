@@ -54,9 +54,7 @@ class Settings(BaseSettings):
     mailgun_signing_key: SecretStr | None = None
     sendgrid_secret: SecretStr | None = None
     postmark_secret: SecretStr | None = None
-    imap_url: SecretStr | None = (
-        None  # imaps://user:pass@host/INBOX; a secret: it holds the password
-    )
+    imap_url: SecretStr | None = None  # imaps://user:pass@host/INBOX: secret, it holds a password
     imap_processed_folder: str = "LeadBot/Processed"
     imap_poll_seconds: float = Field(default=60.0, gt=0)  # when the server has no IDLE
     # Slack access and routing (bot/slack/, docs/slack.md): nothing configured = everyone may act.
