@@ -15,16 +15,29 @@ from ingest.mail.addresses import Address, AddressError, in_domains, is_robot, p
 from ingest.mail.body import TEXT_LIMIT, Body, extract_body, message_text
 from ingest.mail.classify import classify
 from ingest.mail.companies import company_from_domain, country_from_domain
-from ingest.mail.forwards import Forward, find_forward, is_forward_subject, strip_forward_prefixes
+from ingest.mail.forwards import (
+    Forward,
+    find_forward,
+    is_forward_subject,
+    sender_in_body,
+    strip_forward_prefixes,
+)
 from ingest.mail.headers import SUBJECT_LIMIT, first, header_values, message_id, occurred_at
 from ingest.mail.quotes import strip_quotes
+from ingest.mail.receipts import read_receipt
 from ingest.mail.signature import read_signature, split_signature
 from ingest.mail.text import clean_line
 from storage.errors import ParseError
 
 __all__ = ["read_email"]
 
-_REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|antw|r|res|odp|vs|ynt)\s*(\[\d+\])?\s*:", re.IGNORECASE)
+# Reply prefixes as clients localise them: AW (de), SV (nordic), Antw (nl), R/RIF (it), RES (pt),
+# Odp (pl), VS (fi), YNT (tr), ΑΠ/ΣΧΕΤ (el), Отв/Ответ (ru), 回复/答复/回覆 (zh), 返信 (ja), 답장 (ko).
+_REPLY_PREFIX = re.compile(
+    r"^\s*(re|aw|sv|antw|antwort|r|rif|res|odp|vs|ynt|απ|σχετ|отв|ответ|"
+    r"回复|答复|回覆|答覆|返信|답장|رد|תשובה|השב)\s*(\[\d+\])?\s*[:\uff1a]",
+    re.IGNORECASE,
+)
 _MAX_NESTED_FORWARDS = 5
 _NOTE_LIMIT = 10_000
 
@@ -59,6 +72,9 @@ def read_email(
     sender = _single(msg, "from")
     body = extract_body(msg, max_parts=max_parts)
     subject = first(msg, "subject", limit=SUBJECT_LIMIT)
+    receipt = read_receipt(msg, subject, body.best)
+    if receipt is not None:
+        return receipt
     # A website's form notification (sent by the site or forwarded by a rep): the visitor is the lead.
     from ingest.formmail_reader import read_form_notification
 
@@ -159,10 +175,13 @@ def _from_inline(
 ) -> _Lead | NotALead:
     note = forward.note
     for _ in range(_MAX_NESTED_FORWARDS):
-        if forward.email is None:
+        email = forward.email or sender_in_body(
+            forward.body, forward.name, exclude=lambda a: _internal_address(a, internal_domains)
+        )
+        if email is None:
             return NotALead("review", f"forward from {rep.email}: original sender has no address")
         try:
-            original = parse_single(forward.email, header="from")
+            original = parse_single(email, header="from")
         except AddressError as exc:
             return NotALead("review", f"forward from {rep.email}: original sender unusable ({exc})")
         if not in_domains(original.domain, internal_domains):
@@ -201,6 +220,10 @@ def _from_attachment(
     return _forwarded(lead, rep, body.best, via="attachment")
 
 
+def _internal_address(address: str, internal_domains: frozenset[str]) -> bool:
+    return in_domains(address.rsplit("@", 1)[-1], internal_domains)
+
+
 def _forwarded(lead: _Lead, rep: Address, note: str, *, via: str) -> _Lead:
     lead.forwarded_by = rep.email
     lead.fields["forwarded_as"] = via
@@ -215,7 +238,7 @@ def _is_reply_subject(subject: str | None) -> bool:
 
 
 def _inquiry(lead: _Lead, msg: Message, raw: bytes, *, received_at: datetime) -> Inquiry:
-    text, signature_lines = split_signature(strip_quotes(lead.text))
+    text, signature_lines = split_signature(strip_quotes(lead.text), author=lead.address.name)
     region = country_from_domain(lead.address.domain)
     signature = read_signature(signature_lines, region=region, body=text)
     ident = message_id(msg)

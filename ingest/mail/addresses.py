@@ -8,6 +8,7 @@ structural defects, and must pass email-validator.
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from email.headerregistry import HeaderRegistry
@@ -24,6 +25,7 @@ _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _COMMENT = re.compile(r"\((?:[^()\\]|\\.)*\)")
 ADDRESS_TOKEN = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+\.[^\s<>()\[\]\"',;:]+")
 _REGISTRY = HeaderRegistry()
+_ENCODED_WORD = re.compile(r"=\?[^?\s]{1,40}\?[bBqQ]\?[^?\s]{0,1000}\?=")
 # Sloppy but unambiguous encodings real clients produce (`"=?utf-8?…?="`, raw UTF-8 names);
 # any other defect means the structure itself is in doubt.
 _HARMLESS_DEFECT = re.compile(r"non-ascii|encoded word|whitespace", re.IGNORECASE)
@@ -68,7 +70,7 @@ def normalise(addr: str) -> str:
 
 def parse_single(value: str, *, header: str) -> Address:
     """Parse a header value that must hold exactly one mailbox; raises AddressError otherwise."""
-    value = value.replace("\r", " ").replace("\n", " ")[:2000]
+    value = _ENCODED_WORD.sub(_reencode, value.replace("\r", " ").replace("\n", " ")[:2000])
     bare = _COMMENT.sub(" ", _QUOTED.sub(" ", value))
     tokens = {t.lower().strip(".") for t in ADDRESS_TOKEN.findall(bare)}
     if len(tokens) > 1:
@@ -99,13 +101,25 @@ def parse_single(value: str, *, header: str) -> Address:
     return Address(email=normalise(addr), name=display_name(mailbox.display_name))
 
 
+def _reencode(match: re.Match[str]) -> str:
+    """An encoded word, decoded, cleaned of CR/LF and controls, and re-encoded in base64.
+
+    Real clients put `:`, `<`, `,` or `=0D=0A` inside Q-encoded words (`=?utf-8?q?x=0D=0ABcc:_
+    evil@x?=`); the address parsers would read them as structure. Base64 holds none of those.
+    """
+    decoded = clean_line(decode_value(match.group(0)), limit=NAME_LIMIT) or ""
+    return "=?utf-8?b?" + base64.b64encode(decoded.encode("utf-8")).decode("ascii") + "?="
+
+
 def display_name(name: str | None) -> str | None:
     """A display name fit to store, or None when it is empty or just an address."""
     cleaned = clean_line(name, limit=NAME_LIMIT)
     if not cleaned:
         return None
     cleaned = cleaned.strip("\"' ")
-    if not cleaned or ADDRESS_TOKEN.fullmatch(cleaned) or "@" in cleaned:
+    # A name that is or holds an address says nothing; `@everyone` or `<@U123>` is kept as text
+    # (Slack rendering escapes it).
+    if not cleaned or ADDRESS_TOKEN.search(cleaned):
         return None
     return cleaned
 

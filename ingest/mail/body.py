@@ -8,12 +8,18 @@ from dataclasses import dataclass, field
 from email.message import Message
 
 from ingest.mail.html import html_to_text
-from ingest.mail.text import decode_bytes, normalise_body
+from ingest.mail.text import decode_bytes, normalise_body, unflow
 
 TEXT_LIMIT = 100_000  # characters of body text kept for an inquiry
 _PAYLOAD_LIMIT = 4 * TEXT_LIMIT  # bytes of a text part decoded; the rest cannot reach the inquiry
 _HTML_PAYLOAD_LIMIT = 2_000_000
 _CTYPE_LIMIT = 4000  # a Content-Type with 8,000 parameters is read no further than this
+_FLOWED = re.compile(r"""format\s*=\s*["']?flowed""", re.IGNORECASE)
+_DELSP = re.compile(r"""delsp\s*=\s*["']?yes""", re.IGNORECASE)
+_META_SCAN = 4096
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]{0,500}?charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.I
+)
 _CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)
 
 
@@ -68,7 +74,12 @@ def decode_part(part: Message, *, limit: int) -> str:
     if not isinstance(payload, bytes):
         raw = part.get_payload()
         payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
-    return decode_bytes(payload[:limit], charset_of(part))
+    charset = charset_of(part)
+    if charset is None and content_type(part) == "text/html":
+        # No charset in the MIME header: the HTML's own <meta charset> is the best evidence.
+        meta = _META_CHARSET.search(payload[:_META_SCAN])
+        charset = meta.group(1).decode("ascii") if meta else None
+    return decode_bytes(payload[:limit], charset)
 
 
 def extract_body(msg: Message, *, max_parts: int) -> Body:
@@ -105,7 +116,11 @@ def extract_body(msg: Message, *, max_parts: int) -> Body:
             html.append(decode_part(part, limit=_HTML_PAYLOAD_LIMIT))
         elif ctype == "text/plain" and sum(map(len, plain)) < TEXT_LIMIT:
             # Several inline text parts (a note, then a footer) all belong to the body.
-            plain.append(decode_part(part, limit=_PAYLOAD_LIMIT))
+            text = decode_part(part, limit=_PAYLOAD_LIMIT)
+            params = str(part.get("content-type", ""))[:_CTYPE_LIMIT]
+            if _FLOWED.search(params):
+                text = unflow(text, delsp=_DELSP.search(params) is not None)
+            plain.append(text)
     body.text = _capped(normalise_body("\n\n".join(plain)))
     if html:
         body.html_text = _capped(normalise_body(html_to_text(html[0])))

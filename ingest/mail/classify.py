@@ -1,5 +1,7 @@
 """Mail archived but never a lead: auto-replies (RFC 3834), bounces (RFC 3464), bulk and lists."""
 
+# ruff: noqa: RUF001 - the vocabulary is Cyrillic, Turkish and CJK text on purpose
+
 from __future__ import annotations
 
 import re
@@ -8,13 +10,21 @@ from email.message import Message
 from ingest.inquiry import NotALead
 from ingest.mail.body import content_type
 from ingest.mail.headers import first
+from ingest.mail.receipts import calendar_response, read_receipt
 
+# Subjects only an auto-responder writes. Phrases a person could open a subject with ("Out of
+# office next week - need the quote today") count only when a colon, the end or "until" follows.
 _AUTO_SUBJECT = re.compile(
-    r"^\W*(out of (the )?office|automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|"
-    r"on vacation|away from (the )?office|abwesenheitsnotiz|automatische antwort|"
-    r"r[ée]ponse automatique|absence du bureau|respuesta autom[áa]tica|fuera de la oficina|"
-    r"risposta automatica|fuori ufficio|resposta autom[áa]tica|aus[êe]ncia tempor[áa]ria|"
-    r"automatisch antwoord|autosvar|automaattinen vastaus)",
+    r"^\W*(automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|abwesenheitsnotiz|"
+    r"automatische antwort|r[ée]ponse automatique|respuesta autom[áa]tica|risposta automatica|"
+    r"resposta autom[áa]tica|automatisch antwoord|autosvar|automaattinen vastaus|"
+    r"automatyczna odpowied[źz]|automatick[áa] odpov[ěe][ďd]|otomatik (yan[ıi]t|cevap)|"
+    r"αυτόματη απάντηση|автоматический ответ|автоответ|自动回复|自動回覆|自動回复|自動応答|"
+    r"自動返信|자동 응답|자동응답|رد تلقائي|תשובה אוטומטית|"
+    r"((out of (the )?office|on vacation|away from (the )?office|absence du bureau|"
+    r"fuera de la oficina|fuori ufficio|aus[êe]ncia tempor[áa]ria|abwesend|nicht im büro|"
+    r"afwezig|poza biurem)(\s*auto[- ]?reply)?\s*([:：(]|-\s*re:|$|until\b|bis\b|jusqu))|"
+    r"auto:\s.{0,200}\b(out of (the )?office|abwesend|absent))",
     re.IGNORECASE,
 )
 _BOUNCE_SUBJECT = re.compile(
@@ -29,11 +39,16 @@ _SUPPRESS = re.compile(r"\b(oof|autoreply|all)\b", re.IGNORECASE)
 
 def classify(msg: Message) -> NotALead | None:
     """A NotALead when the headers say auto-reply, bounce or bulk mail, else None."""
-    for check in (_bounce, _auto_reply, _bulk):
+    for check in (_report_receipt, _bounce, _auto_reply, _bulk, calendar_response):
         verdict = check(msg)
         if verdict is not None:
             return verdict
     return None
+
+
+def _report_receipt(msg: Message) -> NotALead | None:
+    # A multipart/report of report-type=disposition-notification is a read receipt, not a bounce.
+    return read_receipt(msg, None, "")
 
 
 def _bounce(msg: Message) -> NotALead | None:
@@ -43,6 +58,8 @@ def _bounce(msg: Message) -> NotALead | None:
     sender = " ".join(filter(None, (first(msg, "from"), first(msg, "sender"))))
     if _BOUNCE_SENDER.search(sender):
         return NotALead("bounce", "sent by a mailer daemon or postmaster")
+    if msg.get("x-failed-recipients") is not None:
+        return NotALead("bounce", "X-Failed-Recipients header present (Exim bounce)")
     subject = first(msg, "subject") or ""
     # Anchored at the start: a customer may well write "Re: undeliverable parcel".
     if _BOUNCE_SUBJECT.match(subject.strip()):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ingest.mail.addresses import ADDRESS_TOKEN, display_name
@@ -16,7 +18,8 @@ from ingest.mail.labels import (
 )
 
 _FORWARD_PREFIX = re.compile(
-    r"^\s*((fwd?|wg|tr|rv|i|enc|doorst|vl|vb|pd)\s*:\s*|\[fwd?:?\s*|\(fwd\)\s*)+",
+    r"^\s*((fwd?|wg|tr|rv|i|enc|doorst|vl|vb|pd|fs|ilt|İlt|πρθ|προωθ|пересл|转发|轉寄|轉發|転送|전달|"
+    r"הועבר|إعادة توجيه)\s*[:\uff1a]\s*|\[fwd?:?\s*|\(fwd\)\s*)+",
     re.IGNORECASE,
 )
 _MAILTO = re.compile(r"mailto:\s*([^\s\]\[<>()\"',;]+@[^\s\]\[<>()\"',;]+)", re.IGNORECASE)
@@ -74,7 +77,7 @@ def parse_sender(value: str | None) -> tuple[str | None, str | None]:
     """
     if not value:
         return None, None
-    value = value.strip().strip("*_ ")
+    value = value.strip().strip("*_ ").rstrip(";,")  # Foxmail: `"王伟"<wangwei@x.cn>;`
     address: str | None = None
     for pattern in (_MAILTO, _ANGLE, _BRACKET):
         match = pattern.search(value)
@@ -89,7 +92,7 @@ def parse_sender(value: str | None) -> tuple[str | None, str | None]:
             value = ADDRESS_TOKEN.sub(" ", value)
         elif tokens:
             return None, None
-    name = display_name(re.sub(r"[\[\]<>()]", " ", value).replace("mailto:", " "))
+    name = display_name(re.sub(r"[\[\]<>()]", " ", value).replace("mailto:", " ").strip(" \"';,"))
     if address is not None:
         address = address.strip(".;,")
     return name, address
@@ -142,3 +145,27 @@ def _forward(lines: list[str], marker: int, headers: dict[str, str], end: int) -
         subject=strip_forward_prefixes(headers.get("subject")),
         body="\n".join(body_lines).strip(),
     )
+
+
+def sender_in_body(body: str, name: str | None, *, exclude: Callable[[str], bool]) -> str | None:
+    """The original sender's address when the forward header gave only a name (Outlook).
+
+    Their signature usually carries it: the one address in the forwarded text that `exclude`
+    (our own domains) does not rule out, or, among several, the one whose local part holds a
+    word of the name (`Jane Doe` -> `jane.doe@`). Anything less clear is left to a person.
+    """
+    found: dict[str, str] = {}
+    for candidate in (*_MAILTO.findall(body), *ADDRESS_TOKEN.findall(body)):
+        address = candidate.strip(".;,")
+        if not exclude(address):
+            found.setdefault(address.lower(), address)
+    if len(found) == 1:
+        return next(iter(found.values()))
+    words = {_fold(w) for w in re.split(r"[\W_]+", name or "") if len(w) >= 3}
+    named = [a for key, a in found.items() if any(w in _fold(key.split("@")[0]) for w in words)]
+    return named[0] if len(named) == 1 else None
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))

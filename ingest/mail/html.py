@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 
@@ -17,6 +18,7 @@ _BLOCKS = frozenset(
         "h4", "h5", "h6", "address", "section", "article", "header", "footer", "dl", "dt", "dd",
     }
 )  # fmt: skip
+_ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:@]{1,64}@[^\s<>()\[\]\"',;:@]{1,255}")
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _BREAK = "\x1e"  # ASCII record separator: stands for a line break until whitespace is collapsed
 _SPACE = re.compile(r"[ \t\r\n\f]+")
@@ -43,7 +45,9 @@ def _walk(soup: BeautifulSoup) -> str:
     stack: list[object] = [soup]
     while stack:
         node = stack.pop()
-        if node is _END_BLOCK:
+        if type(node) is str:
+            out.append(node)
+        elif node is _END_BLOCK:
             out.append(_BREAK)
         elif node is _END_PRE:
             in_pre -= 1
@@ -56,6 +60,9 @@ def _walk(soup: BeautifulSoup) -> str:
             if name == "br":
                 out.append(_BREAK)
                 continue
+            mailto = _mailto(node) if name == "a" else None
+            if mailto is not None:
+                stack.append(f" <{mailto}>")  # a plain str: emitted after the link's text
             if name in _BLOCKS:
                 out.append(_BREAK)
                 stack.append(_END_BLOCK)
@@ -66,3 +73,18 @@ def _walk(soup: BeautifulSoup) -> str:
                 stack.append(_END_PRE)
             stack.extend(reversed(node.contents))
     return "".join(out)
+
+
+def _mailto(link: Tag) -> str | None:
+    """The address of a mailto link whose visible text does not show it.
+
+    Outlook writes a forwarded sender as `<a href="mailto:jane@acme.com">Jane Doe</a>`; without
+    the href the text version of the forward has a name and no address.
+    """
+    href = link.get("href")
+    if not isinstance(href, str) or href[:7].lower() != "mailto:":
+        return None
+    address = unquote(href[7:].split("?", 1)[0]).strip()
+    if not _ADDRESS.fullmatch(address) or address.lower() in link.get_text().lower():
+        return None
+    return address

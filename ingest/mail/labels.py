@@ -1,5 +1,7 @@
 """Localised header labels and separators that mail clients write above quoted or forwarded mail."""
 
+# ruff: noqa: RUF001 - the vocabulary is Cyrillic, Turkish and CJK text on purpose
+
 from __future__ import annotations
 
 import re
@@ -7,16 +9,31 @@ import re
 # Label -> canonical header, as Outlook, Gmail, Apple Mail and Thunderbird write them in the
 # languages our reps use (English, German, French, Spanish, Italian, Portuguese, Dutch, Nordic).
 _LABELS: dict[str, tuple[str, ...]] = {
-    "from": ("from", "von", "de", "da", "van", "fra", "från", "od", "от", "absender", "expéditeur"),
+    "from": (
+        "from", "von", "de", "da", "van", "fra", "från", "od", "от", "absender", "expéditeur",
+        "kimden", "από", "من", "מאת", "发件人", "發件人", "寄件者", "差出人", "送信者", "보낸 사람",
+        "lähettäjä", "feladó", "odesílatel",
+    ),
     "date": (
         "date", "sent", "gesendet", "datum", "envoyé", "enviado el", "enviado", "inviato",
         "data", "enviada em", "enviada", "fecha", "sendt", "skickat", "verzonden", "wysłano",
+        "отправлено", "дата", "gönderildi", "tarih", "στάλθηκε", "ημερομηνία", "تاريخ الإرسال",
+        "التاريخ", "נשלח", "תאריך", "发送时间", "發送時間", "时间", "日期", "送信日時", "日付",
+        "보낸 날짜", "날짜", "lähetetty", "elküldve", "odesláno",
     ),
-    "to": ("to", "an", "à", "a", "para", "til", "till", "aan", "do", "destinatario", "empfänger"),
-    "cc": ("cc", "bcc", "kopie", "cco", "ccn", "copie à", "copia"),
+    "to": (
+        "to", "an", "à", "a", "para", "til", "till", "aan", "do", "destinatario", "empfänger",
+        "pour", "кому", "kime", "προς", "إلى", "אל", "收件人", "收件者", "宛先", "받는 사람",
+        "vastaanottaja", "címzett", "komu",
+    ),
+    "cc": (
+        "cc", "bcc", "kopie", "cco", "ccn", "copie à", "copia", "копия", "bilgi", "κοιν",
+        "نسخة", "עותק", "抄送", "副本", "참조", "másolat", "kopio",
+    ),
     "subject": (
         "subject", "betreff", "objet", "asunto", "oggetto", "assunto", "onderwerp", "emne",
-        "ämne", "temat", "sujet",
+        "ämne", "temat", "sujet", "тема", "konu", "θέμα", "الموضوع", "נושא", "主题", "主旨",
+        "主題", "件名", "제목", "aihe", "tárgy", "předmět",
     ),
     "reply-to": ("reply-to", "antwort an", "répondre à", "responder a"),
 }  # fmt: skip
@@ -25,7 +42,7 @@ _ALTERNATION = "|".join(re.escape(x) for x in sorted(_CANONICAL, key=len, revers
 
 # `*From:* Jane` (Gmail HTML bold as text), `De :` (French space before the colon), `> From:`.
 HEADER_LINE = re.compile(
-    rf"^[\s>]*[*_]*\s*(?P<label>{_ALTERNATION})\s*[*_]*\s*:\s*[*_]*\s*(?P<value>.*?)[*_\s]*$",
+    rf"^[\s>]*[*_]*\s*(?P<label>{_ALTERNATION})\s*[*_]*\s*[:：]\s*[*_]*\s*(?P<value>.*?)[*_\s]*$",
     re.IGNORECASE,
 )
 
@@ -35,7 +52,10 @@ FORWARD_SEPARATOR = re.compile(
     r"ursprüngliche nachricht|original-nachricht|message transféré|message d'origine|"
     r"message original|mensaje reenviado|mensaje original|messaggio inoltrato|"
     r"messaggio originale|mensagem encaminhada|mensagem original|mensagem reencaminhada|"
-    r"doorgestuurd bericht|oorspronkelijk bericht|videresendt melding|vidarebefordrat meddelande"
+    r"doorgestuurd bericht|oorspronkelijk bericht|videresendt melding|vidarebefordrat meddelande|"
+    r"пересылаемое сообщение|исходное сообщение|пересланное сообщение|wiadomość przekazana|"
+    r"oryginalna wiadomość|iletilen ileti|özgün ileti|προωθημένο μήνυμα|αρχικό μήνυμα|"
+    r"原始邮件|原始郵件|转发邮件|轉寄郵件|原文|元のメッセージ|転送メッセージ|원본 메시지|전달된 메시지"
     r")\s*[-_=*]{2,}\s*$",
     re.IGNORECASE,
 )
@@ -49,17 +69,26 @@ FORWARD_INTRO = re.compile(
 # Outlook draws a line of underscores above its From/Sent/To/Subject block.
 RULE = re.compile(r"^[\s>]*_{10,}\s*$")
 
-# A reply quote starts with an attribution line: "On … wrote:" and its translations.
+# A reply quote starts with an attribution line: "On … wrote:" and its translations, or a date
+# and the quoted author's <address> (Japanese, Russian and Hebrew Gmail: "2026年11月2日(月) 9:00
+# Rita <rita@x>:"). The verbs are matched anywhere so each client's word order works.
+_WROTE = (
+    r"wrote|a écrit|escribió|ha scritto|escreveu|schreef|skrev|schrieb\b.{0,200}|"
+    r"написал[аи]?|pisze|napisał[a]?|yazdı|έγραψε|kirjoitti|írta|napsal[a]?"
+)
 ATTRIBUTION = re.compile(
     r"^[\s>]*("
-    r"on\b.{0,300}\bwrote|am\b.{0,300}\bschrieb\b.{0,200}|le\b.{0,300}\ba écrit|"
-    r"el\b.{0,300}\bescribió|il\b.{0,300}\bha scritto|em\b.{0,300}\bescreveu|"
-    r"op\b.{0,300}\bschreef\b.{0,200}|den\b.{0,300}\bskrev\b.{0,200}|"
-    r".{0,300}\bнаписал[аи]?|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b.{0,200}@.{0,200}"  # noqa: RUF001 - Russian "написал" (wrote)
-    r")\s*:\s*$",
+    rf".{{0,300}}\b({_WROTE})|.{{0,300}}(写道|寫道|님이 작성)|"
+    r".{0,300}(\d{4}\s*年|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\b(19|20)\d\d\b)"
+    r".{0,300}<[^<>\s]+@[^<>\s]+>.{0,100}|"
+    r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b.{0,200}@.{0,200}"
+    r")\s*[:：]\s*$",
     re.IGNORECASE,
 )
-ATTRIBUTION_START = re.compile(r"^[\s>]*(on|am|le|el|il|em|op|den|\d{1,4}[./-])\b", re.IGNORECASE)
+ATTRIBUTION_START = re.compile(
+    r"^[\s>]*((on|am|le|el|il|em|op|den|w dniu|στις|\d{1,4}[./-])\b|在|\d{4}\s*[年년])",
+    re.IGNORECASE,
+)
 
 
 def canonical(label: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ingest.mail.labels import (
     ATTRIBUTION,
     ATTRIBUTION_START,
@@ -12,13 +14,36 @@ from ingest.mail.labels import (
     canonical,
 )
 
+_BLANKS = re.compile(r"\n{3,}")
+
 
 def strip_quotes(text: str) -> str:
-    """The new text of a reply: cut at the first quote header, `>` lines dropped."""
+    """The new text of a reply: cut at the first quote header, `>` lines dropped.
+
+    A bottom-posted reply (attribution and `>` quote first, the answer below) would be cut to
+    nothing, so then the unquoted lines after the attribution are the new text.
+    """
     lines = text.split("\n")
     cut = _quote_start(lines)
-    kept = [line for line in lines[:cut] if not line.lstrip().startswith(">")]
-    return "\n".join(kept).strip()
+    kept = _unquoted(lines[:cut])
+    if not kept.strip() and cut < len(lines) and _is_attribution(lines, cut):
+        kept = _unquoted(lines[cut + 1 :])
+    return kept
+
+
+def _unquoted(lines: list[str]) -> str:
+    kept = [line for line in lines if not line.lstrip().startswith(">")]
+    return _BLANKS.sub("\n\n", "\n".join(kept)).strip()
+
+
+def _is_attribution(lines: list[str], i: int) -> bool:
+    # Only a ">"-quoted reply can be bottom-posted; below a forward header is the original.
+    quoted = [x for x in lines[i + 1 : i + 40] if x.strip()]
+    return (
+        bool(quoted)
+        and quoted[0].lstrip().startswith(">")
+        and ATTRIBUTION.match(lines[i]) is not None
+    )
 
 
 def _quote_start(lines: list[str]) -> int:

@@ -7,51 +7,31 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from ingest.mail.sigwords import (
+    BANNER,
+    COMPANY,
+    DELIMITER,
+    DISCLAIMER,
+    MOBILE,
+    PHONE_LABEL,
+    TITLE,
+    VALEDICTION,
+)
 from ingest.mail.text import clean_line
 
 FIELD_LIMIT = 200
 _MAX_SIGNATURE_LINES = 12
 
-_DELIMITER = re.compile(r"^(--|__|—)\s*$")  # RFC 3676 4.3 "-- " after trailing-space trimming
-_MOBILE = re.compile(
-    r"^\s*(sent from my|sent from (outlook|mail|yahoo)|sent via|sent with|get outlook for|"
-    r"von meinem .* gesendet|gesendet von meinem|envoyé de mon|enviado desde mi|inviato da|"
-    r"enviado do meu|verzonden vanaf mijn)\b",
-    re.IGNORECASE,
-)
-_VALEDICTION = re.compile(
-    r"^\s*(best( wishes| regards)?|kind regards|warm regards|regards|many thanks|thanks|"
-    r"thank you|cheers|sincerely|yours sincerely|yours truly|all the best|"
-    r"mit freundlichen grüßen|mit freundlichen gruessen|freundliche grüße|viele grüße|"
-    r"beste grüße|liebe grüße|mfg|gruß|grüße|cordialement|bien cordialement|bien à vous|"
-    r"salutations|meilleures salutations|saludos|saludos cordiales|un saludo|atentamente|"
-    r"cordiali saluti|distinti saluti|saluti|un saluto|atenciosamente|cumprimentos|abraços|"
-    r"met vriendelijke groet|vriendelijke groeten|med vänliga hälsningar|hälsningar|mvh)"
-    r"\s*[,.!]*\s*$",
-    re.IGNORECASE,
-)
-_TITLE = re.compile(
-    r"\b(ceo|cto|cfo|coo|cmo|cio|vp|svp|evp|president|founder|co-founder|owner|partner|director|"
-    r"head|manager|lead|chief|officer|engineer|developer|architect|consultant|specialist|analyst|"
-    r"buyer|purchasing|procurement|sales|marketing|administrator|coordinator|assistant|"
-    r"geschäftsführer|geschaftsfuhrer|leiter|leiterin|einkauf|inhaber|vorstand|directeur|"
-    r"directrice|responsable|gérant|gerente|jefe|jefa|director[a]?|direttore|responsabile|"
-    r"titolare|amministratore|commercialista|diretor|gerente)\b",
-    re.IGNORECASE,
-)
-_COMPANY = re.compile(
-    r"\b(inc|llc|l\.l\.c|ltd|limited|gmbh|ag|kg|se|sa|s\.a|sas|sarl|s\.r\.l|srl|spa|s\.p\.a|bv|"
-    r"b\.v|nv|co|corp|corporation|company|plc|pty|oy|ab|as|aps|kft|sp\. z o\.o|group|"
-    r"holding|technologies|solutions|systems|labs)\b\.?",
-    re.IGNORECASE,
-)
-_PHONE_LABEL = re.compile(
-    r"\b(tel|tél|phone|mobile|mob|cell|fon|telefon|telefono|teléfono|telefone|handy|direct|"
-    r"office|t|m|p)\b\.?\s*[:.]?\s*[+(\d]",
-    re.IGNORECASE,
-)
 _NAME = re.compile(r"^[^\W\d_][\w.'\u2019-]*( [^\W\d_][\w.'\u2019-]*){0,3}$")
 _CONTACT = re.compile(r"@|https?://|www\.|\d{3}")
+# "VP Sales | Acme Corp | +1 415 …" and "CEO, Acme Corp": one line, several signature fields.
+_FIELD_SEPARATOR = re.compile(
+    r"\s+[|•·]\s+|\s*[|•·]\s*(?=\S)|,\s+|\s+[\u2013\u2014-]\s+|\s+(?:@|at)\s+"
+)
+_PIPES = re.compile(r"\s*[|•·]\s*")
+_PARAGRAPH = re.compile(r"\n\s*\n")
+_AUTHOR_SCAN = 8  # lines from the end searched for the author's name opening a signature
+_DISCLAIMER_LIMIT = 3000  # a paragraph longer than this is someone writing, not boilerplate
 
 
 @dataclass(frozen=True)
@@ -65,19 +45,50 @@ class Signature:
     phone_region: str | None = None  # ISO alpha-2 of the phone number's country
 
 
-def split_signature(text: str) -> tuple[str, list[str]]:
-    """(message without signature, signature lines); the valediction itself is dropped."""
-    lines = text.split("\n")
+def split_signature(text: str, *, author: str | None = None) -> tuple[str, list[str]]:
+    """(message without signature, signature lines); the valediction itself is dropped.
+
+    Without a delimiter, a mobile footer or a closing formula, a line near the end that starts
+    with the author's display name opens the signature ("Jane Doe | VP Sales | Acme").
+    """
+    lines = strip_disclaimers(text).split("\n")
     for i, line in enumerate(lines):
-        if _DELIMITER.match(line) or _MOBILE.match(line):
-            body, sig = lines[:i], lines[i + 1 :]
-            return _trim_valediction(body, sig)
-    return _trim_valediction(lines, [])
+        if DELIMITER.match(line) or MOBILE.match(line):
+            return _trim_valediction(lines[:i], lines[i + 1 :])
+    text, sig = _trim_valediction(lines, [])
+    if not sig and author:
+        return _split_at_author(lines, author)
+    return text, sig
+
+
+def _split_at_author(lines: list[str], author: str) -> tuple[str, list[str]]:
+    names = {author.strip().lower(), author.split()[0].lower()} if author.split() else set()
+    for i in range(max(1, len(lines) - _AUTHOR_SCAN), len(lines)):
+        head = lines[i].strip().lower()
+        if any(head == n or head.startswith((n + " |", n + ",", n + " -")) for n in names):
+            return "\n".join(lines[:i]).strip(), lines[i:]
+    return "\n".join(lines).strip(), []
+
+
+def strip_disclaimers(text: str) -> str:
+    """The text without trailing confidentiality notices and leading external-mail banners."""
+    paragraphs = _PARAGRAPH.split(text)
+    while len(paragraphs) > 1 and _is_boilerplate(paragraphs[-1], DISCLAIMER):
+        paragraphs.pop()
+    while len(paragraphs) > 1 and _is_boilerplate(paragraphs[0], BANNER):
+        paragraphs.pop(0)
+    return "\n\n".join(paragraphs)
+
+
+def _is_boilerplate(paragraph: str, pattern: re.Pattern[str]) -> bool:
+    return len(paragraph) <= _DISCLAIMER_LIMIT and pattern.search(paragraph) is not None
 
 
 def _trim_valediction(body: list[str], sig: list[str]) -> tuple[str, list[str]]:
     for i in range(len(body) - 1, max(-1, len(body) - _MAX_SIGNATURE_LINES - 1), -1):
-        if _VALEDICTION.match(body[i]):
+        if VALEDICTION.match(body[i]):
+            while i > 0 and VALEDICTION.match(body[i - 1]):
+                i -= 1  # "此致" / "敬礼", "Thanks," / "Best regards,"
             return "\n".join(body[:i]).strip(), [*body[i + 1 :], *sig]
     return "\n".join(body).strip(), sig
 
@@ -86,20 +97,21 @@ def read_signature(lines: list[str], *, region: str | None, body: str = "") -> S
     """Name, title, company and phone from signature lines (phone also from labelled body lines)."""
     cleaned = (clean_line(x, limit=FIELD_LIMIT) for x in lines[:_MAX_SIGNATURE_LINES])
     clean = [c for c in cleaned if c]
+    fields = [f for line in clean for f in (_PIPES.split(line) if _PIPES.search(line) else [line])]
     phone, phone_region = find_phone("\n".join(clean), region=region)
     if phone is None and body:
-        labelled = "\n".join(x for x in body.split("\n") if _PHONE_LABEL.search(x))
+        labelled = "\n".join(x for x in body.split("\n") if PHONE_LABEL.search(x))
         phone, phone_region = find_phone(labelled, region=region)
     name = title = company = None
-    for i, line in enumerate(clean):
-        if _CONTACT.search(line):
+    for i, line in enumerate(fields):
+        if _CONTACT.search(line) or DISCLAIMER.search(line):
             continue
-        if title is None and _TITLE.search(line) and len(line) <= 80:
-            title = line
-            follow = clean[i + 1] if i + 1 < len(clean) else None
+        if title is None and TITLE.search(line) and len(line) <= 80:
+            title, rest = _split_title(line)
+            follow = rest or (fields[i + 1] if i + 1 < len(fields) else None)
             if company is None and follow and not _CONTACT.search(follow) and len(follow) <= 80:
                 company = follow
-        elif company is None and _COMPANY.search(line) and len(line) <= 80:
+        elif company is None and COMPANY.search(line) and len(line) <= 80:
             company = line
         elif name is None and i == 0 and _NAME.match(line):
             name = line
@@ -108,6 +120,18 @@ def read_signature(lines: list[str], *, region: str | None, body: str = "") -> S
     return Signature(
         name=name, title=title, company=company, phone=phone, phone_region=phone_region
     )
+
+
+def _split_title(line: str) -> tuple[str, str | None]:
+    """("CEO", "Acme Corp") from "CEO, Acme Corp" or "Head of Sales @ Acme"; else (line, None)."""
+    parts = [p for p in _FIELD_SEPARATOR.split(line) if p and p.strip()]
+    if len(parts) < 2:
+        return line, None
+    titled = [p for p in parts if TITLE.search(p)]
+    others = [p for p in parts if not TITLE.search(p)]
+    if len(titled) != 1 or len(others) != 1 or not COMPANY.search(others[0]):
+        return line, None
+    return titled[0].strip(), others[0].strip()
 
 
 def find_phone(text: str, *, region: str | None) -> tuple[str | None, str | None]:

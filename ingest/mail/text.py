@@ -23,6 +23,7 @@ _CHARSET_ALIASES = {
 }
 
 _WS = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _HORIZONTAL_WS = re.compile(r"[ \t\f\v\u00a0\u2000-\u200b\u3000]+")
 
 
@@ -71,6 +72,9 @@ def clean_line(value: str | None, *, limit: int) -> str | None:
 def normalise_body(text: str) -> str:
     """Normalise line endings and trailing spaces and squeeze runs of blank lines."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # NUL cannot be stored in a PostgreSQL text column, and other C0/C1 controls (ESC sequences,
+    # BEL) are never meant to be read: they go, tabs and newlines stay.
+    text = _CONTROL.sub("", text)
     lines = [_HORIZONTAL_WS.sub(" ", line).rstrip() for line in text.split("\n")]
     out: list[str] = []
     for line in lines:
@@ -78,3 +82,31 @@ def normalise_body(text: str) -> str:
             continue
         out.append(line)
     return "\n".join(out).strip()
+
+
+def unflow(text: str, *, delsp: bool) -> str:
+    """Undo RFC 3676 format=flowed: a line ending in a space continues on the next line.
+
+    Thunderbird and Apple Mail wrap long lines that way; read as-is, every paragraph breaks
+    mid-sentence. Quoted lines join only with lines of the same quote depth, and the
+    signature separator "-- " is never joined (section 4.3).
+    """
+    out: list[str] = []
+    carry: tuple[int, str] | None = None
+    for line in text.replace("\r\n", "\n").split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]  # space-stuffing (section 4.4)
+        if carry is not None and carry[0] == depth:
+            content = carry[1] + content
+        elif carry is not None:
+            out.append(">" * carry[0] + carry[1])
+        carry = None
+        if content.endswith(" ") and content != "-- ":
+            carry = (depth, content[:-1] if delsp else content)
+            continue
+        out.append(">" * depth + (" " if depth and content else "") + content)
+    if carry is not None:
+        out.append(">" * carry[0] + carry[1])
+    return "\n".join(out)

@@ -1,0 +1,102 @@
+"""Words that mark signatures in the languages our leads write: closings, titles, legal forms."""
+
+# ruff: noqa: RUF001 - the vocabulary is Cyrillic, Turkish and CJK text on purpose
+
+from __future__ import annotations
+
+import re
+
+# "-- " (RFC 3676 4.3, trailing space trimmed), Outlook's underscores, an em dash.
+DELIMITER = re.compile(r"^(--|__|—)\s*$")
+
+# Lines that mobile and webmail clients append: everything after them is signature.
+MOBILE = re.compile(
+    r"^\s*(sent from my|sent from (outlook|mail|yahoo|proton|gmail|samsung)|sent via|sent with|"
+    r"get outlook for|von meinem .* gesendet|gesendet von meinem|gesendet mit|envoyé de mon|"
+    r"envoyé depuis|enviado desde mi|enviado desde|inviato da|enviado do meu|enviado de meu|"
+    r"verzonden vanaf mijn|verstuurd vanaf mijn|skickat från min|sendt fra min|lähetetty "
+    r"iphonesta|wysłane z|odesláno z|отправлено с|iphone'umdan gönderildi|发自我的|來自我的|"
+    r"iphoneから送信|android(から|で)送信|나의 iphone에서 보냄|נשלח מה-?iphone|أرسلت من)",
+    re.IGNORECASE,
+)
+
+# A closing formula alone on its line ("Best regards," / "Mit freundlichen Grüßen" / "此致").
+VALEDICTION = re.compile(
+    r"^\s*(best( wishes| regards)?|kind regards|warm regards|regards|many thanks|thanks|"
+    r"thank you|cheers|sincerely|yours sincerely|yours truly|all the best|"
+    r"mit freundlichen grüßen|mit freundlichen gruessen|freundliche grüße|viele grüße|"
+    r"beste grüße|liebe grüße|mfg|gruß|grüße|cordialement|bien cordialement|bien à vous|"
+    r"salutations|meilleures salutations|sinc[èe]res salutations|saludos|saludos cordiales|"
+    r"un saludo|atentamente|cordiali saluti|distinti saluti|saluti|un saluto|atenciosamente|"
+    r"cumprimentos|abraços|met vriendelijke groet(en)?|vriendelijke groet(en)?|groeten|"
+    r"med vänliga hälsningar|hälsningar|mvh|med venlig hilsen|ystävällisin terveisin|"
+    r"pozdrawiam|z poważaniem|pozdrowienia|s pozdravem|с уважением|всего доброго|"
+    r"спасибо|с наилучшими пожеланиями|saygılarımla|saygılar|iyi çalışmalar|"
+    r"με εκτίμηση|φιλικά|مع تحيات[يى]?|مع التحية|تحياتي|בברכה|תודה|"
+    r"此致(\s*敬礼)?|敬礼|谢谢|謝謝|祝好|顺祝商祺|よろしくお願い(いた)?します|"
+    r"よろしくお願い申し上げます|以上、?よろしくお願いいたします|감사합니다|고맙습니다)"
+    r"\s*[,.!。！，、]*\s*$",
+    re.IGNORECASE,
+)
+
+# Job titles, word-bounded where the script has word boundaries. German compounds
+# ("Einkaufsleiter", "Vertriebsmitarbeiterin") end in the title word, so those are suffixes.
+TITLE = re.compile(
+    r"\b(ceo|cto|cfo|coo|cmo|cio|vp|svp|evp|president|founder|co-founder|owner|partner|"
+    r"director|head|manager|lead|chief|officer|engineer|developer|architect|consultant|"
+    r"specialist|analyst|buyer|purchasing|procurement|sales|marketing|administrator|"
+    r"coordinator|assistant|leiter(in)?|einkauf|vertrieb|geschäftsführer(in)?|geschaftsfuhrer|inhaber(in)?|vorstand|"
+    r"prokurist(in)?|einkäufer(in)?|directeur|directrice|responsable|gérant(e)?|acheteur|"
+    r"acheteuse|ingénieur|gerente|jefe|jefa|director[a]?|comprador[a]?|direttore|direttrice|"
+    r"responsabile|titolare|amministratore|diretor[a]?|inkoper|eigenaar|bedrijfsleider|"
+    r"kierownik|dyrektor|prezes|właściciel(ka)?|specjalista|директор|менеджер|руководитель|"
+    r"начальник|специалист|müdür(ü)?|yönetici|sahibi|διευθυντής|υπεύθυνος|مدير|מנהל(ת)?|"
+    r"מנכ\"?ל)\b"
+    r"|\w(leiter(in)?|führer(in)?|manager(in)?|referent(in)?|berater(in)?)\b"
+    r"|(总经理|總經理|经理|經理|部长|部長|总监|總監|董事长|董事長|主管|主任|代表取締役|取締役|"
+    r"社長|課長|本部長|マネージャー|대표이사|대표|팀장|부장|과장|이사)",
+    re.IGNORECASE,
+)
+
+# Legal forms that say a line is a company name.
+COMPANY = re.compile(
+    r"\b(inc|llc|l\.l\.c|ltd|limited|gmbh|mbh|ag|kg|ug|e\.k|se|sa|s\.a|sas|sarl|s\.a\.r\.l|"
+    r"s\.r\.l|srl|spa|s\.p\.a|s\.l|sl|bv|b\.v|nv|n\.v|co|corp|corporation|company|plc|pty|oy|"
+    r"ab|as|aps|a/s|kft|zrt|s\.r\.o|a\.s|sp\. z o\.o|ltda|lda|s\.a\.s|a\.ş|ltd\. ?şti|"
+    r"group|holding|technologies|solutions|systems|labs|ооо|оао|зао|пао|ао|тов)(?!\w)\.?"
+    r"|(株式会社|有限会社|合同会社|股份有限公司|有限公司|集团|公司|주식회사|㈜|\(주\))",
+    re.IGNORECASE,
+)
+
+# Labels that say a number on a body line is a phone (not an order or reference number).
+PHONE_LABEL = re.compile(
+    r"(\b(tel|tél|phone|mobile|mob|cell|fon|telefon|telefono|teléfono|telefone|handy|direct|"
+    r"office|port|portable|móvil|cellulare|celular|gsm|tlf|puh|тел|моб|t|m|p)\b|电话|電話|手机|"
+    r"手機|携帯|전화|휴대폰|هاتف|جوال|טל|נייד)\.?\s*[:.：]?\s*[+(\d]",
+    re.IGNORECASE,
+)
+
+# Confidentiality notices and disclaimers: boilerplate, never the inquiry.
+DISCLAIMER = re.compile(
+    r"(intended (solely |only )?for the (use of the )?(individual|addressee|recipient|named)|"
+    r"if you are not the intended recipient|intended recipient|confidentiality notice|"
+    r"this (e-?mail|message) (and any (files|attachments)[^.]{0,60})?(is|are|may be) "
+    r"(confidential|privileged)|disclaimer\s*:|vertrauliche (und/oder|informationen)|"
+    r"nicht der (richtige|beabsichtigte) (adressat|empfänger)|destinataire(s)? (exclusif|"
+    r"désigné|prévu)|message (et toutes les pièces jointes )?(est|sont) confidentiel|"
+    r"destinatario (previsto|indicado)|información confidencial|destinatario indicato|"
+    r"informazioni riservate|riservat[oa] e confidenziale|destinatário (pretendido|indicado)|"
+    r"não (é|for) o destinatário|vertrouwelijk|"
+    r"niet de (beoogde )?geadresseerde|poufn|конфиденциальн|机密|保密|秘密情報|機密情報|"
+    r"기밀|סודי|سري)",
+    re.IGNORECASE,
+)
+
+# Banners that mail gateways put at the top of external mail.
+BANNER = re.compile(
+    r"^\W{0,3}(external|caution|warning|attention|notice|confidential|disclaimer|externe?|"
+    r"achtung|vorsicht|hinweis)\b.{0,400}(outside (of )?(your|the|our) organi[sz]ation|"
+    r"external sender|außerhalb|extérieur|do not click|nicht auf links|intended (only |solely )?"
+    r"for|privileged)",
+    re.IGNORECASE | re.DOTALL,
+)
