@@ -148,7 +148,9 @@ def test_reprocess_retries_what_was_kept_for_review(
     msg["To"] = "leads@leads.example.com"
     msg["Subject"] = "Fwd: quote"
     msg["Message-ID"] = "<f1@ourco.example>"
-    msg.set_content("FYI\n\n---------- Forwarded message ---------\nSubject: quote\n\nPlease quote 20 seats.\n")
+    msg.set_content(
+        "FYI\n\n---------- Forwarded message ---------\nSubject: quote\n\nPlease quote 20 seats.\n"
+    )
     forward = bytes(msg)
     assert run_cli("ingest", "-", stdin=forward, env=env).returncode == 0
     assert main(["leads", "list", "--json"]) == 0

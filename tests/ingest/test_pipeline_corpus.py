@@ -14,11 +14,23 @@ from storage.models import RawInput, RawStatus
 from tests.conftest import DATA, SHARED_DATA
 
 CORPUS_DIRS = [SHARED_DATA / "emails" / "raw", SHARED_DATA / "mime_torture", DATA / "emails"]
-SETTLED = {RawStatus.PROCESSED, RawStatus.DUPLICATE, RawStatus.ARCHIVED, RawStatus.REVIEW, RawStatus.FAILED}
+SETTLED = {
+    RawStatus.PROCESSED,
+    RawStatus.DUPLICATE,
+    RawStatus.ARCHIVED,
+    RawStatus.REVIEW,
+    RawStatus.FAILED,
+}
 
 
 def corpus() -> list[Path]:
-    return sorted(p for d in CORPUS_DIRS if d.is_dir() for p in d.rglob("*") if p.is_file() and p.suffix != ".md")
+    return sorted(
+        p
+        for d in CORPUS_DIRS
+        if d.is_dir()
+        for p in d.rglob("*")
+        if p.is_file() and p.suffix != ".md"
+    )
 
 
 def test_every_corpus_message_is_stored_and_settled(runtime: Runtime) -> None:
