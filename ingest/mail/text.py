@@ -39,11 +39,33 @@ def known_codec(charset: str | None) -> str | None:
         return None
 
 
+def guess_charset(data: bytes) -> str | None:
+    """The likely charset of undeclared 8-bit text (cp1251 Russian, Shift_JIS, …), or None.
+
+    charset-normalizer measures which decoding reads as language; too little text to judge
+    returns None and the fixed fallbacks apply.
+    """
+    high = sum(1 for b in data[:65536] if b >= 0x80)
+    # Mostly-ASCII text with a few accents is Western (cp1252 reads it); guessing on it misfires.
+    if len(data) < 24 or high < 0.3 * len(data[:65536].replace(b" ", b"")):
+        return None
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:65536]).best()
+    return known_codec(best.encoding) if best is not None else None
+
+
 def decode_bytes(data: bytes, charset: str | None) -> str:
-    """Decode bytes with the declared charset, then utf-8, cp1252, latin-1; never raises."""
+    """Decode bytes with the declared charset, then utf-8, a guess, cp1252, latin-1; never raises."""
     tried: list[str] = []
     declared = known_codec(charset)
-    for name in (declared, *_FALLBACK_CHARSETS):
+    guessed: tuple[str | None, ...] = ()
+    if declared is None or declared == "utf-8":
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            guessed = (guess_charset(data),)
+    for name in (declared, *guessed, *_FALLBACK_CHARSETS):
         if name is None or name in tried:
             continue
         tried.append(name)

@@ -1,0 +1,23 @@
+"""Undeclared 8-bit text: Cyrillic and Chinese are recognised, Western text stays cp1252."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.mail.text import decode_bytes
+
+RUSSIAN = "Здравствуйте, нам нужно коммерческое предложение на 50 лицензий. С уважением, Иван"
+CHINESE = "我们需要五十个许可证的报价，请尽快联系我们。谢谢"
+GERMAN = "Grüße aus München, wir möchten ein Angebot für 20 Plätze"
+
+
+@pytest.mark.parametrize(
+    ("text", "codec"),
+    [(RUSSIAN, "cp1251"), (RUSSIAN, "koi8-r"), (CHINESE, "gbk"), (GERMAN, "cp1252"), (GERMAN, "utf-8")],
+)
+def test_undeclared_charset_is_guessed(text: str, codec: str) -> None:
+    assert decode_bytes(text.encode(codec), None) == text
+
+
+def test_a_declared_charset_wins_when_it_decodes() -> None:
+    assert decode_bytes(GERMAN.encode("latin-1"), "iso-8859-1") == GERMAN
