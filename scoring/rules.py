@@ -229,11 +229,14 @@ class _Loader:
         thresholds = self.table(doc, "thresholds")
         warm = self.number(thresholds, "thresholds", "warm", 25.0)
         hot = self.number(thresholds, "thresholds", "hot", 50.0)
-        if hot_override is not None:
-            hot = float(hot_override)
         if hot <= warm:
             raise self.section_error("thresholds", "hot", f"hot threshold {hot:g} must be above "
                                      f"the warm threshold {warm:g}")
+        if hot_override is not None:
+            # An operator lowering hot (LEADBOT_HOT_THRESHOLD) means it: warm follows it down
+            # rather than refusing to start; there is then no warm band below hot.
+            hot = float(hot_override)
+            warm = min(warm, hot)
         grades_t = self.table(doc, "grades")
         grades = {g: self.number(grades_t, "grades", g, d) for g, d in
                   (("A", 40.0), ("B", 25.0), ("C", 10.0))}

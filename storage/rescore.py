@@ -14,7 +14,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from storage.leads import LIFECYCLE_KINDS
 from storage.models import Activity, Lead, utcnow
 from storage.rescore_models import ScoringState
 from storage.rescore_write import Change, parse_time, write_changes
-from storage.scores import TEXT_FOR_SCORING, reasons_json
+from storage.scores import TEXT_FOR_SCORING
 
 log = logging.getLogger("leadbot.rescore")
 
@@ -121,23 +121,49 @@ def _score(scorer: Scorer, items: list[tuple[LeadFacts, list[ActivityFacts]]], *
     return [scorer.score(lead, acts, now=now) for lead, acts in items]
 
 
+def reasons_json(result: ScoreResult) -> list[dict[str, Any]]:
+    """storage.scores.reasons_json without dataclasses.asdict's deep copies (a third of the time)."""
+    return [dict(vars(r)) if hasattr(r, "__dict__") else asdict(r) for r in result.reasons]
+
+
 def _numbers_differ(row: Any, r: ScoreResult) -> bool:
     return (row.score != r.score or row.temperature != r.temperature or row.fit_score != r.fit
             or row.engagement_score != r.engagement or row.grade != r.grade
             or (r.product is not None and r.product != row.product))
 
 
+@dataclass
+class _Costs:
+    """Seconds a lead of the two scoring passes, as last measured: picks the cheaper plan."""
+
+    quick: float = 0.5
+    reasons: float = 1.0
+    changed: float = 0.0  # share of the last batch that changed
+
+    @property
+    def eager(self) -> bool:
+        # Two passes cost quick + changed * reasons a lead; one pass with reasons costs reasons.
+        return self.quick + self.changed * self.reasons > self.reasons
+
+
 def _changes(rows: Sequence[Any], items: list[tuple[LeadFacts, list[ActivityFacts]]],
-             scorer: Scorer, *, now: datetime, full: bool, eager: bool) -> list[Change]:
+             scorer: Scorer, *, now: datetime, full: bool, costs: _Costs) -> list[Change]:
     """The rows whose stored score, temperature, fit, grade, product or reasons would change."""
-    if full or eager:
+    t0 = time.perf_counter()
+    if full or costs.eager:
         results = _score(scorer, items, now=now, reasons=True)
         picked = list(range(len(rows)))
+        costs.reasons = (time.perf_counter() - t0) / len(rows)
     else:
-        # Numbers first without building reasons (about twice as fast), reasons only where needed.
+        # Numbers first without building reasons (cheaper, and the engine caches what it can),
+        # reasons only for the leads whose numbers moved.
         quick = _score(scorer, items, now=now, reasons=False)
+        t1 = time.perf_counter()
         picked = [i for i, r in enumerate(quick) if _numbers_differ(rows[i], r)]
         results = _score(scorer, [items[i] for i in picked], now=now, reasons=True)
+        costs.quick = (t1 - t0) / len(rows)
+        if picked:
+            costs.reasons = (time.perf_counter() - t1) / len(picked)
     out: list[Change] = []
     for i, result in zip(picked, results, strict=True):
         row = rows[i]
@@ -174,7 +200,7 @@ def rescore_leads(store: Store, scorer: Scorer, *, batch: int = BATCH, now: date
     stats.full = full if full is not None else (
         fingerprint is None or load_fingerprint(store) != fingerprint)
     columns = [*_LEAD_COLUMNS, L.c.reasons] if stats.full else _LEAD_COLUMNS
-    last_id, eager = 0, False
+    last_id, costs = 0, _Costs()
     while True:
         t0 = time.perf_counter()
         # A short read transaction of its own: SQLite's write lock (BEGIN IMMEDIATE) is not held
@@ -188,9 +214,8 @@ def rescore_leads(store: Store, scorer: Scorer, *, batch: int = BATCH, now: date
             conn.rollback()
         items = [(_lead_facts(r), acts.get(r.id, [])) for r in rows]
         t1 = time.perf_counter()
-        changes = _changes(rows, items, scorer, now=now, full=stats.full, eager=eager)
-        # Decay moves most scores every run: then building reasons up front is cheaper.
-        eager = len(changes) > len(rows) // 2
+        changes = _changes(rows, items, scorer, now=now, full=stats.full, costs=costs)
+        costs.changed = len(changes) / len(rows)
         t2 = time.perf_counter()
         written = write_changes(store, changes, rows, hot_threshold=scorer.hot_threshold, now=now)
         stats.seconds["read"] += t1 - t0

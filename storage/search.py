@@ -263,7 +263,10 @@ def _like_pattern(term: str) -> str:
 
 def _pg_ids(session: Session, plan: Plan) -> list[int]:
     conds = [sa.or_(*(PG_TEXT.like(_like_pattern(t), escape="\\") for t in g)) for g in plan]
-    stmt = sa.select(LEAD.c.id).where(*conds).order_by(LEAD.c.id.desc()).limit(CANDIDATES)
+    # No ORDER BY: the bitmap heap scan then stops after CANDIDATES rows. Ordering by id made
+    # the planner either sort every match (tens of thousands for "labs" at 1M leads) or walk
+    # the primary key backwards through the whole table when it misjudged a rare pattern.
+    stmt = sa.select(LEAD.c.id).where(*conds).limit(CANDIDATES)
     return list(session.scalars(stmt))
 
 

@@ -10,6 +10,8 @@ response; here it would put Web API calls inside Slack's 3-second window.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -58,7 +60,7 @@ class SlackContext:
 
 def build_app(runtime: Runtime, *, clock: Callable[[], datetime] = utcnow) -> App:
     """The Bolt App for both transports; its WebClient calls `LEADBOT_SLACK_API_URL`."""
-    from bot.slack.listeners import actions, commands, events, views
+    from bot.slack.listeners import actions, commands, events, fallback, views
 
     s = runtime.settings
     client = runtime.extras.get("slack_client") or make_client(runtime)
@@ -81,6 +83,7 @@ def build_app(runtime: Runtime, *, clock: Callable[[], datetime] = utcnow) -> Ap
     views.register(app, ctx)
     commands.register(app, ctx)
     events.register(app, ctx)
+    fallback.register(app, ctx)  # last: only what no listener above matched
 
     @app.error
     def _on_error(error: Exception, body: dict[str, Any]) -> None:
@@ -99,10 +102,18 @@ def get_app(runtime: Runtime) -> App:
 
 
 def _dedupe_events(ctx: SlackContext) -> Callable[..., BoltResponse | None]:
-    """Events API retries (X-Slack-Retry-Num) carry the same event_id: handle each id once."""
+    """Handle each event_id once (Events API retries), and each modal submission once.
+
+    A signed request replayed within Bolt's five minutes passes the signature check; a replayed
+    note would be saved and threaded twice. A real resubmission differs (new trigger_id, new
+    values), so the hash of the whole payload tells a replay from a second submission.
+    """
 
     def dedupe(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if body.get("type") == "view_submission":
+            digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+            event_id = f"view:{digest[:40]}"
         if event_id:
             try:
                 with ctx.store.session() as session:

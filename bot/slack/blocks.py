@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.slack.escape import clip, group_mention, mrkdwn, quote, safe, user_mention
+from bot.slack.escape import (
+    ELLIPSIS,
+    clip_mrkdwn,
+    group_mention,
+    mrkdwn,
+    quote,
+    safe,
+    user_mention,
+)
 from storage.models import Lead, LeadStatus
 
 Block = dict[str, Any]
@@ -37,16 +45,26 @@ _STATUS_ICON = {
 
 
 def plain(text: str, limit: int = SECTION_TEXT) -> Block:
-    return {"type": "plain_text", "text": clip(text, limit) or " ", "emoji": True}
+    """plain_text never pings, but Slack still decodes `&amp;`/`&lt;`/`&gt;` in it: escape too."""
+    return {"type": "plain_text", "text": safe(text, limit) or " ", "emoji": True}
 
 
 def section(text: str) -> Block:
     """A mrkdwn section; `text` must already be escaped where it holds outside text."""
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_TEXT] or " "}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": fit_text(text) or " "}}
 
 
 def context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:SECTION_TEXT] or " "}]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": fit_text(text) or " "}]}
+
+
+def fit_text(text: str, limit: int = SECTION_TEXT) -> str:
+    """Escaped mrkdwn cut to `limit` without leaving half an entity or half a `<@U…>` behind."""
+    if len(text) <= limit:
+        return text
+    cut = clip_mrkdwn(text, limit)
+    opened = cut.rfind("<")
+    return cut if opened < cut.rfind(">") else cut[:opened].rstrip() + ELLIPSIS
 
 
 def button(label: str, action_id: str, value: str, *, style: str | None = None) -> Block:
@@ -209,7 +227,7 @@ def lead_list(
         blocks.append(context(empty))
     for lead in leads:
         blocks.extend(summary_blocks(lead, now=now))
-    return {"text": clip(title, FALLBACK_TEXT), "blocks": fit(blocks, MAX_BLOCKS_MESSAGE)}
+    return {"text": fit_text(title, FALLBACK_TEXT), "blocks": fit(blocks, MAX_BLOCKS_MESSAGE)}
 
 
 def stats_message(funnel: dict[str, Any]) -> Message:
@@ -264,5 +282,5 @@ def thread_message(event: dict[str, Any], lead: Lead, *, detail: str | None = No
             text = f":rotating_light: {targets} unclaimed for {minutes} min, please assign it."
         case _:
             text = safe(text_in or kind, SECTION_TEXT)
-    text = text[:SECTION_TEXT]
-    return {"text": text[:FALLBACK_TEXT], "blocks": [section(text)]}
+    text = fit_text(text)
+    return {"text": fit_text(text, FALLBACK_TEXT), "blocks": [section(text)]}

@@ -126,7 +126,7 @@ def home_view(
         blocks.extend(summary_blocks(lead, now=now))
     blocks.append(
         section(
-            "Use `/lead <name|email|company>` to look anyone up, `/leads stats` for the funnel."
+            "Use `/lead &lt;name|email|company&gt;` to look anyone up, `/leads stats` for the funnel."
         )
     )
     return {"type": "home", "blocks": fit(blocks, MAX_BLOCKS_VIEW)}

@@ -75,34 +75,43 @@ def _put(out: Fields, key: str, value: Any) -> None:
         out[key] = text
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else empty: hostile payloads put strings anywhere."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def typeform(payload: Mapping[str, Any]) -> Extracted:
     """`form_response` events: answers keyed by their question, hidden fields as they are."""
-    response = payload.get("form_response") or {}
+    response = _obj(payload.get("form_response"))
+    definition = _obj(response.get("definition"))
     titles = {
         f.get("id"): f.get("title") or f.get("ref") or ""
-        for f in (response.get("definition") or {}).get("fields") or []
+        for f in _list(definition.get("fields"))
         if isinstance(f, dict)
     }
     out: Fields = {}
-    for answer in response.get("answers") or []:
+    for answer in _list(response.get("answers")):
         if not isinstance(answer, dict):
             continue
         kind = answer.get("type")
-        question = answer.get("field") or {}
+        question = _obj(answer.get("field"))
         label = str(titles.get(question.get("id")) or question.get("ref") or question.get("id"))
         value: Any = answer.get(kind) if isinstance(kind, str) else None
         if kind == "choice":
-            value = (value or {}).get("label") or (value or {}).get("other")
+            value = _obj(value).get("label") or _obj(value).get("other")
         elif kind == "choices":
-            value = [*((value or {}).get("labels") or []), (value or {}).get("other")]
+            value = [*_list(_obj(value).get("labels")), _obj(value).get("other")]
             value = [v for v in value if v]
         key = {"email": "email", "phone_number": "phone"}.get(str(kind)) or label_key(label)
         if key in out:
             key = label
         _put(out, key, value)
-    for name, value in (response.get("hidden") or {}).items():
+    for name, value in _obj(response.get("hidden")).items():
         _put(out, str(name), value)
-    definition = response.get("definition") or {}
     return Extracted(
         fields=out,
         event_id=payload.get("event_id") or response.get("token"),

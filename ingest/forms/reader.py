@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.message import Message
@@ -31,6 +33,8 @@ from storage.errors import ParseError
 from storage.models import RawInput
 
 MAX_FIELDS = 1000
+# Alphabets whose letters pass for Latin ones (Unicode TR #39 "mixed-script confusables").
+_CONFUSABLE_SCRIPTS = frozenset({"LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC"})
 
 
 class FieldError(ParseError):
@@ -66,9 +70,17 @@ def _multipart(content: bytes, content_type: str, *, max_parts: int) -> Fields:
         if filename:  # files stay in the archived body; the lead only notes them
             value = f"{single_line(filename, 100)} ({len(data)} bytes)"
         else:
-            value = data.decode(part.get_content_charset() or "utf-8", "replace")
+            value = _decode(data, part.get_content_charset())
         out.setdefault(name, []).append(value)
     return {k: v[0] if len(v) == 1 else v for k, v in out.items()}
+
+
+def _decode(data: bytes, charset: str | None) -> str:
+    """A part's text; an unknown or bogus charset (a LookupError) falls back to UTF-8."""
+    try:
+        return data.decode(charset or "utf-8", "replace")
+    except LookupError:
+        return data.decode("utf-8", "replace")
 
 
 def _flatten_json(data: Mapping[str, Any]) -> Fields:
@@ -95,6 +107,8 @@ def parse_body(content: bytes, content_type: str | None, *, max_parts: int = MAX
             data = json.loads(content)
         except ValueError as e:
             raise ParseError(f"body is not valid JSON: {e}") from None
+        except RecursionError:  # `[[[[…` fits in any body limit and exhausts the C stack guard
+            raise ParseError("body is not valid JSON: nested too deeply") from None
         if not isinstance(data, dict):
             raise ParseError("JSON body must be an object")
         return data
@@ -120,7 +134,24 @@ def check_email(value: str | None) -> str:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as e:
         raise FieldError("email", str(e)) from None
+    for label in re.split(r"[@.]", result.normalized):
+        if len(_scripts(label)) > 1:
+            raise FieldError("email", f"mixes alphabets in {label[:64]!r} (a look-alike address)")
     return result.normalized.lower()
+
+
+def _scripts(label: str) -> set[str]:
+    """The look-alike alphabets in a label: "jane" spelt with a Cyrillic a (U+0430) has two.
+
+    Only Latin, Cyrillic, Greek and the like count: CJK or Arabic next to Latin is ordinary.
+    """
+    found = set()
+    for ch in label:
+        if ch.isalpha():
+            script = unicodedata.name(ch, "?").split(" ", 1)[0]
+            if script in _CONFUSABLE_SCRIPTS:
+                found.add(script)
+    return found
 
 
 def check_phone(value: str | None, *, country: str | None) -> tuple[str | None, str | None]:

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from bot.runtime import Runtime
 from bot.web import register_routes
 from ingest.forms import signatures
-from ingest.forms.config import PROVIDERS, FormConfig, FormsConfig, load_forms
+from ingest.forms.config import FORM_KEY, PROVIDERS, FormConfig, FormsConfig, load_forms
 from ingest.forms.embed import render_embed_page, render_thanks
 from ingest.forms.limits import RateLimiter, retry_after
 from ingest.pipeline import Outcome
@@ -68,7 +68,9 @@ class FormsEndpoint:
     def form(self, key: str) -> FormConfig:
         form = self.forms.get(key)
         if form is None:
-            raise Refused(404, f"no form {key[:64]!r}")
+            # Echo only a well-formed key: a hostile path segment is never reflected back.
+            shown = repr(key) if FORM_KEY.match(key) else "with that key"
+            raise Refused(404, f"no form {shown}")
         return form
 
     def cors(self, request: Request, form: FormConfig) -> dict[str, str]:
@@ -162,7 +164,8 @@ class FormsEndpoint:
             if provider is not None and (
                 provider not in PROVIDERS or form.provider not in (None, provider)
             ):
-                raise Refused(404, f"form {key!r} takes no {provider[:20]!r} webhooks")
+                shown = provider if provider in PROVIDERS else "such"
+                raise Refused(404, f"form {form.key!r} takes no {shown} webhooks")
             if provider is None:
                 cors = self.cors(request, form)
             media = request.headers.get("content-type", "").split(";")[0].strip().lower()

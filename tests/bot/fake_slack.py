@@ -44,6 +44,7 @@ class FakeSlack:
         self._failures: dict[str, list[Failure]] = {}
         self._ts = 0
         self._server: ThreadingHTTPServer | None = None
+        self.answers: list[tuple[Call, dict[str, Any]]] = []
 
     # -- control -------------------------------------------------------------
     def start(self) -> FakeSlack:
@@ -79,6 +80,10 @@ class FakeSlack:
         with self._lock:
             self._failures.setdefault(method, []).extend([failure] * times)
 
+    def refused(self) -> list[tuple[Call, dict[str, Any]]]:
+        """Every call this fake answered with ok=false because of what was sent."""
+        return [(c, a) for c, a in self.answers if not a.get("ok", True)]
+
     def to(self, method: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if c.method == method]
@@ -97,7 +102,8 @@ class FakeSlack:
         if self.delay_s:
             time.sleep(self.delay_s)
         with self._lock:
-            self.calls.append(Call(method, args, {k.lower(): v for k, v in req.headers.items()}))
+            call = Call(method, args, {k.lower(): v for k, v in req.headers.items()})
+            self.calls.append(call)
             queue = self._failures.get(method)
             failure = queue.pop(0) if queue else None
         if failure is not None:
@@ -106,13 +112,20 @@ class FakeSlack:
             )
             self._reply(req, failure.status, {"ok": False, "error": failure.error}, headers)
             return
-        self._reply(req, 200, self._answer(method, args))
+        answer = self._answer(method, args)
+        with self._lock:
+            self.answers.append((call, answer))
+        self._reply(req, 200, answer)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
-        if method in ("chat.postMessage", "chat.update"):
+        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
             problem = block_kit_problem(args.get("blocks") or [], limit=50)
             if problem:
                 return {"ok": False, "error": "invalid_blocks", "detail": problem}
+            if not args.get("text") and not args.get("blocks"):
+                return {"ok": False, "error": "no_text"}
+            if len(str(args.get("text") or "")) > 40000:
+                return {"ok": False, "error": "msg_too_long"}
         if method == "chat.postMessage":
             with self._lock:
                 self._ts += 1
@@ -129,7 +142,7 @@ class FakeSlack:
             return {"ok": True, "message_ts": "1700000000.999999"}
         if method in ("views.open", "views.publish", "views.update"):
             view = args.get("view") or {}
-            problem = block_kit_problem(view.get("blocks") or [], limit=100)
+            problem = view_problem(view)
             if problem:
                 return {"ok": False, "error": "invalid_blocks", "detail": problem}
             return {"ok": True, "view": {"id": "V123", **view}}
@@ -177,21 +190,88 @@ def _parse(raw: str, content_type: str) -> dict[str, Any]:
 
 
 def block_kit_problem(blocks: list[dict[str, Any]], *, limit: int) -> str | None:
-    """What Slack would reject: too many blocks, oversize texts, headers or button labels."""
-    if len(blocks) > limit:
+    """What Slack would reject (docs.slack.dev Block Kit reference): `invalid_blocks`."""
+    if not isinstance(blocks, list) or len(blocks) > limit:
         return f"{len(blocks)} blocks > {limit}"
     for b in blocks:
-        texts = [b.get("text") or {}, *list(b.get("fields") or [])]
-        for t in texts:
-            if len(t.get("text", "")) > 3000:
-                return "section text > 3000"
-        if b.get("type") == "header" and len(b["text"]["text"]) > 150:
-            return "header > 150"
-        elements = list(b.get("elements") or []) + ([b["accessory"]] if "accessory" in b else [])
-        for e in elements:
-            if e.get("type") == "button" and len(e["text"]["text"]) > 75:
-                return "button text > 75"
+        problem = _block_problem(b)
+        if problem:
+            return problem
     return None
+
+
+def _text_problem(t: Any, limit: int, *, what: str, plain_only: bool = False) -> str | None:
+    if not isinstance(t, dict) or t.get("type") not in ("plain_text", "mrkdwn"):
+        return f"{what}: not a text object"
+    if plain_only and t["type"] != "plain_text":
+        return f"{what}: must be plain_text"
+    text = t.get("text")
+    if not isinstance(text, str) or not 1 <= len(text) <= limit:
+        return f"{what}: text length {len(text or '')} not in 1..{limit}"
+    return None
+
+
+def _block_problem(b: dict[str, Any]) -> str | None:
+    kind = b.get("type")
+    if len(str(b.get("block_id", ""))) > 255:
+        return "block_id > 255"
+    if kind == "header":
+        return _text_problem(b.get("text"), 150, what="header", plain_only=True)
+    if kind == "section":
+        fields = b.get("fields") or []
+        if "text" not in b and not fields:
+            return "section without text or fields"
+        if "text" in b and (p := _text_problem(b["text"], 3000, what="section")):
+            return p
+        if len(fields) > 10:
+            return "section with more than 10 fields"
+        for f in fields:
+            if p := _text_problem(f, 2000, what="section field"):
+                return p
+        if "accessory" in b:
+            return _element_problem(b["accessory"])
+        return None
+    if kind == "context":
+        elements = b.get("elements") or []
+        if not 1 <= len(elements) <= 10:
+            return "context needs 1..10 elements"
+        for e in elements:
+            if p := _text_problem(e, 3000, what="context"):
+                return p
+        return None
+    if kind == "actions":
+        elements = b.get("elements") or []
+        if not 1 <= len(elements) <= 25:
+            return "actions needs 1..25 elements"
+        for e in elements:
+            if p := _element_problem(e):
+                return p
+        return None
+    if kind == "input":
+        return _text_problem(b.get("label"), 2000, what="input label", plain_only=True)
+    if kind == "divider":
+        return None
+    return f"unknown block type {kind!r}"
+
+
+def _element_problem(e: dict[str, Any]) -> str | None:
+    if e.get("type") == "button":
+        if len(str(e.get("value", ""))) > 2000 or len(str(e.get("action_id", ""))) > 255:
+            return "button value > 2000 or action_id > 255"
+        return _text_problem(e.get("text"), 75, what="button", plain_only=True)
+    return None
+
+
+def view_problem(view: dict[str, Any]) -> str | None:
+    """Modals: title, submit and close at most 24 characters, private_metadata 3000, 100 blocks."""
+    if view.get("type") == "modal":
+        for key in ("title", "submit", "close"):
+            present = key in view or key == "title"
+            if present and (p := _text_problem(view.get(key), 24, what=key, plain_only=True)):
+                return p
+    if len(str(view.get("private_metadata", ""))) > 3000:
+        return "private_metadata > 3000"
+    return block_kit_problem(view.get("blocks") or [], limit=100)
 
 
 def wait_until(

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 from starlette.testclient import TestClient
 
-from bot.runtime import Runtime
 from tests.bot.fake_slack import FakeSlack
 from tests.bot.slack_helpers import SAMPLES, post_signed
 

@@ -40,7 +40,7 @@ needs_sklearn = pytest.mark.skipif(
 )
 
 
-def history_csv(path: Path, rows: int = 240) -> Path:
+def history_csv(path: Path, rows: int = 120) -> Path:
     """Historical leads where Software buyers mostly convert and Education ones rarely do."""
     rng = random.Random(7)
     with path.open("w", newline="", encoding="utf-8") as fh:
@@ -71,15 +71,15 @@ def test_import_is_idempotent_and_records_outcomes(
     data = history_csv(tmp_path / "history.csv")
     assert main(["import", str(data), *MAP, "--drop", "Notes"]) == 0
     out, err = capsys.readouterr()
-    assert "241 row(s): 240 lead(s) created, 0 updated" in out and "1 skipped" in out
-    assert "row 241" in err and "not-an-address" in err
+    assert "121 row(s): 120 lead(s) created, 0 updated" in out and "1 skipped" in out
+    assert "row 121" in err and "not-an-address" in err
     assert main(["import", str(data), *MAP, "--drop", "Notes"]) == 0
     assert "0 lead(s) created, 0 updated, 0 won, 0 lost" in capsys.readouterr().out
 
     store = Store(db_url)
     with store.session() as s:
         statuses = [lead.status for lead in s.scalars(select(Lead))]
-        assert len(statuses) == 240 and set(statuses) == {"won", "lost"}
+        assert len(statuses) == 120 and set(statuses) == {"won", "lost"}
         lead = get_lead(s, email="person0@firm0.example")
         assert (lead.name, lead.title) == ("Person 0", "Manager")
         assert lead.fields["Industry"] == "Software" and "Notes" not in lead.fields
@@ -124,7 +124,7 @@ def test_import_then_train_from_store_and_from_csv(
     capsys.readouterr()
     learned = tmp_path / "learned.toml"
     assert main(["score", "train", "--from-store", "--min-count", "10", "-o", str(learned)]) == 0
-    assert "from 240 lead(s)" in capsys.readouterr().err
+    assert "from 120 lead(s)" in capsys.readouterr().err
     rules = load_rules(learned)
     points = {r.name: r.points for r in rules.rules}
     assert points["industry-software"] > 0 > points["industry-education"]
@@ -136,7 +136,7 @@ def test_import_then_train_from_store_and_from_csv(
 
     monkeypatch.setenv("LEADBOT_SCORING_RULES", str(learned))
     assert main(["rescore"]) == 0
-    assert "rescored 240 lead(s)" in capsys.readouterr().out
+    assert "rescored 120 lead(s)" in capsys.readouterr().out
 
 
 def test_unknown_column_is_a_clear_error(

@@ -94,13 +94,27 @@ def test_inactivity_lowers_the_score(write_rules: Callable[[str], Path]) -> None
     assert late < early
 
 
+def test_hot_override_at_or_below_warm_lowers_warm(write_rules: Callable[[str], Path]) -> None:
+    path = write_rules(DECAY)  # warm 10, hot 20
+    low = load_rules(path, hot_threshold=5)
+    assert (low.warm_threshold, low.hot_threshold) == (5, 5)
+    assert low.score(LEAD, [], now=NOW).temperature == "cold"  # fit 4
+    assert low.score(LEAD, [at(30)], now=NOW).temperature == "hot"  # 4 + 1.5
+    equal = load_rules(path, hot_threshold=10)
+    assert (equal.warm_threshold, equal.hot_threshold) == (10, 10)
+    raised = load_rules(path, hot_threshold=30)
+    assert (raised.warm_threshold, raised.hot_threshold) == (10, 30)
+    # The file's own thresholds must still make sense.
+    bad = write_rules(DECAY, header="[thresholds]\nwarm = 30\nhot = 20\n")
+    with pytest.raises(ConfigError, match="hot threshold 20 must be above the warm threshold 30"):
+        load_rules(bad, hot_threshold=50)
+
+
 def test_thresholds_and_override(write_rules: Callable[[str], Path]) -> None:
     path = write_rules(DECAY)  # warm 10, hot 20
     assert load_rules(path).score(LEAD, [at(0)], now=NOW).temperature == "warm"  # 16
     assert load_rules(path, hot_threshold=15).score(LEAD, [at(0)], now=NOW).temperature == "hot"
     assert load_rules(path).score(LEAD, [], now=NOW).temperature == "cold"
-    with pytest.raises(ConfigError, match="must be above the warm threshold"):
-        load_rules(path, hot_threshold=5)
     assert temperature_for(20, warm=10, hot=20) == "hot"
     assert temperature_for(9.99, warm=10, hot=20) == "cold"
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("leadbot.slack.actions")
 NOT_ALLOWED = "Sorry, you are not allowed to act on leads. Ask your LeadBot admin to add you."
+MAX_LEAD_ID = 2**63 - 1  # a forged button value beyond BIGINT must not reach the database
 
 
 def register(app: App, ctx: SlackContext) -> None:
@@ -58,13 +59,24 @@ def _who_where(body: dict[str, Any]) -> tuple[str, str | None, int | None]:
         "channel_id"
     )
     try:
-        lead_id: int | None = int(body["actions"][0]["value"])
-    except (KeyError, IndexError, TypeError, ValueError):
+        lead_id = lead_id_of(body["actions"][0]["value"])
+    except (KeyError, IndexError, TypeError):
         lead_id = None
     return user, channel, lead_id
 
 
-def refusal_text(e: TransitionRefused, *, action: str) -> str:
+def lead_id_of(value: Any) -> int | None:
+    """A lead id from a button value or modal metadata; None for anything forged or out of range."""
+    text = str(value).strip() if isinstance(value, str | int) else ""
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    lead_id = int(text)
+    return lead_id if 0 < lead_id <= MAX_LEAD_ID else None
+
+
+def refusal_text(e: TransitionRefused, *, action: str, user: str | None = None) -> str:
+    if e.status == LeadStatus.CLAIMED and e.owner and e.owner == user and action == "claim":
+        return "You have already claimed this lead."
     if e.status == LeadStatus.CLAIMED and e.owner:
         verb = "has already claimed" if action == "claim" else "owns"
         extra = "" if action == "claim" else ": only the owner or a manager can do that"
@@ -96,7 +108,8 @@ def claim(ctx: SlackContext, body: dict[str, Any]) -> None:
             lead = lifecycle.claim(session, lead_id=lead_id, user=user, now=now)
             slack_store.enqueue_lead_changed(session, lead, now=now)
     except TransitionRefused as e:
-        ctx.tell(user, channel, refusal_text(e, action="claim"))
+        ctx.tell(user, channel, refusal_text(e, action="claim", user=user))
+        refresh_card(ctx, lead_id)
     except LeadBotError as e:
         ctx.tell(user, channel, f"Could not claim: {e}")
 
@@ -118,9 +131,21 @@ def won(ctx: SlackContext, body: dict[str, Any]) -> None:
                 session, lead, thread={"event": "won", "actor": user}, now=now
             )
     except TransitionRefused as e:
-        ctx.tell(user, channel, refusal_text(e, action="won"))
+        ctx.tell(user, channel, refusal_text(e, action="won", user=user))
+        refresh_card(ctx, lead_id)
     except LeadBotError as e:
         ctx.tell(user, channel, f"Could not mark it won: {e}")
+
+
+def refresh_card(ctx: SlackContext, lead_id: int) -> None:
+    """A refused click means the clicker saw a stale card: re-render it from the lead as it is."""
+    try:
+        with ctx.store.session() as session:
+            slack_store.enqueue_refresh(
+                session, kind="update_card", key=str(lead_id), lead_id=lead_id, now=ctx.clock()
+            )
+    except LeadBotError as e:
+        log.warning("card of lead %s not refreshed: %s", lead_id, e)
 
 
 def may_change(ctx: SlackContext, lead: Lead, user: str) -> bool:

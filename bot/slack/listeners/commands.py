@@ -7,7 +7,9 @@ call, nothing to lose): an indexed search or an aggregate takes milliseconds, fa
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from slack_bolt import Ack, App
 
@@ -22,8 +24,17 @@ if TYPE_CHECKING:
     from bot.slack.app import SlackContext
 
 RESULTS = 10
-LEAD_USAGE = "Usage: `/lead <email|name|company|domain>`"
-LEADS_USAGE = "Usage: `/leads hot|mine|unclaimed|stats`"
+# `<` and `>` escaped even here: Slack reads `<email|name>` as a link to "email".
+LEAD_USAGE = "Usage: `/lead &lt;email|name|company|domain&gt;`"
+LEADS_USAGE = (
+    "Usage: `/leads hot` (open hot leads), `/leads mine` (yours), "
+    "`/leads unclaimed` (waiting for a rep), `/leads stats` (the funnel)"
+)
+QUERY_MAX = 200
+# What Slack does to command text: `<mailto:a@b.c|a@b.c>`, `<http://acme.com|acme.com>`,
+# `<@U123|jane>`, `<#C123|sales>`, `<!here>`, and `&`, `<`, `>` sent as entities.
+_SLACK_TOKEN = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 
 
 def register(app: App, ctx: SlackContext) -> None:
@@ -48,7 +59,7 @@ def lead_answer(ctx: SlackContext, command: dict[str, Any]) -> dict[str, Any]:
     user, channel = str(command.get("user_id", "")), command.get("channel_id")
     if not ctx.access.may_act(user, channel=channel):
         return _text(NOT_ALLOWED)
-    query = str(command.get("text") or "").strip()
+    query = command_query(command.get("text"))
     if not query:
         return _text(LEAD_USAGE)
     try:
@@ -64,7 +75,7 @@ def leads_answer(ctx: SlackContext, command: dict[str, Any]) -> dict[str, Any]:
     user, channel = str(command.get("user_id", "")), command.get("channel_id")
     if not ctx.access.may_act(user, channel=channel):
         return _text(NOT_ALLOWED)
-    what = (str(command.get("text") or "").strip().lower() or "hot").split()[0]
+    what = (command_query(command.get("text")).lower() or "hot").split()[0]
     now = ctx.clock()
     try:
         with ctx.store.session() as session:
@@ -77,7 +88,28 @@ def leads_answer(ctx: SlackContext, command: dict[str, Any]) -> dict[str, Any]:
             elif what == "unclaimed":
                 leads, title = stats.hot_unclaimed(session, limit=RESULTS), "*Unclaimed leads*"
             else:
-                return _text(LEADS_USAGE)
+                return _text(f"I do not know `{blocks.safe(what, 50)}`. {LEADS_USAGE}")
     except LeadBotError as e:
         return _text(f"That did not work: {e}")
     return _private(blocks.lead_list(title, leads, now=now))
+
+
+def command_query(text: Any) -> str:
+    """Command text as the user meant it: Slack's links and mentions unwrapped, spaces collapsed."""
+    unwrapped = _SLACK_TOKEN.sub(_unwrap, str(text or "")[: QUERY_MAX * 20])
+    for entity, char in _ENTITIES:
+        unwrapped = unwrapped.replace(entity, char)
+    return " ".join(unwrapped.split())[:QUERY_MAX]
+
+
+def _unwrap(match: re.Match[str]) -> str:
+    target, label = match.group(1), match.group(2)
+    if target.startswith("mailto:"):
+        return target[len("mailto:") :]
+    if target.startswith(("http://", "https://")):
+        host = urlsplit(target).hostname or label or ""
+        return host.removeprefix("www.")
+    if target.startswith(("@", "#")):  # a person or channel: their name is the useful part
+        return label or ""
+    # <!here>, <!subteam^S1|@team>: what the user saw, as text that can never ping.
+    return label or "@" + target.lstrip("!").split("^", 1)[0]

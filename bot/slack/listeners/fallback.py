@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("leadbot.slack.fallback")
 ANY = re.compile(".*")
-UNKNOWN_COMMAND = "LeadBot knows `/lead <email|name|company|domain>` and `/leads hot|mine|unclaimed|stats`."
+# `<` and `>` escaped even in our own text: Slack would read `<email|name>` as a link.
+UNKNOWN_COMMAND = (
+    "LeadBot knows `/lead &lt;email|name|company|domain&gt;` and `/leads hot|mine|unclaimed|stats`."
+)
 
 
 def register(app: App, ctx: SlackContext) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 
-from bot.slack.listeners.actions import NOT_ALLOWED, refusal_text
+from bot.slack.listeners.actions import NOT_ALLOWED, lead_id_of, refresh_card, refusal_text
 from bot.slack.surfaces import (
     INPUT_BLOCK,
     LOST_MODAL,
@@ -60,10 +60,7 @@ def register(app: App, ctx: SlackContext) -> None:
 def _context(body: dict[str, Any], view: dict[str, Any]) -> tuple[str, str | None, int | None]:
     meta = read_metadata(view.get("private_metadata"))
     user = str(body.get("user", {}).get("id", ""))
-    try:
-        lead_id: int | None = int(meta["lead_id"])
-    except (KeyError, TypeError, ValueError):
-        lead_id = None
+    lead_id = lead_id_of(meta.get("lead_id"))
     channel = meta.get("channel") if isinstance(meta.get("channel"), str) else None
     return user, channel, lead_id
 
@@ -116,6 +113,7 @@ def decide(
             }
             slack_store.enqueue_lead_changed(session, lead, thread=thread, now=now)
     except TransitionRefused as e:
-        ctx.tell(user, channel, refusal_text(e, action=action))
+        ctx.tell(user, channel, refusal_text(e, action=action, user=user))
+        refresh_card(ctx, lead_id)
     except LeadBotError as e:
         ctx.tell(user, channel, f"That did not work: {e}")
