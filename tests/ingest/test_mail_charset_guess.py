@@ -1,5 +1,7 @@
 """Undeclared 8-bit text: Cyrillic and Chinese are recognised, Western text stays cp1252."""
 
+# ruff: noqa: RUF001 - Cyrillic and CJK text on purpose
+
 from __future__ import annotations
 
 import pytest
