@@ -35,6 +35,7 @@ def upgrade() -> None:
     # Funnel and Slack queries: activities by kind in a time window, announced leads by score.
     op.create_index("ix_activity_kind_occurred_at", "activity", ["kind", "occurred_at"])
     op.create_index("ix_lead_status_score", "lead", ["status", "score"])
+    op.create_index("ix_lead_owner_claimed_at", "lead", ["owner", "claimed_at"])  # a rep's claims
     if bind.dialect.name == "sqlite":
         if sqlite_has_trigram(bind):
             for ddl in SQLITE_DDL:
@@ -52,5 +53,6 @@ def downgrade() -> None:
         bind.exec_driver_sql("DROP TABLE IF EXISTS lead_search")
     elif bind.dialect.name == "postgresql":
         bind.exec_driver_sql("DROP INDEX IF EXISTS ix_lead_search_trgm")
+    op.drop_index("ix_lead_owner_claimed_at", table_name="lead")
     op.drop_index("ix_lead_status_score", table_name="lead")
     op.drop_index("ix_activity_kind_occurred_at", table_name="activity")
