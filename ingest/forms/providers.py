@@ -125,7 +125,7 @@ def webflow(payload: Mapping[str, Any]) -> Extracted:
     wrapped = payload.get("payload")
     inner: Mapping[str, Any] = wrapped if isinstance(wrapped, dict) else payload
     out: Fields = {}
-    for name, value in (inner.get("data") or {}).items():
+    for name, value in _obj(inner.get("data")).items():
         _put(out, str(name), value)
     return Extracted(
         fields=out,
@@ -143,8 +143,7 @@ def netlify(payload: Mapping[str, Any]) -> Extracted:
     wrapped = payload.get("payload")
     inner: Mapping[str, Any] = wrapped if isinstance(wrapped, dict) else payload
     out: Fields = {}
-    data = inner.get("data") or {}
-    for name, value in data.items():
+    for name, value in _obj(inner.get("data")).items():
         if name == "referrer":
             _put(out, "page_url", value)
         elif name not in _NETLIFY_SKIP:
@@ -172,7 +171,7 @@ def hubspot(payload: Mapping[str, Any]) -> Extracted:
     if isinstance(props, dict):
         for name, value in props.items():
             _put(out, str(name), value.get("value") if isinstance(value, dict) else value)
-    context = payload.get("context") or {}
+    context = _obj(payload.get("context"))
     _put(out, "page_url", payload.get("pageUrl") or context.get("pageUri"))
     submitted = payload.get("submittedAt")
     event = payload.get("conversionId") or payload.get("eventId") or payload.get("objectId")
@@ -189,19 +188,21 @@ _TALLY_KEYS = {"INPUT_EMAIL": "email", "INPUT_PHONE_NUMBER": "phone", "INPUT_LIN
 
 def tally(payload: Mapping[str, Any]) -> Extracted:
     """`FORM_RESPONSE` events: `data.fields` with labels; choice ids resolved to their text."""
-    data = payload.get("data") or {}
+    data = _obj(payload.get("data"))
     out: Fields = {}
-    for item in data.get("fields") or []:
+    for item in _list(data.get("fields")):
         if not isinstance(item, dict):
             continue
         label = str(item.get("label") or item.get("key") or "")
         value = item.get("value")
         options = {
-            o.get("id"): o.get("text") for o in item.get("options") or [] if isinstance(o, dict)
+            str(o.get("id")): o.get("text")
+            for o in _list(item.get("options"))
+            if isinstance(o, dict)
         }
         if options and isinstance(value, list):
-            value = [options.get(v, v) for v in value]
-        elif options and value in options:
+            value = [options.get(str(v), v) for v in value]
+        elif options and isinstance(value, str) and value in options:
             value = options[value]
         key = _TALLY_KEYS.get(str(item.get("type"))) or label_key(label)
         if key in out:

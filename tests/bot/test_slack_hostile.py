@@ -1,0 +1,147 @@
+"""Hostile lead text through every Slack surface, asserted on the exact JSON the fake Slack got.
+
+Cards, thread replies, ephemeral answers, App Home, modals, `/lead` and `/leads` answers, SLA
+reminders and every `text` fallback (push notifications render it as mrkdwn too).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from bot.runtime import Runtime
+from bot.slack import blocks
+from bot.slack.background import slack_tick
+from bot.slack.surfaces import home_view, lost_modal, note_modal, nurture_modal
+from storage.models import Lead
+from tests.bot.conftest import dispatcher
+from tests.bot.fake_slack import FakeSlack, block_kit_problem, view_problem, wait_until
+from tests.bot.slack_helpers import (
+    T0,
+    click,
+    get,
+    make_lead,
+    post_command,
+    post_event,
+    post_interaction,
+    submit,
+)
+
+HOSTILE = (
+    "<!channel> <!here> <!everyone> <@U123> <#C123> <!subteam^S123> <http://evil|bank.com> "
+    "*bold* _x_ ~x~ `code` ``` &amp; Jos\u00e9 \u738b\u4f1f M\u00fcller \u202egnp.exe\u202c "
+    "zero\u200bwidth\u200d\ufeff"
+)
+PINGS = ("<!", "<@U123", "<#", "<http", "<mailto")
+INVISIBLE = "\u202e\u202c\u200b\u200d\ufeff"
+# The only `<…>` allowed anywhere: our own mentions of the people who acted, and the config.
+OWN_TOKENS = re.compile(r"<@(U1|UBOSS)>|<!subteam\^SMANAGERS>")
+
+
+def strings(node: Any) -> list[str]:
+    """Every string inside a Web API call's arguments or a response body."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for v in node.values() for s in strings(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in strings(v)]
+    return []
+
+
+def assert_harmless(texts: list[str]) -> None:
+    for text in texts:
+        rest = OWN_TOKENS.sub("", text)
+        assert "<" not in rest and ">" not in rest, text[:300]
+        assert not any(ch in text for ch in INVISIBLE), text[:300]
+
+
+def hostile(store: Any, email: str, **kw: Any) -> int:
+    reasons = [
+        {"rule": f"r{i}", "points": 100 - i, "reason": HOSTILE * 3, "evidence": HOSTILE * 3}
+        for i in range(100)
+    ]
+    lead_id = make_lead(
+        store, email, name=HOSTILE[:200], company=HOSTILE, reasons=reasons,
+        text="\n".join([HOSTILE] * 80), **kw,
+    )  # fmt: skip
+    with store.session() as s:
+        lead = s.get(Lead, lead_id)
+        assert lead is not None
+        lead.title, lead.forwarded_by, lead.product = HOSTILE, HOSTILE, HOSTILE[:100]
+    return lead_id
+
+
+def test_hostile_text_reaches_no_surface_raw(
+    http: TestClient, slack_runtime: Runtime, fake_slack: FakeSlack
+) -> None:
+    store = slack_runtime.store
+    settings = slack_runtime.settings
+    settings.slack_manager_group = "SMANAGERS"
+    a = hostile(store, "a@evil.example")
+    b = hostile(store, "b@evil.example")
+    answers: list[Any] = []
+    assert post_event(http, {"type": "app_home_opened", "user": "U1", "tab": "home"}, event_id="E1")
+    dispatcher(slack_runtime).run_once()
+    for command, text in (("/lead", HOSTILE), ("/lead", "evil.example"), ("/leads", "hot"),
+                          ("/leads", HOSTILE), ("/leads", "unclaimed")):  # fmt: skip
+        resp = post_command(http, command, text, user="U1")
+        assert resp.status_code == 200
+        answers.append(resp.json())
+    post_interaction(http, click("lead_note", a, user="U1"))
+    [opened] = fake_slack.wait_for("views.open")
+    post_interaction(http, submit(opened.args["view"], HOSTILE, user="U1"))
+    post_interaction(http, click("lead_claim", a, user="U1"))
+    wait_until(lambda: get(store, a).owner == "U1")
+    post_interaction(http, click("lead_claim", a, user="UBOSS"))  # too late: told who has it
+    fake_slack.wait_for("chat.postEphemeral")
+    post_interaction(http, click("lead_lost", a, user="U1"))
+    lost = fake_slack.wait_for("views.open", count=2)[-1]
+    post_interaction(http, submit(lost.args["view"], HOSTILE, user="U1"))
+    wait_until(lambda: get(store, a).status == "lost")
+    for minutes in (31, 61):  # b waits: a reminder, then an escalation to the managers
+        slack_tick(slack_runtime, now=T0 + timedelta(minutes=minutes))
+    for _ in range(3):
+        dispatcher(slack_runtime).run_once(now=T0 + timedelta(minutes=62))
+        dispatcher(slack_runtime).run_once()
+    assert fake_slack.refused() == []  # nothing Slack would answer with invalid_blocks & co.
+    methods = {c.method for c in fake_slack.calls}
+    assert {"chat.postMessage", "chat.update", "views.open", "views.publish"} <= methods
+    threads = [c for c in fake_slack.to("chat.postMessage") if c.args.get("thread_ts")]
+    assert len(threads) >= 4  # note, lost, reminder, escalation
+    sent = [s for c in fake_slack.calls for s in strings(c.args) if c.method != "auth.test"]
+    assert_harmless(sent + strings(answers))
+    assert any("&amp;amp;" in s for s in sent)  # `&amp;` typed by the lead shows as `&amp;`
+    for c in fake_slack.to("chat.postMessage"):  # notification text: escaped and non-empty
+        text = OWN_TOKENS.sub("", c.args["text"])
+        assert text.strip() and not any(p in text for p in PINGS)
+    assert b  # b's card went out too (two cards, both checked above)
+    assert len([c for c in fake_slack.to("chat.postMessage") if not c.args.get("thread_ts")]) == 2
+
+
+def test_oversize_lead_text_stays_within_every_block_limit() -> None:
+    """Longer than the database keeps, to prove rendering alone holds Slack's limits."""
+    reasons = [{"rule": "r", "points": i, "reason": "R" * 3001, "evidence": "E" * 3001}
+               for i in range(1, 101)]  # fmt: skip
+    lead = Lead(
+        id=7, email="a" * 64 + "@" + "b" * 180 + ".example", name="N&" * 2500, company="C" * 5000,
+        title="T" * 5000, phone="+4930123", source="S" * 5000, forwarded_by="F" * 5000,
+        status="announced", score=91, temperature="hot", reasons=reasons, product="P" * 5000,
+    )  # fmt: skip
+    for status in ("announced", "claimed", "won", "lost", "nurturing", "disqualified"):
+        lead.status, lead.owner, lead.status_reason = status, "U1", "why " * 1000
+        card = blocks.lead_card(lead, excerpt="<!channel>\n" * 3001)
+        assert block_kit_problem(card["blocks"], limit=50) is None, status
+        assert len(card["text"]) <= 3000
+    many = blocks.lead_list("*" + "x" * 4000, [lead] * 60)
+    assert len(many["blocks"]) == 50 and block_kit_problem(many["blocks"], limit=50) is None
+    home = home_view(mine=[lead] * 60, unclaimed=[lead] * 60)
+    assert view_problem(home) is None
+    for modal in (note_modal, nurture_modal, lost_modal):
+        assert view_problem(modal(lead, '{"lead_id": 7}')) is None
+    reply = blocks.thread_message({"event": "note", "actor": "U1", "text": "&<>" * 5000}, lead)
+    assert block_kit_problem(reply["blocks"], limit=50) is None and len(reply["text"]) <= 3000
+    assert not reply["text"].endswith(("&", "&a", "&am", "&amp", "&l", "&lt", "&g", "&gt"))
