@@ -167,9 +167,10 @@ class OutboxMessage(SQLModel, table=True):
 
 
 sa.Index("ix_outbox_due", OutboxMessage.__table__.c.status, OutboxMessage.__table__.c.next_attempt_at)  # type: ignore[attr-defined]
-# Funnel counts by kind and window, hot unclaimed leads by score (migration q4_search).
+# Funnel counts by kind and window, hot unclaimed leads, a rep's claims (migration q4_search).
 sa.Index("ix_activity_kind_occurred_at", Activity.kind, Activity.occurred_at)  # type: ignore[arg-type]
 sa.Index("ix_lead_status_score", Lead.status, Lead.score)  # type: ignore[arg-type]
+sa.Index("ix_lead_owner_claimed_at", Lead.owner, Lead.claimed_at)  # type: ignore[arg-type]
 
 from storage import slack_models  # noqa: E402, F401  (Slack tables, so Alembic sees them)
 from storage import rescore_models  # noqa: E402, F401  (rescoring state, so Alembic sees it)

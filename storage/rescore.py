@@ -11,6 +11,7 @@ eligible (storage.lifecycle.eligible_for_announcement: no flapping after nurture
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -52,8 +53,10 @@ _ACTIVITY_COLUMNS = [
     # Only what scoring reads: the inquiry text, cut in the database, not the whole JSON document.
     sa.func.substr(sa.func.coalesce(A.c.data["text"].as_string(), A.c.detail), 1, TEXT_FOR_SCORING)
     .label("text"),
-    A.c.data["fields"].label("fields"),
+    # Raw JSON text (SQLite) or already parsed (psycopg): most activities have no fields at all.
+    sa.type_coerce(A.c.data["fields"], sa.String).label("fields"),
 ]
+_NO_FIELDS = (None, "null", "{}", "")
 
 
 @dataclass
@@ -104,9 +107,14 @@ def _activity_facts(conn: sa.Connection, first: int, last: int) -> dict[int, lis
         .where(A.c.kind.not_in(sorted(LIFECYCLE_KINDS)))
     )
     out: dict[int, list[ActivityFacts]] = {}
-    for r in conn.execute(stmt):
+    for r in conn.execute(stmt).all():  # one fetchall, not a fetchone a row
         text = f"{r.subject} {r.text}" if r.subject and r.text else (r.subject or r.text or "")
-        fields = {k: str(v) for k, v in r.fields.items()} if r.fields else {}
+        raw = r.fields
+        if raw in _NO_FIELDS:
+            fields = {}
+        else:
+            found = json.loads(raw) if isinstance(raw, str) else raw
+            fields = {k: str(v) for k, v in found.items()} if isinstance(found, dict) else {}
         facts = ActivityFacts(kind=r.kind, occurred_at=parse_time(r.occurred_at),  # type: ignore[arg-type]
                               text=text[:TEXT_FOR_SCORING], source=r.source or "", fields=fields)
         out.setdefault(r.lead_id, []).append(facts)
