@@ -191,6 +191,11 @@ def load(store: Store, n: int) -> float:
     return time.perf_counter() - started
 
 
+def lead_count(store: Store) -> int:
+    with store.session() as s:
+        return int(s.scalar(sa.text("SELECT count(*) FROM lead")) or 0)
+
+
 def queries(n: int, count: int, seed: int = 7) -> list[tuple[str, str]]:
     """(kind, text) lookups a rep would type, about the leads that synthetic() made."""
     rows = list(synthetic(min(n, 50_000)))
@@ -414,14 +419,13 @@ def bench_http(store: Store, n: int, count: int) -> list[str]:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with store.session() as s:
-                claimed = (
-                    s.scalar(
-                        sa.text(
-                            "SELECT count(*) FROM lead WHERE owner = 'U2' AND status = 'claimed'"
-                        )
-                    )
-                    or 0
+                # Only the leads clicked in this run: a kept database holds earlier claims.
+                done = sa.select(sa.func.count()).where(
+                    Lead.id.in_(ids),  # type: ignore[union-attr]
+                    Lead.owner == "U2",  # type: ignore[arg-type]
+                    Lead.status == "claimed",  # type: ignore[arg-type]
                 )
+                claimed = s.scalar(done) or 0
             if claimed >= len(ids):
                 break
             time.sleep(0.05)
@@ -430,7 +434,23 @@ def bench_http(store: Store, n: int, count: int) -> list[str]:
     return lines
 
 
-def database(backend: str, size: int, pg_url: str, workdir: Path) -> tuple[str, Callable[[], None]]:
+def database(
+    backend: str, size: int, pg_url: str, workdir: Path, *, keep: Path | None = None
+) -> tuple[str, Callable[[], None]]:
+    """A scratch database and how to drop it; with `keep`, a named one that outlives the run."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        if backend == "sqlite":
+            return f"sqlite:///{keep / f'bench_{size}.db'}", lambda: None
+        name = f"leadbot_bench_keep_{size}"
+        admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+                pass
+            else:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        return sa.engine.make_url(pg_url).set(database=name).render_as_string(False), lambda: None
     if backend == "sqlite":
         path = workdir / f"bench_{size}_{uuid.uuid4().hex[:6]}.db"
 
@@ -464,18 +484,31 @@ def main() -> int:
         help="a PostgreSQL server URL; a scratch database is created and dropped",
     )
     parser.add_argument("--no-http", action="store_true", help="storage layer only")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the databases between runs (SQLite files in DIR, PostgreSQL databases named "
+        "leadbot_bench_keep_SIZE) and load only when the lead count differs; drop them by hand",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     backends = [b for b in args.backends.split(",") if b]
     with tempfile.TemporaryDirectory(prefix="leadbot-bench-") as tmp:
         for backend in backends:
             for size in sizes:
-                url, drop = database(backend, size, args.pg_url, Path(tmp))
+                url, drop = database(backend, size, args.pg_url, Path(tmp), keep=args.keep)
                 try:
                     store = Store(url)
                     upgrade(store)
-                    took = load(store, size)
-                    print(f"\n== {backend}, {size:,} leads (loaded in {took:.1f} s) ==", flush=True)
+                    have = lead_count(store) if args.keep is not None else 0
+                    if have == size:
+                        loaded = "kept from an earlier run"
+                    elif have:
+                        raise SystemExit(f"{url} holds {have} leads, not {size}: drop it first")
+                    else:
+                        loaded = f"loaded in {load(store, size):.1f} s"
+                    print(f"\n== {backend}, {size:,} leads ({loaded}) ==", flush=True)
                     for line in bench_storage(store, size, args.count):
                         print(line, flush=True)
                     if not args.no_http:

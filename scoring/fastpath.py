@@ -43,7 +43,7 @@ def _loop_sum(values: Iterable[float], start: float) -> float:
 # The reasons path adds a lead's points one by one; sum() does the same up to 3.11 and uses
 # compensated summation from 3.12 on, where the loop keeps the results identical.
 seq_sum: Callable[[Iterable[float], float], float] = (
-    sum if sys.version_info < (3, 12) else _loop_sum)  # type: ignore[assignment]
+    sum if sys.version_info < (3, 12) else _loop_sum)
 # ScoreResult is a frozen dataclass whose __init__ pays an object.__setattr__ per field: filling
 # the instance dict directly gives an equal object at a third of the cost.
 _DICT_RESULT = hasattr(object.__new__(ScoreResult), "__dict__")
@@ -99,9 +99,9 @@ class FastPath:
             # rule counts). Its 64-bit hash (SipHash on the strings) plus the email identify the
             # entry, so the cache never keeps the texts themselves alive.
             f = lead.fields
-            akey = tuple(map(act_key, acts))
+            akey: tuple[Any, ...] = tuple(map(act_key, acts))
             if with_product and any(map(_fields, acts)):
-                akey += tuple(a.fields.get("product") for a in acts)
+                akey += tuple([a.fields.get("product") for a in acts])
             h = hash((_lead_key(lead), tuple(map(f.get, names)) if f else None, akey))
             entry = cache.get(h)
             if entry is not None and entry[0] == lead.email:
@@ -110,6 +110,7 @@ class FastPath:
                 plan = plan_of(lead, acts)
                 if len(cache) >= PLAN_CACHE_MAX:
                     cache.clear()
+                    self.planner.forget()
                 cache[h] = (lead.email, plan)
             plans.append(plan)
             if plan[0] != STATIC:

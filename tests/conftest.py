@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,37 +40,55 @@ def pg_server_url() -> str:
     return url
 
 
-def _fresh_pg_database(server_url: str) -> tuple[str, str]:
-    """A database of its own per test, so parallel runs and tests never see each other's rows."""
+def _admin(server_url: str) -> sa.Engine:
+    return sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
+def _create_pg_database(server_url: str, *, template: str | None = None) -> tuple[str, str]:
     name = f"leadbot_t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    with _admin(server_url).connect() as conn:
+        suffix = f' TEMPLATE "{template}"' if template else ""
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"{suffix}'))
     base = sa.engine.make_url(server_url)
     return base.set(database=name).render_as_string(hide_password=False), name
 
 
 def _drop_pg_database(server_url: str, name: str) -> None:
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
+    with _admin(server_url).connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server_url: str) -> Iterator[str]:
+    """One migrated database per test session; each test gets a copy (CREATE DATABASE … TEMPLATE)."""
+    url, name = _create_pg_database(pg_server_url)
+    store = Store(url)
+    upgrade(store)
+    store.dispose()
+    yield name
+    _drop_pg_database(pg_server_url, name)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrations run once, not per test)."""
+    path = tmp_path_factory.mktemp("template") / "leadbot.db"
+    store = Store(f"sqlite:///{path}")
+    upgrade(store)
+    store.dispose()
+    return path
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty database on each backend."""
+    """A migrated, empty database of its own on each backend, so tests never see each other's rows."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'leadbot.db'}"
-        upgrade(Store(url))
-        yield url
+        path = tmp_path / "leadbot.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
         return
     server = request.getfixturevalue("pg_server_url")
-    url, name = _fresh_pg_database(server)
-    store = Store(url)
-    upgrade(store)
-    store.dispose()
+    url, name = _create_pg_database(server, template=request.getfixturevalue("pg_template"))
     try:
         yield url
     finally:
@@ -77,10 +96,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'leadbot.db'}"
-    upgrade(Store(url))
-    return url
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    path = tmp_path / "leadbot.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
