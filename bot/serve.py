@@ -53,7 +53,7 @@ async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
+        with contextlib.suppress(RuntimeError):  # not the main thread (embedded use)
             loop.add_signal_handler(sig, stop.set)
 
     # Start-up finishes what was accepted but not processed before a crash.
