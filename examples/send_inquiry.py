@@ -18,7 +18,8 @@ def main() -> None:
     parser.add_argument("--to", default="leads@localhost")
     parser.add_argument("file", nargs="?", type=Path, default=EXAMPLE)
     args = parser.parse_args()
-    raw = args.file.read_bytes()
+    # SMTP lines end in CRLF (RFC 5321); the file on disk may have bare LF.
+    raw = args.file.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     # A fresh Message-ID each run, so the demo can be repeated (the same Message-ID is one activity).
     raw = raw.replace(
         b"<demo-0001@northwind-logistics.example>", make_msgid(str(int(time.time()))).encode()

@@ -30,6 +30,7 @@ MAX_QUERY_CHARS = 200
 CANDIDATES = 100  # rows fetched per index query; rapidfuzz ranks only these
 MIN_FUZZY = 70.0  # rapidfuzz WRatio below this is noise, not a match
 MAX_VARIANTS = 16  # one-typo variants per word: bounds the size of one index query
+MAX_REGEX_TERM = 24  # PostgreSQL: longest alternative put in one regex (see _pg_match)
 
 # Tiers: an exact email beats a domain match, which beats any name/company/email text match.
 EXACT, DOMAIN, TEXT = 3, 2, 1
@@ -138,15 +139,22 @@ def _rank(q: _Query, tier: int, row: Any) -> tuple[int, float, float, float, int
 
 
 def _text_candidates(session: Session, q: _Query, *, limit: int) -> list[Any]:
-    """Rows for each plan in turn, until there are enough to rank."""
+    """Rows of the words as typed; only when they match nothing, of each typo plan in turn,
+    until there are enough to rank."""
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite" and not _sqlite_fts_ready(session):
         return _like_candidates(session, q)
     fetch = _pg_ids if dialect == "postgresql" else _fts_ids
-    ids: dict[int, None] = {}
-    with _pg_index_only(session) if dialect == "postgresql" else nullcontext():
-        for plan, last_resort in _plans(q):
-            if last_resort and ids:  # "any one word" is the broadest and costliest
+    as_typed, *typos = _plans(q)
+    # One word is one condition, whose matches PostgreSQL estimates well from its statistics
+    # (and a common one, `labs`, is found fastest by a short sequential scan).
+    force = dialect == "postgresql" and len(q.terms) > 1
+    with _pg_index_only(session) if force else nullcontext():
+        # Words that exist as typed are what was meant (as with an email or a domain), so
+        # near misses are not looked for: each typo plan is another index query.
+        ids = dict.fromkeys(fetch(session, as_typed[0]))
+        for plan, last_resort in typos if not ids else ():
+            if last_resort and ids:  # the broadest and costliest plans, only for no match
                 break
             ids.update(dict.fromkeys(fetch(session, plan)))
             if len(ids) >= limit:
@@ -160,19 +168,30 @@ Plan = list[list[str]]  # AND over groups, each group an OR of substrings
 
 
 def _plans(q: _Query) -> list[tuple[Plan, bool]]:
-    """Every term as typed; then each term or a one-typo variant of it; then (only when those
-    found nothing) any one term.
+    """Every term as typed; then one term at a time with a typo (that term or a one-typo variant
+    of it, every other term as typed); then (only when those found nothing) every term with a
+    typo, and any one term. The flag marks those last ones.
 
-    Each plan is a conjunction the index answers by intersecting posting lists, newest rows
-    first with a LIMIT, so its cost stays in milliseconds at a million leads. (An OR of all
-    trigrams ranked by bm25 finds more near misses but took 100-700 ms at 200k rows.)"""
+    Each plan is a conjunction the index answers by intersecting posting lists, with a LIMIT,
+    so its cost stays in milliseconds at a million leads. Typing one word wrong is the common
+    case, and keeping the other words exact keeps the intersection small: expanding every word
+    at once made PostgreSQL read thousands of rows for "asrah taylor" to filter the variants of
+    "taylor" (`tay`, `lor`, ...), 70-170 ms. (An OR of all trigrams ranked by bm25 finds more
+    near misses but took 100-700 ms at 200k rows; pg_trgm's word similarity, see
+    docs/search.md, 25-750 ms.)"""
     strict = [[t] for t in q.terms]
-    plans = [(strict, False)]
     typo = [[t, *_variants(t)] for t in q.terms]
-    if typo != strict:
-        plans.append((typo, False))
-    if len(q.terms) > 1:
-        plans.append(([list(q.terms)], True))
+    plans = [(strict, False)]
+    if len(q.terms) == 1:
+        if typo != strict:
+            plans.append((typo, False))
+        return plans
+    for i, group in enumerate(typo):
+        if len(group) > 1:
+            plans.append(([*strict[:i], group, *strict[i + 1 :]], False))
+    if sum(len(g) > 1 for g in typo) > 1:
+        plans.append((typo, True))
+    plans.append(([list(q.terms)], True))
     return plans
 
 
@@ -268,11 +287,12 @@ def _like_pattern(term: str) -> str:
 def _pg_index_only(session: Session) -> Iterator[None]:
     """Keep the planner off sequential scans for the text plans, in this transaction only.
 
-    It cannot estimate how many rows `LIKE '%foundr%'` (let alone an OR of a dozen typo
-    variants) matches, guesses thousands, and then expects a LIMIT 100 seq scan to stop early:
-    at a million leads that scan evaluated every pattern on every row, 0.3-0.7 s, whenever the
-    real matches were rare (a typo, a three-word company). Through the GIN index the worst
-    case is the posting list of one very common trigram: `com` (170,000 rows) costs 35 ms."""
+    It multiplies the estimates of several words as if they were independent (`cedar` and
+    `foundr`, or a dozen typo variants), guesses thousands of matches, and then expects a
+    LIMIT 100 seq scan to stop early: at a million leads that scan evaluated every pattern on
+    every row, 0.3-0.7 s, whenever the real matches were rare (a typo, a three-word company).
+    Through the GIN index the worst case is the posting list of a very common trigram: `com`
+    (170,000 rows) costs 35 ms."""
     conn = session.connection()
     before = conn.scalar(sa.text("SELECT current_setting('enable_seqscan')"))
     conn.execute(sa.text("SELECT set_config('enable_seqscan', 'off', true)"))
@@ -281,8 +301,25 @@ def _pg_index_only(session: Session) -> Iterator[None]:
     conn.execute(sa.text("SELECT set_config('enable_seqscan', :v, true)"), {"v": before})
 
 
+def _regex_literal(term: str) -> str:
+    # In a PostgreSQL ARE a backslash before a non-alphanumeric character makes it literal.
+    return "".join(ch if ch.isalnum() else "\\" + ch for ch in term)
+
+
+def _pg_match(group: list[str]) -> sa.ColumnElement[bool]:
+    """One index condition for a group: LIKE for one substring, a regex alternation for more.
+
+    A regex of alternatives is a single GIN condition, so the index intersects it with the
+    other words itself; an OR of LIKEs is a BitmapOr the planner may instead leave to a heap
+    filter (for "urth bradley": reading 8,000 rows of Bradleys, 127 ms, instead of 6 ms).
+    Longer alternatives make the trigram graph too big for pg_trgm, which then scans."""
+    if len(group) == 1 or max(map(len, group)) > MAX_REGEX_TERM:
+        return sa.or_(*(PG_TEXT.like(_like_pattern(t), escape="\\") for t in group))
+    return PG_TEXT.regexp_match("(" + "|".join(map(_regex_literal, group)) + ")")
+
+
 def _pg_ids(session: Session, plan: Plan) -> list[int]:
-    conds = [sa.or_(*(PG_TEXT.like(_like_pattern(t), escape="\\") for t in g)) for g in plan]
+    conds = [_pg_match(g) for g in plan]
     # No ORDER BY: the bitmap heap scan then stops after CANDIDATES rows. Ordering by id made
     # the planner either sort every match (tens of thousands for "labs" at 1M leads) or walk
     # the primary key backwards through the whole table when it misjudged a rare pattern.

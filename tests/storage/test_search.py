@@ -63,6 +63,29 @@ def test_typos_still_find_the_person(people: Store) -> None:
     assert emails(people, "umbrela corp")[0] == "bob.stone@umbrella.example"
 
 
+def test_a_typo_in_every_word_is_still_found(people: Store) -> None:
+    assert emails(people, "jnae deo")[0] == "jane.doe@acme.com"
+    assert emails(people, "bbo stnoe")[0] == "bob.stone@umbrella.example"
+
+
+def test_pattern_characters_inside_a_word_are_literal_in_typo_plans(people: Store) -> None:
+    # Only the typo plans reach PostgreSQL's regex: "." there must not stand for "o".
+    assert emails(people, "r.bot") == []
+    assert emails(people, "rob.t") == []
+
+
+def test_postgresql_search_leaves_the_planner_settings_as_it_found_them(people: Store) -> None:
+    if people.dialect != "postgresql":
+        pytest.skip("a PostgreSQL planner setting")
+    with people.session() as s:
+        show = sa.text("SELECT current_setting('enable_seqscan')")
+        assert find_leads(s, "jnae doe")[0].email == "jane.doe@acme.com"
+        assert s.scalar(show) == "on"
+        s.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        find_leads(s, "umbrela corp")
+        assert s.scalar(show) == "off"
+
+
 def test_full_name_ranks_the_person_above_namesakes(people: Store) -> None:
     assert emails(people, "john doe")[0] == "john.doe@globex.example"
     assert emails(people, "jane doe")[0] == "jane.doe@acme.com"
@@ -144,7 +167,7 @@ def test_index_follows_inserts_updates_and_deletes(people: Store) -> None:
 
 def test_score_update_does_not_disturb_the_index(people: Store) -> None:
     with people.session() as s:
-        s.execute(sa.update(Lead).values(score=Lead.score + 1))  # type: ignore[operator]
+        s.execute(sa.update(Lead).values(score=Lead.score + 1))
     assert emails(people, "Robot")[:2] == ["ops@acme.com", "jane.doe@acme.com"]
 
 
