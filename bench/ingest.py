@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
@@ -32,7 +32,7 @@ from aiosmtpd.smtp import SMTP
 from bot.config import Settings
 from bot.runtime import build_runtime
 from ingest.smtp import InboxHandler, SMTPServerThread
-from ingest.worker import BatchQueue, init_worker_process, process_in_worker
+from ingest.worker import process_pool_queue
 from storage.db import Store
 from storage.migrate import upgrade
 
@@ -53,7 +53,9 @@ def make_message(n: int) -> bytes:
     msg = EmailMessage()
     msg["From"] = f"Person {n} <person{n}@company{n % 5000}.example>"
     msg["To"] = "leads@leads.example.com"
-    msg["Subject"] = f"Pricing for {n % 90 + 10} seats" if n % 5 == 0 else "Question about shared inboxes"
+    msg["Subject"] = (
+        f"Pricing for {n % 90 + 10} seats" if n % 5 == 0 else "Question about shared inboxes"
+    )
     msg["Message-ID"] = f"<bench-{n}-{time.time_ns()}@company.example>"
     msg["Date"] = "Mon, 23 Nov 2026 09:00:00 +0000"
     body = HOT_BODY if n % 5 == 0 else PLAIN_BODY
@@ -111,16 +113,8 @@ def leadbot_server(url: str, *, worker_process: bool = True) -> SMTPServerThread
     rt = build_runtime(settings)
     upgrade(rt.store)
     queue = None
-    if worker_process:  # as `leadbot serve` runs it: parsing and recording on the other core
-        import multiprocessing
-
-        pool = ProcessPoolExecutor(
-            1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=init_worker_process,
-            initargs=(settings,),
-        )
-        queue = BatchQueue(process_in_worker, executor=pool)
+    if worker_process:  # as `leadbot serve` runs it: parsing and recording in worker processes
+        _, queue = process_pool_queue(settings, workers=settings.ingest_workers)
     handler = InboxHandler(
         rt.pipeline,
         inbox_domains=settings.inbox_domains,

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     internal_domains: DomainList = frozenset()
     max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     max_mime_parts: int = Field(default=1000, gt=0)
+    ingest_workers: int = Field(default=2, ge=1, le=32)  # processes that parse and record mail
     scoring_rules: Path | None = None
     hot_threshold: float | None = None
     rescore_interval_minutes: float = Field(default=60.0, ge=0)  # 0 turns the scheduler off

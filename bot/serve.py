@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import signal
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import uvicorn
@@ -16,7 +15,7 @@ from bot.dispatcher import Dispatcher, LogSender, Sender
 from bot.runtime import Runtime
 from bot.web import create_app
 from ingest.smtp import InboxHandler, start_smtp
-from ingest.worker import BatchQueue, init_worker_process, process_in_worker
+from ingest.worker import process_pool_queue
 from storage.migrate import upgrade
 
 log = logging.getLogger("leadbot.serve")
@@ -64,13 +63,7 @@ async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) 
     store_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="store")
     # Parsing and recording run in a worker process: a hostile message costs that process seconds
     # of CPU, never the event loop that answers the next sender (SPEC: parser stalls).
-    work_pool = ProcessPoolExecutor(
-        max_workers=1,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=init_worker_process,
-        initargs=(settings,),
-    )
-    queue = BatchQueue(process_in_worker, executor=work_pool)
+    work_pool, queue = process_pool_queue(settings, workers=settings.ingest_workers)
     handler = InboxHandler(
         runtime.pipeline,
         inbox_domains=settings.inbox_domains,

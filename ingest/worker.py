@@ -23,18 +23,24 @@ BatchRunner = Callable[[list[int]], list[Outcome]]
 
 
 class BatchQueue:
-    """Raw ids in, processed in batches of up to `max_batch`, one batch at a time.
+    """Raw ids in, processed in batches of up to `max_batch`, `concurrency` batches at a time.
 
     Batches stay small because on SQLite a batch holds the single write lock, and the receivers'
     commits (which gate every `250`) must not wait long behind it.
     """
 
     def __init__(
-        self, run_batch: BatchRunner, *, executor: Executor | None = None, max_batch: int = 100
+        self,
+        run_batch: BatchRunner,
+        *,
+        executor: Executor | None = None,
+        max_batch: int = 20,
+        concurrency: int = 1,
     ) -> None:
         self.run_batch = run_batch
         self.executor = executor
         self.max_batch = max_batch
+        self.concurrency = concurrency
         self._pending: list[int] = []
         self._wakeup: asyncio.Event | None = None
         self._idle: asyncio.Event | None = None
@@ -54,23 +60,31 @@ class BatchQueue:
 
     async def _consume(self) -> None:
         assert self._wakeup is not None and self._idle is not None
-        loop = asyncio.get_running_loop()
+        inflight: set[asyncio.Task[None]] = set()
         while True:
-            if not self._pending:
+            self._wakeup.clear()
+            while self._pending and len(inflight) < self.concurrency:
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                inflight.add(asyncio.create_task(self._run(batch)))
+            if not inflight:
                 self._idle.set()
-                self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-            try:
-                await loop.run_in_executor(self.executor, self.run_batch, batch)
-            except StoreUnavailable as e:
-                # Left pending in the store: the periodic sweep (and the next start) finishes them.
-                log.warning("%d accepted input(s) left pending: %s", len(batch), e)
-            except Exception:
-                log.exception(
-                    "processing %d accepted input(s) failed; they stay pending", len(batch)
-                )
+            woken = asyncio.create_task(self._wakeup.wait())
+            done, _ = await asyncio.wait({*inflight, woken}, return_when=asyncio.FIRST_COMPLETED)
+            inflight -= done
+            if woken not in done:
+                woken.cancel()
+
+    async def _run(self, batch: list[int]) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.executor, self.run_batch, batch)
+        except StoreUnavailable as e:
+            # Left pending in the store: the periodic sweep (and the next start) finishes them.
+            log.warning("%d accepted input(s) left pending: %s", len(batch), e)
+        except Exception:
+            log.exception("processing %d accepted input(s) failed; they stay pending", len(batch))
 
     async def drain(self) -> None:
         """Wait until everything put so far has been processed."""
@@ -104,3 +118,21 @@ def init_worker_process(settings: Any) -> None:
 def process_in_worker(raw_ids: list[int]) -> list[Outcome]:
     assert _worker_pipeline is not None, "init_worker_process did not run"
     return _worker_pipeline.process_batch(raw_ids)
+
+
+def process_pool_queue(settings: Any, *, workers: int = 2) -> tuple[Executor, BatchQueue]:
+    """A queue whose batches run in `workers` spawned processes (how `leadbot serve` runs it).
+
+    Parsing and recording are CPU-bound Python: separate processes put them on other cores than
+    the event loop answering SMTP and HTTP, and a hostile message stalls only its own worker.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),  # never fork a process that has threads
+        initializer=init_worker_process,
+        initargs=(settings,),
+    )
+    return pool, BatchQueue(process_in_worker, executor=pool, concurrency=workers)
