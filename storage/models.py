@@ -172,5 +172,5 @@ sa.Index("ix_activity_kind_occurred_at", Activity.kind, Activity.occurred_at)  #
 sa.Index("ix_lead_status_score", Lead.status, Lead.score)  # type: ignore[arg-type]
 sa.Index("ix_lead_owner_claimed_at", Lead.owner, Lead.claimed_at)  # type: ignore[arg-type]
 
-from storage import slack_models  # noqa: E402, F401  (Slack tables, so Alembic sees them)
-from storage import rescore_models  # noqa: E402, F401  (rescoring state, so Alembic sees it)
+# Tables of other modules, imported so Alembic and SQLModel.metadata see them.
+from storage import rescore_models, slack_models  # noqa: E402, F401
