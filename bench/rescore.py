@@ -124,24 +124,38 @@ def load(store: Store, n: int) -> int:
                                 ([_sqlite_value(v) for v in row] for row in acts))
 
 
+def _count(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM lead").scalar() or 0)
+
+
 def bench(url: str, n: int, *, batch: int, runs: list[str]) -> None:
     store = Store(url)
     upgrade(store)
-    t = time.perf_counter()
-    activities = load(store, n)
-    if store.dialect == "postgresql":
-        with store.engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
-    print(f"  loaded {n:,} leads, {activities:,} activities in {time.perf_counter() - t:.1f}s",
-          flush=True)
+    kept = _count(store)
+    if kept == n:
+        print(f"  kept database: {n:,} leads", flush=True)
+        if runs[0] == "first":
+            runs = runs[1:]  # already scored by an earlier run
+    elif kept:
+        raise SystemExit(f"the kept database holds {kept:,} leads, not {n:,}")
+    else:
+        t = time.perf_counter()
+        activities = load(store, n)
+        if store.dialect == "postgresql":
+            with store.engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+        print(f"  loaded {n:,} leads, {activities:,} activities in {time.perf_counter() - t:.1f}s",
+              flush=True)
     settings = Settings(_env_file=None, database_url=url, rescore_interval_minutes=0)  # type: ignore[call-arg]
     runtime = build_runtime(settings, store=store)
-    clocks = {"first": NOW, "same": NOW, "decay": NOW + timedelta(days=1)}
+    clocks = {"first": NOW, "same": NOW, "decay": NOW + timedelta(days=1),
+              "decay2": NOW + timedelta(days=2), "repeat": NOW + timedelta(days=2)}
     for run in runs:
         report = rescore_all(runtime, batch=batch, now=clocks[run])
         print(f"  {run:<6} {report.leads / report.seconds:>9,.0f} leads/s  ({report.seconds:.1f}s; "
               f"{report.changed:,} written, {report.recorded:,} score_changed, "
-              f"{report.announced:,} announced)", flush=True)
+              f"{report.announced:,} announced, {report.planned:,} from stored plans)", flush=True)
     store.dispose()
 
 
@@ -153,7 +167,17 @@ def main() -> None:
         "LEADBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     ap.add_argument("--batch", type=int, default=10_000)
     ap.add_argument("--runs", default="first,same,decay")
+    ap.add_argument("--decay-only", action="store_true",
+                    help="runs first (skipped on a kept, scored database), then decay (+1 day),"
+                         " decay2 (+2 days) and repeat (+2 days again: nothing changes): the"
+                         " periodic case, scored from stored plans")
+    ap.add_argument("--keep", metavar="NAME",
+                    help="keep the generated database between runs: a SQLite file"
+                         " /tmp/NAME-SIZE.db, a PostgreSQL database NAME_SIZE (reused if it"
+                         " holds the leads; drop it by hand)")
     args = ap.parse_args()
+    if args.decay_only:
+        args.runs = "first,decay,decay2,repeat"
     import logging
 
     logging.basicConfig(level=logging.INFO, format="    %(message)s")
@@ -161,22 +185,30 @@ def main() -> None:
     for n in (int(s) for s in args.sizes.split(",")):
         for backend in args.backends.split(","):
             print(f"{backend}, {n:,} leads", flush=True)
+            if backend == "sqlite" and args.keep:
+                bench(f"sqlite:////tmp/{args.keep}-{n}.db", n, batch=args.batch,
+                      runs=args.runs.split(","))
+                continue
             if backend == "sqlite":
                 with tempfile.TemporaryDirectory() as tmp:
                     bench(f"sqlite:///{tmp}/bench.db", n, batch=args.batch,
                           runs=args.runs.split(","))
                 continue
-            name = f"leadbot_bench_{uuid.uuid4().hex[:8]}"
+            name = f"{args.keep}_{n}" if args.keep else f"leadbot_bench_{uuid.uuid4().hex[:8]}"
             admin = sa.create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
-                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+                found = conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s",
+                                             (name,)).scalar()
+                if not found:
+                    conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
             try:
                 url = sa.engine.make_url(args.pg_url).set(database=name)
                 bench(url.render_as_string(hide_password=False), n, batch=args.batch,
                       runs=args.runs.split(","))
             finally:
-                with admin.connect() as conn:
-                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                if not args.keep:
+                    with admin.connect() as conn:
+                        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 admin.dispose()
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
 

@@ -18,6 +18,7 @@ class RescoreReport:
     announced: int = 0
     changed: int = 0  # leads whose stored score, temperature or reasons changed
     recorded: int = 0  # score_changed activities (rounded score or temperature changed)
+    planned: int = 0  # scored from their stored plan alone (decay only), not from activities
     seconds: float = 0.0
 
 
@@ -26,4 +27,5 @@ def rescore_all(runtime: Runtime, *, batch: int = BATCH, now: datetime | None = 
     """Recompute every lead's score; crossing the hot threshold announces, falling never retracts."""
     stats = rescore_leads(runtime.store, runtime.scorer, batch=batch, now=now, full=full)
     return RescoreReport(leads=stats.leads, announced=stats.announced, changed=stats.changed,
-                         recorded=stats.recorded, seconds=sum(stats.seconds.values()))
+                         recorded=stats.recorded, planned=stats.planned,
+                         seconds=sum(stats.seconds.values()))

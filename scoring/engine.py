@@ -7,12 +7,14 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from scoring.conditions import PROFILE_PARTS, ActCheck, ActCtx, LeadCheck, LeadCtx, Vocabulary
 from scoring.conditions import classify_domain as _classify
 from scoring.explain import temperature_for
 from scoring.fastpath import FastPath
 from scoring.lexicon import KeywordIndex, Keywords, fold, words_of
+from scoring.plan import dump_plan
 from scoring.types import ActivityFacts, LeadFacts, Reason, ScoreResult
 
 _DAY = 86400.0
@@ -107,6 +109,17 @@ class RuleSet:
         if not reasons:
             return self._fast.score_many(items, now)
         return [self._result(lead, acts, now, reasons=True) for lead, acts in items]
+
+    def plan_batch(self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]]
+                   ) -> list[list[Any]]:
+        """Each lead's time-free plan as a JSON value, to store and score later with
+        score_plans (storage.rescore_decay); the same numbers as score() at any later `now`."""
+        return [dump_plan(p) for p in self._fast.plans(items)]
+
+    def score_plans(self, plans: list[str], *, now: datetime) -> list[ScoreResult]:
+        """score_batch(reasons=False) for leads given by their stored plans: the JSON text of
+        plan_batch's values. Raises ValueError for a naive `now`."""
+        return self._fast.score_stored(plans, now)
 
     def grade_for(self, fit: float) -> str:
         for letter, minimum in self.grades:

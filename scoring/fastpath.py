@@ -9,6 +9,7 @@ order, so the numbers are identical to the reasons path (tests/scoring/test_fast
 from __future__ import annotations
 
 import gc
+import json
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -52,12 +53,14 @@ _DICT_RESULT = hasattr(object.__new__(ScoreResult), "__dict__")
 class FastPath:
     """Plans cached by lead content for one RuleSet."""
 
-    __slots__ = ("_cache", "_field_names", "_has_products", "_needs_text", "planner", "rs")
+    __slots__ = ("_cache", "_field_names", "_has_products", "_needs_text", "_stored", "planner",
+                 "rs")
 
     def __init__(self, rs: RuleSet) -> None:
         self.rs = rs
         self.planner = Planner(rs)
         self._cache: dict[int, tuple[str, Plan]] = {}
+        self._stored: dict[str, Plan] = {}  # score_stored: JSON text -> plan
         self._has_products = bool(rs.products)
         self._needs_text = rs._needs_text
         names = {*rs._field_names, *rs._number_names}
@@ -82,18 +85,38 @@ class FastPath:
             if enabled:
                 gc.enable()
 
-    def _plans(self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]]
-               ) -> tuple[list[Plan], list[int], list[float], list[int]]:
-        """Each lead's plan, plus the batch's stamps and plain decayed terms (points, stamp)."""
+    def score_stored(self, texts: list[str], now: datetime) -> list[ScoreResult]:
+        """Plans stored as JSON text (plan.dump_plan) scored at `now`; their stamps are UTC
+        instants, so any aware `now` works. Parsed plans are kept by their text: a periodic
+        rescore in a long-running process parses each lead's plan once."""
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("stored plans are scored at an aware datetime")
+        enabled = gc.isenabled()
+        gc.disable()  # parsing and scoring make no reference cycles (see score_many)
+        try:
+            stored = self._stored
+            missing = [t for t in texts if t not in stored]
+            if missing:
+                if len(stored) + len(missing) > PLAN_CACHE_MAX:
+                    stored.clear()
+                load = self.planner.load
+                # One parse for the batch: a json.loads call a lead costs more than its text.
+                for text, data in zip(missing, json.loads(f"[{','.join(missing)}]"),
+                                      strict=True):
+                    stored[text] = load(data)
+            return self.evaluate(list(map(stored.__getitem__, texts)), now.astimezone(UTC))
+        finally:
+            if enabled:
+                gc.enable()
+
+    def plans(self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]]) -> list[Plan]:
+        """Each lead's time-free plan, from the cache when its content was seen before."""
         cache = self._cache
         names = self._field_names
         with_product = self._has_products
         act_key = _act_key if self._needs_text else _act_key_no_text
         plan_of = self.planner.plan
         plans: list[Plan] = []
-        stamps: list[int] = []
-        points: list[float] = []
-        where: list[int] = []
         for lead, acts in items:
             # The key is everything a rule can read, timestamps included (they order what a
             # rule counts). Its 64-bit hash (SipHash on the strings) plus the email identify the
@@ -113,17 +136,24 @@ class FastPath:
                     self.planner.forget()
                 cache[h] = (lead.email, plan)
             plans.append(plan)
+        return plans
+
+    def _score_many(self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]],
+                    now: datetime) -> list[ScoreResult]:
+        return self.evaluate(self.plans(items), now)
+
+    def evaluate(self, plans: list[Plan], now: datetime) -> list[ScoreResult]:
+        """Decay applied to `plans` at an aware UTC `now` (the caller checks the zone)."""
+        rs = self.rs
+        stamps: list[int] = []
+        points: list[float] = []
+        where: list[int] = []
+        for plan in plans:
             if plan[0] != STATIC:
                 if plan[3]:
                     points.extend(plan[3])
                     where.extend(map(len(stamps).__add__, plan[4]))
                 stamps.extend(plan[1])
-        return plans, stamps, points, where
-
-    def _score_many(self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]],
-                    now: datetime) -> list[ScoreResult]:
-        rs = self.rs
-        plans, stamps, points, where = self._plans(items)
         now_us = (now - _EPOCH) // _US
         hl = float(rs.half_life_days)
         # age = (now - occurred_at).total_seconds() / 86400, never below 0; decay = 0.5 ** (age
@@ -152,14 +182,14 @@ class FastPath:
                     values += tuple([complex_points(op, ages, decays, off) for op in cx])
                 off += len(st)
                 if len(variants) == 1:
-                    get, eget, fit, grade, product = variants[0]
+                    get, eget, fit, grade, product, _, _ = variants[0]
                 else:
                     best = None
                     for v in variants:  # the highest score wins; file order breaks ties
                         total = sum(v[0](values))
                         if best is None or total > best:
                             best = total
-                            get, eget, fit, grade, product = v
+                            get, eget, fit, grade, product, _, _ = v
                 s = seq_sum(get(values), 0.0)
                 e = round(seq_sum(eget(values), 0.0), 2)
             temperature = "hot" if s >= hot else "warm" if s >= warm else "cold"

@@ -29,7 +29,8 @@ _US = timedelta(microseconds=1)
 # VECTOR: the hit points in rule order are get(consts + decayed + complex values), where
 #   decayed[k] = round(points[k] * decay(stamps[where[k]]), 2) is computed for a whole batch at
 #   once and complex ops (within_days, per_activity) one by one. A variant per product in play
-#   (or one for none): (get, eget, fit, grade, product), eget picking the engagement hits.
+#   (or one for none): (get, eget, fit, grade, product, idx, eidx), eget picking the engagement
+#   hits, idx and eidx the indexes the two getters pick (kept for dump_plan).
 # op: (slot, SINGLE, points, stamp, within) | (slot, SINGLE_FLAT, points, stamp, within)
 #     | (slot, PER_ACTIVITY, points, stamps, within, decays, min_count, cap)
 Plan = tuple[Any, ...]
@@ -220,6 +221,23 @@ class Planner:
                 value = round(rule.points, 2)
         template.append(value)
 
+    def _variant(self, idx: tuple[int, ...], eidx: tuple[int, ...], fit: float,
+                 grade: str | None, product: str | None) -> tuple[Any, ...]:
+        # The index tuples ride along so that dump_plan can store the variant.
+        return self._share("v", (self._getter(idx), self._getter(eidx), fit, grade, product,
+                                 idx, eidx))
+
+    def load(self, data: list[Any]) -> Plan:
+        """A plan from dump_plan's JSON value (as stored in lead.score_plan)."""
+        if data[0] == STATIC:
+            return tuple(data)
+        _, stamps, consts, points, where, others, variants = data
+        getter = self._getter
+        return (VECTOR, stamps, tuple(consts), tuple(points), where,
+                tuple([tuple(op) for op in others]),
+                tuple([(getter(tuple(v[3])), getter(tuple(v[4])), v[0], v[1], v[2],
+                        tuple(v[3]), tuple(v[4])) for v in variants]))
+
     def _vector(self, stamps: tuple[int, ...], ops: list[tuple[Any, ...]],
                 template: list[float], variants: list[tuple[Any, ...]]) -> Plan:
         timed = {op[0] for op in ops}
@@ -229,14 +247,23 @@ class Planner:
         pos = [i for i in range(len(template)) if i not in timed]
         pos += [op[0] for op in plain + others]
         at = {slot: n for n, slot in enumerate(pos)}  # slot -> index in the values tuple
-        shared = tuple(
-            self._share("v", (self._getter(tuple(at[i] for i in slots)),
-                         self._getter(tuple(at[i] for i in eng_slots)), fit, grade, product))
-            for slots, eng_slots, fit, grade, product in variants)
+        shared = tuple(self._variant(tuple(at[i] for i in slots),
+                                     tuple(at[i] for i in eng_slots), fit, grade, product)
+                       for slots, eng_slots, fit, grade, product in variants)
         return (VECTOR, stamps, self._share("c", tuple(consts)),
                 self._share("p", tuple([op[2] for op in plain])),
                 self._share("w", tuple([op[3] for op in plain])),
                 self._share("x", tuple(others)), shared)
+
+
+def dump_plan(plan: Plan) -> list[Any]:
+    """A plan as a JSON value: floats keep their exact value (repr), ints stay ints."""
+    if plan[0] == STATIC:
+        return list(plan)
+    _, stamps, consts, points, where, others, variants = plan
+    return [VECTOR, list(stamps), list(consts), list(points), list(where),
+            [list(op) for op in others], [[v[2], v[3], v[4], list(v[5]), list(v[6])]
+                                           for v in variants]]
 
 
 def evaluate_static(template: list[float], variants: list[tuple[Any, ...]]

@@ -5,7 +5,9 @@ batch of leads and their engagement activities in two queries, scores them, and 
 ones back in one UPDATE … FROM a temporary table (storage.rescore_write). It keeps the semantics of
 apply_score: a `score_changed` activity when the rounded score or the temperature changes (sub-point
 decay drift is stored but not recorded as an activity), and an announcement when a lead becomes
-eligible (storage.lifecycle.eligible_for_announcement: no flapping after nurture).
+eligible (storage.lifecycle.eligible_for_announcement: no flapping after nurture). Every lead it
+scores also gets its time-free plan stored (lead.score_plan), so that later runs with the same
+rules score it from the plan alone (storage.rescore_decay) as long as the row is unchanged.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from scoring.types import ActivityFacts, LeadFacts, Scorer, ScoreResult
 from storage.db import Store
 from storage.leads import LIFECYCLE_KINDS
 from storage.models import Activity, Lead, utcnow
+from storage.rescore_decay import decay_batches
 from storage.rescore_models import ScoringState
 from storage.rescore_write import Change, parse_time, write_changes
 from storage.scores import TEXT_FOR_SCORING
@@ -46,6 +49,7 @@ _LEAD_COLUMNS = [
     sa.type_coerce(L.c.updated_at, sa.String).label("updated_at"),
     sa.type_coerce(L.c.nurtured_at, sa.String).label("nurtured_at"),
     sa.type_coerce(L.c.last_activity_at, sa.String).label("last_activity_at"),
+    L.c.score_plan, sa.type_coerce(L.c.score_plan_at, sa.String).label("score_plan_at"),
 ]
 _ACTIVITY_COLUMNS = [
     A.c.lead_id, A.c.kind, sa.type_coerce(A.c.occurred_at, sa.String).label("occurred_at"),
@@ -67,6 +71,7 @@ class RescoreStats:
     announced: int = 0
     conflicts: int = 0  # changed by someone else between read and write: left to them
     full: bool = False  # reasons compared too (first run with these rules)
+    planned: int = 0  # scored from their stored plan (storage.rescore_decay), not from activities
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("read", "score", "write"), 0.0))
 
 
@@ -100,12 +105,10 @@ def _lead_facts(row: Any) -> LeadFacts:
                      title=row.title, phone=row.phone, country=row.country, fields=fields)
 
 
-def _activity_facts(conn: sa.Connection, first: int, last: int) -> dict[int, list[ActivityFacts]]:
-    stmt = (
-        sa.select(*_ACTIVITY_COLUMNS)
-        .where(A.c.lead_id.between(first, last))
-        .where(A.c.kind.not_in(sorted(LIFECYCLE_KINDS)))
-    )
+def _activity_facts(conn: sa.Connection, leads: sa.ColumnElement[bool]
+                    ) -> dict[int, list[ActivityFacts]]:
+    stmt = sa.select(*_ACTIVITY_COLUMNS).where(leads).where(
+        A.c.kind.not_in(sorted(LIFECYCLE_KINDS)))
     out: dict[int, list[ActivityFacts]] = {}
     for r in conn.execute(stmt).all():  # one fetchall, not a fetchone a row
         text = f"{r.subject} {r.text}" if r.subject and r.text else (r.subject or r.text or "")
@@ -154,9 +157,21 @@ class _Costs:
         return self.quick + self.changed * self.reasons > self.reasons
 
 
+def plan_texts(scorer: Scorer, items: list[tuple[LeadFacts, list[ActivityFacts]]],
+               fingerprint: str | None) -> list[str | None]:
+    """lead.score_plan for each lead: "<rules fingerprint>:<plan JSON>" (storage.rescore_decay)."""
+    plan_batch = getattr(scorer, "plan_batch", None)
+    if fingerprint is None or plan_batch is None:
+        return [None] * len(items)
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    return [f"{fingerprint}:{dumps(p)}" for p in plan_batch(items)]
+
+
 def _changes(rows: Sequence[Any], items: list[tuple[LeadFacts, list[ActivityFacts]]],
-             scorer: Scorer, *, now: datetime, full: bool, costs: _Costs) -> list[Change]:
-    """The rows whose stored score, temperature, fit, grade, product or reasons would change."""
+             scorer: Scorer, *, now: datetime, full: bool, costs: _Costs,
+             plans: list[str | None]) -> tuple[list[Change], list[tuple[Any, ...]]]:
+    """The rows whose stored score, temperature, fit, grade, product or reasons would change,
+    and (plan, id, updated_at) of the others whose stored plan is missing or stale."""
     t0 = time.perf_counter()
     if full or costs.eager:
         results = _score(scorer, items, now=now, reasons=True)
@@ -178,8 +193,12 @@ def _changes(rows: Sequence[Any], items: list[tuple[LeadFacts, list[ActivityFact
         reasons = reasons_json(result)
         if not _numbers_differ(row, result) and not (full and reasons != (row.reasons or [])):
             continue
-        out.append(Change(row=row, result=result, reasons=reasons))
-    return out
+        out.append(Change(row=row, result=result, reasons=reasons, plan=plans[i]))
+    written = {c.row.id for c in out}
+    stale = [(plans[i], row.id, row.updated_at) for i, row in enumerate(rows)
+             if row.id not in written and plans[i] is not None
+             and (plans[i] != row.score_plan or row.score_plan_at != row.updated_at)]
+    return out, stale
 
 
 def load_fingerprint(store: Store) -> str | None:
@@ -200,44 +219,75 @@ def rescore_leads(store: Store, scorer: Scorer, *, batch: int = BATCH, now: date
     """Recompute every lead's score in keyset batches; see the module docstring for the rules.
 
     `full` compares stored reasons too (new wording of a rule changes no number); by default it is
-    on when the rules differ from those of the last completed run.
+    on when the rules differ from those of the last completed run. Otherwise leads with a stored
+    plan of these rules take the decay-only path (storage.rescore_decay).
     """
     now = now or utcnow()
     fingerprint = rules_fingerprint(scorer)
     stats = RescoreStats()
     stats.full = full if full is not None else (
         fingerprint is None or load_fingerprint(store) != fingerprint)
-    columns = [*_LEAD_COLUMNS, L.c.reasons] if stats.full else _LEAD_COLUMNS
-    last_id, costs = 0, _Costs()
-    while True:
-        t0 = time.perf_counter()
+    run = FullPath(store, scorer, now=now, fingerprint=fingerprint, stats=stats)
+    if not stats.full and fingerprint is not None and hasattr(scorer, "score_plans"):
+        decay_batches(run, batch=batch)
+    else:
+        last: int | None = 0
+        while last is not None:
+            last = run.batch(L.c.id > last, limit=batch)
+    if fingerprint is not None:
+        save_fingerprint(store, fingerprint, now=now)
+    log.info("rescored %d leads (%d from stored plans): %d changed, %d score_changed, %d announced"
+             " (%s)", stats.leads, stats.planned, stats.changed, stats.recorded, stats.announced,
+             ", ".join(f"{k} {v:.2f}s" for k, v in stats.seconds.items()))
+    return stats
+
+
+class FullPath:
+    """Leads rescored from their activities: reasons built, plans (re)written."""
+
+    def __init__(self, store: Store, scorer: Scorer, *, now: datetime, fingerprint: str | None,
+                 stats: RescoreStats) -> None:
+        self.store, self.scorer, self.now = store, scorer, now
+        self.fingerprint, self.stats, self.costs = fingerprint, stats, _Costs()
+        self.columns = [*_LEAD_COLUMNS, L.c.reasons] if stats.full else _LEAD_COLUMNS
+
+    def batch(self, where: sa.ColumnElement[bool], *, limit: int | None = None,
+              count: bool = True) -> int | None:
+        """Rescore the leads `where` selects (the first `limit` by id); their last id, or None.
+
+        `count` False: leads the decay path already counted in stats.leads.
+        """
+        stats, t0 = self.stats, time.perf_counter()
         # A short read transaction of its own: SQLite's write lock (BEGIN IMMEDIATE) is not held
         # while the batch is scored; the write checks that nobody changed the rows meanwhile.
-        with store.engine.connect() as conn:
-            rows = conn.execute(sa.select(*columns).where(L.c.id > last_id)
-                                .order_by(L.c.id).limit(batch)).all()
+        with self.store.engine.connect() as conn:
+            stmt = sa.select(*self.columns).where(where).order_by(L.c.id)
+            rows = conn.execute(stmt if limit is None else stmt.limit(limit)).all()
             if not rows:
-                break
-            acts = _activity_facts(conn, rows[0].id, rows[-1].id)
+                return None
+            ids = [r.id for r in rows]
+            acts = _activity_facts(conn, A.c.lead_id.between(ids[0], ids[-1]) if limit else
+                                   A.c.lead_id.in_(ids))
             conn.rollback()
         items = [(_lead_facts(r), acts.get(r.id, [])) for r in rows]
         t1 = time.perf_counter()
-        changes = _changes(rows, items, scorer, now=now, full=stats.full, costs=costs)
-        costs.changed = len(changes) / len(rows)
+        changes, stale = _changes(rows, items, self.scorer, now=self.now, full=stats.full,
+                                  costs=self.costs,
+                                  plans=plan_texts(self.scorer, items, self.fingerprint))
+        self.costs.changed = len(changes) / len(rows)
         t2 = time.perf_counter()
-        written = write_changes(store, changes, rows, hot_threshold=scorer.hot_threshold, now=now)
+        written = write_changes(self.store, changes, rows, stale,
+                                hot_threshold=self.scorer.hot_threshold, now=self.now)
         stats.seconds["read"] += t1 - t0
         stats.seconds["score"] += t2 - t1
         stats.seconds["write"] += time.perf_counter() - t2
-        stats.leads += len(rows)
+        stats.leads += len(rows) if count else 0
         stats.changed += written.changed
         stats.recorded += written.recorded
         stats.announced += written.announced
         stats.conflicts += len(changes) - written.changed
-        last_id = rows[-1].id
-    if fingerprint is not None:
-        save_fingerprint(store, fingerprint, now=now)
-    log.info("rescored %d leads: %d changed, %d score_changed, %d announced (%s)", stats.leads,
-             stats.changed, stats.recorded, stats.announced,
-             ", ".join(f"{k} {v:.2f}s" for k, v in stats.seconds.items()))
-    return stats
+        return int(rows[-1].id)
+
+    def leads(self, ids: list[int]) -> None:
+        """Rescore these leads (already counted) from their activities."""
+        self.batch(L.c.id.in_(ids), count=False)

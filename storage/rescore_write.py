@@ -26,17 +26,18 @@ from storage.models import Activity, Lead, LeadStatus
 
 A = Activity.__table__  # type: ignore[attr-defined]
 _COLUMNS = ("id", "score", "fit_score", "engagement_score", "temperature", "grade", "product",
-            "reasons", "old_updated_at", "old_score", "old_temperature")
+            "reasons", "old_updated_at", "old_score", "old_temperature", "score_plan")
 _PG_TEMP = """CREATE TEMP TABLE rescore_tmp (id integer PRIMARY KEY, score double precision,
  fit_score double precision, engagement_score double precision, temperature varchar(10),
  grade varchar(2), product varchar(100), reasons json, old_updated_at timestamptz,
- old_score double precision, old_temperature varchar(10)) ON COMMIT DROP"""
+ old_score double precision, old_temperature varchar(10), score_plan text) ON COMMIT DROP"""
 _SQLITE_TEMP = """CREATE TEMP TABLE IF NOT EXISTS rescore_tmp (id INTEGER PRIMARY KEY, score REAL,
  fit_score REAL, engagement_score REAL, temperature TEXT, grade TEXT, product TEXT, reasons TEXT,
- old_updated_at TEXT, old_score REAL, old_temperature TEXT)"""
+ old_updated_at TEXT, old_score REAL, old_temperature TEXT, score_plan TEXT)"""
 _UPDATE = sa.text("""UPDATE lead SET score = t.score, fit_score = t.fit_score,
  engagement_score = t.engagement_score, temperature = t.temperature, grade = t.grade,
- product = t.product, reasons = t.reasons
+ product = t.product, reasons = t.reasons, score_plan = t.score_plan,
+ score_plan_at = lead.updated_at
  FROM rescore_tmp AS t
  WHERE lead.id = t.id AND lead.updated_at = t.old_updated_at AND lead.score = t.old_score
    AND lead.temperature = t.old_temperature
@@ -48,6 +49,7 @@ class Change:
     row: Any  # the lead as read (storage.rescore._LEAD_COLUMNS)
     result: ScoreResult
     reasons: list[dict[str, Any]]
+    plan: str | None = None  # lead.score_plan built from the same facts (storage.rescore_decay)
 
 
 @dataclass
@@ -61,7 +63,7 @@ def _record(c: Change) -> tuple[Any, ...]:
     r, row = c.result, c.row
     product = r.product or row.product  # like apply_score: a lead keeps its product line
     return (row.id, r.score, r.fit, r.engagement, r.temperature, r.grade, product,
-            json.dumps(c.reasons), row.updated_at, row.score, row.temperature)
+            json.dumps(c.reasons), row.updated_at, row.score, row.temperature, c.plan)
 
 
 def _update(session: Session, changes: Sequence[Change], *, pg_copy: bool) -> set[int]:
@@ -110,17 +112,27 @@ def _eligible(row: Any, score: float, *, hot_threshold: float) -> bool:
     return lifecycle.eligible_for_announcement(probe, hot_threshold=hot_threshold)
 
 
-def write_changes(store: Store, changes: Sequence[Change], rows: Sequence[Any], *,
-                  hot_threshold: float, now: datetime, pg_copy: bool = True) -> Written:
-    """Write `changes` (of the batch `rows`) in one transaction; announce who became eligible."""
+def write_changes(store: Store, changes: Sequence[Change], rows: Sequence[Any],
+                  stale: Sequence[tuple[Any, ...]] = (), *, hot_threshold: float, now: datetime,
+                  pg_copy: bool = True) -> Written:
+    """Write `changes` (of the batch `rows`) in one transaction; announce who became eligible.
+
+    `stale`: (plan, id, updated_at as read) of unchanged leads whose stored plan is missing or
+    out of date; written only where the lead is still as read.
+    """
     by_id = {c.row.id: c for c in changes}
     # Unchanged rows can be eligible too (an announcement refused earlier, a lowered threshold
     # that moved no score): the per-lead path announced them on every run, so this does as well.
     waiting = [r.id for r in rows if r.id not in by_id and _eligible(r, r.score, hot_threshold=hot_threshold)]
-    if not changes and not waiting:
+    if not changes and not waiting and not stale:
         return Written()
     out = Written()
     with store.session() as session:
+        if stale:
+            conn = session.connection()
+            mark = "%s" if conn.dialect.name == "postgresql" else "?"
+            conn.exec_driver_sql(f"UPDATE lead SET score_plan = {mark}, score_plan_at = updated_at"
+                                 f" WHERE id = {mark} AND updated_at = {mark}", list(stale))
         written = _update(session, changes, pg_copy=pg_copy) if changes else set()
         out.changed = len(written)
         history = [h for i in sorted(written) if (h := _history(by_id[i], now)) is not None]
@@ -136,4 +148,9 @@ def write_changes(store: Store, changes: Sequence[Change], rows: Sequence[Any], 
             except TransitionRefused:
                 continue  # a rep or another process moved it meanwhile: theirs to decide
             out.announced += 1
+            if lead_id in written:
+                # Our UPDATE holds the row since it stored the plan, and announcing changes no
+                # scoring fact: the plan stays valid for the new updated_at.
+                session.execute(sa.text("UPDATE lead SET score_plan_at = updated_at WHERE id = :i"
+                                        " AND score_plan IS NOT NULL"), {"i": lead_id})
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -124,6 +125,28 @@ def test_fast_path_equals_reasons_path(which: str, batch: list[tuple[LeadFacts, 
         fast = rules.score_batch(batch, now=now, reasons=False)
         for (facts, acts), got in zip(batch, fast, strict=True):
             same(got, rules.score(facts, acts, now=now))
+
+
+@settings(max_examples=300, deadline=None)
+@given(which=st.sampled_from(sorted(RULES)), batch=st.lists(
+    st.tuples(lead, st.lists(activity, max_size=7)), min_size=1, max_size=4),
+    later=st.lists(st.floats(min_value=-10, max_value=400), min_size=1, max_size=3),
+    half_life=st.sampled_from([10.0, 30.0, 7.5]))
+def test_stored_plans_equal_the_reasons_path(which: str, batch: list[tuple[LeadFacts, list[
+        ActivityFacts]]], later: list[float], half_life: float) -> None:
+    rules = RULES[which]
+    rules.half_life_days = half_life
+    # What storage.rescore_decay does: plans through JSON text, scored later without the facts.
+    stored = [json.dumps(p) for p in rules.plan_batch(batch)]
+    for days in later:
+        now = NOW + timedelta(days=days)
+        got = rules.score_plans(stored, now=now)
+        for (facts, acts), one in zip(batch, got, strict=True):
+            same(one, rules.score(facts, acts, now=now))
+        # Again: now from the parsed-plan cache.
+        assert rules.score_plans(stored, now=now) == got
+    zoned = NOW.astimezone(timezone(timedelta(hours=-5)))
+    assert rules.score_plans(stored, now=zoned) == rules.score_plans(stored, now=NOW)
 
 
 def test_rescoring_fresh_copies_uses_the_cache_and_follows_time() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from scoring import ActivityFacts, LeadFacts, RuleSet, ScoreResult, load_rules
 from storage import lifecycle
@@ -174,3 +174,105 @@ def test_changed_rule_wording_rewrites_reasons(store: Store, tmp_path: Path) -> 
     assert stats.full is True and (stats.changed, stats.recorded) == (1, 0)
     stored = lead(store, lead_id)
     assert stored.score == 10 and [r["reason"] for r in stored.reasons] == ["Signs the contract"]
+
+
+def _same_as_per_lead_path(store: Store, rules: RuleSet, ids: list[int], now: datetime) -> None:
+    with store.session() as s:
+        for lead_id in ids:
+            stored = get_lead(s, lead_id=lead_id)
+            want = rules.score(lead_facts(stored), activity_facts(engagement_activities(s, lead_id)),
+                               now=now)
+            assert (stored.score, stored.fit_score, stored.engagement_score, stored.temperature,
+                    stored.grade) == (want.score, want.fit, want.engagement, want.temperature,
+                                      want.grade)
+
+
+def test_decay_only_rescore_uses_stored_plans(store: Store, rules: RuleSet) -> None:
+    ids = [inquiry(store, f"p{i}@acme.example", at=T0 - timedelta(days=3 * i),
+                   title=["CTO", "Engineer", None][i % 3]) for i in range(6)]
+    ids.append(inquiry(store, "student@gmail.com", text="homework for my thesis", title="Student"))
+    first = rescore_leads(store, rules, now=T0 + timedelta(hours=1))
+    assert first.full and first.planned == 0
+    assert first.announced >= 1
+    with store.session() as s:
+        for lead_id in ids:  # announcing kept the plan valid: it changes no scoring fact
+            stored = get_lead(s, lead_id=lead_id)
+            assert stored.score_plan and stored.score_plan_at == stored.updated_at
+    for days in (0.2, 3, 40, 400):
+        now = T0 + timedelta(days=days)
+        stats = rescore_leads(store, rules, now=now)
+        assert (stats.full, stats.leads, stats.planned) == (False, 7, 7)
+        _same_as_per_lead_path(store, rules, ids, now)
+
+
+def test_a_new_activity_makes_the_plan_stale(store: Store, rules: RuleSet) -> None:
+    lead_id = inquiry(store, "dev@shop.example", text="", title=None, kind="page_visit")
+    rescore_leads(store, rules, now=T0 + timedelta(hours=1))
+    inquiry(store, "dev@shop.example", at=T0 + timedelta(days=1))  # updated_at moves on
+    now = T0 + timedelta(days=1, hours=1)
+    stats = rescore_leads(store, rules, now=now)
+    assert stats.planned == 0 and stats.announced == 1
+    _same_as_per_lead_path(store, rules, [lead_id], now)
+    assert kinds(store, lead_id).count("score_changed") == 2
+
+
+class DriftMeanwhile:
+    """Rules whose stored-plan scoring lets an inquiry arrive for one lead while a batch is scored."""
+
+    def __init__(self, rules: RuleSet, store: Store, email: str) -> None:
+        self.rules, self.store, self.email = rules, store, email
+        self.path, self.hot_threshold = rules.path, rules.hot_threshold
+        self.warm_threshold, self.half_life_days = rules.warm_threshold, rules.half_life_days
+
+    def score(self, lead: LeadFacts, activities: list[ActivityFacts], *,
+              now: datetime) -> ScoreResult:
+        return self.rules.score(lead, activities, now=now)
+
+    def plan_batch(self, items: list[tuple[LeadFacts, list[ActivityFacts]]]) -> list[Any]:
+        return self.rules.plan_batch(items)
+
+    def score_plans(self, plans: list[Any], *, now: datetime) -> list[ScoreResult]:
+        inquiry(self.store, self.email, text="", at=T0 + timedelta(days=2, hours=1),
+                kind="page_visit")
+        return self.rules.score_plans(plans, now=now)
+
+
+def test_drift_of_a_lead_changed_meanwhile_is_left_to_its_writer(store: Store,
+                                                                rules: RuleSet) -> None:
+    busy = inquiry(store, "busy@acme.example")
+    calm = inquiry(store, "calm@acme.example")
+    rescore_leads(store, rules, now=T0 + timedelta(days=2))
+    before = lead(store, busy).score
+    stats = rescore_leads(store, DriftMeanwhile(rules, store, "busy@acme.example"),
+                          now=T0 + timedelta(days=2, hours=3))
+    assert stats.planned == 2 and stats.conflicts == 1 and stats.changed == 1
+    assert lead(store, busy).score == before and lead(store, calm).score < before
+    later = T0 + timedelta(days=2, hours=4)
+    assert rescore_leads(store, rules, now=later).planned == 1  # busy: stale plan, full path
+    _same_as_per_lead_path(store, rules, [busy, calm], later)
+
+
+def test_leads_without_a_plan_get_one_without_a_rewrite(store: Store, rules: RuleSet) -> None:
+    lead_id = inquiry(store, "quiet@acme.example", text="", title=None, kind="page_visit")
+    rescore_leads(store, rules, now=T0)
+    with store.session() as s:  # as after the migration: scored, but no plan yet
+        s.execute(update(Lead).values(score_plan=None))
+    stats = rescore_leads(store, rules, now=T0)
+    assert (stats.planned, stats.changed, stats.recorded) == (0, 0, 0)
+    stored = lead(store, lead_id)
+    assert stored.score_plan and stored.score_plan_at == stored.updated_at
+    assert rescore_leads(store, rules, now=T0).planned == 1
+
+
+def test_an_unreadable_plan_is_rebuilt_from_the_activities(store: Store, rules: RuleSet) -> None:
+    lead_id = inquiry(store, "cto@acme.example")
+    rescore_leads(store, rules, now=T0 + timedelta(hours=1))
+    good = lead(store, lead_id).score_plan
+    assert good is not None
+    with store.session() as s:  # the fingerprint is right, the JSON is not
+        s.execute(update(Lead).values(score_plan=good.split(":")[0] + ":[1,[2"))
+    now = T0 + timedelta(days=3)
+    stats = rescore_leads(store, rules, now=now)
+    assert stats.planned == 0 and stats.changed == 1
+    _same_as_per_lead_path(store, rules, [lead_id], now)
+    assert lead(store, lead_id).score_plan == good  # time-free: the same plan again
