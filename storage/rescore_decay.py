@@ -8,7 +8,7 @@ read with the raw DBAPI cursor in keyset batches, without activities, texts or O
 Score, engagement and temperature of the changed rows are written here (one COPY or executemany
 into a temporary table and one UPDATE … FROM … RETURNING per batch, only where the row is still as
 read), with a `score_changed` activity where the rounded score or the temperature changed. The
-stored `reasons` are left as they are (see docs/scoring.md). Leads without a valid plan, leads
+stored `reasons` are left as they are (see README "Scoring"). Leads without a valid plan, leads
 that may have to be announced and the rare ones whose fit, grade or product changed go through
 storage.rescore.FullPath, which rebuilds reasons, history, plan and announcement from the facts.
 """
