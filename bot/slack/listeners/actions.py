@@ -95,13 +95,23 @@ def _done(action: str) -> str:
     }.get(action, "changed")
 
 
-def claim(ctx: SlackContext, body: dict[str, Any]) -> None:
-    user, channel, lead_id = _who_where(body)
+def acting(
+    ctx: SlackContext, user: str, channel: str | None, lead_id: int | None
+) -> tuple[str, str | None, int] | None:
+    """Who acts, where, on which lead; None (the user told privately) when they may not act."""
     if lead_id is None:
-        return
+        return None
     if not ctx.access.may_act(user, channel=channel):
         ctx.tell(user, channel, NOT_ALLOWED)
+        return None
+    return user, channel, lead_id
+
+
+def claim(ctx: SlackContext, body: dict[str, Any]) -> None:
+    actor = acting(ctx, *_who_where(body))
+    if actor is None:
         return
+    user, channel, lead_id = actor
     now = ctx.clock()
     try:
         with ctx.store.session() as session:
@@ -115,12 +125,10 @@ def claim(ctx: SlackContext, body: dict[str, Any]) -> None:
 
 
 def won(ctx: SlackContext, body: dict[str, Any]) -> None:
-    user, channel, lead_id = _who_where(body)
-    if lead_id is None:
+    actor = acting(ctx, *_who_where(body))
+    if actor is None:
         return
-    if not ctx.access.may_act(user, channel=channel):
-        ctx.tell(user, channel, NOT_ALLOWED)
-        return
+    user, channel, lead_id = actor
     now = ctx.clock()
     try:
         with ctx.store.session() as session:
@@ -154,12 +162,10 @@ def may_change(ctx: SlackContext, lead: Lead, user: str) -> bool:
 
 
 def open_modal(ctx: SlackContext, body: dict[str, Any], *, kind: str) -> None:
-    user, channel, lead_id = _who_where(body)
-    if lead_id is None:
+    actor = acting(ctx, *_who_where(body))
+    if actor is None:
         return
-    if not ctx.access.may_act(user, channel=channel):
-        ctx.tell(user, channel, NOT_ALLOWED)
-        return
+    user, channel, lead_id = actor
     try:
         with ctx.store.session() as session:
             lead = get_lead(session, lead_id=lead_id)

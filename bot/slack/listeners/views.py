@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 
-from bot.slack.listeners.actions import NOT_ALLOWED, lead_id_of, refresh_card, refusal_text
+from bot.slack.listeners.actions import acting, lead_id_of, refresh_card, refusal_text
 from bot.slack.surfaces import (
     INPUT_BLOCK,
     LOST_MODAL,
@@ -38,23 +38,19 @@ def register(app: App, ctx: SlackContext) -> None:
         ack()
         save_note(ctx, body, view, text)
 
-    @app.view(NURTURE_MODAL)
-    def on_nurture(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        reason = submitted_text(view)
-        if not reason:
-            ack(response_action="errors", errors={INPUT_BLOCK: "A reason is required."})
-            return
-        ack()
-        decide(ctx, body, view, action="nurture", reason=reason)
+    def reason_view(action: str) -> Any:
+        def on_reason(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+            reason = submitted_text(view)
+            if not reason:
+                ack(response_action="errors", errors={INPUT_BLOCK: "A reason is required."})
+                return
+            ack()
+            decide(ctx, body, view, action=action, reason=reason)
 
-    @app.view(LOST_MODAL)
-    def on_lost(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        reason = submitted_text(view)
-        if not reason:
-            ack(response_action="errors", errors={INPUT_BLOCK: "A reason is required."})
-            return
-        ack()
-        decide(ctx, body, view, action="lost", reason=reason)
+        return on_reason
+
+    app.view(NURTURE_MODAL)(reason_view("nurture"))
+    app.view(LOST_MODAL)(reason_view("lost"))
 
 
 def _context(body: dict[str, Any], view: dict[str, Any]) -> tuple[str, str | None, int | None]:
@@ -66,12 +62,10 @@ def _context(body: dict[str, Any], view: dict[str, Any]) -> tuple[str, str | Non
 
 
 def save_note(ctx: SlackContext, body: dict[str, Any], view: dict[str, Any], text: str) -> None:
-    user, channel, lead_id = _context(body, view)
-    if lead_id is None:
+    actor = acting(ctx, *_context(body, view))
+    if actor is None:
         return
-    if not ctx.access.may_act(user, channel=channel):
-        ctx.tell(user, channel, NOT_ALLOWED)
-        return
+    user, channel, lead_id = actor
     now = ctx.clock()
     try:
         with ctx.store.session() as session:
@@ -92,12 +86,10 @@ def decide(
     ctx: SlackContext, body: dict[str, Any], view: dict[str, Any], *, action: str, reason: str
 ) -> None:
     """Back to nurturing or lost; the lifecycle settles owner-or-manager atomically."""
-    user, channel, lead_id = _context(body, view)
-    if lead_id is None:
+    actor = acting(ctx, *_context(body, view))
+    if actor is None:
         return
-    if not ctx.access.may_act(user, channel=channel):
-        ctx.tell(user, channel, NOT_ALLOWED)
-        return
+    user, channel, lead_id = actor
     now = ctx.clock()
     manager = ctx.access.is_manager(user)
     change = lifecycle.nurture if action == "nurture" else lifecycle.lose
