@@ -22,10 +22,9 @@ from ingest.inquiry import Inquiry, NotALead
 from scoring.types import Scorer
 from storage.db import Store
 from storage.errors import InputRejected, ParseError, StoreUnavailable
-from storage.leads import record_inquiry
 from storage.models import RawInput, RawStatus, utcnow
 from storage.raw import mark_raw, raw_ids_with_status, store_raw
-from storage.scores import score_lead
+from storage.record_batch import Item, RawMark, mark_raws, record_batch
 
 log = logging.getLogger("leadbot.ingest")
 
@@ -167,9 +166,16 @@ class Pipeline:
                 inquiries.append((raw.id, result))
         try:
             with self.store.session() as session:
-                for mark in marks:
-                    mark_raw(session, mark.raw_id, status=mark.status, reason=mark.reason)
-                recorded = [self._record_in(session, raw_id, inq) for raw_id, inq in inquiries]
+                recorded = self._record_all(session, inquiries)
+                mark_raws(
+                    session,
+                    [RawMark(m.raw_id, m.status, m.reason) for m in marks]
+                    + [
+                        RawMark(o.raw_id, o.status, o.reason, o.lead_id, msgid)
+                        for o, msgid in recorded
+                    ],
+                )
+            recorded_outcomes = [o for o, _ in recorded]
         except StoreUnavailable:
             raise
         except Exception as e:
@@ -179,9 +185,9 @@ class Pipeline:
             log.exception("recording raw input %s failed; kept as failed", raws[0].id)
             reason = f"internal error: {type(e).__name__}: {e}"
             return [self._mark(raws[0].id or 0, RawStatus.FAILED, reason)]
-        for outcome in [*marks, *recorded]:
+        for outcome in [*marks, *recorded_outcomes]:
             self._log(outcome)
-        return sorted([*marks, *recorded], key=lambda o: o.raw_id)
+        return sorted([*marks, *recorded_outcomes], key=lambda o: o.raw_id)
 
     def _read(self, raw: RawInput) -> Inquiry | Outcome:
         assert raw.id is not None
@@ -220,48 +226,46 @@ class Pipeline:
         else:
             log.info("raw input %s %s: %s", outcome.raw_id, outcome.status.value, outcome.reason)
 
-    def _record_in(self, session: Session, raw_id: int, inquiry: Inquiry) -> Outcome:
-        now = self.clock()
-        msgid = inquiry.dedup_key[6:] if inquiry.dedup_key.startswith("msgid:") else None
-        recorded = record_inquiry(
-            session,
-            email=inquiry.email,
-            kind=inquiry.kind,
-            source=inquiry.source,
-            occurred_at=inquiry.occurred_at,
-            dedup_key=inquiry.dedup_key,
-            profile={
-                "name": inquiry.name,
-                "company": inquiry.company,
-                "title": inquiry.title,
-                "phone": inquiry.phone,
-                "country": inquiry.country,
-            },
-            detail=(inquiry.subject or inquiry.text[:200]).strip()[:500],
-            data={
-                "subject": inquiry.subject,
-                "text": inquiry.text[:20_000],
-                "fields": inquiry.fields,
-            },
-            forwarded_by=inquiry.forwarded_by,
-            fields={k: v for k, v in inquiry.fields.items() if not k.startswith("_")},
-            raw_id=raw_id,
-            now=now,
-        )
-        lead = recorded.lead
-        if recorded.duplicate:
-            mark_raw(
-                session,
-                raw_id,
-                status=RawStatus.DUPLICATE,
-                reason=f"same message as an earlier one ({inquiry.dedup_key[:80]})",
-                lead_id=lead.id,
-                message_id=msgid,
+    def _record_all(
+        self, session: Session, inquiries: list[tuple[int, Inquiry]]
+    ) -> list[tuple[Outcome, str | None]]:
+        """Record and score the batch (storage.record_batch); each outcome with its Message-ID."""
+        items = [
+            Item(
+                email=inq.email,
+                kind=inq.kind,
+                source=inq.source,
+                occurred_at=inq.occurred_at,
+                dedup_key=inq.dedup_key,
+                profile={
+                    "name": inq.name,
+                    "company": inq.company,
+                    "title": inq.title,
+                    "phone": inq.phone,
+                    "country": inq.country,
+                },
+                detail=(inq.subject or inq.text[:200]).strip()[:500],
+                data={"subject": inq.subject, "text": inq.text[:20_000], "fields": inq.fields},
+                forwarded_by=inq.forwarded_by,
+                fields={k: v for k, v in inq.fields.items() if not k.startswith("_")},
+                raw_id=raw_id,
             )
-            return Outcome(raw_id, RawStatus.DUPLICATE, lead_id=lead.id)
-        announced = score_lead(session, lead=lead, scorer=self.scorer, now=now)
-        mark_raw(session, raw_id, status=RawStatus.PROCESSED, lead_id=lead.id, message_id=msgid)
-        return Outcome(raw_id, RawStatus.PROCESSED, lead_id=lead.id, announced=announced)
+            for raw_id, inq in inquiries
+        ]
+        results = record_batch(session, items, scorer=self.scorer, now=self.clock())
+        out: list[tuple[Outcome, str | None]] = []
+        for item, res in zip(items, results, strict=True):
+            key = item.dedup_key
+            msgid = key[6:] if key.startswith("msgid:") else None
+            if res.duplicate:
+                reason = f"same message as an earlier one ({key[:80]})"
+                out.append((Outcome(item.raw_id, RawStatus.DUPLICATE, reason, res.lead_id), msgid))
+            else:
+                outcome = Outcome(
+                    item.raw_id, RawStatus.PROCESSED, None, res.lead_id, res.announced
+                )
+                out.append((outcome, msgid))
+        return out
 
     def process_safely(self, raw_id: int) -> Outcome | None:
         """For background workers: a store outage leaves the input pending for the next start."""

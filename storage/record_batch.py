@@ -1,0 +1,273 @@
+"""Recording and scoring a batch of inquiries in a handful of statements, same rows as one by one.
+
+`storage.leads.record_inquiry` + `storage.scores.score_lead` cost about a dozen statements per
+inquiry; a busy receiver hands over hundreds at once. Here the batch is resolved with one SELECT of
+known dedup keys, one of known leads, multi-row INSERT … ON CONFLICT DO NOTHING for new leads and
+activities, one SELECT of the known leads' engagement, scoring in Python, and a single flush (the
+ORM sends the lead UPDATEs and score_changed INSERTs as executemany). Inquiries are still applied
+in order, so a person twice in a batch is scored twice, exactly as the per-inquiry path does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from scoring.types import Scorer, ScoreResult
+from storage import lifecycle
+from storage.db import table
+from storage.leads import LIFECYCLE_KINDS, _fill_empty, domain_of, make_touch
+from storage.models import Activity, Lead, RawInput, RawStatus, utcnow
+from storage.scores import activity_facts, lead_facts, reasons_json
+
+CHUNK = 500  # rows per multi-row statement: well under SQLite's bound-variable limit
+
+
+@dataclass(frozen=True)
+class Item:
+    """One inquiry to record, as `record_inquiry` takes it."""
+
+    email: str
+    kind: str
+    source: str
+    occurred_at: datetime
+    dedup_key: str
+    profile: dict[str, str | None]
+    detail: str
+    data: dict[str, Any]
+    forwarded_by: str | None
+    fields: dict[str, Any]
+    raw_id: int
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    lead_id: int
+    duplicate: bool
+    announced: bool = False
+
+
+def _insert(
+    session: Session, tbl: sa.Table, rows: list[dict[str, Any]], conflict: str
+) -> list[Any]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING (id, conflict column) of the new rows, batched."""
+    if not rows:  # an empty executemany would run once, inserting a row of defaults
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    stmt = (
+        dialect_insert(tbl)
+        .on_conflict_do_nothing(index_elements=[conflict])
+        .returning(tbl.c.id, tbl.c[conflict])
+    )
+    # executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues")
+    # from one cached compilation; .values([...]) would compile every batch afresh.
+    return list(session.connection().execute(stmt, rows).all())
+
+
+def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
+    items = list(values)
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def record_batch(
+    session: Session, items: Sequence[Item], *, scorer: Scorer, now: datetime
+) -> list[ItemResult]:
+    """Record, score and (when hot) announce `items` in order; one result per item."""
+    emails = {i.email.strip().lower() for i in items}
+    seen: dict[str, int] = {}  # dedup key -> lead id, from the database and then this batch
+    for chunk in _chunks({i.dedup_key for i in items}):
+        stmt = select(col(Activity.dedup_key), col(Activity.lead_id)).where(
+            col(Activity.dedup_key).in_(chunk)
+        )
+        seen.update({str(k): int(v) for k, v in session.execute(stmt)})
+    leads: dict[str, Lead] = {}
+    for chunk in _chunks(emails):
+        by_email = select(Lead).where(col(Lead.email).in_(chunk))
+        leads.update({x.email: x for x in session.scalars(by_email)})
+    known_ids = [x.id for x in leads.values()]
+
+    # Which items are new (first with their key) and which leads they create, in order.
+    fresh: list[int] = []
+    keys: set[str] = set(seen)
+    new_leads: dict[str, dict[str, Any]] = {}
+    for n, item in enumerate(items):
+        if item.dedup_key in keys:
+            continue
+        keys.add(item.dedup_key)
+        fresh.append(n)
+        email = item.email.strip().lower()
+        if email not in leads and email not in new_leads:
+            new_leads[email] = {
+                "email": email,
+                "domain": domain_of(email),
+                "source": item.source[:100],
+                "latest_source": item.source[:100],
+                "created_at": now,
+                "updated_at": now,
+            }
+    if new_leads:
+        _insert(session, table(Lead), list(new_leads.values()), "email")
+        for chunk in _chunks(new_leads):  # raced ones too: created a moment ago elsewhere
+            made_leads = select(Lead).where(col(Lead.email).in_(chunk))
+            leads.update({x.email: x for x in session.scalars(made_leads)})
+
+    history: dict[int, list[Activity]] = defaultdict(list)
+    for chunk in _chunks(known_ids):
+        engagement = (
+            select(Activity)
+            .where(col(Activity.lead_id).in_(chunk))
+            .where(col(Activity.kind).not_in(LIFECYCLE_KINDS))
+            .order_by(col(Activity.occurred_at), col(Activity.id))
+        )
+        for a in session.scalars(engagement):
+            history[a.lead_id].append(a)
+
+    rows: dict[int, dict[str, Any]] = {}
+    for n in fresh:
+        item = items[n]
+        lead = leads[item.email.strip().lower()]
+        rows[n] = {
+            "lead_id": lead.id,
+            "kind": item.kind,
+            "occurred_at": item.occurred_at,
+            "actor": item.forwarded_by or item.email.strip().lower(),
+            "detail": item.detail,
+            "data": item.data,
+            "source": item.source[:100],
+            "raw_id": item.raw_id,
+            "dedup_key": item.dedup_key,
+        }
+    made = _insert(session, table(Activity), list(rows.values()), "dedup_key")
+    inserted = {str(k): int(i) for i, k in made}
+    lost = [r["dedup_key"] for r in rows.values() if r["dedup_key"] not in inserted]
+    if lost:  # recorded by another connection a moment ago: later copies belong to its lead
+        stmt = select(col(Activity.dedup_key), col(Activity.lead_id)).where(
+            col(Activity.dedup_key).in_(lost)
+        )
+        seen.update({str(k): int(v) for k, v in session.execute(stmt)})
+
+    results: dict[int, ItemResult] = {}
+    announce: list[int] = []
+    for n in fresh:
+        item = items[n]
+        lead = leads[item.email.strip().lower()]
+        assert lead.id is not None
+        _update_lead(lead, item, now=now)
+        activity_id = inserted.get(item.dedup_key)
+        if activity_id is None:  # the same message on another connection at once: one activity
+            results[n] = ItemResult(lead.id, duplicate=True)
+            continue
+        seen[item.dedup_key] = lead.id
+        acts = history[lead.id]
+        acts.append(Activity(id=activity_id, **rows[n]))
+        acts.sort(key=lambda a: a.occurred_at)  # stable: ties keep insertion (id) order
+        result = scorer.score(lead_facts(lead), activity_facts(acts), now=now)
+        hot = _apply(session, lead, result, hot_threshold=scorer.hot_threshold, now=now)
+        if hot and lead.id not in announce:  # once announced it is no longer in the pool
+            announce.append(lead.id)
+            results[n] = ItemResult(lead.id, duplicate=False, announced=True)
+        else:
+            results[n] = ItemResult(lead.id, duplicate=False)
+    session.flush()
+    # After the one flush, so announcing (ORM, a few statements each) does not split it; scoring
+    # never reads a lead's status, so deferring them to here leaves every row as one by one.
+    for lead_id in announce:
+        lifecycle.announce(session, lead_id=lead_id, now=now)
+    return [
+        results.get(n) or ItemResult(seen[item.dedup_key], True) for n, item in enumerate(items)
+    ]
+
+
+def _update_lead(lead: Lead, item: Item, *, now: datetime) -> None:
+    """What `record_inquiry` does to an existing or just-created lead."""
+    _fill_empty(lead, profile=item.profile, forwarded_by=item.forwarded_by, fields=item.fields)
+    lead.latest_source = item.source[:100]
+    touch = make_touch(item.source, item.data.get("fields") or item.fields or {}, item.occurred_at)
+    if not lead.first_touch:
+        lead.first_touch = touch
+    if lead.last_activity_at is None or item.occurred_at >= lead.last_activity_at:
+        lead.latest_touch = touch
+    if lead.last_activity_at is None or item.occurred_at > lead.last_activity_at:
+        lead.last_activity_at = item.occurred_at
+    lead.updated_at = now
+
+
+def _apply(
+    session: Session, lead: Lead, result: ScoreResult, *, hot_threshold: float, now: datetime
+) -> bool:
+    """`storage.scores.apply_score` without its flush or announcing: True when it is eligible."""
+    old_score, old_temp = lead.score, lead.temperature
+    lead.score = result.score
+    lead.fit_score = result.fit
+    lead.engagement_score = result.engagement
+    lead.temperature = result.temperature
+    lead.grade = result.grade
+    lead.reasons = reasons_json(result)
+    if result.product:
+        lead.product = result.product
+    assert lead.id is not None
+    if round(old_score) != round(result.score) or old_temp != result.temperature:
+        session.add(
+            Activity(
+                lead_id=lead.id,
+                kind="score_changed",
+                occurred_at=now,
+                actor="leadbot",
+                detail=f"score {old_score:g} → {result.score:g} ({result.temperature})",
+                data={"from": old_score, "to": result.score, "temperature": result.temperature},
+            )
+        )
+    return lifecycle.eligible_for_announcement(lead, hot_threshold=hot_threshold)
+
+
+@dataclass(frozen=True)
+class RawMark:
+    """One `storage.raw.mark_raw` call, to be sent with others as one executemany."""
+
+    raw_id: int
+    status: RawStatus
+    reason: str | None = None
+    lead_id: int | None = None
+    message_id: str | None = None
+
+
+def mark_raws(session: Session, marks: Sequence[RawMark]) -> None:
+    """`mark_raw` for many inputs: one executemany UPDATE per shape (with/without lead, msgid)."""
+    at = utcnow()
+    groups: dict[tuple[bool, bool], list[dict[str, Any]]] = defaultdict(list)
+    for m in marks:
+        row: dict[str, Any] = {
+            "b_id": m.raw_id,
+            "b_status": m.status,
+            "b_reason": m.reason[:2000] if m.reason else None,
+        }
+        if m.lead_id is not None:
+            row["b_lead"] = m.lead_id
+        if m.message_id is not None:
+            row["b_msgid"] = m.message_id[:998]
+        groups[(m.lead_id is not None, m.message_id is not None)].append(row)
+    raw = table(RawInput)
+    for (has_lead, has_msgid), rows in groups.items():
+        values: dict[str, Any] = {
+            "status": sa.bindparam("b_status", type_=raw.c.status.type),
+            "reason": sa.bindparam("b_reason"),
+            "processed_at": at,
+            "attempts": raw.c.attempts + 1,
+        }
+        if has_lead:
+            values["lead_id"] = sa.bindparam("b_lead")
+        if has_msgid:
+            values["message_id"] = sa.bindparam("b_msgid")
+        stmt = sa.update(raw).where(raw.c.id == sa.bindparam("b_id")).values(**values)
+        session.connection().execute(stmt, rows)
