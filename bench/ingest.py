@@ -137,6 +137,19 @@ def fresh_url(base: str | None, tmp: Path, tag: str) -> str:
     return sa.engine.make_url(base).set(database=name).render_as_string(hide_password=False)
 
 
+def drop_scratch(base: str | None, url: str) -> None:
+    """Remove a scratch PostgreSQL database made by fresh_url (SQLite files go with tmp)."""
+    if base is None:
+        return
+    import sqlalchemy as sa
+
+    name = sa.engine.make_url(url).database
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def throughput(args: argparse.Namespace) -> None:
     bare = BareServer()
     print(f"{'connections':>11} {'bare msg/s':>11} {'leadbot msg/s':>14} {'ratio':>6}  backend")
@@ -159,6 +172,7 @@ def throughput(args: argparse.Namespace) -> None:
                     sa.text("SELECT count(*) FROM raw_input WHERE status='processed'")
                 ).scalar()
             store.dispose()
+            drop_scratch(args.database_url, url)
             assert processed == len(messages), f"only {processed} of {len(messages)} processed"
             bare_rate, lb_rate = len(messages) / bare_s, len(messages) / lb_s
             backend = "postgresql" if args.database_url else "sqlite"
@@ -211,6 +225,7 @@ def big_message(args: argparse.Namespace) -> None:
         _, base, peak = child.stdout.readline().split()
         elapsed = time.perf_counter() - start
         child.wait(60)
+        drop_scratch(args.database_url, url)
         print(
             f"one {len(raw) / 2**20:.1f} MiB message: end to end {elapsed:.1f} s; server RSS "
             f"{int(base) / 1024:.0f} MiB before, peak {int(peak) / 1024:.0f} MiB "
