@@ -81,7 +81,7 @@ def record_inquiry(
             assert lead is not None
             return Recorded(lead=lead, activity=None, created=False)
     lead, created = _get_or_create(session, email=email, source=source, now=now)
-    _fill_empty(lead, profile=profile, forwarded_by=forwarded_by, fields=fields or {})
+    fill_empty(lead, profile=profile, forwarded_by=forwarded_by, fields=fields or {})
     lead.latest_source = source[:100]
     touch = make_touch(source, (data or {}).get("fields") or fields or {}, occurred_at)
     if not lead.first_touch:
@@ -165,7 +165,7 @@ def _get_or_create(
     return lead, True
 
 
-def _fill_empty(
+def fill_empty(
     lead: Lead, *, profile: dict[str, str | None], forwarded_by: str | None, fields: dict[str, Any]
 ) -> None:
     for name in PROFILE_FIELDS:

@@ -23,9 +23,9 @@ from sqlmodel import Session, col
 from scoring.types import Scorer, ScoreResult
 from storage import lifecycle
 from storage.db import table
-from storage.leads import LIFECYCLE_KINDS, _fill_empty, domain_of, make_touch
+from storage.leads import LIFECYCLE_KINDS, domain_of, fill_empty, make_touch
 from storage.models import Activity, Lead, RawInput, RawStatus, utcnow
-from storage.scores import activity_facts, lead_facts, reasons_json
+from storage.scores import activity_facts, lead_facts, store_result
 
 CHUNK = 500  # rows per multi-row statement: well under SQLite's bound-variable limit
 
@@ -191,7 +191,7 @@ def record_batch(
 
 def _update_lead(lead: Lead, item: Item, *, now: datetime) -> None:
     """What `record_inquiry` does to an existing or just-created lead."""
-    _fill_empty(lead, profile=item.profile, forwarded_by=item.forwarded_by, fields=item.fields)
+    fill_empty(lead, profile=item.profile, forwarded_by=item.forwarded_by, fields=item.fields)
     lead.latest_source = item.source[:100]
     touch = make_touch(item.source, item.data.get("fields") or item.fields or {}, item.occurred_at)
     if not lead.first_touch:
@@ -207,27 +207,7 @@ def _apply(
     session: Session, lead: Lead, result: ScoreResult, *, hot_threshold: float, now: datetime
 ) -> bool:
     """`storage.scores.apply_score` without its flush or announcing: True when it is eligible."""
-    old_score, old_temp = lead.score, lead.temperature
-    lead.score = result.score
-    lead.fit_score = result.fit
-    lead.engagement_score = result.engagement
-    lead.temperature = result.temperature
-    lead.grade = result.grade
-    lead.reasons = reasons_json(result)
-    if result.product:
-        lead.product = result.product
-    assert lead.id is not None
-    if round(old_score) != round(result.score) or old_temp != result.temperature:
-        session.add(
-            Activity(
-                lead_id=lead.id,
-                kind="score_changed",
-                occurred_at=now,
-                actor="leadbot",
-                detail=f"score {old_score:g} → {result.score:g} ({result.temperature})",
-                data={"from": old_score, "to": result.score, "temperature": result.temperature},
-            )
-        )
+    store_result(session, lead=lead, result=result, now=now)
     return lifecycle.eligible_for_announcement(lead, hot_threshold=hot_threshold)
 
 

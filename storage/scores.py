@@ -67,16 +67,8 @@ def reasons_json(result: ScoreResult) -> list[dict[str, Any]]:
     return [asdict(r) for r in result.reasons]
 
 
-def apply_score(
-    session: Session,
-    *,
-    lead: Lead,
-    result: ScoreResult,
-    hot_threshold: float,
-    now: datetime | None = None,
-) -> bool:
-    """Store `result` on `lead`; announce when it is eligible. True when it was announced."""
-    now = now or utcnow()
+def store_result(session: Session, *, lead: Lead, result: ScoreResult, now: datetime) -> None:
+    """Copy `result` onto `lead`, and record a `score_changed` activity when a person would see it."""
     old_score, old_temp = lead.score, lead.temperature
     lead.score = result.score
     lead.fit_score = result.fit
@@ -99,6 +91,19 @@ def apply_score(
                 data={"from": old_score, "to": result.score, "temperature": result.temperature},
             )
         )
+
+
+def apply_score(
+    session: Session,
+    *,
+    lead: Lead,
+    result: ScoreResult,
+    hot_threshold: float,
+    now: datetime | None = None,
+) -> bool:
+    """Store `result` on `lead`; announce when it is eligible. True when it was announced."""
+    now = now or utcnow()
+    store_result(session, lead=lead, result=result, now=now)
     session.flush()
     if lifecycle.eligible_for_announcement(lead, hot_threshold=hot_threshold):
         assert lead.id is not None
