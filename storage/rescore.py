@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from storage.models import Activity, Lead, utcnow
 from storage.rescore_decay import decay_batches
 from storage.rescore_models import ScoringState
 from storage.rescore_write import Change, parse_time, write_changes
-from storage.scores import TEXT_FOR_SCORING
+from storage.scores import TEXT_FOR_SCORING, reasons_json
 
 log = logging.getLogger("leadbot.rescore")
 
@@ -130,11 +130,6 @@ def _score(scorer: Scorer, items: list[tuple[LeadFacts, list[ActivityFacts]]], *
     if batch is not None:
         return list(batch(items, now=now, reasons=reasons))
     return [scorer.score(lead, acts, now=now) for lead, acts in items]
-
-
-def reasons_json(result: ScoreResult) -> list[dict[str, Any]]:
-    """storage.scores.reasons_json without dataclasses.asdict's deep copies (a third of the time)."""
-    return [dict(vars(r)) if hasattr(r, "__dict__") else asdict(r) for r in result.reasons]
 
 
 def _numbers_differ(row: Any, r: ScoreResult) -> bool:
