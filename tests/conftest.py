@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 DATA = Path(__file__).parent / "data"
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PG_ENV = "LEADBOT_TEST_POSTGRES_URL"
 
 

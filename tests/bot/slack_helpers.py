@@ -17,10 +17,10 @@ from storage import lifecycle
 from storage.db import Store
 from storage.leads import record_inquiry
 from storage.models import Lead
-from tests.conftest import SHARED_DATA
+from tests.conftest import DATA
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-SAMPLES = SHARED_DATA / "slack" / "bolt-python"
+SAMPLES = DATA / "slack" / "bolt-python"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 

@@ -16,13 +16,13 @@ from storage.errors import ParseError
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "emails"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[1] / "data" / "corpus"  # copied from shared/data
 SHARED_FILES = (
     sorted(
         p
-        for folder in ("emails/raw", "mime_torture")
+        for folder in ("emails", "mime_torture")
         for p in (SHARED / folder).rglob("*")
-        if p.is_file()
+        if p.is_file() and p.suffix != ".md"
     )
     if SHARED.is_dir()
     else []

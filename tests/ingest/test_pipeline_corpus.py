@@ -11,9 +11,9 @@ from sqlalchemy import select
 from bot.runtime import Runtime
 from storage.errors import InputRejected
 from storage.models import RawInput, RawStatus
-from tests.conftest import DATA, SHARED_DATA
+from tests.conftest import DATA
 
-CORPUS_DIRS = [SHARED_DATA / "emails" / "raw", SHARED_DATA / "mime_torture", DATA / "emails"]
+CORPUS_DIRS = [DATA / "corpus", DATA / "emails"]
 SETTLED = {
     RawStatus.PROCESSED,
     RawStatus.DUPLICATE,
@@ -36,7 +36,7 @@ def corpus() -> list[Path]:
 def test_every_corpus_message_is_stored_and_settled(runtime: Runtime) -> None:
     files = corpus()
     if len(files) < 20:
-        pytest.skip(f"corpus not found under {SHARED_DATA}")
+        pytest.fail(f"corpus not found under {DATA}")
     refused: list[str] = []
     for path in files:
         try:
