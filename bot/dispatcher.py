@@ -1,7 +1,8 @@
 """The outbox dispatcher: leases due messages, hands each to a sender, records the outcome.
 
 Senders raise RetryLater (Slack down, 429 with Retry-After) or GiveUp (a permanent error); the
-dispatcher turns those into backoff or a dead letter. Without Slack tokens, LogSender writes
+dispatcher turns those into backoff (capped at 15 minutes, for as long as Slack is down) or a dead
+letter. Any other exception is a bug in a sender: retried MAX_ATTEMPTS times, then a dead letter. Without Slack tokens, LogSender writes
 announcements to the log, so the embedded default is a working demo.
 """
 
@@ -103,6 +104,7 @@ class Dispatcher:
                     error=str(e),
                     delay=e.delay,
                     count_attempt=e.count_attempt,
+                    give_up_after=None,  # Slack down or busy: kept until it answers
                     now=now,
                 )
                 continue

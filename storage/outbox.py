@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 from storage.db import Store, insert_ignore, table
 from storage.models import OutboxMessage, utcnow
 
-MAX_ATTEMPTS = 12
+MAX_ATTEMPTS = 12  # unexpected errors (a bug in a sender) before a message is a dead letter
 Row = OutboxMessage
 
 
@@ -112,14 +112,17 @@ def reschedule(
     error: str,
     delay: float | None = None,
     count_attempt: bool = True,
+    give_up_after: int | None = MAX_ATTEMPTS,
     now: datetime | None = None,
 ) -> None:
-    """Try again later: after `delay` seconds (Retry-After) or exponential backoff."""
+    """Try again later: after `delay` seconds (Retry-After) or exponential backoff (at most 15
+    minutes). After `give_up_after` attempts the message is a dead letter; None retries for as
+    long as it takes (Slack down for hours: everything is kept and sent when it is back)."""
     now = now or utcnow()
     attempts = message.attempts + (1 if count_attempt else 0)
     if delay is None:
         delay = min(2.0**attempts, 900.0)
-    dead = attempts >= MAX_ATTEMPTS
+    dead = give_up_after is not None and attempts >= give_up_after
     with store.session() as session:
         session.execute(
             update(Row)

@@ -94,6 +94,36 @@ def test_backoff_grows_and_a_permanent_error_is_a_dead_letter(store: Store) -> N
     assert row.status == "dead" and "channel_not_found" in (row.last_error or "")
 
 
+def test_a_day_of_slack_outage_keeps_the_message_and_sends_it_when_slack_is_back(
+    store: Store,
+) -> None:
+    announced(store)
+    down = [RetryLater("Slack unreachable: ConnectionRefusedError") for _ in range(40)]
+    sender = Flaky(*down)
+    dispatcher = Dispatcher(store, sender)
+    now = T0
+    for _ in range(40):  # 40 attempts, far past MAX_ATTEMPTS: about 7.5 hours of outage
+        assert dispatcher.run_once(now=now) == 0
+        [row] = outbox(store)
+        assert row.status == "pending"
+        assert row.next_attempt_at - now <= timedelta(minutes=15)  # backoff is capped
+        now = row.next_attempt_at
+    assert row.attempts == 40 and now - T0 > timedelta(hours=7)
+    assert dispatcher.run_once(now=now) == 1  # Slack is back
+    assert sender.sent == [row.id] and outbox(store)[0].status == "sent"
+
+
+def test_a_sender_bug_is_a_dead_letter_after_max_attempts(store: Store) -> None:
+    announced(store)
+    dispatcher = Dispatcher(store, Flaky(*[TypeError("bad block") for _ in range(12)]))
+    now = T0
+    for _ in range(12):
+        dispatcher.run_once(now=now)
+        now = outbox(store)[0].next_attempt_at
+    [row] = outbox(store)
+    assert row.status == "dead" and "TypeError: bad block" in (row.last_error or "")
+
+
 def test_two_dispatchers_never_send_the_same_message(store: Store) -> None:
     for i in range(3):
         with store.session() as s:
