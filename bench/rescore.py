@@ -150,7 +150,8 @@ def bench(url: str, n: int, *, batch: int, runs: list[str]) -> None:
     settings = Settings(_env_file=None, database_url=url, rescore_interval_minutes=0)  # type: ignore[call-arg]
     runtime = build_runtime(settings, store=store)
     clocks = {"first": NOW, "same": NOW, "decay": NOW + timedelta(days=1),
-              "decay2": NOW + timedelta(days=2), "repeat": NOW + timedelta(days=2)}
+              "decay2": NOW + timedelta(days=2), "repeat": NOW + timedelta(days=2),
+              "hour": NOW + timedelta(days=2, hours=1)}
     for run in runs:
         report = rescore_all(runtime, batch=batch, now=clocks[run])
         print(f"  {run:<6} {report.leads / report.seconds:>9,.0f} leads/s  ({report.seconds:.1f}s; "
@@ -169,15 +170,16 @@ def main() -> None:
     ap.add_argument("--runs", default="first,same,decay")
     ap.add_argument("--decay-only", action="store_true",
                     help="runs first (skipped on a kept, scored database), then decay (+1 day),"
-                         " decay2 (+2 days) and repeat (+2 days again: nothing changes): the"
-                         " periodic case, scored from stored plans")
+                         " decay2 (+2 days), repeat (+2 days again: nothing changes) and hour"
+                         " (+2 days 1 hour: serve's default interval): the periodic case,"
+                         " scored from stored plans")
     ap.add_argument("--keep", metavar="NAME",
                     help="keep the generated database between runs: a SQLite file"
                          " /tmp/NAME-SIZE.db, a PostgreSQL database NAME_SIZE (reused if it"
                          " holds the leads; drop it by hand)")
     args = ap.parse_args()
     if args.decay_only:
-        args.runs = "first,decay,decay2,repeat"
+        args.runs = "first,decay,decay2,repeat,hour"
     import logging
 
     logging.basicConfig(level=logging.INFO, format="    %(message)s")

@@ -5,10 +5,13 @@ was when its plan was stored (score_plan_at = updated_at) is time. Such a lead i
 lead.score_plan alone (scoring.plan: the rules that hit, their points, the timestamps they count),
 read with the raw DBAPI cursor in keyset batches, without activities, texts or ORM objects.
 
-Score, engagement and temperature of the changed rows are written here (one COPY or executemany
-into a temporary table and one UPDATE … FROM … RETURNING per batch, only where the row is still as
-read), with a `score_changed` activity where the rounded score or the temperature changed. The
-stored `reasons` are left as they are (see README "Scoring"). Leads without a valid plan, leads
+Time alone changes what is stored only when a person would see it: the whole-point score or the
+temperature (the rule storage.scores.store_result uses for history). Then score, engagement and
+temperature are written here (COPY into a temporary table and one UPDATE … FROM … RETURNING per
+batch on PostgreSQL, an UPDATE by primary key per row on SQLite, only where the row is still as
+read), each with its `score_changed` activity, so every stored score change is in the history.
+Sub-point decay drift is neither stored nor recorded: a periodic rescore writes a few rows, not
+nearly all of them. The stored `reasons` are left as they are (see README "Scoring"). Leads without a valid plan, leads
 that may have to be announced and the rare ones whose fit, grade or product changed go through
 storage.rescore.FullPath, which rebuilds reasons, history, plan and announcement from the facts.
 """
@@ -17,11 +20,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
+from scoring.fastpath import collector_paused
 from storage import lifecycle
 from storage.models import Activity, Lead, LeadStatus
 from storage.rescore_write import parse_time
@@ -30,6 +36,7 @@ if TYPE_CHECKING:
     from storage.rescore import FullPath
 
 log = logging.getLogger("leadbot.rescore")
+T = TypeVar("T")
 # Leads handed to the full path per query (SQLite allows 32,766 bound parameters).
 _REDO_CHUNK = 5_000
 _SELECT = ("SELECT id, CASE WHEN score_plan_at = updated_at AND substr(score_plan, 1, {n}) = {m}"
@@ -71,9 +78,9 @@ def _read(run: FullPath, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, .
 
 
 def _write(run: FullPath, rows: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
-    """(id, score, engagement, temperature, updated_at, old score, old temperature) of changed
-    rows, written where the lead is still as read; a score_changed activity where a person would
-    see the change (storage.scores.apply_score's rule). Returns (written, recorded)."""
+    """(id, score, engagement, temperature, updated_at, old score, old temperature) of rows whose
+    whole-point score or temperature changed, written where the lead is still as read, each with
+    its score_changed activity. Returns (written, recorded)."""
     with run.store.engine.begin() as conn:
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
@@ -86,35 +93,35 @@ def _write(run: FullPath, rows: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
                     copy.write_row(rec)
             cur.execute(_UPDATE)
             written = {i for (i,) in cur.fetchall()}
-            count = len(written)
         else:
-            # SQLite updates in place faster than it joins a temporary table; only the rows
-            # that need history have to say whether they were written.
-            plain = [(s, e, t, i, u, os, ot) for i, s, e, t, u, os, ot in rows
-                     if round(s) == round(os) and t == ot]
-            cur.executemany(_SQLITE_UPDATE, plain)
-            count = cur.rowcount
+            # SQLite updates in place faster than it joins a temporary table; each row has to
+            # say whether it was written (its history follows), so one statement a row.
             written = set()
             for i, s, e, t, u, os, ot in rows:
-                if round(s) != round(os) or t != ot:
-                    cur.execute(_SQLITE_UPDATE, (s, e, t, i, u, os, ot))
-                    if cur.rowcount:
-                        written.add(i)
-            count += len(written)
+                cur.execute(_SQLITE_UPDATE, (s, e, t, i, u, os, ot))
+                if cur.rowcount:
+                    written.add(i)
         now = run.now
         history = [{"lead_id": i, "kind": "score_changed", "occurred_at": now,
                     "actor": "leadbot", "detail": f"score {old:g} → {new:g} ({temp})",
                     "source": "", "raw_id": None, "dedup_key": None,
                     "data": {"from": old, "to": new, "temperature": temp}}
-                   for i, new, _, temp, _, old, old_temp in rows
-                   if i in written and (round(old) != round(new) or old_temp != temp)]
+                   for i, new, _, temp, _, old, _ in rows if i in written]
         if history:
             conn.execute(sa.insert(Activity.__table__), history)  # type: ignore[attr-defined]
-        return count, len(history)
+        return len(written), len(history)
 
 
 def decay_batches(run: FullPath, *, batch: int) -> None:
     """Rescore every lead: stored plans here, the rest through run (see the module docstring)."""
+    with collector_paused():  # rows, history and SQL objects: collections over the plan cache
+        _decay_batches(run, batch=batch)  # cost more than this work (measured: a quarter)
+
+
+def _decay_batches(run: FullPath, *, batch: int) -> None:
+    """Batches in a pipeline: the next batch is read (one thread) and the last one written
+    (another) while this one is scored; the database works while Python does. Redoing leads
+    through the full path (rare) waits for the write, so the main thread alone uses the scorer."""
     scorer, stats, now = run.scorer, run.stats, run.now
     assert run.fingerprint is not None
     hot = scorer.hot_threshold
@@ -123,51 +130,103 @@ def decay_batches(run: FullPath, *, batch: int) -> None:
     prefix = f"{run.fingerprint}:"
     sql = _SELECT.format(n=len(prefix), n1=len(prefix) + 1, m=mark)
     score_plans = scorer.score_plans  # type: ignore[attr-defined]
-    last_id = 0
-    while True:
-        t0 = time.perf_counter()
-        rows = _read(run, sql, (prefix, last_id, batch))
-        if not rows:
-            return
-        t1 = time.perf_counter()
-        planned = [row for row in rows if row[1] is not None]
+    waited = {"read": 0.0, "score": 0.0, "write": 0.0}  # the main thread's time, added at the end
+    pending: Future[tuple[int, int, int]] | None = None
+
+    def settle() -> None:
+        nonlocal pending
+        if pending is not None:
+            t = time.perf_counter()
+            written, recorded, tried = pending.result()
+            waited["write"] += time.perf_counter() - t
+            stats.changed += written
+            stats.recorded += recorded
+            stats.conflicts += tried - written
+            pending = None
+
+    def write(drift: list[tuple[Any, ...]]) -> tuple[int, int, int]:
+        return (*_write(run, drift), len(drift))
+
+    with _executor(run, "rescore-read") as reader, _executor(run, "rescore-write") as writer:
+        ahead = reader.submit(_read, run, sql, (prefix, 0, batch))
+        while True:
+            t0 = time.perf_counter()
+            rows = ahead.result()
+            if not rows:
+                break
+            ahead = reader.submit(_read, run, sql, (prefix, rows[-1][0], batch))
+            t1 = time.perf_counter()
+            drift, redo, planned = _decide(rows, score_plans, now=now, hot=hot)
+            t2 = time.perf_counter()
+            settle()  # at most one write in flight: memory stays one batch deep
+            if drift:
+                pending = writer.submit(write, drift)
+            stats.leads += len(rows)
+            stats.planned += planned
+            waited["read"] += t1 - t0
+            waited["score"] += t2 - t1
+            if redo:
+                settle()
+                redo.sort()
+                for i in range(0, len(redo), _REDO_CHUNK):
+                    run.leads(redo[i:i + _REDO_CHUNK])
+        settle()
+    for key, value in waited.items():
+        stats.seconds[key] += value
+
+
+class _Inline:
+    """An executor that runs each call at once, in the caller's thread."""
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        done: Future[T] = Future()
         try:
-            results = score_plans([row[1] for row in planned], now=now)
-        except (ValueError, TypeError, LookupError):
-            # A plan that does not parse (written by hand, or by a version with another layout)
-            # must not stop every future run: the full path rewrites the batch's plans.
-            log.warning("unreadable stored plans in leads %d-%d: rescoring them from their"
-                        " activities", rows[0][0], rows[-1][0], exc_info=True)
-            planned, results = [], []
-        redo = [row[0] for row in rows if row[1] is None or not planned]
-        drift: list[tuple[Any, ...]] = []  # changed by time alone: written here
-        for row, r in zip(planned, results, strict=True):
-            lead_id, _, score, fit, engagement, temp, grade, product, status, updated, nurtured, \
-                active = row
-            s = r.score
-            if s == score and r.engagement == engagement and r.temperature == temp \
-                    and r.fit == fit and r.grade == grade \
-                    and (r.product is None or r.product == product):
-                if _announceable(status, s, nurtured, active, hot=hot):
-                    redo.append(lead_id)  # waiting to be announced: the full path does it
-                continue
-            if (r.fit != fit or r.grade != grade
-                    or (r.product is not None and r.product != product)
-                    or _announceable(status, s, nurtured, active, hot=hot)):
-                redo.append(lead_id)  # rare: reasons, history and announcement from the facts
-            else:
-                drift.append((lead_id, s, r.engagement, r.temperature, updated, score, temp))
-        t2 = time.perf_counter()
-        written, recorded = _write(run, drift) if drift else (0, 0)
-        stats.seconds["read"] += t1 - t0
-        stats.seconds["score"] += t2 - t1
-        stats.seconds["write"] += time.perf_counter() - t2
-        stats.leads += len(rows)
-        stats.planned += len(planned)
-        stats.changed += written
-        stats.recorded += recorded
-        stats.conflicts += len(drift) - written
-        redo.sort()
-        for i in range(0, len(redo), _REDO_CHUNK):
-            run.leads(redo[i:i + _REDO_CHUNK])
-        last_id = rows[-1][0]
+            done.set_result(fn(*args))
+        except Exception as e:  # handed to .result(), as a thread pool would
+            done.set_exception(e)
+        return done
+
+
+@contextmanager
+def _executor(run: FullPath, name: str) -> Iterator[ThreadPoolExecutor | _Inline]:
+    # An in-memory SQLite database is one per connection, and SQLAlchemy gives each thread its
+    # own: there, the pipeline runs in this thread.
+    url = run.store.engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        yield _Inline()
+        return
+    with ThreadPoolExecutor(1, name) as pool:
+        yield pool
+
+
+def _decide(rows: list[tuple[Any, ...]], score_plans: Any, *, now: Any, hot: float
+            ) -> tuple[list[tuple[Any, ...]], list[int], int]:
+    """(rows to write, lead ids for the full path, leads scored from plans) of one batch."""
+    planned = [row for row in rows if row[1] is not None]
+    try:
+        results = score_plans([row[1] for row in planned], now=now)
+    except (ValueError, TypeError, LookupError):
+        # A plan that does not parse (written by hand, or by a version with another layout)
+        # must not stop every future run: the full path rewrites the batch's plans.
+        log.warning("unreadable stored plans in leads %d-%d: rescoring them from their"
+                    " activities", rows[0][0], rows[-1][0], exc_info=True)
+        planned, results = [], []
+    redo = [row[0] for row in rows if row[1] is None or not planned]
+    drift: list[tuple[Any, ...]] = []  # changed visibly by time alone: written here
+    for row, r in zip(planned, results, strict=True):
+        lead_id, _, score, fit, _, temp, grade, product, status, updated, nurtured, active = row
+        s = r.score
+        # Nothing a person would see: sub-point drift stays unwritten (module docstring).
+        if r.temperature == temp and round(s) == round(score) \
+                and r.fit == fit and r.grade == grade \
+                and (r.product is None or r.product == product):
+            if _announceable(status, s, nurtured, active, hot=hot):
+                redo.append(lead_id)  # waiting to be announced: the full path does it
+            continue
+        if (r.fit != fit or r.grade != grade
+                or (r.product is not None and r.product != product)
+                or _announceable(status, s, nurtured, active, hot=hot)):
+            redo.append(lead_id)  # rare: reasons, history and announcement from the facts
+        else:
+            drift.append((lead_id, s, r.engagement, r.temperature, updated, score, temp))
+    return drift, redo, len(planned)
