@@ -18,14 +18,13 @@ storage.rescore.FullPath, which rebuilds reasons, history, plan and announcement
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
-
-import sqlalchemy as sa
 
 from scoring.fastpath import collector_paused
 from storage import lifecycle
@@ -47,6 +46,8 @@ _PG_TEMP = ("CREATE TEMP TABLE decay_tmp (id integer PRIMARY KEY, score double p
             " engagement_score double precision, temperature varchar(10),"
             " old_updated_at timestamptz, old_score double precision,"
             " old_temperature varchar(10)) ON COMMIT DROP")
+_HISTORY_AT = Activity.__table__.c.occurred_at  # type: ignore[attr-defined]
+_HISTORY_COLUMNS = "lead_id, kind, occurred_at, actor, detail, source, data"
 _SQLITE_UPDATE = ("UPDATE lead SET score = ?, engagement_score = ?, temperature = ? WHERE id = ?"
                   " AND updated_at = ? AND score = ? AND temperature = ?")
 _UPDATE = ("UPDATE lead SET score = t.score, engagement_score = t.engagement_score,"
@@ -101,14 +102,20 @@ def _write(run: FullPath, rows: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
                 cur.execute(_SQLITE_UPDATE, (s, e, t, i, u, os, ot))
                 if cur.rowcount:
                     written.add(i)
-        now = run.now
-        history = [{"lead_id": i, "kind": "score_changed", "occurred_at": now,
-                    "actor": "leadbot", "detail": f"score {old:g} → {new:g} ({temp})",
-                    "source": "", "raw_id": None, "dedup_key": None,
-                    "data": {"from": old, "to": new, "temperature": temp}}
+        # The history rows, through the driver: the same values SQLAlchemy would bind.
+        bind = _HISTORY_AT.type.bind_processor(conn.dialect)
+        when = bind(run.now) if bind else run.now
+        dumps = json.JSONEncoder(separators=(", ", ": ")).encode  # json.dumps' output
+        history = [(i, "score_changed", when, "leadbot", f"score {old:g} → {new:g} ({temp})", "",
+                    dumps({"from": old, "to": new, "temperature": temp}))
                    for i, new, _, temp, _, old, _ in rows if i in written]
-        if history:
-            conn.execute(sa.insert(Activity.__table__), history)  # type: ignore[attr-defined]
+        if conn.dialect.name == "postgresql" and history:
+            with cur.copy(f"COPY activity ({_HISTORY_COLUMNS}) FROM STDIN") as copy:
+                for rec in history:
+                    copy.write_row(rec)
+        elif history:
+            cur.executemany(f"INSERT INTO activity ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            history)
         return len(written), len(history)
 
 

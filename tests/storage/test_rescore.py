@@ -141,7 +141,9 @@ def test_sub_point_drift_is_neither_stored_nor_recorded(store: Store, rules: Rul
     after = lead(store, lead_id).score
     assert round(after) < round(before)
     with store.session() as s:
-        changes = [a.data for a in activities_of(s, lead_id) if a.kind == "score_changed"]
+        rows = [a for a in activities_of(s, lead_id) if a.kind == "score_changed"]
+        changes = [a.data for a in rows]
+        assert (rows[-1].occurred_at, rows[-1].actor) == (later, "leadbot")
     assert changes[-1] == {"from": before, "to": after, "temperature": lead(store, lead_id).temperature}
     assert changes[-1]["from"] == changes[-2]["to"]  # the history adds up, change by change
     _same_as_per_lead_path(store, rules, [lead_id], later)
