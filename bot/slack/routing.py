@@ -1,8 +1,10 @@
-"""Which channel an announcement goes to: routing rules over product, country and domain.
+"""Which channel an announcement goes to: routing rules over product, country, domain and source.
 
 `LEADBOT_SLACK_ROUTES` is a comma-separated list of `field:value=CHANNEL`, tried in order; the
 first match wins and `LEADBOT_HOT_CHANNEL` takes the rest. `|` separates alternatives:
-`product:analytics=C01,country:DE|AT|CH=C02,domain:bigco.com=C03`.
+`product:analytics=C01,country:DE|AT|CH=C02,domain:bigco.com=C03`. `source` (the first way in)
+and `latest_source` match a whole source or its channel: `source:webhook=C04` takes
+`webhook:typeform`, `source:form:pricing=C05` only that form.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from storage.errors import ConfigError
 from storage.models import Lead
 
-FIELDS = ("product", "country", "domain")
+FIELDS = ("product", "country", "domain", "source", "latest_source")
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{1,30}$")
 
 
@@ -29,6 +31,8 @@ class Route:
             return False
         if self.field == "domain":  # a rule for bigco.com also takes eu.bigco.com
             return any(value == v or value.endswith("." + v) for v in self.values)
+        if self.field in ("source", "latest_source"):  # "form" takes "form:contact"
+            return any(value == v or value.startswith(v + ":") for v in self.values)
         return value in self.values
 
 

@@ -137,6 +137,13 @@ def test_routes_parse_and_match() -> None:
     assert pick_channel(Lead(email="a@b", country="AT"), routes, default="CD") == "C2"
     assert pick_channel(Lead(email="a@b", domain="eu.bigco.com"), routes, default="CD") == "C3"
     assert pick_channel(Lead(email="a@b", domain="notbigco.com"), routes, default="CD") == "CD"
+    by_source = parse_routes("source:form:pricing=C4,source:webhook=C5,latest_source:email=C6")
+    assert pick_channel(Lead(email="a@b", source="form:pricing"), by_source, default="CD") == "C4"
+    assert pick_channel(Lead(email="a@b", source="form:contact"), by_source, default="CD") == "CD"
+    assert pick_channel(Lead(email="a@b", source="webhook:typeform"), by_source, default="CD") == "C5"
+    assert pick_channel(Lead(email="a@b", source="webhooks"), by_source, default="CD") == "CD"
+    lead = Lead(email="a@b", source="form:contact", latest_source="email:wpforms")
+    assert pick_channel(lead, by_source, default="CD") == "C6"
     for bad in ("product=C1", "colour:red=C1", "product:x=general"):
         with pytest.raises(ConfigError):
             parse_routes(bad)
