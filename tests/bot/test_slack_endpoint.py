@@ -18,6 +18,7 @@ from tests.bot.slack_helpers import (
     click,
     get,
     make_lead,
+    post_event,
     post_interaction,
     post_signed,
     sample,
@@ -242,3 +243,30 @@ def post_event_ok(http: TestClient, event: dict[str, object], retry: int | None)
     from tests.bot.slack_helpers import post_event
 
     return bool(post_event(http, event, event_id="Ev0001", retry=retry).status_code == 200)
+
+
+def test_app_home_is_refreshed_for_everyone_who_opened_it_when_a_lead_changes(
+    http: TestClient, slack_runtime: Runtime, fake_slack: FakeSlack
+) -> None:
+    lead_id = make_lead(slack_runtime.store)
+    dispatcher(slack_runtime).run_once()  # the announcement
+    for n, user in enumerate(("U1", "U2")):
+        event = {"type": "app_home_opened", "user": user, "channel": "D1", "tab": "home"}
+        assert post_event(http, event, event_id=f"EvHome{n}").status_code == 200
+    wait_until(lambda: dispatcher(slack_runtime).run_once() >= 0
+               and {c.args["user_id"] for c in fake_slack.to("views.publish")} == {"U1", "U2"})
+    opened = len(fake_slack.to("views.publish"))
+
+    def home_text(user: str) -> str:
+        [*_, last] = [c for c in fake_slack.to("views.publish") if c.args["user_id"] == user]
+        return json.dumps(last.args["view"])
+
+    assert "Jane Doe" in home_text("U1") and "You have no claimed leads." in home_text("U2")
+    # U2 claims: both Homes are published again, without either of them opening it.
+    assert post_interaction(http, click("lead_claim", lead_id, user="U2")).status_code == 200
+    wait_until(lambda: get(slack_runtime.store, lead_id).status == "claimed")
+    wait_until(lambda: dispatcher(slack_runtime).run_once() >= 0
+               and len(fake_slack.to("views.publish")) >= opened + 2)
+    mine, theirs = home_text("U2"), home_text("U1")
+    assert "You have no claimed leads." not in mine and "Jane Doe" in mine
+    assert "Nothing is waiting for a rep." in theirs and "Jane Doe" not in theirs
