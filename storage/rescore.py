@@ -3,8 +3,9 @@
 The per-lead ORM path (storage.scores.score_lead) costs milliseconds a lead; this one reads a
 batch of leads and their engagement activities in two queries, scores them, and writes the changed
 ones back in one UPDATE … FROM a temporary table (storage.rescore_write). It keeps the semantics of
-apply_score: a `score_changed` activity when the rounded score or the temperature changes (sub-point
-decay drift is stored but not recorded as an activity), and an announcement when a lead becomes
+apply_score: a `score_changed` activity when the rounded score or the temperature changes (a lead
+scored from its activities stores its exact numbers; time alone, in storage.rescore_decay, stores
+only visible changes), and an announcement when a lead becomes
 eligible (storage.lifecycle.eligible_for_announcement: no flapping after nurture). Every lead it
 scores also gets its time-free plan stored (lead.score_plan), so that later runs with the same
 rules score it from the plan alone (storage.rescore_decay) as long as the row is unchanged.

@@ -91,7 +91,7 @@ def _history(c: Change, now: datetime) -> dict[str, Any] | None:
     """A score_changed activity when a person would see the change (apply_score's rule)."""
     old, new, temp = c.row.score, c.result.score, c.result.temperature
     if round(old) == round(new) and c.row.temperature == temp:
-        return None  # sub-point decay drift: stored, not news
+        return None  # sub-point change of a lead scored from its facts: stored, not news
     return {"lead_id": c.row.id, "kind": "score_changed", "occurred_at": now, "actor": "leadbot",
             "detail": f"score {old:g} → {new:g} ({temp})", "source": "", "raw_id": None,
             "data": {"from": old, "to": new, "temperature": temp}, "dedup_key": None}
