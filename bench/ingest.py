@@ -114,7 +114,11 @@ def leadbot_server(url: str, *, worker_process: bool = True) -> SMTPServerThread
     upgrade(rt.store)
     queue = None
     if worker_process:  # as `leadbot serve` runs it: parsing and recording in worker processes
-        _, queue = process_pool_queue(settings, workers=settings.ingest_workers)
+        pool, queue = process_pool_queue(settings, workers=settings.ingest_workers)
+        # Measure a running server: wait until every worker has started (a job each; a
+        # sleeping one keeps its worker busy so the next goes to another).
+        for job in [pool.submit(time.sleep, 0.5) for _ in range(settings.ingest_workers)]:
+            job.result()
     handler = InboxHandler(
         rt.pipeline,
         inbox_domains=settings.inbox_domains,

@@ -113,6 +113,10 @@ def init_worker_process(settings: Any) -> None:
         level=_logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s"
     )
     _worker_pipeline = build_runtime(settings).pipeline
+    # The readers are imported lazily by the pipeline (a CLI command needs none of them); a worker
+    # will need both, so it pays for the imports now instead of on its first batch.
+    import ingest.forms.reader
+    import ingest.mail  # noqa: F401
 
 
 def process_in_worker(raw_ids: list[int]) -> list[Outcome]:
@@ -135,4 +139,11 @@ def process_pool_queue(settings: Any, *, workers: int = 2) -> tuple[Executor, Ba
         initializer=init_worker_process,
         initargs=(settings,),
     )
+    # Start the workers now (spawning and importing take a second or two), not on the first mail.
+    for _ in range(workers):
+        pool.submit(_ready)
     return pool, BatchQueue(process_in_worker, executor=pool, concurrency=workers)
+
+
+def _ready() -> bool:
+    return _worker_pipeline is not None

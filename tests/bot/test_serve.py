@@ -1,0 +1,85 @@
+"""`leadbot serve` as an admin runs it: a real process, SMTP in, worker processes, a lead out."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+LEADBOT = Path(sys.executable).with_name("leadbot")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def until(check, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+def leads(env: dict[str, str]) -> list[dict[str, object]]:
+    out = subprocess.run([str(LEADBOT), "leads", "list", "--json"], env=env, check=True,
+                         capture_output=True, text=True, timeout=60).stdout
+    found: list[dict[str, object]] = json.loads(out)
+    return found
+
+
+@pytest.mark.skipif(not LEADBOT.exists(), reason="the leadbot script is installed in the venv")
+def test_serve_takes_mail_parses_it_in_workers_and_stops_cleanly(tmp_path: Path) -> None:
+    smtp_port, http_port = free_port(), free_port()
+    env = {**os.environ, "LEADBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'leadbot.db'}",
+           "LEADBOT_INBOX_DOMAINS": "leads.example.com", "LEADBOT_INGEST_WORKERS": "2",
+           "LEADBOT_RESCORE_INTERVAL_MINUTES": "0", "SLACK_BOT_TOKEN": "",
+           "SLACK_SIGNING_SECRET": "", "SLACK_APP_TOKEN": "", "LEADBOT_IMAP_URL": ""}
+    env = {k: v for k, v in env.items() if v != ""}
+    proc = subprocess.Popen([str(LEADBOT), "serve", "--smtp-port", str(smtp_port),
+                             "--http-port", str(http_port)], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        until(lambda: healthy(http_port) or proc.poll() is not None)
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as client:
+            for n in range(6):
+                msg = EmailMessage()
+                msg["From"] = f"Buyer {n} <buyer{n}@acme{n}.example>"
+                msg["To"] = "sales@leads.example.com"
+                msg["Subject"] = "Pricing for 40 seats"
+                msg["Message-ID"] = f"<serve-{n}@acme.example>"
+                msg.set_content("We need a quote for 40 seats and a demo next week.\n\nJo\nCTO\n")
+                assert client.send_message(msg) == {}
+            with pytest.raises(smtplib.SMTPRecipientsRefused) as relay:  # never an open relay
+                client.sendmail("a@b.example", ["x@elsewhere.example"], b"Subject: x\r\n\r\nx")
+            assert relay.value.recipients["x@elsewhere.example"][0] == 550
+        until(lambda: len(leads(env)) == 6)
+        found = {str(lead["email"]) for lead in leads(env)}
+        assert found == {f"buyer{n}@acme{n}.example" for n in range(6)}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "shutting down" in out and "Traceback" not in out
