@@ -109,3 +109,23 @@ def insert_ignore(
     stmt = dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
     row = session.execute(stmt.returning(table.c.id)).first()
     return None if row is None else int(row[0])
+
+
+def insert_ignore_many(
+    session: Any, table: sa.Table, rows: list[dict[str, Any]], conflict: str
+) -> list[Any]:
+    """insert_ignore for many rows: (id, conflict column) of the new ones, in few statements."""
+    if not rows:  # an empty executemany would run once, inserting a row of defaults
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    stmt = (
+        dialect_insert(table)
+        .on_conflict_do_nothing(index_elements=[conflict])
+        .returning(table.c.id, table.c[conflict])
+    )
+    # executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues")
+    # from one cached compilation; .values([...]) would compile every batch afresh.
+    return list(session.connection().execute(stmt, rows).all())

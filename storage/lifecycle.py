@@ -11,16 +11,17 @@ Every transition is one conditional UPDATE, so a race (two reps clicking Claim a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, true, update
+from sqlalchemy import ColumnElement, insert, or_, true, update
 from sqlmodel import Session, col
 
+from storage.db import insert_ignore_many, table
 from storage.errors import TransitionRefused
 from storage.leads import get_lead
-from storage.models import Activity, Lead, LeadStatus, utcnow
+from storage.models import Activity, Lead, LeadStatus, OutboxMessage, utcnow
 from storage.outbox import enqueue
 
 S = LeadStatus
@@ -119,6 +120,50 @@ def announce(
         now=now,
     )
     return lead
+
+
+def announce_many(
+    session: Session,
+    *,
+    lead_ids: Sequence[int],
+    now: datetime | None = None,
+    reason: str = "crossed the hot threshold",
+) -> list[int]:
+    """announce() for several leads in three statements (a busy inbox's batch): the same rows.
+
+    Leads no longer nurturing (announced by another process a moment ago) are left out, not
+    refused; returns the ids announced, in the order given.
+    """
+    if not lead_ids:
+        return []
+    now = now or utcnow()
+    stmt = (
+        update(Lead)
+        .where(col(Lead.id).in_(list(lead_ids)))
+        .where(col(Lead.status) == S.NURTURING.value)
+        .values(status=S.ANNOUNCED.value, updated_at=now, announced_at=now, owner=None,
+                claimed_at=None)
+        .returning(col(Lead.id))
+    )
+    done = set(session.scalars(stmt))  # the session's Lead objects are updated too
+    ids = [i for i in dict.fromkeys(lead_ids) if i in done]
+    if not ids:
+        return []
+    session.execute(
+        insert(Activity),
+        [
+            {"lead_id": i, "kind": "announced", "occurred_at": now, "actor": "leadbot",
+             "detail": reason, "data": {}, "source": "", "raw_id": None, "dedup_key": None}
+            for i in ids
+        ],
+    )
+    rows = [
+        {"kind": "announce", "lead_id": i, "payload": {}, "dedup_key": f"announce:{i}:{now.isoformat()}",
+         "next_attempt_at": now, "created_at": now}
+        for i in ids
+    ]
+    insert_ignore_many(session, table(OutboxMessage), rows, "dedup_key")
+    return ids
 
 
 def claim(session: Session, *, lead_id: int, user: str, now: datetime | None = None) -> Lead:

@@ -22,7 +22,7 @@ from sqlmodel import Session, col
 
 from scoring.types import Scorer, ScoreResult
 from storage import lifecycle
-from storage.db import table
+from storage.db import insert_ignore_many, table
 from storage.leads import LIFECYCLE_KINDS, domain_of, fill_empty, make_touch
 from storage.models import Activity, Lead, RawInput, RawStatus, utcnow
 from storage.scores import activity_facts, lead_facts, store_result
@@ -52,26 +52,6 @@ class ItemResult:
     lead_id: int
     duplicate: bool
     announced: bool = False
-
-
-def _insert(
-    session: Session, tbl: sa.Table, rows: list[dict[str, Any]], conflict: str
-) -> list[Any]:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING (id, conflict column) of the new rows, batched."""
-    if not rows:  # an empty executemany would run once, inserting a row of defaults
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
-    stmt = (
-        dialect_insert(tbl)
-        .on_conflict_do_nothing(index_elements=[conflict])
-        .returning(tbl.c.id, tbl.c[conflict])
-    )
-    # executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues")
-    # from one cached compilation; .values([...]) would compile every batch afresh.
-    return list(session.connection().execute(stmt, rows).all())
 
 
 def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
@@ -117,7 +97,7 @@ def record_batch(
                 "updated_at": now,
             }
     if new_leads:
-        _insert(session, table(Lead), list(new_leads.values()), "email")
+        insert_ignore_many(session, table(Lead), list(new_leads.values()), "email")
         for chunk in _chunks(new_leads):  # raced ones too: created a moment ago elsewhere
             made_leads = select(Lead).where(col(Lead.email).in_(chunk))
             leads.update({x.email: x for x in session.scalars(made_leads)})
@@ -148,7 +128,7 @@ def record_batch(
             "raw_id": item.raw_id,
             "dedup_key": item.dedup_key,
         }
-    made = _insert(session, table(Activity), list(rows.values()), "dedup_key")
+    made = insert_ignore_many(session, table(Activity), list(rows.values()), "dedup_key")
     inserted = {str(k): int(i) for i, k in made}
     lost = [r["dedup_key"] for r in rows.values() if r["dedup_key"] not in inserted]
     if lost:  # recorded by another connection a moment ago: later copies belong to its lead
@@ -180,10 +160,12 @@ def record_batch(
         else:
             results[n] = ItemResult(lead.id, duplicate=False)
     session.flush()
-    # After the one flush, so announcing (ORM, a few statements each) does not split it; scoring
-    # never reads a lead's status, so deferring them to here leaves every row as one by one.
-    for lead_id in announce:
-        lifecycle.announce(session, lead_id=lead_id, now=now)
+    # After the one flush; scoring never reads a lead's status, so announcing them all here leaves
+    # every row as one by one. A lead another process announced meanwhile is theirs: not again.
+    announced = set(lifecycle.announce_many(session, lead_ids=announce, now=now))
+    for n, done in results.items():
+        if done.announced and done.lead_id not in announced:
+            results[n] = ItemResult(done.lead_id, duplicate=False)
     return [
         results.get(n) or ItemResult(seen[item.dedup_key], True) for n, item in enumerate(items)
     ]
