@@ -25,11 +25,9 @@ LEADS_CSV = ROOT.parent / "shared/data/leads/Leads.csv"
 DROP = ["Prospect ID", "Lead Number", "Tags", "Lead Quality", "Last Notable Activity"]
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 SEED = 42
-INTERACTIONS = [
-    ("Lead Origin", "Total Time Spent on Website"),
-    ("What is your current occupation", "Total Time Spent on Website"),
-    ("Last Activity", "Lead Origin"),
-]
+# Pairs of fields learned together: found in the training rows (scoring.learn.find_interactions),
+# as `leadbot score train` does by default; none are picked by hand.
+AUTO_INTERACTIONS = 10
 COUNTRIES = {
     "india": "IN",
     "united states": "US",
@@ -139,7 +137,7 @@ def accuracy() -> None:
     print(f"{len(rows)} leads from {LEADS_CSV}: train {len(train)}, test {len(test)}")
     print(f"(a) default hand-written rules  AUC {auc_of(load_rules(), test, activities=True):.4f}")
     started = time.perf_counter()
-    toml = train_point_rules(train, "outcome", interactions=INTERACTIONS)
+    toml = train_point_rules(train, "outcome", auto_interactions=AUTO_INTERACTIONS)
     learned = loads_rules(toml, path="<learned>")
     print(
         f"(b) learned point rules         AUC {auc_of(learned, test, activities=False):.4f}"

@@ -93,7 +93,8 @@ def cmd_score_train(args: argparse.Namespace, rt: Runtime) -> int:
             raise InputRejected("--csv needs --outcome COLUMN (or --map COLUMN=outcome)")
         rows, positive = read_rows(args.csv, mapping, args.drop or []), set(POSITIVE)
     try:
-        text = train_point_rules(rows, "outcome", positive=positive, min_count=args.min_count)
+        text = train_point_rules(rows, "outcome", positive=positive, min_count=args.min_count,
+                                 auto_interactions=args.interactions)
     except ValueError as e:
         raise InputRejected(f"cannot learn from {len(rows)} row(s): {e}") from None
     try:
@@ -131,6 +132,8 @@ def add_train_parser(score: argparse._SubParsersAction) -> None:
     _csv_options(p)
     p.add_argument("--min-count", type=int, default=20,
                    help="leads a value needs to get a rule of its own (default 20)")
+    p.add_argument("--interactions", type=int, default=10, metavar="N",
+                   help="pairs of fields to learn together, found in the data (default 10; 0: none)")
     p.add_argument("--output", "-o", metavar="FILE", help="rules file to write (default: stdout)")
     p.set_defaults(func=cmd_score_train)
 

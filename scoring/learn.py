@@ -141,17 +141,63 @@ def _slug(text: str) -> str:
     return re.sub(r"[^\w]+", "-", text.casefold(), flags=re.UNICODE).strip("-")[:60] or "rule"
 
 
+def find_interactions(rows: Sequence[Row], ys: Sequence[int], names: Sequence[str], *,
+                      top: int = 10, seed: int = 0) -> list[tuple[str, str]]:
+    """The `top` pairs of fields whose combination says more than each alone, from the data.
+
+    A small boosted model of depth-2 trees is fitted on the fields (numbers as numbers, other
+    values one-hot); every tree whose second split is on another field than its first is a pair
+    seen working together, weighted by how much that second split improved the fit. Only the
+    pairs are kept: their points are learned with the rest of the scorecard.
+    """
+    import numpy as np
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.feature_extraction import DictVectorizer
+
+    wanted = set(names)
+
+    def features(row: Row) -> dict[str, float | str]:
+        out: dict[str, float | str] = {}
+        for key, value in row.items():
+            if key.startswith("fields.") and key[7:] in wanted:
+                number = _number(value)
+                out[key[7:]] = value if number is None or not math.isfinite(number) else number
+        return out
+
+    vec = DictVectorizer(sparse=False, separator="\x00")
+    x = vec.fit_transform([features(r) for r in rows])
+    field_of = [str(n).split("\x00", 1)[0] for n in vec.get_feature_names_out()]
+    model = GradientBoostingClassifier(max_depth=2, n_estimators=300, learning_rate=0.1,
+                                       random_state=seed)
+    model.fit(x, np.asarray(ys))
+    gains: dict[tuple[str, str], float] = {}
+    for tree in (est.tree_ for est in model.estimators_[:, 0]):
+        first = field_of[tree.feature[0]]
+        for child in (tree.children_left[0], tree.children_right[0]):
+            if tree.feature[child] < 0 or field_of[tree.feature[child]] == first:
+                continue
+            left, right = tree.children_left[child], tree.children_right[child]
+            n = tree.weighted_n_node_samples
+            gain = (tree.impurity[child] * n[child] - tree.impurity[left] * n[left]
+                    - tree.impurity[right] * n[right])
+            a, b = sorted((first, field_of[tree.feature[child]]))
+            gains[a, b] = gains.get((a, b), 0.0) + float(gain)
+    return sorted(gains, key=lambda pair: -gains[pair])[:top]
+
+
 def train_point_rules(rows: Sequence[Row], target: str = "outcome", *,
                       fields: Sequence[str] | None = None,
                       positive: Iterable[str] = POSITIVE,
                       interactions: Sequence[tuple[str, str]] = (),
+                      auto_interactions: int = 0,
                       max_bins: int = 8, min_count: int = 20, points_per_doubling: float = 10.0,
                       regularisation: float = 1.0) -> str:
     """Learn a scorecard from outcomes and write it as rules TOML that load_rules() accepts.
 
     One rule per frequent field value or numeric bin (and per pair of levels for each of
-    `interactions`), logistic regression weights scaled so that `points_per_doubling` points
-    double the odds of the outcome, rounded to whole points. Needs the `learn` extra.
+    `interactions`, plus the `auto_interactions` pairs find_interactions picks from the rows),
+    logistic regression weights scaled so that `points_per_doubling` points double the odds of
+    the outcome, rounded to whole points. Needs the `learn` extra.
     """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -164,6 +210,9 @@ def train_point_rules(rows: Sequence[Row], target: str = "outcome", *,
         {k[7:] for r in rows for k in r if k.startswith("fields.")} - {target[7:]})
     levels = {f: _levels(rows, ys, f, max_bins=max_bins, min_count=min_count) for f in names}
     feats = [feat for f in names for feat in levels[f]]
+    if auto_interactions > 0:
+        found = find_interactions(rows, ys, names, top=auto_interactions)
+        interactions = list(dict.fromkeys([*interactions, *found]))
     for a, b in interactions:
         for la in levels[a]:
             for lb in levels[b]:

@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from scoring import loads_rules
-from scoring.learn import read_csv_rows, row_to_lead, train_point_rules
+from scoring import RuleSet, loads_rules
+from scoring.learn import find_interactions, read_csv_rows, row_to_lead, train_point_rules
 from tests.scoring.conftest import NOW
 
 
@@ -60,3 +60,29 @@ def test_trained_rules_load_and_rank_positives_first(tmp_path: Path) -> None:
 def test_training_needs_both_outcomes() -> None:
     with pytest.raises(ValueError, match="both outcomes"):
         train_point_rules([{"fields.a": "x", "outcome": "1"}], "outcome")
+
+
+def test_interactions_are_found_in_the_data_and_learned_as_rules() -> None:
+    # Won only when the plan and the region go together: neither field alone says much.
+    rnd = random.Random(5)
+    rows = []
+    for _ in range(1500):
+        plan, region, noise = rnd.choice("AB"), rnd.choice("NS"), rnd.choice("XYZ")
+        won = rnd.random() < (0.8 if (plan, region) in {("A", "N"), ("B", "S")} else 0.1)
+        rows.append({"fields.Plan": plan, "fields.Region": region, "fields.Colour": noise,
+                     "outcome": str(int(won))})
+    ys = [int(r["outcome"]) for r in rows]
+    found = find_interactions(rows, ys, ["Colour", "Plan", "Region"], top=3)
+    assert found[0] == ("Plan", "Region")
+    plain = loads_rules(train_point_rules(rows, "outcome"), path="plain.toml")
+    paired = loads_rules(train_point_rules(rows, "outcome", auto_interactions=1), path="paired.toml")
+    assert any(r.name.startswith("plan-a-region-n") for r in paired.rules)
+
+    def auc(rules: RuleSet) -> float:
+        scores = [(rules.score(row_to_lead(r, index=i), [], now=NOW).score, r["outcome"])
+                  for i, r in enumerate(rows)]
+        pos = [s for s, y in scores if y == "1"]
+        neg = [s for s, y in scores if y == "0"]
+        return sum((p > q) + 0.5 * (p == q) for p in pos for q in neg) / (len(pos) * len(neg))
+
+    assert auc(plain) < 0.6 < 0.8 < auc(paired)
