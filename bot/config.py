@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     scoring_rules: Path | None = None
     hot_threshold: float | None = None
     rescore_interval_minutes: float = Field(default=60.0, ge=0)  # 0 turns the scheduler off
+    # Processes a decay-only rescore of many leads uses (0: one per CPU; 1: this process only).
+    rescore_workers: int = Field(default=0, ge=0, le=64)
 
     slack_bot_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "LEADBOT_SLACK_BOT_TOKEN")

@@ -136,3 +136,6 @@ async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) 
     await asyncio.gather(*tasks, return_exceptions=True)
     store_pool.shutdown(wait=True)
     work_pool.shutdown(wait=True)
+    from storage.rescore_parallel import shutdown as stop_rescore_workers
+
+    stop_rescore_workers()

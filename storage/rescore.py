@@ -31,6 +31,7 @@ from storage.leads import LIFECYCLE_KINDS
 from storage.models import Activity, Lead, utcnow
 from storage.rescore_decay import decay_batches
 from storage.rescore_models import ScoringState
+from storage.rescore_parallel import PARALLEL_MIN, decay_in_workers, id_span, usable
 from storage.rescore_write import Change, parse_time, write_changes
 from storage.scores import TEXT_FOR_SCORING, reasons_json
 
@@ -211,12 +212,14 @@ def save_fingerprint(store: Store, value: str, *, now: datetime) -> None:
 
 
 def rescore_leads(store: Store, scorer: Scorer, *, batch: int = BATCH, now: datetime | None = None,
-                  full: bool | None = None) -> RescoreStats:
+                  full: bool | None = None, workers: int = 1,
+                  parallel_min: int = PARALLEL_MIN) -> RescoreStats:
     """Recompute every lead's score in keyset batches; see the module docstring for the rules.
 
     `full` compares stored reasons too (new wording of a rule changes no number); by default it is
     on when the rules differ from those of the last completed run. Otherwise leads with a stored
-    plan of these rules take the decay-only path (storage.rescore_decay).
+    plan of these rules take the decay-only path (storage.rescore_decay), in `workers` processes
+    when there are at least `parallel_min` leads (storage.rescore_parallel).
     """
     now = now or utcnow()
     fingerprint = rules_fingerprint(scorer)
@@ -225,7 +228,11 @@ def rescore_leads(store: Store, scorer: Scorer, *, batch: int = BATCH, now: date
         fingerprint is None or load_fingerprint(store) != fingerprint)
     run = FullPath(store, scorer, now=now, fingerprint=fingerprint, stats=stats)
     if not stats.full and fingerprint is not None and hasattr(scorer, "score_plans"):
-        decay_batches(run, batch=batch)
+        after, upto = id_span(store)
+        if not (usable(store, scorer, workers) and upto - after >= max(parallel_min, workers)
+                and decay_in_workers(store, scorer, stats, fingerprint=fingerprint, now=now,
+                                     batch=batch, workers=workers, after=after, upto=upto)):
+            decay_batches(run, batch=batch, after=after, upto=upto)
     else:
         last: int | None = 0
         while last is not None:

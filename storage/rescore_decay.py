@@ -41,7 +41,7 @@ _REDO_CHUNK = 5_000
 _SELECT = ("SELECT id, CASE WHEN score_plan_at = updated_at AND substr(score_plan, 1, {n}) = {m}"
            " THEN substr(score_plan, {n1}) END, score, fit_score, engagement_score, temperature,"
            " grade, product, status, updated_at, nurtured_at, last_activity_at"
-           " FROM lead WHERE id > {m} ORDER BY id LIMIT {m}")
+           " FROM lead WHERE id > {m} AND id <= {m} ORDER BY id LIMIT {m}")
 _PG_TEMP = ("CREATE TEMP TABLE decay_tmp (id integer PRIMARY KEY, score double precision,"
             " engagement_score double precision, temperature varchar(10),"
             " old_updated_at timestamptz, old_score double precision,"
@@ -119,13 +119,18 @@ def _write(run: FullPath, rows: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
         return len(written), len(history)
 
 
-def decay_batches(run: FullPath, *, batch: int) -> None:
-    """Rescore every lead: stored plans here, the rest through run (see the module docstring)."""
+# The largest id SQLite and PostgreSQL (integer) columns can hold: "no upper bound".
+LAST_ID = 2**63 - 1
+
+
+def decay_batches(run: FullPath, *, batch: int, after: int = 0, upto: int = LAST_ID) -> None:
+    """Rescore the leads with after < id <= upto: stored plans here, the rest through run (see
+    the module docstring)."""
     with collector_paused():  # rows, history and SQL objects: collections over the plan cache
-        _decay_batches(run, batch=batch)  # cost more than this work (measured: a quarter)
+        _decay_batches(run, batch=batch, after=after, upto=upto)  # cost more than this work
 
 
-def _decay_batches(run: FullPath, *, batch: int) -> None:
+def _decay_batches(run: FullPath, *, batch: int, after: int, upto: int) -> None:
     """Batches in a pipeline: the next batch is read (one thread) and the last one written
     (another) while this one is scored; the database works while Python does. Redoing leads
     through the full path (rare) waits for the write, so the main thread alone uses the scorer."""
@@ -155,13 +160,13 @@ def _decay_batches(run: FullPath, *, batch: int) -> None:
         return (*_write(run, drift), len(drift))
 
     with _executor(run, "rescore-read") as reader, _executor(run, "rescore-write") as writer:
-        ahead = reader.submit(_read, run, sql, (prefix, 0, batch))
+        ahead = reader.submit(_read, run, sql, (prefix, after, upto, batch))
         while True:
             t0 = time.perf_counter()
             rows = ahead.result()
             if not rows:
                 break
-            ahead = reader.submit(_read, run, sql, (prefix, rows[-1][0], batch))
+            ahead = reader.submit(_read, run, sql, (prefix, rows[-1][0], upto, batch))
             t1 = time.perf_counter()
             drift, redo, planned = _decide(rows, score_plans, now=now, hot=hot)
             t2 = time.perf_counter()

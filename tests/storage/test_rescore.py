@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from scoring import ActivityFacts, LeadFacts, RuleSet, ScoreResult, load_rules
-from storage import lifecycle
+from storage import lifecycle, rescore_parallel
 from storage.db import Store
 from storage.leads import activities_of, get_lead, record_inquiry
 from storage.migrate import upgrade
@@ -309,3 +309,22 @@ def test_decay_path_on_an_in_memory_database(rules: RuleSet) -> None:
     assert (stats.leads, stats.planned, stats.changed, stats.recorded) == (1, 1, 1, 1)
     _same_as_per_lead_path(store, rules, [lead_id], T0 + timedelta(days=12))
     store.dispose()
+
+
+def test_decay_in_worker_processes_gives_the_same_rows(store: Store, rules: RuleSet) -> None:
+    if store.url.startswith("sqlite") and ":memory:" in store.url:
+        pytest.skip("worker processes need a database they can open")
+    ids = [inquiry(store, f"p{i}@acme{i % 3}.example", at=T0 - timedelta(days=2 * i),
+                   title=["CTO", "Engineer", None][i % 3]) for i in range(9)]
+    rescore_leads(store, rules, now=T0 + timedelta(hours=1))  # full: plans stored
+    later = T0 + timedelta(days=12)
+    try:
+        stats = rescore_leads(store, rules, now=later, workers=2, parallel_min=0)
+        assert rescore_parallel._POOLS  # the run went to the worker processes
+        assert (stats.leads, stats.planned, stats.full) == (9, 9, False)
+        assert stats.changed == stats.recorded > 0  # whole points moved: stored, with history
+        _same_as_per_lead_path(store, rules, ids, later)
+        again = rescore_leads(store, rules, now=later, workers=2, parallel_min=0)
+        assert (again.leads, again.changed, again.recorded) == (9, 0, 0)  # nothing twice
+    finally:
+        rescore_parallel.shutdown()
