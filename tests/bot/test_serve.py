@@ -9,12 +9,13 @@ import smtplib
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+
+from tests.bot.fake_slack import wait_until
 
 LEADBOT = Path(sys.executable).with_name("leadbot")
 
@@ -23,15 +24,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def until(check, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def healthy(port: int) -> bool:
@@ -61,7 +53,7 @@ def test_serve_takes_mail_parses_it_in_workers_and_stops_cleanly(tmp_path: Path)
                              "--http-port", str(http_port)], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        until(lambda: healthy(http_port) or proc.poll() is not None)
+        wait_until(lambda: healthy(http_port) or proc.poll() is not None, timeout=60, interval=0.2)
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
         with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as client:
             for n in range(6):
@@ -75,7 +67,7 @@ def test_serve_takes_mail_parses_it_in_workers_and_stops_cleanly(tmp_path: Path)
             with pytest.raises(smtplib.SMTPRecipientsRefused) as relay:  # never an open relay
                 client.sendmail("a@b.example", ["x@elsewhere.example"], b"Subject: x\r\n\r\nx")
             assert relay.value.recipients["x@elsewhere.example"][0] == 550
-        until(lambda: len(leads(env)) == 6)
+        wait_until(lambda: len(leads(env)) == 6, timeout=60, interval=0.2)
         found = {str(lead["email"]) for lead in leads(env)}
         assert found == {f"buyer{n}@acme{n}.example" for n in range(6)}
     finally:
