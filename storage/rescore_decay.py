@@ -11,9 +11,10 @@ temperature are written here (COPY into a temporary table and one UPDATE … FRO
 batch on PostgreSQL, an UPDATE by primary key per row on SQLite, only where the row is still as
 read), each with its `score_changed` activity, so every stored score change is in the history.
 Sub-point decay drift is neither stored nor recorded: a periodic rescore writes a few rows, not
-nearly all of them. The stored `reasons` are left as they are (see README "Scoring"). Leads without a valid plan, leads
-that may have to be announced and the rare ones whose fit, grade or product changed go through
-storage.rescore.FullPath, which rebuilds reasons, history, plan and announcement from the facts.
+nearly all of them. The stored `reasons` are left as they are (see README "Scoring"). Leads
+without a valid plan, leads that may have to be announced and the rare ones whose fit, grade or
+product changed go through storage.rescore.FullPath, which rebuilds reasons, history, plan and
+announcement from the facts.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def _write(run: FullPath, rows: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
         return len(written), len(history)
 
 
-# The largest id SQLite and PostgreSQL (integer) columns can hold: "no upper bound".
+# Above any lead id (the largest 64-bit integer): "no upper bound".
 LAST_ID = 2**63 - 1
 
 
