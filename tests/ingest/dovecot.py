@@ -25,7 +25,7 @@ listen = 127.0.0.1
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = no
+{ssl}
 shutdown_clients = yes
 auth_failure_delay = 0
 disable_plaintext_auth = no
@@ -48,7 +48,9 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
+    ssl = yes
   }}
 }}
 service pop3-login {{
@@ -79,12 +81,25 @@ def find_dovecot() -> str | None:
 class Dovecot:
     """Start, stop and restart (same port) a private Dovecot; never touches /etc."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, *, tls: bool = False) -> None:
         self.binary = binary
         # Not under pytest's 0700 tmp_path: the mail processes run as an unprivileged user.
         self.root = Path(tempfile.mkdtemp(prefix="leadbot-dovecot-"))
         self.root.chmod(0o755)
         self.port = free_port()
+        self.imaps_port = free_port() if tls else 0
+        self.cert = self.root / "cert.pem"
+        ssl = "ssl = no"
+        if tls:  # a throwaway self-signed certificate for 127.0.0.1; clients trust it by file
+            key = self.root / "key.pem"
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                 "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                 "-keyout", str(key), "-out", str(self.cert)],
+                check=True, capture_output=True, timeout=60,
+            )
+            key.chmod(0o644)  # read by Dovecot's login processes
+            ssl = f"ssl = yes\nssl_cert = <{self.cert}\nssl_key = <{key}"
         if os.geteuid() == 0:
             mail_uid, mail_gid = 65534, 65534  # nobody: Dovecot refuses mail access as root
             login_user, internal_user = "dovenull", "dovecot"
@@ -106,6 +121,8 @@ class Dovecot:
                 gid=mail_gid,
                 login_user=login_user,
                 internal_user=internal_user,
+                ssl=ssl,
+                imaps_port=self.imaps_port,
             )
         )
 

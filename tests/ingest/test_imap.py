@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from sqlmodel import select
@@ -248,3 +250,31 @@ def test_starttls_required_but_not_offered(sqlite_url: str, dovecot: Dovecot) ->
         poller.connect()
     assert free_port() != dovecot.port
     store.dispose()
+
+
+def test_starttls_and_imaps_against_a_real_tls_server(sqlite_url: str,
+                                                      dovecot_binary: str) -> None:
+    server = Dovecot(dovecot_binary, tls=True)
+    server.start()
+    store = Store(sqlite_url)
+    runtime = build_runtime(make_settings(sqlite_url), store=store)
+    trusted = ssl.create_default_context(cafile=str(server.cert))
+    secret = quote(PASSWORD, safe="")
+    starttls = server.url.replace("starttls=no", "starttls=required")
+    imaps = f"imaps://{USER}:{secret}@127.0.0.1:{server.imaps_port}/INBOX"
+    try:
+        for n, url in enumerate((starttls, imaps)):
+            # A certificate nobody vouches for is refused before the password is sent.
+            untrusted = ImapPoller(runtime.pipeline, parse_imap_url(url))
+            with pytest.raises(ssl.SSLCertVerificationError):
+                untrusted.connect()
+            server.append(message(n))
+            poller = ImapPoller(runtime.pipeline, parse_imap_url(url), ssl_context=trusted,
+                                poll_seconds=0.3, backoff_initial=0.1, backoff_max=0.5)
+            with Running(poller):
+                wait_until(lambda n=n: len(server.uids(PROCESSED)) == n + 1)  # type: ignore[misc]
+        wait_until(lambda: len(leads(store)) == 2)
+        assert "auth failed" not in server.log().lower()
+    finally:
+        server.remove()
+        store.dispose()
