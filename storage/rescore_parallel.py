@@ -29,7 +29,7 @@ from storage.errors import LeadBotError
 
 log = logging.getLogger("leadbot.rescore")
 
-PARALLEL_MIN = 200_000  # leads (by id span) below which one process is faster than starting more
+PARALLEL_MIN = 50_000  # leads (by id span) below which one process is faster than starting more
 _POOLS: dict[tuple[str, str, float, int, str], ProcessPoolExecutor] = {}
 _WORKER: dict[str, Any] = {}  # in a worker process: its store and rules, built once
 
