@@ -6,7 +6,7 @@ lead.score_plan alone (scoring.plan: the rules that hit, their points, the times
 read with the raw DBAPI cursor in keyset batches, without activities, texts or ORM objects.
 
 Time alone changes what is stored only when a person would see it: the whole-point score or the
-temperature (the rule storage.scores.store_result uses for history). Then score, engagement and
+temperature (storage.scores.visible_change, the rule of history). Then score, engagement and
 temperature are written here (COPY into a temporary table and one UPDATE … FROM … RETURNING per
 batch on PostgreSQL, an UPDATE by primary key per row on SQLite, only where the row is still as
 read), each with its `score_changed` activity, so every stored score change is in the history.
@@ -31,6 +31,7 @@ from scoring.fastpath import collector_paused
 from storage import lifecycle
 from storage.models import Activity, Lead, LeadStatus
 from storage.rescore_write import parse_time
+from storage.scores import score_changed, visible_change
 
 if TYPE_CHECKING:
     from storage.rescore import FullPath
@@ -107,9 +108,12 @@ def _write(run: FullPath, rows: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
         bind = _HISTORY_AT.type.bind_processor(conn.dialect)
         when = bind(run.now) if bind else run.now
         dumps = json.JSONEncoder(separators=(", ", ": ")).encode  # json.dumps' output
-        history = [(i, "score_changed", when, "leadbot", f"score {old:g} → {new:g} ({temp})", "",
-                    dumps({"from": old, "to": new, "temperature": temp}))
-                   for i, new, _, temp, _, old, _ in rows if i in written]
+        history = []
+        for i, new, _, temp, _, old, _ in rows:
+            if i in written:
+                row = score_changed(i, old, new, temp, run.now)
+                history.append((i, row["kind"], when, row["actor"], row["detail"], row["source"],
+                                dumps(row["data"])))
         if conn.dialect.name == "postgresql" and history:
             with cur.copy(f"COPY activity ({_HISTORY_COLUMNS}) FROM STDIN") as copy:
                 for rec in history:
@@ -230,7 +234,7 @@ def _decide(rows: list[tuple[Any, ...]], score_plans: Any, *, now: Any, hot: flo
         lead_id, _, score, fit, _, temp, grade, product, status, updated, nurtured, active = row
         s = r.score
         # Nothing a person would see: sub-point drift stays unwritten (module docstring).
-        if r.temperature == temp and round(s) == round(score) \
+        if not visible_change(score, temp, s, r.temperature) \
                 and r.fit == fit and r.grade == grade \
                 and (r.product is None or r.product == product):
             if _announceable(status, s, nurtured, active, hot=hot):

@@ -23,6 +23,7 @@ from storage import lifecycle
 from storage.db import Store
 from storage.errors import TransitionRefused
 from storage.models import Activity, Lead, LeadStatus
+from storage.scores import score_changed, visible_change
 
 A = Activity.__table__  # type: ignore[attr-defined]
 _COLUMNS = ("id", "score", "fit_score", "engagement_score", "temperature", "grade", "product",
@@ -90,11 +91,9 @@ def _update(session: Session, changes: Sequence[Change], *, pg_copy: bool) -> se
 def _history(c: Change, now: datetime) -> dict[str, Any] | None:
     """A score_changed activity when a person would see the change (apply_score's rule)."""
     old, new, temp = c.row.score, c.result.score, c.result.temperature
-    if round(old) == round(new) and c.row.temperature == temp:
+    if not visible_change(old, c.row.temperature, new, temp):
         return None  # sub-point change of a lead scored from its facts: stored, not news
-    return {"lead_id": c.row.id, "kind": "score_changed", "occurred_at": now, "actor": "leadbot",
-            "detail": f"score {old:g} → {new:g} ({temp})", "source": "", "raw_id": None,
-            "data": {"from": old, "to": new, "temperature": temp}, "dedup_key": None}
+    return score_changed(c.row.id, old, new, temp, now)
 
 
 def parse_time(value: Any) -> datetime | None:

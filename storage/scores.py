@@ -79,19 +79,25 @@ def store_result(session: Session, *, lead: Lead, result: ScoreResult, now: date
     lead.reasons = reasons_json(result)
     if result.product:
         lead.product = result.product
-    # Small decay drift is not news; a change a person would see (whole points or temperature) is.
     assert lead.id is not None
-    if round(old_score) != round(result.score) or old_temp != result.temperature:
-        session.add(
-            Activity(
-                lead_id=lead.id,
-                kind="score_changed",
-                occurred_at=now,
-                actor="leadbot",
-                detail=f"score {old_score:g} → {result.score:g} ({result.temperature})",
-                data={"from": old_score, "to": result.score, "temperature": result.temperature},
-            )
-        )
+    if visible_change(old_score, old_temp, result.score, result.temperature):
+        session.add(Activity(**score_changed(lead.id, old_score, result.score,
+                                             result.temperature, now)))
+
+
+def visible_change(old_score: float, old_temperature: str, new_score: float,
+                   new_temperature: str) -> bool:
+    """A change a person would see: whole points or the temperature (small decay drift is not
+    news). Decides history on every path, and what a decay-only rescore writes at all."""
+    return round(old_score) != round(new_score) or old_temperature != new_temperature
+
+
+def score_changed(lead_id: int, old: float, new: float, temperature: str,
+                  now: datetime) -> dict[str, Any]:
+    """The `score_changed` activity row: from → to, as `leadbot leads show` prints it."""
+    return {"lead_id": lead_id, "kind": "score_changed", "occurred_at": now, "actor": "leadbot",
+            "detail": f"score {old:g} → {new:g} ({temperature})", "source": "", "raw_id": None,
+            "data": {"from": old, "to": new, "temperature": temperature}, "dedup_key": None}
 
 
 def apply_score(
