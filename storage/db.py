@@ -56,6 +56,13 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def per_connection(self) -> bool:
+        """An in-memory SQLite database: one per connection, so other threads (SQLAlchemy gives
+        each its own) and processes cannot share it."""
+        url = self.engine.url
+        return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session committed on success, rolled back on error."""
@@ -101,12 +108,7 @@ def insert_ignore(
 
     One statement instead of SELECT + SAVEPOINT + INSERT, and race-free on both backends.
     """
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
-    stmt = dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    stmt = _insert(session, table).values(**values).on_conflict_do_nothing(index_elements=conflict)
     row = session.execute(stmt.returning(table.c.id)).first()
     return None if row is None else int(row[0])
 
@@ -117,15 +119,20 @@ def insert_ignore_many(
     """insert_ignore for many rows: (id, conflict column) of the new ones, in few statements."""
     if not rows:  # an empty executemany would run once, inserting a row of defaults
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
     stmt = (
-        dialect_insert(table)
+        _insert(session, table)
         .on_conflict_do_nothing(index_elements=[conflict])
         .returning(table.c.id, table.c[conflict])
     )
     # executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues")
     # from one cached compilation; .values([...]) would compile every batch afresh.
     return list(session.connection().execute(stmt, rows).all())
+
+
+def _insert(session: Any, table: sa.Table) -> Any:
+    """The dialect's INSERT (both have ON CONFLICT DO NOTHING)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    return insert(table)

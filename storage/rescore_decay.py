@@ -41,7 +41,7 @@ T = TypeVar("T")
 # Leads handed to the full path per query (SQLite allows 32,766 bound parameters).
 _REDO_CHUNK = 5_000
 _SELECT = ("SELECT id, CASE WHEN score_plan_at = updated_at AND substr(score_plan, 1, {n}) = {m}"
-           " THEN substr(score_plan, {n1}) END, score, fit_score, engagement_score, temperature,"
+           " THEN substr(score_plan, {n1}) END, score, fit_score, temperature,"
            " grade, product, status, updated_at, nurtured_at, last_activity_at"
            " FROM lead WHERE id > {m} AND id <= {m} ORDER BY id LIMIT {m}")
 _PG_TEMP = ("CREATE TEMP TABLE decay_tmp (id integer PRIMARY KEY, score double precision,"
@@ -206,10 +206,7 @@ class _Inline:
 
 @contextmanager
 def _executor(run: FullPath, name: str) -> Iterator[ThreadPoolExecutor | _Inline]:
-    # An in-memory SQLite database is one per connection, and SQLAlchemy gives each thread its
-    # own: there, the pipeline runs in this thread.
-    url = run.store.engine.url
-    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+    if run.store.per_connection:  # each thread would see its own empty database
         yield _Inline()
         return
     with ThreadPoolExecutor(1, name) as pool:
@@ -231,7 +228,7 @@ def _decide(rows: list[tuple[Any, ...]], score_plans: Any, *, now: Any, hot: flo
     redo = [row[0] for row in rows if row[1] is None or not planned]
     drift: list[tuple[Any, ...]] = []  # changed visibly by time alone: written here
     for row, r in zip(planned, results, strict=True):
-        lead_id, _, score, fit, _, temp, grade, product, status, updated, nurtured, active = row
+        lead_id, _, score, fit, temp, grade, product, status, updated, nurtured, active = row
         s = r.score
         # Nothing a person would see: sub-point drift stays unwritten (module docstring).
         if not visible_change(score, temp, s, r.temperature) \

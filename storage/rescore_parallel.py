@@ -70,9 +70,7 @@ def id_span(store: Store) -> tuple[int, int]:
 def usable(store: Store, scorer: Scorer, workers: int) -> bool:
     """Whether this run can go to worker processes: rules from a file, a database every process
     can open (not in-memory SQLite), and more than one worker."""
-    url = store.engine.url
-    memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
-    return workers > 1 and not memory and getattr(scorer, "path", None) is not None
+    return workers > 1 and not store.per_connection and getattr(scorer, "path", None) is not None
 
 
 def _pool(store: Store, scorer: Scorer, workers: int, fingerprint: str) -> ProcessPoolExecutor:
