@@ -18,11 +18,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, insert, or_, true, update
 from sqlmodel import Session, col
 
-from storage.db import insert_ignore_many, table
 from storage.errors import TransitionRefused
 from storage.leads import get_lead
-from storage.models import Activity, Lead, LeadStatus, OutboxMessage, utcnow
-from storage.outbox import enqueue
+from storage.models import Activity, Lead, LeadStatus, utcnow
+from storage.outbox import enqueue_many, message
 
 S = LeadStatus
 
@@ -109,17 +108,20 @@ def announce(
         actor="leadbot",
         now=now,
         reason=reason,
-        values={"announced_at": now, "owner": None, "claimed_at": None},
+        values=_announced(now),
     )
-    enqueue(
-        session,
-        kind="announce",
-        lead_id=lead_id,
-        payload={"channel": channel} if channel else {},
-        dedup_key=f"announce:{lead_id}:{now.isoformat()}",
-        now=now,
-    )
+    enqueue_many(session, [_announcement(lead_id, now, channel)])
     return lead
+
+
+def _announced(now: datetime) -> dict[str, Any]:
+    """What announcing sets besides the status: a fresh round, nobody's yet."""
+    return {"announced_at": now, "owner": None, "claimed_at": None}
+
+
+def _announcement(lead_id: int, now: datetime, channel: str | None = None) -> dict[str, Any]:
+    return message(kind="announce", lead_id=lead_id, payload={"channel": channel} if channel else {},
+                   dedup_key=f"announce:{lead_id}:{now.isoformat()}", now=now)
 
 
 def announce_many(
@@ -141,11 +143,11 @@ def announce_many(
         update(Lead)
         .where(col(Lead.id).in_(list(lead_ids)))
         .where(col(Lead.status) == S.NURTURING.value)
-        .values(status=S.ANNOUNCED.value, updated_at=now, announced_at=now, owner=None,
-                claimed_at=None)
+        .values(status=S.ANNOUNCED.value, updated_at=now, **_announced(now))
         .returning(col(Lead.id))
     )
-    done = set(session.scalars(stmt))  # the session's Lead objects are updated too
+    # "fetch": exactly the rows the database updated are updated in the session too.
+    done = set(session.scalars(stmt, execution_options={"synchronize_session": "fetch"}))
     ids = [i for i in dict.fromkeys(lead_ids) if i in done]
     if not ids:
         return []
@@ -157,12 +159,7 @@ def announce_many(
             for i in ids
         ],
     )
-    rows = [
-        {"kind": "announce", "lead_id": i, "payload": {}, "dedup_key": f"announce:{i}:{now.isoformat()}",
-         "next_attempt_at": now, "created_at": now}
-        for i in ids
-    ]
-    insert_ignore_many(session, table(OutboxMessage), rows, "dedup_key")
+    enqueue_many(session, [_announcement(i, now) for i in ids])
     return ids
 
 

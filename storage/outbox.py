@@ -14,11 +14,30 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlmodel import Session, col
 
-from storage.db import Store, insert_ignore, table
+from storage.db import Store, insert_ignore, insert_ignore_many, table
 from storage.models import OutboxMessage, utcnow
 
 MAX_ATTEMPTS = 12  # unexpected errors (a bug in a sender) before a message is a dead letter
 Row = OutboxMessage
+
+
+def message(
+    *,
+    kind: str,
+    lead_id: int | None,
+    payload: dict[str, Any] | None = None,
+    dedup_key: str | None = None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The row of one outbox message, due at `now`."""
+    return {
+        "kind": kind,
+        "lead_id": lead_id,
+        "payload": payload or {},
+        "dedup_key": dedup_key,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 def enqueue(
@@ -31,17 +50,15 @@ def enqueue(
     now: datetime | None = None,
 ) -> OutboxMessage | None:
     """Add a message; None when a message with the same dedup_key exists already."""
-    now = now or utcnow()
-    values: dict[str, Any] = {
-        "kind": kind,
-        "lead_id": lead_id,
-        "payload": payload or {},
-        "dedup_key": dedup_key,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
+    values = message(kind=kind, lead_id=lead_id, payload=payload, dedup_key=dedup_key,
+                     now=now or utcnow())
     new_id = insert_ignore(session, table(Row), values, conflict=["dedup_key"])
     return None if new_id is None else session.get(Row, new_id)
+
+
+def enqueue_many(session: Session, messages: list[dict[str, Any]]) -> int:
+    """Add several `message()` rows in few statements; returns how many were new."""
+    return len(insert_ignore_many(session, table(Row), messages, "dedup_key"))
 
 
 def lease_due(
