@@ -2,8 +2,9 @@
 
 Senders raise RetryLater (Slack down, 429 with Retry-After) or GiveUp (a permanent error); the
 dispatcher turns those into backoff (capped at 15 minutes, for as long as Slack is down) or a dead
-letter. Any other exception is a bug in a sender: retried MAX_ATTEMPTS times, then a dead letter. Without Slack tokens, LogSender writes
-announcements to the log, so the embedded default is a working demo.
+letter. Any other exception is a bug in a sender: retried MAX_ATTEMPTS times, then a dead letter.
+Without Slack tokens, LogSender writes announcements to the log, so the embedded default is a
+working demo.
 """
 
 from __future__ import annotations
