@@ -122,7 +122,6 @@ def leadbot_server(url: str, *, worker_process: bool = True) -> SMTPServerThread
     handler = InboxHandler(
         rt.pipeline,
         inbox_domains=settings.inbox_domains,
-        store_executor=ThreadPoolExecutor(8),
         queue=queue,
     )
     return SMTPServerThread(handler, max_message_bytes=settings.max_message_bytes).start()

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import uvicorn
@@ -60,14 +59,12 @@ async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) 
     if finished:
         log.info("processed %d message(s) accepted before the last stop", finished)
 
-    store_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="store")
     # Parsing and recording run in a worker process: a hostile message costs that process seconds
     # of CPU, never the event loop that answers the next sender (SPEC: parser stalls).
     work_pool, queue = process_pool_queue(settings, workers=settings.ingest_workers)
     handler = InboxHandler(
         runtime.pipeline,
         inbox_domains=settings.inbox_domains,
-        store_executor=store_pool,
         queue=queue,
     )
     runtime.extras["smtp_handler"] = handler
@@ -129,12 +126,11 @@ async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) 
     server.should_exit = True
     smtp.close()
     await smtp.wait_closed()
-    await queue.close()
+    await handler.close()
     for task in tasks:
         if task.get_name() != "http":  # uvicorn finishes its own shutdown after should_exit
             task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    store_pool.shutdown(wait=True)
     work_pool.shutdown(wait=True)
     from storage.rescore_parallel import shutdown as stop_rescore_workers
 

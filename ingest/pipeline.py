@@ -8,7 +8,7 @@ what was accepted but not processed, and `reprocess` retries inputs that failed 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.parser import BytesHeaderParser
@@ -23,7 +23,7 @@ from scoring.types import Scorer
 from storage.db import Store
 from storage.errors import InputRejected, ParseError, StoreUnavailable
 from storage.models import RawInput, RawStatus, utcnow
-from storage.raw import mark_raw, raw_ids_with_status, store_raw
+from storage.raw import RawDraft, mark_raw, raw_ids_with_status, store_raws
 from storage.record_batch import Item, RawMark, mark_raws, record_batch
 
 log = logging.getLogger("leadbot.ingest")
@@ -111,7 +111,12 @@ class Pipeline:
         self.context = context or ReadContext()
         self.clock = clock
 
-    def accept(
+    def accept(self, content: bytes, **options: Any) -> tuple[int, bool]:
+        """Commit the raw input (options as for `draft`). Raises StoreUnavailable (retry later)
+        or InputRejected."""
+        return self.accept_many([self.draft(content, **options)])[0]
+
+    def draft(
         self,
         content: bytes,
         *,
@@ -119,19 +124,15 @@ class Pipeline:
         channel: str = "smtp",
         content_type: str | None = None,
         envelope: dict[str, Any] | None = None,
-    ) -> tuple[int, bool]:
-        """Commit the raw input. Raises StoreUnavailable (retry later) or InputRejected."""
+    ) -> RawDraft:
+        """Check one input and describe it for `accept_many`. Raises InputRejected."""
         if kind == "email":
             check_email_bytes(content)
-        return store_raw(
-            self.store,
-            content=content,
-            kind=kind,
-            channel=channel,
-            content_type=content_type,
-            envelope=envelope,
-            received_at=self.clock(),
-        )
+        return RawDraft(content, kind, channel, content_type, envelope or {}, self.clock())
+
+    def accept_many(self, drafts: Sequence[RawDraft]) -> list[tuple[int, bool]]:
+        """Commit several checked inputs in one transaction: (raw id, new) for each."""
+        return store_raws(self.store, drafts)
 
     def process(self, raw_id: int) -> Outcome:
         """Read, record and score one stored input. Never raises for bad input: it marks it."""

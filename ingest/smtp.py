@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from ingest.commit import GroupCommit
 from ingest.pipeline import Pipeline
 from ingest.worker import BatchQueue
 from storage.errors import InputRejected, StoreUnavailable
@@ -29,21 +29,22 @@ INTERNAL = "451 4.3.0 Temporary local error, try again later"
 
 
 class InboxHandler:
-    """aiosmtpd handler: RCPT checks the domain; DATA commits, answers 250, queues parsing."""
+    """aiosmtpd handler: RCPT checks the domain; DATA commits (GroupCommit), answers 250, queues
+    parsing."""
 
     def __init__(
         self,
         pipeline: Pipeline,
         *,
         inbox_domains: Iterable[str],
-        store_executor: Executor | None = None,
+        committer: GroupCommit | None = None,
         queue: BatchQueue | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.inbox_domains = frozenset(
             d.strip().lower().rstrip(".") for d in inbox_domains if d.strip()
         )
-        self.store_executor = store_executor
+        self.committer = committer or GroupCommit(pipeline)
         self.queue = queue or BatchQueue(pipeline.process_batch)
 
     async def handle_RCPT(
@@ -71,12 +72,9 @@ class InboxHandler:
             "peer": str(session.peer[0]) if session.peer else None,
             "helo": session.host_name,
         }
-        loop = asyncio.get_running_loop()
         try:
-            raw_id, new = await loop.run_in_executor(
-                self.store_executor,
-                lambda: self.pipeline.accept(content, kind="email", channel="smtp", envelope=meta),
-            )
+            draft = self.pipeline.draft(content, channel="smtp", envelope=meta)
+            raw_id, new = await self.committer.commit(draft)
         except StoreUnavailable as e:
             log.warning("451 to %s: %s", session.peer, e)
             return STORE_DOWN
@@ -92,6 +90,11 @@ class InboxHandler:
     async def drain(self) -> None:
         """Wait for queued parsing (tests and shutdown)."""
         await self.queue.drain()
+
+    async def close(self) -> None:
+        """After the server stopped listening: finish commits and queued parsing."""
+        await asyncio.to_thread(self.committer.close)
+        await self.queue.close()
 
 
 def _one_line(text: str) -> str:
@@ -178,7 +181,7 @@ class SMTPServerThread:
             assert self._server is not None
             self._server.close()
             await self._server.wait_closed()
-            await self.handler.queue.close()
+            await self.handler.close()
 
         asyncio.run_coroutine_threadsafe(_close(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
-from storage.db import Store, insert_ignore, table
+from storage.db import Store, insert_ignore_many, table
 from storage.models import RawInput, RawStatus, utcnow
+
+_RAW = table(RawInput)
+
+
+@dataclass(frozen=True)
+class RawDraft:
+    """One input to commit: what `store_raws` stores besides the digest, size and status."""
+
+    content: bytes
+    kind: str
+    channel: str
+    content_type: str | None = None
+    envelope: dict[str, Any] = field(default_factory=dict)
+    received_at: datetime | None = None
 
 
 def store_raw(
@@ -24,24 +40,51 @@ def store_raw(
     received_at: datetime | None = None,
 ) -> tuple[int, bool]:
     """Commit `content`; returns (raw id, True if new). The same bytes twice are stored once."""
-    digest = hashlib.sha256(content).hexdigest()
-    values = {
-        "kind": kind,
-        "channel": channel,
-        "sha256": digest,
-        "content": content,
-        "content_type": content_type,
-        "size": len(content),
-        "envelope": envelope or {},
-        "received_at": received_at or utcnow(),
-    }
-    with store.session() as session:
-        new_id = insert_ignore(session, table(RawInput), values, conflict=["sha256"])
-        if new_id is not None:
-            return new_id, True
-        found = session.scalar(select(col(RawInput.id)).where(col(RawInput.sha256) == digest))
-        assert found is not None
-        return found, False
+    draft = RawDraft(content, kind, channel, content_type, envelope or {}, received_at)
+    return store_raws(store, [draft])[0]
+
+
+def store_raws(store: Store, drafts: Sequence[RawDraft]) -> list[tuple[int, bool]]:
+    """Commit several inputs in one transaction: (raw id, True if new) for each, in order.
+
+    What several SMTP sessions accepted at the same moment share one commit (one fsync on
+    PostgreSQL, one write-lock handover on SQLite). The same bytes twice, in the batch or
+    before it, are stored once: the first copy is new, every other one names its id.
+    """
+    digests = [hashlib.sha256(d.content).hexdigest() for d in drafts]
+    rows: dict[str, dict[str, Any]] = {}
+    for digest, d in zip(digests, drafts, strict=True):
+        rows.setdefault(
+            digest,
+            {
+                "kind": d.kind,
+                "channel": d.channel,
+                "sha256": digest,
+                "content": d.content,
+                "content_type": d.content_type,
+                "size": len(d.content),
+                "envelope": d.envelope,
+                "received_at": d.received_at or utcnow(),
+            },
+        )
+    with store.transaction() as conn:
+        made = {
+            str(sha): int(i)
+            for i, sha in insert_ignore_many(conn, _RAW, list(rows.values()), "sha256")
+        }
+        known = [sha for sha in rows if sha not in made]
+        found: dict[str, int] = {}
+        if known:
+            stmt = select(_RAW.c.sha256, _RAW.c.id).where(_RAW.c.sha256.in_(known))
+            found = {str(sha): int(i) for sha, i in conn.execute(stmt)}
+    out: list[tuple[int, bool]] = []
+    for digest in digests:
+        if digest in made:
+            out.append((made.pop(digest), True))  # popped: a later copy in the batch is not new
+            found[digest] = out[-1][0]
+        else:
+            out.append((found[digest], False))
+    return out
 
 
 def mark_raw(
