@@ -10,9 +10,9 @@ sender waits for exactly one commit, as before; eight senders share theirs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
-from concurrent.futures import Future
 
 from ingest.pipeline import Pipeline
 from storage.errors import StoreUnavailable
@@ -32,7 +32,7 @@ class GroupCommit:
         self.pipeline = pipeline
         self.max_batch = max_batch
         self.max_bytes = max_bytes
-        self._queue: list[tuple[RawDraft, Future[Accepted]]] = []
+        self._queue: list[_Waiting] = []
         self._cond = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -40,16 +40,17 @@ class GroupCommit:
     async def commit(self, draft: RawDraft) -> Accepted:
         """Commit one checked input (`Pipeline.draft`) with whatever else is waiting; raises
         StoreUnavailable when the store does not answer."""
-        done: Future[Accepted] = Future()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Accepted] = loop.create_future()
         with self._cond:
             if self._closed:
                 raise StoreUnavailable("the receiver is shutting down")
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="commit", daemon=True)
                 self._thread.start()
-            self._queue.append((draft, done))
+            self._queue.append(_Waiting(draft, loop, done))
             self._cond.notify()
-        return await asyncio.wrap_future(done)
+        return await done
 
     def close(self) -> None:
         """Commit what is queued, then stop the thread."""
@@ -69,23 +70,23 @@ class GroupCommit:
                 batch = self._take()
             self._commit(batch)
 
-    def _take(self) -> list[tuple[RawDraft, Future[Accepted]]]:
+    def _take(self) -> list[_Waiting]:
         """The oldest waiting inputs, up to `max_batch` and (after the first) `max_bytes`."""
         size, n = 0, 0
-        for draft, _ in self._queue[: self.max_batch]:
-            size += len(draft.content)
+        for waiting in self._queue[: self.max_batch]:
+            size += len(waiting.draft.content)
             if n and size > self.max_bytes:
                 break
             n += 1
         batch, self._queue[:n] = self._queue[:n], []
         return batch
 
-    def _commit(self, batch: list[tuple[RawDraft, Future[Accepted]]]) -> None:
+    def _commit(self, batch: list[_Waiting]) -> None:
         try:
-            results = self.pipeline.accept_many([draft for draft, _ in batch])
+            results = self.pipeline.accept_many([w.draft for w in batch])
         except StoreUnavailable as e:  # every sender in the batch gets its 451
-            for _, done in batch:
-                done.set_exception(e)
+            for w in batch:
+                w.fail(e)
             return
         except Exception as e:
             if len(batch) > 1:  # one input must not cost the others their commit
@@ -93,7 +94,44 @@ class GroupCommit:
                 for one in batch:
                     self._commit([one])
                 return
-            batch[0][1].set_exception(e)
+            batch[0].fail(e)
             return
-        for (_, done), result in zip(batch, results, strict=True):
-            done.set_result(result)
+        for w, result in zip(batch, results, strict=True):
+            w.answer(result)
+
+
+class _Waiting:
+    """A session's input and the future its DATA handler awaits on its own event loop.
+
+    Answered with `call_soon_threadsafe` (one wake-up of the loop), which costs less than
+    chaining a concurrent future into an asyncio one for every message.
+    """
+
+    __slots__ = ("done", "draft", "loop")
+
+    def __init__(
+        self, draft: RawDraft, loop: asyncio.AbstractEventLoop, done: asyncio.Future[Accepted]
+    ) -> None:
+        self.draft, self.loop, self.done = draft, loop, done
+
+    def answer(self, result: Accepted) -> None:
+        self._settle(result, None)
+
+    def fail(self, error: BaseException) -> None:
+        self._settle(None, error)
+
+    def _settle(self, result: Accepted | None, error: BaseException | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            self.loop.call_soon_threadsafe(_settle, self.done, result, error)
+
+
+def _settle(
+    done: asyncio.Future[Accepted], result: Accepted | None, error: BaseException | None
+) -> None:
+    if done.done():  # the session went away (client disconnected, server closing)
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        assert result is not None
+        done.set_result(result)

@@ -8,6 +8,7 @@ what was accepted but not processed, and `reprocess` retries inputs that failed 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,17 +71,29 @@ def _read_form(raw: RawInput, ctx: ReadContext) -> Inquiry | NotALead:
 register_reader("form", _read_form)
 
 
+_HEAD = 65536  # how much of a message the check reads
+_FIELD = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")  # a header field name and its colon (RFC 5322)
+
+
 def check_email_bytes(content: bytes) -> None:
     """Refuse, before storing, only what cannot be a message at all (empty, or no header field).
 
     Anything with a header is kept, even without a From: parsing then marks it failed with the
     reason, and it can be reprocessed (a sender is never bounced for a message we could read).
+    Runs on the receiver's event loop for every message, so it reads at most the first 64 KiB,
+    and two header fields at the top settle it without the parser.
     """
-    if not content.strip():
+    head = content[: _HEAD + 4096].lstrip()
+    if len(head) < _HEAD and len(content) > _HEAD + 4096:  # a long blank run first: exactly
+        head = content.lstrip()
+    if not head:
         raise InputRejected("empty message")
-    head = content.lstrip()[:65536].split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+    head = head[:_HEAD].split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
     if head.startswith(b"From "):  # an mbox separator line before the headers
         head = head.partition(b"\n")[2]
+    first = head.split(b"\n", 2)
+    if len(first) >= 2 and _FIELD.match(first[0]) and _FIELD.match(first[1]):
+        return  # the parser would find at least these two fields
     headers = BytesHeaderParser(policy=compat32).parsebytes(head + b"\n\n", headersonly=True)
     if not headers.keys() or (headers.defects and len(headers.keys()) < 2):
         raise InputRejected("not an RFC 5322 message: no header fields")
@@ -148,7 +161,7 @@ class Pipeline:
         commit. If recording fails unexpectedly, each input is retried alone so one bad input
         cannot hold back the others.
         """
-        with self.store.session() as session:
+        with self.store.reading() as session:
             raws = list(
                 session.scalars(
                     select(RawInput).where(col(RawInput.id).in_(raw_ids)).order_by(col(RawInput.id))

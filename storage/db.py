@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from storage.errors import StoreUnavailable
 
+READ_ONLY = "leadbot_read_only"  # execution option: a SQLite transaction that only reads
 BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a statement waits for another connection's lock
 
 
@@ -42,6 +43,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # A deferred transaction that reads, then writes after another connection committed,
             # fails at once with SQLITE_BUSY (no busy wait). Taking the write lock up front makes
             # concurrent writers queue instead.
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")  # a snapshot; the write lock is not needed
+                return
             if not _poll_write_lock(conn.connection.dbapi_connection):
                 conn.exec_driver_sql("BEGIN IMMEDIATE")  # still busy: the 30 s busy timeout
 
@@ -86,6 +90,7 @@ class Store:
     def __init__(self, url: str, *, engine: Engine | None = None) -> None:
         self.url = url
         self.engine = engine or make_engine(url)
+        self._reader = self.engine.execution_options(**{READ_ONLY: True})
 
     @property
     def dialect(self) -> str:
@@ -109,6 +114,16 @@ class Store:
                 except BaseException:
                     session.rollback()
                     raise
+        except (exc.OperationalError, exc.InterfaceError) as e:
+            raise StoreUnavailable(f"database unavailable: {_short(e)}") from e
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session that only reads: on SQLite it does not take the write lock (which every other
+        transaction takes at BEGIN), so it never waits for a writer nor makes one wait."""
+        try:
+            with Session(self._reader) as session:
+                yield session
         except (exc.OperationalError, exc.InterfaceError) as e:
             raise StoreUnavailable(f"database unavailable: {_short(e)}") from e
 

@@ -14,18 +14,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from scoring.types import Scorer, ScoreResult
+from scoring.types import Scorer
 from storage import lifecycle
 from storage.db import insert_ignore_many, table
 from storage.leads import LIFECYCLE_KINDS, domain_of, fill_empty, make_touch
 from storage.models import Activity, Lead, RawInput, RawStatus, utcnow
-from storage.scores import activity_facts, lead_facts, store_result
+from storage.scores import ActivityRow, activity_facts, lead_facts, store_result
 
 CHUNK = 500  # rows per multi-row statement: well under SQLite's bound-variable limit
 
@@ -45,6 +45,16 @@ class Item:
     forwarded_by: str | None
     fields: dict[str, Any]
     raw_id: int
+
+
+class _Act(NamedTuple):
+    """An activity as scoring reads it (`storage.scores.ActivityRow`)."""
+
+    kind: str
+    occurred_at: datetime
+    data: dict[str, Any]
+    detail: str
+    source: str
 
 
 @dataclass(frozen=True)
@@ -102,16 +112,18 @@ def record_batch(
             made_leads = select(Lead).where(col(Lead.email).in_(chunk))
             leads.update({x.email: x for x in session.scalars(made_leads)})
 
-    history: dict[int, list[Activity]] = defaultdict(list)
+    # Core rows, not ORM objects: scoring reads five columns, and nothing here changes them.
+    history: dict[int, list[ActivityRow]] = defaultdict(list)
+    acts_table = table(Activity)
     for chunk in _chunks(known_ids):
         engagement = (
-            select(Activity)
-            .where(col(Activity.lead_id).in_(chunk))
-            .where(col(Activity.kind).not_in(LIFECYCLE_KINDS))
-            .order_by(col(Activity.occurred_at), col(Activity.id))
+            select(acts_table.c.lead_id, *[acts_table.c[name] for name in _Act._fields])
+            .where(acts_table.c.lead_id.in_(chunk))
+            .where(acts_table.c.kind.not_in(LIFECYCLE_KINDS))
+            .order_by(acts_table.c.occurred_at, acts_table.c.id)
         )
-        for a in session.scalars(engagement):
-            history[a.lead_id].append(a)
+        for lead_id, *values in session.execute(engagement):
+            history[lead_id].append(_Act(*values))
 
     rows: dict[int, dict[str, Any]] = {}
     for n in fresh:
@@ -139,6 +151,7 @@ def record_batch(
 
     results: dict[int, ItemResult] = {}
     announce: list[int] = []
+    changes: list[dict[str, Any]] = []  # score_changed rows, inserted together after the loop
     for n in fresh:
         item = items[n]
         lead = leads[item.email.strip().lower()]
@@ -150,16 +163,19 @@ def record_batch(
             continue
         seen[item.dedup_key] = lead.id
         acts = history[lead.id]
-        acts.append(Activity(id=activity_id, **rows[n]))
+        acts.append(_Act(*(rows[n][name] for name in _Act._fields)))
         acts.sort(key=lambda a: a.occurred_at)  # stable: ties keep insertion (id) order
         result = scorer.score(lead_facts(lead), activity_facts(acts), now=now)
-        hot = _apply(session, lead, result, hot_threshold=scorer.hot_threshold, now=now)
+        store_result(session, lead=lead, result=result, now=now, history=changes)
+        hot = lifecycle.eligible_for_announcement(lead, hot_threshold=scorer.hot_threshold)
         if hot and lead.id not in announce:  # once announced it is no longer in the pool
             announce.append(lead.id)
             results[n] = ItemResult(lead.id, duplicate=False, announced=True)
         else:
             results[n] = ItemResult(lead.id, duplicate=False)
-    session.flush()
+    session.flush()  # the leads' UPDATEs (executemany per set of changed columns)
+    if changes:
+        session.execute(sa.insert(acts_table), changes)
     # After the one flush; scoring never reads a lead's status, so announcing them all here leaves
     # every row as one by one. A lead another process announced meanwhile is theirs: not again.
     announced = set(lifecycle.announce_many(session, lead_ids=announce, now=now))
@@ -183,14 +199,6 @@ def _update_lead(lead: Lead, item: Item, *, now: datetime) -> None:
     if lead.last_activity_at is None or item.occurred_at > lead.last_activity_at:
         lead.last_activity_at = item.occurred_at
     lead.updated_at = now
-
-
-def _apply(
-    session: Session, lead: Lead, result: ScoreResult, *, hot_threshold: float, now: datetime
-) -> bool:
-    """`storage.scores.apply_score` without its flush or announcing: True when it is eligible."""
-    store_result(session, lead=lead, result=result, now=now)
-    return lifecycle.eligible_for_announcement(lead, hot_threshold=hot_threshold)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -35,7 +35,22 @@ def lead_facts(lead: Lead) -> LeadFacts:
     )
 
 
-def activity_facts(activities: Sequence[Activity]) -> list[ActivityFacts]:
+class ActivityRow(Protocol):
+    """What scoring reads of an activity: an `Activity`, or a Core row of these columns."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+
+
+def activity_facts(activities: Sequence[ActivityRow]) -> list[ActivityFacts]:
     facts = []
     for a in activities:
         if a.kind in LIFECYCLE_KINDS:
@@ -68,8 +83,16 @@ def reasons_json(result: ScoreResult) -> list[dict[str, Any]]:
     return [dict(vars(r)) if hasattr(r, "__dict__") else asdict(r) for r in result.reasons]
 
 
-def store_result(session: Session, *, lead: Lead, result: ScoreResult, now: datetime) -> None:
-    """Copy `result` onto `lead`, and record a `score_changed` activity when a person would see it."""
+def store_result(
+    session: Session,
+    *,
+    lead: Lead,
+    result: ScoreResult,
+    now: datetime,
+    history: list[dict[str, Any]] | None = None,
+) -> None:
+    """Copy `result` onto `lead`, and record a `score_changed` activity when a person would see it
+    (added to the session, or appended to `history` for the caller to insert with others)."""
     old_score, old_temp = lead.score, lead.temperature
     lead.score = result.score
     lead.fit_score = result.fit
@@ -81,8 +104,11 @@ def store_result(session: Session, *, lead: Lead, result: ScoreResult, now: date
         lead.product = result.product
     assert lead.id is not None
     if visible_change(old_score, old_temp, result.score, result.temperature):
-        session.add(Activity(**score_changed(lead.id, old_score, result.score,
-                                             result.temperature, now)))
+        row = score_changed(lead.id, old_score, result.score, result.temperature, now)
+        if history is None:
+            session.add(Activity(**row))
+        else:
+            history.append(row)
 
 
 def visible_change(old_score: float, old_temperature: str, new_score: float,

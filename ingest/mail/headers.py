@@ -18,6 +18,7 @@ TRUSTED = frozenset(
 )
 
 SUBJECT_LIMIT = 500
+_SURROGATE = re.compile("[\udc80-\udcff]")
 _RAW_LIMIT = 4000  # a 209 KB header is not a subject; decoding it all is wasted work
 
 
@@ -44,7 +45,7 @@ def decode_value(raw: object, *, rfc2047: bool = True) -> str:
     else:
         text = str(raw)
     text = text[:_RAW_LIMIT]
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
+    if not text.isascii() and _SURROGATE.search(text):
         # message_from_bytes smuggles raw 8-bit header bytes in as surrogates (RFC 6532 or junk).
         text = decode_bytes(text.encode("utf-8", "surrogateescape"), None)
     if not rfc2047 or "=?" not in text:

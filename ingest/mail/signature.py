@@ -134,6 +134,10 @@ def _split_title(line: str) -> tuple[str, str | None]:
     return titled[0].strip(), others[0].strip()
 
 
+_DIGIT = re.compile(r"\d")  # str patterns: any Unicode decimal digit, as the matcher reads them
+_MIN_PHONE_DIGITS = 4  # the shortest national number in libphonenumber's metadata (Niue, …)
+
+
 def find_phone(text: str, *, region: str | None) -> tuple[str | None, str | None]:
     """The first valid phone number as E.164 and its country.
 
@@ -141,8 +145,8 @@ def find_phone(text: str, *, region: str | None) -> tuple[str | None, str | None
     (+...) numbers are trusted first, then US as the last resort. Leniency.VALID keeps dates,
     zip codes and order numbers out.
     """
-    if not text.strip():
-        return None, None
+    if len(_DIGIT.findall(text, 0, 5000)) < _MIN_PHONE_DIGITS:
+        return None, None  # the matcher finds numbers of Unicode digits (Nd) only
     for attempt in (region, None, "US") if region else (None, "US"):
         matcher = phonenumbers.PhoneNumberMatcher(
             text[:5000], attempt, leniency=phonenumbers.Leniency.VALID, max_tries=50

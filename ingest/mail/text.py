@@ -23,6 +23,7 @@ _CHARSET_ALIASES = {
 }
 
 _WS = re.compile(r"\s+")
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _HORIZONTAL_WS = re.compile(r"[ \t\f\v\u00a0\u2000-\u200b\u3000]+")
 
@@ -83,11 +84,14 @@ def clean_line(value: str | None, *, limit: int) -> str | None:
     """
     if value is None:
         return None
-    chars = [
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch
-        for ch in value[: limit * 4]
-    ]
-    text = _WS.sub(" ", "".join(chars)).strip()
+    value = value[: limit * 4]
+    if value.isascii():  # nearly every header: the only such ASCII characters are C0 and DEL
+        text = _ASCII_CONTROL.sub(" ", value)
+    else:
+        text = "".join(
+            " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in value
+        )
+    text = _WS.sub(" ", text).strip()
     return text[:limit].rstrip() or None
 
 

@@ -174,3 +174,23 @@ def test_a_writer_still_blocked_after_polling_falls_back_to_the_busy_timeout(
     waiter.rollback()
     blocker.close()
     waiter.close()
+
+
+def test_reading_the_accepted_inputs_never_waits_for_a_writer(sqlite_url: str) -> None:
+    """Workers read what to process without SQLite's write lock, which the receiver needs."""
+    store = Store(sqlite_url)
+    [(raw_id, _)] = store_raws(store, [RawDraft(bytes(inquiry()), "email", "smtp")])
+    path = sqlite_url.removeprefix("sqlite:///")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # a writer holds the lock for the whole read
+    try:
+        with store.reading() as s:
+            assert s.get(RawInput, raw_id) is not None
+        writer = sqlite3.connect(path, isolation_level=None, timeout=0)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):  # a writer would wait
+            writer.execute("BEGIN IMMEDIATE")
+        writer.close()
+    finally:
+        blocker.rollback()
+        blocker.close()
+        store.dispose()
