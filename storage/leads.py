@@ -11,7 +11,7 @@ from sqlmodel import Session, col
 
 from storage.db import insert_ignore, table
 from storage.errors import LeadNotFound
-from storage.models import Activity, Lead, Note, utcnow
+from storage.models import Activity, Lead, LeadRow, Note, utcnow
 from storage.search import find_leads
 
 # Profile fields an inquiry may fill. A field is only ever filled when empty, so what a rep
@@ -132,7 +132,7 @@ def make_touch(source: str, fields: dict[str, Any], occurred_at: datetime) -> di
     return touch
 
 
-def touch_fields(lead: Lead) -> dict[str, str]:
+def touch_fields(lead: Lead | LeadRow) -> dict[str, str]:
     """First and latest touch as flat facts for scoring and routing rules (`source_channel`, …)."""
     out: dict[str, str] = {}
     for prefix, touch in (("source_", lead.first_touch), ("latest_", lead.latest_touch)):
@@ -166,7 +166,11 @@ def _get_or_create(
 
 
 def fill_empty(
-    lead: Lead, *, profile: dict[str, str | None], forwarded_by: str | None, fields: dict[str, Any]
+    lead: Lead | LeadRow,
+    *,
+    profile: dict[str, str | None],
+    forwarded_by: str | None,
+    fields: dict[str, Any],
 ) -> None:
     for name in PROFILE_FIELDS:
         value = profile.get(name)

@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 
 from storage.errors import TransitionRefused
 from storage.leads import get_lead
-from storage.models import Activity, Lead, LeadStatus, utcnow
+from storage.models import Activity, Lead, LeadRow, LeadStatus, utcnow
 from storage.outbox import enqueue_many, message
 
 S = LeadStatus
@@ -281,7 +281,7 @@ def disqualify(
     )  # fmt: skip
 
 
-def eligible_for_announcement(lead: Lead, *, hot_threshold: float) -> bool:
+def eligible_for_announcement(lead: Lead | LeadRow, *, hot_threshold: float) -> bool:
     """Hot, in the pool, and not sent back to nurturing since its last real activity (no flapping)."""
     if lead.status != S.NURTURING or lead.score < hot_threshold:
         return False

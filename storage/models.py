@@ -100,6 +100,61 @@ class Lead(SQLModel, table=True):
     score_plan_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class LeadRow:
+    """A lead's columns as plain attributes, for the ingest hot path, where building and flushing
+    ORM objects cost more than recording the inquiry itself (storage.record_batch).
+
+    Setting an attribute to a different value marks its column changed, as the ORM would;
+    `storage.record_batch.write_leads` sends the changed columns back, and nothing else.
+    """
+
+    COLUMNS = (
+        "id", "email", "domain", "name", "company", "title", "phone", "country", "source",
+        "latest_source", "first_touch", "latest_touch", "forwarded_by", "status", "temperature",
+        "score", "fit_score", "engagement_score", "grade", "product", "reasons", "fields",
+        "edited_fields", "updated_at", "last_activity_at", "nurtured_at",
+    )  # fmt: skip
+
+    id: int
+    email: str
+    domain: str
+    name: str | None
+    company: str | None
+    title: str | None
+    phone: str | None
+    country: str | None
+    source: str
+    latest_source: str
+    first_touch: dict[str, Any] | None
+    latest_touch: dict[str, Any] | None
+    forwarded_by: str | None
+    status: str
+    temperature: str
+    score: float
+    fit_score: float
+    engagement_score: float
+    grade: str | None
+    product: str | None
+    reasons: list[dict[str, Any]]
+    fields: dict[str, Any]
+    edited_fields: list[str]
+    updated_at: datetime
+    last_activity_at: datetime | None
+    nurtured_at: datetime | None
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        object.__setattr__(self, "changed", set())
+        for name in self.COLUMNS:
+            object.__setattr__(self, name, values[name])
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, name) != value:
+            self.changed.add(name)
+        object.__setattr__(self, name, value)
+
+    changed: set[str]
+
+
 class Activity(SQLModel, table=True):
     __tablename__ = "activity"
 

@@ -3,9 +3,11 @@
 `storage.leads.record_inquiry` + `storage.scores.score_lead` cost about a dozen statements per
 inquiry; a busy receiver hands over hundreds at once. Here the batch is resolved with one SELECT of
 known dedup keys, one of known leads, multi-row INSERT … ON CONFLICT DO NOTHING for new leads and
-activities, one SELECT of the known leads' engagement, scoring in Python, and a single flush (the
-ORM sends the lead UPDATEs and score_changed INSERTs as executemany). Inquiries are still applied
-in order, so a person twice in a batch is scored twice, exactly as the per-inquiry path does.
+activities, one SELECT of the known leads' engagement, scoring in Python, and executemany UPDATEs
+and INSERTs for the leads' changed columns and the score_changed rows. Leads are plain rows
+(`LeadRow`), not ORM objects: building and flushing those cost more than the rest of the work.
+Inquiries are still applied in order, so a person twice in a batch is scored twice, exactly as
+the per-inquiry path does.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from scoring.types import Scorer
 from storage import lifecycle
 from storage.db import insert_ignore_many, table
 from storage.leads import LIFECYCLE_KINDS, domain_of, fill_empty, make_touch
-from storage.models import Activity, Lead, RawInput, RawStatus, utcnow
+from storage.models import Activity, Lead, LeadRow, RawInput, RawStatus, utcnow
 from storage.scores import ActivityRow, activity_facts, lead_facts, store_result
 
 CHUNK = 500  # rows per multi-row statement: well under SQLite's bound-variable limit
+_LEAD = table(Lead)
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,9 @@ def record_batch(
             col(Activity.dedup_key).in_(chunk)
         )
         seen.update({str(k): int(v) for k, v in session.execute(stmt)})
-    leads: dict[str, Lead] = {}
+    leads: dict[str, LeadRow] = {}
     for chunk in _chunks(emails):
-        by_email = select(Lead).where(col(Lead.email).in_(chunk))
-        leads.update({x.email: x for x in session.scalars(by_email)})
+        leads.update(_load_leads(session, chunk))
     known_ids = [x.id for x in leads.values()]
 
     # Which items are new (first with their key) and which leads they create, in order.
@@ -109,8 +111,7 @@ def record_batch(
     if new_leads:
         insert_ignore_many(session, table(Lead), list(new_leads.values()), "email")
         for chunk in _chunks(new_leads):  # raced ones too: created a moment ago elsewhere
-            made_leads = select(Lead).where(col(Lead.email).in_(chunk))
-            leads.update({x.email: x for x in session.scalars(made_leads)})
+            leads.update(_load_leads(session, chunk))
 
     # Core rows, not ORM objects: scoring reads five columns, and nothing here changes them.
     history: dict[int, list[ActivityRow]] = defaultdict(list)
@@ -173,7 +174,7 @@ def record_batch(
             results[n] = ItemResult(lead.id, duplicate=False, announced=True)
         else:
             results[n] = ItemResult(lead.id, duplicate=False)
-    session.flush()  # the leads' UPDATEs (executemany per set of changed columns)
+    write_leads(session, leads.values())
     if changes:
         session.execute(sa.insert(acts_table), changes)
     # After the one flush; scoring never reads a lead's status, so announcing them all here leaves
@@ -187,7 +188,31 @@ def record_batch(
     ]
 
 
-def _update_lead(lead: Lead, item: Item, *, now: datetime) -> None:
+def _load_leads(session: Session, emails: list[str]) -> dict[str, LeadRow]:
+    stmt = select(*[_LEAD.c[name] for name in LeadRow.COLUMNS]).where(_LEAD.c.email.in_(emails))
+    return {row.email: LeadRow(dict(row._mapping)) for row in session.execute(stmt)}
+
+
+def write_leads(session: Session, leads: Iterable[LeadRow]) -> None:
+    """The changed columns of `leads` back to the database: one executemany UPDATE per set of
+    changed columns (what an ORM flush sends, without building ORM objects)."""
+    groups: dict[tuple[str, ...], list[LeadRow]] = defaultdict(list)
+    for lead in leads:
+        if lead.changed:
+            groups[tuple(sorted(lead.changed))].append(lead)
+    for names, members in groups.items():
+        values = {name: sa.bindparam(f"b_{name}", type_=_LEAD.c[name].type) for name in names}
+        stmt = sa.update(_LEAD).where(_LEAD.c.id == sa.bindparam("b_id")).values(values)
+        rows = [
+            {"b_id": lead.id, **{f"b_{name}": getattr(lead, name) for name in names}}
+            for lead in members
+        ]
+        session.connection().execute(stmt, rows)
+        for lead in members:
+            lead.changed.clear()
+
+
+def _update_lead(lead: LeadRow, item: Item, *, now: datetime) -> None:
     """What `record_inquiry` does to an existing or just-created lead."""
     fill_empty(lead, profile=item.profile, forwarded_by=item.forwarded_by, fields=item.fields)
     lead.latest_source = item.source[:100]

@@ -13,13 +13,13 @@ from sqlmodel import Session, col
 from scoring.types import ActivityFacts, LeadFacts, Scorer, ScoreResult
 from storage import lifecycle
 from storage.leads import LIFECYCLE_KINDS, touch_fields
-from storage.models import Activity, Lead, utcnow
+from storage.models import Activity, Lead, LeadRow, utcnow
 
 # How much of an activity's text scoring gets to read: enough for intent words, bounded for speed.
 TEXT_FOR_SCORING = 4000
 
 
-def lead_facts(lead: Lead) -> LeadFacts:
+def lead_facts(lead: Lead | LeadRow) -> LeadFacts:
     return LeadFacts(
         email=lead.email,
         domain=lead.domain,
@@ -86,7 +86,7 @@ def reasons_json(result: ScoreResult) -> list[dict[str, Any]]:
 def store_result(
     session: Session,
     *,
-    lead: Lead,
+    lead: Lead | LeadRow,
     result: ScoreResult,
     now: datetime,
     history: list[dict[str, Any]] | None = None,
