@@ -84,7 +84,7 @@ class InboxHandler:
             log.exception("accepting a message failed")
             return INTERNAL
         if new:
-            self.queue.put(raw_id)
+            self.queue.put(raw_id, len(content))
         return OK
 
     async def drain(self) -> None:

@@ -149,18 +149,18 @@ async def _receive(
         "stored" if new else "duplicate",
         mail.mode,
     )
-    task = _schedule(runtime, raw_id) if new else None
+    task = _schedule(runtime, raw_id, len(mail.raw)) if new else None
     return JSONResponse(
         {"status": "accepted" if new else "duplicate", "raw_id": raw_id, "mode": mail.mode},
         background=task,
     )
 
 
-def _schedule(runtime: Runtime, raw_id: int) -> BackgroundTask | None:
+def _schedule(runtime: Runtime, raw_id: int, size: int) -> BackgroundTask | None:
     """Parse after answering: in `serve`'s worker process when it runs, else in a thread."""
     queue = getattr(runtime.extras.get("smtp_handler"), "queue", None)
     if queue is not None:  # the same batch queue as SMTP: a hostile message never stalls this loop
-        queue.put(raw_id)
+        queue.put(raw_id, size)
         return None
     return BackgroundTask(run_in_threadpool, runtime.pipeline.process_safely, raw_id)
 

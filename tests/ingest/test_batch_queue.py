@@ -49,3 +49,16 @@ def test_lingering_gathers_inputs_into_fewer_batches() -> None:
     eager, lingering = run(0.0), run(0.03)
     assert len(lingering) < len(eager) / 2
     assert max(len(b) for b in lingering) >= 4
+
+
+def test_a_batch_stops_at_max_bytes_but_always_takes_one() -> None:
+    recorder = Recorder(0.0)
+
+    async def fill() -> None:
+        queue = BatchQueue(recorder, max_batch=10, max_bytes=100)
+        for n, size in enumerate([60, 30, 20, 500, 5, 5, 5]):
+            queue.put(n, size)  # all queued before the consumer first runs
+        await queue.close()
+
+    asyncio.run(fill())
+    assert recorder.batches == [[0, 1], [2], [3], [4, 5, 6]]
