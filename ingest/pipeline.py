@@ -25,7 +25,7 @@ from storage.db import Store
 from storage.errors import InputRejected, ParseError, StoreUnavailable
 from storage.models import RawInput, RawStatus, utcnow
 from storage.raw import RawDraft, mark_raw, raw_ids_with_status, store_raws
-from storage.record_batch import Item, RawMark, mark_raws, record_batch
+from storage.record_batch import Item, Prepared, RawMark, mark_raws, prepare_batch, record_batch
 
 log = logging.getLogger("leadbot.ingest")
 
@@ -179,8 +179,14 @@ class Pipeline:
             else:
                 inquiries.append((raw.id, result))
         try:
+            items = [self._item(raw_id, inq) for raw_id, inq in inquiries]
+            now = self.clock()
+            # The Python work (profiles, scoring) on a snapshot, before the write transaction:
+            # on SQLite that transaction holds the lock every receiver needs to commit.
+            with self.store.reading() as snapshot:
+                prepared = prepare_batch(snapshot, items, scorer=self.scorer, now=now)
             with self.store.session() as session:
-                recorded = self._record_all(session, inquiries)
+                recorded = self._record_all(session, items, now=now, prepared=prepared)
                 mark_raws(
                     session,
                     [RawMark(m.raw_id, m.status, m.reason) for m in marks]
@@ -240,33 +246,33 @@ class Pipeline:
         else:
             log.info("raw input %s %s: %s", outcome.raw_id, outcome.status.value, outcome.reason)
 
+    @staticmethod
+    def _item(raw_id: int, inq: Inquiry) -> Item:
+        return Item(
+            email=inq.email,
+            kind=inq.kind,
+            source=inq.source,
+            occurred_at=inq.occurred_at,
+            dedup_key=inq.dedup_key,
+            profile={
+                "name": inq.name,
+                "company": inq.company,
+                "title": inq.title,
+                "phone": inq.phone,
+                "country": inq.country,
+            },
+            detail=(inq.subject or inq.text[:200]).strip()[:500],
+            data={"subject": inq.subject, "text": inq.text[:20_000], "fields": inq.fields},
+            forwarded_by=inq.forwarded_by,
+            fields={k: v for k, v in inq.fields.items() if not k.startswith("_")},
+            raw_id=raw_id,
+        )
+
     def _record_all(
-        self, session: Session, inquiries: list[tuple[int, Inquiry]]
+        self, session: Session, items: list[Item], *, now: datetime, prepared: Prepared | None
     ) -> list[tuple[Outcome, str | None]]:
         """Record and score the batch (storage.record_batch); each outcome with its Message-ID."""
-        items = [
-            Item(
-                email=inq.email,
-                kind=inq.kind,
-                source=inq.source,
-                occurred_at=inq.occurred_at,
-                dedup_key=inq.dedup_key,
-                profile={
-                    "name": inq.name,
-                    "company": inq.company,
-                    "title": inq.title,
-                    "phone": inq.phone,
-                    "country": inq.country,
-                },
-                detail=(inq.subject or inq.text[:200]).strip()[:500],
-                data={"subject": inq.subject, "text": inq.text[:20_000], "fields": inq.fields},
-                forwarded_by=inq.forwarded_by,
-                fields={k: v for k, v in inq.fields.items() if not k.startswith("_")},
-                raw_id=raw_id,
-            )
-            for raw_id, inq in inquiries
-        ]
-        results = record_batch(session, items, scorer=self.scorer, now=self.clock())
+        results = record_batch(session, items, scorer=self.scorer, now=now, prepared=prepared)
         out: list[tuple[Outcome, str | None]] = []
         for item, res in zip(items, results, strict=True):
             key = item.dedup_key

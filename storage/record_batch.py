@@ -12,15 +12,16 @@ the per-inquiry path does.
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy import select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from scoring.types import Scorer
 from storage import lifecycle
@@ -31,6 +32,7 @@ from storage.scores import ActivityRow, activity_facts, lead_facts, store_result
 
 CHUNK = 500  # rows per multi-row statement: well under SQLite's bound-variable limit
 _LEAD = table(Lead)
+_ACTIVITY = table(Activity)
 
 
 @dataclass(frozen=True)
@@ -73,119 +75,249 @@ def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
         yield items[start : start + CHUNK]
 
 
-def record_batch(
+class _Stale(Exception):
+    """What the batch read changed before it was written: plan again from the database."""
+
+
+@dataclass
+class Prepared:
+    """A batch's rows worked out before its write transaction: what was read, and the plan.
+
+    `prepare_batch` reads a snapshot (on SQLite without the write lock) and does all the Python
+    work there: parsing the rows, filling profiles, scoring. `record_batch` then only checks that
+    what was read is unchanged and writes, so the write lock is held for the statements alone.
+    """
+
+    seen: dict[str, int]  # dedup keys already recorded -> lead id
+    rows: dict[str, dict[str, Any]]  # every lead of the batch as read, by email (absent: new)
+    marks: dict[int, tuple[int, int]]  # lead id -> (count, max id) of its engagement activities
+    leads: list[LeadRow]  # the known leads, then the new ones (negative ids until inserted)
+    activities: list[dict[str, Any]]  # the new activity rows, in item order
+    changes: list[dict[str, Any]]  # score_changed rows
+    announce: list[int]  # lead ids to announce, in order
+    results: list[ItemResult]
+
+
+def prepare_batch(
     session: Session, items: Sequence[Item], *, scorer: Scorer, now: datetime
-) -> list[ItemResult]:
-    """Record, score and (when hot) announce `items` in order; one result per item."""
-    emails = {i.email.strip().lower() for i in items}
-    seen: dict[str, int] = {}  # dedup key -> lead id, from the database and then this batch
-    for chunk in _chunks({i.dedup_key for i in items}):
-        stmt = select(col(Activity.dedup_key), col(Activity.lead_id)).where(
-            col(Activity.dedup_key).in_(chunk)
-        )
-        seen.update({str(k): int(v) for k, v in session.execute(stmt)})
+) -> Prepared:
+    """Read what the batch depends on and plan its rows; `session` may be a read-only snapshot."""
+    keys = sorted({i.dedup_key for i in items})
+    emails = sorted({i.email.strip().lower() for i in items})
+    seen: dict[str, int] = {}
+    for chunk in _chunks(keys):
+        seen.update(_recorded_keys(session, chunk))
     leads: dict[str, LeadRow] = {}
     for chunk in _chunks(emails):
         leads.update(_load_leads(session, chunk))
-    known_ids = [x.id for x in leads.values()]
-
-    # Which items are new (first with their key) and which leads they create, in order.
-    fresh: list[int] = []
-    keys: set[str] = set(seen)
-    new_leads: dict[str, dict[str, Any]] = {}
-    for n, item in enumerate(items):
-        if item.dedup_key in keys:
-            continue
-        keys.add(item.dedup_key)
-        fresh.append(n)
-        email = item.email.strip().lower()
-        if email not in leads and email not in new_leads:
-            new_leads[email] = {
-                "email": email,
-                "domain": domain_of(email),
-                "source": item.source[:100],
-                "latest_source": item.source[:100],
-                "created_at": now,
-                "updated_at": now,
-            }
-    if new_leads:
-        insert_ignore_many(session, table(Lead), list(new_leads.values()), "email")
-        for chunk in _chunks(new_leads):  # raced ones too: created a moment ago elsewhere
-            leads.update(_load_leads(session, chunk))
-
-    # Core rows, not ORM objects: scoring reads five columns, and nothing here changes them.
+    rows = {email: lead.values() for email, lead in leads.items()}
     history: dict[int, list[ActivityRow]] = defaultdict(list)
-    acts_table = table(Activity)
-    for chunk in _chunks(known_ids):
+    marks: dict[int, tuple[int, int]] = {}
+    for chunk in _chunks([x.id for x in leads.values()]):
         engagement = (
-            select(acts_table.c.lead_id, *[acts_table.c[name] for name in _Act._fields])
-            .where(acts_table.c.lead_id.in_(chunk))
-            .where(acts_table.c.kind.not_in(LIFECYCLE_KINDS))
-            .order_by(acts_table.c.occurred_at, acts_table.c.id)
+            select(_ACTIVITY.c.lead_id, _ACTIVITY.c.id, *[_ACTIVITY.c[n] for n in _Act._fields])
+            .where(_ACTIVITY.c.lead_id.in_(chunk))
+            .where(_ACTIVITY.c.kind.not_in(LIFECYCLE_KINDS))
+            .order_by(_ACTIVITY.c.occurred_at, _ACTIVITY.c.id)
         )
-        for lead_id, *values in session.execute(engagement):
+        for lead_id, activity_id, *values in session.execute(engagement):
             history[lead_id].append(_Act(*values))
+            count, top = marks.get(lead_id, (0, 0))
+            marks[lead_id] = (count + 1, max(top, activity_id))
+    return _plan(items, seen, rows, marks, leads, history, scorer=scorer, now=now)
 
-    rows: dict[int, dict[str, Any]] = {}
-    for n in fresh:
-        item = items[n]
-        lead = leads[item.email.strip().lower()]
-        rows[n] = {
+
+def _plan(
+    items: Sequence[Item],
+    seen: dict[str, int],
+    rows: dict[str, dict[str, Any]],
+    marks: dict[int, tuple[int, int]],
+    leads: dict[str, LeadRow],
+    history: dict[int, list[ActivityRow]],
+    *,
+    scorer: Scorer,
+    now: datetime,
+) -> Prepared:
+    """The batch applied in order to what was read: pure Python, no statements."""
+    known = list(leads.values())
+    new: list[LeadRow] = []
+    activities: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []  # score_changed rows
+    announce: list[int] = []
+    results: list[ItemResult] = []
+    recorded = dict(seen)  # dedup key -> lead id, from the database and then this batch
+    for item in items:
+        if item.dedup_key in recorded:
+            results.append(ItemResult(recorded[item.dedup_key], duplicate=True))
+            continue
+        email = item.email.strip().lower()
+        lead = leads.get(email)
+        if lead is None:  # a new person: a placeholder id until the row is inserted
+            lead = leads[email] = _new_lead(email, item, placeholder=-1 - len(new), now=now)
+            new.append(lead)
+        recorded[item.dedup_key] = lead.id
+        _update_lead(lead, item, now=now)
+        row: dict[str, Any] = {
             "lead_id": lead.id,
             "kind": item.kind,
             "occurred_at": item.occurred_at,
-            "actor": item.forwarded_by or item.email.strip().lower(),
+            "actor": item.forwarded_by or email,
             "detail": item.detail,
             "data": item.data,
             "source": item.source[:100],
             "raw_id": item.raw_id,
             "dedup_key": item.dedup_key,
         }
-    made = insert_ignore_many(session, table(Activity), list(rows.values()), "dedup_key")
-    inserted = {str(k): int(i) for i, k in made}
-    lost = [r["dedup_key"] for r in rows.values() if r["dedup_key"] not in inserted]
-    if lost:  # recorded by another connection a moment ago: later copies belong to its lead
-        stmt = select(col(Activity.dedup_key), col(Activity.lead_id)).where(
-            col(Activity.dedup_key).in_(lost)
-        )
-        seen.update({str(k): int(v) for k, v in session.execute(stmt)})
-
-    results: dict[int, ItemResult] = {}
-    announce: list[int] = []
-    changes: list[dict[str, Any]] = []  # score_changed rows, inserted together after the loop
-    for n in fresh:
-        item = items[n]
-        lead = leads[item.email.strip().lower()]
-        assert lead.id is not None
-        _update_lead(lead, item, now=now)
-        activity_id = inserted.get(item.dedup_key)
-        if activity_id is None:  # the same message on another connection at once: one activity
-            results[n] = ItemResult(lead.id, duplicate=True)
-            continue
-        seen[item.dedup_key] = lead.id
+        activities.append(row)
         acts = history[lead.id]
-        acts.append(_Act(*(rows[n][name] for name in _Act._fields)))
+        acts.append(_Act(*(row[name] for name in _Act._fields)))
         acts.sort(key=lambda a: a.occurred_at)  # stable: ties keep insertion (id) order
         result = scorer.score(lead_facts(lead), activity_facts(acts), now=now)
-        store_result(session, lead=lead, result=result, now=now, history=changes)
+        store_result(None, lead=lead, result=result, now=now, history=changes)
         hot = lifecycle.eligible_for_announcement(lead, hot_threshold=scorer.hot_threshold)
-        if hot and lead.id not in announce:  # once announced it is no longer in the pool
+        # Scoring never reads a lead's status, so announcing them all after the loop leaves every
+        # row as one by one; once announced a lead is no longer in the pool.
+        announced = hot and lead.id not in announce
+        if announced:
             announce.append(lead.id)
-            results[n] = ItemResult(lead.id, duplicate=False, announced=True)
-        else:
-            results[n] = ItemResult(lead.id, duplicate=False)
-    write_leads(session, leads.values())
-    if changes:
-        session.execute(sa.insert(acts_table), changes)
-    # After the one flush; scoring never reads a lead's status, so announcing them all here leaves
-    # every row as one by one. A lead another process announced meanwhile is theirs: not again.
-    announced = set(lifecycle.announce_many(session, lead_ids=announce, now=now))
-    for n, done in results.items():
-        if done.announced and done.lead_id not in announced:
-            results[n] = ItemResult(done.lead_id, duplicate=False)
+        results.append(ItemResult(lead.id, duplicate=False, announced=announced))
+    return Prepared(seen, rows, marks, known + new, activities, changes, announce, results)
+
+
+def record_batch(
+    session: Session,
+    items: Sequence[Item],
+    *,
+    scorer: Scorer,
+    now: datetime,
+    prepared: Prepared | None = None,
+) -> list[ItemResult]:
+    """Record, score and (when hot) announce `items` in order; one result per item.
+
+    With `prepared` (from a snapshot read before this transaction) the batch is only checked and
+    written; if anything it read has changed since, or without it, the batch is read and planned
+    again inside this transaction.
+    """
+    if prepared is not None:
+        with contextlib.suppress(_Stale), session.begin_nested():
+            return _write(session, prepared, check=True, now=now)
+    for _ in range(_ATTEMPTS):
+        # Read inside the transaction: only another connection creating the same person or
+        # recording the same message at this moment (PostgreSQL) makes it stale.
+        plan = prepare_batch(session, items, scorer=scorer, now=now)
+        with contextlib.suppress(_Stale), session.begin_nested():
+            return _write(session, plan, check=False, now=now)
+    raise RuntimeError(f"batch of {len(items)} inputs kept racing with other writers")
+
+
+_ATTEMPTS = 3
+
+
+def _write(session: Session, plan: Prepared, *, check: bool, now: datetime) -> list[ItemResult]:
+    """The planned rows into the database; raises _Stale (nothing written) if they cannot be."""
+    if check and not _unchanged(session, plan):
+        raise _Stale()
+    new = [lead for lead in plan.leads if lead.id < 0]
+    ids: dict[int, int] = {}  # placeholder -> real id
+    if new:
+        made = insert_ignore_many(session, _LEAD, [_insert_values(x, now) for x in new], "email")
+        by_email = {str(email): int(i) for i, email in made}
+        if len(by_email) != len(new):  # created a moment ago by another connection
+            raise _Stale()
+        for lead in new:
+            ids[lead.id] = by_email[lead.email]
+            object.__setattr__(lead, "id", ids[lead.id])  # not a change to write back
+
+    def real(lead_id: int) -> int:
+        return ids.get(lead_id, lead_id)
+
+    activities = [{**row, "lead_id": real(row["lead_id"])} for row in plan.activities]
+    if len(insert_ignore_many(session, _ACTIVITY, activities, "dedup_key")) != len(activities):
+        raise _Stale()  # the same message recorded on another connection a moment ago
+    write_leads(session, plan.leads)
+    if plan.changes:
+        changes = [{**row, "lead_id": real(row["lead_id"])} for row in plan.changes]
+        session.execute(sa.insert(_ACTIVITY), changes)
+    # A lead another process announced meanwhile is theirs: not again.
+    announced = set(
+        lifecycle.announce_many(session, lead_ids=[real(i) for i in plan.announce], now=now)
+    )
     return [
-        results.get(n) or ItemResult(seen[item.dedup_key], True) for n, item in enumerate(items)
+        ItemResult(real(r.lead_id), r.duplicate, r.announced and real(r.lead_id) in announced)
+        for r in plan.results
     ]
+
+
+def _unchanged(session: Session, plan: Prepared) -> bool:
+    """True when the keys, leads and histories the plan read are still as they were."""
+    keys = sorted({row["dedup_key"] for row in plan.activities} | set(plan.seen))
+    seen: dict[str, int] = {}
+    for chunk in _chunks(keys):
+        seen.update(_recorded_keys(session, chunk))
+    if seen != plan.seen:
+        return False
+    emails = sorted({lead.email for lead in plan.leads})
+    rows: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(emails):
+        rows.update({email: lead.values() for email, lead in _load_leads(session, chunk).items()})
+    if rows != plan.rows:
+        return False
+    marks: dict[int, tuple[int, int]] = {}
+    for chunk in _chunks([row["id"] for row in plan.rows.values()]):
+        stmt = (
+            select(_ACTIVITY.c.lead_id, sa.func.count(), sa.func.max(_ACTIVITY.c.id))
+            .where(_ACTIVITY.c.lead_id.in_(chunk))
+            .where(_ACTIVITY.c.kind.not_in(LIFECYCLE_KINDS))
+            .group_by(_ACTIVITY.c.lead_id)
+        )
+        marks.update({int(i): (int(n), int(top)) for i, n, top in session.execute(stmt)})
+    return marks == plan.marks
+
+
+def _recorded_keys(session: Session, keys: list[str]) -> dict[str, int]:
+    stmt = select(_ACTIVITY.c.dedup_key, _ACTIVITY.c.lead_id).where(
+        _ACTIVITY.c.dedup_key.in_(keys)
+    )
+    return {str(k): int(v) for k, v in session.execute(stmt)}
+
+
+def _new_lead(email: str, item: Item, *, placeholder: int, now: datetime) -> LeadRow:
+    """A lead as the database creates it (the model's defaults), before the inquiry is applied."""
+    values = {**_DEFAULTS, **{name: make() for name, make in _FACTORIES.items()}}
+    values.update(
+        id=placeholder,
+        email=email,
+        domain=domain_of(email),
+        source=item.source[:100],
+        latest_source=item.source[:100],
+        updated_at=now,
+    )
+    return LeadRow(values)
+
+
+# The model's defaults for a new lead (pydantic's get_default inspects the factory on each call).
+_FACTORIES: dict[str, Callable[[], Any]] = {
+    name: cast(Callable[[], Any], factory)
+    for name in LeadRow.COLUMNS
+    if (factory := Lead.model_fields[name].default_factory) is not None
+}
+_DEFAULTS = {
+    name: Lead.model_fields[name].get_default()
+    for name in LeadRow.COLUMNS
+    if name not in _FACTORIES
+}
+
+
+def _insert_values(lead: LeadRow, now: datetime) -> dict[str, Any]:
+    """The INSERT of a new lead: the columns it was created with (the rest follow as changes)."""
+    return {
+        "email": lead.email,
+        "domain": domain_of(lead.email),
+        "source": lead.source,
+        "latest_source": lead.source,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _load_leads(session: Session, emails: list[str]) -> dict[str, LeadRow]:

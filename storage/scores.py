@@ -84,7 +84,7 @@ def reasons_json(result: ScoreResult) -> list[dict[str, Any]]:
 
 
 def store_result(
-    session: Session,
+    session: Session | None,
     *,
     lead: Lead | LeadRow,
     result: ScoreResult,
@@ -106,6 +106,7 @@ def store_result(
     if visible_change(old_score, old_temp, result.score, result.temperature):
         row = score_changed(lead.id, old_score, result.score, result.temperature, now)
         if history is None:
+            assert session is not None, "a session or a history list to add the row to"
             session.add(Activity(**row))
         else:
             history.append(row)

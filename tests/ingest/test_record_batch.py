@@ -18,6 +18,7 @@ from storage.db import Store
 from storage.leads import record_inquiry
 from storage.models import Activity, Lead, OutboxMessage, RawInput, RawStatus
 from storage.raw import mark_raw
+from storage.record_batch import Item, prepare_batch, record_batch
 from storage.scores import score_lead
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
@@ -113,16 +114,22 @@ def snapshot(session: Session, tag: str) -> dict[str, Any]:
     return {k: [str(v).replace(tag, "T") for v in rows] for k, rows in out.items()}
 
 
-def test_a_batch_with_repeats_gives_the_rows_of_one_by_one(
-    store: Store, caplog: pytest.LogCaptureFixture
-) -> None:
+def seeded(store: Store, *tags: str) -> tuple[Pipeline, dict[str, list[int]]]:
+    """A pipeline, each tag's seed recorded one by one, and each tag's batch accepted (raw ids)."""
     pipeline = Pipeline(store, scorer=load_rules(hot_threshold=30), clock=lambda: NOW)
     runs: dict[str, list[int]] = {}
-    for tag in ("batchx", "singlx"):
+    for tag in tags:
         seed, batch = scenario(tag)
         for content in seed:
             reference(pipeline, pipeline.accept(content)[0])
         runs[tag] = [pipeline.accept(content)[0] for content in batch]
+    return pipeline, runs
+
+
+def test_a_batch_with_repeats_gives_the_rows_of_one_by_one(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline, runs = seeded(store, "batchx", "singlx")
     with caplog.at_level(logging.WARNING, logger="leadbot.ingest"):
         outcomes = pipeline.process_batch(runs["batchx"])
     assert "one by one" not in caplog.text  # recorded as one batch, not by the fallback
@@ -147,3 +154,50 @@ def test_a_batch_with_repeats_gives_the_rows_of_one_by_one(
     assert len(got["outbox"]) == 2
     assert any("score_changed" in a for a in got["activities"])
     assert got == want
+
+
+def items_of(pipeline: Pipeline, raw_ids: list[int]) -> list[Item]:
+    with pipeline.store.session() as session:
+        raws = [session.get(RawInput, i) for i in raw_ids]
+    out = []
+    for raw in raws:
+        assert raw is not None and raw.id is not None
+        inq = READERS[raw.kind](raw, pipeline.context)
+        assert isinstance(inq, Inquiry)
+        out.append(Pipeline._item(raw.id, inq))
+    return out
+
+
+def test_a_plan_made_stale_by_another_writer_is_planned_again(store: Store) -> None:
+    """The batch is planned on a snapshot; another connection then records two of its messages
+    (creating a person the plan thought new, and changing an existing lead's history). The
+    write sees it and plans again inside its transaction: the rows are those of one by one."""
+    pipeline, runs = seeded(store, "stalex", "singlx")
+    items = items_of(pipeline, runs["stalex"])
+    with store.reading() as snapshot_session:
+        prepared = prepare_batch(snapshot_session, items, scorer=pipeline.scorer, now=NOW)
+    for n in (0, 5):  # alice's m1 (a new person), carol's m4 (an existing lead turns hot)
+        reference(pipeline, runs["stalex"][n])
+    with store.session() as session:
+        results = record_batch(session, items, scorer=pipeline.scorer, now=NOW, prepared=prepared)
+    for n in (0, 5, *range(7)):
+        reference(pipeline, runs["singlx"][n])
+
+    assert [r.duplicate for r in results] == [True, True, False, False, True, True, False]
+    assert results[0].lead_id == results[1].lead_id
+    with store.session() as session:
+        got, want = snapshot(session, "stalex"), snapshot(session, "singlx")
+    for table_rows in ("leads", "activities", "outbox"):
+        assert got[table_rows] == want[table_rows]
+
+
+def test_an_unchanged_plan_is_written_as_planned(store: Store) -> None:
+    pipeline, runs = seeded(store, "planx")
+    items = items_of(pipeline, runs["planx"])
+    with store.reading() as snapshot_session:
+        prepared = prepare_batch(snapshot_session, items, scorer=pipeline.scorer, now=NOW)
+    assert [x.id < 0 for x in prepared.leads].count(True) == 2  # alice and bob, not yet inserted
+    with store.session() as session:
+        results = record_batch(session, items, scorer=pipeline.scorer, now=NOW, prepared=prepared)
+    assert [x.id > 0 for x in prepared.leads].count(True) == 3  # the plan itself was written
+    assert [r.announced for r in results].count(True) == 2
