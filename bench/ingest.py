@@ -32,7 +32,7 @@ from aiosmtpd.smtp import SMTP
 from bot.config import Settings
 from bot.runtime import build_runtime
 from ingest.smtp import InboxHandler, SMTPServerThread
-from ingest.worker import process_pool_queue
+from ingest.worker import freeze_startup_objects, process_pool_queue
 from storage.db import Store
 from storage.migrate import upgrade
 
@@ -124,7 +124,9 @@ def leadbot_server(url: str, *, worker_process: bool = True) -> SMTPServerThread
         inbox_domains=settings.inbox_domains,
         queue=queue,
     )
-    return SMTPServerThread(handler, max_message_bytes=settings.max_message_bytes).start()
+    server = SMTPServerThread(handler, max_message_bytes=settings.max_message_bytes).start()
+    freeze_startup_objects()  # as `leadbot serve` does once it has started
+    return server
 
 
 def fresh_url(base: str | None, tmp: Path, tag: str) -> str:

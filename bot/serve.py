@@ -14,7 +14,7 @@ from bot.dispatcher import Dispatcher, LogSender, Sender
 from bot.runtime import Runtime
 from bot.web import create_app
 from ingest.smtp import InboxHandler, start_smtp
-from ingest.worker import process_pool_queue
+from ingest.worker import freeze_startup_objects, process_pool_queue
 from storage.migrate import upgrade
 
 log = logging.getLogger("leadbot.serve")
@@ -121,6 +121,7 @@ async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) 
         http_port,
         runtime.store.url.split("@")[-1] if "@" in runtime.store.url else runtime.store.url,
     )
+    freeze_startup_objects()
     await stop.wait()
     log.info("shutting down")
     server.should_exit = True
