@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
@@ -68,10 +70,13 @@ def store_raws(store: Store, drafts: Sequence[RawDraft]) -> list[tuple[int, bool
             },
         )
     with store.transaction() as conn:
-        made = {
-            str(sha): int(i)
-            for i, sha in insert_ignore_many(conn, _RAW, list(rows.values()), "sha256")
-        }
+        if conn.dialect.name == "sqlite":
+            made = _insert_sqlite(conn, list(rows.values()))
+        else:
+            made = {
+                str(sha): int(i)
+                for i, sha in insert_ignore_many(conn, _RAW, list(rows.values()), "sha256")
+            }
         known = [sha for sha in rows if sha not in made]
         found: dict[str, int] = {}
         if known:
@@ -85,6 +90,36 @@ def store_raws(store: Store, drafts: Sequence[RawDraft]) -> list[tuple[int, bool
         else:
             out.append((found[digest], False))
     return out
+
+
+_SQLITE_INSERT = (
+    "INSERT INTO raw_input (kind, channel, sha256, content, content_type, size, envelope,"
+    " received_at, status, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)"
+    " ON CONFLICT (sha256) DO NOTHING RETURNING id"
+)
+
+
+def _insert_sqlite(conn: sa.Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """The INSERT on the DBAPI cursor: SQLAlchemy's execution costs twice SQLite's own work."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    made: dict[str, int] = {}
+    try:
+        for r in rows:
+            at = r["received_at"]
+            at = (at.astimezone(UTC) if at.tzinfo else at).replace(tzinfo=None)
+            cursor.execute(
+                _SQLITE_INSERT,
+                (
+                    r["kind"], r["channel"], r["sha256"], r["content"], r["content_type"],
+                    r["size"], json.dumps(r["envelope"]), at.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                ),
+            )  # fmt: skip
+            row = cursor.fetchone()
+            if row is not None:
+                made[r["sha256"]] = int(row[0])
+    finally:
+        cursor.close()
+    return made
 
 
 def mark_raw(

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -17,7 +18,7 @@ from bot.runtime import build_runtime
 from ingest.commit import GroupCommit
 from ingest.pipeline import Pipeline
 from ingest.smtp import InboxHandler, SMTPServerThread
-from storage.db import Store
+from storage.db import Store, insert_ignore_many, table
 from storage.models import Lead, RawInput
 from storage.raw import RawDraft, store_raws
 from tests.conftest import make_settings
@@ -194,3 +195,26 @@ def test_reading_the_accepted_inputs_never_waits_for_a_writer(sqlite_url: str) -
         blocker.rollback()
         blocker.close()
         store.dispose()
+
+
+def test_the_sqlite_fast_insert_stores_what_sqlalchemy_would(sqlite_url: str) -> None:
+    """store_raws writes SQLite rows on the DBAPI cursor: the same text as SQLAlchemy's types."""
+    store = Store(sqlite_url)
+    at = datetime(2026, 11, 30, 3, 0, 0, 250, tzinfo=timezone(timedelta(hours=2)))
+    envelope = {"mail_from": "a@b.example", "rcpt_to": ["x@leads.example.com"], "peer": None}
+    [(fast, _)] = store_raws(store, [RawDraft(b"From: a@b\n\nx", "email", "smtp", None, envelope, at)])
+    with store.transaction() as conn:
+        values = {"kind": "email", "channel": "smtp", "sha256": "0" * 64, "content": b"y",
+                  "content_type": None, "size": 1, "envelope": envelope, "received_at": at}
+        [(reference, _)] = insert_ignore_many(conn, table(RawInput), [values], "sha256")
+    columns = "envelope, received_at, status, attempts, reason, lead_id, message_id, processed_at"
+    path = sqlite_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        rows = [db.execute(f"SELECT {columns} FROM raw_input WHERE id = ?", (i,)).fetchone()
+                for i in (fast, reference)]  # fmt: skip
+    assert rows[0] == rows[1]
+    with store.session() as s:
+        raw = s.get(RawInput, fast)
+        assert raw is not None
+        assert (raw.received_at, raw.envelope, raw.status) == (at, envelope, "pending")
+    store.dispose()
