@@ -227,6 +227,7 @@ def _write(session: Session, plan: Prepared, *, check: bool, now: datetime) -> l
         for lead in new:
             ids[lead.id] = by_email[lead.email]
             object.__setattr__(lead, "id", ids[lead.id])  # not a change to write back
+            lead.changed.clear()  # inserted as planned
 
     def real(lead_id: int) -> int:
         return ids.get(lead_id, lead_id)
@@ -309,15 +310,10 @@ _DEFAULTS = {
 
 
 def _insert_values(lead: LeadRow, now: datetime) -> dict[str, Any]:
-    """The INSERT of a new lead: the columns it was created with (the rest follow as changes)."""
-    return {
-        "email": lead.email,
-        "domain": domain_of(lead.email),
-        "source": lead.source,
-        "latest_source": lead.source,
-        "created_at": now,
-        "updated_at": now,
-    }
+    """A new lead's INSERT with everything the plan gave it: no UPDATE needed afterwards."""
+    values = {name: getattr(lead, name) for name in LeadRow.COLUMNS if name != "id"}
+    values["created_at"] = now
+    return values
 
 
 def _load_leads(session: Session, emails: list[str]) -> dict[str, LeadRow]:
