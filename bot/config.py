@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,14 @@ def _split(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (a container's or taskset's limit, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -33,7 +42,8 @@ class Settings(BaseSettings):
     internal_domains: DomainList = frozenset()
     max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     max_mime_parts: int = Field(default=1000, gt=0)
-    ingest_workers: int = Field(default=2, ge=1, le=32)  # processes that parse and record mail
+    # Processes that parse and record accepted mail: one per CPU but the receiver's (at least 1).
+    ingest_workers: int = Field(default_factory=lambda: max(1, usable_cpus() - 1), ge=1, le=32)
     scoring_rules: Path | None = None
     hot_threshold: float | None = None
     rescore_interval_minutes: float = Field(default=60.0, ge=0)  # 0 turns the scheduler off
