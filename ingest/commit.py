@@ -15,6 +15,7 @@ import logging
 import threading
 
 from ingest.pipeline import Pipeline
+from ingest.worker import batch_length
 from storage.errors import StoreUnavailable
 from storage.raw import RawDraft
 
@@ -24,7 +25,7 @@ Accepted = tuple[int, bool]  # (raw id, new)
 
 
 class GroupCommit:
-    """One committing thread for a receiver; `accept` is called on the event loop."""
+    """One committing thread for a receiver; `commit` is awaited on the receiver's event loop."""
 
     def __init__(
         self, pipeline: Pipeline, *, max_batch: int = 64, max_bytes: int = 32 * 2**20
@@ -72,12 +73,7 @@ class GroupCommit:
 
     def _take(self) -> list[_Waiting]:
         """The oldest waiting inputs, up to `max_batch` and (after the first) `max_bytes`."""
-        size, n = 0, 0
-        for waiting in self._queue[: self.max_batch]:
-            size += len(waiting.draft.content)
-            if n and size > self.max_bytes:
-                break
-            n += 1
+        n = batch_length((len(w.draft.content) for w in self._queue), self.max_batch, self.max_bytes)
         batch, self._queue[:n] = self._queue[:n], []
         return batch
 

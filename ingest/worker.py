@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from typing import Any
 
@@ -20,6 +20,18 @@ from storage.errors import StoreUnavailable
 log = logging.getLogger("leadbot.worker")
 
 BatchRunner = Callable[[list[int]], list[Outcome]]
+
+
+def batch_length(sizes: Iterable[int], max_items: int, max_bytes: int) -> int:
+    """How many of the oldest inputs (of these sizes) make a batch: at most `max_items`, and
+    within `max_bytes` except that the first always goes."""
+    total, n = 0, 0
+    for size in sizes:
+        total += size
+        if n == max_items or (n and total > max_bytes):
+            break
+        n += 1
+    return n
 
 
 class BatchQueue:
@@ -92,12 +104,7 @@ class BatchQueue:
 
     def _take(self) -> list[int]:
         """The oldest pending inputs, up to `max_batch` and (after the first) `max_bytes`."""
-        total, n = 0, 0
-        for _, size in self._pending[: self.max_batch]:
-            total += size
-            if n and total > self.max_bytes:
-                break
-            n += 1
+        n = batch_length((size for _, size in self._pending), self.max_batch, self.max_bytes)
         batch = [raw_id for raw_id, _ in self._pending[:n]]
         del self._pending[:n]
         return batch

@@ -1,13 +1,15 @@
 """Recording and scoring a batch of inquiries in a handful of statements, same rows as one by one.
 
 `storage.leads.record_inquiry` + `storage.scores.score_lead` cost about a dozen statements per
-inquiry; a busy receiver hands over hundreds at once. Here the batch is resolved with one SELECT of
-known dedup keys, one of known leads, multi-row INSERT … ON CONFLICT DO NOTHING for new leads and
-activities, one SELECT of the known leads' engagement, scoring in Python, and executemany UPDATEs
-and INSERTs for the leads' changed columns and the score_changed rows. Leads are plain rows
-(`LeadRow`), not ORM objects: building and flushing those cost more than the rest of the work.
-Inquiries are still applied in order, so a person twice in a batch is scored twice, exactly as
-the per-inquiry path does.
+inquiry; a busy receiver hands over hundreds at once. `prepare_batch` reads what the batch depends
+on (its known dedup keys, the leads known by email, their engagement activities) and plans it in
+Python: profiles, touches, scores, `score_changed` rows, announcements. `record_batch` checks in
+its transaction that those reads still hold and writes: multi-row INSERT … ON CONFLICT DO NOTHING
+for new leads and activities, executemany UPDATEs of the known leads' changed columns, the
+score_changed rows and the announcements. Planned on a snapshot, the batch holds SQLite's write
+lock only for the statements. Leads are plain rows (`LeadRow`), not ORM objects: building and
+flushing those cost more than the rest of the work. Inquiries are still applied in order, so a
+person twice in a batch is scored twice, exactly as the per-inquiry path does.
 """
 
 from __future__ import annotations
