@@ -36,7 +36,7 @@ def lead_facts(lead: Lead | LeadRow) -> LeadFacts:
 
 
 class ActivityRow(Protocol):
-    """What scoring reads of an activity: an `Activity`, or a Core row of these columns."""
+    """What scoring reads of an activity: an `Activity`, or any row with these attributes."""
 
     @property
     def kind(self) -> str: ...
