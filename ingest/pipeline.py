@@ -181,10 +181,13 @@ class Pipeline:
         try:
             items = [self._item(raw_id, inq) for raw_id, inq in inquiries]
             now = self.clock()
-            # The Python work (profiles, scoring) on a snapshot, before the write transaction:
-            # on SQLite that transaction holds the lock every receiver needs to commit.
-            with self.store.reading() as snapshot:
-                prepared = prepare_batch(snapshot, items, scorer=self.scorer, now=now)
+            # On SQLite the Python work (profiles, scoring) runs on a snapshot before the write
+            # transaction, which holds the lock every receiver needs to commit. PostgreSQL has no
+            # such lock: planning inside the transaction saves the snapshot and its re-check.
+            prepared = None
+            if self.store.dialect == "sqlite":
+                with self.store.reading() as snapshot:
+                    prepared = prepare_batch(snapshot, items, scorer=self.scorer, now=now)
             with self.store.session() as session:
                 recorded = self._record_all(session, items, now=now, prepared=prepared)
                 mark_raws(
