@@ -70,7 +70,16 @@ def test_concurrent_smtp_sessions_share_commits_and_every_message_is_kept(sqlite
     path = sqlite_url.removeprefix("sqlite:///")
     blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     blocker.execute("BEGIN IMMEDIATE")
-    threading.Timer(0.5, blocker.rollback).start()
+
+    def release() -> None:  # once the other sessions wait behind the first commit (or after 10 s)
+        deadline = time.monotonic() + 10
+        while sum(pipeline.batches) + len(handler.committer._queue) < 8:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        blocker.rollback()
+
+    threading.Thread(target=release).start()
 
     def send(n: int) -> None:
         with smtplib.SMTP("127.0.0.1", server.port, timeout=30) as c:
