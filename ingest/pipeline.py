@@ -185,7 +185,7 @@ class Pipeline:
             # transaction, which holds the lock every receiver needs to commit. PostgreSQL has no
             # such lock: planning inside the transaction saves the snapshot and its re-check.
             prepared = None
-            if self.store.dialect == "sqlite":
+            if self.store.single_writer:
                 with self.store.reading() as snapshot:
                     prepared = prepare_batch(snapshot, items, scorer=self.scorer, now=now)
             with self.store.session() as session:

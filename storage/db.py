@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,8 +65,6 @@ def _poll_write_lock(dbapi_conn: Any, *, patience: float = 2.0) -> bool:
     whose commit gates each `250`, that is most of the time of a message. Polling at a fine grain
     takes the lock within a millisecond of its release.
     """
-    import sqlite3
-
     dbapi_conn.execute("PRAGMA busy_timeout=0")
     try:
         delay, deadline = 50e-6, time.monotonic() + patience
@@ -97,6 +96,12 @@ class Store:
         return self.engine.dialect.name
 
     @property
+    def single_writer(self) -> bool:
+        """One writer at a time for the whole database (SQLite): what a write transaction holds,
+        every other writer waits for."""
+        return self.dialect == "sqlite"
+
+    @property
     def per_connection(self) -> bool:
         """An in-memory SQLite database: one per connection, so other threads (SQLAlchemy gives
         each its own) and processes cannot share it."""
@@ -106,46 +111,43 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session committed on success, rolled back on error."""
-        try:
-            with Session(self.engine, expire_on_commit=False) as session:
-                try:
-                    yield session
-                    session.commit()
-                except BaseException:
-                    session.rollback()
-                    raise
-        except (exc.OperationalError, exc.InterfaceError) as e:
-            raise StoreUnavailable(f"database unavailable: {_short(e)}") from e
+        with _unavailable(), Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A session that only reads: on SQLite it does not take the write lock (which every other
         transaction takes at BEGIN), so it never waits for a writer nor makes one wait."""
-        try:
-            with Session(self._reader) as session:
-                yield session
-        except (exc.OperationalError, exc.InterfaceError) as e:
-            raise StoreUnavailable(f"database unavailable: {_short(e)}") from e
+        with _unavailable(), Session(self._reader) as session:
+            yield session
 
     @contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
         """A Core connection in a transaction, committed on success: for hot paths that need no
         ORM (a Session costs more than the INSERT that commits an accepted message)."""
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except (exc.OperationalError, exc.InterfaceError) as e:
-            raise StoreUnavailable(f"database unavailable: {_short(e)}") from e
+        with _unavailable(), self.engine.begin() as conn:
+            yield conn
 
     def ping(self) -> None:
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-        except (exc.OperationalError, exc.InterfaceError) as e:
-            raise StoreUnavailable(f"database unavailable: {_short(e)}") from e
+        with _unavailable(), self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    """Connection failures (no server, a lock never released) become StoreUnavailable."""
+    try:
+        yield
+    except (exc.OperationalError, exc.InterfaceError) as e:
+        raise StoreUnavailable(f"database unavailable: {_short(e)}") from e
 
 
 def _short(e: Exception) -> str:
