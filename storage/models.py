@@ -152,9 +152,6 @@ class LeadRow:
             self.changed.add(name)
         object.__setattr__(self, name, value)
 
-    def values(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.COLUMNS}
-
     changed: set[str]
 
 

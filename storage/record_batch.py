@@ -109,10 +109,10 @@ def prepare_batch(
     seen: dict[str, int] = {}
     for chunk in _chunks(keys):
         seen.update(_recorded_keys(session, chunk))
-    leads: dict[str, LeadRow] = {}
+    rows: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(emails):
-        leads.update(_load_leads(session, chunk))
-    rows = {email: lead.values() for email, lead in leads.items()}
+        rows.update(_lead_rows(session, chunk))
+    leads = {email: LeadRow(row) for email, row in rows.items()}
     history: dict[int, list[ActivityRow]] = defaultdict(list)
     marks: dict[int, tuple[int, int]] = {}
     for chunk in _chunks([x.id for x in leads.values()]):
@@ -262,7 +262,7 @@ def _unchanged(session: Session, plan: Prepared) -> bool:
     emails = sorted({lead.email for lead in plan.leads})
     rows: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(emails):
-        rows.update({email: lead.values() for email, lead in _load_leads(session, chunk).items()})
+        rows.update(_lead_rows(session, chunk))
     if rows != plan.rows:
         return False
     marks: dict[int, tuple[int, int]] = {}
@@ -318,9 +318,10 @@ def _insert_values(lead: LeadRow, now: datetime) -> dict[str, Any]:
     return values
 
 
-def _load_leads(session: Session, emails: list[str]) -> dict[str, LeadRow]:
+def _lead_rows(session: Session, emails: list[str]) -> dict[str, dict[str, Any]]:
+    """The `LeadRow` columns of the leads with these emails, by email."""
     stmt = select(*[_LEAD.c[name] for name in LeadRow.COLUMNS]).where(_LEAD.c.email.in_(emails))
-    return {row.email: LeadRow(dict(row._mapping)) for row in session.execute(stmt)}
+    return {row.email: dict(row._mapping) for row in session.execute(stmt)}
 
 
 def write_leads(session: Session, leads: Iterable[LeadRow]) -> None:
