@@ -31,21 +31,6 @@ class RawDraft:
     received_at: datetime | None = None
 
 
-def store_raw(
-    store: Store,
-    *,
-    content: bytes,
-    kind: str,
-    channel: str,
-    content_type: str | None = None,
-    envelope: dict[str, Any] | None = None,
-    received_at: datetime | None = None,
-) -> tuple[int, bool]:
-    """Commit `content`; returns (raw id, True if new). The same bytes twice are stored once."""
-    draft = RawDraft(content, kind, channel, content_type, envelope or {}, received_at)
-    return store_raws(store, [draft])[0]
-
-
 def store_raws(store: Store, drafts: Sequence[RawDraft]) -> list[tuple[int, bool]]:
     """Commit several inputs in one transaction: (raw id, True if new) for each, in order.
 

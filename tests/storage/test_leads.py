@@ -10,7 +10,7 @@ from sqlalchemy import select
 from storage.db import Store
 from storage.leads import activities_of, add_note, get_lead, notes_of, record_inquiry, search_leads
 from storage.models import Lead
-from storage.raw import store_raw
+from storage.raw import RawDraft, store_raws
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -80,8 +80,8 @@ def test_concurrent_first_messages_from_one_person_make_one_lead(store: Store) -
 
 
 def test_same_bytes_are_stored_once(store: Store) -> None:
-    first = store_raw(store, content=b"From: a@b.example\n\nhi", kind="email", channel="smtp")
-    again = store_raw(store, content=b"From: a@b.example\n\nhi", kind="email", channel="pipe")
+    [first] = store_raws(store, [RawDraft(b"From: a@b.example\n\nhi", "email", "smtp")])
+    [again] = store_raws(store, [RawDraft(b"From: a@b.example\n\nhi", "email", "pipe")])
     assert first[1] is True and again == (first[0], False)
 
 
