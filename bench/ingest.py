@@ -175,7 +175,9 @@ def throughput(args: argparse.Namespace) -> None:
             b, lb = statistics.median(bare_rates), statistics.median(lb_rates)
             rounds = zip(bare_rates, lb_rates, strict=True)
             spread = ", ".join(f"{x:.0f}/{y:.0f}" for x, y in rounds)
-            print(f"{connections:>11} {b:>11.0f} {lb:>14.0f} {lb / b:>6.2f}  {backend:<7}  {spread}")
+            print(
+                f"{connections:>11} {b:>11.0f} {lb:>14.0f} {lb / b:>6.2f}  {backend:<7}  {spread}"
+            )
 
 
 def leadbot_rate(
@@ -266,7 +268,9 @@ def main() -> None:
         "--database-url",
         help="PostgreSQL server URL (a scratch database is created); default SQLite",
     )
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per connection count (median)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds per connection count (median)"
+    )
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--only-big", action="store_true")
     args = parser.parse_args()

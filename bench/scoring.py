@@ -237,10 +237,23 @@ def fresh_copy(
 
     return [
         (
-            replace(lead, email=s(lead.email), domain=s(lead.domain), title=s(lead.title),
-                    fields={s(k): s(v) for k, v in lead.fields.items()}),
-            [replace(a, kind=s(a.kind), text=s(a.text), fields=dict(a.fields),
-                     occurred_at=a.occurred_at + timedelta(0)) for a in acts],
+            replace(
+                lead,
+                email=s(lead.email),
+                domain=s(lead.domain),
+                title=s(lead.title),
+                fields={s(k): s(v) for k, v in lead.fields.items()},
+            ),
+            [
+                replace(
+                    a,
+                    kind=s(a.kind),
+                    text=s(a.text),
+                    fields=dict(a.fields),
+                    occurred_at=a.occurred_at + timedelta(0),
+                )
+                for a in acts
+            ],
         )
         for lead, acts in items
     ]
@@ -264,7 +277,7 @@ def speed(n: int = 100_000) -> None:
         # CPU time of this process: the benchmark machine is shared with other jobs.
         started = time.process_time()
         for i in range(0, n, 1000):  # the batches a rescoring job would send
-            rules.score_batch(batch[i:i + 1000], now=now, reasons=reasons)
+            rules.score_batch(batch[i : i + 1000], now=now, reasons=reasons)
         took = time.process_time() - started
         print(f"  {label:<42} {n / took:>9,.0f} leads/s  ({took / n * 1e6:.1f} µs/lead)")
 

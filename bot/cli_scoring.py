@@ -43,8 +43,10 @@ def read_rows(path: str, mapping: dict[str, str], drop: list[str]) -> list[dict[
             header = next(csv.reader(fh), [])
         missing = [c for c in [*mapping, *drop] if c not in header]
         if missing:
-            raise InputRejected(f"{path}: no column {', '.join(map(repr, missing))} "
-                                f"(columns: {', '.join(header)[:500]})")
+            raise InputRejected(
+                f"{path}: no column {', '.join(map(repr, missing))} "
+                f"(columns: {', '.join(header)[:500]})"
+            )
         # A column named like a lead attribute ("Email", "title") needs no --map.
         taken = set(mapping.values())
         for column in header:
@@ -65,8 +67,9 @@ def store_rows(rt: Runtime) -> list[dict[str, str]]:
 
     rows: list[dict[str, str]] = []
     with rt.store.session() as session:
-        closed = session.scalars(select(Lead).where(
-            Lead.status.in_([LeadStatus.WON.value, LeadStatus.LOST.value])))  # type: ignore[attr-defined]
+        closed = session.scalars(
+            select(Lead).where(Lead.status.in_([LeadStatus.WON.value, LeadStatus.LOST.value]))
+        )  # type: ignore[attr-defined]
         for lead in closed:
             facts = lead_facts(lead)
             row = {f"fields.{k}": v for k, v in facts.fields.items() if v.strip()}
@@ -93,8 +96,13 @@ def cmd_score_train(args: argparse.Namespace, rt: Runtime) -> int:
             raise InputRejected("--csv needs --outcome COLUMN (or --map COLUMN=outcome)")
         rows, positive = read_rows(args.csv, mapping, args.drop or []), set(POSITIVE)
     try:
-        text = train_point_rules(rows, "outcome", positive=positive, min_count=args.min_count,
-                                 auto_interactions=args.interactions)
+        text = train_point_rules(
+            rows,
+            "outcome",
+            positive=positive,
+            min_count=args.min_count,
+            auto_interactions=args.interactions,
+        )
     except ValueError as e:
         raise InputRejected(f"cannot learn from {len(rows)} row(s): {e}") from None
     try:
@@ -104,8 +112,10 @@ def cmd_score_train(args: argparse.Namespace, rt: Runtime) -> int:
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
         rules = text.count("[[rule]]")
-        print(f"learned {rules} rule(s) from {len(rows)} lead(s); wrote {args.output}",
-              file=sys.stderr)
+        print(
+            f"learned {rules} rule(s) from {len(rows)} lead(s); wrote {args.output}",
+            file=sys.stderr,
+        )
     else:
         sys.stdout.write(text + "\n")
     return EX_OK
@@ -119,21 +129,34 @@ def cmd_import(args: argparse.Namespace, rt: Runtime) -> int:
         print(f"leadbot import: {args.csv}: {line}", file=sys.stderr)
     if len(report.skipped) > 20:
         print(f"leadbot import: … and {len(report.skipped) - 20} more", file=sys.stderr)
-    print(f"{report.rows} row(s): {report.created} lead(s) created, {report.updated} updated, "
-          f"{report.won} won, {report.lost} lost, {len(report.skipped)} skipped")
+    print(
+        f"{report.rows} row(s): {report.created} lead(s) created, {report.updated} updated, "
+        f"{report.won} won, {report.lost} lost, {len(report.skipped)} skipped"
+    )
     return EX_OK
 
 
 def add_train_parser(score: argparse._SubParsersAction) -> None:
-    p = score.add_parser("train", help="learn point rules from won/lost leads (needs leadbot[learn])")
+    p = score.add_parser(
+        "train", help="learn point rules from won/lost leads (needs leadbot[learn])"
+    )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--from-store", action="store_true", help="won and lost leads in the database")
     src.add_argument("--csv", metavar="FILE", help="a CSV of historical leads with an outcome")
     _csv_options(p)
-    p.add_argument("--min-count", type=int, default=20,
-                   help="leads a value needs to get a rule of its own (default 20)")
-    p.add_argument("--interactions", type=int, default=10, metavar="N",
-                   help="pairs of fields to learn together, found in the data (default 10; 0: none)")
+    p.add_argument(
+        "--min-count",
+        type=int,
+        default=20,
+        help="leads a value needs to get a rule of its own (default 20)",
+    )
+    p.add_argument(
+        "--interactions",
+        type=int,
+        default=10,
+        metavar="N",
+        help="pairs of fields to learn together, found in the data (default 10; 0: none)",
+    )
     p.add_argument("--output", "-o", metavar="FILE", help="rules file to write (default: stdout)")
     p.set_defaults(func=cmd_score_train)
 
@@ -146,8 +169,12 @@ def add_import_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _csv_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--map", action="append", metavar="COL=field",
-                   help="column to lead attribute (email, name, company, title, phone, country, "
-                        "domain), to a field name, or to - (ignore); other columns become fields")
+    p.add_argument(
+        "--map",
+        action="append",
+        metavar="COL=field",
+        help="column to lead attribute (email, name, company, title, phone, country, "
+        "domain), to a field name, or to - (ignore); other columns become fields",
+    )
     p.add_argument("--outcome", metavar="COL", help="column saying won (yes/1/won) or lost")
     p.add_argument("--drop", action="append", metavar="COL", help="column to ignore")

@@ -24,13 +24,20 @@ class RescoreReport:
     seconds: float = 0.0  # wall time of the whole run
 
 
-def rescore_all(runtime: Runtime, *, batch: int = BATCH, now: datetime | None = None,
-                full: bool | None = None) -> RescoreReport:
+def rescore_all(
+    runtime: Runtime, *, batch: int = BATCH, now: datetime | None = None, full: bool | None = None
+) -> RescoreReport:
     """Recompute every lead's score; crossing the hot threshold announces, falling never retracts."""
     started = time.perf_counter()
     workers = runtime.settings.rescore_workers or os.cpu_count() or 1
-    stats = rescore_leads(runtime.store, runtime.scorer, batch=batch, now=now, full=full,
-                          workers=workers)
-    return RescoreReport(leads=stats.leads, announced=stats.announced, changed=stats.changed,
-                         recorded=stats.recorded, planned=stats.planned,
-                         seconds=time.perf_counter() - started)
+    stats = rescore_leads(
+        runtime.store, runtime.scorer, batch=batch, now=now, full=full, workers=workers
+    )
+    return RescoreReport(
+        leads=stats.leads,
+        announced=stats.announced,
+        changed=stats.changed,
+        recorded=stats.recorded,
+        planned=stats.planned,
+        seconds=time.perf_counter() - started,
+    )

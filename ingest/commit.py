@@ -73,7 +73,9 @@ class GroupCommit:
 
     def _take(self) -> list[_Waiting]:
         """The oldest waiting inputs, up to `max_batch` and (after the first) `max_bytes`."""
-        n = batch_length((len(w.draft.content) for w in self._queue), self.max_batch, self.max_bytes)
+        n = batch_length(
+            (len(w.draft.content) for w in self._queue), self.max_batch, self.max_bytes
+        )
         batch, self._queue[:n] = self._queue[:n], []
         return batch
 

@@ -82,8 +82,11 @@ class BatchQueue:
         inflight: set[asyncio.Task[None]] = set()
         while True:
             self._wakeup.clear()
-            if self.linger and inflight and 0 < len(self._pending) < self.max_batch and (
-                sum(size for _, size in self._pending) < self.max_bytes
+            if (
+                self.linger
+                and inflight
+                and 0 < len(self._pending) < self.max_batch
+                and (sum(size for _, size in self._pending) < self.max_bytes)
             ):
                 # A batch is already running: let a short queue grow for a moment, so one
                 # transaction records several inputs instead of one each (fewer lock handovers

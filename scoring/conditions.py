@@ -28,8 +28,19 @@ class RuleError(ValueError):
 class LeadCtx:
     """What lead-level checks look at, folded once per score() call."""
 
-    __slots__ = ("country", "domain", "domain_class", "email", "fields", "numbers", "present",
-                 "title", "title_hits", "title_ordered", "title_words")
+    __slots__ = (
+        "country",
+        "domain",
+        "domain_class",
+        "email",
+        "fields",
+        "numbers",
+        "present",
+        "title",
+        "title_hits",
+        "title_ordered",
+        "title_words",
+    )
 
     def __init__(self) -> None:
         self.country = ""
@@ -50,8 +61,17 @@ class ActCtx:
 
     __slots__ = ("age_days", "decay", "hits", "kind", "occurred_at", "ordered", "text", "words")
 
-    def __init__(self, kind: str, age_days: float, decay: float, occurred_at: datetime,
-                 text: str, words: frozenset[str], ordered: list[str], hits: set[int]) -> None:
+    def __init__(
+        self,
+        kind: str,
+        age_days: float,
+        decay: float,
+        occurred_at: datetime,
+        text: str,
+        words: frozenset[str],
+        ordered: list[str],
+        hits: set[int],
+    ) -> None:
         self.kind = kind
         self.age_days = age_days
         self.decay = decay
@@ -136,8 +156,10 @@ def _field_check(spec: Any, key: str, needs: set[str]) -> LeadCheck:
     if "in" in spec:
         needs.add(f"fields:{name}")
         wanted = frozenset(v.strip().casefold() for v in _strings("in", spec["in"]))
-        return (lambda c: (got := c.fields.get(name)) is not None and got[1] in wanted,
-                lambda c: f"{name} = {c.fields[name][0]}")
+        return (
+            lambda c: (got := c.fields.get(name)) is not None and got[1] in wanted,
+            lambda c: f"{name} = {c.fields[name][0]}",
+        )
     if ops:
         needs.add(f"number:{name}")
         # Bins are half-open, [gte, lt), so learned neighbouring bins never overlap.
@@ -145,8 +167,10 @@ def _field_check(spec: Any, key: str, needs: set[str]) -> LeadCheck:
         hi = ops.get("lt", ops.get("lte", math.inf))
         lo_ok = (lambda x: x > lo) if "gt" in ops else (lambda x: x >= lo)
         hi_ok = (lambda x: x < hi) if "lt" in ops else (lambda x: x <= hi)
-        return (lambda c: (x := c.numbers.get(name)) is not None and lo_ok(x) and hi_ok(x),
-                lambda c: f"{name} = {c.numbers[name]:g}")
+        return (
+            lambda c: (x := c.numbers.get(name)) is not None and lo_ok(x) and hi_ok(x),
+            lambda c: f"{name} = {c.numbers[name]:g}",
+        )
     for flag in ("missing", "present"):
         if flag in spec:
             if not isinstance(spec[flag], bool):
@@ -195,8 +219,9 @@ def compile_when(when: Any, vocab: Vocabulary) -> Compiled:
             classes = _strings(key, value, allow_str=True)
             bad = [c for c in classes if c not in DOMAIN_CLASSES]
             if bad:
-                raise RuleError(key, f"'domain_is': '{bad[0]}' is not one of "
-                                     f"{', '.join(DOMAIN_CLASSES)}")
+                raise RuleError(
+                    key, f"'domain_is': '{bad[0]}' is not one of {', '.join(DOMAIN_CLASSES)}"
+                )
             needs.add("domain")
             lead.append(_domain_class_check(frozenset(classes)))
         elif key == "domain_in":
@@ -215,16 +240,22 @@ def compile_when(when: Any, vocab: Vocabulary) -> Compiled:
                 elif len(name) == 2 and name.isalpha():
                     codes.add(name)
                 else:
-                    raise RuleError(key, f"'country_in': '{item}' is neither an ISO country "
-                                         "code nor a region defined under [regions]")
+                    raise RuleError(
+                        key,
+                        f"'country_in': '{item}' is neither an ISO country "
+                        "code nor a region defined under [regions]",
+                    )
             lead.append(_country_check(frozenset(codes)))
         elif key == "field":
             for spec in value if isinstance(value, list) else [value]:
                 lead.append(_field_check(spec, key, needs))
         elif key == "profile_complete_min":
             if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 4:
-                raise RuleError(key, "'profile_complete_min' must be a whole number from 1 to 4 "
-                                     f"(of {', '.join(PROFILE_PARTS)})")
+                raise RuleError(
+                    key,
+                    "'profile_complete_min' must be a whole number from 1 to 4 "
+                    f"(of {', '.join(PROFILE_PARTS)})",
+                )
             needs.add("profile")
             lead.append(_profile_check(value))
         elif key == "text_any":
@@ -248,8 +279,10 @@ def compile_when(when: Any, vocab: Vocabulary) -> Compiled:
 
 # Factories, so that every check closes over its own values.
 def _presence_check(name: str, want: bool) -> LeadCheck:
-    return ((lambda c: (name in c.fields) == want),
-            (lambda c: f"{name} {'present' if want else 'missing'}"))
+    return (
+        (lambda c: (name in c.fields) == want),
+        (lambda c: f"{name} {'present' if want else 'missing'}"),
+    )
 
 
 def _title_check(kw: Keywords, kid: int) -> LeadCheck:
@@ -267,8 +300,10 @@ def _domain_class_check(wanted: frozenset[str]) -> LeadCheck:
 
 
 def _domain_in_check(doms: frozenset[str]) -> LeadCheck:
-    return ((lambda c: in_domains(c.domain, doms) is not None),
-            (lambda c: f"domain {in_domains(c.domain, doms)}"))
+    return (
+        (lambda c: in_domains(c.domain, doms) is not None),
+        (lambda c: f"domain {in_domains(c.domain, doms)}"),
+    )
 
 
 def _email_check(rx: re.Pattern[str]) -> LeadCheck:

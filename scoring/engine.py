@@ -67,9 +67,19 @@ _NONE: list[ActCtx] = []
 class RuleSet:
     """A loaded rules file: implements scoring.types.Scorer; build it with load_rules()."""
 
-    def __init__(self, *, path: Path, rules: Sequence[Rule], products: Sequence[Product],
-                 vocab: Vocabulary, half_life_days: float, warm_threshold: float,
-                 hot_threshold: float, grades: dict[str, float], needs: set[str]) -> None:
+    def __init__(
+        self,
+        *,
+        path: Path,
+        rules: Sequence[Rule],
+        products: Sequence[Product],
+        vocab: Vocabulary,
+        half_life_days: float,
+        warm_threshold: float,
+        hot_threshold: float,
+        grades: dict[str, float],
+        needs: set[str],
+    ) -> None:
         self.path = path
         self.rules = tuple(rules)
         self.products = tuple(products)
@@ -94,13 +104,19 @@ class RuleSet:
         return f"<RuleSet {self.path} rules={len(self.rules)} hot={self.hot_threshold:g}>"
 
     # -- public -----------------------------------------------------------------------------
-    def score(self, lead: LeadFacts, activities: list[ActivityFacts], *,
-              now: datetime) -> ScoreResult:
+    def score(
+        self, lead: LeadFacts, activities: list[ActivityFacts], *, now: datetime
+    ) -> ScoreResult:
         """Score one lead; reasons sum exactly to the score (see explain_text)."""
         return self._result(lead, activities, now, reasons=True)
 
-    def score_batch(self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]], *,
-                    now: datetime, reasons: bool = True) -> list[ScoreResult]:
+    def score_batch(
+        self,
+        items: Iterable[tuple[LeadFacts, list[ActivityFacts]]],
+        *,
+        now: datetime,
+        reasons: bool = True,
+    ) -> list[ScoreResult]:
         """Score many leads at one `now`; reasons=False skips building Reason rows.
 
         Without reasons, each lead's time-independent part is planned once and cached by its
@@ -110,8 +126,7 @@ class RuleSet:
             return self._fast.score_many(items, now)
         return [self._result(lead, acts, now, reasons=True) for lead, acts in items]
 
-    def plan_batch(self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]]
-                   ) -> list[list[Any]]:
+    def plan_batch(self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]]) -> list[list[Any]]:
         """Each lead's time-free plan as a JSON value, to store and score later with
         score_plans (storage.rescore_decay); the same numbers as score() at any later `now`."""
         return [dump_plan(p) for p in self._fast.plans(items)]
@@ -134,7 +149,8 @@ class RuleSet:
         c.country = (lead.country or "").strip().upper()
         if self._needs_title and lead.title:
             c.title, c.title_words, c.title_ordered, c.title_hits = self._analyse(
-                lead.title, self.vocab.titles)
+                lead.title, self.vocab.titles
+            )
         if self._needs_domain:
             c.domain = domain = (lead.domain or lead.email.rpartition("@")[2]).strip().lower()
             cls = self._domain_cache.get(domain)
@@ -165,16 +181,27 @@ class RuleSet:
             try:
                 age = (now - a.occurred_at).total_seconds() / _DAY
             except TypeError:  # one side naive: stored datetimes are UTC by convention
-                age = (now.replace(tzinfo=UTC) - a.occurred_at.replace(tzinfo=UTC)
-                       ).total_seconds() / _DAY
+                age = (
+                    now.replace(tzinfo=UTC) - a.occurred_at.replace(tzinfo=UTC)
+                ).total_seconds() / _DAY
             if age < 0:
                 age = 0.0  # clock skew: a future activity counts as now, never as more than new
             if self._needs_text and a.text:
                 text, words, ordered, hits = self._analyse(a.text, self.vocab.texts)
             else:
                 text, words, ordered, hits = _NOTHING
-            out.append(ActCtx(a.kind.strip().casefold(), age, 0.5 ** (age / hl), a.occurred_at,
-                              text, words, ordered, hits))
+            out.append(
+                ActCtx(
+                    a.kind.strip().casefold(),
+                    age,
+                    0.5 ** (age / hl),
+                    a.occurred_at,
+                    text,
+                    words,
+                    ordered,
+                    hits,
+                )
+            )
         out.sort(key=_age)
         return out
 
@@ -188,15 +215,23 @@ class RuleSet:
             folded = fold(raw)
             words = words_of(folded)
             ordered = sorted(words)
-            got = self._text_cache[key] = (folded, words, ordered,
-                                           index.hits(folded, words, ordered))
+            got = self._text_cache[key] = (
+                folded,
+                words,
+                ordered,
+                index.hits(folded, words, ordered),
+            )
         return got
 
-    def _products_in_play(self, lead: LeadFacts, activities: list[ActivityFacts],
-                          acts: list[ActCtx]) -> dict[str, str]:
+    def _products_in_play(
+        self, lead: LeadFacts, activities: list[ActivityFacts], acts: list[ActCtx]
+    ) -> dict[str, str]:
         found: dict[str, str] = {}
-        forms = [v.strip().casefold() for f in [lead.fields, *(a.fields for a in activities)]
-                 if (v := f.get("product"))]
+        forms = [
+            v.strip().casefold()
+            for f in [lead.fields, *(a.fields for a in activities)]
+            if (v := f.get("product"))
+        ]
         for p in self.products:
             hit = next((v for v in forms if v in p.form_values), None)
             if hit is not None:
@@ -260,8 +295,9 @@ class RuleSet:
                 hits.append((rule, base, decay, round(base * decay, 2), lc, matched))
         return hits
 
-    def _result(self, lead: LeadFacts, activities: list[ActivityFacts], now: datetime, *,
-                reasons: bool) -> ScoreResult:
+    def _result(
+        self, lead: LeadFacts, activities: list[ActivityFacts], now: datetime, *, reasons: bool
+    ) -> ScoreResult:
         acts = self._act_ctxs(activities, now) if activities else []
         in_play = self._products_in_play(lead, activities, acts) if self.products else {}
         hits = self._hits(self._lead_ctx(lead), acts, in_play)
@@ -286,13 +322,25 @@ class RuleSet:
         if reasons:
             out = tuple(_reason(h) for h in hits)
             if product is not None:
-                out += (Reason(rule=f"product:{product}", points=0.0, group="product",
-                               reason=f"Interest in {self._label(product)}",
-                               evidence=in_play[product], product=product),)
-        return ScoreResult(score=score, fit=round(fit, 2), engagement=round(engagement, 2),
-                           temperature=temperature_for(score, warm=self.warm_threshold,
-                                                       hot=self.hot_threshold),
-                           reasons=out, product=product, grade=self.grade_for(fit))
+                out += (
+                    Reason(
+                        rule=f"product:{product}",
+                        points=0.0,
+                        group="product",
+                        reason=f"Interest in {self._label(product)}",
+                        evidence=in_play[product],
+                        product=product,
+                    ),
+                )
+        return ScoreResult(
+            score=score,
+            fit=round(fit, 2),
+            engagement=round(engagement, 2),
+            temperature=temperature_for(score, warm=self.warm_threshold, hot=self.hot_threshold),
+            reasons=out,
+            product=product,
+            grade=self.grade_for(fit),
+        )
 
     def _label(self, product: str) -> str:
         return next(p.label for p in self.products if p.name == product)
@@ -312,8 +360,16 @@ def _reason(h: _Hit) -> Reason:
         latest = matched[0].occurred_at.date().isoformat()
         counts = ", ".join(f"{n}× {k}" for k, n in kinds.items())  # noqa: RUF001
         pieces.append(f"{counts}, latest {latest}")
-        pieces.extend(dict.fromkeys(describe(a) for a in matched[:3]
-                                    for _, describe in rule.act_checks))
-    return Reason(rule=rule.name, points=points, reason=rule.reason, evidence="; ".join(pieces),
-                  group=rule.group, base_points=round(base, 2), decay=round(decay, 4),
-                  product=rule.product)
+        pieces.extend(
+            dict.fromkeys(describe(a) for a in matched[:3] for _, describe in rule.act_checks)
+        )
+    return Reason(
+        rule=rule.name,
+        points=points,
+        reason=rule.reason,
+        evidence="; ".join(pieces),
+        group=rule.group,
+        base_points=round(base, 2),
+        decay=round(decay, 4),
+        product=rule.product,
+    )

@@ -15,9 +15,16 @@ def temperature_for(score: float, *, warm: float, hot: float) -> Temperature:
 
 
 def _reason_json(r: Reason) -> dict[str, object]:
-    return {"rule": r.rule, "group": r.group, "product": r.product, "reason": r.reason,
-            "evidence": r.evidence, "base_points": r.base_points, "decay": r.decay,
-            "points": r.points}
+    return {
+        "rule": r.rule,
+        "group": r.group,
+        "product": r.product,
+        "reason": r.reason,
+        "evidence": r.evidence,
+        "base_points": r.base_points,
+        "decay": r.decay,
+        "points": r.points,
+    }
 
 
 def explain_json(result: ScoreResult) -> dict[str, object]:

@@ -60,7 +60,8 @@ def _loop_sum(values: Iterable[float], start: float) -> float:
 # The reasons path adds a lead's points one by one; sum() does the same up to 3.11 and uses
 # compensated summation from 3.12 on, where the loop keeps the results identical.
 seq_sum: Callable[[Iterable[float], float], float] = (
-    sum if sys.version_info < (3, 12) else _loop_sum)
+    sum if sys.version_info < (3, 12) else _loop_sum
+)
 # ScoreResult is a frozen dataclass whose __init__ pays an object.__setattr__ per field: filling
 # the instance dict directly gives an equal object at a third of the cost.
 _DICT_RESULT = hasattr(object.__new__(ScoreResult), "__dict__")
@@ -69,8 +70,15 @@ _DICT_RESULT = hasattr(object.__new__(ScoreResult), "__dict__")
 class FastPath:
     """Plans cached by lead content for one RuleSet."""
 
-    __slots__ = ("_cache", "_field_names", "_has_products", "_needs_text", "_stored", "planner",
-                 "rs")
+    __slots__ = (
+        "_cache",
+        "_field_names",
+        "_has_products",
+        "_needs_text",
+        "_stored",
+        "planner",
+        "rs",
+    )
 
     def __init__(self, rs: RuleSet) -> None:
         self.rs = rs
@@ -84,8 +92,9 @@ class FastPath:
             names.add("product")
         self._field_names = tuple(sorted(names))
 
-    def score_many(self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]],
-                   now: datetime) -> list[ScoreResult]:
+    def score_many(
+        self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]], now: datetime
+    ) -> list[ScoreResult]:
         if now.tzinfo is None or now.utcoffset() != _ZERO:
             # Naive or local `now`: (now - occurred_at) then depends on each value's own zone;
             # rare enough to leave to the reference path.
@@ -110,8 +119,7 @@ class FastPath:
                     stored.clear()
                 load = self.planner.load
                 # One parse for the batch: a json.loads call a lead costs more than its text.
-                for text, data in zip(missing, json.loads(f"[{','.join(missing)}]"),
-                                      strict=True):
+                for text, data in zip(missing, json.loads(f"[{','.join(missing)}]"), strict=True):
                     stored[text] = load(data)
             return self.evaluate(list(map(stored.__getitem__, texts)), now.astimezone(UTC))
 
@@ -144,8 +152,9 @@ class FastPath:
             plans.append(plan)
         return plans
 
-    def _score_many(self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]],
-                    now: datetime) -> list[ScoreResult]:
+    def _score_many(
+        self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]], now: datetime
+    ) -> list[ScoreResult]:
         return self.evaluate(self.plans(items), now)
 
     def evaluate(self, plans: list[Plan], now: datetime) -> list[ScoreResult]:
@@ -164,12 +173,18 @@ class FastPath:
         hl = float(rs.half_life_days)
         # age = (now - occurred_at).total_seconds() / 86400, never below 0; decay = 0.5 ** (age
         # / half_life): the same operations as RuleSet._act_ctxs, mapped over the whole batch.
-        ages = list(map(max, map((86400.0).__rtruediv__, map((1_000_000).__rtruediv__,
-                                                             map(now_us.__sub__, stamps))),
-                        repeat(0.0)))
+        ages = list(
+            map(
+                max,
+                map(
+                    (86400.0).__rtruediv__,
+                    map((1_000_000).__rtruediv__, map(now_us.__sub__, stamps)),
+                ),
+                repeat(0.0),
+            )
+        )
         decays = list(map((0.5).__pow__, map(hl.__rtruediv__, ages)))
-        decayed = list(map(round, map(mul, points, map(decays.__getitem__, where)),
-                           repeat(2)))
+        decayed = list(map(round, map(mul, points, map(decays.__getitem__, where)), repeat(2)))
         warm, hot = rs.warm_threshold, rs.hot_threshold
         new = object.__new__
         out: list[ScoreResult] = []
@@ -182,7 +197,7 @@ class FastPath:
             else:
                 _, st, consts, pts, _, cx, variants = plan
                 n = len(pts)
-                values: tuple[float, ...] = consts + tuple(decayed[k:k + n])
+                values: tuple[float, ...] = consts + tuple(decayed[k : k + n])
                 k += n
                 if cx:
                     values += tuple([complex_points(op, ages, decays, off) for op in cx])

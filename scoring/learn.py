@@ -22,8 +22,9 @@ Row = dict[str, str]
 Cond = tuple[str, str, Any]
 
 
-def read_csv_rows(path: str | Path, mapping: dict[str, str] | None = None, *,
-                  drop: Iterable[str] = ()) -> list[Row]:
+def read_csv_rows(
+    path: str | Path, mapping: dict[str, str] | None = None, *, drop: Iterable[str] = ()
+) -> list[Row]:
     """Read a CSV into rows keyed `email`/`title`/… , `fields.<name>` or `outcome`.
 
     `mapping` maps a CSV column to one of those keys ("-" drops it); unmapped columns become
@@ -51,9 +52,16 @@ def row_to_lead(row: Row, *, index: int = 0) -> LeadFacts:
     """The LeadFacts a CSV row describes (a placeholder email when the row has none)."""
     email = row.get("email", f"row{index}@example.invalid")
     fields = {k[7:]: v for k, v in row.items() if k.startswith("fields.")}
-    return LeadFacts(email=email, domain=row.get("domain", email.rpartition("@")[2]),
-                     name=row.get("name"), company=row.get("company"), title=row.get("title"),
-                     phone=row.get("phone"), country=row.get("country"), fields=fields)
+    return LeadFacts(
+        email=email,
+        domain=row.get("domain", email.rpartition("@")[2]),
+        name=row.get("name"),
+        company=row.get("company"),
+        title=row.get("title"),
+        phone=row.get("phone"),
+        country=row.get("country"),
+        fields=fields,
+    )
 
 
 def _number(value: str) -> float | None:
@@ -73,16 +81,19 @@ def _bins(xs: list[float], ys: list[int], max_bins: int, min_leaf: int) -> list[
     import numpy as np
     from sklearn.tree import DecisionTreeClassifier
 
-    tree = DecisionTreeClassifier(max_leaf_nodes=max_bins, min_samples_leaf=min_leaf,
-                                  random_state=0)
+    tree = DecisionTreeClassifier(
+        max_leaf_nodes=max_bins, min_samples_leaf=min_leaf, random_state=0
+    )
     tree.fit(np.asarray(xs).reshape(-1, 1), ys)
-    cuts = sorted({float(t) for t, f in zip(tree.tree_.threshold, tree.tree_.feature,
-                                            strict=True) if f >= 0})
+    cuts = sorted(
+        {float(t) for t, f in zip(tree.tree_.threshold, tree.tree_.feature, strict=True) if f >= 0}
+    )
     return [float(f"{c:.3g}") for c in cuts]
 
 
-def _levels(rows: Sequence[Row], ys: list[int], field: str, *, max_bins: int,
-            min_count: int) -> list[tuple[Cond, ...]]:
+def _levels(
+    rows: Sequence[Row], ys: list[int], field: str, *, max_bins: int, min_count: int
+) -> list[tuple[Cond, ...]]:
     """The one-condition features of one field: its frequent values, or numeric bins."""
     key = f"fields.{field}"
     present = [r[key] for r in rows if key in r]
@@ -114,8 +125,9 @@ def _holds(row: Row, cond: Cond) -> bool:
 
 
 def _label(rows: Sequence[Row], field: str, folded: str) -> str:
-    spelled = Counter(r[f"fields.{field}"] for r in rows
-                      if r.get(f"fields.{field}", "").casefold() == folded)
+    spelled = Counter(
+        r[f"fields.{field}"] for r in rows if r.get(f"fields.{field}", "").casefold() == folded
+    )
     return spelled.most_common(1)[0][0] if spelled else folded
 
 
@@ -127,13 +139,21 @@ def _describe(rows: Sequence[Row], cond: Cond) -> tuple[str, str]:
         return f"{{name = {name}, missing = true}}", f"{field} not given"
     if kind == "in":
         label = _label(rows, field, value)
-        return (f"{{name = {name}, in = [{json.dumps(label, ensure_ascii=False)}]}}",
-                f"{field} = {label}")
+        return (
+            f"{{name = {name}, in = [{json.dumps(label, ensure_ascii=False)}]}}",
+            f"{field} = {label}",
+        )
     lo, hi = value
     bounds = ([f"gte = {lo:g}"] if lo > -math.inf else []) + (
-        [f"lt = {hi:g}"] if hi < math.inf else [])
-    words = (f"{field} {lo:g} to under {hi:g}" if bounds == [f"gte = {lo:g}", f"lt = {hi:g}"]
-             else f"{field} under {hi:g}" if lo == -math.inf else f"{field} {lo:g} or more")
+        [f"lt = {hi:g}"] if hi < math.inf else []
+    )
+    words = (
+        f"{field} {lo:g} to under {hi:g}"
+        if bounds == [f"gte = {lo:g}", f"lt = {hi:g}"]
+        else f"{field} under {hi:g}"
+        if lo == -math.inf
+        else f"{field} {lo:g} or more"
+    )
     return f"{{name = {name}, {', '.join(bounds)}}}", words
 
 
@@ -141,8 +161,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^\w]+", "-", text.casefold(), flags=re.UNICODE).strip("-")[:60] or "rule"
 
 
-def find_interactions(rows: Sequence[Row], ys: Sequence[int], names: Sequence[str], *,
-                      top: int = 10, seed: int = 0) -> list[tuple[str, str]]:
+def find_interactions(
+    rows: Sequence[Row], ys: Sequence[int], names: Sequence[str], *, top: int = 10, seed: int = 0
+) -> list[tuple[str, str]]:
     """The `top` pairs of fields whose combination says more than each alone, from the data.
 
     A small boosted model of depth-2 trees is fitted on the fields (numbers as numbers, other
@@ -167,8 +188,9 @@ def find_interactions(rows: Sequence[Row], ys: Sequence[int], names: Sequence[st
     vec = DictVectorizer(sparse=False, separator="\x00")
     x = vec.fit_transform([features(r) for r in rows])
     field_of = [str(n).split("\x00", 1)[0] for n in vec.get_feature_names_out()]
-    model = GradientBoostingClassifier(max_depth=2, n_estimators=300, learning_rate=0.1,
-                                       random_state=seed)
+    model = GradientBoostingClassifier(
+        max_depth=2, n_estimators=300, learning_rate=0.1, random_state=seed
+    )
     model.fit(x, np.asarray(ys))
     gains: dict[tuple[str, str], float] = {}
     for tree in (est.tree_ for est in model.estimators_[:, 0]):
@@ -178,20 +200,29 @@ def find_interactions(rows: Sequence[Row], ys: Sequence[int], names: Sequence[st
                 continue
             left, right = tree.children_left[child], tree.children_right[child]
             n = tree.weighted_n_node_samples
-            gain = (tree.impurity[child] * n[child] - tree.impurity[left] * n[left]
-                    - tree.impurity[right] * n[right])
+            gain = (
+                tree.impurity[child] * n[child]
+                - tree.impurity[left] * n[left]
+                - tree.impurity[right] * n[right]
+            )
             a, b = sorted((first, field_of[tree.feature[child]]))
             gains[a, b] = gains.get((a, b), 0.0) + float(gain)
     return sorted(gains, key=lambda pair: -gains[pair])[:top]
 
 
-def train_point_rules(rows: Sequence[Row], target: str = "outcome", *,
-                      fields: Sequence[str] | None = None,
-                      positive: Iterable[str] = POSITIVE,
-                      interactions: Sequence[tuple[str, str]] = (),
-                      auto_interactions: int = 0,
-                      max_bins: int = 8, min_count: int = 20, points_per_doubling: float = 10.0,
-                      regularisation: float = 1.0) -> str:
+def train_point_rules(
+    rows: Sequence[Row],
+    target: str = "outcome",
+    *,
+    fields: Sequence[str] | None = None,
+    positive: Iterable[str] = POSITIVE,
+    interactions: Sequence[tuple[str, str]] = (),
+    auto_interactions: int = 0,
+    max_bins: int = 8,
+    min_count: int = 20,
+    points_per_doubling: float = 10.0,
+    regularisation: float = 1.0,
+) -> str:
     """Learn a scorecard from outcomes and write it as rules TOML that load_rules() accepts.
 
     One rule per frequent field value or numeric bin (and per pair of levels for each of
@@ -206,8 +237,11 @@ def train_point_rules(rows: Sequence[Row], target: str = "outcome", *,
     ys = [int(r.get(target, "").casefold() in wanted) for r in rows]
     if len(set(ys)) < 2:
         raise ValueError(f"'{target}' needs both outcomes in the rows to learn from")
-    names = list(fields) if fields is not None else sorted(
-        {k[7:] for r in rows for k in r if k.startswith("fields.")} - {target[7:]})
+    names = (
+        list(fields)
+        if fields is not None
+        else sorted({k[7:] for r in rows for k in r if k.startswith("fields.")} - {target[7:]})
+    )
     levels = {f: _levels(rows, ys, f, max_bins=max_bins, min_count=min_count) for f in names}
     feats = [feat for f in names for feat in levels[f]]
     if auto_interactions > 0:
@@ -234,11 +268,19 @@ def train_point_rules(rows: Sequence[Row], target: str = "outcome", *,
         "# Learned point rules: a scorecard from outcomes, in the LeadBot rules format.",
         f"# {len(rows)} rows, {sum(ys)} with '{target}'. {points_per_doubling:g} points double",
         "# the odds (as far as the 100-point limit allows). Edit freely: it is just rules.",
-        "", "[settings]", 'description = "Learned point rules"', "",
-        "[thresholds]", f"warm = {round(warm)}       # odds of the outcome 1:3",
-        f"hot = {round(hot)}        # odds 1:1", "",
-        "[[rule]]", 'name = "base"', f"points = {round(intercept + offset)}",
-        'reason = "Starting points of every lead (learned)"', "",
+        "",
+        "[settings]",
+        'description = "Learned point rules"',
+        "",
+        "[thresholds]",
+        f"warm = {round(warm)}       # odds of the outcome 1:3",
+        f"hot = {round(hot)}        # odds 1:1",
+        "",
+        "[[rule]]",
+        'name = "base"',
+        f"points = {round(intercept + offset)}",
+        'reason = "Starting points of every lead (learned)"',
+        "",
     ]
     seen: set[str] = set()
     for feat, coef in zip(feats, coefs, strict=True):
@@ -251,10 +293,17 @@ def train_point_rules(rows: Sequence[Row], target: str = "outcome", *,
         while name in seen:
             name, n = f"{base}-{n}", n + 1
         seen.add(name)
-        conds = described[0][0] if len(feat) == 1 else (
-            "[" + ", ".join(c for c, _ in described) + "]")
+        conds = (
+            described[0][0] if len(feat) == 1 else ("[" + ", ".join(c for c, _ in described) + "]")
+        )
         odds = f"learned: {math.exp(coef):.1f}× odds"  # noqa: RUF001
         reason = f"{' and '.join(w for _, w in described)} ({odds})"
-        out += ["[[rule]]", f"name = {json.dumps(name)}", f"points = {points}",
-                f"when.field = {conds}", f"reason = {json.dumps(reason, ensure_ascii=False)}", ""]
+        out += [
+            "[[rule]]",
+            f"name = {json.dumps(name)}",
+            f"points = {points}",
+            f"when.field = {conds}",
+            f"reason = {json.dumps(reason, ensure_ascii=False)}",
+            "",
+        ]
     return "\n".join(out)

@@ -47,8 +47,7 @@ def micros(when: datetime) -> int:
     return (when - _EPOCH) // _US
 
 
-def per_activity(points: float, decays: list[float] | None, n: int,
-                 cap: float | None) -> float:
+def per_activity(points: float, decays: list[float] | None, n: int, cap: float | None) -> float:
     """A per_activity rule's points over n activities (decays None: no fading), as in _hits."""
     base = points * n
     raw = sum([points * d for d in decays]) if decays is not None else base
@@ -59,8 +58,7 @@ def per_activity(points: float, decays: list[float] | None, n: int,
     return round(base * decay, 2)
 
 
-def complex_points(op: tuple[Any, ...], ages: list[float], decays: list[float],
-                   off: int) -> float:
+def complex_points(op: tuple[Any, ...], ages: list[float], decays: list[float], off: int) -> float:
     """One timed rule other than a plain decayed one; 0.0 when time took its activities away."""
     kind = op[1]
     if kind == SINGLE:
@@ -143,8 +141,9 @@ class Planner:
                 ctx = ActCtx(kind, 0.0, 1.0, a.occurred_at, "", frozenset(), [], set())
             acts.append((micros(a.occurred_at), ctx))
         acts.sort(key=_first, reverse=True)  # most recent first; stable, like the age sort
-        in_play = (rs._products_in_play(lead, activities, [c for _, c in acts])
-                   if rs.products else {})
+        in_play = (
+            rs._products_in_play(lead, activities, [c for _, c in acts]) if rs.products else {}
+        )
         lc = rs._lead_ctx(lead)
         stamps = sorted({t for t, _ in acts}, reverse=True)
         where = {t: i for i, t in enumerate(stamps)}
@@ -177,15 +176,29 @@ class Planner:
             for i in slots:
                 if not sides[i]:
                     fit += template[i]
-            variants.append((slots, tuple(i for i in slots if sides[i]), round(fit, 2),
-                             rs.grade_for(fit), product))
+            variants.append(
+                (
+                    slots,
+                    tuple(i for i in slots if sides[i]),
+                    round(fit, 2),
+                    rs.grade_for(fit),
+                    product,
+                )
+            )
         if not ops:
             return (STATIC, *evaluate_static(template, variants))
         return self._vector(tuple(stamps), ops, template, variants)
 
-    def _hit(self, rule: Rule, everything: list[tuple[int, ActCtx]],
-             by_kind: dict[str, list[tuple[int, ActCtx]]], template: list[float],
-             owners: list[str | None], sides: list[bool], ops: list[tuple[Any, ...]]) -> None:
+    def _hit(
+        self,
+        rule: Rule,
+        everything: list[tuple[int, ActCtx]],
+        by_kind: dict[str, list[tuple[int, ActCtx]]],
+        template: list[float],
+        owners: list[str | None],
+        sides: list[bool],
+        ops: list[tuple[Any, ...]],
+    ) -> None:
         """An engagement rule whose lead checks passed: what _hits decides, minus the time."""
         slot = len(template)
         owners.append(rule.product)
@@ -198,8 +211,7 @@ class Planner:
         else:
             pool = [p for p in everything if p[1].kind in kinds]
         checks = [t for t, _ in rule.act_checks]
-        matched = ([i for i, c in pool if all_pass(checks, c)] if checks
-                   else [i for i, _ in pool])
+        matched = [i for i, c in pool if all_pass(checks, c)] if checks else [i for i, _ in pool]
         if len(matched) < rule.min_count:  # time only ever takes activities away
             owners.pop()
             sides.pop()
@@ -209,8 +221,18 @@ class Planner:
             if rule.within_days is None and not rule.decays:
                 value = per_activity(rule.points, None, len(matched), rule.max_points)
             else:
-                ops.append((slot, PER_ACTIVITY, rule.points, tuple(matched),
-                            rule.within_days, rule.decays, rule.min_count, rule.max_points))
+                ops.append(
+                    (
+                        slot,
+                        PER_ACTIVITY,
+                        rule.points,
+                        tuple(matched),
+                        rule.within_days,
+                        rule.decays,
+                        rule.min_count,
+                        rule.max_points,
+                    )
+                )
         else:
             j = matched[rule.min_count - 1]  # the count holds from this activity on
             if rule.decays:
@@ -221,11 +243,18 @@ class Planner:
                 value = round(rule.points, 2)
         template.append(value)
 
-    def _variant(self, idx: tuple[int, ...], eidx: tuple[int, ...], fit: float,
-                 grade: str | None, product: str | None) -> tuple[Any, ...]:
+    def _variant(
+        self,
+        idx: tuple[int, ...],
+        eidx: tuple[int, ...],
+        fit: float,
+        grade: str | None,
+        product: str | None,
+    ) -> tuple[Any, ...]:
         # The index tuples ride along so that dump_plan can store the variant.
-        return self._share("v", (self._getter(idx), self._getter(eidx), fit, grade, product,
-                                 idx, eidx))
+        return self._share(
+            "v", (self._getter(idx), self._getter(eidx), fit, grade, product, idx, eidx)
+        )
 
     def load(self, data: list[Any]) -> Plan:
         """A plan from dump_plan's JSON value (as stored in lead.score_plan)."""
@@ -233,13 +262,36 @@ class Planner:
             return tuple(data)
         _, stamps, consts, points, where, others, variants = data
         getter = self._getter
-        return (VECTOR, stamps, tuple(consts), tuple(points), where,
-                tuple([tuple(op) for op in others]),
-                tuple([(getter(tuple(v[3])), getter(tuple(v[4])), v[0], v[1], v[2],
-                        tuple(v[3]), tuple(v[4])) for v in variants]))
+        return (
+            VECTOR,
+            stamps,
+            tuple(consts),
+            tuple(points),
+            where,
+            tuple([tuple(op) for op in others]),
+            tuple(
+                [
+                    (
+                        getter(tuple(v[3])),
+                        getter(tuple(v[4])),
+                        v[0],
+                        v[1],
+                        v[2],
+                        tuple(v[3]),
+                        tuple(v[4]),
+                    )
+                    for v in variants
+                ]
+            ),
+        )
 
-    def _vector(self, stamps: tuple[int, ...], ops: list[tuple[Any, ...]],
-                template: list[float], variants: list[tuple[Any, ...]]) -> Plan:
+    def _vector(
+        self,
+        stamps: tuple[int, ...],
+        ops: list[tuple[Any, ...]],
+        template: list[float],
+        variants: list[tuple[Any, ...]],
+    ) -> Plan:
         timed = {op[0] for op in ops}
         plain = [op for op in ops if op[1] == SINGLE and op[4] is None]
         others = [op for op in ops if not (op[1] == SINGLE and op[4] is None)]
@@ -247,13 +299,21 @@ class Planner:
         pos = [i for i in range(len(template)) if i not in timed]
         pos += [op[0] for op in plain + others]
         at = {slot: n for n, slot in enumerate(pos)}  # slot -> index in the values tuple
-        shared = tuple(self._variant(tuple(at[i] for i in slots),
-                                     tuple(at[i] for i in eng_slots), fit, grade, product)
-                       for slots, eng_slots, fit, grade, product in variants)
-        return (VECTOR, stamps, self._share("c", tuple(consts)),
-                self._share("p", tuple([op[2] for op in plain])),
-                self._share("w", tuple([op[3] for op in plain])),
-                self._share("x", tuple(others)), shared)
+        shared = tuple(
+            self._variant(
+                tuple(at[i] for i in slots), tuple(at[i] for i in eng_slots), fit, grade, product
+            )
+            for slots, eng_slots, fit, grade, product in variants
+        )
+        return (
+            VECTOR,
+            stamps,
+            self._share("c", tuple(consts)),
+            self._share("p", tuple([op[2] for op in plain])),
+            self._share("w", tuple([op[3] for op in plain])),
+            self._share("x", tuple(others)),
+            shared,
+        )
 
 
 def dump_plan(plan: Plan) -> list[Any]:
@@ -261,13 +321,20 @@ def dump_plan(plan: Plan) -> list[Any]:
     if plan[0] == STATIC:
         return list(plan)
     _, stamps, consts, points, where, others, variants = plan
-    return [VECTOR, list(stamps), list(consts), list(points), list(where),
-            [list(op) for op in others], [[v[2], v[3], v[4], list(v[5]), list(v[6])]
-                                           for v in variants]]
+    return [
+        VECTOR,
+        list(stamps),
+        list(consts),
+        list(points),
+        list(where),
+        [list(op) for op in others],
+        [[v[2], v[3], v[4], list(v[5]), list(v[6])] for v in variants],
+    ]
 
 
-def evaluate_static(template: list[float], variants: list[tuple[Any, ...]]
-                    ) -> tuple[float, float, float, str | None, str | None]:
+def evaluate_static(
+    template: list[float], variants: list[tuple[Any, ...]]
+) -> tuple[float, float, float, str | None, str | None]:
     """A plan without timed rules, added up exactly as in RuleSet._result."""
     slots, eng_slots, fit, grade, product = variants[0]
     if len(variants) > 1:

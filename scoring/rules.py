@@ -14,8 +14,7 @@ from storage.errors import ConfigError
 
 DEFAULT_RULES = Path(__file__).with_name("default_rules.toml")
 MAX_POINTS = 100.0
-_SECTIONS = {"settings", "thresholds", "grades", "regions", "domains", "kinds", "products",
-             "rule"}
+_SECTIONS = {"settings", "thresholds", "grades", "regions", "domains", "kinds", "products", "rule"}
 _SECTION_KEYS = {
     "settings": {"half_life_days", "description"},
     "thresholds": {"warm", "hot"},
@@ -34,10 +33,16 @@ class _Lines:
 
     def __init__(self, text: str) -> None:
         self.lines = text.splitlines()
-        self.headers = [(i, m.group(1)) for i, line in enumerate(self.lines)
-                        if (m := _HEADER_RE.match(line)) and not line.lstrip().startswith("[\"")]
-        self.rule_starts = [i for i, name in self.headers if name == "rule"
-                            and self.lines[i].lstrip().startswith("[[")]
+        self.headers = [
+            (i, m.group(1))
+            for i, line in enumerate(self.lines)
+            if (m := _HEADER_RE.match(line)) and not line.lstrip().startswith('["')
+        ]
+        self.rule_starts = [
+            i
+            for i, name in self.headers
+            if name == "rule" and self.lines[i].lstrip().startswith("[[")
+        ]
 
     def _key_in(self, start: int, end: int, key: str | None) -> int:
         if key:
@@ -101,8 +106,11 @@ class _Loader:
         if allowed is not None:
             for key in value:
                 if key not in allowed:
-                    raise self.section_error(section, key, f"[{section}]: unknown key '{key}' "
-                                             f"(expected {', '.join(sorted(allowed))})")
+                    raise self.section_error(
+                        section,
+                        key,
+                        f"[{section}]: unknown key '{key}' (expected {', '.join(sorted(allowed))})",
+                    )
         return value
 
     def number(self, table: dict[str, Any], section: str, key: str, default: float) -> float:
@@ -116,23 +124,28 @@ class _Loader:
         for name, codes in self.table(doc, "regions").items():
             listed = _strings(codes)
             if not listed or not all(len(c) == 2 and c.isalpha() for c in listed):
-                raise self.section_error("regions", name, f"region '{name}' must be a list of "
-                                         "two-letter ISO country codes")
+                raise self.section_error(
+                    "regions",
+                    name,
+                    f"region '{name}' must be a list of two-letter ISO country codes",
+                )
             regions[name.upper()] = frozenset(c.upper() for c in listed)
         domains = self.table(doc, "domains")
         lists: dict[str, frozenset[str]] = {}
         for key in ("webmail", "competitors"):
             listed = _strings(domains.get(key, []))
             if listed is None:
-                raise self.section_error("domains", key, f"[domains] {key} must be a list of "
-                                         "domain names")
+                raise self.section_error(
+                    "domains", key, f"[domains] {key} must be a list of domain names"
+                )
             lists[key] = frozenset(d.strip().lower().lstrip("@") for d in listed)
         kinds: dict[str, frozenset[str]] = {}
         for name, members in self.table(doc, "kinds").items():
             listed = _strings(members)
             if not listed:
-                raise self.section_error("kinds", name, f"kind group '{name}' must be a list "
-                                         "of activity kinds")
+                raise self.section_error(
+                    "kinds", name, f"kind group '{name}' must be a list of activity kinds"
+                )
             kinds[name.casefold()] = frozenset(k.strip().casefold() for k in listed)
         return Vocabulary(regions, lists["competitors"], lists["webmail"], kinds)
 
@@ -144,24 +157,35 @@ class _Loader:
                 raise self.section_error(section, None, f"product '{name}' must be a table")
             for key in spec:
                 if key not in _PRODUCT_KEYS:
-                    raise self.section_error(section, key, f"product '{name}': unknown key "
-                                             f"'{key}' (expected label, keywords, form_values)")
+                    raise self.section_error(
+                        section,
+                        key,
+                        f"product '{name}': unknown key "
+                        f"'{key}' (expected label, keywords, form_values)",
+                    )
             keywords = _strings(spec.get("keywords"))
             if not keywords:
-                raise self.section_error(section, "keywords", f"product '{name}' needs "
-                                         "keywords: a non-empty list of strings")
+                raise self.section_error(
+                    section,
+                    "keywords",
+                    f"product '{name}' needs keywords: a non-empty list of strings",
+                )
             values = _strings(spec.get("form_values", []))
             label = spec.get("label", name)
             if values is None or not isinstance(label, str):
-                raise self.section_error(section, "form_values", f"product '{name}': label "
-                                         "must be a string and form_values a list of strings")
+                raise self.section_error(
+                    section,
+                    "form_values",
+                    f"product '{name}': label must be a string and form_values a list of strings",
+                )
             folded = {v.strip().casefold() for v in [name, label, *keywords, *values]}
             kw = Keywords(keywords)
             out.append(Product(name, label, kw, frozenset(folded), vocab.texts.add(kw)))
         return out
 
-    def rule(self, index: int, spec: Any, vocab: Vocabulary, products: set[str],
-             needs: set[str]) -> Rule:
+    def rule(
+        self, index: int, spec: Any, vocab: Vocabulary, products: set[str], needs: set[str]
+    ) -> Rule:
         name = spec.get("name") if isinstance(spec, dict) else None
         label = f"rule '{name}'" if isinstance(name, str) else f"rule #{index + 1}"
 
@@ -180,8 +204,7 @@ class _Loader:
             raise err("points", "points must be a number")
         points = float(raw_points)
         if not -MAX_POINTS <= points <= MAX_POINTS:
-            raise err("points", f"points {points} out of range "
-                      f"({-MAX_POINTS:g} to {MAX_POINTS:g})")
+            raise err("points", f"points {points} out of range ({-MAX_POINTS:g} to {MAX_POINTS:g})")
         reason = spec.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise err("reason", "needs a reason: the sentence a sales rep reads")
@@ -195,8 +218,9 @@ class _Loader:
                 raise err(key, f"{key} must be true or false")
         cap: Any = spec.get("max_points")
         if cap is not None and (not _num(cap) or cap <= 0 or not flags["per_activity"]):
-            raise err("max_points", "max_points must be a positive number and needs "
-                      "per_activity = true")
+            raise err(
+                "max_points", "max_points must be a positive number and needs per_activity = true"
+            )
         try:
             compiled = compile_when(spec.get("when", {}), vocab)
         except RuleError as exc:
@@ -205,11 +229,17 @@ class _Loader:
             raise err("per_activity", "per_activity needs an activity or text condition")
         needs |= compiled.needs
         return Rule(
-            name=name, points=points, reason=reason.strip(), product=product,
+            name=name,
+            points=points,
+            reason=reason.strip(),
+            product=product,
             side="engagement" if compiled.engagement else "fit",
-            lead_checks=tuple(compiled.lead_checks), act_checks=tuple(compiled.act_checks),
-            engagement=compiled.engagement, kinds=compiled.kinds,
-            within_days=compiled.within_days, min_count=compiled.min_count,
+            lead_checks=tuple(compiled.lead_checks),
+            act_checks=tuple(compiled.act_checks),
+            engagement=compiled.engagement,
+            kinds=compiled.kinds,
+            within_days=compiled.within_days,
+            min_count=compiled.min_count,
             per_activity=flags["per_activity"],
             max_points=None if cap is None else float(cap),
             # Negatives never fade: waiting must not make a competitor or a CV look better.
@@ -220,8 +250,9 @@ class _Loader:
     def load(self, doc: dict[str, Any], hot_override: float | None) -> RuleSet:
         for key in doc:
             if key not in _SECTIONS:
-                raise self.section_error(key, None, f"unknown section '{key}' (expected "
-                                         f"{', '.join(sorted(_SECTIONS))})")
+                raise self.section_error(
+                    key, None, f"unknown section '{key}' (expected {', '.join(sorted(_SECTIONS))})"
+                )
         settings = self.table(doc, "settings")
         half_life = self.number(settings, "settings", "half_life_days", 30.0)
         if half_life <= 0:
@@ -230,16 +261,21 @@ class _Loader:
         warm = self.number(thresholds, "thresholds", "warm", 25.0)
         hot = self.number(thresholds, "thresholds", "hot", 50.0)
         if hot <= warm:
-            raise self.section_error("thresholds", "hot", f"hot threshold {hot:g} must be above "
-                                     f"the warm threshold {warm:g}")
+            raise self.section_error(
+                "thresholds",
+                "hot",
+                f"hot threshold {hot:g} must be above the warm threshold {warm:g}",
+            )
         if hot_override is not None:
             # An operator lowering hot (LEADBOT_HOT_THRESHOLD) means it: warm follows it down
             # rather than refusing to start; there is then no warm band below hot.
             hot = float(hot_override)
             warm = min(warm, hot)
         grades_t = self.table(doc, "grades")
-        grades = {g: self.number(grades_t, "grades", g, d) for g, d in
-                  (("A", 40.0), ("B", 25.0), ("C", 10.0))}
+        grades = {
+            g: self.number(grades_t, "grades", g, d)
+            for g, d in (("A", 40.0), ("B", 25.0), ("C", 10.0))
+        }
         if not grades["A"] >= grades["B"] >= grades["C"]:
             raise self.section_error("grades", "A", "grades must satisfy A >= B >= C")
         vocab = self.vocabulary(doc)
@@ -256,13 +292,22 @@ class _Loader:
                 raise self.fail(rule.line, f"rule '{rule.name}': duplicate name")
             seen.add(rule.name)
             rules.append(rule)
-        return RuleSet(path=self.path, rules=rules, products=products, vocab=vocab,
-                       half_life_days=half_life, warm_threshold=warm, hot_threshold=hot,
-                       grades=grades, needs=needs)
+        return RuleSet(
+            path=self.path,
+            rules=rules,
+            products=products,
+            vocab=vocab,
+            half_life_days=half_life,
+            warm_threshold=warm,
+            hot_threshold=hot,
+            grades=grades,
+            needs=needs,
+        )
 
 
-def loads_rules(text: str, *, path: str | Path = "<rules>",
-                hot_threshold: float | None = None) -> RuleSet:
+def loads_rules(
+    text: str, *, path: str | Path = "<rules>", hot_threshold: float | None = None
+) -> RuleSet:
     """Compile rules from TOML text (what load_rules does after reading the file)."""
     path = Path(path)
     try:
@@ -275,8 +320,7 @@ def loads_rules(text: str, *, path: str | Path = "<rules>",
     return _Loader(path, text).load(doc, hot_threshold)
 
 
-def load_rules(path: str | Path | None = None, *,
-               hot_threshold: float | None = None) -> RuleSet:
+def load_rules(path: str | Path | None = None, *, hot_threshold: float | None = None) -> RuleSet:
     """Load and validate a rules file (None: the shipped default); raises ConfigError."""
     p = Path(path) if path is not None else DEFAULT_RULES
     try:

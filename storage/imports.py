@@ -84,8 +84,9 @@ def _fill(lead: Lead, profile: dict[str, str], fields: dict[str, str]) -> bool:
     return changed
 
 
-def import_rows(session: Session, rows: Iterable[dict[str, str]], *, source: str,
-                now: datetime | None = None) -> ImportReport:
+def import_rows(
+    session: Session, rows: Iterable[dict[str, str]], *, source: str, now: datetime | None = None
+) -> ImportReport:
     """Upsert a lead per row (by email) and record its outcome; see the module docstring."""
     now = now or utcnow()
     report = ImportReport()
@@ -98,9 +99,15 @@ def import_rows(session: Session, rows: Iterable[dict[str, str]], *, source: str
             continue
         profile, fields = _profile(row)
         values: dict[str, Any] = {
-            "email": email, "domain": (row.get("domain") or domain_of(email)).lower()[:255],
-            "source": source[:100], "latest_source": source[:100], "created_at": now,
-            "updated_at": now, "nurtured_at": now, **profile, "fields": fields,
+            "email": email,
+            "domain": (row.get("domain") or domain_of(email)).lower()[:255],
+            "source": source[:100],
+            "latest_source": source[:100],
+            "created_at": now,
+            "updated_at": now,
+            "nurtured_at": now,
+            **profile,
+            "fields": fields,
         }
         new_id = insert_ignore(session, Lead.__table__, values, conflict=["email"])  # type: ignore[attr-defined]
         lead = session.scalar(select(Lead).where(Lead.email == email))
@@ -113,15 +120,28 @@ def import_rows(session: Session, rows: Iterable[dict[str, str]], *, source: str
         won = outcome_of(row.get("outcome"))
         detail = f"imported from {source}"
         data: dict[str, Any] = {"source": source, "outcome": row.get("outcome")}
-        activity = {"lead_id": lead.id, "kind": "imported", "occurred_at": now, "actor": "import",
-                    "detail": detail, "data": data, "source": source[:100], "raw_id": None,
-                    "dedup_key": f"imported:{email}"}
+        activity = {
+            "lead_id": lead.id,
+            "kind": "imported",
+            "occurred_at": now,
+            "actor": "import",
+            "detail": detail,
+            "data": data,
+            "source": source[:100],
+            "raw_id": None,
+            "dedup_key": f"imported:{email}",
+        }
         insert_ignore(session, Activity.__table__, activity, conflict=["dedup_key"])  # type: ignore[attr-defined]
         session.flush()
         if won is not None and lead.status == LeadStatus.NURTURING:
             outcome = "won" if won else "lost"
-            lifecycle.close_imported(session, lead_id=lead.id, won=won,
-                                     reason=f"{outcome} (imported from {source})", now=now)
+            lifecycle.close_imported(
+                session,
+                lead_id=lead.id,
+                won=won,
+                reason=f"{outcome} (imported from {source})",
+                now=now,
+            )
             report.won += won
             report.lost += not won
     return report

@@ -120,8 +120,13 @@ def _announced(now: datetime) -> dict[str, Any]:
 
 
 def _announcement(lead_id: int, now: datetime, channel: str | None = None) -> dict[str, Any]:
-    return message(kind="announce", lead_id=lead_id, payload={"channel": channel} if channel else {},
-                   dedup_key=f"announce:{lead_id}:{now.isoformat()}", now=now)
+    return message(
+        kind="announce",
+        lead_id=lead_id,
+        payload={"channel": channel} if channel else {},
+        dedup_key=f"announce:{lead_id}:{now.isoformat()}",
+        now=now,
+    )
 
 
 def announce_many(
@@ -154,8 +159,17 @@ def announce_many(
     session.execute(
         insert(Activity),
         [
-            {"lead_id": i, "kind": "announced", "occurred_at": now, "actor": "leadbot",
-             "detail": reason, "data": {}, "source": "", "raw_id": None, "dedup_key": None}
+            {
+                "lead_id": i,
+                "kind": "announced",
+                "occurred_at": now,
+                "actor": "leadbot",
+                "detail": reason,
+                "data": {},
+                "source": "",
+                "raw_id": None,
+                "dedup_key": None,
+            }
             for i in ids
         ],
     )

@@ -50,8 +50,9 @@ def enqueue(
     now: datetime | None = None,
 ) -> OutboxMessage | None:
     """Add a message; None when a message with the same dedup_key exists already."""
-    values = message(kind=kind, lead_id=lead_id, payload=payload, dedup_key=dedup_key,
-                     now=now or utcnow())
+    values = message(
+        kind=kind, lead_id=lead_id, payload=payload, dedup_key=dedup_key, now=now or utcnow()
+    )
     new_id = insert_ignore(session, table(Row), values, conflict=["dedup_key"])
     return None if new_id is None else session.get(Row, new_id)
 

@@ -278,9 +278,7 @@ def _unchanged(session: Session, plan: Prepared) -> bool:
 
 
 def _recorded_keys(session: Session, keys: list[str]) -> dict[str, int]:
-    stmt = select(_ACTIVITY.c.dedup_key, _ACTIVITY.c.lead_id).where(
-        _ACTIVITY.c.dedup_key.in_(keys)
-    )
+    stmt = select(_ACTIVITY.c.dedup_key, _ACTIVITY.c.lead_id).where(_ACTIVITY.c.dedup_key.in_(keys))
     return {str(k): int(v) for k, v in session.execute(stmt)}
 
 

@@ -45,20 +45,40 @@ A = Activity.__table__  # type: ignore[attr-defined]
 # Datetimes are read as the driver gives them (SQLite: text) and parsed only where needed, and
 # the lead's updated_at goes back untouched as the optimistic-concurrency check of the write.
 _LEAD_COLUMNS = [
-    L.c.id, L.c.email, L.c.domain, L.c.name, L.c.company, L.c.title, L.c.phone, L.c.country,
-    L.c.fields, L.c.first_touch, L.c.latest_touch, L.c.status, L.c.score, L.c.fit_score,
-    L.c.engagement_score, L.c.temperature, L.c.grade, L.c.product,
+    L.c.id,
+    L.c.email,
+    L.c.domain,
+    L.c.name,
+    L.c.company,
+    L.c.title,
+    L.c.phone,
+    L.c.country,
+    L.c.fields,
+    L.c.first_touch,
+    L.c.latest_touch,
+    L.c.status,
+    L.c.score,
+    L.c.fit_score,
+    L.c.engagement_score,
+    L.c.temperature,
+    L.c.grade,
+    L.c.product,
     sa.type_coerce(L.c.updated_at, sa.String).label("updated_at"),
     sa.type_coerce(L.c.nurtured_at, sa.String).label("nurtured_at"),
     sa.type_coerce(L.c.last_activity_at, sa.String).label("last_activity_at"),
-    L.c.score_plan, sa.type_coerce(L.c.score_plan_at, sa.String).label("score_plan_at"),
+    L.c.score_plan,
+    sa.type_coerce(L.c.score_plan_at, sa.String).label("score_plan_at"),
 ]
 _ACTIVITY_COLUMNS = [
-    A.c.lead_id, A.c.kind, sa.type_coerce(A.c.occurred_at, sa.String).label("occurred_at"),
-    A.c.source, A.c.data["subject"].as_string().label("subject"),
+    A.c.lead_id,
+    A.c.kind,
+    sa.type_coerce(A.c.occurred_at, sa.String).label("occurred_at"),
+    A.c.source,
+    A.c.data["subject"].as_string().label("subject"),
     # Only what scoring reads: the inquiry text, cut in the database, not the whole JSON document.
-    sa.func.substr(sa.func.coalesce(A.c.data["text"].as_string(), A.c.detail), 1, TEXT_FOR_SCORING)
-    .label("text"),
+    sa.func.substr(
+        sa.func.coalesce(A.c.data["text"].as_string(), A.c.detail), 1, TEXT_FOR_SCORING
+    ).label("text"),
     # Raw JSON text (SQLite) or already parsed (psycopg): most activities have no fields at all.
     sa.type_coerce(A.c.data["fields"], sa.String).label("fields"),
 ]
@@ -74,7 +94,9 @@ class RescoreStats:
     conflicts: int = 0  # changed by someone else between read and write: left to them
     full: bool = False  # reasons compared too (first run with these rules)
     planned: int = 0  # scored from their stored plan (storage.rescore_decay), not from activities
-    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("read", "score", "write"), 0.0))
+    seconds: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(("read", "score", "write"), 0.0)
+    )
 
 
 def rules_fingerprint(scorer: Scorer) -> str | None:
@@ -103,14 +125,24 @@ def _lead_facts(row: Any) -> LeadFacts:
     fields = {k: str(v) for k, v in (row.fields or {}).items() if v is not None}
     _touch("source_", row.first_touch, fields)
     _touch("latest_", row.latest_touch, fields)
-    return LeadFacts(email=row.email, domain=row.domain, name=row.name, company=row.company,
-                     title=row.title, phone=row.phone, country=row.country, fields=fields)
+    return LeadFacts(
+        email=row.email,
+        domain=row.domain,
+        name=row.name,
+        company=row.company,
+        title=row.title,
+        phone=row.phone,
+        country=row.country,
+        fields=fields,
+    )
 
 
-def _activity_facts(conn: sa.Connection, leads: sa.ColumnElement[bool]
-                    ) -> dict[int, list[ActivityFacts]]:
-    stmt = sa.select(*_ACTIVITY_COLUMNS).where(leads).where(
-        A.c.kind.not_in(sorted(LIFECYCLE_KINDS)))
+def _activity_facts(
+    conn: sa.Connection, leads: sa.ColumnElement[bool]
+) -> dict[int, list[ActivityFacts]]:
+    stmt = (
+        sa.select(*_ACTIVITY_COLUMNS).where(leads).where(A.c.kind.not_in(sorted(LIFECYCLE_KINDS)))
+    )
     out: dict[int, list[ActivityFacts]] = {}
     for r in conn.execute(stmt).all():  # one fetchall, not a fetchone a row
         text = f"{r.subject} {r.text}" if r.subject and r.text else (r.subject or r.text or "")
@@ -120,14 +152,24 @@ def _activity_facts(conn: sa.Connection, leads: sa.ColumnElement[bool]
         else:
             found = json.loads(raw) if isinstance(raw, str) else raw
             fields = {k: str(v) for k, v in found.items()} if isinstance(found, dict) else {}
-        facts = ActivityFacts(kind=r.kind, occurred_at=parse_time(r.occurred_at),  # type: ignore[arg-type]
-                              text=text[:TEXT_FOR_SCORING], source=r.source or "", fields=fields)
+        facts = ActivityFacts(
+            kind=r.kind,
+            occurred_at=parse_time(r.occurred_at),  # type: ignore[arg-type]
+            text=text[:TEXT_FOR_SCORING],
+            source=r.source or "",
+            fields=fields,
+        )
         out.setdefault(r.lead_id, []).append(facts)
     return out
 
 
-def _score(scorer: Scorer, items: list[tuple[LeadFacts, list[ActivityFacts]]], *, now: datetime,
-           reasons: bool) -> list[ScoreResult]:
+def _score(
+    scorer: Scorer,
+    items: list[tuple[LeadFacts, list[ActivityFacts]]],
+    *,
+    now: datetime,
+    reasons: bool,
+) -> list[ScoreResult]:
     batch = getattr(scorer, "score_batch", None)  # RuleSet: one call, reasons optional
     if batch is not None:
         return list(batch(items, now=now, reasons=reasons))
@@ -135,9 +177,14 @@ def _score(scorer: Scorer, items: list[tuple[LeadFacts, list[ActivityFacts]]], *
 
 
 def _numbers_differ(row: Any, r: ScoreResult) -> bool:
-    return (row.score != r.score or row.temperature != r.temperature or row.fit_score != r.fit
-            or row.engagement_score != r.engagement or row.grade != r.grade
-            or (r.product is not None and r.product != row.product))
+    return (
+        row.score != r.score
+        or row.temperature != r.temperature
+        or row.fit_score != r.fit
+        or row.engagement_score != r.engagement
+        or row.grade != r.grade
+        or (r.product is not None and r.product != row.product)
+    )
 
 
 @dataclass
@@ -154,8 +201,9 @@ class _Costs:
         return self.quick + self.changed * self.reasons > self.reasons
 
 
-def plan_texts(scorer: Scorer, items: list[tuple[LeadFacts, list[ActivityFacts]]],
-               fingerprint: str | None) -> list[str | None]:
+def plan_texts(
+    scorer: Scorer, items: list[tuple[LeadFacts, list[ActivityFacts]]], fingerprint: str | None
+) -> list[str | None]:
     """lead.score_plan for each lead: "<rules fingerprint>:<plan JSON>" (storage.rescore_decay)."""
     plan_batch = getattr(scorer, "plan_batch", None)
     if fingerprint is None or plan_batch is None:
@@ -164,9 +212,16 @@ def plan_texts(scorer: Scorer, items: list[tuple[LeadFacts, list[ActivityFacts]]
     return [f"{fingerprint}:{dumps(p)}" for p in plan_batch(items)]
 
 
-def _changes(rows: Sequence[Any], items: list[tuple[LeadFacts, list[ActivityFacts]]],
-             scorer: Scorer, *, now: datetime, full: bool, costs: _Costs,
-             plans: list[str | None]) -> tuple[list[Change], list[tuple[Any, ...]]]:
+def _changes(
+    rows: Sequence[Any],
+    items: list[tuple[LeadFacts, list[ActivityFacts]]],
+    scorer: Scorer,
+    *,
+    now: datetime,
+    full: bool,
+    costs: _Costs,
+    plans: list[str | None],
+) -> tuple[list[Change], list[tuple[Any, ...]]]:
     """The rows whose stored score, temperature, fit, grade, product or reasons would change,
     and (plan, id, updated_at) of the others whose stored plan is missing or stale."""
     t0 = time.perf_counter()
@@ -192,9 +247,13 @@ def _changes(rows: Sequence[Any], items: list[tuple[LeadFacts, list[ActivityFact
             continue
         out.append(Change(row=row, result=result, reasons=reasons, plan=plans[i]))
     written = {c.row.id for c in out}
-    stale = [(plans[i], row.id, row.updated_at) for i, row in enumerate(rows)
-             if row.id not in written and plans[i] is not None
-             and (plans[i] != row.score_plan or row.score_plan_at != row.updated_at)]
+    stale = [
+        (plans[i], row.id, row.updated_at)
+        for i, row in enumerate(rows)
+        if row.id not in written
+        and plans[i] is not None
+        and (plans[i] != row.score_plan or row.score_plan_at != row.updated_at)
+    ]
     return out, stale
 
 
@@ -211,9 +270,16 @@ def save_fingerprint(store: Store, value: str, *, now: datetime) -> None:
         session.add(state)
 
 
-def rescore_leads(store: Store, scorer: Scorer, *, batch: int = BATCH, now: datetime | None = None,
-                  full: bool | None = None, workers: int = 1,
-                  parallel_min: int = PARALLEL_MIN) -> RescoreStats:
+def rescore_leads(
+    store: Store,
+    scorer: Scorer,
+    *,
+    batch: int = BATCH,
+    now: datetime | None = None,
+    full: bool | None = None,
+    workers: int = 1,
+    parallel_min: int = PARALLEL_MIN,
+) -> RescoreStats:
     """Recompute every lead's score in keyset batches; see the module docstring for the rules.
 
     `full` compares stored reasons too (new wording of a rule changes no number); by default it is
@@ -224,14 +290,29 @@ def rescore_leads(store: Store, scorer: Scorer, *, batch: int = BATCH, now: date
     now = now or utcnow()
     fingerprint = rules_fingerprint(scorer)
     stats = RescoreStats()
-    stats.full = full if full is not None else (
-        fingerprint is None or load_fingerprint(store) != fingerprint)
+    stats.full = (
+        full
+        if full is not None
+        else (fingerprint is None or load_fingerprint(store) != fingerprint)
+    )
     run = FullPath(store, scorer, now=now, fingerprint=fingerprint, stats=stats)
     if not stats.full and fingerprint is not None and hasattr(scorer, "score_plans"):
         after, upto = id_span(store)
-        if not (usable(store, scorer, workers) and upto - after >= max(parallel_min, workers)
-                and decay_in_workers(store, scorer, stats, fingerprint=fingerprint, now=now,
-                                     batch=batch, workers=workers, after=after, upto=upto)):
+        if not (
+            usable(store, scorer, workers)
+            and upto - after >= max(parallel_min, workers)
+            and decay_in_workers(
+                store,
+                scorer,
+                stats,
+                fingerprint=fingerprint,
+                now=now,
+                batch=batch,
+                workers=workers,
+                after=after,
+                upto=upto,
+            )
+        ):
             decay_batches(run, batch=batch, after=after, upto=upto)
     else:
         last: int | None = 0
@@ -239,23 +320,37 @@ def rescore_leads(store: Store, scorer: Scorer, *, batch: int = BATCH, now: date
             last = run.batch(L.c.id > last, limit=batch)
     if fingerprint is not None:
         save_fingerprint(store, fingerprint, now=now)
-    log.info("rescored %d leads (%d from stored plans): %d changed, %d score_changed, %d announced"
-             " (%s)", stats.leads, stats.planned, stats.changed, stats.recorded, stats.announced,
-             ", ".join(f"{k} {v:.2f}s" for k, v in stats.seconds.items()))
+    log.info(
+        "rescored %d leads (%d from stored plans): %d changed, %d score_changed, %d announced (%s)",
+        stats.leads,
+        stats.planned,
+        stats.changed,
+        stats.recorded,
+        stats.announced,
+        ", ".join(f"{k} {v:.2f}s" for k, v in stats.seconds.items()),
+    )
     return stats
 
 
 class FullPath:
     """Leads rescored from their activities: reasons built, plans (re)written."""
 
-    def __init__(self, store: Store, scorer: Scorer, *, now: datetime, fingerprint: str | None,
-                 stats: RescoreStats) -> None:
+    def __init__(
+        self,
+        store: Store,
+        scorer: Scorer,
+        *,
+        now: datetime,
+        fingerprint: str | None,
+        stats: RescoreStats,
+    ) -> None:
         self.store, self.scorer, self.now = store, scorer, now
         self.fingerprint, self.stats, self.costs = fingerprint, stats, _Costs()
         self.columns = [*_LEAD_COLUMNS, L.c.reasons] if stats.full else _LEAD_COLUMNS
 
-    def batch(self, where: sa.ColumnElement[bool], *, limit: int | None = None,
-              count: bool = True) -> int | None:
+    def batch(
+        self, where: sa.ColumnElement[bool], *, limit: int | None = None, count: bool = True
+    ) -> int | None:
         """Rescore the leads `where` selects (the first `limit` by id); their last id, or None.
 
         `count` False: leads the decay path already counted in stats.leads.
@@ -269,18 +364,26 @@ class FullPath:
             if not rows:
                 return None
             ids = [r.id for r in rows]
-            acts = _activity_facts(conn, A.c.lead_id.between(ids[0], ids[-1]) if limit else
-                                   A.c.lead_id.in_(ids))
+            acts = _activity_facts(
+                conn, A.c.lead_id.between(ids[0], ids[-1]) if limit else A.c.lead_id.in_(ids)
+            )
             conn.rollback()
         items = [(_lead_facts(r), acts.get(r.id, [])) for r in rows]
         t1 = time.perf_counter()
-        changes, stale = _changes(rows, items, self.scorer, now=self.now, full=stats.full,
-                                  costs=self.costs,
-                                  plans=plan_texts(self.scorer, items, self.fingerprint))
+        changes, stale = _changes(
+            rows,
+            items,
+            self.scorer,
+            now=self.now,
+            full=stats.full,
+            costs=self.costs,
+            plans=plan_texts(self.scorer, items, self.fingerprint),
+        )
         self.costs.changed = len(changes) / len(rows)
         t2 = time.perf_counter()
-        written = write_changes(self.store, changes, rows, stale,
-                                hot_threshold=self.scorer.hot_threshold, now=self.now)
+        written = write_changes(
+            self.store, changes, rows, stale, hot_threshold=self.scorer.hot_threshold, now=self.now
+        )
         stats.seconds["read"] += t1 - t0
         stats.seconds["score"] += t2 - t1
         stats.seconds["write"] += time.perf_counter() - t2

@@ -40,30 +40,44 @@ log = logging.getLogger("leadbot.rescore")
 T = TypeVar("T")
 # Leads handed to the full path per query (SQLite allows 32,766 bound parameters).
 _REDO_CHUNK = 5_000
-_SELECT = ("SELECT id, CASE WHEN score_plan_at = updated_at AND substr(score_plan, 1, {n}) = {m}"
-           " THEN substr(score_plan, {n1}) END, score, fit_score, temperature,"
-           " grade, product, status, updated_at, nurtured_at, last_activity_at"
-           " FROM lead WHERE id > {m} AND id <= {m} ORDER BY id LIMIT {m}")
-_PG_TEMP = ("CREATE TEMP TABLE decay_tmp (id integer PRIMARY KEY, score double precision,"
-            " engagement_score double precision, temperature varchar(10),"
-            " old_updated_at timestamptz, old_score double precision,"
-            " old_temperature varchar(10)) ON COMMIT DROP")
+_SELECT = (
+    "SELECT id, CASE WHEN score_plan_at = updated_at AND substr(score_plan, 1, {n}) = {m}"
+    " THEN substr(score_plan, {n1}) END, score, fit_score, temperature,"
+    " grade, product, status, updated_at, nurtured_at, last_activity_at"
+    " FROM lead WHERE id > {m} AND id <= {m} ORDER BY id LIMIT {m}"
+)
+_PG_TEMP = (
+    "CREATE TEMP TABLE decay_tmp (id integer PRIMARY KEY, score double precision,"
+    " engagement_score double precision, temperature varchar(10),"
+    " old_updated_at timestamptz, old_score double precision,"
+    " old_temperature varchar(10)) ON COMMIT DROP"
+)
 _HISTORY_AT = Activity.__table__.c.occurred_at  # type: ignore[attr-defined]
 _HISTORY_COLUMNS = "lead_id, kind, occurred_at, actor, detail, source, data"
-_SQLITE_UPDATE = ("UPDATE lead SET score = ?, engagement_score = ?, temperature = ? WHERE id = ?"
-                  " AND updated_at = ? AND score = ? AND temperature = ?")
-_UPDATE = ("UPDATE lead SET score = t.score, engagement_score = t.engagement_score,"
-           " temperature = t.temperature FROM decay_tmp AS t WHERE lead.id = t.id"
-           " AND lead.updated_at = t.old_updated_at AND lead.score = t.old_score"
-           " AND lead.temperature = t.old_temperature RETURNING lead.id")
+_SQLITE_UPDATE = (
+    "UPDATE lead SET score = ?, engagement_score = ?, temperature = ? WHERE id = ?"
+    " AND updated_at = ? AND score = ? AND temperature = ?"
+)
+_UPDATE = (
+    "UPDATE lead SET score = t.score, engagement_score = t.engagement_score,"
+    " temperature = t.temperature FROM decay_tmp AS t WHERE lead.id = t.id"
+    " AND lead.updated_at = t.old_updated_at AND lead.score = t.old_score"
+    " AND lead.temperature = t.old_temperature RETURNING lead.id"
+)
 
 
-def _announceable(status: str, score: float, nurtured_at: Any, last_activity_at: Any, *,
-                  hot: float) -> bool:
+def _announceable(
+    status: str, score: float, nurtured_at: Any, last_activity_at: Any, *, hot: float
+) -> bool:
     if status != LeadStatus.NURTURING or score < hot:
         return False  # nearly every row stops here
-    probe = Lead(email="", status=status, score=score, nurtured_at=parse_time(nurtured_at),
-                 last_activity_at=parse_time(last_activity_at))
+    probe = Lead(
+        email="",
+        status=status,
+        score=score,
+        nurtured_at=parse_time(nurtured_at),
+        last_activity_at=parse_time(last_activity_at),
+    )
     return lifecycle.eligible_for_announcement(probe, hot_threshold=hot)
 
 
@@ -112,15 +126,25 @@ def _write(run: FullPath, rows: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
         for i, new, _, temp, _, old, _ in rows:
             if i in written:
                 row = score_changed(i, old, new, temp, run.now)
-                history.append((i, row["kind"], when, row["actor"], row["detail"], row["source"],
-                                dumps(row["data"])))
+                history.append(
+                    (
+                        i,
+                        row["kind"],
+                        when,
+                        row["actor"],
+                        row["detail"],
+                        row["source"],
+                        dumps(row["data"]),
+                    )
+                )
         if conn.dialect.name == "postgresql" and history:
             with cur.copy(f"COPY activity ({_HISTORY_COLUMNS}) FROM STDIN") as copy:
                 for rec in history:
                     copy.write_row(rec)
         elif history:
-            cur.executemany(f"INSERT INTO activity ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            history)
+            cur.executemany(
+                f"INSERT INTO activity ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", history
+            )
         return len(written), len(history)
 
 
@@ -186,7 +210,7 @@ def _decay_batches(run: FullPath, *, batch: int, after: int, upto: int) -> None:
                 settle()
                 redo.sort()
                 for i in range(0, len(redo), _REDO_CHUNK):
-                    run.leads(redo[i:i + _REDO_CHUNK])
+                    run.leads(redo[i : i + _REDO_CHUNK])
         settle()
     for key, value in waited.items():
         stats.seconds[key] += value
@@ -213,8 +237,9 @@ def _executor(run: FullPath, name: str) -> Iterator[ThreadPoolExecutor | _Inline
         yield pool
 
 
-def _decide(rows: list[tuple[Any, ...]], score_plans: Any, *, now: Any, hot: float
-            ) -> tuple[list[tuple[Any, ...]], list[int], int]:
+def _decide(
+    rows: list[tuple[Any, ...]], score_plans: Any, *, now: Any, hot: float
+) -> tuple[list[tuple[Any, ...]], list[int], int]:
     """(rows to write, lead ids for the full path, leads scored from plans) of one batch."""
     planned = [row for row in rows if row[1] is not None]
     try:
@@ -222,8 +247,12 @@ def _decide(rows: list[tuple[Any, ...]], score_plans: Any, *, now: Any, hot: flo
     except (ValueError, TypeError, LookupError):
         # A plan that does not parse (written by hand, or by a version with another layout)
         # must not stop every future run: the full path rewrites the batch's plans.
-        log.warning("unreadable stored plans in leads %d-%d: rescoring them from their"
-                    " activities", rows[0][0], rows[-1][0], exc_info=True)
+        log.warning(
+            "unreadable stored plans in leads %d-%d: rescoring them from their activities",
+            rows[0][0],
+            rows[-1][0],
+            exc_info=True,
+        )
         planned, results = [], []
     redo = [row[0] for row in rows if row[1] is None or not planned]
     drift: list[tuple[Any, ...]] = []  # changed visibly by time alone: written here
@@ -231,15 +260,21 @@ def _decide(rows: list[tuple[Any, ...]], score_plans: Any, *, now: Any, hot: flo
         lead_id, _, score, fit, temp, grade, product, status, updated, nurtured, active = row
         s = r.score
         # Nothing a person would see: sub-point drift stays unwritten (module docstring).
-        if not visible_change(score, temp, s, r.temperature) \
-                and r.fit == fit and r.grade == grade \
-                and (r.product is None or r.product == product):
+        if (
+            not visible_change(score, temp, s, r.temperature)
+            and r.fit == fit
+            and r.grade == grade
+            and (r.product is None or r.product == product)
+        ):
             if _announceable(status, s, nurtured, active, hot=hot):
                 redo.append(lead_id)  # waiting to be announced: the full path does it
             continue
-        if (r.fit != fit or r.grade != grade
-                or (r.product is not None and r.product != product)
-                or _announceable(status, s, nurtured, active, hot=hot)):
+        if (
+            r.fit != fit
+            or r.grade != grade
+            or (r.product is not None and r.product != product)
+            or _announceable(status, s, nurtured, active, hot=hot)
+        ):
             redo.append(lead_id)  # rare: reasons, history and announcement from the facts
         else:
             drift.append((lead_id, s, r.engagement, r.temperature, updated, score, temp))

@@ -98,8 +98,18 @@ def shutdown() -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def decay_in_workers(store: Store, scorer: Scorer, stats: Any, *, fingerprint: str,
-                     now: datetime, batch: int, workers: int, after: int, upto: int) -> bool:
+def decay_in_workers(
+    store: Store,
+    scorer: Scorer,
+    stats: Any,
+    *,
+    fingerprint: str,
+    now: datetime,
+    batch: int,
+    workers: int,
+    after: int,
+    upto: int,
+) -> bool:
     """Rescore leads after < id <= upto in `workers` processes, adding their counts to `stats`.
 
     False when the workers could not take the run (rules changed under them, a worker died):

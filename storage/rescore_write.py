@@ -26,8 +26,20 @@ from storage.models import Activity, Lead, LeadStatus
 from storage.scores import score_changed, visible_change
 
 A = Activity.__table__  # type: ignore[attr-defined]
-_COLUMNS = ("id", "score", "fit_score", "engagement_score", "temperature", "grade", "product",
-            "reasons", "old_updated_at", "old_score", "old_temperature", "score_plan")
+_COLUMNS = (
+    "id",
+    "score",
+    "fit_score",
+    "engagement_score",
+    "temperature",
+    "grade",
+    "product",
+    "reasons",
+    "old_updated_at",
+    "old_score",
+    "old_temperature",
+    "score_plan",
+)
 _PG_TEMP = """CREATE TEMP TABLE rescore_tmp (id integer PRIMARY KEY, score double precision,
  fit_score double precision, engagement_score double precision, temperature varchar(10),
  grade varchar(2), product varchar(100), reasons json, old_updated_at timestamptz,
@@ -63,8 +75,20 @@ class Written:
 def _record(c: Change) -> tuple[Any, ...]:
     r, row = c.result, c.row
     product = r.product or row.product  # like apply_score: a lead keeps its product line
-    return (row.id, r.score, r.fit, r.engagement, r.temperature, r.grade, product,
-            json.dumps(c.reasons), row.updated_at, row.score, row.temperature, c.plan)
+    return (
+        row.id,
+        r.score,
+        r.fit,
+        r.engagement,
+        r.temperature,
+        r.grade,
+        product,
+        json.dumps(c.reasons),
+        row.updated_at,
+        row.score,
+        row.temperature,
+        c.plan,
+    )
 
 
 def _update(session: Session, changes: Sequence[Change], *, pg_copy: bool) -> set[int]:
@@ -106,14 +130,26 @@ def parse_time(value: Any) -> datetime | None:
 def _eligible(row: Any, score: float, *, hot_threshold: float) -> bool:
     if row.status != LeadStatus.NURTURING or score < hot_threshold:
         return False  # most rows stop here, before any object is built
-    probe = Lead(email=row.email, status=row.status, score=score, nurtured_at=parse_time(row.nurtured_at),
-                 last_activity_at=parse_time(row.last_activity_at))
+    probe = Lead(
+        email=row.email,
+        status=row.status,
+        score=score,
+        nurtured_at=parse_time(row.nurtured_at),
+        last_activity_at=parse_time(row.last_activity_at),
+    )
     return lifecycle.eligible_for_announcement(probe, hot_threshold=hot_threshold)
 
 
-def write_changes(store: Store, changes: Sequence[Change], rows: Sequence[Any],
-                  stale: Sequence[tuple[Any, ...]] = (), *, hot_threshold: float, now: datetime,
-                  pg_copy: bool = True) -> Written:
+def write_changes(
+    store: Store,
+    changes: Sequence[Change],
+    rows: Sequence[Any],
+    stale: Sequence[tuple[Any, ...]] = (),
+    *,
+    hot_threshold: float,
+    now: datetime,
+    pg_copy: bool = True,
+) -> Written:
     """Write `changes` (of the batch `rows`) in one transaction; announce who became eligible.
 
     `stale`: (plan, id, updated_at as read) of unchanged leads whose stored plan is missing or
@@ -122,7 +158,11 @@ def write_changes(store: Store, changes: Sequence[Change], rows: Sequence[Any],
     by_id = {c.row.id: c for c in changes}
     # Unchanged rows can be eligible too (an announcement refused earlier, a lowered threshold
     # that moved no score): the per-lead path announced them on every run, so this does as well.
-    waiting = [r.id for r in rows if r.id not in by_id and _eligible(r, r.score, hot_threshold=hot_threshold)]
+    waiting = [
+        r.id
+        for r in rows
+        if r.id not in by_id and _eligible(r, r.score, hot_threshold=hot_threshold)
+    ]
     if not changes and not waiting and not stale:
         return Written()
     out = Written()
@@ -130,16 +170,22 @@ def write_changes(store: Store, changes: Sequence[Change], rows: Sequence[Any],
         if stale:
             conn = session.connection()
             mark = "%s" if conn.dialect.name == "postgresql" else "?"
-            conn.exec_driver_sql(f"UPDATE lead SET score_plan = {mark}, score_plan_at = updated_at"
-                                 f" WHERE id = {mark} AND updated_at = {mark}", list(stale))
+            conn.exec_driver_sql(
+                f"UPDATE lead SET score_plan = {mark}, score_plan_at = updated_at"
+                f" WHERE id = {mark} AND updated_at = {mark}",
+                list(stale),
+            )
         written = _update(session, changes, pg_copy=pg_copy) if changes else set()
         out.changed = len(written)
         history = [h for i in sorted(written) if (h := _history(by_id[i], now)) is not None]
         if history:
             session.execute(sa.insert(A), history)
             out.recorded = len(history)
-        hot = [i for i in sorted(written)
-               if _eligible(by_id[i].row, by_id[i].result.score, hot_threshold=hot_threshold)]
+        hot = [
+            i
+            for i in sorted(written)
+            if _eligible(by_id[i].row, by_id[i].result.score, hot_threshold=hot_threshold)
+        ]
         for lead_id in sorted([*hot, *waiting]):
             try:
                 with session.begin_nested():
@@ -150,6 +196,11 @@ def write_changes(store: Store, changes: Sequence[Change], rows: Sequence[Any],
             if lead_id in written:
                 # Our UPDATE holds the row since it stored the plan, and announcing changes no
                 # scoring fact: the plan stays valid for the new updated_at.
-                session.execute(sa.text("UPDATE lead SET score_plan_at = updated_at WHERE id = :i"
-                                        " AND score_plan IS NOT NULL"), {"i": lead_id})
+                session.execute(
+                    sa.text(
+                        "UPDATE lead SET score_plan_at = updated_at WHERE id = :i"
+                        " AND score_plan IS NOT NULL"
+                    ),
+                    {"i": lead_id},
+                )
     return out

@@ -112,19 +112,29 @@ def store_result(
             history.append(row)
 
 
-def visible_change(old_score: float, old_temperature: str, new_score: float,
-                   new_temperature: str) -> bool:
+def visible_change(
+    old_score: float, old_temperature: str, new_score: float, new_temperature: str
+) -> bool:
     """A change a person would see: whole points or the temperature (small decay drift is not
     news). Decides history on every path, and what a decay-only rescore writes at all."""
     return round(old_score) != round(new_score) or old_temperature != new_temperature
 
 
-def score_changed(lead_id: int, old: float, new: float, temperature: str,
-                  now: datetime) -> dict[str, Any]:
+def score_changed(
+    lead_id: int, old: float, new: float, temperature: str, now: datetime
+) -> dict[str, Any]:
     """The `score_changed` activity row: from → to, as `leadbot leads show` prints it."""
-    return {"lead_id": lead_id, "kind": "score_changed", "occurred_at": now, "actor": "leadbot",
-            "detail": f"score {old:g} → {new:g} ({temperature})", "source": "", "raw_id": None,
-            "data": {"from": old, "to": new, "temperature": temperature}, "dedup_key": None}
+    return {
+        "lead_id": lead_id,
+        "kind": "score_changed",
+        "occurred_at": now,
+        "actor": "leadbot",
+        "detail": f"score {old:g} → {new:g} ({temperature})",
+        "source": "",
+        "raw_id": None,
+        "data": {"from": old, "to": new, "temperature": temperature},
+        "dedup_key": None,
+    }
 
 
 def apply_score(

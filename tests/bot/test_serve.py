@@ -35,8 +35,14 @@ def healthy(port: int) -> bool:
 
 
 def leads(env: dict[str, str]) -> list[dict[str, object]]:
-    out = subprocess.run([str(LEADBOT), "leads", "list", "--json"], env=env, check=True,
-                         capture_output=True, text=True, timeout=60).stdout
+    out = subprocess.run(
+        [str(LEADBOT), "leads", "list", "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     found: list[dict[str, object]] = json.loads(out)
     return found
 
@@ -44,14 +50,26 @@ def leads(env: dict[str, str]) -> list[dict[str, object]]:
 @pytest.mark.skipif(not LEADBOT.exists(), reason="the leadbot script is installed in the venv")
 def test_serve_takes_mail_parses_it_in_workers_and_stops_cleanly(tmp_path: Path) -> None:
     smtp_port, http_port = free_port(), free_port()
-    env = {**os.environ, "LEADBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'leadbot.db'}",
-           "LEADBOT_INBOX_DOMAINS": "leads.example.com", "LEADBOT_INGEST_WORKERS": "2",
-           "LEADBOT_RESCORE_INTERVAL_MINUTES": "0", "SLACK_BOT_TOKEN": "",
-           "SLACK_SIGNING_SECRET": "", "SLACK_APP_TOKEN": "", "LEADBOT_IMAP_URL": ""}
+    env = {
+        **os.environ,
+        "LEADBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'leadbot.db'}",
+        "LEADBOT_INBOX_DOMAINS": "leads.example.com",
+        "LEADBOT_INGEST_WORKERS": "2",
+        "LEADBOT_RESCORE_INTERVAL_MINUTES": "0",
+        "SLACK_BOT_TOKEN": "",
+        "SLACK_SIGNING_SECRET": "",
+        "SLACK_APP_TOKEN": "",
+        "LEADBOT_IMAP_URL": "",
+    }
     env = {k: v for k, v in env.items() if v != ""}
-    proc = subprocess.Popen([str(LEADBOT), "serve", "--smtp-port", str(smtp_port),
-                             "--http-port", str(http_port)], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(LEADBOT), "serve", "--smtp-port", str(smtp_port), "--http-port", str(http_port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_until(lambda: healthy(http_port) or proc.poll() is not None, timeout=60, interval=0.2)
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""

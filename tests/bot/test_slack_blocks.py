@@ -140,7 +140,9 @@ def test_routes_parse_and_match() -> None:
     by_source = parse_routes("source:form:pricing=C4,source:webhook=C5,latest_source:email=C6")
     assert pick_channel(Lead(email="a@b", source="form:pricing"), by_source, default="CD") == "C4"
     assert pick_channel(Lead(email="a@b", source="form:contact"), by_source, default="CD") == "CD"
-    assert pick_channel(Lead(email="a@b", source="webhook:typeform"), by_source, default="CD") == "C5"
+    assert (
+        pick_channel(Lead(email="a@b", source="webhook:typeform"), by_source, default="CD") == "C5"
+    )
     assert pick_channel(Lead(email="a@b", source="webhooks"), by_source, default="CD") == "CD"
     lead = Lead(email="a@b", source="form:contact", latest_source="email:wpforms")
     assert pick_channel(lead, by_source, default="CD") == "C6"

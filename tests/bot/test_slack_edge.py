@@ -40,7 +40,9 @@ def test_bad_signatures_and_timestamps_get_401_never_500(
     def status(headers: dict[str, str], content: bytes = body) -> int:
         return int(http.post("/slack/events", content=content, headers=headers).status_code)
 
-    assert status(signed_headers(body, FORM, timestamp=now + 360)) == 401  # future (the window is ±300 s; time moves on during the test)
+    assert (
+        status(signed_headers(body, FORM, timestamp=now + 360)) == 401
+    )  # future (the window is ±300 s; time moves on during the test)
     assert status(signed_headers(body, FORM, timestamp=now - 301)) == 401  # stale
     assert (
         status({**good, "X-Slack-Signature": good["X-Slack-Signature"].replace("v0=", "v1=")})

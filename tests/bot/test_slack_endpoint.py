@@ -253,8 +253,12 @@ def test_app_home_is_refreshed_for_everyone_who_opened_it_when_a_lead_changes(
     for n, user in enumerate(("U1", "U2")):
         event = {"type": "app_home_opened", "user": user, "channel": "D1", "tab": "home"}
         assert post_event(http, event, event_id=f"EvHome{n}").status_code == 200
-    wait_until(lambda: dispatcher(slack_runtime).run_once() >= 0
-               and {c.args["user_id"] for c in fake_slack.to("views.publish")} == {"U1", "U2"})
+    wait_until(
+        lambda: (
+            dispatcher(slack_runtime).run_once() >= 0
+            and {c.args["user_id"] for c in fake_slack.to("views.publish")} == {"U1", "U2"}
+        )
+    )
     opened = len(fake_slack.to("views.publish"))
 
     def home_text(user: str) -> str:
@@ -265,8 +269,12 @@ def test_app_home_is_refreshed_for_everyone_who_opened_it_when_a_lead_changes(
     # U2 claims: both Homes are published again, without either of them opening it.
     assert post_interaction(http, click("lead_claim", lead_id, user="U2")).status_code == 200
     wait_until(lambda: get(slack_runtime.store, lead_id).status == "claimed")
-    wait_until(lambda: dispatcher(slack_runtime).run_once() >= 0
-               and len(fake_slack.to("views.publish")) >= opened + 2)
+    wait_until(
+        lambda: (
+            dispatcher(slack_runtime).run_once() >= 0
+            and len(fake_slack.to("views.publish")) >= opened + 2
+        )
+    )
     mine, theirs = home_text("U2"), home_text("U1")
     assert "You have no claimed leads." not in mine and "Jane Doe" in mine
     assert "Nothing is waiting for a rep." in theirs and "Jane Doe" not in theirs

@@ -93,10 +93,27 @@ class Dovecot:
         if tls:  # a throwaway self-signed certificate for 127.0.0.1; clients trust it by file
             key = self.root / "key.pem"
             subprocess.run(
-                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                 "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                 "-keyout", str(key), "-out", str(self.cert)],
-                check=True, capture_output=True, timeout=60,
+                [
+                    "openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "1",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                    "-keyout",
+                    str(key),
+                    "-out",
+                    str(self.cert),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=60,
             )
             key.chmod(0o644)  # read by Dovecot's login processes
             ssl = f"ssl = yes\nssl_cert = <{self.cert}\nssl_key = <{key}"

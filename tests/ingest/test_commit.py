@@ -43,7 +43,9 @@ class CountingPipeline(Pipeline):
 
 def counting(store: Store, **settings: object) -> CountingPipeline:
     rt = build_runtime(make_settings(store.url, **settings), store=store)
-    return CountingPipeline(rt.pipeline.store, scorer=rt.pipeline.scorer, context=rt.pipeline.context)
+    return CountingPipeline(
+        rt.pipeline.store, scorer=rt.pipeline.scorer, context=rt.pipeline.context
+    )
 
 
 def test_the_same_bytes_in_one_batch_and_before_it_are_stored_once(store: Store) -> None:
@@ -52,7 +54,11 @@ def test_the_same_bytes_in_one_batch_and_before_it_are_stored_once(store: Store)
     assert new
     results = store_raws(
         store,
-        [RawDraft(two, "email", "smtp"), RawDraft(one, "email", "pipe"), RawDraft(two, "email", "smtp")],
+        [
+            RawDraft(two, "email", "smtp"),
+            RawDraft(one, "email", "pipe"),
+            RawDraft(two, "email", "smtp"),
+        ],
     )
     assert results[1] == (first, False)
     assert results[0][1] is True and results[2] == (results[0][0], False)
@@ -211,10 +217,20 @@ def test_the_sqlite_fast_insert_stores_what_sqlalchemy_would(sqlite_url: str) ->
     store = Store(sqlite_url)
     at = datetime(2026, 11, 30, 3, 0, 0, 250, tzinfo=timezone(timedelta(hours=2)))
     envelope = {"mail_from": "a@b.example", "rcpt_to": ["x@leads.example.com"], "peer": None}
-    [(fast, _)] = store_raws(store, [RawDraft(b"From: a@b\n\nx", "email", "smtp", None, envelope, at)])
+    [(fast, _)] = store_raws(
+        store, [RawDraft(b"From: a@b\n\nx", "email", "smtp", None, envelope, at)]
+    )
     with store.transaction() as conn:
-        values = {"kind": "email", "channel": "smtp", "sha256": "0" * 64, "content": b"y",
-                  "content_type": None, "size": 1, "envelope": envelope, "received_at": at}
+        values = {
+            "kind": "email",
+            "channel": "smtp",
+            "sha256": "0" * 64,
+            "content": b"y",
+            "content_type": None,
+            "size": 1,
+            "envelope": envelope,
+            "received_at": at,
+        }
         [(reference, _)] = insert_ignore_many(conn, table(RawInput), [values], "sha256")
     columns = "envelope, received_at, status, attempts, reason, lead_id, message_id, processed_at"
     path = sqlite_url.removeprefix("sqlite:///")

@@ -252,8 +252,7 @@ def test_starttls_required_but_not_offered(sqlite_url: str, dovecot: Dovecot) ->
     store.dispose()
 
 
-def test_starttls_and_imaps_against_a_real_tls_server(sqlite_url: str,
-                                                      dovecot_binary: str) -> None:
+def test_starttls_and_imaps_against_a_real_tls_server(sqlite_url: str, dovecot_binary: str) -> None:
     server = Dovecot(dovecot_binary, tls=True)
     server.start()
     store = Store(sqlite_url)
@@ -269,8 +268,14 @@ def test_starttls_and_imaps_against_a_real_tls_server(sqlite_url: str,
             with pytest.raises(ssl.SSLCertVerificationError):
                 untrusted.connect()
             server.append(message(n))
-            poller = ImapPoller(runtime.pipeline, parse_imap_url(url), ssl_context=trusted,
-                                poll_seconds=0.3, backoff_initial=0.1, backoff_max=0.5)
+            poller = ImapPoller(
+                runtime.pipeline,
+                parse_imap_url(url),
+                ssl_context=trusted,
+                poll_seconds=0.3,
+                backoff_initial=0.1,
+                backoff_max=0.5,
+            )
             with Running(poller):
                 wait_until(lambda n=n: len(server.uids(PROCESSED)) == n + 1)  # type: ignore[misc]
         wait_until(lambda: len(leads(store)) == 2)

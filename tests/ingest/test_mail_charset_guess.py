@@ -15,7 +15,13 @@ GERMAN = "Grüße aus München, wir möchten ein Angebot für 20 Plätze"
 
 @pytest.mark.parametrize(
     ("text", "codec"),
-    [(RUSSIAN, "cp1251"), (RUSSIAN, "koi8-r"), (CHINESE, "gbk"), (GERMAN, "cp1252"), (GERMAN, "utf-8")],
+    [
+        (RUSSIAN, "cp1251"),
+        (RUSSIAN, "koi8-r"),
+        (CHINESE, "gbk"),
+        (GERMAN, "cp1252"),
+        (GERMAN, "utf-8"),
+    ],
 )
 def test_undeclared_charset_is_guessed(text: str, codec: str) -> None:
     assert decode_bytes(text.encode(codec), None) == text

@@ -22,8 +22,18 @@ from storage.models import Lead, OutboxMessage, utcnow
 ROOT = Path(__file__).resolve().parents[2]
 LEADBOT = Path(sys.executable).with_name("leadbot")
 INDUSTRIES = ["Software", "Retail", "Education", "Logistics"]
-MAP = ["--map", "E-mail=email", "--map", "Full Name=name", "--map", "Job=title",
-       "--map", "Employees=company_size", "--outcome", "Converted"]
+MAP = [
+    "--map",
+    "E-mail=email",
+    "--map",
+    "Full Name=name",
+    "--map",
+    "Job=title",
+    "--map",
+    "Employees=company_size",
+    "--outcome",
+    "Converted",
+]
 
 
 def have_sklearn() -> bool:
@@ -50,8 +60,17 @@ def history_csv(path: Path, rows: int = 120) -> Path:
             industry = INDUSTRIES[i % 4]
             p = {"Software": 0.8, "Retail": 0.4, "Education": 0.1, "Logistics": 0.4}[industry]
             won = "Yes" if rng.random() < p else "No"
-            w.writerow([f"Person{i}@Firm{i % 50}.example", f"Person {i}", "Manager", industry,
-                        rng.choice(["10", "80", "500", "Select"]), won, "x"])
+            w.writerow(
+                [
+                    f"Person{i}@Firm{i % 50}.example",
+                    f"Person {i}",
+                    "Manager",
+                    industry,
+                    rng.choice(["10", "80", "500", "Select"]),
+                    won,
+                    "x",
+                ]
+            )
         w.writerow(["not-an-address", "Nobody", "", "Software", "", "Yes", ""])
     return path
 
@@ -88,12 +107,18 @@ def test_import_is_idempotent_and_records_outcomes(
 
 
 def test_imported_leads_wait_for_new_activity_before_announcement(
-    env: dict[str, str], db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     rules = tmp_path / "rules.toml"
-    rules.write_text('[thresholds]\nwarm = 5\nhot = 10\n[[rule]]\nname = "exec"\npoints = 20\n'
-                     'when.title_any = ["CTO"]\nreason = "Executive"\n', encoding="utf-8")
+    rules.write_text(
+        '[thresholds]\nwarm = 5\nhot = 10\n[[rule]]\nname = "exec"\npoints = 20\n'
+        'when.title_any = ["CTO"]\nreason = "Executive"\n',
+        encoding="utf-8",
+    )
     monkeypatch.setenv("LEADBOT_SCORING_RULES", str(rules))
     data = tmp_path / "prospects.csv"
     data.write_text("email,title\nana@acme.example,CTO\n", encoding="utf-8")
@@ -105,8 +130,15 @@ def test_imported_leads_wait_for_new_activity_before_announcement(
         lead = get_lead(s, email="ana@acme.example")
         assert (lead.status, lead.temperature, lead.score) == ("nurturing", "hot", 20)
         assert s.scalars(select(OutboxMessage)).first() is None
-        record_inquiry(s, email="ana@acme.example", kind="email_inquiry", source="email",
-                       occurred_at=utcnow(), dedup_key="<new@acme.example>", profile={})
+        record_inquiry(
+            s,
+            email="ana@acme.example",
+            kind="email_inquiry",
+            source="email",
+            occurred_at=utcnow(),
+            dedup_key="<new@acme.example>",
+            profile={},
+        )
     assert main(["rescore"]) == 0  # new activity after the import: now it is news
     assert "; 1 announced" in capsys.readouterr().out
     with store.session() as s:
@@ -116,7 +148,9 @@ def test_imported_leads_wait_for_new_activity_before_announcement(
 
 @needs_sklearn
 def test_import_then_train_from_store_and_from_csv(
-    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     data = history_csv(tmp_path / "history.csv")
@@ -129,8 +163,10 @@ def test_import_then_train_from_store_and_from_csv(
     points = {r.name: r.points for r in rules.rules}
     assert points["industry-software"] > 0 > points["industry-education"]
 
-    assert main(["score", "train", "--csv", str(data), *MAP, "--drop", "Notes",
-                 "--min-count", "10"]) == 0
+    assert (
+        main(["score", "train", "--csv", str(data), *MAP, "--drop", "Notes", "--min-count", "10"])
+        == 0
+    )
     text = capsys.readouterr().out
     assert 'name = "industry-software"' in text and "Notes" not in text
 
@@ -147,30 +183,44 @@ def test_unknown_column_is_a_clear_error(
     assert "no column 'Nope'" in capsys.readouterr().err
 
 
-def run(args: list[str], env: dict[str, str], *, code: str | None = None,
-        stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], env: dict[str, str], *, code: str | None = None, stdin: bytes = b""
+) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-c", code, *args] if code else [str(LEADBOT), *args]
-    return subprocess.run(cmd, input=stdin.decode(), capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **env}, check=False, cwd=ROOT)
+    return subprocess.run(
+        cmd,
+        input=stdin.decode(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+        check=False,
+        cwd=ROOT,
+    )
 
 
 def test_train_without_scikit_learn_names_the_extra(env: dict[str, str]) -> None:
     # A real interpreter in which `import sklearn` fails, as on an install without the extra.
-    code = ("import sys; sys.modules['sklearn'] = None; from bot.cli import main; "
-            "sys.exit(main(sys.argv[1:]))")
+    code = (
+        "import sys; sys.modules['sklearn'] = None; from bot.cli import main; "
+        "sys.exit(main(sys.argv[1:]))"
+    )
     done = run(["score", "train", "--from-store"], env, code=code)
     assert done.returncode == 69
     assert "pip install 'leadbot[learn]'" in done.stderr
 
 
-@pytest.mark.parametrize("command", [["serve", "--smtp-port", "0", "--http-port", "0"],
-                                     ["ingest", "-"]])
+@pytest.mark.parametrize(
+    "command", [["serve", "--smtp-port", "0", "--http-port", "0"], ["ingest", "-"]]
+)
 def test_broken_rules_file_is_refused_at_start_up(
     command: list[str], sqlite_url: str, tmp_path: Path
 ) -> None:
     rules = tmp_path / "broken.toml"
-    rules.write_text('[thresholds]\nhot = 45\n\n[[rule]]\nname = "exec"\npoints = "many"\n'
-                     'reason = "x"\n', encoding="utf-8")
+    rules.write_text(
+        '[thresholds]\nhot = 45\n\n[[rule]]\nname = "exec"\npoints = "many"\nreason = "x"\n',
+        encoding="utf-8",
+    )
     env = {"LEADBOT_DATABASE_URL": sqlite_url, "LEADBOT_SCORING_RULES": str(rules)}
     started = time.monotonic()
     done = run(command, env, stdin=b"From: a@b.example\n\nhi\n")

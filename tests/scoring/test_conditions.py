@@ -38,27 +38,33 @@ def test_title_any_words_phrases_prefixes(write_rules: Callable[[str], Path]) ->
 
 
 def test_domain_is_classes(write_rules: Callable[[str], Path]) -> None:
-    body = "".join(rule(c, f'when.domain_is = "{c}"') for c in
-                   ("business", "webmail", "disposable", "competitor"))
+    body = "".join(
+        rule(c, f'when.domain_is = "{c}"')
+        for c in ("business", "webmail", "disposable", "competitor")
+    )
     path = write_rules(body, header='[domains]\ncompetitors = ["rival.example"]\n')
     assert set(fired(path, lead(email="a@gmail.com", domain="gmail.com"))) == {"webmail"}
     assert set(fired(path, lead(email="a@mailinator.com", domain="mailinator.com"))) == {
-        "disposable"}
+        "disposable"
+    }
     assert set(fired(path, lead(email="a@eu.rival.example", domain="eu.rival.example"))) == {
-        "competitor"}
+        "competitor"
+    }
     assert fired(path, lead())["business"] == "acme.io is business"
 
 
 def test_domain_in_and_email_regex(write_rules: Callable[[str], Path]) -> None:
-    path = write_rules(rule("d", 'when.domain_in = ["acme.io"]')
-                       + rule("e", 'when.email_regex = "^ann@"'))
+    path = write_rules(
+        rule("d", 'when.domain_in = ["acme.io"]') + rule("e", 'when.email_regex = "^ann@"')
+    )
     assert set(fired(path, lead(email="ann@sales.acme.io", domain="sales.acme.io"))) == {"d", "e"}
     assert fired(path, lead(email="bob@other.io", domain="other.io")) == {}
 
 
 def test_country_in_codes_and_regions(write_rules: Callable[[str], Path]) -> None:
-    path = write_rules(rule("c", 'when.country_in = ["DACH", "us", "MINE"]'),
-                       header='[regions]\nMINE = ["NZ"]\n')
+    path = write_rules(
+        rule("c", 'when.country_in = ["DACH", "us", "MINE"]'), header='[regions]\nMINE = ["NZ"]\n'
+    )
     for code in ("DE", "ch", "US", "NZ"):
         assert "c" in fired(path, lead(country=code)), code
     assert "c" not in fired(path, lead(country="FR"))
@@ -69,8 +75,11 @@ def test_field_equality_numeric_and_presence(write_rules: Callable[[str], Path])
         rule("ind", 'when.field = {name = "industry", in = ["Software", "SaaS"]}')
         + rule("size", 'when.field = {name = "company_size", gte = 50, lt = 1000}')
         + rule("nosize", 'when.field = {name = "company_size", missing = true}')
-        + rule("both", 'when.field = [{name = "industry", present = true}, '
-                       '{name = "company_size", gt = 10}]'))
+        + rule(
+            "both",
+            'when.field = [{name = "industry", present = true}, {name = "company_size", gt = 10}]',
+        )
+    )
     got = fired(path, lead(fields={"industry": " software ", "company_size": "50"}))
     assert got["ind"] == "industry =  software " and got["size"] == "company_size = 50"
     assert "both" in got and "nosize" not in got
@@ -82,13 +91,16 @@ def test_field_equality_numeric_and_presence(write_rules: Callable[[str], Path])
 def test_profile_complete_min(write_rules: Callable[[str], Path]) -> None:
     path = write_rules(rule("p", "when.profile_complete_min = 3"))
     assert fired(path, lead(name="Ann", company="Acme", phone="+49 30 1"))["p"] == (
-        "profile has name, company, phone")
+        "profile has name, company, phone"
+    )
     assert fired(path, lead(name="Ann", company="Acme", title=" ")) == {}
 
 
 def test_text_any_multilingual_and_regex(write_rules: Callable[[str], Path]) -> None:
-    path = write_rules(rule("t", 'when.text_any = ["pricing", "purchase order", "Preis*", "价格"]')
-                       + rule("rx", 'when.text_regex = "\\\\b\\\\d+ (seats|users)\\\\b"'))
+    path = write_rules(
+        rule("t", 'when.text_any = ["pricing", "purchase order", "Preis*", "价格"]')
+        + rule("rx", 'when.text_regex = "\\\\b\\\\d+ (seats|users)\\\\b"')
+    )
 
     def acts(text: str) -> list[ActivityFacts]:
         return [ActivityFacts("email_inquiry", NOW, text=text)]
@@ -100,13 +112,13 @@ def test_text_any_multilingual_and_regex(write_rules: Callable[[str], Path]) -> 
     assert fired(path, lead(), acts("need 25 Seats"))["rx"].endswith("text: 25 seats")
 
 
-def test_activity_kind_count_recency_and_unknown_kinds(
-        write_rules: Callable[[str], Path]) -> None:
+def test_activity_kind_count_recency_and_unknown_kinds(write_rules: Callable[[str], Path]) -> None:
     path = write_rules(
         rule("two", 'when.activity = {kind = "email_inquiry", min_count = 2, within_days = 30}')
         + rule("any", 'when.activity = {kind = "*"}')
         + rule("new", 'when.activity = {kind = ["Podcast_Listen", "inquiry"]}'),
-        header='[kinds]\ninquiry = ["email_inquiry", "chat"]\n')
+        header='[kinds]\ninquiry = ["email_inquiry", "chat"]\n',
+    )
     old = ActivityFacts("email_inquiry", NOW - timedelta(days=40))
     recent = ActivityFacts("email_inquiry", NOW - timedelta(days=2))
     assert set(fired(path, lead(), [old, recent])) == {"any", "new"}
@@ -118,8 +130,9 @@ def test_activity_kind_count_recency_and_unknown_kinds(
 
 
 def test_text_rule_restricted_to_kinds(write_rules: Callable[[str], Path]) -> None:
-    path = write_rules(rule("price", 'when.text_any = ["pricing"]\n'
-                                     'when.activity = {kind = "email_inquiry"}'))
+    path = write_rules(
+        rule("price", 'when.text_any = ["pricing"]\nwhen.activity = {kind = "email_inquiry"}')
+    )
     visit = ActivityFacts("page_visit", NOW, text="/pricing")
     assert fired(path, lead(), [visit]) == {}
     assert "price" in fired(path, lead(), [visit, ActivityFacts("email_inquiry", NOW, "pricing?")])

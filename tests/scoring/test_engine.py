@@ -161,8 +161,9 @@ def test_per_product_scores(write_rules: Callable[[str], Path]) -> None:
     assert (both.product, both.score, both.temperature) == ("analytics", 25, "hot")
     assert {r.rule for r in both.reasons} == {"vp", "analytics-data-title", "product:analytics"}
     # Recognised from a form field only: cold for payments.
-    form = LeadFacts(email="a@acme.io", domain="acme.io", title="VP Data",
-                     fields={"product": "Pay"})
+    form = LeadFacts(
+        email="a@acme.io", domain="acme.io", title="VP Data", fields={"product": "Pay"}
+    )
     pay = rules.score(form, [], now=NOW)
     assert (pay.product, pay.score, pay.temperature) == ("payments", 5, "cold")
     assert sum(r.points for r in pay.reasons) == pay.score
@@ -172,16 +173,25 @@ TEXTS = st.text(alphabet=st.sampled_from(list("abc pricing demo cv VP")), max_si
 
 
 @settings(max_examples=150, deadline=None)
-@given(ages=st.lists(st.floats(min_value=-3, max_value=400), max_size=8),
-       kinds=st.lists(st.sampled_from(["email_inquiry", "page_visit", "download", "other"]),
-                      min_size=8, max_size=8),
-       text=TEXTS, half_life=st.floats(min_value=0.5, max_value=90))
-def test_reasons_sum_exactly(ages: list[float], kinds: list[str], text: str,
-                             half_life: float) -> None:
+@given(
+    ages=st.lists(st.floats(min_value=-3, max_value=400), max_size=8),
+    kinds=st.lists(
+        st.sampled_from(["email_inquiry", "page_visit", "download", "other"]),
+        min_size=8,
+        max_size=8,
+    ),
+    text=TEXTS,
+    half_life=st.floats(min_value=0.5, max_value=90),
+)
+def test_reasons_sum_exactly(
+    ages: list[float], kinds: list[str], text: str, half_life: float
+) -> None:
     rules = load_rules()
     rules.half_life_days = half_life
-    acts = [ActivityFacts(k, NOW - timedelta(days=a), text=text) for a, k in
-            zip(ages, kinds, strict=False)]
+    acts = [
+        ActivityFacts(k, NOW - timedelta(days=a), text=text)
+        for a, k in zip(ages, kinds, strict=False)
+    ]
     lead = LeadFacts(email="x@gmail.com", domain="gmail.com", title=text, country="DE")
     result = rules.score(lead, acts, now=NOW)
     assert sum(r.points for r in result.reasons) == result.score
@@ -190,7 +200,10 @@ def test_reasons_sum_exactly(ages: list[float], kinds: list[str], text: str,
     assert sum(r["points"] for r in data["reasons"]) == data["score"]  # type: ignore[attr-defined]
     fast = rules.score_batch([(lead, acts)], now=NOW, reasons=False)[0]
     assert (fast.score, fast.temperature, fast.product) == (
-        result.score, result.temperature, result.product)
+        result.score,
+        result.temperature,
+        result.product,
+    )
 
 
 def test_explain_text_and_json(write_rules: Callable[[str], Path]) -> None:
@@ -201,21 +214,37 @@ def test_explain_text_and_json(write_rules: Callable[[str], Path]) -> None:
     data = explain_json(result)
     assert data["score"] == 12 and data["temperature"] == "warm"
     assert data["reasons"][0] == {  # type: ignore[index]
-        "rule": "inquiry", "group": "engagement", "product": None, "reason": "Wrote to us",
-        "evidence": "1× email_inquiry, latest 2025-05-22", "base_points": 12.0,  # noqa: RUF001
-        "decay": 0.5, "points": 6.0}
+        "rule": "inquiry",
+        "group": "engagement",
+        "product": None,
+        "reason": "Wrote to us",
+        "evidence": "1× email_inquiry, latest 2025-05-22",
+        "base_points": 12.0,  # noqa: RUF001
+        "decay": 0.5,
+        "points": 6.0,
+    }
 
 
 def test_default_rules_rank_a_buyer_above_a_student() -> None:
     rules = load_rules()
     buyer = rules.score(
-        LeadFacts(email="cfo@acme.io", domain="acme.io", title="CFO", name="A", company="Acme",
-                  country="DE", fields={"company_size": "300"}),
+        LeadFacts(
+            email="cfo@acme.io",
+            domain="acme.io",
+            title="CFO",
+            name="A",
+            company="Acme",
+            country="DE",
+            fields={"company_size": "300"},
+        ),
         [at(1, text="Could you send a quote for 40 licences? We plan rollout next quarter.")],
-        now=NOW)
+        now=NOW,
+    )
     student = rules.score(
         LeadFacts(email="s@gmail.com", domain="gmail.com", title="Student"),
-        [at(1, text="For my thesis, can I get a free demo?")], now=NOW)
+        [at(1, text="For my thesis, can I get a free demo?")],
+        now=NOW,
+    )
     assert buyer.temperature == "hot" and buyer.grade == "A"
     assert student.temperature == "cold" and student.score < 0
     assert buyer.score > student.score

@@ -17,7 +17,9 @@ from tests.scoring.conftest import HEADER, NOW
 
 # Every timed shape of rule: within_days, min_count, per_activity with and without a cap or
 # decay, a product on each side, negative points, text conditions.
-TIMED = HEADER + """
+TIMED = (
+    HEADER
+    + """
 [products.alpha]
 keywords = ["alpha", "dashboard*"]
 
@@ -86,23 +88,53 @@ points = -11
 reason = "r"
 when.text_any = ["cv"]
 """
+)
 
 KINDS = ["email_inquiry", "email_reply", "page_visit", "download", "webinar", "form_submission"]
-WORDS = ["alpha", "beta", "api", "dashboards", "prices", "pricing", "quote", "demo", "cv",
-         "thesis", "next quarter", "unsubscribe", "hello", "seats", "analytics", "integration"]
+WORDS = [
+    "alpha",
+    "beta",
+    "api",
+    "dashboards",
+    "prices",
+    "pricing",
+    "quote",
+    "demo",
+    "cv",
+    "thesis",
+    "next quarter",
+    "unsubscribe",
+    "hello",
+    "seats",
+    "analytics",
+    "integration",
+]
 activity = st.builds(
     lambda kind, days, words, product: ActivityFacts(
-        kind, NOW - timedelta(days=days), text=" ".join(words),
-        fields={"product": product} if product else {}),
-    st.sampled_from(KINDS), st.floats(min_value=-5, max_value=200),
-    st.lists(st.sampled_from(WORDS), max_size=6), st.sampled_from([None, None, "b", "alpha"]))
+        kind,
+        NOW - timedelta(days=days),
+        text=" ".join(words),
+        fields={"product": product} if product else {},
+    ),
+    st.sampled_from(KINDS),
+    st.floats(min_value=-5, max_value=200),
+    st.lists(st.sampled_from(WORDS), max_size=6),
+    st.sampled_from([None, None, "b", "alpha"]),
+)
 lead = st.builds(
     lambda title, domain, country, size: LeadFacts(
-        email=f"x@{domain}", domain=domain, title=title, country=country, name="N",
-        fields={"size": size, "company_size": size}),
+        email=f"x@{domain}",
+        domain=domain,
+        title=title,
+        country=country,
+        name="N",
+        fields={"size": size, "company_size": size},
+    ),
     st.sampled_from([None, "CEO", "Head of Data", "Engineer", "VP Sales", "Student"]),
     st.sampled_from(["acme.io", "gmail.com", "mailinator.com", "rivalsoft.example"]),
-    st.sampled_from([None, "DE", "US", "IN"]), st.sampled_from(["10", "50", "300", "x"]))
+    st.sampled_from([None, "DE", "US", "IN"]),
+    st.sampled_from(["10", "50", "300", "x"]),
+)
 RULES: dict[str, RuleSet] = {"default": load_rules(), "timed": loads_rules(TIMED)}
 
 
@@ -112,12 +144,18 @@ def same(fast: ScoreResult, full: ScoreResult) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(which=st.sampled_from(sorted(RULES)), batch=st.lists(
-    st.tuples(lead, st.lists(activity, max_size=7)), min_size=1, max_size=4),
+@given(
+    which=st.sampled_from(sorted(RULES)),
+    batch=st.lists(st.tuples(lead, st.lists(activity, max_size=7)), min_size=1, max_size=4),
     later=st.lists(st.floats(min_value=-10, max_value=400), min_size=1, max_size=3),
-    half_life=st.sampled_from([10.0, 30.0, 7.5]))
-def test_fast_path_equals_reasons_path(which: str, batch: list[tuple[LeadFacts, list[
-        ActivityFacts]]], later: list[float], half_life: float) -> None:
+    half_life=st.sampled_from([10.0, 30.0, 7.5]),
+)
+def test_fast_path_equals_reasons_path(
+    which: str,
+    batch: list[tuple[LeadFacts, list[ActivityFacts]]],
+    later: list[float],
+    half_life: float,
+) -> None:
     rules = RULES[which]
     rules.half_life_days = half_life
     for days in later:  # the same leads again at other times: cached plans, new decay
@@ -128,12 +166,18 @@ def test_fast_path_equals_reasons_path(which: str, batch: list[tuple[LeadFacts, 
 
 
 @settings(max_examples=300, deadline=None)
-@given(which=st.sampled_from(sorted(RULES)), batch=st.lists(
-    st.tuples(lead, st.lists(activity, max_size=7)), min_size=1, max_size=4),
+@given(
+    which=st.sampled_from(sorted(RULES)),
+    batch=st.lists(st.tuples(lead, st.lists(activity, max_size=7)), min_size=1, max_size=4),
     later=st.lists(st.floats(min_value=-10, max_value=400), min_size=1, max_size=3),
-    half_life=st.sampled_from([10.0, 30.0, 7.5]))
-def test_stored_plans_equal_the_reasons_path(which: str, batch: list[tuple[LeadFacts, list[
-        ActivityFacts]]], later: list[float], half_life: float) -> None:
+    half_life=st.sampled_from([10.0, 30.0, 7.5]),
+)
+def test_stored_plans_equal_the_reasons_path(
+    which: str,
+    batch: list[tuple[LeadFacts, list[ActivityFacts]]],
+    later: list[float],
+    half_life: float,
+) -> None:
     rules = RULES[which]
     rules.half_life_days = half_life
     # What storage.rescore_decay does: plans through JSON text, scored later without the facts.
@@ -154,7 +198,7 @@ def test_rescoring_fresh_copies_uses_the_cache_and_follows_time() -> None:
     facts = LeadFacts(email="a@acme.io", domain="acme.io", title="CEO")
     acts = [ActivityFacts("email_inquiry", NOW - timedelta(days=d)) for d in (1, 5)]
     first = rules.score_batch([(facts, acts)], now=NOW, reasons=False)[0]
-    assert first.score == 7.5 + round(9 * 0.5 ** 0.5, 2)  # ceo, then the 5-day-old inquiry
+    assert first.score == 7.5 + round(9 * 0.5**0.5, 2)  # ceo, then the 5-day-old inquiry
     # New objects with the same content, as a database read gives them: one cached plan.
     copy = (replace(facts, fields={}), [replace(a) for a in acts])
     later = rules.score_batch([copy], now=NOW + timedelta(days=16), reasons=False)[0]
@@ -164,19 +208,24 @@ def test_rescoring_fresh_copies_uses_the_cache_and_follows_time() -> None:
     # A changed text is a different lead content: a new plan, not the cached one.
     changed = [replace(acts[0], text="my CV"), acts[1]]
     assert rules.score_batch([(facts, changed)], now=NOW, reasons=False)[0].score == (
-        first.score - 11)
+        first.score - 11
+    )
 
 
 def test_naive_and_zoned_times_match_the_reasons_path() -> None:
     rules = loads_rules(TIMED)
     facts = LeadFacts(email="a@acme.io", domain="acme.io", title="CEO")
     plus2 = timezone(timedelta(hours=2))
-    acts = [ActivityFacts("email_inquiry", datetime(2025, 5, 30, 8, 0)),  # naive: UTC
-            ActivityFacts("email_inquiry", datetime(2025, 5, 25, 8, 0, tzinfo=plus2)),
-            ActivityFacts("page_visit", datetime(2025, 5, 31, 23, 0, tzinfo=UTC))]
+    acts = [
+        ActivityFacts("email_inquiry", datetime(2025, 5, 30, 8, 0)),  # naive: UTC
+        ActivityFacts("email_inquiry", datetime(2025, 5, 25, 8, 0, tzinfo=plus2)),
+        ActivityFacts("page_visit", datetime(2025, 5, 31, 23, 0, tzinfo=UTC)),
+    ]
     for now in (NOW, NOW.replace(tzinfo=None), NOW.astimezone(plus2)):
-        same(rules.score_batch([(facts, acts)], now=now, reasons=False)[0],
-             rules.score(facts, acts, now=now))
+        same(
+            rules.score_batch([(facts, acts)], now=now, reasons=False)[0],
+            rules.score(facts, acts, now=now),
+        )
 
 
 def test_thresholds_changed_after_loading_apply(write_rules: Callable[[str], Path]) -> None:

@@ -21,9 +21,13 @@ def synthetic_csv(path: Path, n: int = 600) -> None:
         source = rnd.choice(["Reference", "Ads", "Select", ""])
         minutes = rnd.randint(0, 60)
         job = rnd.choice(["Student", "Manager", "Select"])
-        logit = -1.0 + (2.0 if source == "Reference" else 0) + minutes / 15 - (
-            2.0 if job == "Student" else 0)
-        won = int(rnd.random() < 1 / (1 + 2.718 ** -logit))
+        logit = (
+            -1.0
+            + (2.0 if source == "Reference" else 0)
+            + minutes / 15
+            - (2.0 if job == "Student" else 0)
+        )
+        won = int(rnd.random() < 1 / (1 + 2.718**-logit))
         lines.append(f"{i},{source},{minutes},{job},{won},")
     path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
 
@@ -32,8 +36,7 @@ def test_read_csv_rows_maps_and_nulls(tmp_path: Path) -> None:
     path = tmp_path / "leads.csv"
     path.write_text("Id,Job Title,Source,Won,\r\n1,CEO,Select,1,\r\n2,,Ads,0,\r\n")
     rows = read_csv_rows(path, {"Job Title": "title", "Won": "outcome", "Id": "-"})
-    assert rows == [{"title": "CEO", "outcome": "1"},
-                    {"fields.Source": "Ads", "outcome": "0"}]
+    assert rows == [{"title": "CEO", "outcome": "1"}, {"fields.Source": "Ads", "outcome": "0"}]
     lead = row_to_lead(rows[1], index=7)
     assert lead.email == "row7@example.invalid" and lead.fields == {"Source": "Ads"}
 
@@ -48,8 +51,10 @@ def test_trained_rules_load_and_rank_positives_first(tmp_path: Path) -> None:
     names = {r.name for r in rules.rules}
     assert "base" in names and any(n.startswith("source-reference") for n in names)
     assert any("learned:" in r.reason and "odds" in r.reason for r in rules.rules)
-    scores = [(rules.score(row_to_lead(r, index=i), [], now=NOW).score, r["outcome"])
-              for i, r in enumerate(rows)]
+    scores = [
+        (rules.score(row_to_lead(r, index=i), [], now=NOW).score, r["outcome"])
+        for i, r in enumerate(rows)
+    ]
     pos = [s for s, y in scores if y == "1"]
     neg = [s for s, y in scores if y == "0"]
     # A rank statistic (AUC) straight from the pairs: positives should usually outrank.
@@ -69,18 +74,28 @@ def test_interactions_are_found_in_the_data_and_learned_as_rules() -> None:
     for _ in range(1500):
         plan, region, noise = rnd.choice("AB"), rnd.choice("NS"), rnd.choice("XYZ")
         won = rnd.random() < (0.8 if (plan, region) in {("A", "N"), ("B", "S")} else 0.1)
-        rows.append({"fields.Plan": plan, "fields.Region": region, "fields.Colour": noise,
-                     "outcome": str(int(won))})
+        rows.append(
+            {
+                "fields.Plan": plan,
+                "fields.Region": region,
+                "fields.Colour": noise,
+                "outcome": str(int(won)),
+            }
+        )
     ys = [int(r["outcome"]) for r in rows]
     found = find_interactions(rows, ys, ["Colour", "Plan", "Region"], top=3)
     assert found[0] == ("Plan", "Region")
     plain = loads_rules(train_point_rules(rows, "outcome"), path="plain.toml")
-    paired = loads_rules(train_point_rules(rows, "outcome", auto_interactions=1), path="paired.toml")
+    paired = loads_rules(
+        train_point_rules(rows, "outcome", auto_interactions=1), path="paired.toml"
+    )
     assert any(r.name.startswith("plan-a-region-n") for r in paired.rules)
 
     def auc(rules: RuleSet) -> float:
-        scores = [(rules.score(row_to_lead(r, index=i), [], now=NOW).score, r["outcome"])
-                  for i, r in enumerate(rows)]
+        scores = [
+            (rules.score(row_to_lead(r, index=i), [], now=NOW).score, r["outcome"])
+            for i, r in enumerate(rows)
+        ]
         pos = [s for s, y in scores if y == "1"]
         neg = [s for s, y in scores if y == "0"]
         return sum((p > q) + 0.5 * (p == q) for p in pos for q in neg) / (len(pos) * len(neg))

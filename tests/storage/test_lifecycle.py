@@ -62,9 +62,23 @@ def _announcement_rows(store: Store, lead_id: int) -> tuple[object, ...]:
         lead = get_lead(s, lead_id=lead_id)
         [act] = [a for a in activities_of(s, lead_id) if a.kind == "announced"]
         [box] = list(s.scalars(select(OutboxMessage).where(OutboxMessage.lead_id == lead_id)))
-        return (lead.status, lead.announced_at, lead.updated_at, lead.owner, act.occurred_at,
-                act.actor, act.detail, act.data, act.source, box.kind, box.payload, box.status,
-                box.attempts, box.next_attempt_at, box.dedup_key.removeprefix(f"announce:{lead_id}:"))
+        return (
+            lead.status,
+            lead.announced_at,
+            lead.updated_at,
+            lead.owner,
+            act.occurred_at,
+            act.actor,
+            act.detail,
+            act.data,
+            act.source,
+            box.kind,
+            box.payload,
+            box.status,
+            box.attempts,
+            box.next_attempt_at,
+            box.dedup_key.removeprefix(f"announce:{lead_id}:"),
+        )
 
 
 def test_announce_many_writes_the_same_rows_as_announce_one_by_one(store: Store) -> None:
@@ -72,8 +86,9 @@ def test_announce_many_writes_the_same_rows_as_announce_one_by_one(store: Store)
     many = [new_lead(store, f"p{n}@acme.example") for n in range(3)]
     gone = new_lead(store, "gone@acme.example", status="claimed")  # moved on meanwhile
     with store.session() as s:
-        done = lifecycle.announce_many(s, lead_ids=[many[2], gone, many[0], many[1], many[0]],
-                                       now=T0)
+        done = lifecycle.announce_many(
+            s, lead_ids=[many[2], gone, many[0], many[1], many[0]], now=T0
+        )
         assert get_lead(s, lead_id=many[1]).status == "announced"  # the session sees it
     assert done == [many[2], many[0], many[1]]
     expected = _announcement_rows(store, one)

@@ -23,16 +23,30 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 HOT_TEXT = "We need pricing and a quote for 40 seats, demo this month please."
 
 
-def inquiry(store: Store, email: str, *, text: str = HOT_TEXT, at: datetime = T0,
-            title: str | None = "CTO", kind: str = "email_inquiry",
-            fields: dict[str, Any] | None = None) -> int:
+def inquiry(
+    store: Store,
+    email: str,
+    *,
+    text: str = HOT_TEXT,
+    at: datetime = T0,
+    title: str | None = "CTO",
+    kind: str = "email_inquiry",
+    fields: dict[str, Any] | None = None,
+) -> int:
     """Record an activity without scoring it: the lead keeps score 0 until a rescore."""
     with store.session() as s:
-        rec = record_inquiry(s, email=email, kind=kind, source="email", occurred_at=at,
-                             dedup_key=f"{email}:{at.isoformat()}:{kind}",
-                             profile={"name": "Jo Doe", "title": title, "company": "Acme"},
-                             data={"subject": "Hello", "text": text, "fields": fields or {}},
-                             fields=fields, now=at)
+        rec = record_inquiry(
+            s,
+            email=email,
+            kind=kind,
+            source="email",
+            occurred_at=at,
+            dedup_key=f"{email}:{at.isoformat()}:{kind}",
+            profile={"name": "Jo Doe", "title": title, "company": "Acme"},
+            data={"subject": "Hello", "text": text, "fields": fields or {}},
+            fields=fields,
+            now=at,
+        )
         assert rec.lead.id is not None
         return rec.lead.id
 
@@ -61,8 +75,14 @@ def test_same_results_as_the_per_lead_path(store: Store, rules: RuleSet) -> None
     ids = [
         inquiry(store, "cto@acme.example"),
         inquiry(store, "student@gmail.com", text="homework for my thesis", title="Student"),
-        inquiry(store, "ana@shop.example", text="Integration API webhooks?", title="Engineer",
-                kind="form_submission", fields={"company_size": "120", "industry": "Retail"}),
+        inquiry(
+            store,
+            "ana@shop.example",
+            text="Integration API webhooks?",
+            title="Engineer",
+            kind="form_submission",
+            fields={"company_size": "120", "industry": "Retail"},
+        ),
         inquiry(store, "quiet@acme.example", text="", title=None, kind="page_visit"),
     ]
     inquiry(store, "cto@acme.example", text="Angebot bitte, dringend", at=T0 + timedelta(days=3))
@@ -75,7 +95,10 @@ def test_same_results_as_the_per_lead_path(store: Store, rules: RuleSet) -> None
             acts = activity_facts(engagement_activities(s, lead_id))
             want = rules.score(lead_facts(stored), acts, now=now)
             assert (stored.score, stored.fit_score, stored.engagement_score) == (
-                want.score, want.fit, want.engagement)
+                want.score,
+                want.fit,
+                want.engagement,
+            )
             assert (stored.temperature, stored.grade) == (want.temperature, want.grade)
             assert stored.reasons == reasons_json(want)
             assert sum(r["points"] for r in stored.reasons) == pytest.approx(stored.score)
@@ -96,19 +119,24 @@ def test_crossing_announces_and_decay_never_retracts(store: Store, rules: RuleSe
     assert cooled.status == "announced" and stats.announced == 0  # falling never retracts
     assert outbox_count(store) == 1
     with store.session() as s:
-        change = s.scalars(select(Activity).where(Activity.kind == "score_changed")
-                           .order_by(Activity.id.desc())).first()  # type: ignore[union-attr]
+        change = s.scalars(
+            select(Activity).where(Activity.kind == "score_changed").order_by(Activity.id.desc())
+        ).first()  # type: ignore[union-attr]
         assert change is not None and change.occurred_at == T0 + timedelta(days=120)
-        assert change.data == {"from": hot.score, "to": cooled.score,
-                               "temperature": cooled.temperature}
+        assert change.data == {
+            "from": hot.score,
+            "to": cooled.score,
+            "temperature": cooled.temperature,
+        }
 
 
 def test_no_reannounce_after_nurture_until_new_activity(store: Store, rules: RuleSet) -> None:
     lead_id = inquiry(store, "cto@acme.example")
     rescore_leads(store, rules, now=T0 + timedelta(hours=1))
     with store.session() as s:
-        lifecycle.nurture(s, lead_id=lead_id, actor="U1", reason="next budget year",
-                          now=T0 + timedelta(hours=2))
+        lifecycle.nurture(
+            s, lead_id=lead_id, actor="U1", reason="next budget year", now=T0 + timedelta(hours=2)
+        )
     stats = rescore_leads(store, rules, now=T0 + timedelta(hours=3))
     assert stats.announced == 0 and lead(store, lead_id).status == "nurturing"
     assert lead(store, lead_id).temperature == "hot"  # still hot, just not news again
@@ -126,9 +154,11 @@ def test_sub_point_drift_is_neither_stored_nor_recorded(store: Store, rules: Rul
     before = lead(store, lead_id).score
     stats = rescore_leads(store, rules, now=T0 + timedelta(days=2, hours=3))
     with store.session() as s:  # the live score drifted, but not by a point a person would see
-        live = rules.score(lead_facts(get_lead(s, lead_id=lead_id)),
-                           activity_facts(engagement_activities(s, lead_id)),
-                           now=T0 + timedelta(days=2, hours=3)).score
+        live = rules.score(
+            lead_facts(get_lead(s, lead_id=lead_id)),
+            activity_facts(engagement_activities(s, lead_id)),
+            now=T0 + timedelta(days=2, hours=3),
+        ).score
     assert live < before and round(live) == round(before)  # the case under test
     assert (stats.planned, stats.changed, stats.recorded) == (1, 0, 0)
     assert lead(store, lead_id).score == before
@@ -144,7 +174,11 @@ def test_sub_point_drift_is_neither_stored_nor_recorded(store: Store, rules: Rul
         rows = [a for a in activities_of(s, lead_id) if a.kind == "score_changed"]
         changes = [a.data for a in rows]
         assert (rows[-1].occurred_at, rows[-1].actor) == (later, "leadbot")
-    assert changes[-1] == {"from": before, "to": after, "temperature": lead(store, lead_id).temperature}
+    assert changes[-1] == {
+        "from": before,
+        "to": after,
+        "temperature": lead(store, lead_id).temperature,
+    }
     assert changes[-1]["from"] == changes[-2]["to"]  # the history adds up, change by change
     _same_as_per_lead_path(store, rules, [lead_id], later)
 
@@ -156,19 +190,22 @@ class ChangesMeanwhile:
         self.rules, self.store, self.email = rules, store, email
         self.hot_threshold = rules.hot_threshold
 
-    def score(self, lead: LeadFacts, activities: list[ActivityFacts], *,
-              now: datetime) -> ScoreResult:
+    def score(
+        self, lead: LeadFacts, activities: list[ActivityFacts], *, now: datetime
+    ) -> ScoreResult:
         if lead.email == self.email:
             inquiry(self.store, self.email, text="one more question", at=T0 + timedelta(hours=2))
         return self.rules.score(lead, activities, now=now)
 
 
-def test_a_lead_changed_during_the_batch_is_left_to_its_writer(store: Store,
-                                                               rules: RuleSet) -> None:
+def test_a_lead_changed_during_the_batch_is_left_to_its_writer(
+    store: Store, rules: RuleSet
+) -> None:
     busy = inquiry(store, "busy@acme.example")
     calm = inquiry(store, "calm@acme.example")
-    stats = rescore_leads(store, ChangesMeanwhile(rules, store, "busy@acme.example"),
-                          now=T0 + timedelta(hours=3))
+    stats = rescore_leads(
+        store, ChangesMeanwhile(rules, store, "busy@acme.example"), now=T0 + timedelta(hours=3)
+    )
     assert stats.changed == 1 and stats.announced == 1
     assert lead(store, busy).score == 0 and lead(store, busy).status == "nurturing"
     assert lead(store, calm).status == "announced"
@@ -178,8 +215,10 @@ def test_a_lead_changed_during_the_batch_is_left_to_its_writer(store: Store,
 
 
 def test_changed_rule_wording_rewrites_reasons(store: Store, tmp_path: Path) -> None:
-    body = "[thresholds]\nwarm = 5\nhot = 90\n[[rule]]\nname = \"exec\"\npoints = 10\n" \
-           "when.title_any = [\"CTO\"]\nreason = \"{}\"\n"
+    body = (
+        '[thresholds]\nwarm = 5\nhot = 90\n[[rule]]\nname = "exec"\npoints = 10\n'
+        'when.title_any = ["CTO"]\nreason = "{}"\n'
+    )
     first, second = tmp_path / "a.toml", tmp_path / "b.toml"
     first.write_text(body.format("Executive"), encoding="utf-8")
     second.write_text(body.format("Signs the contract"), encoding="utf-8")
@@ -192,25 +231,38 @@ def test_changed_rule_wording_rewrites_reasons(store: Store, tmp_path: Path) -> 
     assert stored.score == 10 and [r["reason"] for r in stored.reasons] == ["Signs the contract"]
 
 
-def _same_as_per_lead_path(store: Store, rules: RuleSet, ids: list[int], now: datetime, *,
-                           exact: bool = False) -> None:
+def _same_as_per_lead_path(
+    store: Store, rules: RuleSet, ids: list[int], now: datetime, *, exact: bool = False
+) -> None:
     """What a person sees is what the per-lead path computes at `now`: the whole-point score,
     temperature, fit and grade (`exact`: every number, as after scoring from the activities)."""
     with store.session() as s:
         for lead_id in ids:
             stored = get_lead(s, lead_id=lead_id)
-            want = rules.score(lead_facts(stored), activity_facts(engagement_activities(s, lead_id)),
-                               now=now)
+            want = rules.score(
+                lead_facts(stored), activity_facts(engagement_activities(s, lead_id)), now=now
+            )
             assert (round(stored.score), stored.fit_score, stored.temperature, stored.grade) == (
-                round(want.score), want.fit, want.temperature, want.grade)
+                round(want.score),
+                want.fit,
+                want.temperature,
+                want.grade,
+            )
             assert abs(stored.engagement_score - want.engagement) < 1
             if exact:
                 assert (stored.score, stored.engagement_score) == (want.score, want.engagement)
 
 
 def test_decay_only_rescore_uses_stored_plans(store: Store, rules: RuleSet) -> None:
-    ids = [inquiry(store, f"p{i}@acme.example", at=T0 - timedelta(days=3 * i),
-                   title=["CTO", "Engineer", None][i % 3]) for i in range(6)]
+    ids = [
+        inquiry(
+            store,
+            f"p{i}@acme.example",
+            at=T0 - timedelta(days=3 * i),
+            title=["CTO", "Engineer", None][i % 3],
+        )
+        for i in range(6)
+    ]
     ids.append(inquiry(store, "student@gmail.com", text="homework for my thesis", title="Student"))
     first = rescore_leads(store, rules, now=T0 + timedelta(hours=1))
     assert first.full and first.planned == 0
@@ -245,27 +297,31 @@ class DriftMeanwhile:
         self.path, self.hot_threshold = rules.path, rules.hot_threshold
         self.warm_threshold, self.half_life_days = rules.warm_threshold, rules.half_life_days
 
-    def score(self, lead: LeadFacts, activities: list[ActivityFacts], *,
-              now: datetime) -> ScoreResult:
+    def score(
+        self, lead: LeadFacts, activities: list[ActivityFacts], *, now: datetime
+    ) -> ScoreResult:
         return self.rules.score(lead, activities, now=now)
 
     def plan_batch(self, items: list[tuple[LeadFacts, list[ActivityFacts]]]) -> list[Any]:
         return self.rules.plan_batch(items)
 
     def score_plans(self, plans: list[Any], *, now: datetime) -> list[ScoreResult]:
-        inquiry(self.store, self.email, text="", at=T0 + timedelta(days=2, hours=1),
-                kind="page_visit")
+        inquiry(
+            self.store, self.email, text="", at=T0 + timedelta(days=2, hours=1), kind="page_visit"
+        )
         return self.rules.score_plans(plans, now=now)
 
 
-def test_drift_of_a_lead_changed_meanwhile_is_left_to_its_writer(store: Store,
-                                                                rules: RuleSet) -> None:
+def test_drift_of_a_lead_changed_meanwhile_is_left_to_its_writer(
+    store: Store, rules: RuleSet
+) -> None:
     busy = inquiry(store, "busy@acme.example")
     calm = inquiry(store, "calm@acme.example")
     rescore_leads(store, rules, now=T0 + timedelta(days=2))
     before = lead(store, busy).score
-    stats = rescore_leads(store, DriftMeanwhile(rules, store, "busy@acme.example"),
-                          now=T0 + timedelta(days=12))  # whole points: both would be written
+    stats = rescore_leads(
+        store, DriftMeanwhile(rules, store, "busy@acme.example"), now=T0 + timedelta(days=12)
+    )  # whole points: both would be written
     assert stats.planned == 2 and stats.conflicts == 1 and stats.changed == 1
     assert lead(store, busy).score == before and round(lead(store, calm).score) < round(before)
     later = T0 + timedelta(days=12, hours=1)
@@ -314,8 +370,15 @@ def test_decay_path_on_an_in_memory_database(rules: RuleSet) -> None:
 def test_decay_in_worker_processes_gives_the_same_rows(store: Store, rules: RuleSet) -> None:
     if store.url.startswith("sqlite") and ":memory:" in store.url:
         pytest.skip("worker processes need a database they can open")
-    ids = [inquiry(store, f"p{i}@acme{i % 3}.example", at=T0 - timedelta(days=2 * i),
-                   title=["CTO", "Engineer", None][i % 3]) for i in range(9)]
+    ids = [
+        inquiry(
+            store,
+            f"p{i}@acme{i % 3}.example",
+            at=T0 - timedelta(days=2 * i),
+            title=["CTO", "Engineer", None][i % 3],
+        )
+        for i in range(9)
+    ]
     rescore_leads(store, rules, now=T0 + timedelta(hours=1))  # full: plans stored
     later = T0 + timedelta(days=12)
     try:
