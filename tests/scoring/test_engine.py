@@ -218,8 +218,8 @@ def test_explain_text_and_json(write_rules: Callable[[str], Path]) -> None:
         "group": "engagement",
         "product": None,
         "reason": "Wrote to us",
-        "evidence": "1× email_inquiry, latest 2025-05-22",
-        "base_points": 12.0,  # noqa: RUF001
+        "evidence": "1× email_inquiry, latest 2025-05-22",  # noqa: RUF001
+        "base_points": 12.0,
         "decay": 0.5,
         "points": 6.0,
     }
