@@ -67,9 +67,10 @@ def store_rows(rt: Runtime) -> list[dict[str, str]]:
 
     rows: list[dict[str, str]] = []
     with rt.store.session() as session:
+        closed_statuses = [LeadStatus.WON.value, LeadStatus.LOST.value]
         closed = session.scalars(
-            select(Lead).where(Lead.status.in_([LeadStatus.WON.value, LeadStatus.LOST.value]))
-        )  # type: ignore[attr-defined]
+            select(Lead).where(Lead.status.in_(closed_statuses))  # type: ignore[attr-defined]
+        )
         for lead in closed:
             facts = lead_facts(lead)
             row = {f"fields.{k}": v for k, v in facts.fields.items() if v.strip()}

@@ -224,9 +224,8 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-sa.Index(
-    "ix_outbox_due", OutboxMessage.__table__.c.status, OutboxMessage.__table__.c.next_attempt_at
-)  # type: ignore[attr-defined]
+_outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+sa.Index("ix_outbox_due", _outbox.c.status, _outbox.c.next_attempt_at)
 # Funnel counts by kind and window, hot unclaimed leads, a rep's claims (migration q4_search).
 sa.Index("ix_activity_kind_occurred_at", Activity.kind, Activity.occurred_at)  # type: ignore[arg-type]
 sa.Index("ix_lead_status_score", Lead.status, Lead.score)  # type: ignore[arg-type]
