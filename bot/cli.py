@@ -197,8 +197,9 @@ def cmd_rescore(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_score_explain(args: argparse.Namespace, rt: Runtime) -> int:
+    from ingest.facts import activity_facts, lead_facts
     from scoring import explain_json, explain_text
-    from storage.scores import activity_facts, engagement_activities, lead_facts
+    from storage.scores import engagement_activities
 
     with rt.store.session() as session:
         lead = get_lead(session, email=args.email)

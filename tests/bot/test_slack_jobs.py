@@ -7,10 +7,11 @@ from datetime import timedelta
 from bot.runtime import Runtime, build_runtime
 from bot.slack.background import slack_tick
 from storage import lifecycle
-from storage.leads import activities_of, record_inquiry
+from storage.leads import activities_of
 from tests.bot.conftest import dispatcher, slack_settings
 from tests.bot.fake_slack import FakeSlack
 from tests.bot.slack_helpers import T0, make_lead
+from tests.reference import record_inquiry
 
 
 def thread_texts(fake: FakeSlack) -> list[str]:

@@ -16,9 +16,9 @@ from starlette.testclient import TestClient
 from bot.cli import main
 from bot.runtime import Runtime, build_runtime
 from bot.web import create_app
+from ingest.facts import lead_facts
 from storage.db import Store
 from storage.models import Activity, Lead, RawInput
-from storage.scores import lead_facts
 from tests.conftest import make_settings
 
 FORMS_TOML = """

@@ -15,11 +15,10 @@ from ingest.inquiry import Inquiry
 from ingest.pipeline import READERS, Pipeline
 from scoring.rules import load_rules
 from storage.db import Store
-from storage.leads import record_inquiry
 from storage.models import Activity, Lead, OutboxMessage, RawInput, RawStatus
 from storage.raw import mark_raw
 from storage.record_batch import Item, prepare_batch, record_batch
-from storage.scores import score_lead
+from tests.reference import record_inquiry, score_lead
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 HOT = "We would like pricing and a quote for 40 seats, and a demo next week.\nBudget approved.\n"

@@ -16,8 +16,9 @@ from sqlalchemy import select
 from bot.cli import main
 from scoring import load_rules
 from storage.db import Store
-from storage.leads import activities_of, get_lead, record_inquiry
+from storage.leads import activities_of, get_lead
 from storage.models import Lead, OutboxMessage, utcnow
+from tests.reference import record_inquiry
 
 ROOT = Path(__file__).resolve().parents[2]
 LEADBOT = Path(sys.executable).with_name("leadbot")

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from storage.db import Store
-from storage.leads import activities_of, add_note, get_lead, notes_of, record_inquiry, search_leads
+from storage.leads import activities_of, add_note, get_lead, notes_of, search_leads
 from storage.models import Lead
 from storage.raw import RawDraft, store_raws
+from tests.reference import record_inquiry
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

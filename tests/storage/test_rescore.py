@@ -10,14 +10,16 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from ingest.facts import activity_facts, lead_facts, reasons_json
 from scoring import ActivityFacts, LeadFacts, RuleSet, ScoreResult, load_rules
 from storage import lifecycle, rescore_parallel
 from storage.db import Store
-from storage.leads import activities_of, get_lead, record_inquiry
+from storage.leads import activities_of, get_lead
 from storage.migrate import upgrade
 from storage.models import Activity, Lead, OutboxMessage
 from storage.rescore import rescore_leads
-from storage.scores import activity_facts, engagement_activities, lead_facts, reasons_json
+from storage.scores import engagement_activities
+from tests.reference import record_inquiry
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 HOT_TEXT = "We need pricing and a quote for 40 seats, demo this month please."
