@@ -15,14 +15,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/leadbot serve
 
-test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/mypy
+test: lint
 	$(BIN)/pytest
 
+# The house (docs/architecture.md): style, types, and the dependency contracts in pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
