@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aiosmtpd.smtp import SMTP
 
 from bot.config import Settings
-from bot.runtime import build_runtime
+from bot.runtime import build_pipeline, build_runtime
 from ingest.smtp import InboxHandler, SMTPServerThread
 from ingest.worker import freeze_startup_objects, process_pool_queue
 from storage.db import Store
@@ -116,7 +116,7 @@ def leadbot_server(url: str, *, worker_process: bool = True) -> SMTPServerThread
     upgrade(rt.store)
     queue = None
     if worker_process:  # as `leadbot serve` runs it: parsing and recording in worker processes
-        pool, queue = process_pool_queue(settings, workers=settings.ingest_workers)
+        pool, queue = process_pool_queue(build_pipeline, settings, workers=settings.ingest_workers)
         # Measure a running server: wait until every worker has started (a job each; a
         # sleeping one keeps its worker busy so the next goes to another).
         for job in [pool.submit(time.sleep, 0.5) for _ in range(settings.ingest_workers)]:

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.config import Settings  # noqa: E402
-from bot.jobs import rescore_all  # noqa: E402
+from bot.jobs.rescore import rescore_all  # noqa: E402
 from bot.runtime import build_runtime  # noqa: E402
 from storage.db import Store  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402

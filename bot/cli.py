@@ -16,12 +16,17 @@ from typing import Any
 
 from bot.cli_scoring import add_import_parser, add_train_parser
 from bot.config import Settings
+from bot.jobs.rescore import rescore_all
 from bot.runtime import Runtime, build_runtime
+from bot.serve import serve
+from ingest.facts import activity_facts, lead_facts
+from scoring import explain_json, explain_text
 from storage.errors import ConfigError, InputRejected, LeadBotError, LeadNotFound, StoreUnavailable
 from storage.leads import activities_of, get_lead, list_leads, notes_of, search_leads
 from storage.migrate import upgrade
-from storage.models import Lead, LeadStatus, RawStatus
+from storage.models import Lead, LeadStatus, RawStatus, utcnow
 from storage.public import lead_detail, lead_public
+from storage.scores import engagement_activities
 
 EX_OK = 0
 EX_USAGE = 64
@@ -48,8 +53,6 @@ def _lead_line(lead: Lead) -> str:
 
 
 def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
-    from bot.serve import serve
-
     s = rt.settings
     try:
         asyncio.run(
@@ -186,8 +189,6 @@ def cmd_db_upgrade(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_rescore(args: argparse.Namespace, rt: Runtime) -> int:
-    from bot.jobs import rescore_all
-
     report = rescore_all(rt, batch=args.batch, full=True if args.full else None)
     print(
         f"rescored {report.leads} lead(s) in {report.seconds:.1f}s: {report.changed} changed, "
@@ -197,10 +198,6 @@ def cmd_rescore(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_score_explain(args: argparse.Namespace, rt: Runtime) -> int:
-    from ingest.facts import activity_facts, lead_facts
-    from scoring import explain_json, explain_text
-    from storage.scores import engagement_activities
-
     with rt.store.session() as session:
         lead = get_lead(session, email=args.email)
         assert lead.id is not None
@@ -215,8 +212,6 @@ def cmd_score_explain(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def _now() -> Any:
-    from storage.models import utcnow
-
     return utcnow()
 
 

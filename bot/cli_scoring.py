@@ -7,9 +7,12 @@ import csv
 import sys
 from pathlib import Path
 
+from sqlalchemy import select
+
 from bot.runtime import Runtime
 from ingest.facts import lead_facts
-from scoring.learn import LEAD_ATTRIBUTES, read_csv_rows
+from scoring import loads_rules
+from scoring.learn import LEAD_ATTRIBUTES, POSITIVE, read_csv_rows, train_point_rules
 from storage.errors import ConfigError, InputRejected
 from storage.imports import import_rows
 from storage.models import Lead, LeadStatus
@@ -63,8 +66,6 @@ def read_rows(path: str, mapping: dict[str, str], drop: list[str]) -> list[dict[
 
 def store_rows(rt: Runtime) -> list[dict[str, str]]:
     """Won and lost leads as training rows: their fields (and source touch) with the outcome."""
-    from sqlalchemy import select
-
     rows: list[dict[str, str]] = []
     with rt.store.session() as session:
         closed_statuses = [LeadStatus.WON.value, LeadStatus.LOST.value]
@@ -86,9 +87,6 @@ def cmd_score_train(args: argparse.Namespace, rt: Runtime) -> int:
     except ImportError:
         print(f"leadbot score train: {LEARN_HINT}", file=sys.stderr)
         return EX_UNAVAILABLE
-    from scoring import loads_rules
-    from scoring.learn import POSITIVE, train_point_rules
-
     if args.from_store:
         rows, positive = store_rows(rt), {"won"}
     else:

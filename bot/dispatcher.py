@@ -18,27 +18,12 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from storage.db import Store
-from storage.errors import LeadBotError, StoreUnavailable
+from storage.errors import GiveUp, RetryLater, StoreUnavailable
 from storage.leads import get_lead
 from storage.models import Lead, OutboxMessage
 from storage.outbox import MAX_ATTEMPTS, lease_due, mark_sent, reschedule
 
 log = logging.getLogger("leadbot.dispatcher")
-
-
-class RetryLater(LeadBotError):
-    """Try this message again later; `delay` seconds when the far side said so (Retry-After)."""
-
-    def __init__(
-        self, reason: str, *, delay: float | None = None, count_attempt: bool = True
-    ) -> None:
-        super().__init__(reason)
-        self.delay = delay
-        self.count_attempt = count_attempt
-
-
-class GiveUp(LeadBotError):
-    """This message can never be sent (channel not found, invalid payload)."""
 
 
 class Sender(Protocol):

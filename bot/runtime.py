@@ -1,16 +1,29 @@
-"""The parts every entry point needs, built once from Settings: store, scorer, pipeline."""
+"""The composition root: every part LeadBot runs, built once from Settings and handed on.
+
+`serve`, the CLI and the ingest worker processes all start here, and nothing below `bot` looks
+anything up: the pipeline gets its store, scorer and reading context, each receiver and route
+gets the pipeline and the settings it reads, the Slack app gets this runtime. What a part needs
+is a field here, with its type, never a string key.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
 
 from bot.config import Settings
-from ingest.forms.config import load_forms
-from ingest.pipeline import Pipeline, ReadContext
+from ingest.forms.config import FormsConfig, load_forms
+from ingest.http.inbound import TokenMemory
+from ingest.imap import ImapPoller, parse_imap_url
+from ingest.inquiry import ReadContext
+from ingest.pipeline import Pipeline
 from scoring import load_rules
 from scoring.types import Scorer
 from storage.db import Store
+
+SLACK_TIMEOUT_S = 15  # seconds a Web API call may take before it is retried from the outbox
 
 
 @dataclass
@@ -19,19 +32,42 @@ class Runtime:
     store: Store
     scorer: Scorer
     pipeline: Pipeline
-    extras: dict[str, Any] = field(
-        default_factory=dict
-    )  # per-feature state (Slack app, rate limits…)
+    forms: FormsConfig
+    slack_client: WebClient  # its URL is LEADBOT_SLACK_API_URL; no call is made until one is due
+    # Mailgun tokens seen lately (replay protection of POST /inbound/mailgun), shared by requests.
+    inbound_tokens: TokenMemory = field(default_factory=TokenMemory)
+    slack_app: App | None = None  # the Bolt app, built on first use (bot.slack.app.get_app)
 
 
 def build_runtime(settings: Settings, *, store: Store | None = None) -> Runtime:
-    """Load the rules (a broken file is refused here, at start-up) and wire the pipeline."""
+    """Load the rules and forms (a broken file is refused here, at start-up) and wire the parts."""
     scorer = load_rules(settings.scoring_rules, hot_threshold=settings.hot_threshold)
     store = store or Store(settings.database_url)
+    forms = load_forms(settings.forms_file, strict=settings.forms_strict)
     context = ReadContext(
         internal_domains=settings.internal_domains,
         max_parts=settings.max_mime_parts,
-        options={"forms": load_forms(settings.forms_file, strict=settings.forms_strict)},
+        options={"forms": forms},
     )
     pipeline = Pipeline(store, scorer=scorer, context=context)
-    return Runtime(settings=settings, store=store, scorer=scorer, pipeline=pipeline)
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    client = WebClient(token=token, base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT_S)
+    return Runtime(settings, store, scorer, pipeline, forms, client)
+
+
+def build_pipeline(settings: Settings) -> Pipeline:
+    """The pipeline alone: what each ingest worker process builds for itself (picklable)."""
+    return build_runtime(settings).pipeline
+
+
+def build_imap_poller(runtime: Runtime) -> ImapPoller:
+    """The IMAP poller of LEADBOT_IMAP_URL, feeding the runtime's pipeline."""
+    settings = runtime.settings
+    assert settings.imap_url is not None
+    return ImapPoller(
+        runtime.pipeline,
+        parse_imap_url(settings.imap_url.get_secret_value()),
+        processed_folder=settings.imap_processed_folder,
+        poll_seconds=settings.imap_poll_seconds,
+        max_message_bytes=settings.max_message_bytes,
+    )

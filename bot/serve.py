@@ -1,4 +1,9 @@
-"""`leadbot serve`: SMTP receiver, HTTP app, outbox dispatcher and scheduler in one process."""
+"""`leadbot serve`: SMTP receiver, HTTP app, outbox dispatcher and scheduled jobs in one process.
+
+Two steps: `build` makes every part from the runtime (nothing listens yet), `run` starts them, waits
+for SIGINT/SIGTERM and stops them in order. Periodic work (the pending sweep, rescoring, the Slack
+job) goes through the one scheduler of bot.jobs.schedule.
+"""
 
 from __future__ import annotations
 
@@ -6,133 +11,144 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
 
 import uvicorn
 
 from bot.dispatcher import Dispatcher, LogSender, Sender
-from bot.runtime import Runtime
+from bot.jobs import workers as rescore_workers
+from bot.jobs.rescore import rescore_all
+from bot.jobs.schedule import Job, run_periodic
+from bot.jobs.sla import JOB_INTERVAL_S, slack_tick
+from bot.runtime import Runtime, build_imap_poller, build_pipeline
+from bot.slack.sender import SlackSender
+from bot.slack.socket_mode import socket_mode_starter
 from bot.web import create_app
+from ingest.imap import imap_starter
 from ingest.smtp import InboxHandler, start_smtp
 from ingest.worker import freeze_startup_objects, process_pool_queue
 from storage.migrate import upgrade
 
 log = logging.getLogger("leadbot.serve")
+SWEEP_INTERVAL_S = 60.0  # inputs left pending by a database outage are finished once it answers
+
+Task = Callable[[asyncio.Event], Awaitable[None]]  # a background task, until the event is set
 
 
 def make_sender(runtime: Runtime) -> Sender:
     if runtime.settings.slack_enabled:
-        try:
-            from bot.slack.sender import SlackSender
-        except ModuleNotFoundError:
-            log.warning("Slack support is not installed; announcements go to the log")
-        else:
-            return SlackSender.from_runtime(runtime)
+        return SlackSender.from_runtime(runtime)
     log.info("no SLACK_BOT_TOKEN: announcements are written to this log")
     return LogSender(runtime.store)
 
 
-async def _periodic(stop: asyncio.Event, interval_s: float, job: Any, name: str) -> None:
-    while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval_s)
-            return
-        except TimeoutError:
-            pass
-        try:
-            await asyncio.to_thread(job)
-        except Exception:
-            log.exception("scheduled %s failed", name)
-
-
-async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) -> None:
+def schedule(runtime: Runtime) -> list[Job]:
+    """The periodic jobs the settings turn on."""
     settings = runtime.settings
-    await asyncio.to_thread(upgrade, runtime.store)
+    jobs = [Job("pending sweep", SWEEP_INTERVAL_S, runtime.pipeline.process_pending)]
+    if settings.rescore_interval_minutes > 0:
+        jobs.append(
+            Job("rescore", settings.rescore_interval_minutes * 60, lambda: rescore_all(runtime))
+        )
+    if settings.slack_enabled:  # new activity into threads, SLA reminders and escalations
+        jobs.append(Job("Slack", JOB_INTERVAL_S, lambda: slack_tick(runtime), first_after_s=0))
+    return jobs
+
+
+@dataclass
+class Service:
+    """Everything `serve` runs, built and not yet started."""
+
+    runtime: Runtime
+    host: str
+    smtp_port: int
+    handler: InboxHandler
+    work_pool: Executor
+    http: uvicorn.Server
+    dispatcher: Dispatcher
+    jobs: list[Job]
+    tasks: list[Task] = field(default_factory=list)  # Socket Mode, IMAP polling
+
+
+def build(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) -> Service:
+    settings = runtime.settings
+    # Parsing and recording run in worker processes: a hostile message costs that process seconds
+    # of CPU, never the event loop that answers the next sender (SPEC: parser stalls).
+    work_pool, queue = process_pool_queue(build_pipeline, settings, workers=settings.ingest_workers)
+    handler = InboxHandler(runtime.pipeline, inbox_domains=settings.inbox_domains, queue=queue)
+    app = create_app(runtime, queue=queue)
+    config = uvicorn.Config(
+        app, host=host, port=http_port, log_level="info", lifespan="on", access_log=False
+    )
+    tasks: list[Task] = []
+    token = settings.slack_app_token
+    if settings.slack_enabled and token is not None and token.get_secret_value():
+        tasks.append(socket_mode_starter(runtime))
+    if settings.imap_url is not None:  # IMAP polling for teams that cannot point mail at us
+        tasks.append(imap_starter(build_imap_poller(runtime)))
+    return Service(
+        runtime=runtime,
+        host=host,
+        smtp_port=smtp_port,
+        handler=handler,
+        work_pool=work_pool,
+        http=uvicorn.Server(config),
+        dispatcher=Dispatcher(runtime.store, make_sender(runtime)),
+        jobs=schedule(runtime),
+        tasks=tasks,
+    )
+
+
+async def run(service: Service) -> None:
+    """Start every part, wait for SIGINT/SIGTERM, stop them."""
+    runtime, settings = service.runtime, service.runtime.settings
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(RuntimeError):  # not the main thread (embedded use)
             loop.add_signal_handler(sig, stop.set)
-
-    # Start-up finishes what was accepted but not processed before a crash.
-    finished = await asyncio.to_thread(runtime.pipeline.process_pending)
-    if finished:
-        log.info("processed %d message(s) accepted before the last stop", finished)
-
-    # Parsing and recording run in a worker process: a hostile message costs that process seconds
-    # of CPU, never the event loop that answers the next sender (SPEC: parser stalls).
-    work_pool, queue = process_pool_queue(settings, workers=settings.ingest_workers)
-    handler = InboxHandler(
-        runtime.pipeline,
-        inbox_domains=settings.inbox_domains,
-        queue=queue,
-    )
-    runtime.extras["smtp_handler"] = handler
     smtp = await start_smtp(
-        handler, host=host, port=smtp_port, max_message_bytes=settings.max_message_bytes
+        service.handler,
+        host=service.host,
+        port=service.smtp_port,
+        max_message_bytes=settings.max_message_bytes,
     )
-    app = create_app(runtime)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host=host, port=http_port, log_level="info", lifespan="on", access_log=False
-        )
-    )
-    dispatcher = Dispatcher(runtime.store, make_sender(runtime))
-    tasks = [
-        asyncio.create_task(server.serve(), name="http"),
-        asyncio.create_task(dispatcher.run(stop), name="outbox"),
-    ]
-    # Inputs left pending by a database outage are finished once it answers again.
-    tasks.append(
-        asyncio.create_task(
-            _periodic(stop, 60, runtime.pipeline.process_pending, "pending sweep"), name="sweep"
-        )
-    )
-    if settings.rescore_interval_minutes > 0:
-        from bot.jobs import rescore_all
-
-        tasks.append(
-            asyncio.create_task(
-                _periodic(
-                    stop,
-                    settings.rescore_interval_minutes * 60,
-                    lambda: rescore_all(runtime),
-                    "rescore",
-                ),
-                name="rescore",
-            )
-        )
-    if settings.slack_enabled:  # SLA/activity job, and Socket Mode when SLACK_APP_TOKEN is set
-        from bot.slack.background import install as install_slack
-
-        install_slack(runtime)
-    if settings.imap_url is not None:  # IMAP polling for teams that cannot point mail at us
-        from ingest.imap import imap_starter
-
-        runtime.extras.setdefault("background", []).append(imap_starter(runtime))
-    for starter in runtime.extras.get("background", []):
-        tasks.append(asyncio.create_task(starter(stop)))
+    http = asyncio.create_task(service.http.serve(), name="http")
+    others = [asyncio.create_task(service.dispatcher.run(stop), name="outbox")]
+    others += [asyncio.create_task(run_periodic(job, stop), name=job.name) for job in service.jobs]
+    others += [asyncio.ensure_future(task(stop)) for task in service.tasks]
+    url = runtime.store.url
     log.info(
         "LeadBot serving: SMTP %s:%s (inbox domains: %s), HTTP http://%s:%s, database %s",
-        host,
-        smtp_port,
+        service.host,
+        service.smtp_port,
         ", ".join(sorted(settings.inbox_domains)) or "none",
-        host,
-        http_port,
-        runtime.store.url.split("@")[-1] if "@" in runtime.store.url else runtime.store.url,
+        service.http.config.host,
+        service.http.config.port,
+        url.split("@")[-1] if "@" in url else url,
     )
     freeze_startup_objects()
     await stop.wait()
     log.info("shutting down")
-    server.should_exit = True
+    service.http.should_exit = True  # uvicorn finishes its own shutdown
     smtp.close()
     await smtp.wait_closed()
-    await handler.close()
-    for task in tasks:
-        if task.get_name() != "http":  # uvicorn finishes its own shutdown after should_exit
-            task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    work_pool.shutdown(wait=True)
-    from storage.rescore_parallel import shutdown as stop_rescore_workers
+    await service.handler.close()
+    for task in others:
+        task.cancel()
+    await asyncio.gather(http, *others, return_exceptions=True)
+    service.work_pool.shutdown(wait=True)
+    rescore_workers.shutdown()
 
-    stop_rescore_workers()
+
+async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) -> None:
+    """Migrate, finish what was accepted before the last stop, then build and run."""
+    await asyncio.to_thread(upgrade, runtime.store)
+    # Start-up finishes what was accepted but not processed before a crash.
+    finished = await asyncio.to_thread(runtime.pipeline.process_pending)
+    if finished:
+        log.info("processed %d message(s) accepted before the last stop", finished)
+    service = build(runtime, host=host, smtp_port=smtp_port, http_port=http_port)
+    await run(service)

@@ -1,8 +1,13 @@
-"""The one ASGI app: health here; Slack, forms and inbound-email routes registered by their groups."""
+"""The one ASGI app: health, the Slack endpoint, web forms and inbound-email webhooks.
+
+Each group of routes is a function given what it needs; this is where they are mounted. An error
+that no route answered itself becomes its JSON answer through ingest.http.errors, the same mapping
+the routes use.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -11,22 +16,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.runtime import Runtime
-from storage.errors import InputRejected, StoreUnavailable
-
-RouteGroup = Callable[[Runtime], list[BaseRoute]]
-ROUTE_GROUPS: list[RouteGroup] = []
-
-
-def register_routes(group: RouteGroup) -> RouteGroup:
-    """Features add their routes here (Slack endpoint, forms, inbound webhooks)."""
-    ROUTE_GROUPS.append(group)
-    return group
+from bot.slack.http import slack_routes
+from ingest.http.errors import error_response
+from ingest.http.forms import forms_routes
+from ingest.http.inbound import Enqueue, inbound_routes
+from ingest.worker import BatchQueue
+from storage.errors import LeadBotError, StoreUnavailable
 
 
 def health_routes(runtime: Runtime) -> list[BaseRoute]:
     async def healthz(request: Request) -> Response:
-        import asyncio
-
         try:
             await asyncio.to_thread(runtime.store.ping)
         except StoreUnavailable as e:
@@ -41,45 +40,31 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
-async def _unavailable(request: Request, exc: Exception) -> Response:
-    return JSONResponse(
-        {"error": "temporarily unavailable, retry later", "detail": str(exc)},
-        status_code=503,
-        headers={"Retry-After": "30"},
-    )
-
-
-async def _rejected(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"error": str(exc)}, status_code=422)
+async def _leadbot_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LeadBotError)
+    return error_response(exc)
 
 
 async def _internal(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "internal error"}, status_code=500)
 
 
-def _load_feature_routes() -> None:
-    # Imported for their register_routes side effect; absent features simply add nothing.
-    import importlib
-
-    for module in ("bot.slack.http", "ingest.http"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if not e.name or not module.startswith(e.name):
-                raise
-
-
-def create_app(runtime: Runtime) -> Starlette:
-    _load_feature_routes()
-    routes: list[BaseRoute] = list(health_routes(runtime))
-    for group in ROUTE_GROUPS:
-        routes.extend(group(runtime))
+def create_app(runtime: Runtime, *, queue: BatchQueue | None = None) -> Starlette:
+    """The app; `queue` (serve's worker processes) parses inbound mail after the answer."""
+    enqueue: Enqueue | None = queue.put if queue is not None else None
+    routes: list[BaseRoute] = [
+        *health_routes(runtime),
+        *slack_routes(runtime),
+        *forms_routes(runtime.pipeline, runtime.forms),
+        *inbound_routes(
+            runtime.pipeline, runtime.settings, tokens=runtime.inbound_tokens, enqueue=enqueue
+        ),
+    ]
     app = Starlette(
         routes=routes,
         exception_handlers={
             HTTPException: _http_error,
-            StoreUnavailable: _unavailable,
-            InputRejected: _rejected,
+            LeadBotError: _leadbot_error,
             Exception: _internal,
         },
     )

@@ -7,7 +7,8 @@ CLI's `score explain` all build their facts here, so they can never read a lead 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Protocol
@@ -15,13 +16,14 @@ from typing import Any, Protocol
 from scoring.types import ActivityFacts, LeadFacts, ScoreResult
 from storage.leads import LIFECYCLE_KINDS, touch_fields
 from storage.models import Lead, LeadRow
-from storage.scores import StoredScore
+from storage.rescore import parse_time
+from storage.scores import TEXT_FOR_SCORING, StoredScore
 
-# How much of an activity's text scoring gets to read: enough for intent words, bounded for speed.
-TEXT_FOR_SCORING = 4000
+_NO_FIELDS = (None, "null", "{}", "")
 
 
-def lead_facts(lead: Lead | LeadRow) -> LeadFacts:
+def lead_facts(lead: Lead | LeadRow | Any) -> LeadFacts:
+    """A lead's facts: from a `Lead`, a `LeadRow` or a row of `storage.rescore.read_leads`."""
     return LeadFacts(
         email=lead.email,
         domain=lead.domain,
@@ -31,7 +33,7 @@ def lead_facts(lead: Lead | LeadRow) -> LeadFacts:
         phone=lead.phone,
         country=lead.country,
         fields={
-            **{k: str(v) for k, v in lead.fields.items() if v is not None},
+            **{k: str(v) for k, v in (lead.fields or {}).items() if v is not None},
             **touch_fields(lead),  # source_channel, source_utm_campaign, latest_form, …
         },
     )
@@ -68,6 +70,29 @@ def activity_facts(activities: Sequence[ActivityRow]) -> list[ActivityFacts]:
             )
         )
     return facts
+
+
+def activity_facts_by_lead(rows: Iterable[Any]) -> dict[int, list[ActivityFacts]]:
+    """Facts of the activity rows of `storage.rescore.read_leads` (text already cut, in the
+    database, as `activity_facts` cuts it), by lead id."""
+    out: dict[int, list[ActivityFacts]] = {}
+    for r in rows:
+        text = f"{r.subject} {r.text}" if r.subject and r.text else (r.subject or r.text or "")
+        raw = r.fields
+        if raw in _NO_FIELDS:
+            fields = {}
+        else:
+            found = json.loads(raw) if isinstance(raw, str) else raw
+            fields = {k: str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+        facts = ActivityFacts(
+            kind=r.kind,
+            occurred_at=parse_time(r.occurred_at),  # type: ignore[arg-type]
+            text=text[:TEXT_FOR_SCORING],
+            source=r.source or "",
+            fields=fields,
+        )
+        out.setdefault(r.lead_id, []).append(facts)
+    return out
 
 
 def reasons_json(result: ScoreResult) -> list[dict[str, Any]]:

@@ -17,7 +17,6 @@ import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from ingest.imap_wire import (
     ImapTarget,
@@ -33,11 +32,8 @@ from ingest.imap_wire import (
     _size,
     parse_imap_url,
 )
+from ingest.pipeline import Pipeline
 from storage.errors import InputRejected, StoreUnavailable
-
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
-    from ingest.pipeline import Pipeline
 
 log = logging.getLogger("leadbot.imap")
 
@@ -242,19 +238,8 @@ class ImapPoller:
                 return
 
 
-def imap_starter(runtime: Runtime) -> Callable[[asyncio.Event], Awaitable[None]]:
+def imap_starter(poller: ImapPoller) -> Callable[[asyncio.Event], Awaitable[None]]:
     """The `serve` background task: the poller in its own thread until `stop` is set."""
-    settings = runtime.settings
-    assert settings.imap_url is not None
-    target = parse_imap_url(settings.imap_url.get_secret_value())
-    poller = ImapPoller(
-        runtime.pipeline,
-        target,
-        processed_folder=settings.imap_processed_folder,
-        poll_seconds=settings.imap_poll_seconds,
-        max_message_bytes=settings.max_message_bytes,
-    )
-    runtime.extras["imap_poller"] = poller
 
     async def starter(stop: asyncio.Event) -> None:
         halt = threading.Event()

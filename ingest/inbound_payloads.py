@@ -21,7 +21,7 @@ from email.policy import SMTP, compat32
 from email.utils import formataddr
 from typing import Any
 
-from storage.errors import InputRejected
+from storage.errors import PayloadError
 
 # Headers the rebuilt body defines itself; the provider's copies describe a body we no longer have.
 _BODY_HEADERS = frozenset(
@@ -30,10 +30,6 @@ _BODY_HEADERS = frozenset(
 _FOLD = re.compile(r"\r?\n[ \t]*|\r")
 _MAX_HEADERS = 500
 _MAX_ATTACHMENTS = 100
-
-
-class PayloadError(InputRejected):
-    """A webhook body that is not the provider's documented shape (HTTP 400)."""
 
 
 @dataclass(frozen=True)

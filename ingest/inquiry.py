@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 # Kinds of activity an inquiry records; scoring rules match on these names.
 ActivityKind = Literal[
@@ -58,3 +58,12 @@ class NotALead:
 
     kind: NotALeadKind
     reason: str
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """What readers may know beyond the bytes: configuration, never I/O handles."""
+
+    internal_domains: frozenset[str] = frozenset()
+    max_parts: int = 1000
+    options: dict[str, Any] = field(default_factory=dict)  # reader-specific (form mappings, …)

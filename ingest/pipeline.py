@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -19,38 +19,23 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from ingest.inquiry import Inquiry, NotALead
+from ingest.forms.reader import read_form
+from ingest.inquiry import Inquiry, NotALead, ReadContext
+from ingest.intake import Item, Prepared, prepare_batch, record_batch
+from ingest.mail import read_email
 from scoring.types import Scorer
 from storage.db import Store
 from storage.errors import InputRejected, ParseError, StoreUnavailable
 from storage.models import RawInput, RawStatus, utcnow
-from storage.raw import RawDraft, mark_raw, raw_ids_with_status, store_raws
-from storage.record_batch import Item, Prepared, RawMark, mark_raws, prepare_batch, record_batch
+from storage.raw import RawDraft, RawMark, mark_raw, mark_raws, raw_ids_with_status, store_raws
 
 log = logging.getLogger("leadbot.ingest")
 
 
-@dataclass(frozen=True)
-class ReadContext:
-    """What readers may know beyond the bytes: configuration, never I/O handles."""
-
-    internal_domains: frozenset[str] = frozenset()
-    max_parts: int = 1000
-    options: dict[str, Any] = field(default_factory=dict)  # reader-specific (form mappings, …)
-
-
 Reader = Callable[[RawInput, ReadContext], Inquiry | NotALead]
-READERS: dict[str, Reader] = {}
-
-
-def register_reader(kind: str, reader: Reader) -> None:
-    """Ways in register how their stored raw input is read (`email`, `form`, …)."""
-    READERS[kind] = reader
 
 
 def _read_email(raw: RawInput, ctx: ReadContext) -> Inquiry | NotALead:
-    from ingest.mail import read_email
-
     return read_email(
         raw.content,
         internal_domains=ctx.internal_domains,
@@ -59,16 +44,8 @@ def _read_email(raw: RawInput, ctx: ReadContext) -> Inquiry | NotALead:
     )
 
 
-register_reader("email", _read_email)
-
-
-def _read_form(raw: RawInput, ctx: ReadContext) -> Inquiry | NotALead:
-    from ingest.forms.reader import read_form
-
-    return read_form(raw, ctx)
-
-
-register_reader("form", _read_form)
+# How each kind of stored raw input is read: every way in stores "email" or "form".
+READERS: dict[str, Reader] = {"email": _read_email, "form": read_form}
 
 
 _HEAD = 65536  # how much of a message the check reads
@@ -274,7 +251,7 @@ class Pipeline:
     def _record_all(
         self, session: Session, items: list[Item], *, now: datetime, prepared: Prepared | None
     ) -> list[tuple[Outcome, str | None]]:
-        """Record and score the batch (storage.record_batch); each outcome with its Message-ID."""
+        """Record and score the batch (ingest.intake); each outcome with its Message-ID."""
         results = record_batch(session, items, scorer=self.scorer, now=now, prepared=prepared)
         out: list[tuple[Outcome, str | None]] = []
         for item, res in zip(items, results, strict=True):

@@ -9,9 +9,11 @@ also runs on another core than the SMTP and HTTP servers.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import multiprocessing
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
 
 from ingest.pipeline import Outcome, Pipeline
@@ -138,21 +140,17 @@ class BatchQueue:
 _worker_pipeline: Pipeline | None = None
 
 
-def init_worker_process(settings: Any) -> None:
-    import logging as _logging
+# How a worker process builds its pipeline: a module-level function (it is pickled to the
+# spawned process) and its arguments, e.g. bot.runtime.build_pipeline and the Settings.
+PipelineFactory = Callable[..., Pipeline]
 
-    from bot.runtime import build_runtime
 
+def init_worker_process(factory: PipelineFactory, *args: Any) -> None:
     global _worker_pipeline
-    _logging.basicConfig(
-        level=_logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s"
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s"
     )
-    _worker_pipeline = build_runtime(settings).pipeline
-    # The readers are imported lazily by the pipeline (a CLI command needs none of them); a worker
-    # will need both, so it pays for the imports now instead of on its first batch.
-    import ingest.forms.reader
-    import ingest.mail  # noqa: F401
-
+    _worker_pipeline = factory(*args)
     freeze_startup_objects()
 
 
@@ -162,8 +160,6 @@ def freeze_startup_objects() -> None:
     Full collections would otherwise walk those objects again and again: about 6 % of a worker's
     time per message (0.045 of 0.75 ms), and pauses inside SQLite's write lock.
     """
-    import gc
-
     gc.collect()
     gc.freeze()
 
@@ -180,20 +176,20 @@ LINGER = 0.05  # seconds a short queue may wait while a batch is running (BatchQ
 MAX_BATCH = 100
 
 
-def process_pool_queue(settings: Any, *, workers: int = 2) -> tuple[Executor, BatchQueue]:
-    """A queue whose batches run in `workers` spawned processes (how `leadbot serve` runs it).
+def process_pool_queue(
+    factory: PipelineFactory, *args: Any, workers: int = 2
+) -> tuple[Executor, BatchQueue]:
+    """A queue whose batches run in `workers` spawned processes (how `leadbot serve` runs it),
+    each with the pipeline `factory(*args)` builds.
 
     Parsing and recording are CPU-bound Python: separate processes put them on other cores than
     the event loop answering SMTP and HTTP, and a hostile message stalls only its own worker.
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),  # never fork a process that has threads
         initializer=init_worker_process,
-        initargs=(settings,),
+        initargs=(factory, *args),
     )
     # Start the workers now (spawning and importing take a second or two), not on the first mail.
     for _ in range(workers):

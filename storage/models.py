@@ -1,4 +1,6 @@
-"""Tables: leads, their activities and notes, the raw-input archive and the Slack outbox."""
+"""Tables: leads, their activities and notes, the raw-input archive, the Slack outbox and the
+small state tables of rescoring and of the Slack feature (every table in one module, so Alembic
+and `SQLModel.metadata` see them all when this one is imported)."""
 
 from __future__ import annotations
 
@@ -101,11 +103,12 @@ class Lead(SQLModel, table=True):
 
 
 class LeadRow:
-    """A lead's columns as plain attributes, for the ingest hot path, where building and flushing
-    ORM objects cost more than recording the inquiry itself (storage.record_batch).
+    """A lead's columns as plain attributes, for the intake hot path, where building and flushing
+    ORM objects cost more than recording the inquiry itself (storage.batch).
 
+    `COLUMNS` names the columns of `Lead` the intake reads and writes; their types are `Lead`'s.
     Setting an attribute to a different value marks its column changed, as the ORM would;
-    `storage.record_batch.write_leads` sends the changed columns back, and nothing else.
+    `storage.batch.write_leads` sends the changed columns back, and nothing else.
     """
 
     COLUMNS = (
@@ -115,44 +118,20 @@ class LeadRow:
         "edited_fields", "updated_at", "last_activity_at", "nurtured_at",
     )  # fmt: skip
 
-    id: int
-    email: str
-    domain: str
-    name: str | None
-    company: str | None
-    title: str | None
-    phone: str | None
-    country: str | None
-    source: str
-    latest_source: str
-    first_touch: dict[str, Any] | None
-    latest_touch: dict[str, Any] | None
-    forwarded_by: str | None
-    status: str
-    temperature: str
-    score: float
-    fit_score: float
-    engagement_score: float
-    grade: str | None
-    product: str | None
-    reasons: list[dict[str, Any]]
-    fields: dict[str, Any]
-    edited_fields: list[str]
-    updated_at: datetime
-    last_activity_at: datetime | None
-    nurtured_at: datetime | None
+    changed: set[str]
 
     def __init__(self, values: dict[str, Any]) -> None:
         object.__setattr__(self, "changed", set())
         for name in self.COLUMNS:
             object.__setattr__(self, name, values[name])
 
+    def __getattr__(self, name: str) -> Any:  # only for names not set above: not a column
+        raise AttributeError(f"LeadRow has no column {name!r} (see LeadRow.COLUMNS)")
+
     def __setattr__(self, name: str, value: Any) -> None:
         if getattr(self, name) != value:
             self.changed.add(name)
         object.__setattr__(self, name, value)
-
-    changed: set[str]
 
 
 class Activity(SQLModel, table=True):
@@ -231,5 +210,53 @@ sa.Index("ix_activity_kind_occurred_at", Activity.kind, Activity.occurred_at)  #
 sa.Index("ix_lead_status_score", Lead.status, Lead.score)  # type: ignore[arg-type]
 sa.Index("ix_lead_owner_claimed_at", Lead.owner, Lead.claimed_at)  # type: ignore[arg-type]
 
-# Tables of other modules, imported so Alembic and SQLModel.metadata see them.
-from storage import rescore_models, slack_models  # noqa: E402, F401
+
+# Rescoring: which rules the stored scores and reasons were last computed with.
+class ScoringState(SQLModel, table=True):
+    """A named value kept between rescoring runs (the fingerprint of the rules last applied)."""
+
+    __tablename__ = "scoring_state"
+
+    name: str = Field(primary_key=True, max_length=40)
+    value: str = Field(default="", max_length=200)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# The Slack feature: seen Events API ids, posted messages, App Home viewers, cursors.
+class SlackEvent(SQLModel, table=True):
+    """An Events API `event_id` already handled: Slack retries up to 3 times (X-Slack-Retry-Num)."""
+
+    __tablename__ = "slack_event"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class SlackPost(SQLModel, table=True):
+    """The message an announce outbox row became, so a retried send never posts a second card."""
+
+    __tablename__ = "slack_post"
+
+    outbox_id: int = Field(primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    channel: str = Field(max_length=32)
+    ts: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SlackHomeUser(SQLModel, table=True):
+    """Someone who opened the App Home: their tab is republished when leads change."""
+
+    __tablename__ = "slack_home_user"
+
+    user_id: str = Field(primary_key=True, max_length=32)
+    opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SlackCursor(SQLModel, table=True):
+    """How far a periodic job has read (the last activity id threaded into Slack)."""
+
+    __tablename__ = "slack_cursor"
+
+    name: str = Field(primary_key=True, max_length=40)
+    value: int = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -137,3 +138,45 @@ def raw_ids_with_status(session: Session, *statuses: RawStatus, limit: int = 10_
         .limit(limit)
     )
     return [i for i in session.scalars(stmt) if i is not None]
+
+
+@dataclass(frozen=True)
+class RawMark:
+    """One `storage.raw.mark_raw` call, to be sent with others as one executemany."""
+
+    raw_id: int
+    status: RawStatus
+    reason: str | None = None
+    lead_id: int | None = None
+    message_id: str | None = None
+
+
+def mark_raws(session: Session, marks: Sequence[RawMark]) -> None:
+    """`mark_raw` for many inputs: one executemany UPDATE per shape (with/without lead, msgid)."""
+    at = utcnow()
+    groups: dict[tuple[bool, bool], list[dict[str, Any]]] = defaultdict(list)
+    for m in marks:
+        row: dict[str, Any] = {
+            "b_id": m.raw_id,
+            "b_status": m.status,
+            "b_reason": m.reason[:2000] if m.reason else None,
+        }
+        if m.lead_id is not None:
+            row["b_lead"] = m.lead_id
+        if m.message_id is not None:
+            row["b_msgid"] = m.message_id[:998]
+        groups[(m.lead_id is not None, m.message_id is not None)].append(row)
+    raw = table(RawInput)
+    for (has_lead, has_msgid), rows in groups.items():
+        values: dict[str, Any] = {
+            "status": sa.bindparam("b_status", type_=raw.c.status.type),
+            "reason": sa.bindparam("b_reason"),
+            "processed_at": at,
+            "attempts": raw.c.attempts + 1,
+        }
+        if has_lead:
+            values["lead_id"] = sa.bindparam("b_lead")
+        if has_msgid:
+            values["message_id"] = sa.bindparam("b_msgid")
+        stmt = sa.update(raw).where(raw.c.id == sa.bindparam("b_id")).values(**values)
+        session.connection().execute(stmt, rows)

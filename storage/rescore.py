@@ -1,50 +1,48 @@
-"""Rescoring every lead fast: keyset batches read with Core, scored, only changed rows written.
+"""The SQL of rescoring: keyset reads of leads, their activities and stored plans; the writes.
 
-The per-lead ORM path (storage.scores.score_lead) costs milliseconds a lead; this one reads a
-batch of leads and their engagement activities in two queries, scores them, and writes the changed
-ones back in one UPDATE … FROM a temporary table (storage.rescore_write). It keeps the semantics of
-apply_score: a `score_changed` activity when the rounded score or the temperature changes (a lead
-scored from its activities stores its exact numbers; time alone, in storage.rescore_decay, stores
-only visible changes), and an announcement when a lead becomes
-eligible (storage.lifecycle.eligible_for_announcement: no flapping after nurture). Every lead it
-scores also gets its time-free plan stored (lead.score_plan), so that later runs with the same
-rules score it from the plan alone (storage.rescore_decay) as long as the row is unchanged.
+The rescoring job (bot.jobs.rescore) decides which leads go which way and scores them; this module
+only reads and writes, fast:
+
+- `read_leads` — a batch of leads and the text of their engagement activities, in two queries,
+  datetimes left as the driver gives them (SQLite: text) and parsed only where needed.
+- `read_plans` — (id, stored plan, numbers) of a keyset batch with the raw DBAPI cursor: the
+  decay-only path reads nothing else.
+- `write_changes` — the changed leads of a batch in one UPDATE … FROM a temporary table (filled by
+  COPY on PostgreSQL), their `score_changed` history and announcements.
+- `write_decay` — decay-only changes, COPY + UPDATE … FROM … RETURNING on PostgreSQL.
+
+Every write touches only rows still as they were read (same updated_at, score and temperature):
+a lead that an inquiry or a rep changed meanwhile was rescored by them, and two rescoring processes
+never record the same score change twice. RETURNING tells which rows were written, so history and
+announcements follow exactly those. Scores arrive as storage's own `StoredScore`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import Session
 
-from ingest.facts import TEXT_FOR_SCORING, reasons_json
-from scoring.types import ActivityFacts, LeadFacts, Scorer, ScoreResult
+from storage import lifecycle
 from storage.db import Store
+from storage.errors import TransitionRefused
 from storage.leads import LIFECYCLE_KINDS
-from storage.models import Activity, Lead, utcnow
-from storage.rescore_decay import decay_batches
-from storage.rescore_models import ScoringState
-from storage.rescore_parallel import PARALLEL_MIN, decay_in_workers, id_span, usable
-from storage.rescore_write import Change, parse_time, write_changes
+from storage.models import Activity, Lead, LeadStatus, ScoringState
+from storage.scores import TEXT_FOR_SCORING, StoredScore, score_changed, visible_change
 
-log = logging.getLogger("leadbot.rescore")
-
-BATCH = 10_000
 FINGERPRINT = "rules_fingerprint"
+# Above any lead id (the largest 64-bit integer): "no upper bound".
+LAST_ID = 2**63 - 1
 L = Lead.__table__  # type: ignore[attr-defined]
 A = Activity.__table__  # type: ignore[attr-defined]
 
-# Datetimes are read as the driver gives them (SQLite: text) and parsed only where needed, and
-# the lead's updated_at goes back untouched as the optimistic-concurrency check of the write.
-_LEAD_COLUMNS = [
+# The lead's updated_at goes back untouched as the optimistic-concurrency check of the write.
+LEAD_COLUMNS = [
     L.c.id,
     L.c.email,
     L.c.domain,
@@ -82,179 +80,50 @@ _ACTIVITY_COLUMNS = [
     # Raw JSON text (SQLite) or already parsed (psycopg): most activities have no fields at all.
     sa.type_coerce(A.c.data["fields"], sa.String).label("fields"),
 ]
-_NO_FIELDS = (None, "null", "{}", "")
 
 
-@dataclass
-class RescoreStats:
-    leads: int = 0
-    changed: int = 0  # rows written (score, temperature, fit, grade, product or reasons differ)
-    recorded: int = 0  # score_changed activities (rounded score or temperature changed)
-    announced: int = 0
-    conflicts: int = 0  # changed by someone else between read and write: left to them
-    full: bool = False  # reasons compared too (first run with these rules)
-    planned: int = 0  # scored from their stored plan (storage.rescore_decay), not from activities
-    seconds: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(("read", "score", "write"), 0.0)
-    )
+def parse_time(value: Any) -> datetime | None:
+    """A stored UTC datetime as the driver returns it (text on SQLite) → aware datetime."""
+    if value is None or isinstance(value, datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def rules_fingerprint(scorer: Scorer) -> str | None:
-    """What makes stored reasons stale: the rules file's bytes and the thresholds in effect."""
-    path = getattr(scorer, "path", None)
-    try:
-        content = Path(path).read_bytes() if path else None
-    except OSError:
-        content = None
-    if content is None:
-        return None  # rules not from a file: compare reasons every run
-    digest = hashlib.sha256(content)
-    for name in ("hot_threshold", "warm_threshold", "half_life_days"):
-        digest.update(f"|{name}={getattr(scorer, name, None)!r}".encode())
-    return digest.hexdigest()[:32]
+# --- reads ------------------------------------------------------------------------------------
 
 
-def _touch(prefix: str, touch: dict[str, Any] | None, out: dict[str, str]) -> None:
-    # Same flattening as storage.leads.touch_fields (tests compare both paths lead by lead).
-    for key, value in (touch or {}).items():
-        if key not in ("at", "source") and value not in (None, ""):
-            out[prefix + key] = str(value)
+def read_leads(
+    store: Store, where: sa.ColumnElement[bool], *, limit: int | None, reasons: bool
+) -> tuple[list[Any], list[Any]]:
+    """(leads, their engagement activities) of the leads `where` selects, the first `limit` by
+    id; `reasons` adds the stored reasons to each lead row.
 
-
-def _lead_facts(row: Any) -> LeadFacts:
-    fields = {k: str(v) for k, v in (row.fields or {}).items() if v is not None}
-    _touch("source_", row.first_touch, fields)
-    _touch("latest_", row.latest_touch, fields)
-    return LeadFacts(
-        email=row.email,
-        domain=row.domain,
-        name=row.name,
-        company=row.company,
-        title=row.title,
-        phone=row.phone,
-        country=row.country,
-        fields=fields,
-    )
-
-
-def _activity_facts(
-    conn: sa.Connection, leads: sa.ColumnElement[bool]
-) -> dict[int, list[ActivityFacts]]:
-    stmt = (
-        sa.select(*_ACTIVITY_COLUMNS).where(leads).where(A.c.kind.not_in(sorted(LIFECYCLE_KINDS)))
-    )
-    out: dict[int, list[ActivityFacts]] = {}
-    for r in conn.execute(stmt).all():  # one fetchall, not a fetchone a row
-        text = f"{r.subject} {r.text}" if r.subject and r.text else (r.subject or r.text or "")
-        raw = r.fields
-        if raw in _NO_FIELDS:
-            fields = {}
-        else:
-            found = json.loads(raw) if isinstance(raw, str) else raw
-            fields = {k: str(v) for k, v in found.items()} if isinstance(found, dict) else {}
-        facts = ActivityFacts(
-            kind=r.kind,
-            occurred_at=parse_time(r.occurred_at),  # type: ignore[arg-type]
-            text=text[:TEXT_FOR_SCORING],
-            source=r.source or "",
-            fields=fields,
+    A short read transaction of its own: SQLite's write lock (BEGIN IMMEDIATE) is not held while
+    the batch is scored; the write checks that nobody changed the rows meanwhile.
+    """
+    columns = [*LEAD_COLUMNS, L.c.reasons] if reasons else LEAD_COLUMNS
+    with store.engine.connect() as conn:
+        stmt = sa.select(*columns).where(where).order_by(L.c.id)
+        rows = conn.execute(stmt if limit is None else stmt.limit(limit)).all()
+        if not rows:
+            return [], []
+        ids = [r.id for r in rows]
+        of_leads = A.c.lead_id.between(ids[0], ids[-1]) if limit else A.c.lead_id.in_(ids)
+        acts = (
+            sa.select(*_ACTIVITY_COLUMNS)
+            .where(of_leads)
+            .where(A.c.kind.not_in(sorted(LIFECYCLE_KINDS)))
         )
-        out.setdefault(r.lead_id, []).append(facts)
-    return out
+        activities = conn.execute(acts).all()  # one fetchall, not a fetchone a row
+        conn.rollback()
+    return list(rows), list(activities)
 
 
-def _score(
-    scorer: Scorer,
-    items: list[tuple[LeadFacts, list[ActivityFacts]]],
-    *,
-    now: datetime,
-    reasons: bool,
-) -> list[ScoreResult]:
-    batch = getattr(scorer, "score_batch", None)  # RuleSet: one call, reasons optional
-    if batch is not None:
-        return list(batch(items, now=now, reasons=reasons))
-    return [scorer.score(lead, acts, now=now) for lead, acts in items]
-
-
-def _numbers_differ(row: Any, r: ScoreResult) -> bool:
-    return (
-        row.score != r.score
-        or row.temperature != r.temperature
-        or row.fit_score != r.fit
-        or row.engagement_score != r.engagement
-        or row.grade != r.grade
-        or (r.product is not None and r.product != row.product)
-    )
-
-
-@dataclass
-class _Costs:
-    """Seconds a lead of the two scoring passes, as last measured: picks the cheaper plan."""
-
-    quick: float = 0.5
-    reasons: float = 1.0
-    changed: float = 0.0  # share of the last batch that changed
-
-    @property
-    def eager(self) -> bool:
-        # Two passes cost quick + changed * reasons a lead; one pass with reasons costs reasons.
-        return self.quick + self.changed * self.reasons > self.reasons
-
-
-def plan_texts(
-    scorer: Scorer, items: list[tuple[LeadFacts, list[ActivityFacts]]], fingerprint: str | None
-) -> list[str | None]:
-    """lead.score_plan for each lead: "<rules fingerprint>:<plan JSON>" (storage.rescore_decay)."""
-    plan_batch = getattr(scorer, "plan_batch", None)
-    if fingerprint is None or plan_batch is None:
-        return [None] * len(items)
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
-    return [f"{fingerprint}:{dumps(p)}" for p in plan_batch(items)]
-
-
-def _changes(
-    rows: Sequence[Any],
-    items: list[tuple[LeadFacts, list[ActivityFacts]]],
-    scorer: Scorer,
-    *,
-    now: datetime,
-    full: bool,
-    costs: _Costs,
-    plans: list[str | None],
-) -> tuple[list[Change], list[tuple[Any, ...]]]:
-    """The rows whose stored score, temperature, fit, grade, product or reasons would change,
-    and (plan, id, updated_at) of the others whose stored plan is missing or stale."""
-    t0 = time.perf_counter()
-    if full or costs.eager:
-        results = _score(scorer, items, now=now, reasons=True)
-        picked = list(range(len(rows)))
-        costs.reasons = (time.perf_counter() - t0) / len(rows)
-    else:
-        # Numbers first without building reasons (cheaper, and the engine caches what it can),
-        # reasons only for the leads whose numbers moved.
-        quick = _score(scorer, items, now=now, reasons=False)
-        t1 = time.perf_counter()
-        picked = [i for i, r in enumerate(quick) if _numbers_differ(rows[i], r)]
-        results = _score(scorer, [items[i] for i in picked], now=now, reasons=True)
-        costs.quick = (t1 - t0) / len(rows)
-        if picked:
-            costs.reasons = (time.perf_counter() - t1) / len(picked)
-    out: list[Change] = []
-    for i, result in zip(picked, results, strict=True):
-        row = rows[i]
-        reasons = reasons_json(result)
-        if not _numbers_differ(row, result) and not (full and reasons != (row.reasons or [])):
-            continue
-        out.append(Change(row=row, result=result, reasons=reasons, plan=plans[i]))
-    written = {c.row.id for c in out}
-    stale = [
-        (plans[i], row.id, row.updated_at)
-        for i, row in enumerate(rows)
-        if row.id not in written
-        and plans[i] is not None
-        and (plans[i] != row.score_plan or row.score_plan_at != row.updated_at)
-    ]
-    return out, stale
+def id_span(store: Store) -> tuple[int, int]:
+    """(smallest id - 1, largest id) of the leads: both ends of the primary key index."""
+    with store.engine.connect() as conn:
+        low, high = conn.execute(sa.text("SELECT min(id), max(id) FROM lead")).one()
+    return (int(low) - 1, int(high)) if low is not None else (0, 0)
 
 
 def load_fingerprint(store: Store) -> str | None:
@@ -270,130 +139,295 @@ def save_fingerprint(store: Store, value: str, *, now: datetime) -> None:
         session.add(state)
 
 
-def rescore_leads(
-    store: Store,
-    scorer: Scorer,
-    *,
-    batch: int = BATCH,
-    now: datetime | None = None,
-    full: bool | None = None,
-    workers: int = 1,
-    parallel_min: int = PARALLEL_MIN,
-) -> RescoreStats:
-    """Recompute every lead's score in keyset batches; see the module docstring for the rules.
+# (id, plan if still valid, score, fit, temperature, grade, product, status, updated_at,
+#  nurtured_at, last_activity_at) of a keyset batch: a plan is valid while the row is unchanged
+# since it was stored (score_plan_at = updated_at) and made with these rules (its prefix).
+_PLANS = (
+    "SELECT id, CASE WHEN score_plan_at = updated_at AND substr(score_plan, 1, {n}) = {m}"
+    " THEN substr(score_plan, {n1}) END, score, fit_score, temperature,"
+    " grade, product, status, updated_at, nurtured_at, last_activity_at"
+    " FROM lead WHERE id > {m} AND id <= {m} ORDER BY id LIMIT {m}"
+)
 
-    `full` compares stored reasons too (new wording of a rule changes no number); by default it is
-    on when the rules differ from those of the last completed run. Otherwise leads with a stored
-    plan of these rules take the decay-only path (storage.rescore_decay), in `workers` processes
-    when there are at least `parallel_min` leads (storage.rescore_parallel).
-    """
-    now = now or utcnow()
-    fingerprint = rules_fingerprint(scorer)
-    stats = RescoreStats()
-    stats.full = (
-        full
-        if full is not None
-        else (fingerprint is None or load_fingerprint(store) != fingerprint)
+
+def plans_query(store: Store, prefix: str) -> str:
+    """The SQL of `read_plans` for plans that start with `prefix` ("<rules fingerprint>:")."""
+    mark = "%s" if store.dialect == "postgresql" else "?"
+    return _PLANS.format(n=len(prefix), n1=len(prefix) + 1, m=mark)
+
+
+def read_plans(
+    store: Store, sql: str, prefix: str, *, after: int, upto: int, limit: int
+) -> list[tuple[Any, ...]]:
+    """The rows of `plans_query` with after < id <= upto, through the raw DBAPI cursor."""
+    raw = store.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(sql, (prefix, after, upto, limit))
+        rows: list[tuple[Any, ...]] = list(cur.fetchall())
+        cur.close()
+        raw.rollback()  # PostgreSQL: end the read transaction (SQLite: autocommit, a no-op)
+        return rows
+    finally:
+        raw.close()
+
+
+# --- announcements ------------------------------------------------------------------------------
+
+
+def announceable(
+    status: str, score: float, nurtured_at: Any, last_activity_at: Any, *, hot: float
+) -> bool:
+    """Whether a lead as read (datetimes as the driver gives them) is to be announced now."""
+    if status != LeadStatus.NURTURING or score < hot:
+        return False  # nearly every row stops here, before any object is built
+    probe = Lead(
+        email="",
+        status=status,
+        score=score,
+        nurtured_at=parse_time(nurtured_at),
+        last_activity_at=parse_time(last_activity_at),
     )
-    run = FullPath(store, scorer, now=now, fingerprint=fingerprint, stats=stats)
-    if not stats.full and fingerprint is not None and hasattr(scorer, "score_plans"):
-        after, upto = id_span(store)
-        if not (
-            usable(store, scorer, workers)
-            and upto - after >= max(parallel_min, workers)
-            and decay_in_workers(
-                store,
-                scorer,
-                stats,
-                fingerprint=fingerprint,
-                now=now,
-                batch=batch,
-                workers=workers,
-                after=after,
-                upto=upto,
-            )
-        ):
-            decay_batches(run, batch=batch, after=after, upto=upto)
+    return lifecycle.eligible_for_announcement(probe, hot_threshold=hot)
+
+
+# --- the full path's write ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    row: Any  # the lead as read (read_leads)
+    score: StoredScore
+    plan: str | None = None  # lead.score_plan built from the same facts ("<fingerprint>:<JSON>")
+
+
+@dataclass
+class Written:
+    changed: int = 0
+    recorded: int = 0
+    announced: int = 0
+
+
+_COLUMNS = (
+    "id",
+    "score",
+    "fit_score",
+    "engagement_score",
+    "temperature",
+    "grade",
+    "product",
+    "reasons",
+    "old_updated_at",
+    "old_score",
+    "old_temperature",
+    "score_plan",
+)
+_PG_TEMP = """CREATE TEMP TABLE rescore_tmp (id integer PRIMARY KEY, score double precision,
+ fit_score double precision, engagement_score double precision, temperature varchar(10),
+ grade varchar(2), product varchar(100), reasons json, old_updated_at timestamptz,
+ old_score double precision, old_temperature varchar(10), score_plan text) ON COMMIT DROP"""
+_SQLITE_TEMP = """CREATE TEMP TABLE IF NOT EXISTS rescore_tmp (id INTEGER PRIMARY KEY, score REAL,
+ fit_score REAL, engagement_score REAL, temperature TEXT, grade TEXT, product TEXT, reasons TEXT,
+ old_updated_at TEXT, old_score REAL, old_temperature TEXT, score_plan TEXT)"""
+_UPDATE = sa.text("""UPDATE lead SET score = t.score, fit_score = t.fit_score,
+ engagement_score = t.engagement_score, temperature = t.temperature, grade = t.grade,
+ product = t.product, reasons = t.reasons, score_plan = t.score_plan,
+ score_plan_at = lead.updated_at
+ FROM rescore_tmp AS t
+ WHERE lead.id = t.id AND lead.updated_at = t.old_updated_at AND lead.score = t.old_score
+   AND lead.temperature = t.old_temperature
+ RETURNING lead.id""")
+
+
+def _record(c: Change) -> tuple[Any, ...]:
+    r, row = c.score, c.row
+    product = r.product or row.product  # a lead keeps its product line
+    return (
+        row.id,
+        r.score,
+        r.fit,
+        r.engagement,
+        r.temperature,
+        r.grade,
+        product,
+        json.dumps(r.reasons),
+        row.updated_at,
+        row.score,
+        row.temperature,
+        c.plan,
+    )
+
+
+def _update(session: Session, changes: Sequence[Change], *, pg_copy: bool) -> set[int]:
+    conn = session.connection()
+    records = [_record(c) for c in changes]
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(_PG_TEMP)
+        if pg_copy:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            with cursor.copy(f"COPY rescore_tmp ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+                for rec in records:
+                    copy.write_row(rec)
+        else:
+            marks = ", ".join(["%s"] * len(_COLUMNS))
+            conn.exec_driver_sql(f"INSERT INTO rescore_tmp VALUES ({marks})", records)
     else:
-        last: int | None = 0
-        while last is not None:
-            last = run.batch(L.c.id > last, limit=batch)
-    if fingerprint is not None:
-        save_fingerprint(store, fingerprint, now=now)
-    log.info(
-        "rescored %d leads (%d from stored plans): %d changed, %d score_changed, %d announced (%s)",
-        stats.leads,
-        stats.planned,
-        stats.changed,
-        stats.recorded,
-        stats.announced,
-        ", ".join(f"{k} {v:.2f}s" for k, v in stats.seconds.items()),
-    )
-    return stats
+        conn.exec_driver_sql(_SQLITE_TEMP)
+        conn.exec_driver_sql("DELETE FROM rescore_tmp")
+        marks = ", ".join(["?"] * len(_COLUMNS))
+        conn.exec_driver_sql(f"INSERT INTO rescore_tmp VALUES ({marks})", records)
+    return {int(i) for (i,) in conn.execute(_UPDATE)}
 
 
-class FullPath:
-    """Leads rescored from their activities: reasons built, plans (re)written."""
+def _history(c: Change, now: datetime) -> dict[str, Any] | None:
+    """A score_changed activity when a person would see the change (the rule of history)."""
+    old, new, temp = c.row.score, c.score.score, c.score.temperature
+    if not visible_change(old, c.row.temperature, new, temp):
+        return None  # sub-point change of a lead scored from its facts: stored, not news
+    return score_changed(c.row.id, old, new, temp, now)
 
-    def __init__(
-        self,
-        store: Store,
-        scorer: Scorer,
-        *,
-        now: datetime,
-        fingerprint: str | None,
-        stats: RescoreStats,
-    ) -> None:
-        self.store, self.scorer, self.now = store, scorer, now
-        self.fingerprint, self.stats, self.costs = fingerprint, stats, _Costs()
-        self.columns = [*_LEAD_COLUMNS, L.c.reasons] if stats.full else _LEAD_COLUMNS
 
-    def batch(
-        self, where: sa.ColumnElement[bool], *, limit: int | None = None, count: bool = True
-    ) -> int | None:
-        """Rescore the leads `where` selects (the first `limit` by id); their last id, or None.
+def _eligible(row: Any, score: float, *, hot_threshold: float) -> bool:
+    return announceable(row.status, score, row.nurtured_at, row.last_activity_at, hot=hot_threshold)
 
-        `count` False: leads the decay path already counted in stats.leads.
-        """
-        stats, t0 = self.stats, time.perf_counter()
-        # A short read transaction of its own: SQLite's write lock (BEGIN IMMEDIATE) is not held
-        # while the batch is scored; the write checks that nobody changed the rows meanwhile.
-        with self.store.engine.connect() as conn:
-            stmt = sa.select(*self.columns).where(where).order_by(L.c.id)
-            rows = conn.execute(stmt if limit is None else stmt.limit(limit)).all()
-            if not rows:
-                return None
-            ids = [r.id for r in rows]
-            acts = _activity_facts(
-                conn, A.c.lead_id.between(ids[0], ids[-1]) if limit else A.c.lead_id.in_(ids)
+
+def write_changes(
+    store: Store,
+    changes: Sequence[Change],
+    rows: Sequence[Any],
+    stale: Sequence[tuple[Any, ...]] = (),
+    *,
+    hot_threshold: float,
+    now: datetime,
+    pg_copy: bool = True,
+) -> Written:
+    """Write `changes` (of the batch `rows`) in one transaction; announce who became eligible.
+
+    `stale`: (plan, id, updated_at as read) of unchanged leads whose stored plan is missing or
+    out of date; written only where the lead is still as read.
+    """
+    by_id = {c.row.id: c for c in changes}
+    # Unchanged rows can be eligible too (an announcement refused earlier, a lowered threshold
+    # that moved no score): the per-lead path announced them on every run, so this does as well.
+    waiting = [
+        r.id
+        for r in rows
+        if r.id not in by_id and _eligible(r, r.score, hot_threshold=hot_threshold)
+    ]
+    if not changes and not waiting and not stale:
+        return Written()
+    out = Written()
+    with store.session() as session:
+        if stale:
+            conn = session.connection()
+            mark = "%s" if conn.dialect.name == "postgresql" else "?"
+            conn.exec_driver_sql(
+                f"UPDATE lead SET score_plan = {mark}, score_plan_at = updated_at"
+                f" WHERE id = {mark} AND updated_at = {mark}",
+                list(stale),
             )
-            conn.rollback()
-        items = [(_lead_facts(r), acts.get(r.id, [])) for r in rows]
-        t1 = time.perf_counter()
-        changes, stale = _changes(
-            rows,
-            items,
-            self.scorer,
-            now=self.now,
-            full=stats.full,
-            costs=self.costs,
-            plans=plan_texts(self.scorer, items, self.fingerprint),
-        )
-        self.costs.changed = len(changes) / len(rows)
-        t2 = time.perf_counter()
-        written = write_changes(
-            self.store, changes, rows, stale, hot_threshold=self.scorer.hot_threshold, now=self.now
-        )
-        stats.seconds["read"] += t1 - t0
-        stats.seconds["score"] += t2 - t1
-        stats.seconds["write"] += time.perf_counter() - t2
-        stats.leads += len(rows) if count else 0
-        stats.changed += written.changed
-        stats.recorded += written.recorded
-        stats.announced += written.announced
-        stats.conflicts += len(changes) - written.changed
-        return int(rows[-1].id)
+        written = _update(session, changes, pg_copy=pg_copy) if changes else set()
+        out.changed = len(written)
+        history = [h for i in sorted(written) if (h := _history(by_id[i], now)) is not None]
+        if history:
+            session.execute(sa.insert(A), history)
+            out.recorded = len(history)
+        hot = [
+            i
+            for i in sorted(written)
+            if _eligible(by_id[i].row, by_id[i].score.score, hot_threshold=hot_threshold)
+        ]
+        for lead_id in sorted([*hot, *waiting]):
+            try:
+                with session.begin_nested():
+                    lifecycle.announce(session, lead_id=lead_id, now=now)
+            except TransitionRefused:
+                continue  # a rep or another process moved it meanwhile: theirs to decide
+            out.announced += 1
+            if lead_id in written:
+                # Our UPDATE holds the row since it stored the plan, and announcing changes no
+                # scoring fact: the plan stays valid for the new updated_at.
+                session.execute(
+                    sa.text(
+                        "UPDATE lead SET score_plan_at = updated_at WHERE id = :i"
+                        " AND score_plan IS NOT NULL"
+                    ),
+                    {"i": lead_id},
+                )
+    return out
 
-    def leads(self, ids: list[int]) -> None:
-        """Rescore these leads (already counted) from their activities."""
-        self.batch(L.c.id.in_(ids), count=False)
+
+# --- the decay-only path's write ----------------------------------------------------------------
+
+_PG_DECAY_TEMP = (
+    "CREATE TEMP TABLE decay_tmp (id integer PRIMARY KEY, score double precision,"
+    " engagement_score double precision, temperature varchar(10),"
+    " old_updated_at timestamptz, old_score double precision,"
+    " old_temperature varchar(10)) ON COMMIT DROP"
+)
+_HISTORY_AT = A.c.occurred_at
+_HISTORY_COLUMNS = "lead_id, kind, occurred_at, actor, detail, source, data"
+_SQLITE_DECAY_UPDATE = (
+    "UPDATE lead SET score = ?, engagement_score = ?, temperature = ? WHERE id = ?"
+    " AND updated_at = ? AND score = ? AND temperature = ?"
+)
+_DECAY_UPDATE = (
+    "UPDATE lead SET score = t.score, engagement_score = t.engagement_score,"
+    " temperature = t.temperature FROM decay_tmp AS t WHERE lead.id = t.id"
+    " AND lead.updated_at = t.old_updated_at AND lead.score = t.old_score"
+    " AND lead.temperature = t.old_temperature RETURNING lead.id"
+)
+
+
+def write_decay(store: Store, rows: Sequence[tuple[Any, ...]], *, now: datetime) -> tuple[int, int]:
+    """(id, score, engagement, temperature, updated_at, old score, old temperature) of rows whose
+    whole-point score or temperature changed with time alone, written where the lead is still as
+    read, each with its score_changed activity. Returns (written, recorded)."""
+    with store.engine.begin() as conn:
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        cur = dbapi.cursor()
+        written: set[int]
+        if conn.dialect.name == "postgresql":
+            cur.execute(_PG_DECAY_TEMP)
+            with cur.copy("COPY decay_tmp FROM STDIN") as copy:
+                for rec in rows:
+                    copy.write_row(rec)
+            cur.execute(_DECAY_UPDATE)
+            written = {i for (i,) in cur.fetchall()}
+        else:
+            # SQLite updates in place faster than it joins a temporary table; each row has to
+            # say whether it was written (its history follows), so one statement a row.
+            written = set()
+            for i, s, e, t, u, os, ot in rows:
+                cur.execute(_SQLITE_DECAY_UPDATE, (s, e, t, i, u, os, ot))
+                if cur.rowcount:
+                    written.add(i)
+        # The history rows, through the driver: the same values SQLAlchemy would bind.
+        bind = _HISTORY_AT.type.bind_processor(conn.dialect)
+        when = bind(now) if bind else now
+        dumps = json.JSONEncoder(separators=(", ", ": ")).encode  # json.dumps' output
+        history = []
+        for i, new, _, temp, _, old, _ in rows:
+            if i in written:
+                row = score_changed(i, old, new, temp, now)
+                history.append(
+                    (
+                        i,
+                        row["kind"],
+                        when,
+                        row["actor"],
+                        row["detail"],
+                        row["source"],
+                        dumps(row["data"]),
+                    )
+                )
+        if conn.dialect.name == "postgresql" and history:
+            with cur.copy(f"COPY activity ({_HISTORY_COLUMNS}) FROM STDIN") as copy:
+                for rec in history:
+                    copy.write_row(rec)
+        elif history:
+            cur.executemany(
+                f"INSERT INTO activity ({_HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", history
+            )
+        return len(written), len(history)

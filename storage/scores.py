@@ -12,6 +12,9 @@ from sqlmodel import Session, col
 from storage.leads import LIFECYCLE_KINDS
 from storage.models import Activity, Lead, LeadRow
 
+# How much of an activity's text scoring gets to read: enough for intent words, bounded for speed.
+TEXT_FOR_SCORING = 4000
+
 
 @dataclass(frozen=True)
 class StoredScore:

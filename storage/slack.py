@@ -10,9 +10,17 @@ from sqlalchemy import delete, exc, select
 from sqlmodel import Session
 
 from storage.leads import LIFECYCLE_KINDS, get_lead
-from storage.models import Activity, Lead, LeadStatus, OutboxMessage, utcnow
+from storage.models import (
+    Activity,
+    Lead,
+    LeadStatus,
+    OutboxMessage,
+    SlackEvent,
+    SlackHomeUser,
+    SlackPost,
+    utcnow,
+)
 from storage.outbox import enqueue
-from storage.slack_models import SlackEvent, SlackHomeUser, SlackPost
 
 OUT: Any = OutboxMessage.__table__.c  # type: ignore[attr-defined]
 # Slack retries an event for about an hour at most; a day of ids is plenty.

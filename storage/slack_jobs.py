@@ -14,10 +14,9 @@ from sqlalchemy import exc, func, select
 from sqlmodel import Session
 
 from storage.leads import LIFECYCLE_KINDS
-from storage.models import Activity, Lead, LeadStatus
+from storage.models import Activity, Lead, LeadStatus, SlackCursor
 from storage.outbox import enqueue
 from storage.slack import enqueue_refresh
-from storage.slack_models import SlackCursor
 
 ACTIVITY_CURSOR = "activity_threads"
 ACT: Any = Activity.__table__.c  # type: ignore[attr-defined]

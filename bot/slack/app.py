@@ -15,17 +15,15 @@ import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from slack_bolt import App, BoltResponse
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.runtime import Runtime
 from bot.slack.access import Access
-from bot.slack.sender import make_client
+from bot.slack.context import SlackContext
+from bot.slack.listeners import actions, commands, events, fallback, views
 from storage import slack as slack_store
 from storage.errors import StoreUnavailable
 from storage.models import utcnow
@@ -34,37 +32,10 @@ log = logging.getLogger("leadbot.slack")
 LISTENER_THREADS = 8
 
 
-@dataclass
-class SlackContext:
-    """What listeners need besides the payload: storage, Web API client, access rules, clock."""
-
-    runtime: Runtime
-    client: WebClient
-    access: Access
-    clock: Callable[[], datetime] = utcnow
-
-    @property
-    def store(self) -> Any:
-        return self.runtime.store
-
-    def tell(self, user: str, channel: str | None, text: str) -> None:
-        """A private answer: ephemeral in the channel, or a DM from the app when there is none."""
-        try:
-            if channel:
-                self.client.chat_postEphemeral(channel=channel, user=user, text=text)
-            else:
-                self.client.chat_postMessage(channel=user, text=text)
-        except (SlackApiError, SlackClientError, OSError) as e:
-            log.warning("could not answer %s privately: %s", user, e)
-
-
 def build_app(runtime: Runtime, *, clock: Callable[[], datetime] = utcnow) -> App:
     """The Bolt App for both transports; its WebClient calls `LEADBOT_SLACK_API_URL`."""
-    from bot.slack.listeners import actions, commands, events, fallback, views
-
     s = runtime.settings
-    client = runtime.extras.get("slack_client") or make_client(runtime)
-    runtime.extras["slack_client"] = client
+    client = runtime.slack_client
     secret = s.slack_signing_secret.get_secret_value() if s.slack_signing_secret else ""
     app = App(
         client=client,
@@ -89,16 +60,14 @@ def build_app(runtime: Runtime, *, clock: Callable[[], datetime] = utcnow) -> Ap
     def _on_error(error: Exception, body: dict[str, Any]) -> None:
         log.error("Slack listener failed on %s: %s", body.get("type"), error, exc_info=error)
 
-    runtime.extras["slack_context"] = ctx
     return app
 
 
 def get_app(runtime: Runtime) -> App:
     """One App per runtime, shared by the HTTP route and Socket Mode."""
-    app = runtime.extras.get("slack_app")
-    if app is None:
-        app = runtime.extras["slack_app"] = build_app(runtime)
-    return app
+    if runtime.slack_app is None:
+        runtime.slack_app = build_app(runtime)
+    return runtime.slack_app
 
 
 def _dedupe_events(ctx: SlackContext) -> Callable[..., BoltResponse | None]:

@@ -18,14 +18,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.runtime import Runtime
-from bot.web import register_routes
+from bot.slack.app import get_app
 
 # Slack's payloads are small (a few KB; a view submission with big inputs stays under 100 KB).
 MAX_BODY_BYTES = 1024 * 1024
 MAX_SKEW_SECONDS = 300  # Slack's documented replay window, the same as Bolt's
 
 
-@register_routes
 def slack_routes(runtime: Runtime) -> list[BaseRoute]:
     settings = runtime.settings
 
@@ -46,8 +45,6 @@ def slack_routes(runtime: Runtime) -> list[BaseRoute]:
             bolt_request = to_bolt_request(request, body)
         except (UnicodeDecodeError, ValueError, AttributeError, TypeError):
             return JSONResponse({"error": "malformed Slack payload"}, status_code=400)
-        from bot.slack.app import get_app
-
         app = await asyncio.to_thread(get_app, runtime)
         bolt_response = await asyncio.to_thread(app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)

@@ -9,7 +9,6 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.dispatcher import GiveUp, RetryLater
 from bot.runtime import Runtime
 from bot.slack import blocks
 from bot.slack.routing import Route, parse_routes, pick_channel
@@ -17,6 +16,7 @@ from bot.slack.surfaces import home_view
 from storage import slack as slack_store
 from storage import stats
 from storage.db import Store
+from storage.errors import GiveUp, RetryLater
 from storage.leads import get_lead
 from storage.models import Lead, LeadStatus, OutboxMessage
 
@@ -46,13 +46,6 @@ PERMANENT = frozenset(
         "missing_scope",
     }
 )
-TIMEOUT_S = 15
-
-
-def make_client(runtime: Runtime) -> WebClient:
-    s = runtime.settings
-    token = s.slack_bot_token.get_secret_value() if s.slack_bot_token else None
-    return WebClient(token=token, base_url=s.slack_api_url, timeout=TIMEOUT_S)
 
 
 def call_slack(fn: Callable[..., Any], **kwargs: Any) -> Any:
@@ -104,9 +97,11 @@ class SlackSender:
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> SlackSender:
         s = runtime.settings
-        client = runtime.extras.get("slack_client") or make_client(runtime)
         return cls(
-            runtime.store, client, hot_channel=s.hot_channel, routes=parse_routes(s.slack_routes)
+            runtime.store,
+            runtime.slack_client,
+            hot_channel=s.hot_channel,
+            routes=parse_routes(s.slack_routes),
         )
 
     def send(self, message: OutboxMessage) -> dict[str, Any]:

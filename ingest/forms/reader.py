@@ -27,24 +27,13 @@ from email_validator import EmailNotValidError, validate_email
 from ingest.forms.config import FormConfig, FormsConfig
 from ingest.forms.fields import MappedForm, map_fields, single_line
 from ingest.forms.providers import EXTRACTORS, Fields
-from ingest.inquiry import Inquiry, NotALead
-from ingest.pipeline import ReadContext
-from storage.errors import ParseError
+from ingest.inquiry import Inquiry, NotALead, ReadContext
+from storage.errors import FieldError, ParseError
 from storage.models import RawInput
 
 MAX_FIELDS = 1000
 # Alphabets whose letters pass for Latin ones (Unicode TR #39 "mixed-script confusables").
 _CONFUSABLE_SCRIPTS = frozenset({"LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC"})
-
-
-class FieldError(ParseError):
-    """One submitted field is missing or invalid; `field` names it for the 422 answer."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(
-            f"{problem} {field}" if problem == "missing" else f"invalid {field}: {problem}"
-        )
-        self.field = field
 
 
 def _media_type(content_type: str | None) -> str:

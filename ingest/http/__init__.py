@@ -1,3 +1,3 @@
-"""HTTP routes of the ways in; each module registers itself with bot.web.register_routes."""
-
-from ingest.http import forms, inbound  # noqa: F401
+"""HTTP routes of the ways in: web forms and form-builder webhooks (forms), inbound-email
+webhooks (inbound). Each module's `*_routes` function is given what its routes need; bot.web
+mounts them. Errors become answers in one place, ingest.http.errors."""

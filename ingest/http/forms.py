@@ -17,14 +17,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.runtime import Runtime
-from bot.web import register_routes
 from ingest.forms import signatures
-from ingest.forms.config import FORM_KEY, PROVIDERS, FormConfig, FormsConfig, load_forms
+from ingest.forms.config import FORM_KEY, PROVIDERS, FormConfig, FormsConfig
 from ingest.forms.embed import render_embed_page, render_thanks
 from ingest.forms.limits import RateLimiter, retry_after
-from ingest.pipeline import Outcome
-from storage.errors import InputRejected, StoreUnavailable
+from ingest.http.errors import error_response
+from ingest.pipeline import Outcome, Pipeline
+from storage.errors import LeadBotError, Refused, StoreUnavailable
 from storage.models import RawInput, RawStatus
 
 log = logging.getLogger("leadbot.forms")
@@ -34,32 +33,11 @@ KEPT_HEADERS = ("user-agent", "referer", "origin", "content-type", "accept-langu
 _FIELD_AT_FAULT = re.compile(r"^(?:missing|invalid) ([a-z_]+)")
 
 
-class Refused(Exception):
-    """An answer other than success: status, JSON error, the field at fault, extra headers."""
-
-    def __init__(
-        self,
-        status: int,
-        error: str,
-        *,
-        field: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(error)
-        self.status, self.field, self.headers = status, field, headers or {}
-
-    def response(self, extra: dict[str, str]) -> JSONResponse:
-        body = {"error": str(self), "field": self.field}
-        return JSONResponse(body, status_code=self.status, headers={**extra, **self.headers})
-
-
 class FormsEndpoint:
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        forms = runtime.pipeline.context.options.get("forms")
-        if not isinstance(forms, FormsConfig):
-            settings = runtime.settings
-            forms = load_forms(settings.forms_file, strict=settings.forms_strict)
+    """The forms of `forms`, received through `pipeline`, each with its own rate limiter."""
+
+    def __init__(self, pipeline: Pipeline, forms: FormsConfig) -> None:
+        self.pipeline = pipeline
         self.forms = forms
         self.limiters: dict[str, RateLimiter] = {}
 
@@ -145,9 +123,9 @@ class FormsEndpoint:
 
     def finish(self, raw_id: int, new: bool) -> tuple[Outcome | None, str | None]:
         """Process a new input; for one seen before, report what became of it."""
-        pipeline = self.runtime.pipeline
+        pipeline = self.pipeline
         if not new:
-            with self.runtime.store.session() as session:
+            with pipeline.store.session() as session:
                 raw = session.get(RawInput, raw_id)
                 if raw is not None and raw.status != RawStatus.PENDING:
                     return Outcome(raw_id, RawStatus(raw.status), raw.reason, raw.lead_id), None
@@ -184,26 +162,20 @@ class FormsEndpoint:
                 "config": form.snapshot(),
             }
             channel = f"webhook:{provider}" if provider else f"form:{form.key}"
-            try:
-                raw_id, new = await asyncio.to_thread(
-                    self.runtime.pipeline.accept,
-                    body,
-                    kind="form",
-                    channel=channel,
-                    content_type=request.headers.get("content-type"),
-                    envelope=envelope,
-                )
-            except StoreUnavailable as e:
-                raise Refused(
-                    503, "temporarily unavailable, retry later", headers={"Retry-After": "30"}
-                ) from e
-            except InputRejected as e:
-                raise Refused(422, str(e)) from e
+            raw_id, new = await asyncio.to_thread(
+                self.pipeline.accept,
+                body,
+                kind="form",
+                channel=channel,
+                content_type=request.headers.get("content-type"),
+                envelope=envelope,
+            )
             outcome, pending = await asyncio.to_thread(self.finish, raw_id, new)
-        except Refused as refused:
-            if refused.status >= 500 or refused.status == 429:
-                log.warning("form %s: %s %s", key[:64], refused.status, refused)
-            return refused.response(cors)
+        except LeadBotError as e:  # Refused, or StoreUnavailable (503) / InputRejected (422)
+            answer = error_response(e, cors)
+            if answer.status_code >= 500 or answer.status_code == 429:
+                log.warning("form %s: %s %s", key[:64], answer.status_code, e)
+            return answer
         return self.answer(request, form, raw_id, outcome, pending, cors, browser=provider is None)
 
     def answer(
@@ -244,10 +216,9 @@ class FormsEndpoint:
         return JSONResponse(body, status_code=201, headers=cors)
 
 
-@register_routes
-def forms_routes(runtime: Runtime) -> list[BaseRoute]:
-    endpoint = FormsEndpoint(runtime)
-    runtime.extras["forms"] = endpoint
+def forms_routes(pipeline: Pipeline, forms: FormsConfig) -> list[BaseRoute]:
+    """The routes of web forms and form-builder webhooks: `forms` received through `pipeline`."""
+    endpoint = FormsEndpoint(pipeline, forms)
 
     async def post_form(request: Request) -> Response:
         return await endpoint.handle(request, request.path_params["form_key"], None)
@@ -261,7 +232,7 @@ def forms_routes(runtime: Runtime) -> list[BaseRoute]:
             form = endpoint.form(request.path_params["form_key"])
             cors = endpoint.cors(request, form)
         except Refused as refused:
-            return refused.response({})
+            return error_response(refused)
         headers = {
             **cors,
             "Access-Control-Allow-Methods": "POST, OPTIONS",
@@ -274,7 +245,7 @@ def forms_routes(runtime: Runtime) -> list[BaseRoute]:
         try:
             form = endpoint.form(request.path_params["form_key"])
         except Refused as refused:
-            return refused.response({})
+            return error_response(refused)
         action = str(request.url_for("form_post", form_key=form.key))
         return HTMLResponse(render_embed_page(form, action=action))
 
@@ -282,7 +253,7 @@ def forms_routes(runtime: Runtime) -> list[BaseRoute]:
         try:
             form = endpoint.form(request.path_params["form_key"])
         except Refused as refused:
-            return refused.response({})
+            return error_response(refused)
         return HTMLResponse(render_thanks(form))
 
     return [

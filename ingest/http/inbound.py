@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from pydantic import SecretStr
@@ -29,18 +29,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.runtime import Runtime
-from bot.web import register_routes
+from ingest.http.errors import error_response
 from ingest.inbound_payloads import (
     FormPost,
     InboundMail,
-    PayloadError,
     Upload,
     mailgun_mail,
     postmark_mail,
     sendgrid_mail,
 )
-from storage.errors import InputRejected, StoreUnavailable
+from ingest.pipeline import Pipeline
+from storage.errors import InputRejected, LeadBotError, PayloadError, Refused
+
+# After the answer, a new input is parsed: (raw id, size) onto serve's batch queue when given.
+Enqueue = Callable[[int, int], None]
 
 log = logging.getLogger("leadbot.inbound")
 
@@ -49,15 +51,6 @@ KEY_HEADER = "x-leadbot-key"
 MAILGUN_MAX_AGE_S = 300  # Mailgun signs each POST afresh; an older signature is a replay
 FORM_OVERHEAD_BYTES = 1024 * 1024  # field names, boundaries and JSON escaping around the message
 MAX_FORM_FIELDS = 500
-
-
-class Refused(Exception):
-    """An answer other than 200, with its status and a reason the provider's log shows."""
-
-    def __init__(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.headers = headers
 
 
 class TokenMemory:
@@ -82,21 +75,41 @@ class TokenMemory:
                 self._seen[token] = now + self.ttl_s
 
 
-@register_routes
-def inbound_routes(runtime: Runtime) -> list[BaseRoute]:
-    tokens = TokenMemory()
-    runtime.extras["inbound_tokens"] = tokens
+class InboundSettings(Protocol):
+    """What the inbound routes read of the settings (bot.config.Settings has them all)."""
+
+    @property
+    def sendgrid_secret(self) -> SecretStr | None: ...
+    @property
+    def postmark_secret(self) -> SecretStr | None: ...
+    @property
+    def mailgun_signing_key(self) -> SecretStr | None: ...
+    @property
+    def max_message_bytes(self) -> int: ...
+
+
+def inbound_routes(
+    pipeline: Pipeline,
+    settings: InboundSettings,
+    *,
+    tokens: TokenMemory,
+    enqueue: Enqueue | None = None,
+) -> list[BaseRoute]:
+    """POST /inbound/{provider}: each message committed through `pipeline` before the 200, then
+    parsed by `enqueue` (serve's worker processes) or, without it, in a thread after the answer."""
+    receiver = _Receiver(pipeline, settings, tokens, enqueue)
 
     async def inbound(request: Request) -> Response:
         provider = str(request.path_params["provider"]).lower()
         try:
-            return await _receive(runtime, tokens, provider, request)
-        except Refused as e:
-            if e.status >= 500:
-                log.warning("inbound %s: %s %s", provider, e.status, e)
+            return await receiver.receive(provider, request)
+        except LeadBotError as e:  # Refused, or StoreUnavailable from the commit (503)
+            answer = error_response(e)
+            if answer.status_code >= 500:
+                log.warning("inbound %s: %s %s", provider, answer.status_code, e)
             else:
-                log.info("inbound %s refused: %s %s", provider, e.status, e)
-            return JSONResponse({"error": str(e)}, status_code=e.status, headers=e.headers)
+                log.info("inbound %s refused: %s %s", provider, answer.status_code, e)
+            return answer
 
     # Mailgun posts raw MIME only to URLs that end in "mime": /inbound/mailgun/mime is the same route.
     return [
@@ -105,87 +118,93 @@ def inbound_routes(runtime: Runtime) -> list[BaseRoute]:
     ]
 
 
-async def _receive(
-    runtime: Runtime, tokens: TokenMemory, provider: str, request: Request
-) -> Response:
-    settings = runtime.settings
-    if provider not in PROVIDERS:
-        raise Refused(
-            404, f"unknown inbound provider {provider!r}; use one of {', '.join(PROVIDERS)}"
+class _Receiver:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        settings: InboundSettings,
+        tokens: TokenMemory,
+        enqueue: Enqueue | None,
+    ) -> None:
+        self.pipeline, self.settings, self.tokens, self.enqueue = (
+            pipeline,
+            settings,
+            tokens,
+            enqueue,
         )
-    if provider == "sendgrid":
-        _check_shared_secret(request, settings.sendgrid_secret, "LEADBOT_SENDGRID_SECRET")
-    elif provider == "postmark":
-        _check_shared_secret(request, settings.postmark_secret, "LEADBOT_POSTMARK_SECRET")
-    elif settings.mailgun_signing_key is None:
-        raise Refused(401, "Mailgun inbound is not configured: set LEADBOT_MAILGUN_SIGNING_KEY")
-    limit = settings.max_message_bytes
-    body = await _read_body(request, limit=limit + FORM_OVERHEAD_BYTES)
-    content_type = request.headers.get("content-type", "")
-    token: str | None = None
-    try:
-        if provider == "postmark":
-            mail = await asyncio.to_thread(_postmark, body, content_type)
-        else:
-            post = await asyncio.to_thread(parse_form, body, content_type, max_field_bytes=limit)
-            if provider == "mailgun":
-                key = settings.mailgun_signing_key
-                assert key is not None
-                token = _check_mailgun_signature(post, key, tokens, now=time.time())
-            mail = await asyncio.to_thread(
-                sendgrid_mail if provider == "sendgrid" else mailgun_mail, post
+
+    async def receive(self, provider: str, request: Request) -> Response:
+        settings, tokens = self.settings, self.tokens
+        if provider not in PROVIDERS:
+            raise Refused(
+                404, f"unknown inbound provider {provider!r}; use one of {', '.join(PROVIDERS)}"
             )
-    except PayloadError as e:
-        raise Refused(400, str(e)) from None
-    if len(mail.raw) > limit:
-        raise Refused(413, f"message of {len(mail.raw)} bytes is over the {limit}-byte limit")
-    raw_id, new = await _accept(runtime, provider, mail, request)
-    if token is not None:
-        tokens.remember(token, now=time.time())  # only once committed: a 503 must stay retryable
-    log.info(
-        "inbound %s: raw input %s %s (%s)",
-        provider,
-        raw_id,
-        "stored" if new else "duplicate",
-        mail.mode,
-    )
-    task = _schedule(runtime, raw_id, len(mail.raw)) if new else None
-    return JSONResponse(
-        {"status": "accepted" if new else "duplicate", "raw_id": raw_id, "mode": mail.mode},
-        background=task,
-    )
+        if provider == "sendgrid":
+            _check_shared_secret(request, settings.sendgrid_secret, "LEADBOT_SENDGRID_SECRET")
+        elif provider == "postmark":
+            _check_shared_secret(request, settings.postmark_secret, "LEADBOT_POSTMARK_SECRET")
+        elif settings.mailgun_signing_key is None:
+            raise Refused(401, "Mailgun inbound is not configured: set LEADBOT_MAILGUN_SIGNING_KEY")
+        limit = settings.max_message_bytes
+        body = await _read_body(request, limit=limit + FORM_OVERHEAD_BYTES)
+        content_type = request.headers.get("content-type", "")
+        token: str | None = None
+        try:
+            if provider == "postmark":
+                mail = await asyncio.to_thread(_postmark, body, content_type)
+            else:
+                post = await asyncio.to_thread(
+                    parse_form, body, content_type, max_field_bytes=limit
+                )
+                if provider == "mailgun":
+                    key = settings.mailgun_signing_key
+                    assert key is not None
+                    token = _check_mailgun_signature(post, key, tokens, now=time.time())
+                mail = await asyncio.to_thread(
+                    sendgrid_mail if provider == "sendgrid" else mailgun_mail, post
+                )
+        except PayloadError as e:
+            raise Refused(400, str(e)) from None
+        if len(mail.raw) > limit:
+            raise Refused(413, f"message of {len(mail.raw)} bytes is over the {limit}-byte limit")
+        raw_id, new = await self.accept(provider, mail, request)
+        if token is not None:
+            tokens.remember(token, now=time.time())  # only once committed: a 503 stays retryable
+        log.info(
+            "inbound %s: raw input %s %s (%s)",
+            provider,
+            raw_id,
+            "stored" if new else "duplicate",
+            mail.mode,
+        )
+        task = self.schedule(raw_id, len(mail.raw)) if new else None
+        return JSONResponse(
+            {"status": "accepted" if new else "duplicate", "raw_id": raw_id, "mode": mail.mode},
+            background=task,
+        )
 
+    def schedule(self, raw_id: int, size: int) -> BackgroundTask | None:
+        """Parse after answering: on serve's batch queue (worker processes), else in a thread."""
+        if self.enqueue is not None:  # the same queue as SMTP: a hostile message never stalls us
+            self.enqueue(raw_id, size)
+            return None
+        return BackgroundTask(run_in_threadpool, self.pipeline.process_safely, raw_id)
 
-def _schedule(runtime: Runtime, raw_id: int, size: int) -> BackgroundTask | None:
-    """Parse after answering: in `serve`'s worker process when it runs, else in a thread."""
-    queue = getattr(runtime.extras.get("smtp_handler"), "queue", None)
-    if queue is not None:  # the same batch queue as SMTP: a hostile message never stalls this loop
-        queue.put(raw_id, size)
-        return None
-    return BackgroundTask(run_in_threadpool, runtime.pipeline.process_safely, raw_id)
-
-
-async def _accept(
-    runtime: Runtime, provider: str, mail: InboundMail, request: Request
-) -> tuple[int, bool]:
-    envelope = {"provider": provider, "mode": mail.mode, **mail.envelope}
-    if request.client is not None:
-        envelope["peer"] = request.client.host
-    accept: Callable[[], tuple[int, bool]] = lambda: runtime.pipeline.accept(  # noqa: E731
-        mail.raw,
-        kind="email",
-        channel=f"inbound:{provider}",
-        content_type="message/rfc822",
-        envelope=envelope,
-    )
-    try:
-        return await asyncio.to_thread(accept)
-    except StoreUnavailable as e:
-        raise Refused(
-            503, f"temporarily unavailable, retry later: {e}", {"Retry-After": "30"}
-        ) from None
-    except InputRejected as e:
-        raise Refused(400, f"not an email message: {e}") from None
+    async def accept(self, provider: str, mail: InboundMail, request: Request) -> tuple[int, bool]:
+        envelope = {"provider": provider, "mode": mail.mode, **mail.envelope}
+        if request.client is not None:
+            envelope["peer"] = request.client.host
+        accept: Callable[[], tuple[int, bool]] = lambda: self.pipeline.accept(  # noqa: E731
+            mail.raw,
+            kind="email",
+            channel=f"inbound:{provider}",
+            content_type="message/rfc822",
+            envelope=envelope,
+        )
+        try:
+            return await asyncio.to_thread(accept)
+        except InputRejected as e:  # StoreUnavailable goes through: error_response says 503
+            raise Refused(400, f"not an email message: {e}") from None
 
 
 async def _read_body(request: Request, *, limit: int) -> bytes:
@@ -266,7 +285,7 @@ def _check_shared_secret(request: Request, secret: SecretStr | None, setting: st
     """SendGrid and Postmark do not sign: a secret in the URL (`?key=`, basic auth) or a header."""
     challenge = {"WWW-Authenticate": 'Basic realm="LeadBot inbound"'}
     if secret is None or not secret.get_secret_value():
-        raise Refused(401, f"inbound webhook is not configured: set {setting}", challenge)
+        raise Refused(401, f"inbound webhook is not configured: set {setting}", headers=challenge)
     expected = secret.get_secret_value().encode("utf-8")
     offered = [
         request.query_params.get("key"),
@@ -274,7 +293,7 @@ def _check_shared_secret(request: Request, secret: SecretStr | None, setting: st
         _basic_password(request),
     ]
     if not any(o is not None and hmac.compare_digest(o.encode("utf-8"), expected) for o in offered):
-        raise Refused(401, "missing or wrong webhook credentials", challenge)
+        raise Refused(401, "missing or wrong webhook credentials", headers=challenge)
 
 
 def _basic_password(request: Request) -> str | None:

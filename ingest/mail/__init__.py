@@ -11,10 +11,11 @@ from email.message import Message
 from email.policy import compat32
 
 from ingest.inquiry import ActivityKind, Inquiry, NotALead
-from ingest.mail.addresses import Address, AddressError, in_domains, is_robot, parse_single
+from ingest.mail.addresses import Address, in_domains, is_robot, parse_single
 from ingest.mail.body import TEXT_LIMIT, Body, extract_body, message_text
 from ingest.mail.classify import classify
 from ingest.mail.companies import company_from_domain, country_from_domain
+from ingest.mail.formmail_reader import read_form_notification
 from ingest.mail.forwards import (
     Forward,
     find_forward,
@@ -27,7 +28,7 @@ from ingest.mail.quotes import strip_quotes
 from ingest.mail.receipts import read_receipt
 from ingest.mail.signature import read_signature, split_signature
 from ingest.mail.text import clean_line
-from storage.errors import ParseError
+from storage.errors import AddressError, ParseError
 
 __all__ = ["read_email"]
 
@@ -76,8 +77,6 @@ def read_email(
     if receipt is not None:
         return receipt
     # A website's form notification (sent by the site or forwarded by a rep): the visitor is the lead.
-    from ingest.formmail_reader import read_form_notification
-
     notification = read_form_notification(
         msg,
         raw,

@@ -18,6 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from ingest.mail.headers import decode_value
 from ingest.mail.text import clean_line
+from storage.errors import AddressError
 
 NAME_LIMIT = 200
 
@@ -37,10 +38,6 @@ _ROBOT_LOCAL = re.compile(
     r"contact-?form|hello-?form)([-_.+].*)?$",
     re.IGNORECASE,
 )
-
-
-class AddressError(ValueError):
-    """The header holds no single usable address; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.dispatcher import Dispatcher, GiveUp, LogSender, RetryLater
+from bot.dispatcher import Dispatcher, LogSender
 from storage import lifecycle
 from storage.db import Store
+from storage.errors import GiveUp, RetryLater
 from storage.models import OutboxMessage
 from tests.reference import record_inquiry
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
+from bot.jobs.sla import slack_tick
 from bot.runtime import Runtime
 from bot.slack import blocks
-from bot.slack.background import slack_tick
 from bot.slack.surfaces import home_view, lost_modal, note_modal, nurture_modal
 from storage.models import Lead
 from tests.bot.conftest import dispatcher

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.jobs.sla import slack_tick
 from bot.runtime import Runtime, build_runtime
-from bot.slack.background import slack_tick
 from storage import lifecycle
 from storage.leads import activities_of
 from tests.bot.conftest import dispatcher, slack_settings

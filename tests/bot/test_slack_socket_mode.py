@@ -10,7 +10,7 @@ from typing import Any
 from websockets.sync.server import Server, ServerConnection, serve
 
 from bot.runtime import build_runtime
-from bot.slack.background import install
+from bot.slack.socket_mode import socket_mode_starter
 from tests.bot.conftest import slack_settings
 from tests.bot.fake_slack import FakeSlack, wait_until
 from tests.bot.slack_helpers import click, get, make_lead
@@ -51,12 +51,11 @@ def test_claim_over_socket_mode(store, fake_slack: FakeSlack) -> None:  # type: 
         store.url, fake_slack, SLACK_SIGNING_SECRET=None, SLACK_APP_TOKEN="xapp-1-test"
     )
     runtime = build_runtime(settings, store=store)
-    starters = install(runtime)
-    assert len(starters) == 2
+    starter = socket_mode_starter(runtime)
 
     async def main() -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(starters[1](stop))
+        task = asyncio.create_task(starter(stop))
         await asyncio.to_thread(
             wait_until, lambda: get(store, lead_id).owner == "USOCKET", timeout=10
         )

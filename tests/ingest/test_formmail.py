@@ -10,9 +10,9 @@ from starlette.testclient import TestClient
 
 from bot.runtime import Runtime, build_runtime
 from bot.web import create_app
-from ingest.formmail import detect_form_notification, notification_vendor
 from ingest.inquiry import Inquiry
 from ingest.mail import read_email
+from ingest.mail.formmail import detect_form_notification, notification_vendor
 from storage.db import Store
 from storage.models import Activity, Lead
 from tests.conftest import DATA, make_settings

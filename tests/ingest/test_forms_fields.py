@@ -9,8 +9,8 @@ import pytest
 from ingest.forms import map_fields
 from ingest.forms.config import parse_forms
 from ingest.forms.limits import RateLimiter
-from ingest.forms.reader import FieldError, check_email, check_phone, parse_body
-from storage.errors import ConfigError, ParseError
+from ingest.forms.reader import check_email, check_phone, parse_body
+from storage.errors import ConfigError, FieldError, ParseError
 
 
 @pytest.mark.parametrize(

@@ -387,5 +387,5 @@ def test_store_down_answers_503_so_the_provider_retries(tmp_path: Path, backend:
         files = {k: (None, v) for k, v in mailgun_signed().items()} | {"body-mime": (None, RAW)}
         assert c.post("/inbound/mailgun", files=files).status_code == 503
         # the token was not burnt by the failed attempt: the provider's retry is accepted later
-        assert not rt.extras["inbound_tokens"].seen(files["token"][1], now=time.time())
+        assert not rt.inbound_tokens.seen(files["token"][1], now=time.time())
     down.dispose()

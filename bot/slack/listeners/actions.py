@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.slack import blocks
+from bot.slack.context import SlackContext
 from bot.slack.escape import user_mention
 from bot.slack.surfaces import lost_modal, metadata, note_modal, nurture_modal
 from storage import lifecycle
@@ -16,9 +17,6 @@ from storage import slack as slack_store
 from storage.errors import LeadBotError, LeadNotFound, TransitionRefused
 from storage.leads import get_lead
 from storage.models import Lead, LeadStatus
-
-if TYPE_CHECKING:
-    from bot.slack.app import SlackContext
 
 log = logging.getLogger("leadbot.slack.actions")
 NOT_ALLOWED = "Sorry, you are not allowed to act on leads. Ask your LeadBot admin to add you."

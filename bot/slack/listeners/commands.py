@@ -8,20 +8,18 @@ call, nothing to lose): an indexed search or an aggregate takes milliseconds, fa
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from slack_bolt import Ack, App
 
 from bot.slack import blocks
+from bot.slack.context import SlackContext
 from bot.slack.listeners.actions import NOT_ALLOWED
 from storage import slack as slack_store
 from storage import stats
 from storage.errors import LeadBotError
 from storage.search import find_leads
-
-if TYPE_CHECKING:
-    from bot.slack.app import SlackContext
 
 RESULTS = 10
 # `<` and `>` escaped even here: Slack reads `<email|name>` as a link to "email".

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import App
 
+from bot.slack.context import SlackContext
 from storage import slack as slack_store
 from storage.errors import LeadBotError
-
-if TYPE_CHECKING:
-    from bot.slack.app import SlackContext
 
 log = logging.getLogger("leadbot.slack.events")
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App
 
-if TYPE_CHECKING:
-    from bot.slack.app import SlackContext
+from bot.slack.context import SlackContext
 
 log = logging.getLogger("leadbot.slack.fallback")
 ANY = re.compile(".*")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.slack.context import SlackContext
 from bot.slack.listeners.actions import acting, lead_id_of, refresh_card, refusal_text
 from bot.slack.surfaces import (
     INPUT_BLOCK,
@@ -21,9 +22,6 @@ from storage import slack as slack_store
 from storage.errors import LeadBotError, TransitionRefused
 from storage.leads import add_note
 from storage.outbox import enqueue
-
-if TYPE_CHECKING:
-    from bot.slack.app import SlackContext
 
 log = logging.getLogger("leadbot.slack.views")
 

@@ -10,14 +10,15 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from bot.jobs import workers as rescore_parallel
+from bot.jobs.rescore import rescore_leads
 from ingest.facts import activity_facts, lead_facts, reasons_json
 from scoring import ActivityFacts, LeadFacts, RuleSet, ScoreResult, load_rules
-from storage import lifecycle, rescore_parallel
+from storage import lifecycle
 from storage.db import Store
 from storage.leads import activities_of, get_lead
 from storage.migrate import upgrade
 from storage.models import Activity, Lead, OutboxMessage
-from storage.rescore import rescore_leads
 from storage.scores import engagement_activities
 from tests.reference import record_inquiry
 

@@ -2,12 +2,12 @@
 
 Scoring stored plans is CPU-bound Python, so one process uses one core. With many leads
 (PARALLEL_MIN), the id range is cut into as many shards as there are workers and each worker runs
-storage.rescore_decay on its shard, with its own connection, rules and plan cache; the shards'
-counts are added up. The workers live in a pool kept per database, rules file and threshold, so
-a long-running `serve` parses each lead's plan once, as the single-process path does. The rules
-are loaded again in each worker (a RuleSet holds closures and does not pickle) and a pool serves
-one rules fingerprint; a worker whose rules file changed before it read it refuses its shard and
-the caller does the run itself.
+bot.jobs.decay on its shard, with its own connection, rules and plan cache; the shards' counts are
+added up. The workers live in a pool kept per database, rules file and threshold, so a
+long-running `serve` parses each lead's plan once, as the single-process path does. The rules are
+loaded again in each worker (a RuleSet holds closures and does not pickle) and a pool serves one
+rules fingerprint; a worker whose rules file changed before it read it refuses its shard and the
+caller does the run itself.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
+from bot.jobs.decay import decay_batches
+from bot.jobs.full_path import FullPath, RescoreStats, rules_fingerprint
+from scoring import load_rules
 from scoring.types import Scorer
 from storage.db import Store
-from storage.errors import LeadBotError
+from storage.errors import RulesChanged
 
 log = logging.getLogger("leadbot.rescore")
 
@@ -34,23 +35,13 @@ _POOLS: dict[tuple[str, str, float, int, str], ProcessPoolExecutor] = {}
 _WORKER: dict[str, Any] = {}  # in a worker process: its store and rules, built once
 
 
-class RulesChanged(LeadBotError):
-    """A worker loaded rules with another fingerprint than the caller's (the file changed)."""
-
-
 def _init(url: str, rules_path: str, hot_threshold: float) -> None:
-    from scoring import load_rules
-    from storage.rescore import rules_fingerprint
-
     _WORKER["store"] = Store(url)
     _WORKER["scorer"] = scorer = load_rules(rules_path, hot_threshold=hot_threshold)
     _WORKER["fingerprint"] = rules_fingerprint(scorer)  # of the file as it was just read
 
 
-def _shard(fingerprint: str, now: datetime, after: int, upto: int, batch: int) -> Any:
-    from storage.rescore import FullPath, RescoreStats
-    from storage.rescore_decay import decay_batches
-
+def _shard(fingerprint: str, now: datetime, after: int, upto: int, batch: int) -> RescoreStats:
     scorer = _WORKER["scorer"]
     if _WORKER["fingerprint"] != fingerprint:
         raise RulesChanged("the rules file changed while rescoring")
@@ -58,13 +49,6 @@ def _shard(fingerprint: str, now: datetime, after: int, upto: int, batch: int) -
     run = FullPath(_WORKER["store"], scorer, now=now, fingerprint=fingerprint, stats=stats)
     decay_batches(run, batch=batch, after=after, upto=upto)
     return stats
-
-
-def id_span(store: Store) -> tuple[int, int]:
-    """(smallest id - 1, largest id) of the leads: both ends of the primary key index."""
-    with store.engine.connect() as conn:
-        low, high = conn.execute(sa.text("SELECT min(id), max(id) FROM lead")).one()
-    return (int(low) - 1, int(high)) if low is not None else (0, 0)
 
 
 def usable(store: Store, scorer: Scorer, workers: int) -> bool:
@@ -101,7 +85,7 @@ def shutdown() -> None:
 def decay_in_workers(
     store: Store,
     scorer: Scorer,
-    stats: Any,
+    stats: RescoreStats,
     *,
     fingerprint: str,
     now: datetime,

@@ -1,4 +1,4 @@
-"""A batch recorded at once (storage.record_batch) leaves exactly the rows of one-by-one recording."""
+"""A batch recorded at once (ingest.intake, storage.batch) leaves exactly the rows of one-by-one recording."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ingest.inquiry import Inquiry
+from ingest.intake import Item, prepare_batch, record_batch
 from ingest.pipeline import READERS, Pipeline
 from scoring.rules import load_rules
 from storage.db import Store
 from storage.models import Activity, Lead, OutboxMessage, RawInput, RawStatus
 from storage.raw import mark_raw
-from storage.record_batch import Item, prepare_batch, record_batch
 from tests.reference import record_inquiry, score_lead
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)

@@ -13,15 +13,16 @@ from email.message import Message
 
 from email_validator import EmailNotValidError, validate_email
 
-from ingest.formmail import detect_form_notification, notification_vendor
 from ingest.forms.fields import map_fields, single_line
 from ingest.forms.reader import check_phone
 from ingest.inquiry import Inquiry
-from ingest.mail.addresses import Address, AddressError, in_domains, parse_single
+from ingest.mail.addresses import Address, in_domains, parse_single
 from ingest.mail.body import charset_of, content_type
 from ingest.mail.companies import company_from_domain, country_from_domain
+from ingest.mail.formmail import detect_form_notification, notification_vendor
 from ingest.mail.forwards import find_forward, strip_forward_prefixes
 from ingest.mail.headers import header_values, message_id, occurred_at
+from storage.errors import AddressError
 
 _MESSAGE_LIKE = re.compile(r"message|comment|enquiry|inquiry|question|request|details")
 _HTML_LIMIT = 2_000_000  # a notification is a few KB; bs4 on more would stall the worker

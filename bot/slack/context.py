@@ -1,0 +1,43 @@
+"""What every Slack listener is given besides the payload: the runtime, the Web API client,
+the access rules and the clock."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.runtime import Runtime
+from bot.slack.access import Access
+from storage.models import utcnow
+
+log = logging.getLogger("leadbot.slack")
+
+
+@dataclass
+class SlackContext:
+    """What listeners need besides the payload: storage, Web API client, access rules, clock."""
+
+    runtime: Runtime
+    client: WebClient
+    access: Access
+    clock: Callable[[], datetime] = utcnow
+
+    @property
+    def store(self) -> Any:
+        return self.runtime.store
+
+    def tell(self, user: str, channel: str | None, text: str) -> None:
+        """A private answer: ephemeral in the channel, or a DM from the app when there is none."""
+        try:
+            if channel:
+                self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+            else:
+                self.client.chat_postMessage(channel=user, text=text)
+        except (SlackApiError, SlackClientError, OSError) as e:
+            log.warning("could not answer %s privately: %s", user, e)
