@@ -63,14 +63,14 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     hot_channel: str | None = None
 
-    # Inbound-email webhooks (POST /inbound/{provider}) and IMAP polling: see README "More ways in".
+    # Inbound-email webhooks (POST /inbound/{provider}) and IMAP polling: see docs/ingest.md.
     mailgun_signing_key: SecretStr | None = None
     sendgrid_secret: SecretStr | None = None
     postmark_secret: SecretStr | None = None
     imap_url: SecretStr | None = None  # imaps://user:pass@host/INBOX: secret, it holds a password
     imap_processed_folder: str = "LeadBot/Processed"
     imap_poll_seconds: float = Field(default=60.0, gt=0)  # when the server has no IDLE
-    # Slack access and routing (bot/slack/, README "Slack"): nothing configured = everyone may act.
+    # Slack access and routing (bot/slack/, docs/slack.md): nothing configured = everyone may act.
     slack_allowed_users: IdList = frozenset()
     slack_allowed_usergroup: str | None = None
     slack_allow_channel_members: bool = False
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     sla_reminder_minutes: float = Field(default=30.0, ge=0)  # 0 turns the reminder off
     sla_escalation_minutes: float = Field(default=60.0, ge=0)  # 0 turns the escalation off
     sla_escalation_target: str | None = None  # U… or S… (user group); default: the managers
-    # Web forms and form webhooks (POST /forms/{key}, /webhooks/{provider}/{key}): README "Web forms".
+    # Web forms and form webhooks (POST /forms/{key}, /webhooks/{provider}/{key}): docs/forms.md.
     forms_file: Path | None = Field(
         default=None, validation_alias=AliasChoices("LEADBOT_FORMS", "LEADBOT_FORMS_FILE")
     )

@@ -304,10 +304,6 @@ def eligible_for_announcement(lead: Lead | LeadRow, *, hot_threshold: float) -> 
     return lead.last_activity_at is not None and lead.last_activity_at > lead.nurtured_at
 
 
-def lead_for_update(session: Session, lead_id: int) -> Lead:
-    return get_lead(session, lead_id=lead_id)
-
-
 def close_imported(
     session: Session, *, lead_id: int, won: bool, reason: str, now: datetime | None = None
 ) -> Lead:

@@ -97,7 +97,7 @@ class Lead(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     slack_channel: str | None = Field(default=None, max_length=32)
     slack_ts: str | None = Field(default=None, max_length=32)
-    # Time-free scoring plan (storage.rescore_decay), valid while score_plan_at == updated_at.
+    # Time-free scoring plan (bot.jobs.decay), valid while score_plan_at == updated_at.
     score_plan: str | None = Field(default=None, sa_type=sa.Text)
     score_plan_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

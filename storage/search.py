@@ -178,7 +178,7 @@ def _plans(q: _Query) -> list[tuple[Plan, bool]]:
     at once made PostgreSQL read thousands of rows for "asrah taylor" to filter the variants of
     "taylor" (`tay`, `lor`, ...), 70-170 ms. (An OR of all trigrams ranked by bm25 finds more
     near misses but took 100-700 ms at 200k rows; pg_trgm's word similarity, see
-    README "Finding leads", 25-750 ms.)"""
+    docs/search.md, 25-750 ms.)"""
     strict = [[t] for t in q.terms]
     typo = [[t, *_variants(t)] for t in q.terms]
     plans = [(strict, False)]

@@ -42,7 +42,7 @@ class Access:
         )
 
     def may_act(self, user: str, *, channel: str | None = None) -> bool:
-        """Nothing configured means the whole workspace may act (README "Slack" says so)."""
+        """Nothing configured means the whole workspace may act (docs/slack.md says so)."""
         s = self.settings
         if not self.restricted or user in s.slack_allowed_users or self.is_manager(user):
             return True

@@ -1,7 +1,7 @@
 """Per-client rate limiting for form posts: an in-memory token bucket per IP address.
 
 In memory and per process on purpose: it blunts one noisy client cheaply; several `serve`
-processes each keep their own buckets (documented in README "Web forms").
+processes each keep their own buckets (documented in docs/forms.md).
 """
 
 from __future__ import annotations
