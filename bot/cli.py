@@ -18,7 +18,6 @@ from bot.cli_scoring import add_import_parser, add_train_parser
 from bot.config import Settings
 from bot.jobs.rescore import rescore_all
 from bot.runtime import Runtime, build_runtime
-from bot.serve import serve
 from ingest.facts import activity_facts, lead_facts
 from scoring import explain_json, explain_text
 from storage.errors import ConfigError, InputRejected, LeadBotError, LeadNotFound, StoreUnavailable
@@ -53,6 +52,11 @@ def _lead_line(lead: Lead) -> str:
 
 
 def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
+    # Late on purpose, the one project import in a function (tests/test_house.py): `leadbot
+    # ingest` runs once per message from a mail server's pipe, and the HTTP and Slack stack
+    # that serve needs (uvicorn, Starlette, Bolt) would cost every such run about 0.2 s.
+    from bot.serve import serve
+
     s = rt.settings
     try:
         asyncio.run(

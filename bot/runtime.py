@@ -9,19 +9,21 @@ is a field here, with its type, never a string key.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from slack_bolt import App
-from slack_sdk import WebClient
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from ingest.forms.config import FormsConfig, load_forms
-from ingest.http.inbound import TokenMemory
+from ingest.http.replay import TokenMemory
 from ingest.imap import ImapPoller, parse_imap_url
 from ingest.inquiry import ReadContext
 from ingest.pipeline import Pipeline
 from scoring import load_rules
 from scoring.types import Scorer
 from storage.db import Store
+
+if TYPE_CHECKING:  # the Slack libraries load when Slack is used, not for every CLI command
+    from slack_bolt import App
+    from slack_sdk import WebClient
 
 SLACK_TIMEOUT_S = 15  # seconds a Web API call may take before it is retried from the outbox
 
@@ -33,10 +35,23 @@ class Runtime:
     scorer: Scorer
     pipeline: Pipeline
     forms: FormsConfig
-    slack_client: WebClient  # its URL is LEADBOT_SLACK_API_URL; no call is made until one is due
     # Mailgun tokens seen lately (replay protection of POST /inbound/mailgun), shared by requests.
     inbound_tokens: TokenMemory = field(default_factory=TokenMemory)
     slack_app: App | None = None  # the Bolt app, built on first use (bot.slack.app.get_app)
+    _slack_client: WebClient | None = None
+
+    @property
+    def slack_client(self) -> WebClient:
+        """The Web API client (its URL is LEADBOT_SLACK_API_URL), made on first use."""
+        if self._slack_client is None:
+            from slack_sdk import WebClient
+
+            s = self.settings
+            token = s.slack_bot_token.get_secret_value() if s.slack_bot_token else None
+            self._slack_client = WebClient(
+                token=token, base_url=s.slack_api_url, timeout=SLACK_TIMEOUT_S
+            )
+        return self._slack_client
 
 
 def build_runtime(settings: Settings, *, store: Store | None = None) -> Runtime:
@@ -50,9 +65,7 @@ def build_runtime(settings: Settings, *, store: Store | None = None) -> Runtime:
         options={"forms": forms},
     )
     pipeline = Pipeline(store, scorer=scorer, context=context)
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    client = WebClient(token=token, base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT_S)
-    return Runtime(settings, store, scorer, pipeline, forms, client)
+    return Runtime(settings, store, scorer, pipeline, forms)
 
 
 def build_pipeline(settings: Settings) -> Pipeline:

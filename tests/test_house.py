@@ -9,6 +9,9 @@ from pathlib import Path
 import grimp
 
 PACKAGES = ("bot", "ingest", "scoring", "storage")
+# Late imports with a reason written where they are; none may dodge a cycle (the cycle test
+# sees them too).
+LATE = {"bot/cli.py: bot.serve"}  # start-up time of `leadbot ingest`, run per message by Postfix
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -92,7 +95,12 @@ def test_no_project_import_inside_a_function() -> None:
     hidden = [
         h for p in PACKAGES for f in sorted((ROOT / p).rglob("*.py")) for h in _hidden_imports(f)
     ]
-    assert hidden == []
+    assert [h for h in hidden if _where(h) not in LATE] == []
+
+
+def _where(hidden: str) -> str:
+    path, _, rest = hidden.partition(":")
+    return f"{path}: {rest.partition(': ')[2]}"
 
 
 def test_the_checks_find_what_they_look_for(tmp_path: Path) -> None:

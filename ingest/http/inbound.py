@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -30,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ingest.http.errors import error_response
+from ingest.http.replay import MAILGUN_MAX_AGE_S, TokenMemory
 from ingest.inbound_payloads import (
     FormPost,
     InboundMail,
@@ -48,31 +48,8 @@ log = logging.getLogger("leadbot.inbound")
 
 PROVIDERS = ("sendgrid", "mailgun", "postmark")
 KEY_HEADER = "x-leadbot-key"
-MAILGUN_MAX_AGE_S = 300  # Mailgun signs each POST afresh; an older signature is a replay
 FORM_OVERHEAD_BYTES = 1024 * 1024  # field names, boundaries and JSON escaping around the message
 MAX_FORM_FIELDS = 500
-
-
-class TokenMemory:
-    """Mailgun tokens seen within the signature window: the same signed token twice is a replay."""
-
-    def __init__(self, *, ttl_s: float = 2 * MAILGUN_MAX_AGE_S, limit: int = 100_000) -> None:
-        self.ttl_s = ttl_s
-        self.limit = limit
-        self._seen: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def seen(self, token: str, *, now: float) -> bool:
-        with self._lock:
-            expiry = self._seen.get(token)
-            return expiry is not None and expiry > now
-
-    def remember(self, token: str, *, now: float) -> None:
-        with self._lock:
-            if len(self._seen) >= self.limit:
-                self._seen = {t: e for t, e in self._seen.items() if e > now}
-            if len(self._seen) < self.limit:
-                self._seen[token] = now + self.ttl_s
 
 
 class InboundSettings(Protocol):
