@@ -1,0 +1,143 @@
+"""storage.batch on its own: what it reads, how it checks a plan made on a snapshot, what it
+writes, and when it gives up. The plans here are made by hand, without scoring: storage writes
+whatever plan it is given, and knows nothing of how it was made."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from storage import batch
+from storage.batch import Item, ItemResult, Prepared, Snapshot
+from storage.db import Store
+from storage.errors import StoreConflict, StoreUnavailable
+from storage.models import Activity, Lead, LeadRow
+
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+def item(email: str, key: str, *, name: str | None = None) -> Item:
+    return Item(
+        email=email,
+        kind="email_inquiry",
+        source="email",
+        occurred_at=NOW,
+        dedup_key=key,
+        profile={"name": name, "company": None, "title": None, "phone": None, "country": None},
+        detail="Hello",
+        data={"subject": "Hello", "text": "Hello", "fields": {}},
+        forwarded_by=None,
+        fields={},
+        raw_id=None,  # type: ignore[arg-type]
+    )
+
+
+def plain_plan(items: list[Item], calls: list[Snapshot]):  # type: ignore[no-untyped-def]
+    """Each item applied to its lead, no score, nobody announced: the least a plan can be."""
+
+    def plan(snapshot: Snapshot) -> Prepared:
+        calls.append(snapshot)
+        leads, new, activities, results = snapshot.leads, [], [], []
+        recorded = dict(snapshot.seen)
+        for it in items:
+            if it.dedup_key in recorded:
+                results.append(ItemResult(recorded[it.dedup_key], duplicate=True))
+                continue
+            lead = leads.get(it.email)
+            if lead is None:
+                lead = leads[it.email] = batch.new_lead(
+                    it.email, it, placeholder=-1 - len(new), now=NOW
+                )
+                new.append(lead)
+            recorded[it.dedup_key] = lead.id
+            activities.append(batch.apply_item(lead, it, now=NOW))
+            results.append(ItemResult(lead.id, duplicate=False))
+        known = [x for x in leads.values() if x.id > 0]
+        s = snapshot
+        return Prepared(s.seen, s.rows, s.marks, known + new, activities, [], [], results)
+
+    return plan
+
+
+def count(store: Store, model: type) -> int:
+    with store.session() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_a_batch_is_written_as_planned_and_the_same_key_twice_is_one_activity(
+    store: Store,
+) -> None:
+    items = [
+        item("ann@acme.example", "msgid:1", name="Ann"),
+        item("ann@acme.example", "msgid:1"),
+        item("bob@acme.example", "msgid:2"),
+    ]
+    calls: list[Snapshot] = []
+    with store.session() as session:
+        results = batch.record_batch(session, items, plan=plain_plan(items, calls), now=NOW)
+    assert [r.duplicate for r in results] == [False, True, False]
+    assert results[0].lead_id == results[1].lead_id != results[2].lead_id
+    assert len(calls) == 1
+    assert (count(store, Lead), count(store, Activity)) == (2, 2)
+    with store.session() as session:
+        ann = session.scalar(select(Lead).where(Lead.email == "ann@acme.example"))
+        assert ann is not None and ann.name == "Ann" and ann.last_activity_at == NOW
+
+
+def test_a_prepared_plan_gone_stale_is_planned_again_inside_the_transaction(
+    store: Store,
+) -> None:
+    items = [item("cat@acme.example", "msgid:3")]
+    calls: list[Snapshot] = []
+    plan = plain_plan(items, calls)
+    with store.reading() as session:
+        prepared = plan(batch.read_batch(session, items))
+    assert prepared.leads[0].id < 0  # planned as a new person
+    with store.session() as session:  # another writer creates her meanwhile
+        batch.record_batch(
+            session,
+            [item("cat@acme.example", "msgid:other")],
+            plan=plain_plan([item("cat@acme.example", "msgid:other")], []),
+            now=NOW,
+        )
+    with store.session() as session:
+        [result] = batch.record_batch(session, items, plan=plan, now=NOW, prepared=prepared)
+    assert len(calls) == 2  # the snapshot's plan, then one inside the transaction
+    assert calls[1].rows  # the second read saw the lead the other writer made
+    assert count(store, Lead) == 1 and count(store, Activity) == 2
+    assert result.lead_id == calls[1].rows["cat@acme.example"]["id"]
+
+
+def test_a_plan_that_keeps_losing_the_race_is_a_temporary_failure(store: Store) -> None:
+    with store.session() as session:
+        batch.record_batch(
+            session,
+            [item("dan@acme.example", "msgid:4")],
+            plan=plain_plan([item("dan@acme.example", "msgid:4")], []),
+            now=NOW,
+        )
+    items = [item("dan@acme.example", "msgid:5")]
+    attempts: list[Snapshot] = []
+
+    def blind(snapshot: Snapshot) -> Prepared:  # plans dan as new whatever the database says
+        attempts.append(snapshot)
+        return plain_plan(items, [])(Snapshot(snapshot.seen, snapshot.rows, snapshot.marks, {}, {}))
+
+    with pytest.raises(StoreConflict) as raised, store.session() as session:
+        batch.record_batch(session, items, plan=blind, now=NOW)
+    assert isinstance(raised.value, StoreUnavailable)  # receivers answer "retry later"
+    assert len(attempts) == batch.ATTEMPTS
+    assert count(store, Activity) == 1  # nothing of the lost batch was written
+
+
+def test_lead_rows_track_only_what_changed() -> None:
+    row = LeadRow({name: None for name in LeadRow.COLUMNS} | {"id": 7, "score": 1.0})
+    row.score = 1.0
+    assert row.changed == set()
+    row.score, row.name = 2.0, "Eve"
+    assert row.changed == {"score", "name"}
+    with pytest.raises(AttributeError, match="no column"):
+        _ = row.owner  # a Lead column the intake never reads
+    assert set(LeadRow.COLUMNS) <= set(Lead.model_fields)
