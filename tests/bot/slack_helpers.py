@@ -6,6 +6,7 @@ import copy
 import hashlib
 import hmac
 import json
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,8 @@ from urllib.parse import urlencode
 
 from starlette.testclient import TestClient
 
+from bot.runtime import Runtime
+from bot.slack.app import LISTENER_THREADS, get_app
 from storage import lifecycle
 from storage.db import Store
 from storage.models import Lead
@@ -22,6 +25,21 @@ from tests.reference import record_inquiry
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 SAMPLES = DATA / "slack" / "bolt-python"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def drain_listeners(runtime: Runtime, *, timeout: float = 10.0) -> None:
+    """Return once every Bolt listener started so far has finished, so "nothing happened" is a fact.
+
+    Listeners run on in the app's executor after their ack. One task per executor thread, all
+    meeting at a barrier, can meet only when no thread is still busy: the queue is FIFO, so all
+    earlier work has been taken and has ended. Our listeners start no further executor work.
+    """
+    executor = get_app(runtime).listener_runner.listener_executor
+    barrier = threading.Barrier(LISTENER_THREADS + 1, timeout=timeout)
+    meetings = [executor.submit(barrier.wait) for _ in range(LISTENER_THREADS)]
+    barrier.wait()
+    for meeting in meetings:
+        meeting.result(timeout)
 
 
 def sample(name: str) -> dict[str, Any]:

@@ -1,11 +1,13 @@
-"""The `leadbot` command: exit codes a mail server understands and the documented JSON shape."""
+"""The `leadbot` command, run in-process through `main(argv)`: exit codes a mail server
+understands and the documented JSON shape. The installed binary is tested in test_cli_binary.py."""
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import subprocess
+import socket
 import sys
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -54,25 +56,22 @@ def env(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[st
     return values
 
 
-def run_cli(
-    *args: str, stdin: bytes = b"", env: dict[str, str]
-) -> subprocess.CompletedProcess[bytes]:
-    exe = Path(sys.executable).with_name("leadbot")
-    return subprocess.run(
-        [str(exe), *args],
-        input=stdin,
-        capture_output=True,
-        env={**os.environ, **env},
-        timeout=60,
-        check=False,
-    )
+@pytest.fixture
+def stdin(monkeypatch: pytest.MonkeyPatch) -> Callable[[bytes], None]:
+    """Feed what `leadbot ingest -` reads from `sys.stdin.buffer`, as a mail server's pipe does."""
+
+    def feed(data: bytes) -> None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+    return feed
 
 
 def test_ingest_from_stdin_then_list_and_show_json(
-    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+    env: dict[str, str], stdin: Callable[[bytes], None], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    done = run_cli("ingest", "-", stdin=message(), env=env)
-    assert done.returncode == 0, done.stderr
+    stdin(message())
+    assert main(["ingest", "-"]) == 0
+    assert capsys.readouterr().out == "-: processed (lead #1)\n"
     assert main(["leads", "list", "--json"]) == 0
     leads = json.loads(capsys.readouterr().out)
     assert len(leads) == 1 and set(leads[0]) >= LEAD_KEYS
@@ -106,21 +105,20 @@ def test_unusable_input_exits_65(env: dict[str, str], tmp_path: Path) -> None:
     assert main(["ingest", str(tmp_path / "missing.eml")]) == 65
 
 
-def test_store_down_exits_75(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_store_down_exits_75(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    stdin: Callable[[bytes], None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.chdir(tmp_path)
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    done = run_cli(
-        "ingest",
-        "-",
-        stdin=message(),
-        env={"LEADBOT_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{port}/x"},
-    )
-    assert done.returncode == 75
-    assert b"temporary failure" in done.stderr
+    monkeypatch.setenv("LEADBOT_DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:{port}/x")
+    stdin(message())
+    assert main(["ingest", "-"]) == 75
+    assert "temporary failure" in capsys.readouterr().err
 
 
 def test_unknown_lead_is_a_clear_error(
@@ -131,8 +129,12 @@ def test_unknown_lead_is_a_clear_error(
     assert "no lead" in capsys.readouterr().err
 
 
-def test_score_explain_adds_up(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli("ingest", "-", stdin=message(), env=env).returncode == 0
+def test_score_explain_adds_up(
+    env: dict[str, str], stdin: Callable[[bytes], None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    stdin(message())
+    assert main(["ingest", "-"]) == 0
+    capsys.readouterr()
     assert main(["score", "explain", "jane@acme-robotics.example", "--json"]) == 0
     explained = json.loads(capsys.readouterr().out)
     assert explained["email"] == "jane@acme-robotics.example"
@@ -140,7 +142,10 @@ def test_score_explain_adds_up(env: dict[str, str], capsys: pytest.CaptureFixtur
 
 
 def test_reprocess_retries_what_was_kept_for_review(
-    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    stdin: Callable[[bytes], None],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A rep's forward whose original sender is missing is kept; fixed configuration makes it a lead."""
     msg = EmailMessage()
@@ -151,8 +156,9 @@ def test_reprocess_retries_what_was_kept_for_review(
     msg.set_content(
         "FYI\n\n---------- Forwarded message ---------\nSubject: quote\n\nPlease quote 20 seats.\n"
     )
-    forward = bytes(msg)
-    assert run_cli("ingest", "-", stdin=forward, env=env).returncode == 0
+    stdin(bytes(msg))
+    assert main(["ingest", "-"]) == 0
+    assert "review" in capsys.readouterr().out
     assert main(["leads", "list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
     monkeypatch.setenv("LEADBOT_INTERNAL_DOMAINS", "someone-else.example")

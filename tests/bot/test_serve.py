@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from tests.bot.fake_slack import wait_until
 
 LEADBOT = Path(sys.executable).with_name("leadbot")
@@ -34,21 +35,18 @@ def healthy(port: int) -> bool:
         return False
 
 
-def leads(env: dict[str, str]) -> list[dict[str, object]]:
-    out = subprocess.run(
-        [str(LEADBOT), "leads", "list", "--json"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
-    found: list[dict[str, object]] = json.loads(out)
+def leads(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    """`leadbot leads list --json`, in-process: a spawn per poll would cost a second each."""
+    capsys.readouterr()
+    assert main(["leads", "list", "--json"]) == 0
+    found: list[dict[str, object]] = json.loads(capsys.readouterr().out)
     return found
 
 
 @pytest.mark.skipif(not LEADBOT.exists(), reason="the leadbot script is installed in the venv")
-def test_serve_takes_mail_parses_it_in_workers_and_stops_cleanly(tmp_path: Path) -> None:
+def test_serve_takes_mail_parses_it_in_workers_and_stops_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     smtp_port, http_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -62,6 +60,11 @@ def test_serve_takes_mail_parses_it_in_workers_and_stops_cleanly(tmp_path: Path)
         "LEADBOT_IMAP_URL": "",
     }
     env = {k: v for k, v in env.items() if v != ""}
+    monkeypatch.chdir(tmp_path)  # the in-process `leads list` reads the same settings
+    for key in os.environ.keys() - env.keys():
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
     proc = subprocess.Popen(
         [str(LEADBOT), "serve", "--smtp-port", str(smtp_port), "--http-port", str(http_port)],
         env=env,
@@ -85,8 +88,8 @@ def test_serve_takes_mail_parses_it_in_workers_and_stops_cleanly(tmp_path: Path)
             with pytest.raises(smtplib.SMTPRecipientsRefused) as relay:  # never an open relay
                 client.sendmail("a@b.example", ["x@elsewhere.example"], b"Subject: x\r\n\r\nx")
             assert relay.value.recipients["x@elsewhere.example"][0] == 550
-        wait_until(lambda: len(leads(env)) == 6, timeout=60, interval=0.2)
-        found = {str(lead["email"]) for lead in leads(env)}
+        wait_until(lambda: len(leads(capsys)) == 6, timeout=60, interval=0.2)
+        found = {str(lead["email"]) for lead in leads(capsys)}
         assert found == {f"buyer{n}@acme{n}.example" for n in range(6)}
     finally:
         proc.send_signal(signal.SIGTERM)

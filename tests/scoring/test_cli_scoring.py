@@ -1,11 +1,12 @@
-"""`leadbot import`, `leadbot score train`, `leadbot rescore` and broken rules at start-up."""
+"""`leadbot import`, `leadbot score train`, `leadbot rescore` and broken rules at start-up,
+run in-process through `main(argv)`."""
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 import random
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,8 +21,6 @@ from storage.leads import activities_of, get_lead
 from storage.models import Lead, OutboxMessage, utcnow
 from tests.reference import record_inquiry
 
-ROOT = Path(__file__).resolve().parents[2]
-LEADBOT = Path(sys.executable).with_name("leadbot")
 INDUSTRIES = ["Software", "Retail", "Education", "Logistics"]
 MAP = [
     "--map",
@@ -184,48 +183,38 @@ def test_unknown_column_is_a_clear_error(
     assert "no column 'Nope'" in capsys.readouterr().err
 
 
-def run(
-    args: list[str], env: dict[str, str], *, code: str | None = None, stdin: bytes = b""
-) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-c", code, *args] if code else [str(LEADBOT), *args]
-    return subprocess.run(
-        cmd,
-        input=stdin.decode(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **env},
-        check=False,
-        cwd=ROOT,
-    )
-
-
-def test_train_without_scikit_learn_names_the_extra(env: dict[str, str]) -> None:
-    # A real interpreter in which `import sklearn` fails, as on an install without the extra.
-    code = (
-        "import sys; sys.modules['sklearn'] = None; from bot.cli import main; "
-        "sys.exit(main(sys.argv[1:]))"
-    )
-    done = run(["score", "train", "--from-store"], env, code=code)
-    assert done.returncode == 69
-    assert "pip install 'leadbot[learn]'" in done.stderr
+def test_train_without_scikit_learn_names_the_extra(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `import sklearn` fails, as on an install without the extra (None in sys.modules: ImportError).
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    assert main(["score", "train", "--from-store"]) == 69
+    assert "pip install 'leadbot[learn]'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
     "command", [["serve", "--smtp-port", "0", "--http-port", "0"], ["ingest", "-"]]
 )
 def test_broken_rules_file_is_refused_at_start_up(
-    command: list[str], sqlite_url: str, tmp_path: Path
+    command: list[str],
+    sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     rules = tmp_path / "broken.toml"
     rules.write_text(
         '[thresholds]\nhot = 45\n\n[[rule]]\nname = "exec"\npoints = "many"\nreason = "x"\n',
         encoding="utf-8",
     )
-    env = {"LEADBOT_DATABASE_URL": sqlite_url, "LEADBOT_SCORING_RULES": str(rules)}
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LEADBOT_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("LEADBOT_SCORING_RULES", str(rules))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"From: a@b.example\n\nhi\n")))
     started = time.monotonic()
-    done = run(command, env, stdin=b"From: a@b.example\n\nhi\n")
-    assert done.returncode == 78, done.stderr
+    code = main(command)
+    err = capsys.readouterr().err
+    assert code == 78, err
     assert time.monotonic() - started < 30  # refused at once, not after serving
-    assert f"{rules} line 6" in done.stderr, done.stderr
-    assert "points" in done.stderr
+    assert f"{rules} line 6" in err, err
+    assert "points" in err
