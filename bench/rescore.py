@@ -5,7 +5,7 @@
 
 Per size and backend: bulk-load leads with 1-5 activities each (SQLite: executemany in one
 transaction; PostgreSQL: COPY into a scratch database that is dropped afterwards), then time
-`bot.jobs.rescore_all` three times: `first` (every lead gets a score: all rows written), `same`
+`bot.jobs.rescore.rescore_all` three times: `first` (every lead gets a score: all rows written), `same`
 (same clock: nothing changes, the read + score floor) and `decay` (a day later: scores drift, most
 rows are rewritten, few cross a whole point). Prints leads/second and where the time went.
 """
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.config import Settings  # noqa: E402
-from bot.jobs import rescore_all  # noqa: E402
+from bot.jobs.rescore import rescore_all  # noqa: E402
 from bot.runtime import build_runtime  # noqa: E402
 from storage.db import Store  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402

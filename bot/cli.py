@@ -186,7 +186,7 @@ def cmd_db_upgrade(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_rescore(args: argparse.Namespace, rt: Runtime) -> int:
-    from bot.jobs import rescore_all
+    from bot.jobs.rescore import rescore_all
 
     report = rescore_all(rt, batch=args.batch, full=True if args.full else None)
     print(

@@ -89,7 +89,7 @@ async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) 
         )
     )
     if settings.rescore_interval_minutes > 0:
-        from bot.jobs import rescore_all
+        from bot.jobs.rescore import rescore_all
 
         tasks.append(
             asyncio.create_task(

@@ -2,8 +2,8 @@
 
 When the rules are those of the last run, the only thing that changed for a lead whose row is as it
 was when its plan was stored (score_plan_at = updated_at) is time. Such a lead is rescored from
-lead.score_plan alone (scoring.plan: the rules that hit, their points, the timestamps they count),
-read with the raw DBAPI cursor in keyset batches, without activities, texts or ORM objects.
+lead.score_plan alone (scoring.fastpath.plan: the rules that hit, their points, the timestamps they
+count), read with the raw DBAPI cursor in keyset batches, without activities, texts or ORM objects.
 
 Time alone changes what is stored only when a person would see it: the whole-point score or the
 temperature (storage.scores.visible_change, the rule of history). Then score, engagement and
@@ -27,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from scoring.fastpath import collector_paused
+from bot.jobs.gc import collector_paused
 from storage import lifecycle
 from storage.models import Activity, Lead, LeadStatus
 from storage.rescore_write import parse_time

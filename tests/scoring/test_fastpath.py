@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring import ActivityFacts, LeadFacts, RuleSet, ScoreResult, load_rules, loads_rules
-from scoring.fastpath import _loop_sum
+from scoring.fastpath.batch import _loop_sum
 from tests.scoring.conftest import HEADER, NOW
 
 # Every timed shape of rule: within_days, min_count, per_activity with and without a cap or

@@ -1,0 +1,1 @@
+"""Jobs over many leads, run by serve and the CLI: rescoring, and the process control they use."""
