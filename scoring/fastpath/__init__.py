@@ -5,6 +5,10 @@ the time-free part of its score, made once per lead content or stored as JSON; F
 adds the decay of a whole batch at one `now`. The rules' meaning is written once, in
 scoring.engine; this package repeats its arithmetic operation by operation, and
 tests/scoring/test_fastpath.py property-tests (hypothesis) that both give equal results.
+
+Scoring leaves the garbage collector alone: a job that scores many leads in a large process pauses
+it around its run (bot.jobs.gc.collector_paused, as the decay rescore does), since parsing stored
+plans with the collector on costs about three times as much.
 """
 
 from scoring.fastpath.batch import PLAN_CACHE_MAX, FastPath
