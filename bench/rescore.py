@@ -5,9 +5,9 @@
 
 Per size and backend: bulk-load leads with 1-5 activities each (SQLite: executemany in one
 transaction; PostgreSQL: COPY into a scratch database that is dropped afterwards), then time
-`bot.jobs.rescore_all` three times: `first` (every lead gets a score: all rows written), `same`
-(same clock: nothing changes, the read + score floor) and `decay` (a day later: scores drift, most
-rows are rewritten, few cross a whole point). Prints leads/second and where the time went.
+`bot.jobs.rescore.rescore_all` three times: `first` (every lead gets a score: all rows written),
+`same` (same clock: nothing changes, the read + score floor) and `decay` (a day later: scores
+drift, most rows are rewritten, few cross a whole point). Prints leads/second and where the time went.
 """
 
 from __future__ import annotations

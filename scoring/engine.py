@@ -1,104 +1,38 @@
-"""The one small engine: compiled rule rows evaluated in file order, each hit keeping its why."""
+"""The one small engine: compiled rule rows evaluated in file order, each hit keeping its why.
+
+This is the reasons path, where the meaning of every rule is written. `score_batch(reasons=False)`,
+`plan_batch` and `score_plans` hand their work to the batch-speed twin, scoring.fastpath, whose
+results tests/scoring/test_fastpath.py property-tests equal to this path's.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from contextlib import suppress
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
-from scoring.conditions import PROFILE_PARTS, ActCheck, ActCtx, LeadCheck, LeadCtx, Vocabulary
-from scoring.conditions import classify_domain as _classify
+from scoring.conditions import ActCtx, LeadCtx
 from scoring.explain import temperature_for
-from scoring.fastpath import FastPath
-from scoring.lexicon import KeywordIndex, Keywords, fold, words_of
-from scoring.plan import dump_plan
+from scoring.fastpath import FastPath, dump_plan
+from scoring.rulebook import Analysis, Rule, RuleBook
 from scoring.types import ActivityFacts, LeadFacts, Reason, ScoreResult
 
 _DAY = 86400.0
-_DOMAIN_CACHE_MAX = 50_000
-_TEXT_CACHE_MAX = 200_000
-# folded text, its words, the words sorted (for prefix bisects), ids of keyword lists found
-_Analysis = tuple[str, frozenset[str], list[str], set[int]]
-_NOTHING: _Analysis = ("", frozenset(), [], set())
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One row of the rules file, compiled."""
-
-    name: str
-    points: float
-    reason: str
-    product: str | None
-    side: str  # "fit" or "engagement": which half of the score it adds to
-    lead_checks: tuple[LeadCheck, ...]
-    act_checks: tuple[ActCheck, ...]  # text conditions, on each candidate activity
-    engagement: bool
-    kinds: frozenset[str] | None  # None: activities of any kind count
-    within_days: float | None
-    min_count: int
-    per_activity: bool
-    max_points: float | None
-    decays: bool
-    line: int
-
-    @property
-    def group(self) -> str:
-        return "negative" if self.points < 0 else self.side
-
-
-@dataclass(frozen=True, slots=True)
-class Product:
-    name: str
-    label: str
-    keywords: Keywords
-    form_values: frozenset[str]
-    kid: int  # its keywords' id in the text index
-
-
+_ZERO = timedelta(0)
+_NOTHING: Analysis = ("", frozenset(), [], set())
 # (rule, base points, decay factor, points after decay, the lead, matched activities)
 _Hit = tuple[Rule, float, float, float, LeadCtx, list[ActCtx]]
 _NONE: list[ActCtx] = []
 
 
-class RuleSet:
+class RuleSet(RuleBook):
     """A loaded rules file: implements scoring.types.Scorer; build it with load_rules()."""
 
-    def __init__(
-        self,
-        *,
-        path: Path,
-        rules: Sequence[Rule],
-        products: Sequence[Product],
-        vocab: Vocabulary,
-        half_life_days: float,
-        warm_threshold: float,
-        hot_threshold: float,
-        grades: dict[str, float],
-        needs: set[str],
-    ) -> None:
-        self.path = path
-        self.rules = tuple(rules)
-        self.products = tuple(products)
-        self.vocab = vocab
-        self.half_life_days = half_life_days
-        self.warm_threshold = warm_threshold
-        self.hot_threshold = hot_threshold
-        self.grades = sorted(grades.items(), key=lambda kv: -kv[1])
-        self._needs_title = "title" in needs
-        self._needs_domain = "domain" in needs
-        self._needs_profile = "profile" in needs
-        self._needs_text = "text" in needs or bool(products)
-        self._field_names = tuple(sorted(n[7:] for n in needs if n.startswith("fields:")))
-        self._number_names = tuple(sorted(n[7:] for n in needs if n.startswith("number:")))
-        self._domain_cache: dict[str, str] = {}
-        self._text_cache: dict[tuple[str, int], _Analysis] = {}
-        # A lead without activities can only match fit rules: skip the rest outright.
-        self._fit_rules = tuple(r for r in self.rules if not r.engagement)
-        self._fast = FastPath(self)
+    @cached_property
+    def _fast(self) -> FastPath:
+        """The batch-speed twin, with its plan caches (made on first use)."""
+        return FastPath(self)
 
     def __repr__(self) -> str:
         return f"<RuleSet {self.path} rules={len(self.rules)} hot={self.hot_threshold:g}>"
@@ -122,9 +56,13 @@ class RuleSet:
         Without reasons, each lead's time-independent part is planned once and cached by its
         content, so rescoring stored leads later only recomputes the decay (scoring.fastpath).
         """
-        if not reasons:
+        if reasons:
+            return [self._result(lead, acts, now, reasons=True) for lead, acts in items]
+        if now.tzinfo is not None and now.utcoffset() == _ZERO:
             return self._fast.score_many(items, now)
-        return [self._result(lead, acts, now, reasons=True) for lead, acts in items]
+        # Naive or local `now`: (now - occurred_at) then depends on each value's own zone;
+        # rare enough to leave to this path.
+        return [self._result(lead, acts, now, reasons=False) for lead, acts in items]
 
     def plan_batch(self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]]) -> list[list[Any]]:
         """Each lead's time-free plan as a JSON value, to store and score later with
@@ -136,44 +74,7 @@ class RuleSet:
         plan_batch's values. Raises ValueError for a naive `now`."""
         return self._fast.score_stored(plans, now)
 
-    def grade_for(self, fit: float) -> str:
-        for letter, minimum in self.grades:
-            if fit >= minimum:
-                return letter
-        return "D"
-
     # -- evaluation ----------------------------------------------------------------------
-    def _lead_ctx(self, lead: LeadFacts) -> LeadCtx:
-        c = LeadCtx()
-        c.email = lead.email
-        c.country = (lead.country or "").strip().upper()
-        if self._needs_title and lead.title:
-            c.title, c.title_words, c.title_ordered, c.title_hits = self._analyse(
-                lead.title, self.vocab.titles
-            )
-        if self._needs_domain:
-            c.domain = domain = (lead.domain or lead.email.rpartition("@")[2]).strip().lower()
-            cls = self._domain_cache.get(domain)
-            if cls is None:
-                if len(self._domain_cache) > _DOMAIN_CACHE_MAX:
-                    self._domain_cache.clear()
-                cls = self._domain_cache[domain] = _classify(domain, self.vocab)
-            c.domain_class = cls
-        if self._needs_profile:
-            c.present = tuple(p for p in PROFILE_PARTS if (getattr(lead, p) or "").strip())
-        fields = lead.fields
-        if fields:
-            for name in self._field_names:
-                v = fields.get(name)
-                if v and (s := v.strip()):
-                    c.fields[name] = (v, s.casefold())
-            for name in self._number_names:
-                v = fields.get(name)
-                if v:
-                    with suppress(ValueError):  # a non-number matches no numeric range
-                        c.numbers[name] = float(v)
-        return c
-
     def _act_ctxs(self, activities: list[ActivityFacts], now: datetime) -> list[ActCtx]:
         out: list[ActCtx] = []
         hl = self.half_life_days
@@ -204,45 +105,6 @@ class RuleSet:
             )
         out.sort(key=_age)
         return out
-
-    def _analyse(self, raw: str, index: KeywordIndex) -> _Analysis:
-        # Rescoring reads the same texts again and again; only the decay changes.
-        key = (raw, id(index))
-        got = self._text_cache.get(key)
-        if got is None:
-            if len(self._text_cache) > _TEXT_CACHE_MAX:
-                self._text_cache.clear()
-            folded = fold(raw)
-            words = words_of(folded)
-            ordered = sorted(words)
-            got = self._text_cache[key] = (
-                folded,
-                words,
-                ordered,
-                index.hits(folded, words, ordered),
-            )
-        return got
-
-    def _products_in_play(
-        self, lead: LeadFacts, activities: list[ActivityFacts], acts: list[ActCtx]
-    ) -> dict[str, str]:
-        found: dict[str, str] = {}
-        forms = [
-            v.strip().casefold()
-            for f in [lead.fields, *(a.fields for a in activities)]
-            if (v := f.get("product"))
-        ]
-        for p in self.products:
-            hit = next((v for v in forms if v in p.form_values), None)
-            if hit is not None:
-                found[p.name] = f"form field product = {hit}"
-                continue
-            for a in acts:
-                if p.kid in a.hits:
-                    kw = p.keywords.match(a.text, a.words, a.ordered)
-                    found[p.name] = f"text: {', '.join(kw)} ({a.kind})"
-                    break
-        return found
 
     def _hits(self, lc: LeadCtx, acts: list[ActCtx], in_play: dict[str, str]) -> list[_Hit]:
         hits: list[_Hit] = []
@@ -341,9 +203,6 @@ class RuleSet:
             product=product,
             grade=self.grade_for(fit),
         )
-
-    def _label(self, product: str) -> str:
-        return next(p.label for p in self.products if p.name == product)
 
 
 def _age(a: ActCtx) -> float:

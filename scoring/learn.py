@@ -14,6 +14,9 @@ from typing import Any
 
 from scoring.types import LeadFacts
 
+# numpy and scikit-learn (the optional `learn` extra) are imported in the functions that train,
+# so that scoring loads without them; no cycle is involved.
+
 NULLS = frozenset({"", "select", "null", "none", "n/a", "na", "nan"})
 LEAD_ATTRIBUTES = ("email", "domain", "name", "company", "title", "phone", "country")
 POSITIVE = frozenset({"1", "yes", "true", "won", "converted", "y"})

@@ -7,6 +7,8 @@ import unicodedata
 from bisect import bisect_left
 from collections.abc import Iterable
 
+from disposable_email_domains import blocklist
+
 # Tokens are Unicode word runs, so "Preis", "licença" and "цена" are words like "price".
 WORD_RE = re.compile(r"\w+")
 
@@ -149,13 +151,8 @@ REGIONS: dict[str, frozenset[str]] = {
 }
 
 
-def _disposable() -> frozenset[str]:
-    from disposable_email_domains import blocklist
-
-    return frozenset(blocklist)
-
-
-DISPOSABLE: frozenset[str] = _disposable()
+# Throwaway-address domains: the disposable-email-domains package keeps the list current.
+DISPOSABLE: frozenset[str] = frozenset(blocklist)
 
 
 def _suffixes(domain: str) -> Iterable[str]:

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from scoring.conditions import RuleError, Vocabulary, compile_when
-from scoring.engine import Product, Rule, RuleSet
+from scoring.engine import RuleSet
 from scoring.lexicon import REGIONS, Keywords
+from scoring.rulebook import Product, Rule
 from storage.errors import ConfigError
 
 DEFAULT_RULES = Path(__file__).with_name("default_rules.toml")

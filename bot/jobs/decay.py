@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from bot.jobs.full_path import FullPath
-from scoring.fastpath import collector_paused
+from bot.jobs.gc import collector_paused
 from storage import rescore as sql
 from storage.scores import visible_change
 

@@ -1,4 +1,4 @@
-"""score_batch(reasons=False): cached time-free plans (scoring.plan), then decay for a whole batch.
+"""FastPath: plans cached by lead content (scoring.fastpath.plan), then decay for a whole batch.
 
 Rescoring stored leads mostly means "only time has changed": the plan of each lead is found by a
 hash of its content, and the decay of every counted activity of the batch is computed in one pass
@@ -8,21 +8,17 @@ order, so the numbers are identical to the reasons path (tests/scoring/test_fast
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from operator import attrgetter, mul
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from scoring.plan import STATIC, Plan, Planner, complex_points
+from scoring.fastpath.plan import STATIC, Plan, Planner, complex_points
+from scoring.rulebook import RuleBook
 from scoring.types import ActivityFacts, LeadFacts, ScoreResult
-
-if TYPE_CHECKING:
-    from scoring.engine import RuleSet
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -34,21 +30,6 @@ _lead_key = attrgetter("email", "domain", "name", "company", "title", "phone", "
 _act_key = attrgetter("kind", "occurred_at", "text")
 _act_key_no_text = attrgetter("kind", "occurred_at")
 _fields = attrgetter("fields")
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for a block that makes (almost) no reference cycles.
-
-    With a large plan cache in memory every full collection walks millions of objects; a block
-    that allocates a lot (scoring, the rows of a batch) would trigger several of them."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _loop_sum(values: Iterable[float], start: float) -> float:
@@ -68,7 +49,7 @@ _DICT_RESULT = hasattr(object.__new__(ScoreResult), "__dict__")
 
 
 class FastPath:
-    """Plans cached by lead content for one RuleSet."""
+    """Plans cached by lead content for one rules file (a RuleSet hands it its batches)."""
 
     __slots__ = (
         "_cache",
@@ -80,7 +61,7 @@ class FastPath:
         "rs",
     )
 
-    def __init__(self, rs: RuleSet) -> None:
+    def __init__(self, rs: RuleBook) -> None:
         self.rs = rs
         self.planner = Planner(rs)
         self._cache: dict[int, tuple[str, Plan]] = {}
@@ -95,33 +76,28 @@ class FastPath:
     def score_many(
         self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]], now: datetime
     ) -> list[ScoreResult]:
+        """The leads scored at an aware UTC `now` (RuleSet.score_batch scores any other `now`
+        on the reasons path)."""
         if now.tzinfo is None or now.utcoffset() != _ZERO:
-            # Naive or local `now`: (now - occurred_at) then depends on each value's own zone;
-            # rare enough to leave to the reference path.
-            rs = self.rs
-            return [rs._result(lead, acts, now, reasons=False) for lead, acts in items]
-        # The batch makes no reference cycles; collector passes over a large plan cache would
-        # cost more than the scoring itself.
-        with collector_paused():
-            return self._score_many(items, now)
+            raise ValueError("the fast path scores at an aware UTC datetime")
+        return self.evaluate(self.plans(items), now)
 
     def score_stored(self, texts: list[str], now: datetime) -> list[ScoreResult]:
-        """Plans stored as JSON text (plan.dump_plan) scored at `now`; their stamps are UTC
+        """Plans stored as JSON text (dump_plan) scored at `now`; their stamps are UTC
         instants, so any aware `now` works. Parsed plans are kept by their text: a periodic
         rescore in a long-running process parses each lead's plan once."""
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError("stored plans are scored at an aware datetime")
-        with collector_paused():  # parsing and scoring make no reference cycles (see score_many)
-            stored = self._stored
-            missing = [t for t in texts if t not in stored]
-            if missing:
-                if len(stored) + len(missing) > PLAN_CACHE_MAX:
-                    stored.clear()
-                load = self.planner.load
-                # One parse for the batch: a json.loads call a lead costs more than its text.
-                for text, data in zip(missing, json.loads(f"[{','.join(missing)}]"), strict=True):
-                    stored[text] = load(data)
-            return self.evaluate(list(map(stored.__getitem__, texts)), now.astimezone(UTC))
+        stored = self._stored
+        missing = [t for t in texts if t not in stored]
+        if missing:
+            if len(stored) + len(missing) > PLAN_CACHE_MAX:
+                stored.clear()
+            load = self.planner.load
+            # One parse for the batch: a json.loads call a lead costs more than its text.
+            for text, data in zip(missing, json.loads(f"[{','.join(missing)}]"), strict=True):
+                stored[text] = load(data)
+        return self.evaluate(list(map(stored.__getitem__, texts)), now.astimezone(UTC))
 
     def plans(self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]]) -> list[Plan]:
         """Each lead's time-free plan, from the cache when its content was seen before."""
@@ -151,11 +127,6 @@ class FastPath:
                 cache[h] = (lead.email, plan)
             plans.append(plan)
         return plans
-
-    def _score_many(
-        self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]], now: datetime
-    ) -> list[ScoreResult]:
-        return self.evaluate(self.plans(items), now)
 
     def evaluate(self, plans: list[Plan], now: datetime) -> list[ScoreResult]:
         """Decay applied to `plans` at an aware UTC `now` (the caller checks the zone)."""

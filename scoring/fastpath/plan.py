@@ -1,8 +1,9 @@
-"""A lead's time-free scoring plan: which rules hit, their points, the activities they count.
+"""A lead's plan: the time-free part of its score (which rules hit, their points, what they count).
 
 Only decay depends on `now`; everything else is decided here once per lead content and reused by
-scoring.fastpath. The meaning of every rule stays in RuleSet._hits (the reasons path): this module
-mirrors its arithmetic operation by operation so that both paths give identical floats.
+scoring.fastpath.batch, or stored as JSON (dump_plan) and loaded back (Planner.load). The meaning
+of every rule stays in RuleSet._hits (scoring.engine, the reasons path): this module mirrors its
+arithmetic operation by operation so that both paths give identical floats.
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scoring.conditions import ActCtx
+from scoring.rulebook import Rule, RuleBook
 from scoring.types import ActivityFacts, LeadFacts
-
-if TYPE_CHECKING:
-    from scoring.engine import Rule, RuleSet
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE = datetime(1970, 1, 1)
@@ -103,9 +102,9 @@ def all_pass(checks: list[Callable[[ActCtx], bool]], act: ActCtx) -> bool:
 
 
 class Planner:
-    """Builds plans for one RuleSet; shares getters and constants between plans to save memory."""
+    """Builds plans for one rules file; shares getters and constants between plans (memory)."""
 
-    def __init__(self, rs: RuleSet) -> None:
+    def __init__(self, rs: RuleBook) -> None:
         self.rs = rs
         self._shared: dict[Any, Any] = {}
 
@@ -335,7 +334,7 @@ def dump_plan(plan: Plan) -> list[Any]:
 def evaluate_static(
     template: list[float], variants: list[tuple[Any, ...]]
 ) -> tuple[float, float, float, str | None, str | None]:
-    """A plan without timed rules, added up exactly as in RuleSet._result."""
+    """A plan without timed rules, added up exactly as in RuleSet._result (scoring.engine)."""
     slots, eng_slots, fit, grade, product = variants[0]
     if len(variants) > 1:
         best = None
