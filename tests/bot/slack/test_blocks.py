@@ -154,7 +154,7 @@ def test_routes_parse_and_match() -> None:
 def test_manifest_declares_what_the_app_uses() -> None:
     from pathlib import Path
 
-    manifest = (Path(__file__).parents[2] / "bot" / "manifest.yml").read_text()
+    manifest = (Path(__file__).parents[3] / "bot" / "manifest.yml").read_text()
     for needed in ("command: /lead\n", "command: /leads\n", "app_home_opened", "home_tab_enabled: true",
                    "chat:write", "commands", "usergroups:read", "channels:read", "is_enabled: true"):  # fmt: skip
         assert needed in manifest, needed
