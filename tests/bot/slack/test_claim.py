@@ -1,83 +1,81 @@
-"""Payload shapes Slack really sends, signed into the real endpoint: commands, clicks, views, events."""
+"""Claim, through every way Slack sends it: signed clicks into the real endpoint from every
+container, concurrent clicks, a claim after the lead moved on, and over Socket Mode.
+
+That exactly one claim wins is settled by storage (tests/storage/test_lifecycle.py); who may claim
+is in test_access.py, and a replayed claim in test_endpoint.py.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
-import logging
+import threading
+import time
 from typing import Any
 
 import pytest
-from sqlmodel import select
 from starlette.testclient import TestClient
+from websockets.sync.server import Server, ServerConnection, serve
 
 from bot.runtime import Runtime, build_runtime
-from bot.web import create_app
+from bot.slack.socket_mode import socket_mode_starter
 from storage import lifecycle
-from storage.models import OutboxMessage
+from storage.leads import activities_of
 from tests.bot.conftest import dispatcher, slack_settings
-from tests.bot.fake_slack import FakeSlack, block_kit_problem, wait_until
-from tests.bot.slack_helpers import (
-    click,
-    drain_listeners,
-    get,
-    make_lead,
-    post_command,
-    post_event,
-    post_interaction,
-    post_signed,
-    sample,
-    submit,
-)
+from tests.bot.fake_slack import FakeSlack, wait_until
+from tests.bot.slack_helpers import click, get, make_lead, post_interaction
 
 
-def ephemeral(http: TestClient, command: str, text: str, user: str = "U1") -> dict[str, Any]:
-    resp = post_command(http, command, text, user=user)
-    assert resp.status_code == 200
-    body: dict[str, Any] = resp.json()
-    assert body["response_type"] == "ephemeral"
-    assert block_kit_problem(body.get("blocks") or [], limit=50) is None
-    return body
+def test_claim_updates_the_card_in_place(
+    http: TestClient, slack_runtime: Runtime, fake_slack: FakeSlack
+) -> None:
+    lead_id = make_lead(slack_runtime.store)
+    dispatcher(slack_runtime).run_once()
+    started = time.monotonic()
+    resp = post_interaction(http, click("lead_claim", lead_id, user="U1"))
+    assert resp.status_code == 200 and time.monotonic() - started < 3
+    wait_until(lambda: get(slack_runtime.store, lead_id).status == "claimed")
+    assert get(slack_runtime.store, lead_id).owner == "U1"
+    dispatcher(slack_runtime).run_once()
+    [update] = fake_slack.to("chat.update")
+    assert (update.args["channel"], update.args["ts"]) == ("CHOT", "1700000000.000001")
+    buttons = [
+        e["text"]["text"]
+        for b in update.args["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    ]
+    assert buttons == ["Add note", "Back to nurturing", "Won", "Lost"]
+    assert "*Claimed by <@U1>*" in json.dumps(update.args["blocks"])
 
 
-def test_command_text_as_slack_sends_it(http: TestClient, slack_runtime: Runtime) -> None:
-    store = slack_runtime.store
-    make_lead(store, "jane@acme.com", name="Jane Doe", company="Acme")
-    make_lead(store, "jose@nunez.example", name="José Núñez", company="Núñez y Cía")
-    make_lead(store, "juergen@mueller.example", name="Jürgen Müller", company="Müller AG")
-    for text in (
-        "   <mailto:jane@acme.com|jane@acme.com>   ",  # Slack wraps typed addresses like this
-        "<https://acme.com|acme.com>",  # and typed domains like this
-        "<http://www.acme.com>",
-        "  Jane    Doe  ",
-    ):
-        found = json.dumps(ephemeral(http, "/lead", text)["blocks"])
-        assert "Jane Doe" in found, text
-    assert "José Núñez" in json.dumps(
-        ephemeral(http, "/lead", "José")["blocks"], ensure_ascii=False
-    )
-    assert "Müller" in json.dumps(ephemeral(http, "/lead", "Müller")["blocks"], ensure_ascii=False)
-    for text in (
-        "<@U123|jane>",
-        "<#C123|sales>",
-        "<!channel>",
-        ":fire: 🔥 王伟",
-        "x" * 4000,
-        "&lt;",
-    ):
-        body = ephemeral(http, "/lead", text)
-        assert len(json.dumps(body)) < 40000
+def test_concurrent_claims_have_exactly_one_winner(
+    http: TestClient, slack_runtime: Runtime, fake_slack: FakeSlack
+) -> None:
+    lead_id = make_lead(slack_runtime.store)
+    dispatcher(slack_runtime).run_once()
+    users = [f"U{i}" for i in range(1, 9)]
+    barrier = threading.Barrier(len(users))
+    codes: list[int] = []
 
+    def claim(user: str) -> None:
+        barrier.wait()
+        codes.append(post_interaction(http, click("lead_claim", lead_id, user=user)).status_code)
 
-def test_leads_subcommands_and_usage(http: TestClient, slack_runtime: Runtime) -> None:
-    make_lead(slack_runtime.store, "a@a.example", name="Ann Hot")
-    assert "Ann Hot" in json.dumps(ephemeral(http, "/leads", "")["blocks"])  # no text: hot
-    assert "Ann Hot" in json.dumps(ephemeral(http, "/leads", "  UNCLAIMED  ")["blocks"])
-    usage = ephemeral(http, "/leads", "<!here> bogus")["text"]
-    assert "/leads hot" in usage and "/leads stats" in usage and "<!here>" not in usage
-    assert "&lt;email" in ephemeral(http, "/lead", "   ")["text"]  # `<x|y>` would be a link
-    other = ephemeral(http, "/hello-world", "Hi")  # a command of another app routed here
-    assert "/lead" in other["text"]
+    threads = [threading.Thread(target=claim, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [200] * len(users)
+    losers = fake_slack.wait_for("chat.postEphemeral", count=len(users) - 1)
+    winner = get(slack_runtime.store, lead_id).owner
+    assert winner in users
+    assert sorted(c.args["user"] for c in losers) == sorted(u for u in users if u != winner)
+    assert all(c.args["text"] == f"<@{winner}> has already claimed this lead." for c in losers)
+    with slack_runtime.store.session() as s:
+        assert [a.actor for a in activities_of(s, lead_id) if a.kind == "claimed"] == [winner]
 
 
 def _variants(lead_id: int, user: str) -> dict[str, dict[str, Any]]:
@@ -121,90 +119,6 @@ def test_claim_from_every_container(
         assert told.args["user"] == "U2" and told.args["channel"] == "CHOT"
 
 
-def test_views_closed_null_values_and_forged_metadata(
-    http: TestClient, slack_runtime: Runtime, fake_slack: FakeSlack
-) -> None:
-    store = slack_runtime.store
-    lead_id = make_lead(store)
-    post_interaction(http, click("lead_note", lead_id, user="U1"))
-    [opened] = fake_slack.wait_for("views.open")
-    view = opened.args["view"]
-    for value in (None, "", "   \n "):  # Slack sends null for an empty plain_text_input
-        resp = post_interaction(http, submit(view, value, user="U1"))
-        assert resp.json()["response_action"] == "errors"
-    closed = sample("view_closed__body.json")
-    closed["view"] = {**closed["view"], "callback_id": view["callback_id"]}
-    assert post_interaction(http, closed).status_code == 200
-    for meta in ("not json", '{"lead_id": "99999999999999999999999"}', '{"lead_id": [1]}', "[]"):
-        forged = submit({**view, "private_metadata": meta}, "note", user="U1")
-        assert post_interaction(http, forged).status_code == 200
-    bad = click("lead_claim", lead_id, user="U1")
-    for value in ("abc", "-1", "1e3", "9" * 30, "\uff11\uff12"):
-        bad["actions"][0]["value"] = value
-        assert post_interaction(http, bad).status_code == 200
-    drain_listeners(slack_runtime)
-    assert get(store, lead_id).status == "announced"
-
-
-def test_events_we_ignore_are_acked(
-    http: TestClient, slack_runtime: Runtime, fake_slack: FakeSlack, caplog: Any
-) -> None:
-    caplog.set_level(logging.WARNING, logger="leadbot.slack.fallback")
-    messages = {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "messages"}
-    assert post_event(http, messages, event_id="Ev1").status_code == 200
-    for name in ("events__app_uninstalled_body.json", "events__tokens_revoked_body.json",
-                 "events_shared_channels__valid_event_body.json"):  # fmt: skip
-        event = sample(name)
-        event["event_id"] = f"Ev-{name}"  # the samples share one id: distinct in real traffic
-        body = json.dumps(event).encode()
-        headers = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
-        resp = post_signed(http, body, "application/json", headers=headers)
-        assert resp.status_code == 200, name
-    drain_listeners(slack_runtime)
-    assert "uninstalled" in caplog.text and "revoked" in caplog.text
-    with slack_runtime.store.session() as s:
-        assert s.exec(select(OutboxMessage).where(OutboxMessage.kind == "home")).all() == []
-    dispatcher(slack_runtime).run_once()
-    assert fake_slack.to("views.publish") == []
-
-
-def test_people_not_allowed_change_nothing(store, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
-    settings = slack_settings(store.url, fake_slack, slack_allowed_users="UREP,UREP2",
-                              slack_managers="UBOSS")  # fmt: skip
-    runtime = build_runtime(settings, store=store)
-    lead_id = make_lead(store)
-    with TestClient(create_app(runtime)) as client:
-        dispatcher(runtime).run_once()
-        for action in ("lead_claim", "lead_won", "lead_lost", "lead_nurture", "lead_note"):
-            post_interaction(client, click(action, lead_id, user="USTRANGER"))
-        told = fake_slack.wait_for("chat.postEphemeral", count=5)
-        assert {c.args["user"] for c in told} == {"USTRANGER"}
-        assert all("not allowed" in c.args["text"] for c in told)
-        denied = post_command(client, "/lead", "jane", user="USTRANGER").json()
-        assert "not allowed" in denied["text"] and "blocks" not in denied
-        # The owner nurtures with an empty reason: the modal says so.
-        post_interaction(client, click("lead_claim", lead_id, user="UREP"))
-        wait_until(lambda: get(store, lead_id).owner == "UREP")
-        post_interaction(client, click("lead_nurture", lead_id, user="UREP"))
-        [opened] = fake_slack.wait_for("views.open")
-        errors = post_interaction(client, submit(opened.args["view"], " ", user="UREP")).json()
-        assert errors["response_action"] == "errors"
-        # A forged submission of that modal by a stranger changes nothing.
-        post_interaction(client, submit(opened.args["view"], "forged", user="USTRANGER"))
-        fake_slack.wait_for("chat.postEphemeral", count=6)
-        assert get(store, lead_id).status == "claimed"
-        # Another rep may not close it; a manager may.
-        post_interaction(client, click("lead_won", lead_id, user="UREP2"))
-        fake_slack.wait_for("chat.postEphemeral", count=7)
-        assert get(store, lead_id).status == "claimed"
-        post_interaction(client, click("lead_won", lead_id, user="UBOSS"))
-        wait_until(lambda: get(store, lead_id).status == "won")
-        dispatcher(runtime).run_once()
-    cards = [c for c in fake_slack.to("chat.postMessage") if not c.args.get("thread_ts")]
-    threads = [c.args["text"] for c in fake_slack.to("chat.postMessage") if c.args.get("thread_ts")]
-    assert len(cards) == 1 and threads == [":trophy: Won by <@UBOSS>"]
-
-
 @pytest.mark.parametrize("change", ["nurture", "disqualify"])
 def test_claim_after_the_lead_moved_on_refreshes_the_card(
     change: str, http: TestClient, slack_runtime: Runtime, fake_slack: FakeSlack
@@ -224,3 +138,59 @@ def test_claim_after_the_lead_moved_on_refreshes_the_card(
                for e in b["elements"]]  # fmt: skip
     assert "lead_claim" not in buttons
     assert get(store, lead_id).owner is None
+
+
+class SocketSlack:
+    """Hands each connecting client one envelope and records the acks it sends back."""
+
+    def __init__(self, envelope: dict[str, Any]) -> None:
+        self.envelope = envelope
+        self.acks: list[dict[str, Any]] = []
+        self.server: Server = serve(self._session, "127.0.0.1", 0)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}/link"
+
+    def _session(self, ws: ServerConnection) -> None:
+        ws.send(json.dumps({"type": "hello", "num_connections": 1}))
+        ws.send(json.dumps(self.envelope))
+        for message in ws:
+            self.acks.append(json.loads(message))
+
+
+def test_claim_over_socket_mode(store, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    lead_id = make_lead(store)
+    envelope = {
+        "envelope_id": "env-1",
+        "type": "interactive",
+        "accepts_response_payload": False,
+        "payload": click("lead_claim", lead_id, user="USOCKET"),
+    }
+    server = SocketSlack(envelope)
+    fake_slack.socket_url = server.url
+    # No signing secret at all: Socket Mode needs only the app-level token.
+    settings = slack_settings(
+        store.url, fake_slack, SLACK_SIGNING_SECRET=None, SLACK_APP_TOKEN="xapp-1-test"
+    )
+    runtime = build_runtime(settings, store=store)
+    starter = socket_mode_starter(runtime)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(starter(stop))
+        await asyncio.to_thread(
+            wait_until, lambda: get(store, lead_id).owner == "USOCKET", timeout=10
+        )
+        await asyncio.to_thread(wait_until, lambda: server.acks, timeout=5)
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+    try:
+        asyncio.run(main())
+    finally:
+        server.server.shutdown()
+    assert server.acks[0]["envelope_id"] == "env-1"
+    [opened] = fake_slack.to("apps.connections.open")
+    assert opened.headers["authorization"] == "Bearer xapp-1-test"
