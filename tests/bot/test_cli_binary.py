@@ -1,7 +1,7 @@
 """The installed `leadbot` script as a mail server's pipe or an admin's shell runs it: exit codes only.
 
 Each case here spawns a process (a second or more of imports), so behaviour is tested in-process through
-`main(argv)` (test_cli.py, tests/scoring/test_cli_scoring.py); these few check that the status
+`main(argv)` (test_cli.py, test_cli_scoring.py); these few check that the status
 reaches the shell: 0, argparse's 2, and the sysexits.h codes a mail server acts on.
 """
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 from starlette.testclient import TestClient
 
 from bot.runtime import Runtime
 from storage import lifecycle
+from tests.bot.fake_slack import block_kit_problem
 from tests.bot.slack_helpers import make_lead, post_command
 
 
@@ -55,3 +57,52 @@ def test_leads_lists_and_stats(http: TestClient, slack_runtime: Runtime) -> None
     stats = json.dumps(answer(http, "/leads", "stats")["blocks"])
     assert "claimed: *1*" in stats and "claim rate: *50%*" in stats
     assert "Usage" in str(answer(http, "/leads", "bogus")["text"])
+
+
+def ephemeral(http: TestClient, command: str, text: str, user: str = "U1") -> dict[str, Any]:
+    resp = post_command(http, command, text, user=user)
+    assert resp.status_code == 200
+    body: dict[str, Any] = resp.json()
+    assert body["response_type"] == "ephemeral"
+    assert block_kit_problem(body.get("blocks") or [], limit=50) is None
+    return body
+
+
+def test_command_text_as_slack_sends_it(http: TestClient, slack_runtime: Runtime) -> None:
+    store = slack_runtime.store
+    make_lead(store, "jane@acme.com", name="Jane Doe", company="Acme")
+    make_lead(store, "jose@nunez.example", name="José Núñez", company="Núñez y Cía")
+    make_lead(store, "juergen@mueller.example", name="Jürgen Müller", company="Müller AG")
+    for text in (
+        "   <mailto:jane@acme.com|jane@acme.com>   ",  # Slack wraps typed addresses like this
+        "<https://acme.com|acme.com>",  # and typed domains like this
+        "<http://www.acme.com>",
+        "  Jane    Doe  ",
+    ):
+        found = json.dumps(ephemeral(http, "/lead", text)["blocks"])
+        assert "Jane Doe" in found, text
+    assert "José Núñez" in json.dumps(
+        ephemeral(http, "/lead", "José")["blocks"], ensure_ascii=False
+    )
+    assert "Müller" in json.dumps(ephemeral(http, "/lead", "Müller")["blocks"], ensure_ascii=False)
+    for text in (
+        "<@U123|jane>",
+        "<#C123|sales>",
+        "<!channel>",
+        ":fire: 🔥 王伟",
+        "x" * 4000,
+        "&lt;",
+    ):
+        body = ephemeral(http, "/lead", text)
+        assert len(json.dumps(body)) < 40000
+
+
+def test_leads_subcommands_and_usage(http: TestClient, slack_runtime: Runtime) -> None:
+    make_lead(slack_runtime.store, "a@a.example", name="Ann Hot")
+    assert "Ann Hot" in json.dumps(ephemeral(http, "/leads", "")["blocks"])  # no text: hot
+    assert "Ann Hot" in json.dumps(ephemeral(http, "/leads", "  UNCLAIMED  ")["blocks"])
+    usage = ephemeral(http, "/leads", "<!here> bogus")["text"]
+    assert "/leads hot" in usage and "/leads stats" in usage and "<!here>" not in usage
+    assert "&lt;email" in ephemeral(http, "/lead", "   ")["text"]  # `<x|y>` would be a link
+    other = ephemeral(http, "/hello-world", "Hi")  # a command of another app routed here
+    assert "/lead" in other["text"]

@@ -9,10 +9,10 @@ import pytest
 from bot.slack import blocks
 from bot.slack.escape import clip_mrkdwn, mrkdwn, safe
 from bot.slack.routing import parse_routes, pick_channel
-from bot.slack.surfaces import home_view, note_modal
+from bot.slack.surfaces import home_view, lost_modal, note_modal, nurture_modal
 from storage.errors import ConfigError
 from storage.models import Lead
-from tests.bot.fake_slack import block_kit_problem
+from tests.bot.fake_slack import block_kit_problem, view_problem
 
 HOSTILE = "<!channel> <!here> <@U0ADMIN> <http://evil.example|Your bank> & co"
 
@@ -154,8 +154,33 @@ def test_routes_parse_and_match() -> None:
 def test_manifest_declares_what_the_app_uses() -> None:
     from pathlib import Path
 
-    manifest = (Path(__file__).parents[2] / "bot" / "manifest.yml").read_text()
+    manifest = (Path(__file__).parents[3] / "bot" / "manifest.yml").read_text()
     for needed in ("command: /lead\n", "command: /leads\n", "app_home_opened", "home_tab_enabled: true",
                    "chat:write", "commands", "usergroups:read", "channels:read", "is_enabled: true"):  # fmt: skip
         assert needed in manifest, needed
     assert manifest.count("/slack/events") == 4  # both commands, events, interactivity
+
+
+def test_oversize_lead_text_stays_within_every_block_limit() -> None:
+    """Longer than the database keeps, to prove rendering alone holds Slack's limits."""
+    reasons = [{"rule": "r", "points": i, "reason": "R" * 3001, "evidence": "E" * 3001}
+               for i in range(1, 101)]  # fmt: skip
+    lead = Lead(
+        id=7, email="a" * 64 + "@" + "b" * 180 + ".example", name="N&" * 2500, company="C" * 5000,
+        title="T" * 5000, phone="+4930123", source="S" * 5000, forwarded_by="F" * 5000,
+        status="announced", score=91, temperature="hot", reasons=reasons, product="P" * 5000,
+    )  # fmt: skip
+    for status in ("announced", "claimed", "won", "lost", "nurturing", "disqualified"):
+        lead.status, lead.owner, lead.status_reason = status, "U1", "why " * 1000
+        card = blocks.lead_card(lead, excerpt="<!channel>\n" * 3001)
+        assert block_kit_problem(card["blocks"], limit=50) is None, status
+        assert len(card["text"]) <= 3000
+    many = blocks.lead_list("*" + "x" * 4000, [lead] * 60)
+    assert len(many["blocks"]) == 50 and block_kit_problem(many["blocks"], limit=50) is None
+    home = home_view(mine=[lead] * 60, unclaimed=[lead] * 60)
+    assert view_problem(home) is None
+    for modal in (note_modal, nurture_modal, lost_modal):
+        assert view_problem(modal(lead, '{"lead_id": 7}')) is None
+    reply = blocks.thread_message({"event": "note", "actor": "U1", "text": "&<>" * 5000}, lead)
+    assert block_kit_problem(reply["blocks"], limit=50) is None and len(reply["text"]) <= 3000
+    assert not reply["text"].endswith(("&", "&a", "&am", "&amp", "&l", "&lt", "&g", "&gt"))

@@ -1,4 +1,6 @@
-"""The signed edge of `POST /slack/events`: forged, stale, malformed, oversize and replayed requests."""
+"""The signed edge of `POST /slack/events` in the real ASGI app, Slack faked on a local port:
+forged, stale, malformed, oversize and replayed requests, url_verification, no signing secret,
+and Slack's event retries."""
 
 from __future__ import annotations
 
@@ -9,16 +11,18 @@ from urllib.parse import urlencode
 
 from starlette.testclient import TestClient
 
-from bot.runtime import Runtime
+from bot.runtime import Runtime, build_runtime
 from bot.slack.http import MAX_BODY_BYTES
+from bot.web import create_app
 from storage.leads import activities_of, notes_of
-from tests.bot.conftest import dispatcher
+from tests.bot.conftest import dispatcher, slack_settings
 from tests.bot.fake_slack import FakeSlack, wait_until
 from tests.bot.slack_helpers import (
     click,
     drain_listeners,
     get,
     make_lead,
+    post_event,
     post_interaction,
     post_signed,
     sample,
@@ -27,6 +31,22 @@ from tests.bot.slack_helpers import (
 )
 
 FORM = "application/x-www-form-urlencoded"
+
+
+def test_forged_and_stale_signatures_are_refused(http: TestClient, slack_runtime: Runtime) -> None:
+    lead_id = make_lead(slack_runtime.store)
+    body = urlencode({"payload": json.dumps(click("lead_claim", lead_id, user="U1"))}).encode()
+    form = "application/x-www-form-urlencoded"
+    forged = post_signed(http, body, form, secret="not-the-secret")
+    stale = post_signed(http, body, form, timestamp=int(time.time()) - 301)
+    unsigned = http.post("/slack/events", content=body, headers={"Content-Type": form})
+    assert [forged.status_code, stale.status_code, unsigned.status_code] == [401, 401, 401]
+    # A signed body that was altered after signing is refused too.
+    headers = signed_headers(body, form)
+    tampered = http.post("/slack/events", content=body.replace(b"U1", b"U2"), headers=headers)
+    assert tampered.status_code == 401
+    drain_listeners(slack_runtime)
+    assert get(slack_runtime.store, lead_id).status == "announced"
 
 
 def test_bad_signatures_and_timestamps_get_401_never_500(
@@ -63,6 +83,31 @@ def test_bad_signatures_and_timestamps_get_401_never_500(
     assert get(slack_runtime.store, lead_id).status == "announced"
 
 
+def test_url_verification_only_when_signed(http: TestClient) -> None:
+    body = json.dumps(sample("events_url_verification__event_body.json")).encode()
+    assert post_signed(http, body, "application/json").json()["challenge"]
+    unsigned = http.post(
+        "/slack/events", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert unsigned.status_code == 401 and "challenge" not in unsigned.text
+
+
+def test_url_verification_echoes_the_challenge(http: TestClient) -> None:
+    body = json.dumps(sample("events_url_verification__event_body.json")).encode()
+    resp = post_signed(http, body, "application/json")
+    assert resp.status_code == 200
+    assert (
+        resp.json()["challenge"] == sample("events_url_verification__event_body.json")["challenge"]
+    )
+
+
+def test_without_signing_secret_the_endpoint_is_closed(store, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    settings = slack_settings(store.url, fake_slack, SLACK_SIGNING_SECRET=None)
+    with TestClient(create_app(build_runtime(settings, store=store))) as client:
+        resp = post_signed(client, b"{}", "application/json")
+    assert resp.status_code == 503 and "SLACK_SIGNING_SECRET" in resp.json()["error"]
+
+
 def test_signed_but_malformed_bodies_get_400(http: TestClient) -> None:
     for body, ctype in (
         (b"{not json", "application/json"),
@@ -75,15 +120,6 @@ def test_signed_but_malformed_bodies_get_400(http: TestClient) -> None:
         resp = post_signed(http, body, ctype)
         assert resp.status_code == 400, body
         assert "error" in resp.json()
-
-
-def test_url_verification_only_when_signed(http: TestClient) -> None:
-    body = json.dumps(sample("events_url_verification__event_body.json")).encode()
-    assert post_signed(http, body, "application/json").json()["challenge"]
-    unsigned = http.post(
-        "/slack/events", content=body, headers={"Content-Type": "application/json"}
-    )
-    assert unsigned.status_code == 401 and "challenge" not in unsigned.text
 
 
 def test_bodies_over_1_mb_get_413_without_being_read_whole(http: TestClient) -> None:
@@ -137,3 +173,31 @@ def test_replayed_requests_change_nothing_twice(
 def _notes(runtime: Runtime, lead_id: int) -> list[str]:
     with runtime.store.session() as s:
         return [n.text for n in notes_of(s, lead_id)]
+
+
+def test_event_retries_are_handled_once(
+    http: TestClient, slack_runtime: Runtime, fake_slack: FakeSlack
+) -> None:
+    event = {
+        "type": "app_home_opened",
+        "user": "U1",
+        "channel": "D1",
+        "tab": "home",
+        "event_ts": "1.1",
+    }
+    assert post_event_ok(http, event, None)
+    drain_listeners(slack_runtime)
+    dispatcher(slack_runtime).run_once()
+    [published] = fake_slack.to("views.publish")
+    assert published.args["user_id"] == "U1" and published.args["view"]["type"] == "home"
+    # Slack's retries arrive after the first delivery was handled and its refresh sent: a retry
+    # handled again would queue a second refresh (a pending one would have absorbed it).
+    for retry in (1, 2):
+        assert post_event_ok(http, event, retry)
+    drain_listeners(slack_runtime)
+    dispatcher(slack_runtime).run_once()
+    assert fake_slack.to("views.publish") == [published]
+
+
+def post_event_ok(http: TestClient, event: dict[str, object], retry: int | None) -> bool:
+    return bool(post_event(http, event, event_id="Ev0001", retry=retry).status_code == 200)
