@@ -22,10 +22,10 @@ from storage.batch import ActivityRead, Item, ItemResult, Prepared, Snapshot
 from storage.models import LeadRow
 from storage.scores import store_score
 
-__all__ = ["Item", "ItemResult", "Prepared", "plan_batch", "prepare_batch", "record_batch"]
+__all__ = ["Item", "ItemResult", "Prepared", "prepare_batch", "prepare_rows", "record_batch"]
 
 
-def plan_batch(
+def prepare_rows(
     snapshot: Snapshot, items: Sequence[Item], *, scorer: Scorer, now: datetime
 ) -> Prepared:
     """The batch applied in order to what was read: pure Python, no statements."""
@@ -69,8 +69,8 @@ def plan_batch(
 def prepare_batch(
     session: Session, items: Sequence[Item], *, scorer: Scorer, now: datetime
 ) -> Prepared:
-    """Read what the batch depends on and plan it; `session` may be a read-only snapshot."""
-    return plan_batch(batch.read_batch(session, items), items, scorer=scorer, now=now)
+    """Read what the batch depends on and prepare its rows; `session` may be a read-only snapshot."""
+    return prepare_rows(batch.read_batch(session, items), items, scorer=scorer, now=now)
 
 
 def record_batch(
@@ -84,10 +84,10 @@ def record_batch(
     """Record, score and (when hot) announce `items` in order; one result per item.
 
     With `prepared` (from a snapshot read before this transaction) the batch is only checked and
-    written; if anything it read has changed since, or without it, it is planned again here.
+    written; if anything it read has changed since, or without it, it is prepared again here.
     """
 
-    def plan(snapshot: Snapshot) -> Prepared:
-        return plan_batch(snapshot, items, scorer=scorer, now=now)
+    def prepare(snapshot: Snapshot) -> Prepared:
+        return prepare_rows(snapshot, items, scorer=scorer, now=now)
 
-    return batch.record_batch(session, items, plan=plan, now=now, prepared=prepared)
+    return batch.record_batch(session, items, prepare=prepare, now=now, prepared=prepared)

@@ -160,7 +160,7 @@ class Pipeline:
             now = self.clock()
             # On SQLite the Python work (profiles, scoring) runs on a snapshot before the write
             # transaction, which holds the lock every receiver needs to commit. PostgreSQL has no
-            # such lock: planning inside the transaction saves the snapshot and its re-check.
+            # such lock: preparing inside the transaction saves the snapshot and its re-check.
             prepared = None
             if self.store.single_writer:
                 with self.store.reading() as snapshot:

@@ -10,9 +10,9 @@ the announcements. Planned on a snapshot, the batch holds SQLite's write lock on
 statements. Leads are plain rows (`LeadRow`), not ORM objects: building and flushing those cost
 more than the rest of the work.
 
-Storage knows nothing of scoring: the plan arrives with its scores already in storage's own terms
+Storage knows nothing of scoring: the prepared rows arrive with their scores already in storage's own terms
 (`storage.scores.StoredScore` applied by `store_score`), and when a read went stale the caller's
-`plan` function is asked again.
+`prepare` function is asked again.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from storage.leads import LIFECYCLE_KINDS, domain_of, fill_empty, make_touch
 from storage.models import Activity, Lead, LeadRow
 
 CHUNK = 500  # rows per multi-row statement: well under SQLite's bound-variable limit
-ATTEMPTS = 3  # plans of one batch before another writer racing for the same rows wins
+ATTEMPTS = 3  # preparations of one batch before another writer racing for the same rows wins
 _LEAD = table(Lead)
 _ACTIVITY = table(Activity)
 
@@ -81,13 +81,13 @@ class Snapshot:
     seen: dict[str, int]  # dedup keys already recorded -> lead id
     rows: dict[str, dict[str, Any]]  # every lead of the batch as read, by email (absent: new)
     marks: dict[int, tuple[int, int]]  # lead id -> (count, max id) of its engagement activities
-    leads: dict[str, LeadRow]  # the known leads by email, to be changed by the plan
+    leads: dict[str, LeadRow]  # the known leads by email, to be changed by `prepare`
     history: dict[int, list[ActivityRead]]  # lead id -> engagement activities, oldest first
 
 
 @dataclass
 class Prepared:
-    """A batch's rows worked out before its write transaction: what was read, and the plan."""
+    """A batch's rows worked out before its write transaction: what was read, and what to write."""
 
     seen: dict[str, int]
     rows: dict[str, dict[str, Any]]
@@ -99,7 +99,7 @@ class Prepared:
     results: list[ItemResult]
 
 
-Plan = Callable[[Snapshot], Prepared]
+Prepare = Callable[[Snapshot], Prepared]
 
 
 def chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
@@ -141,15 +141,15 @@ def record_batch(
     session: Session,
     items: Sequence[Item],
     *,
-    plan: Plan,
+    prepare: Prepare,
     now: datetime,
     prepared: Prepared | None = None,
 ) -> list[ItemResult]:
-    """Write the batch `plan` makes of what `items` depend on; one result per item.
+    """Write the rows `prepare` makes of what `items` depend on; one result per item.
 
-    With `prepared` (planned on a snapshot read before this transaction) the batch is only checked
+    With `prepared` (made on a snapshot read before this transaction) the batch is only checked
     and written; if anything it read has changed since, or without it, the batch is read and
-    planned again inside this transaction. Raises StoreConflict if other writers kept winning.
+    prepared again inside this transaction. Raises StoreConflict if other writers kept winning.
     """
     if prepared is not None:
         with contextlib.suppress(_Stale), session.begin_nested():
@@ -157,21 +157,21 @@ def record_batch(
     for _ in range(ATTEMPTS):
         # Read inside the transaction: only another connection creating the same person or
         # recording the same message at this moment (PostgreSQL) makes it stale.
-        planned = plan(read_batch(session, items))
+        again = prepare(read_batch(session, items))
         with contextlib.suppress(_Stale), session.begin_nested():
-            return _write(session, planned, check=False, now=now)
+            return _write(session, again, check=False, now=now)
     raise StoreConflict(f"batch of {len(items)} inputs kept racing with other writers")
 
 
 class _Stale(Exception):
-    """What the batch read changed before it was written: plan again from the database."""
+    """What the batch read changed before it was written: prepare again from the database."""
 
 
-def _write(session: Session, plan: Prepared, *, check: bool, now: datetime) -> list[ItemResult]:
-    """The planned rows into the database; raises _Stale (nothing written) if they cannot be."""
-    if check and not _unchanged(session, plan):
+def _write(session: Session, prepared: Prepared, *, check: bool, now: datetime) -> list[ItemResult]:
+    """The prepared rows into the database; raises _Stale (nothing written) if they cannot be."""
+    if check and not _unchanged(session, prepared):
         raise _Stale()
-    new = [lead for lead in plan.leads if lead.id < 0]
+    new = [lead for lead in prepared.leads if lead.id < 0]
     ids: dict[int, int] = {}  # placeholder -> real id
     if new:
         made = insert_ignore_many(session, _LEAD, [_insert_values(x, now) for x in new], "email")
@@ -181,44 +181,44 @@ def _write(session: Session, plan: Prepared, *, check: bool, now: datetime) -> l
         for lead in new:
             ids[lead.id] = by_email[lead.email]
             object.__setattr__(lead, "id", ids[lead.id])  # not a change to write back
-            lead.changed.clear()  # inserted as planned
+            lead.changed.clear()  # inserted as prepared
 
     def real(lead_id: int) -> int:
         return ids.get(lead_id, lead_id)
 
-    activities = [{**row, "lead_id": real(row["lead_id"])} for row in plan.activities]
+    activities = [{**row, "lead_id": real(row["lead_id"])} for row in prepared.activities]
     if len(insert_ignore_many(session, _ACTIVITY, activities, "dedup_key")) != len(activities):
         raise _Stale()  # the same message recorded on another connection a moment ago
-    write_leads(session, plan.leads)
-    if plan.changes:
-        changes = [{**row, "lead_id": real(row["lead_id"])} for row in plan.changes]
+    write_leads(session, prepared.leads)
+    if prepared.changes:
+        changes = [{**row, "lead_id": real(row["lead_id"])} for row in prepared.changes]
         session.execute(sa.insert(_ACTIVITY), changes)
     # A lead another process announced meanwhile is theirs: not again.
     announced = set(
-        lifecycle.announce_many(session, lead_ids=[real(i) for i in plan.announce], now=now)
+        lifecycle.announce_many(session, lead_ids=[real(i) for i in prepared.announce], now=now)
     )
     return [
         ItemResult(real(r.lead_id), r.duplicate, r.announced and real(r.lead_id) in announced)
-        for r in plan.results
+        for r in prepared.results
     ]
 
 
-def _unchanged(session: Session, plan: Prepared) -> bool:
-    """True when the keys, leads and histories the plan read are still as they were."""
-    keys = sorted({row["dedup_key"] for row in plan.activities} | set(plan.seen))
+def _unchanged(session: Session, prepared: Prepared) -> bool:
+    """True when the keys, leads and histories the rows were prepared from are still as they were."""
+    keys = sorted({row["dedup_key"] for row in prepared.activities} | set(prepared.seen))
     seen: dict[str, int] = {}
     for chunk in chunks(keys):
         seen.update(_recorded_keys(session, chunk))
-    if seen != plan.seen:
+    if seen != prepared.seen:
         return False
-    emails = sorted({lead.email for lead in plan.leads})
+    emails = sorted({lead.email for lead in prepared.leads})
     rows: dict[str, dict[str, Any]] = {}
     for chunk in chunks(emails):
         rows.update(_lead_rows(session, chunk))
-    if rows != plan.rows:
+    if rows != prepared.rows:
         return False
     marks: dict[int, tuple[int, int]] = {}
-    for chunk in chunks([row["id"] for row in plan.rows.values()]):
+    for chunk in chunks([row["id"] for row in prepared.rows.values()]):
         stmt = (
             select(_ACTIVITY.c.lead_id, sa.func.count(), sa.func.max(_ACTIVITY.c.id))
             .where(_ACTIVITY.c.lead_id.in_(chunk))
@@ -226,7 +226,7 @@ def _unchanged(session: Session, plan: Prepared) -> bool:
             .group_by(_ACTIVITY.c.lead_id)
         )
         marks.update({int(i): (int(n), int(top)) for i, n, top in session.execute(stmt)})
-    return marks == plan.marks
+    return marks == prepared.marks
 
 
 def _recorded_keys(session: Session, keys: list[str]) -> dict[str, int]:
@@ -288,7 +288,7 @@ _DEFAULTS = {
 
 
 def _insert_values(lead: LeadRow, now: datetime) -> dict[str, Any]:
-    """A new lead's INSERT with everything the plan gave it: no UPDATE needed afterwards."""
+    """A new lead's INSERT with everything `prepare` gave it: no UPDATE needed afterwards."""
     values = {name: getattr(lead, name) for name in LeadRow.COLUMNS if name != "id"}
     values["created_at"] = now
     return values

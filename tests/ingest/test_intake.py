@@ -167,10 +167,10 @@ def items_of(pipeline: Pipeline, raw_ids: list[int]) -> list[Item]:
     return out
 
 
-def test_a_plan_made_stale_by_another_writer_is_planned_again(store: Store) -> None:
-    """The batch is planned on a snapshot; another connection then records two of its messages
+def test_rows_made_stale_by_another_writer_are_prepared_again(store: Store) -> None:
+    """The batch is prepared on a snapshot; another connection then records two of its messages
     (creating a person the plan thought new, and changing an existing lead's history). The
-    write sees it and plans again inside its transaction: the rows are those of one by one."""
+    write sees it and prepares again inside its transaction: the rows are those of one by one."""
     pipeline, runs = seeded(store, "stalex", "singlx")
     items = items_of(pipeline, runs["stalex"])
     with store.reading() as snapshot_session:
@@ -190,7 +190,7 @@ def test_a_plan_made_stale_by_another_writer_is_planned_again(store: Store) -> N
         assert got[table_rows] == want[table_rows]
 
 
-def test_an_unchanged_plan_is_written_as_planned(store: Store) -> None:
+def test_rows_still_as_read_are_written_as_prepared(store: Store) -> None:
     pipeline, runs = seeded(store, "planx")
     items = items_of(pipeline, runs["planx"])
     with store.reading() as snapshot_session:

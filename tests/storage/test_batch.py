@@ -1,6 +1,6 @@
-"""storage.batch on its own: what it reads, how it checks a plan made on a snapshot, what it
-writes, and when it gives up. The plans here are made by hand, without scoring: storage writes
-whatever plan it is given, and knows nothing of how it was made."""
+"""storage.batch on its own: what it reads, how it checks rows prepared on a snapshot, what it
+writes, and when it gives up. The rows here are prepared by hand, without scoring: storage writes
+whatever rows it is given, and knows nothing of how it was made."""
 
 from __future__ import annotations
 
@@ -34,10 +34,10 @@ def item(email: str, key: str, *, name: str | None = None) -> Item:
     )
 
 
-def plain_plan(items: list[Item], calls: list[Snapshot]):  # type: ignore[no-untyped-def]
-    """Each item applied to its lead, no score, nobody announced: the least a plan can be."""
+def plain_prepare(items: list[Item], calls: list[Snapshot]):  # type: ignore[no-untyped-def]
+    """Each item applied to its lead, no score, nobody announced: the least a preparation can be."""
 
-    def plan(snapshot: Snapshot) -> Prepared:
+    def prepare(snapshot: Snapshot) -> Prepared:
         calls.append(snapshot)
         leads, new, activities, results = snapshot.leads, [], [], []
         recorded = dict(snapshot.seen)
@@ -58,7 +58,7 @@ def plain_plan(items: list[Item], calls: list[Snapshot]):  # type: ignore[no-unt
         s = snapshot
         return Prepared(s.seen, s.rows, s.marks, known + new, activities, [], [], results)
 
-    return plan
+    return prepare
 
 
 def count(store: Store, model: type) -> int:
@@ -66,7 +66,7 @@ def count(store: Store, model: type) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_a_batch_is_written_as_planned_and_the_same_key_twice_is_one_activity(
+def test_a_batch_is_written_as_prepared_and_the_same_key_twice_is_one_activity(
     store: Store,
 ) -> None:
     items = [
@@ -76,7 +76,7 @@ def test_a_batch_is_written_as_planned_and_the_same_key_twice_is_one_activity(
     ]
     calls: list[Snapshot] = []
     with store.session() as session:
-        results = batch.record_batch(session, items, plan=plain_plan(items, calls), now=NOW)
+        results = batch.record_batch(session, items, prepare=plain_prepare(items, calls), now=NOW)
     assert [r.duplicate for r in results] == [False, True, False]
     assert results[0].lead_id == results[1].lead_id != results[2].lead_id
     assert len(calls) == 1
@@ -86,47 +86,49 @@ def test_a_batch_is_written_as_planned_and_the_same_key_twice_is_one_activity(
         assert ann is not None and ann.name == "Ann" and ann.last_activity_at == NOW
 
 
-def test_a_prepared_plan_gone_stale_is_planned_again_inside_the_transaction(
+def test_rows_prepared_on_a_stale_snapshot_are_prepared_again_inside_the_transaction(
     store: Store,
 ) -> None:
     items = [item("cat@acme.example", "msgid:3")]
     calls: list[Snapshot] = []
-    plan = plain_plan(items, calls)
+    prepare = plain_prepare(items, calls)
     with store.reading() as session:
-        prepared = plan(batch.read_batch(session, items))
-    assert prepared.leads[0].id < 0  # planned as a new person
+        prepared = prepare(batch.read_batch(session, items))
+    assert prepared.leads[0].id < 0  # prepared as a new person
     with store.session() as session:  # another writer creates her meanwhile
         batch.record_batch(
             session,
             [item("cat@acme.example", "msgid:other")],
-            plan=plain_plan([item("cat@acme.example", "msgid:other")], []),
+            prepare=plain_prepare([item("cat@acme.example", "msgid:other")], []),
             now=NOW,
         )
     with store.session() as session:
-        [result] = batch.record_batch(session, items, plan=plan, now=NOW, prepared=prepared)
-    assert len(calls) == 2  # the snapshot's plan, then one inside the transaction
+        [result] = batch.record_batch(session, items, prepare=prepare, now=NOW, prepared=prepared)
+    assert len(calls) == 2  # the snapshot's, then one inside the transaction
     assert calls[1].rows  # the second read saw the lead the other writer made
     assert count(store, Lead) == 1 and count(store, Activity) == 2
     assert result.lead_id == calls[1].rows["cat@acme.example"]["id"]
 
 
-def test_a_plan_that_keeps_losing_the_race_is_a_temporary_failure(store: Store) -> None:
+def test_a_batch_that_keeps_losing_the_race_is_a_temporary_failure(store: Store) -> None:
     with store.session() as session:
         batch.record_batch(
             session,
             [item("dan@acme.example", "msgid:4")],
-            plan=plain_plan([item("dan@acme.example", "msgid:4")], []),
+            prepare=plain_prepare([item("dan@acme.example", "msgid:4")], []),
             now=NOW,
         )
     items = [item("dan@acme.example", "msgid:5")]
     attempts: list[Snapshot] = []
 
-    def blind(snapshot: Snapshot) -> Prepared:  # plans dan as new whatever the database says
+    def blind(snapshot: Snapshot) -> Prepared:  # makes dan new whatever the database says
         attempts.append(snapshot)
-        return plain_plan(items, [])(Snapshot(snapshot.seen, snapshot.rows, snapshot.marks, {}, {}))
+        return plain_prepare(items, [])(
+            Snapshot(snapshot.seen, snapshot.rows, snapshot.marks, {}, {})
+        )
 
     with pytest.raises(StoreConflict) as raised, store.session() as session:
-        batch.record_batch(session, items, plan=blind, now=NOW)
+        batch.record_batch(session, items, prepare=blind, now=NOW)
     assert isinstance(raised.value, StoreUnavailable)  # receivers answer "retry later"
     assert len(attempts) == batch.ATTEMPTS
     assert count(store, Activity) == 1  # nothing of the lost batch was written
