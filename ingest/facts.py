@@ -15,8 +15,7 @@ from typing import Any, Protocol
 
 from scoring.types import ActivityFacts, LeadFacts, ScoreResult
 from storage.leads import LIFECYCLE_KINDS, touch_fields
-from storage.models import Lead, LeadRow
-from storage.rescore import parse_time
+from storage.models import Lead, LeadRow, parse_time
 from storage.scores import TEXT_FOR_SCORING, StoredScore
 
 _NO_FIELDS = (None, "null", "{}", "")

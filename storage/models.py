@@ -13,6 +13,13 @@ from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
 
+def parse_time(value: Any) -> datetime | None:
+    """A stored UTC datetime as the driver returns it (text on SQLite) → aware datetime."""
+    if value is None or isinstance(value, datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite keeps no zone, so naive values are read as UTC)."""
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,7 +32,7 @@ from storage import lifecycle
 from storage.db import Store
 from storage.errors import TransitionRefused
 from storage.leads import LIFECYCLE_KINDS
-from storage.models import Activity, Lead, LeadStatus, ScoringState
+from storage.models import Activity, Lead, LeadStatus, ScoringState, parse_time
 from storage.scores import TEXT_FOR_SCORING, StoredScore, score_changed, visible_change
 
 FINGERPRINT = "rules_fingerprint"
@@ -80,13 +80,6 @@ _ACTIVITY_COLUMNS = [
     # Raw JSON text (SQLite) or already parsed (psycopg): most activities have no fields at all.
     sa.type_coerce(A.c.data["fields"], sa.String).label("fields"),
 ]
-
-
-def parse_time(value: Any) -> datetime | None:
-    """A stored UTC datetime as the driver returns it (text on SQLite) → aware datetime."""
-    if value is None or isinstance(value, datetime):
-        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 # --- reads ------------------------------------------------------------------------------------
