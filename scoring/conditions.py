@@ -10,19 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from scoring.lexicon import DISPOSABLE, WEBMAIL, KeywordIndex, Keywords, in_domains
+from storage.errors import RuleError
 
 DOMAIN_CLASSES = ("business", "webmail", "disposable", "competitor")
 PROFILE_PARTS = ("name", "company", "title", "phone")
 _NUMERIC_OPS = ("gte", "gt", "lte", "lt")
 _NO_HITS: set[int] = set()
-
-
-class RuleError(ValueError):
-    """A problem in one rule; `key` lets the loader point at the line that holds it."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(message)
-        self.key = key
 
 
 class LeadCtx:

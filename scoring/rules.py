@@ -7,11 +7,11 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from scoring.conditions import RuleError, Vocabulary, compile_when
+from scoring.conditions import Vocabulary, compile_when
 from scoring.engine import RuleSet
 from scoring.lexicon import REGIONS, Keywords
 from scoring.rulebook import Product, Rule
-from storage.errors import ConfigError
+from storage.errors import ConfigError, RuleError
 
 DEFAULT_RULES = Path(__file__).with_name("default_rules.toml")
 MAX_POINTS = 100.0

@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.jobs.gc import collector_paused
 from ingest.facts import activity_facts_by_lead, lead_facts, stored_score
 from scoring.types import ActivityFacts, LeadFacts, Scorer, ScoreResult
 from storage import rescore as sql
@@ -175,15 +176,16 @@ class FullPath:
         acts = activity_facts_by_lead(activities)
         items = [(lead_facts(r), acts.get(r.id, [])) for r in rows]
         t1 = time.perf_counter()
-        changes, stale = _changes(
-            rows,
-            items,
-            self.scorer,
-            now=self.now,
-            full=stats.full,
-            costs=self.costs,
-            plans=plan_texts(self.scorer, items, self.fingerprint),
-        )
+        with collector_paused():  # scoring makes no reference cycles; collections over the
+            changes, stale = _changes(  # engine's plan cache would cost more than the work
+                rows,
+                items,
+                self.scorer,
+                now=self.now,
+                full=stats.full,
+                costs=self.costs,
+                plans=plan_texts(self.scorer, items, self.fingerprint),
+            )
         self.costs.changed = len(changes) / len(rows)
         t2 = time.perf_counter()
         written = sql.write_changes(
