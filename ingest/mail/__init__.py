@@ -70,7 +70,7 @@ def read_email(
     verdict = classify(msg)
     if verdict is not None:
         return verdict
-    sender = _single(msg, "from")
+    sender = _single(msg, "from", ours=internal_domains)  # a rep's own domain may be `.local`
     body = extract_body(msg, max_parts=max_parts)
     subject = first(msg, "subject", limit=SUBJECT_LIMIT)
     receipt = read_receipt(msg, subject, body.best)
@@ -115,14 +115,14 @@ def _parse(raw: bytes) -> Message:
     return msg
 
 
-def _single(msg: Message, name: str) -> Address:
+def _single(msg: Message, name: str, *, ours: frozenset[str] = frozenset()) -> Address:
     values = header_values(msg, name, rfc2047=False)
     if not values:
         raise ParseError(f"no {name.title()} header: no sender to attribute the message to")
     if len(values) > 1:
         raise ParseError(f"{len(values)} {name.title()} headers: ambiguous sender, not guessing")
     try:
-        return parse_single(values[0], header=name)
+        return parse_single(values[0], header=name, ours=ours)
     except AddressError as exc:
         raise ParseError(str(exc)) from None
 

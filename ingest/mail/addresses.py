@@ -56,8 +56,18 @@ class Address:
         return self.email.rsplit("@", 1)[0]
 
 
-def normalise(addr: str) -> str:
-    """Validate with email-validator (no DNS) and lower-case; raises AddressError."""
+def normalise(addr: str, *, ours: frozenset[str] = frozenset()) -> str:
+    """Validate with email-validator (no DNS) and lower-case; raises AddressError.
+
+    An address in one of `ours` (the team's own domains) is a rep's, never a lead's: its domain may
+    be a special-use or single-label name (`corp.local`, `acme.lan`, `ad`) that email-validator
+    refuses for mail on the internet, so only its local part is validated then.
+    """
+    local, at, domain = addr.rpartition("@")
+    domain = domain.lower().rstrip(".")
+    if at and ours and _OWN_DOMAIN.fullmatch(domain) and in_domains(domain, ours):
+        checked = normalise(f"{local}@example.com")
+        return f"{checked.rpartition('@')[0]}@{domain}"
     try:
         result = validate_email(addr, check_deliverability=False)
     except EmailNotValidError as exc:
@@ -65,8 +75,15 @@ def normalise(addr: str) -> str:
     return result.normalized.lower()
 
 
-def parse_single(value: str, *, header: str) -> Address:
-    """Parse a header value that must hold exactly one mailbox; raises AddressError otherwise."""
+# A domain name as an internal network names it: letters, digits and hyphens in dot-separated labels.
+_OWN_DOMAIN = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))*")
+
+
+def parse_single(value: str, *, header: str, ours: frozenset[str] = frozenset()) -> Address:
+    """Parse a header value that must hold exactly one mailbox; raises AddressError otherwise.
+
+    `ours`: the team's own domains, whose addresses are accepted on any domain name (normalise).
+    """
     value = _ENCODED_WORD.sub(_reencode, value.replace("\r", " ").replace("\n", " ")[:2000])
     bare = _COMMENT.sub(" ", _QUOTED.sub(" ", value))
     tokens = {t.lower().strip(".") for t in ADDRESS_TOKEN.findall(bare)}
@@ -95,7 +112,7 @@ def parse_single(value: str, *, header: str) -> Address:
     addr = mailbox.addr_spec
     if pairs[0][1].lower() != addr.lower():
         raise AddressError(f"{header} is ambiguous ({pairs[0][1]!r} vs {addr!r})")
-    return Address(email=normalise(addr), name=display_name(mailbox.display_name))
+    return Address(email=normalise(addr, ours=ours), name=display_name(mailbox.display_name))
 
 
 def _reencode(match: re.Match[str]) -> str:

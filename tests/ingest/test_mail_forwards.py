@@ -9,6 +9,7 @@ import pytest
 
 from ingest.inquiry import Inquiry, NotALead
 from ingest.mail import read_email
+from storage.errors import ParseError
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 INTERNAL = frozenset({"ourco.com"})
@@ -261,3 +262,37 @@ def test_external_forward_is_the_forwarder_lead() -> None:
     raw = forward(GMAIL).replace(b"rita@ourco.com>", b"rita@partner.com>", 1)
     result = lead(raw)
     assert result.email == "rita@partner.com" and result.forwarded_by is None
+
+
+def _from(address: str, body: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Rita Rep <{address}>"
+    msg["To"] = "leads@leads.example.com"
+    msg["Subject"] = "Fwd: Quote request"
+    msg["Message-ID"] = "<fwd-special@example.com>"
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+@pytest.mark.parametrize(
+    "domain", ["corp.local", "acme.lan", "eu.acme.internal", "ad", "dc01.acme.test"]
+)
+def test_a_rep_on_a_special_use_internal_domain_can_forward(domain: str) -> None:
+    """email-validator refuses `.local`, `.test` and friends for mail on the internet; the rep's
+    own address is ours, not a lead's, so it is accepted when it is in the internal domains."""
+    raw = _from(f"Rita.Rep@{domain.upper()}", GMAIL)
+    result = read_email(raw, internal_domains=frozenset({domain}), received_at=NOW)
+    assert isinstance(result, Inquiry), result
+    assert result.email == "jane@acme-corp.co.uk"
+    assert result.forwarded_by == f"rita.rep@{domain}"
+
+
+def test_a_special_use_domain_outside_ours_is_still_refused() -> None:
+    with pytest.raises(ParseError, match="special-use"):
+        read_email(_from("rita@corp.local", GMAIL), internal_domains=INTERNAL, received_at=NOW)
+    body = GMAIL.replace("jane@acme-corp.co.uk", "jane@customer.local")
+    result = read_email(
+        _from("rita@corp.local", body), internal_domains=frozenset({"corp.local"}), received_at=NOW
+    )
+    # The original sender is a lead: a special-use domain is never one, so a person looks at it.
+    assert isinstance(result, NotALead) and result.kind == "review", result
