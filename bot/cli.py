@@ -1,4 +1,4 @@
-"""The `leadbot` command: serve, ingest, leads, score, rescore, reprocess, db upgrade.
+"""The `leadbot` command: serve, ingest, leads, score, rescore, reprocess, outbox, db upgrade.
 
 Errors of our hierarchy are caught here once and become a message and an exit status that a mail
 server understands for `ingest` (sysexits.h: 65 EX_DATAERR, 75 EX_TEMPFAIL).
@@ -19,11 +19,13 @@ from bot.config import Settings
 from bot.jobs.rescore import rescore_all
 from bot.runtime import Runtime, build_runtime
 from ingest.facts import activity_facts, lead_facts
+from ingest.mail.text import clean_line
 from scoring import explain_json, explain_text
+from storage import outbox
 from storage.errors import ConfigError, InputRejected, LeadBotError, LeadNotFound, StoreUnavailable
 from storage.leads import activities_of, get_lead, list_leads, notes_of, search_leads
 from storage.migrate import upgrade
-from storage.models import Lead, LeadStatus, RawStatus, utcnow
+from storage.models import Lead, LeadStatus, OutboxMessage, RawStatus, utcnow
 from storage.public import lead_detail, lead_public
 from storage.scores import engagement_activities
 
@@ -186,6 +188,49 @@ def cmd_leads_search(args: argparse.Namespace, rt: Runtime) -> int:
     return EX_OK
 
 
+def _outbox_row(m: OutboxMessage) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "kind": m.kind,
+        "lead_id": m.lead_id,
+        "status": m.status,
+        "attempts": m.attempts,
+        "next_attempt_at": m.next_attempt_at,
+        "created_at": m.created_at,
+        "last_error": m.last_error,
+    }
+
+
+def cmd_outbox_list(args: argparse.Namespace, rt: Runtime) -> int:
+    with rt.store.session() as session:
+        messages = outbox.unsent(session, dead_only=args.dead, limit=args.limit)
+        rows = [_outbox_row(m) for m in messages]
+    if args.json:
+        _print_json(rows)
+        return EX_OK
+    for r in rows:
+        lead = f"lead #{r['lead_id']}" if r["lead_id"] is not None else "no lead"
+        when = r["next_attempt_at"].isoformat(timespec="seconds") if r["next_attempt_at"] else ""
+        # The error came from Slack or a sender bug: one line, no control characters.
+        error = clean_line(r["last_error"], limit=200) or ""
+        print(
+            f"#{r['id']:<6} {r['status']:<7} {r['kind']:<12} {lead:<12} "
+            f"attempts={r['attempts']} next={when} {error}".rstrip()
+        )
+    if not rows:
+        print("no dead letters" if args.dead else "nothing waiting in the outbox")
+    return EX_OK
+
+
+def cmd_outbox_retry(args: argparse.Namespace, rt: Runtime) -> int:
+    if args.dead == bool(args.ids):
+        raise InputRejected("give message ids or --dead (every dead letter), not both")
+    with rt.store.session() as session:
+        retried = outbox.retry(session, ids=None if args.dead else args.ids, now=utcnow())
+    print(f"{len(retried)} message(s) due again: the dispatcher of `leadbot serve` sends them")
+    return EX_OK
+
+
 def cmd_db_upgrade(args: argparse.Namespace, rt: Runtime) -> int:
     upgrade(rt.store)
     print("database is up to date")
@@ -275,18 +320,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="compare stored reasons of every lead too")
     p.set_defaults(func=cmd_rescore)
 
+    box = sub.add_parser("outbox", help="Slack messages not sent yet, dead letters").add_subparsers(
+        dest="outbox_command", required=True
+    )
+    p = box.add_parser("list", help="pending messages and dead letters, oldest first")
+    p.add_argument("--dead", action="store_true", help="dead letters only")
+    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_outbox_list)
+    p = box.add_parser("retry", help="send messages again: these ids, or every dead letter")
+    p.add_argument("ids", nargs="*", type=int, metavar="ID")
+    p.add_argument("--dead", action="store_true", help="every dead letter")
+    p.set_defaults(func=cmd_outbox_retry)
+
     db = sub.add_parser("db", help="database schema").add_subparsers(
         dest="db_command", required=True
     )
     p = db.add_parser("upgrade", help="apply Alembic migrations")
     p.set_defaults(func=cmd_db_upgrade)
-    for extend in EXTENSIONS:
-        extend(sub)
     return parser
-
-
-# Features add subcommands here (score train, import, …): each gets the subparsers object.
-EXTENSIONS: list[Callable[[Any], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

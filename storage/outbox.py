@@ -15,6 +15,7 @@ from sqlalchemy import or_, select, update
 from sqlmodel import Session, col
 
 from storage.db import Store, insert_ignore, insert_ignore_many, table
+from storage.errors import InputRejected
 from storage.models import OutboxMessage, utcnow
 
 MAX_ATTEMPTS = 12  # unexpected errors (a bug in a sender) before a message is a dead letter
@@ -158,3 +159,41 @@ def reschedule(
 
 def pending_count(session: Session) -> int:
     return len(list(session.scalars(select(col(Row.id)).where(col(Row.status) == "pending"))))
+
+
+def unsent(session: Session, *, dead_only: bool = False, limit: int = 1000) -> list[OutboxMessage]:
+    """Messages not sent yet, oldest first: pending ones and dead letters, or dead letters only."""
+    statuses = ["dead"] if dead_only else ["pending", "dead"]
+    stmt = select(Row).where(col(Row.status).in_(statuses)).order_by(col(Row.id)).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def retry(
+    session: Session, *, ids: list[int] | None = None, now: datetime | None = None
+) -> list[int]:
+    """Messages made due again now with a fresh count of attempts: these `ids` (dead or pending),
+    or without ids every dead letter. Returns the ids retried; raises InputRejected for an id
+    that does not exist or was sent already (sending it again would post twice)."""
+    now = now or utcnow()
+    if ids is None:
+        dead = session.scalars(select(col(Row.id)).where(col(Row.status) == "dead"))
+        chosen = [int(i) for i in dead if i is not None]
+    else:
+        found = dict(
+            session.execute(select(col(Row.id), col(Row.status)).where(col(Row.id).in_(ids))).all()
+        )
+        for i in ids:
+            if i not in found:
+                raise InputRejected(f"no outbox message {i}")
+            if found[i] == "sent":
+                raise InputRejected(f"outbox message {i} was sent already")
+        chosen = sorted(set(ids))
+    if chosen:
+        session.execute(
+            update(Row)
+            .where(col(Row.id).in_(chosen), col(Row.status) != "sent")
+            .values(
+                status="pending", attempts=0, next_attempt_at=now, locked_by=None, locked_until=None
+            )
+        )
+    return chosen
