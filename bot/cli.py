@@ -1,4 +1,4 @@
-"""The `leadbot` command: serve, ingest, leads, score, rescore, reprocess, outbox, db upgrade.
+"""The `leadbot` command: serve, ingest, leads, score, rescore, reprocess, review, outbox, db.
 
 Errors of our hierarchy are caught here once and become a message and an exit status that a mail
 server understands for `ingest` (sysexits.h: 65 EX_DATAERR, 75 EX_TEMPFAIL).
@@ -11,7 +11,11 @@ import asyncio
 import json
 import logging
 import sys
+import unicodedata
 from collections.abc import Callable, Sequence
+from email import message_from_bytes
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from typing import Any
 
 from bot.cli_scoring import add_import_parser, add_train_parser
@@ -19,13 +23,24 @@ from bot.config import Settings
 from bot.jobs.rescore import rescore_all
 from bot.runtime import Runtime, build_runtime
 from ingest.facts import activity_facts, lead_facts
+from ingest.mail.addresses import normalise
+from ingest.mail.body import message_text
+from ingest.mail.headers import first
 from ingest.mail.text import clean_line
 from scoring import explain_json, explain_text
 from storage import outbox
-from storage.errors import ConfigError, InputRejected, LeadBotError, LeadNotFound, StoreUnavailable
+from storage import raw as raw_store
+from storage.errors import (
+    AddressError,
+    ConfigError,
+    InputRejected,
+    LeadBotError,
+    LeadNotFound,
+    StoreUnavailable,
+)
 from storage.leads import activities_of, get_lead, list_leads, notes_of, search_leads
 from storage.migrate import upgrade
-from storage.models import Lead, LeadStatus, OutboxMessage, RawStatus, utcnow
+from storage.models import Lead, LeadStatus, OutboxMessage, RawInput, RawStatus, utcnow
 from storage.public import lead_detail, lead_public
 from storage.scores import engagement_activities
 
@@ -231,6 +246,92 @@ def cmd_outbox_retry(args: argparse.Namespace, rt: Runtime) -> int:
     return EX_OK
 
 
+def _terminal(text: str) -> str:
+    """Text from outside for a terminal: no escape sequences or other control characters."""
+    keep = {"\n", "\t"}
+    return "".join(
+        ch if ch in keep or unicodedata.category(ch) not in ("Cc", "Cf") else " " for ch in text
+    )
+
+
+def _review_row(raw: RawInput) -> dict[str, Any]:
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw.content[:65536], headersonly=True)
+    subject = first(headers, "subject") if raw.kind == "email" else None
+    sender = first(headers, "from") if raw.kind == "email" else None
+    return {
+        "id": raw.id,
+        "status": raw.status,
+        "kind": raw.kind,
+        "channel": raw.channel,
+        "received_at": raw.received_at,
+        "from": sender,
+        "subject": subject,
+        "reason": clean_line(raw.reason, limit=500),
+    }
+
+
+def cmd_review_list(args: argparse.Namespace, rt: Runtime) -> int:
+    with rt.store.session() as session:
+        rows = [_review_row(raw) for raw in raw_store.needing_review(session, limit=args.limit)]
+    if args.json:
+        _print_json(rows)
+        return EX_OK
+    for r in rows:
+        what = r["subject"] or r["channel"]
+        print(f"#{r['id']:<6} {r['status']:<7} {what} — {r['reason'] or ''}".rstrip(" —"))
+    if not rows:
+        print("nothing waits for review")
+    return EX_OK
+
+
+def cmd_review_show(args: argparse.Namespace, rt: Runtime) -> int:
+    with rt.store.session() as session:
+        raw = raw_store.raw_for_review(session, args.id)
+        row = _review_row(raw)
+        if raw.kind == "email":
+            msg = message_from_bytes(raw.content, policy=compat32)
+            text = message_text(msg, max_parts=rt.settings.max_mime_parts)
+        else:
+            text = raw.content.decode("utf-8", "replace")
+    if args.json:
+        _print_json({**row, "text": text[:20_000]})
+        return EX_OK
+    for key in ("id", "status", "kind", "channel", "received_at", "from", "subject", "reason"):
+        if row[key] is not None:
+            print(f"{key:<12} {row[key]}")
+    print()
+    print(_terminal(text[:20_000]).rstrip())
+    return EX_OK
+
+
+def cmd_review_resolve(args: argparse.Namespace, rt: Runtime) -> int:
+    try:
+        email = normalise(args.email)
+    except AddressError as e:
+        raise InputRejected(str(e)) from None
+    name = clean_line(args.name, limit=200)
+    with rt.store.session() as session:
+        raw_store.resolve_review(session, args.id, email=email, name=name, by="cli")
+    outcome = rt.pipeline.process(args.id)
+    if outcome.lead_id is None:
+        raise InputRejected(f"input {args.id} is {outcome.status.value}: {outcome.reason}")
+    print(
+        f"input {args.id} -> lead #{outcome.lead_id} <{email}> ({outcome.status.value})"
+        + (", announced" if outcome.announced else "")
+    )
+    return EX_OK
+
+
+def cmd_review_dismiss(args: argparse.Namespace, rt: Runtime) -> int:
+    reason = clean_line(args.reason, limit=500)
+    if not reason:
+        raise InputRejected("--reason must say why")
+    with rt.store.session() as session:
+        raw_store.dismiss_review(session, args.id, reason=reason, by="cli")
+    print(f"input {args.id} dismissed: {reason}")
+    return EX_OK
+
+
 def cmd_db_upgrade(args: argparse.Namespace, rt: Runtime) -> int:
     upgrade(rt.store)
     print("database is up to date")
@@ -319,6 +420,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=10_000)
     p.add_argument("--full", action="store_true", help="compare stored reasons of every lead too")
     p.set_defaults(func=cmd_rescore)
+
+    review = sub.add_parser(
+        "review", help="inputs that need a person: forwards without a sender, failed inputs"
+    ).add_subparsers(dest="review_command", required=True)
+    p = review.add_parser("list", help="kept for review or failed, oldest first")
+    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_review_list)
+    p = review.add_parser("show", help="one input: its headers, the reason and its text")
+    p.add_argument("id", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_review_show)
+    p = review.add_parser("resolve", help="name the sender: the input becomes their lead")
+    p.add_argument("id", type=int)
+    p.add_argument("--email", required=True)
+    p.add_argument("--name")
+    p.set_defaults(func=cmd_review_resolve)
+    p = review.add_parser("dismiss", help="not a lead: archive it with the reason")
+    p.add_argument("id", type=int)
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_review_dismiss)
 
     box = sub.add_parser("outbox", help="Slack messages not sent yet, dead letters").add_subparsers(
         dest="outbox_command", required=True

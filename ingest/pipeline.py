@@ -41,6 +41,7 @@ def _read_email(raw: RawInput, ctx: ReadContext) -> Inquiry | NotALead:
         internal_domains=ctx.internal_domains,
         received_at=raw.received_at,
         max_parts=ctx.max_parts,
+        resolved=(raw.envelope or {}).get("resolved_sender"),
     )
 
 

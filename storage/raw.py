@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from storage.db import Store, insert_ignore_many, table
+from storage.errors import InputRejected
 from storage.models import RawInput, RawStatus, utcnow
 
 _RAW = table(RawInput)
@@ -180,3 +181,47 @@ def mark_raws(session: Session, marks: Sequence[RawMark]) -> None:
             values["message_id"] = sa.bindparam("b_msgid")
         stmt = sa.update(raw).where(raw.c.id == sa.bindparam("b_id")).values(**values)
         session.connection().execute(stmt, rows)
+
+
+# --- inputs a person has to look at ---------------------------------------------------------------
+
+NEEDS_A_PERSON = (RawStatus.REVIEW, RawStatus.FAILED)
+
+
+def needing_review(session: Session, *, limit: int = 1000) -> list[RawInput]:
+    """Inputs kept for review or failed, oldest first."""
+    stmt = (
+        select(RawInput)
+        .where(col(RawInput.status).in_([s.value for s in NEEDS_A_PERSON]))
+        .order_by(col(RawInput.id))
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def raw_for_review(session: Session, raw_id: int) -> RawInput:
+    """One input kept for review or failed; InputRejected when there is none such."""
+    raw = session.get(RawInput, raw_id)
+    if raw is None:
+        raise InputRejected(f"no input {raw_id}")
+    if raw.status not in NEEDS_A_PERSON:
+        raise InputRejected(f"input {raw_id} is {raw.status}, not waiting for review")
+    return raw
+
+
+def resolve_review(session: Session, raw_id: int, *, email: str, name: str | None, by: str) -> None:
+    """Name the sender a person found for a kept input: it goes back to pending, and reading it
+    again makes that person the lead (`envelope["resolved_sender"]`)."""
+    raw = raw_for_review(session, raw_id)
+    envelope = {**(raw.envelope or {}), "resolved_sender": {"email": email, "name": name, "by": by}}
+    session.execute(
+        update(RawInput)
+        .where(col(RawInput.id) == raw_id)
+        .values(envelope=envelope, status=RawStatus.PENDING, reason=None)
+    )
+
+
+def dismiss_review(session: Session, raw_id: int, *, reason: str, by: str) -> None:
+    """A kept input a person decided is not a lead: archived with their reason."""
+    raw_for_review(session, raw_id)
+    mark_raw(session, raw_id, status=RawStatus.ARCHIVED, reason=f"dismissed by {by}: {reason}")

@@ -5,13 +5,22 @@ from __future__ import annotations
 import email
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
 from email.policy import compat32
+from typing import Any
 
 from ingest.inquiry import ActivityKind, Inquiry, NotALead
-from ingest.mail.addresses import Address, in_domains, is_robot, parse_single
+from ingest.mail.addresses import (
+    Address,
+    display_name,
+    in_domains,
+    is_robot,
+    normalise,
+    parse_single,
+)
 from ingest.mail.body import TEXT_LIMIT, Body, extract_body, message_text
 from ingest.mail.classify import classify
 from ingest.mail.companies import company_from_domain, country_from_domain
@@ -61,16 +70,29 @@ def read_email(
     internal_domains: frozenset[str] = frozenset(),
     received_at: datetime,
     max_parts: int = 1000,
+    resolved: Mapping[str, Any] | None = None,
 ) -> Inquiry | NotALead:
     """Parse a raw RFC 5322 message into the inquiry it carries, or say why it is not a lead.
 
+    `resolved` ({"email", "name"}): the sender a person named for a message kept for review (a
+    forward without a findable original sender, or no usable From); that person becomes the lead.
     Raises ParseError when the input has no single usable sender or is not an email at all.
     """
     msg = _parse(raw)
     verdict = classify(msg)
     if verdict is not None:
         return verdict
-    sender = _single(msg, "from", ours=internal_domains)  # a rep's own domain may be `.local`
+    try:
+        sender = _single(msg, "from", ours=internal_domains)  # a rep's own domain may be `.local`
+    except ParseError:
+        if resolved is None:
+            raise
+        # No usable From, and a person said who wrote it: they are the lead, with the whole text.
+        fields = {"resolved_by": str(resolved.get("by") or "")}
+        subject = first(msg, "subject", limit=SUBJECT_LIMIT)
+        text = extract_body(msg, max_parts=max_parts).best
+        found = _Lead(_resolved(resolved), subject, text, reply=False, fields=fields)
+        return _inquiry(found, msg, raw, received_at=received_at)
     body = extract_body(msg, max_parts=max_parts)
     subject = first(msg, "subject", limit=SUBJECT_LIMIT)
     receipt = read_receipt(msg, subject, body.best)
@@ -97,11 +119,30 @@ def read_email(
         lead = _Lead(via, subject, body.best, reply=False, fields={"via": sender.email})
     else:
         lead = _Lead(sender, subject, body.best, reply=_is_reply(msg, subject))
+    if isinstance(lead, NotALead) and lead.kind == "review" and resolved is not None:
+        forward = find_forward(body.text) or find_forward(body.html_text)
+        found = _Lead(
+            _resolved(resolved),
+            (forward.subject if forward else None) or strip_forward_prefixes(subject),
+            forward.body if forward else body.best,
+            reply=False,
+            fields={"resolved_by": str(resolved.get("by") or "")},
+        )
+        lead = _forwarded(found, sender, forward.note if forward else "", via="resolved")
     if isinstance(lead, NotALead):
         return lead
     if body.truncated:
         lead.fields["parts_truncated"] = str(body.parts_seen)
     return _inquiry(lead, msg, raw, received_at=received_at)
+
+
+def _resolved(resolved: Mapping[str, Any]) -> Address:
+    """The sender a person named: validated like any lead's address."""
+    try:
+        email = normalise(str(resolved.get("email") or ""))
+    except AddressError as exc:
+        raise ParseError(f"the sender named in review is unusable: {exc}") from None
+    return Address(email, display_name(str(resolved.get("name") or "")))
 
 
 def _parse(raw: bytes) -> Message:
