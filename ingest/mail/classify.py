@@ -27,13 +27,44 @@ _AUTO_SUBJECT = re.compile(
     r"auto:\s.{0,200}\b(out of (the )?office|abwesend|absent))",
     re.IGNORECASE,
 )
+# Delivery reports as mail servers and gateways title them, in the languages they localise to.
 _BOUNCE_SUBJECT = re.compile(
     r"(undeliverable|undelivered mail|delivery status notification|mail delivery failed|"
-    r"delivery failure|returned mail|failure notice|unzustellbar|non remis|"
-    r"nicht zustellbar|mail delivery (system|subsystem))",
+    r"delivery failure|delivery has failed|returned mail|failure notice|unzustellbar|"
+    r"nicht zustellbar|mail delivery (system|subsystem)|(your )?message (could not|couldn.t|"
+    r"was not|wasn.t) (be )?delivered|delivery (notification|report): ?(delay|fail)|"
+    r"non remis|non distribu[ée]|[ée]chec de (la )?(remise|distribution)|"
+    r"notification d.[ée]tat de (la )?(remise|distribution)|"
+    r"no se (puede|pudo) entregar|notificaci[óo]n de estado de (la )?entrega|"
+    r"impossibile recapitare|non recapitabile|notifica sullo stato del recapito|"
+    r"n[ãa]o (é poss[íi]vel|foi poss[íi]vel) entregar|"
+    r"onbestelbaar|kan niet worden bezorgd|niedostarczaln|nie mo[żz]na dostarczy[ćc]|"
+    r"nedoru[čc]iteln|ej levererbar|kunde inte levereras|"
+    r"ikke levert|kan ikke leveres|kunne ikke leveres|ei voitu toimittaa|"
+    r"kézbesíthetetlen|nedostavljiv|teslim edilemedi|iletilemedi|"
+    r"недоставлен|не доставлен|не может быть доставлен|не вдалося доставити|"
+    r"(メール)?(配信不能|配信エラー|配送エラー|送信エラー)|未配達|宛先不明|"
+    r"退信|无法投递|無法投遞|投递失败|发送失败|전송 실패|배달 실패|반송)",
     re.IGNORECASE,
 )
 _BOUNCE_SENDER = re.compile(r"(^|[<\s\"])(mailer-daemon|postmaster)@", re.IGNORECASE)
+# Machine reports inside a message: delivery status, complaint feedback (RFC 5965 ARF), the
+# returned headers of a bounce.
+_REPORT_PARTS = frozenset(
+    {
+        "message/delivery-status",
+        "message/feedback-report",
+        "message/global-delivery-status",
+        "text/rfc822-headers",
+    }
+)
+_MAX_PARTS_SEEN = 50
+# List servers writing about a post (not a member, awaiting moderation), not a person.
+_LIST_SERVER = re.compile(
+    r"(^|[<\s\"])([^@<\s\"]+-(owner|bounces?|request)|owner-[^@<\s\"]+|mailman|majordomo|"
+    r"listserv|sympa|ezmlm)@",
+    re.IGNORECASE,
+)
 _SUPPRESS = re.compile(r"\b(oof|autoreply|all)\b", re.IGNORECASE)
 
 
@@ -53,8 +84,17 @@ def _report_receipt(msg: Message) -> NotALead | None:
 
 def _bounce(msg: Message) -> NotALead | None:
     ctype = content_type(msg)
-    if ctype in ("multipart/report", "message/delivery-status"):
+    if ctype in ("multipart/report", "message/delivery-status", "message/feedback-report"):
         return NotALead("bounce", f"delivery report ({ctype})")
+    if msg.get("x-amz-sns-message-type") is not None or msg.get("x-amz-sns-topic-arn"):
+        return NotALead("bounce", "Amazon SNS notification (SES bounce or complaint)")
+    if msg.is_multipart():
+        for n, part in enumerate(msg.walk()):
+            if n > _MAX_PARTS_SEEN:
+                break
+            inner = content_type(part)
+            if inner in _REPORT_PARTS:
+                return NotALead("bounce", f"a machine report inside ({inner})")
     sender = " ".join(filter(None, (first(msg, "from"), first(msg, "sender"))))
     if _BOUNCE_SENDER.search(sender):
         return NotALead("bounce", "sent by a mailer daemon or postmaster")
@@ -87,12 +127,15 @@ def _auto_reply(msg: Message) -> NotALead | None:
 
 
 def _bulk(msg: Message) -> NotALead | None:
-    # Only list headers and Precedence: our own website's form plugins add other marketing
-    # headers to notifications that are genuine leads.
+    # Only list headers, Precedence and list servers: our own website's form plugins add other
+    # marketing headers to notifications that are genuine leads.
     precedence = (first(msg, "precedence", limit=100) or "").lower()
     if precedence in ("bulk", "list", "junk"):
         return NotALead("bulk", f"Precedence: {precedence}")
     for marker in ("list-id", "list-unsubscribe"):
         if msg.get(marker) is not None:
             return NotALead("bulk", f"{marker} header present (mailing list or newsletter)")
+    sender = " ".join(filter(None, (first(msg, "from"), first(msg, "sender"))))
+    if _LIST_SERVER.search(sender):
+        return NotALead("bulk", "sent by a mailing-list server")
     return None

@@ -105,3 +105,52 @@ def test_business_sender_company_falls_back_to_domain() -> None:
     result = verdict("From: Jane <jane@acme-corp.co.uk>\nSubject: Pricing")
     assert isinstance(result, Inquiry)
     assert (result.company, result.country) == ("Acme Corp", "GB")
+
+
+SNS_JSON = (
+    '{"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:1:ses-bounces", "Message":'
+    ' "{\\"notificationType\\":\\"Bounce\\",\\"bounce\\":{\\"bounceType\\":\\"Permanent\\"}}"}'
+)
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "kind"),
+    [
+        # Amazon SES bounces and complaints delivered through SNS: JSON bodies, SNS headers.
+        ("From: AWS Notifications <no-reply@sns.amazonaws.com>\nSubject: AWS Notification Message\n"
+         "x-amz-sns-message-type: Notification\nx-amz-sns-topic-arn: arn:aws:sns:us-east-1:1:b",
+         SNS_JSON, "bounce"),
+        # An ARF complaint report (RFC 5965) forwarded inside a multipart/mixed.
+        ('From: staff@isp.example\nSubject: Complaint about message from 192.0.2.1\n'
+         'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"',
+         "--b\nContent-Type: text/plain\n\nThis is an email abuse report.\n--b\n"
+         "Content-Type: message/feedback-report\n\nFeedback-Type: abuse\nVersion: 1\n--b--",
+         "bounce"),
+        # An anti-virus gateway and localised delivery reports, sent as ordinary mail.
+        ("From: gateway@mx.acme.example\nSubject: Message could not be delivered", "x", "bounce"),
+        ("From: j@acme.example\nSubject: Non remis : Tarifs", "x", "bounce"),
+        ("From: j@acme.example\nSubject: Échec de la remise du message", "x", "bounce"),
+        ("From: j@acme.example\nSubject: Impossibile recapitare: Prezzi", "x", "bounce"),
+        ("From: j@acme.example\nSubject: Onbestelbaar: Prijzen", "x", "bounce"),
+        ("From: j@acme.example\nSubject: Недоставленное сообщение", "x", "bounce"),
+        ("From: j@docomo.example\nSubject: メール送信エラー", "x", "bounce"),
+        ("From: j@acme.example\nSubject: 退信通知", "x", "bounce"),
+        # List servers writing about a post.
+        ("From: sales-owner@lists.acme.example\nSubject: You are not a member of sales", "x", "bulk"),
+        ("From: mailman@lists.acme.example\nSubject: Your message awaits moderator approval", "x",
+         "bulk"),
+    ],
+)  # fmt: skip
+def test_machine_mail_of_many_kinds_is_never_a_lead(headers: str, body: str, kind: str) -> None:
+    result = verdict(headers, body)
+    assert isinstance(result, NotALead), result
+    assert result.kind == kind
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["Our order was not delivered - can you quote a replacement?", "Re: Non remis : Tarifs",
+     "Owner approval needed for 40 seats", "Delivery options for 40 units"],
+)  # fmt: skip
+def test_people_writing_about_delivery_stay_leads(subject: str) -> None:
+    assert isinstance(verdict(f"From: j@acme.example\nSubject: {subject}"), Inquiry)
