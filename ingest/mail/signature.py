@@ -87,9 +87,13 @@ def _is_boilerplate(paragraph: str, pattern: re.Pattern[str]) -> bool:
 def _trim_valediction(body: list[str], sig: list[str]) -> tuple[str, list[str]]:
     for i in range(len(body) - 1, max(-1, len(body) - _MAX_SIGNATURE_LINES - 1), -1):
         if VALEDICTION.match(body[i]):
+            last = i
             while i > 0 and VALEDICTION.match(body[i - 1]):
                 i -= 1  # "此致" / "敬礼", "Thanks," / "Best regards,"
-            return "\n".join(body[:i]).strip(), [*body[i + 1 :], *sig]
+            text = "\n".join(body[:i]).strip()
+            if not text:  # "Thanks!" and a name is the whole message: the thanks is the text
+                return "\n".join(body[i : last + 1]).strip(), [*body[last + 1 :], *sig]
+            return text, [*body[i + 1 :], *sig]
     return "\n".join(body).strip(), sig
 
 

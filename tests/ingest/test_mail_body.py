@@ -217,3 +217,25 @@ def test_fax_is_not_the_phone() -> None:
     msg["From"] = "bob@acme.co.uk"
     msg.set_content("Hi\n\n--\nBob\nFax: 020 7946 0000\nTel: 020 7946 0958")
     assert lead(msg.as_bytes()).phone == "+442079460958"
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        ("Thanks!\nJane\n", "Thanks!"),
+        ("Thank you.\n", "Thank you."),
+        ("Many thanks,\nJane Doe\nCTO, Acme\n", "Many thanks,"),
+        ("Vielen Dank!\nJane\n", "Vielen Dank!"),
+    ],
+)
+def test_a_reply_that_is_only_thanks_keeps_its_text(body: str, text: str) -> None:
+    raw = (
+        "From: Jane Doe <jane@acme.example>\nTo: sales@ourco.com\nSubject: Re: Quote\n"
+        "Message-ID: <thanks@acme.example>\n\n"
+        f"{body}\nOn Mon, 1 Mar 2025 at 10:00, Sam <sam@ourco.com> wrote:\n> Here is the quote.\n"
+    ).encode()
+    result = read_email(
+        raw, received_at=datetime(2025, 3, 1, tzinfo=UTC), internal_domains=frozenset({"ourco.com"})
+    )
+    assert isinstance(result, Inquiry), result
+    assert result.text == text
