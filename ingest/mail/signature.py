@@ -23,6 +23,10 @@ FIELD_LIMIT = 200
 _MAX_SIGNATURE_LINES = 12
 
 _NAME = re.compile(r"^[^\W\d_][\w.'\u2019-]*( [^\W\d_][\w.'\u2019-]*){0,3}$")
+# "Doe, Jane" (directories and Outlook's Last, First): the name as the person writes it.
+_LAST_FIRST = re.compile(
+    r"^([^\W\d_][\w'\u2019-]+), ([^\W\d_][\w.'\u2019-]*( [^\W\d_][\w.'\u2019-]*)?)$"
+)
 _CONTACT = re.compile(r"@|https?://|www\.|\d{3}")
 # "VP Sales | Acme Corp | +1 415 …" and "CEO, Acme Corp": one line, several signature fields.
 _FIELD_SEPARATOR = re.compile(
@@ -119,6 +123,8 @@ def read_signature(lines: list[str], *, region: str | None, body: str = "") -> S
             company = line
         elif name is None and i == 0 and _NAME.match(line):
             name = line
+        elif name is None and i == 0 and (flipped := _LAST_FIRST.match(line)):
+            name = f"{flipped.group(2)} {flipped.group(1)}"
     if company is not None and company == title:
         company = None
     return Signature(
