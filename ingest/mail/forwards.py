@@ -14,6 +14,7 @@ from ingest.mail.labels import (
     HEADER_LINE,
     RULE,
     canonical,
+    split_run_together,
     unquote,
 )
 
@@ -54,6 +55,10 @@ def is_forward_subject(subject: str | None) -> bool:
 def find_forward(text: str) -> Forward | None:
     """The first forwarded message in a body, or None when the body holds no forward."""
     lines = text.split("\n")
+    if "@" in text:  # a run-together block holds an address: most bodies are left as they are
+        lines = [
+            p for line in lines for p in (split_run_together(line) if "@" in line else (line,))
+        ]
     for i, line in enumerate(lines[:_HEADER_SCAN_LIMIT]):
         explicit = FORWARD_SEPARATOR.match(line) or FORWARD_INTRO.match(line) or RULE.match(line)
         if explicit:

@@ -12,19 +12,22 @@ _LABELS: dict[str, tuple[str, ...]] = {
     "from": (
         "from", "von", "de", "da", "van", "fra", "från", "od", "от", "absender", "expéditeur",
         "kimden", "από", "من", "מאת", "发件人", "發件人", "寄件者", "差出人", "送信者", "보낸 사람",
-        "lähettäjä", "feladó", "odesílatel",
+        "lähettäjä", "feladó", "odesílatel", "de la", "šalje", "pošiljatelj", "saatja", "від",
+        "odesielateľ",
     ),
     "date": (
         "date", "sent", "gesendet", "datum", "envoyé", "enviado el", "enviado", "inviato",
         "data", "enviada em", "enviada", "fecha", "sendt", "skickat", "verzonden", "wysłano",
         "отправлено", "дата", "gönderildi", "tarih", "στάλθηκε", "ημερομηνία", "تاريخ الإرسال",
         "التاريخ", "נשלח", "תאריך", "发送时间", "發送時間", "时间", "日期", "送信日時", "日付",
-        "보낸 날짜", "날짜", "lähetetty", "elküldve", "odesláno",
+        "보낸 날짜", "날짜", "lähetetty", "elküldve", "odesláno", "dato", "päivämäärä", "päiväys",
+        "dátum", "trimis", "dată", "poslano", "saadetud", "kuupäev", "odoslané", "надіслано",
+        "wysłany", "datums",
     ),
     "to": (
         "to", "an", "à", "a", "para", "til", "till", "aan", "do", "destinatario", "empfänger",
         "pour", "кому", "kime", "προς", "إلى", "אל", "收件人", "收件者", "宛先", "받는 사람",
-        "vastaanottaja", "címzett", "komu",
+        "vastaanottaja", "címzett", "komu", "către", "prima", "kellele", "saaja", "адресат",
     ),
     "cc": (
         "cc", "bcc", "kopie", "cco", "ccn", "copie à", "copia", "копия", "bilgi", "κοιν",
@@ -33,12 +36,46 @@ _LABELS: dict[str, tuple[str, ...]] = {
     "subject": (
         "subject", "betreff", "objet", "asunto", "oggetto", "assunto", "onderwerp", "emne",
         "ämne", "temat", "sujet", "тема", "konu", "θέμα", "الموضوع", "נושא", "主题", "主旨",
-        "主題", "件名", "제목", "aihe", "tárgy", "předmět",
+        "主題", "件名", "제목", "aihe", "tárgy", "předmět", "subiect", "teema", "predmet",
+        "тема листа",
     ),
     "reply-to": ("reply-to", "antwort an", "répondre à", "responder a"),
 }  # fmt: skip
 _CANONICAL = {label: key for key, labels in _LABELS.items() for label in labels}
 _ALTERNATION = "|".join(re.escape(x) for x in sorted(_CANONICAL, key=len, reverse=True))
+
+# A label and its colon inside a line, where a header block was run together onto one line.
+_INLINE_LABEL = re.compile(
+    rf"(?:^|(?<=[\s*_]))(?P<label>{_ALTERNATION})\s*[*_]*\s*[:：]", re.IGNORECASE
+)
+_MIN_RUN_TOGETHER = 3  # labels of different headers, one of them From: the shape of a block
+
+
+def split_run_together(line: str) -> list[str]:
+    """A header block collapsed onto one line back into one line per header; any other line as
+    it is. Yahoo and some web clients write `----- Forwarded Message ----- From: Jane <j@x>
+    To: Rita <r@y> Sent: Monday, … Subject: Quote`: the structure (a From and at least two other
+    headers' labels, each followed by its colon, a date among them and an address in the From)
+    says it is a block, in any of the languages."""
+    if line.count(":") + line.count("：") < _MIN_RUN_TOGETHER:
+        return [line]
+    if "@" not in line:
+        return [line]
+    starts: list[int] = []
+    seen: dict[str, int] = {}
+    for match in _INLINE_LABEL.finditer(line):
+        key = canonical(match.group("label"))
+        if key not in seen:  # a value may hold a label-like word: the first of each counts
+            seen[key] = len(starts)
+            starts.append(match.start())
+    if not {"from", "date"} <= seen.keys() or len(seen) < _MIN_RUN_TOGETHER:
+        return [line]
+    ends = [*starts[1:], len(line)]
+    pieces = [line[: starts[0]], *(line[a:b] for a, b in zip(starts, ends, strict=True))]
+    if "@" not in pieces[1 + seen["from"]]:  # a block names the sender's address
+        return [line]
+    return [p.rstrip() for p in pieces if p.strip()]
+
 
 # `*From:* Jane` (Gmail HTML bold as text), `De :` (French space before the colon), `> From:`.
 HEADER_LINE = re.compile(

@@ -9,6 +9,7 @@ import pytest
 
 from ingest.inquiry import Inquiry, NotALead
 from ingest.mail import read_email
+from ingest.mail.labels import split_run_together
 from storage.errors import ParseError
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -296,3 +297,40 @@ def test_a_special_use_domain_outside_ours_is_still_refused() -> None:
     )
     # The original sender is a lead: a special-use domain is never one, so a person looks at it.
     assert isinstance(result, NotALead) and result.kind == "review", result
+
+
+YAHOO_ONE_LINE = (
+    "FYI, see below.\n\n----- Forwarded Message ----- From: Jane Doe <jane@acme-corp.co.uk> To:"
+    " Rita Rep <rita@ourco.com> Sent: Monday, February 24, 2025, 10:00:00 AM GMT Subject: Quote"
+    f" request\n{ORIGINAL}\n"
+)
+NORWEGIAN_ONE_LINE = (
+    "-------- Videresendt melding -------- Fra: Jane Doe <jane@acme-corp.co.uk> Dato: 24. feb."
+    f" 2025 kl. 10:00 Til: rita@ourco.com Emne: Quote request\n{ORIGINAL}\n"
+)
+FINNISH = (
+    "Lähettäjä: Jane Doe <jane@acme-corp.co.uk>\nLähetetty: maanantai 24. helmikuuta 2025 10.00\n"
+    f"Vastaanottaja: rita@ourco.com\nAihe: Quote request\n\n{ORIGINAL}\n"
+)
+ROMANIAN = (
+    "---------- Forwarded message ---------\nDe la: Jane Doe <jane@acme-corp.co.uk>\n"
+    f"Dată: luni, 24 feb. 2025\nCătre: rita@ourco.com\nSubiect: Quote request\n\n{ORIGINAL}\n"
+)
+ESTONIAN = (
+    "Saatja: Jane Doe <jane@acme-corp.co.uk>\nSaadetud: 24. veebruar 2025 10:00\n"
+    f"Kellele: rita@ourco.com\nTeema: Quote request\n\n{ORIGINAL}\n"
+)
+
+
+@pytest.mark.parametrize("body", [YAHOO_ONE_LINE, NORWEGIAN_ONE_LINE, FINNISH, ROMANIAN, ESTONIAN])
+def test_forward_blocks_run_together_or_in_more_languages(body: str) -> None:
+    result = lead(forward(body))
+    assert result.email == "jane@acme-corp.co.uk"
+    assert result.name == "Jane Doe"
+    assert result.forwarded_by == "rita@ourco.com"
+    assert "500 units" in result.text and "Forwarded" not in result.text
+
+
+def test_a_sentence_with_colons_is_not_a_header_block() -> None:
+    body = "Note: from: the team, to: everyone, subject: pricing is attached.\n"
+    assert split_run_together(body) == [body]
