@@ -27,6 +27,7 @@ from ingest.mail.companies import company_from_domain, country_from_domain
 from ingest.mail.formmail_reader import read_form_notification
 from ingest.mail.forwards import (
     Forward,
+    find_attributed,
     find_forward,
     is_forward_subject,
     sender_in_body,
@@ -200,6 +201,8 @@ def _from_internal(
     forward = find_forward(body.text) or find_forward(body.html_text)
     if forward is None and body.attached:
         return _from_attachment(body.attached[0], rep, body, subject, internal_domains, max_parts)
+    if forward is None and is_forward_subject(subject):
+        forward = find_attributed(body.text) or find_attributed(body.html_text)
     if forward is None:
         if is_forward_subject(subject):
             return NotALead("review", f"forward from {rep.email}: no findable original sender")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import textwrap
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ingest.mail.addresses import ADDRESS_TOKEN, display_name
 from ingest.mail.labels import (
+    ATTRIBUTION,
+    ATTRIBUTION_START,
     FORWARD_INTRO,
     FORWARD_SEPARATOR,
     HEADER_LINE,
@@ -70,6 +73,41 @@ def find_forward(text: str) -> Forward | None:
             # Without a separator, demand an Outlook-style block so body text is not mistaken.
             if {"from", "date"} <= headers.keys() and ({"subject", "to"} & headers.keys()):
                 return _forward(lines, i, headers, end)
+    return None
+
+
+_QUOTED_NAME = re.compile(r'"([^"]{1,200})"\s*[<\[(]')
+_NAME_BEFORE = re.compile(r"(?:^|,)\s*([^,<>\[\]()\d:\"]{2,100}?)\s*[<\[(]\s*(?:mailto:)?[^\s<>]+@")
+
+
+def find_attributed(text: str) -> Forward | None:
+    """A forward written as a reply attribution: Outlook's `On <date>, "Name" <addr> wrote:`
+    above the original, indented or `>`-quoted. Only for a message whose subject already says it
+    is a forward (the caller checks): the same line on a reply introduces a quote."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines[:_HEADER_SCAN_LIMIT]):
+        joined = line
+        skip = 1
+        if not ATTRIBUTION.match(line) and i + 1 < len(lines) and ATTRIBUTION_START.match(line):
+            joined, skip = line + " " + lines[i + 1].strip(), 2  # Gmail wraps long attributions
+        if not ATTRIBUTION.match(joined):
+            continue
+        addresses = {a.lower().strip(".;,") for a in ADDRESS_TOKEN.findall(joined)}
+        if len(addresses) != 1:
+            return None  # no address, or several: a person decides
+        quoted = _QUOTED_NAME.search(joined) or _NAME_BEFORE.search(joined)
+        name = display_name(quoted.group(1)) if quoted else None
+        body = lines[i + skip :]
+        kept = [x for x in body if x.strip()]
+        if kept and sum(x.lstrip().startswith(">") for x in kept) >= 0.8 * len(kept):
+            body = [unquote(x) for x in body]
+        return Forward(
+            note="\n".join(lines[:i]).strip(),
+            email=ADDRESS_TOKEN.findall(joined)[0].strip(".;,"),
+            name=name,
+            subject=None,
+            body=textwrap.dedent("\n".join(body)).strip(),
+        )
     return None
 
 

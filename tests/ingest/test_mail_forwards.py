@@ -334,3 +334,26 @@ def test_forward_blocks_run_together_or_in_more_languages(body: str) -> None:
 def test_a_sentence_with_colons_is_not_a_header_block() -> None:
     body = "Note: from: the team, to: everyone, subject: pricing is attached.\n"
     assert split_run_together(body) == [body]
+
+
+OUTLOOK_ATTRIBUTED = (
+    'See below.\n\nOn Monday, February 24, 2025, "Jane Doe" <jane@acme-corp.co.uk> wrote:\n'
+    "    Hello, we would like a quote for 500 units.\n    Can you deliver by May?\n"
+)
+QUOTED_ATTRIBUTED = (
+    "Please call her.\n\nOn Mon, Feb 24, 2025 at 10:00 AM Jane Doe <jane@acme-corp.co.uk> wrote:\n"
+    "> Hello, we would like a quote for 500 units.\n> Can you deliver by May?\n"
+)
+
+
+@pytest.mark.parametrize("body", [OUTLOOK_ATTRIBUTED, QUOTED_ATTRIBUTED])
+def test_a_forward_written_as_an_attribution(body: str) -> None:
+    result = lead(forward(body))
+    assert result.email == "jane@acme-corp.co.uk"
+    assert result.forwarded_by == "rita@ourco.com"
+    assert result.text.startswith("Hello, we would like a quote for 500 units.")
+
+
+def test_a_reps_reply_with_an_attribution_is_not_a_forward() -> None:
+    result = read(forward(QUOTED_ATTRIBUTED, subject="Re: Quote request"))
+    assert isinstance(result, NotALead) and result.kind == "internal", result
