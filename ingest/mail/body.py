@@ -6,6 +6,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 from email.message import Message
+from functools import cached_property
 
 from ingest.mail.html import html_to_text
 from ingest.mail.text import decode_bytes, normalise_body, unflow
@@ -28,10 +29,16 @@ class Body:
     """The readable parts of a message: its text, and any attached messages (forwards)."""
 
     text: str = ""
-    html_text: str = ""
+    html: str = ""  # the first HTML part, decoded; read as text only when asked (html_text)
     attached: list[Message] = field(default_factory=list)
     parts_seen: int = 0
     truncated: bool = False
+
+    @cached_property
+    def html_text(self) -> str:
+        """The text of the HTML part. Converting a large HTML part costs tens of milliseconds, so
+        it is done only when the plain text does not already give what the reader needs."""
+        return _capped(normalise_body(html_to_text(self.html))) if self.html else ""
 
     @property
     def best(self) -> str:
@@ -123,7 +130,7 @@ def extract_body(msg: Message, *, max_parts: int) -> Body:
             plain.append(text)
     body.text = _capped(normalise_body("\n\n".join(plain)))
     if html:
-        body.html_text = _capped(normalise_body(html_to_text(html[0])))
+        body.html = html[0]
     return body
 
 

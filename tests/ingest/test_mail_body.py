@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email import message_from_bytes
 from email.message import EmailMessage
+from email.policy import compat32
 
 import pytest
 
 from ingest.inquiry import Inquiry
 from ingest.mail import read_email
-from ingest.mail.body import TEXT_LIMIT
+from ingest.mail.body import TEXT_LIMIT, extract_body
 from ingest.mail.html import html_to_text
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -239,3 +241,15 @@ def test_a_reply_that_is_only_thanks_keeps_its_text(body: str, text: str) -> Non
     )
     assert isinstance(result, Inquiry), result
     assert result.text == text
+
+
+def test_the_html_part_is_read_as_text_only_when_asked() -> None:
+    """Converting a large HTML alternative costs far more than the plain text it duplicates."""
+    msg = EmailMessage()
+    msg["From"] = "jane@acme.example"
+    msg.set_content("Plain words.\n")
+    msg.add_alternative("<p>" + "<b>Rich</b> words. " * 2000 + "</p>", subtype="html")
+    body = extract_body(message_from_bytes(bytes(msg), policy=compat32), max_parts=100)
+    assert body.best == "Plain words."
+    assert "html_text" not in vars(body)  # not converted
+    assert body.html_text.startswith("Rich words.")
