@@ -254,8 +254,8 @@ def _terminal(text: str) -> str:
     )
 
 
-def _review_row(raw: RawInput) -> dict[str, Any]:
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw.content[:65536], headersonly=True)
+def _review_row(raw: RawInput, head: bytes) -> dict[str, Any]:
+    headers = BytesHeaderParser(policy=compat32).parsebytes(head, headersonly=True)
     subject = first(headers, "subject") if raw.kind == "email" else None
     sender = first(headers, "from") if raw.kind == "email" else None
     return {
@@ -272,7 +272,8 @@ def _review_row(raw: RawInput) -> dict[str, Any]:
 
 def cmd_review_list(args: argparse.Namespace, rt: Runtime) -> int:
     with rt.store.session() as session:
-        rows = [_review_row(raw) for raw in raw_store.needing_review(session, limit=args.limit)]
+        kept = raw_store.needing_review(session, limit=args.limit)
+        rows = [_review_row(raw, head) for raw, head in kept]
     if args.json:
         _print_json(rows)
         return EX_OK
@@ -287,7 +288,7 @@ def cmd_review_list(args: argparse.Namespace, rt: Runtime) -> int:
 def cmd_review_show(args: argparse.Namespace, rt: Runtime) -> int:
     with rt.store.session() as session:
         raw = raw_store.raw_for_review(session, args.id)
-        row = _review_row(raw)
+        row = _review_row(raw, raw.content[: raw_store.HEAD_BYTES])
         if raw.kind == "email":
             msg = message_from_bytes(raw.content, policy=compat32)
             text = message_text(msg, max_parts=rt.settings.max_mime_parts)
@@ -352,17 +353,13 @@ def cmd_score_explain(args: argparse.Namespace, rt: Runtime) -> int:
         lead = get_lead(session, email=args.email)
         assert lead.id is not None
         facts = activity_facts(engagement_activities(session, lead.id))
-        result = rt.scorer.score(lead_facts(lead), facts, now=_now())
+        result = rt.scorer.score(lead_facts(lead), facts, now=utcnow())
     if args.json:
         _print_json({"email": lead.email, **explain_json(result)})
     else:
         print(f"{lead.email}")
         print(explain_text(result))
     return EX_OK
-
-
-def _now() -> Any:
-    return utcnow()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import select, update
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
 from storage.db import Store, insert_ignore_many, table
@@ -188,15 +189,21 @@ def mark_raws(session: Session, marks: Sequence[RawMark]) -> None:
 NEEDS_A_PERSON = (RawStatus.REVIEW, RawStatus.FAILED)
 
 
-def needing_review(session: Session, *, limit: int = 1000) -> list[RawInput]:
-    """Inputs kept for review or failed, oldest first."""
+HEAD_BYTES = 65536  # enough of a message for its header fields
+
+
+def needing_review(session: Session, *, limit: int = 1000) -> list[tuple[RawInput, bytes]]:
+    """Inputs kept for review or failed, oldest first, each with the first HEAD_BYTES of its
+    content (a list needs the headers, not messages of up to 25 MB)."""
+    head = sa.func.substr(RawInput.content, 1, HEAD_BYTES)
     stmt = (
-        select(RawInput)
+        select(RawInput, head)
+        .options(defer(RawInput.content))  # type: ignore[arg-type]
         .where(col(RawInput.status).in_([s.value for s in NEEDS_A_PERSON]))
         .order_by(col(RawInput.id))
         .limit(limit)
     )
-    return list(session.scalars(stmt))
+    return [(raw, bytes(first or b"")) for raw, first in session.execute(stmt)]
 
 
 def raw_for_review(session: Session, raw_id: int) -> RawInput:
