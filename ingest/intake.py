@@ -62,8 +62,7 @@ def prepare_rows(
         if announced:
             announce.append(lead.id)
         results.append(ItemResult(lead.id, duplicate=False, announced=announced))
-    seen, rows, marks = snapshot.seen, snapshot.rows, snapshot.marks
-    return Prepared(seen, rows, marks, known + new, activities, changes, announce, results)
+    return Prepared(snapshot, known + new, activities, changes, announce, results)
 
 
 def prepare_batch(

@@ -89,9 +89,7 @@ class Snapshot:
 class Prepared:
     """A batch's rows worked out before its write transaction: what was read, and what to write."""
 
-    seen: dict[str, int]
-    rows: dict[str, dict[str, Any]]
-    marks: dict[int, tuple[int, int]]
+    read: Snapshot  # checked again in the write transaction
     leads: list[LeadRow]  # the known leads, then the new ones (negative ids until inserted)
     activities: list[dict[str, Any]]  # the new activity rows, in item order
     changes: list[dict[str, Any]]  # score_changed rows
@@ -205,20 +203,20 @@ def _write(session: Session, prepared: Prepared, *, check: bool, now: datetime) 
 
 def _unchanged(session: Session, prepared: Prepared) -> bool:
     """True when the keys, leads and histories the rows were prepared from are still as they were."""
-    keys = sorted({row["dedup_key"] for row in prepared.activities} | set(prepared.seen))
+    keys = sorted({row["dedup_key"] for row in prepared.activities} | set(prepared.read.seen))
     seen: dict[str, int] = {}
     for chunk in chunks(keys):
         seen.update(_recorded_keys(session, chunk))
-    if seen != prepared.seen:
+    if seen != prepared.read.seen:
         return False
     emails = sorted({lead.email for lead in prepared.leads})
     rows: dict[str, dict[str, Any]] = {}
     for chunk in chunks(emails):
         rows.update(_lead_rows(session, chunk))
-    if rows != prepared.rows:
+    if rows != prepared.read.rows:
         return False
     marks: dict[int, tuple[int, int]] = {}
-    for chunk in chunks([row["id"] for row in prepared.rows.values()]):
+    for chunk in chunks([row["id"] for row in prepared.read.rows.values()]):
         stmt = (
             select(_ACTIVITY.c.lead_id, sa.func.count(), sa.func.max(_ACTIVITY.c.id))
             .where(_ACTIVITY.c.lead_id.in_(chunk))
@@ -226,7 +224,7 @@ def _unchanged(session: Session, prepared: Prepared) -> bool:
             .group_by(_ACTIVITY.c.lead_id)
         )
         marks.update({int(i): (int(n), int(top)) for i, n, top in session.execute(stmt)})
-    return marks == prepared.marks
+    return marks == prepared.read.marks
 
 
 def _recorded_keys(session: Session, keys: list[str]) -> dict[str, int]:

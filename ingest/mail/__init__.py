@@ -89,10 +89,8 @@ def read_email(
         if resolved is None:
             raise
         # No usable From, and a person said who wrote it: they are the lead, with the whole text.
-        fields = {"resolved_by": str(resolved.get("by") or "")}
         subject = first(msg, "subject", limit=SUBJECT_LIMIT)
-        text = extract_body(msg, max_parts=max_parts).best
-        found = _Lead(_resolved(resolved), subject, text, reply=False, fields=fields)
+        found = _resolved(resolved, subject, extract_body(msg, max_parts=max_parts).best)
         return _inquiry(found, msg, raw, received_at=received_at)
     body = extract_body(msg, max_parts=max_parts)
     subject = first(msg, "subject", limit=SUBJECT_LIMIT)
@@ -122,12 +120,10 @@ def read_email(
         lead = _Lead(sender, subject, body.best, reply=_is_reply(msg, subject))
     if isinstance(lead, NotALead) and lead.kind == "review" and resolved is not None:
         forward = find_forward(body.text) or find_forward(body.html_text)
-        found = _Lead(
-            _resolved(resolved),
+        found = _resolved(
+            resolved,
             (forward.subject if forward else None) or strip_forward_prefixes(subject),
             forward.body if forward else body.best,
-            reply=False,
-            fields={"resolved_by": str(resolved.get("by") or "")},
         )
         lead = _forwarded(found, sender, forward.note if forward else "", via="resolved")
     if isinstance(lead, NotALead):
@@ -137,13 +133,15 @@ def read_email(
     return _inquiry(lead, msg, raw, received_at=received_at)
 
 
-def _resolved(resolved: Mapping[str, Any]) -> Address:
-    """The sender a person named: validated like any lead's address."""
+def _resolved(resolved: Mapping[str, Any], subject: str | None, text: str) -> _Lead:
+    """The sender a person named in review as the lead, their address validated like any lead's."""
     try:
         email = normalise(str(resolved.get("email") or ""))
     except AddressError as exc:
         raise ParseError(f"the sender named in review is unusable: {exc}") from None
-    return Address(email, display_name(str(resolved.get("name") or "")))
+    person = Address(email, display_name(str(resolved.get("name") or "")))
+    fields = {"resolved_by": str(resolved.get("by") or "")}
+    return _Lead(person, subject, text, reply=False, fields=fields)
 
 
 def _parse(raw: bytes) -> Message:

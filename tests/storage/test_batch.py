@@ -55,8 +55,7 @@ def plain_prepare(items: list[Item], calls: list[Snapshot]):  # type: ignore[no-
             activities.append(batch.apply_item(lead, it, now=NOW))
             results.append(ItemResult(lead.id, duplicate=False))
         known = [x for x in leads.values() if x.id > 0]
-        s = snapshot
-        return Prepared(s.seen, s.rows, s.marks, known + new, activities, [], [], results)
+        return Prepared(snapshot, known + new, activities, [], [], results)
 
     return prepare
 
