@@ -1,0 +1,112 @@
+"""Parsing benchmark: how much of real mail the reader gets right, beside the best library, and how fast.
+
+    .venv/bin/pip install -e '.[bench]'        # the libraries measured beside ours
+    .venv/bin/python bench/parsing.py [--category NAME] [--rounds 5]
+
+For each category of tests/data/parsing/ (forwards, replies, signatures, machine mail) it prints the
+fraction right per client/language group and overall, for our reader and for the library named in
+the category module (tests/corpora/), and the harmful misses (a wrong or machine-made lead). Then
+the whole reader's speed: read_email over every corpus message, as messages per second and as a
+ratio to the standard library's own parse of the same bytes (email.message_from_bytes with the
+default policy and get_body), measured in alternating rounds of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import statistics
+import sys
+import time
+from collections import defaultdict
+from email.policy import default
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ingest.mail import read_email
+from storage.errors import ParseError
+from tests.corpora import INTERNAL, RECEIVED, Case, Outcome, categories
+
+
+def _score(outcomes: list[Outcome]) -> str:
+    right = sum(o.right for o in outcomes)
+    return f"{right}/{len(outcomes)} {100 * right / max(len(outcomes), 1):5.1f} %"
+
+
+def report(module: object) -> list[Case]:
+    cases: list[Case] = module.cases()  # type: ignore[attr-defined]
+    ours: dict[str, list[Outcome]] = defaultdict(list)
+    theirs: dict[str, list[Outcome]] = defaultdict(list)
+    wrong: list[str] = []
+    for case in cases:
+        mine = module.ours(case)  # type: ignore[attr-defined]
+        ours[case.group].append(mine)
+        if mine.wrong:
+            wrong.append(f"{case.name}: {mine.detail}")
+        other = module.library(case)  # type: ignore[attr-defined]
+        if other is not None:
+            theirs[case.group].append(other)
+    name = module.CATEGORY  # type: ignore[attr-defined]
+    library = module.LIBRARY  # type: ignore[attr-defined]
+    print(f"\n## {name}: {len(cases)} cases (library: {library})")
+    print(f"{'group':<28} {'LeadBot':>18} {'library':>18}")
+    for group in sorted(ours):
+        lib = _score(theirs[group]) if theirs.get(group) else "-"
+        print(f"{group:<28} {_score(ours[group]):>18} {lib:>18}")
+    all_ours = [o for group in ours.values() for o in group]
+    all_theirs = [o for group in theirs.values() for o in group]
+    print(f"{'ALL':<28} {_score(all_ours):>18} {_score(all_theirs) if all_theirs else '-':>18}")
+    print(f"harmful misses (wrong or machine leads): {len(wrong)}")
+    for line in wrong[:20]:
+        print(f"  {line}")
+    return cases
+
+
+def speed(raws: list[bytes], rounds: int) -> None:
+    def ours() -> None:
+        for raw in raws:
+            try:
+                read_email(raw, internal_domains=INTERNAL, received_at=RECEIVED)
+            except ParseError:
+                pass
+
+    def stdlib() -> None:
+        for raw in raws:
+            msg = email.message_from_bytes(raw, policy=default)
+            part = msg.get_body(preferencelist=("plain", "html"))  # type: ignore[attr-defined]
+            if part is not None:
+                try:
+                    part.get_content()
+                except (LookupError, ValueError):
+                    pass
+
+    rates: dict[str, list[float]] = {"read_email": [], "stdlib parse": []}
+    for _ in range(rounds):
+        for label, fn in (("read_email", ours), ("stdlib parse", stdlib)):
+            start = time.perf_counter()
+            fn()
+            rates[label].append(len(raws) / (time.perf_counter() - start))
+    mine, ref = (statistics.median(rates[k]) for k in ("read_email", "stdlib parse"))
+    print(f"\n## speed: {len(raws)} messages, median of {rounds} rounds")
+    print(f"read_email    {mine:8.0f} msg/s")
+    print(f"stdlib parse  {ref:8.0f} msg/s")
+    print(f"ratio         {mine / ref:8.2f} (read_email / stdlib)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--category", help="only this category")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    raws: list[bytes] = []
+    for module in categories():
+        if args.category and module.CATEGORY != args.category:
+            continue
+        raws.extend(case.raw for case in report(module))
+    if raws:
+        speed(raws, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
