@@ -24,6 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import contextlib
+
 from ingest.mail import read_email
 from storage.errors import ParseError
 from tests.corpora import INTERNAL, RECEIVED, Case, Outcome, categories
@@ -66,20 +68,16 @@ def report(module: object) -> list[Case]:
 def speed(raws: list[bytes], rounds: int) -> None:
     def ours() -> None:
         for raw in raws:
-            try:
+            with contextlib.suppress(ParseError):
                 read_email(raw, internal_domains=INTERNAL, received_at=RECEIVED)
-            except ParseError:
-                pass
 
     def stdlib() -> None:
         for raw in raws:
             msg = email.message_from_bytes(raw, policy=default)
             part = msg.get_body(preferencelist=("plain", "html"))  # type: ignore[attr-defined]
             if part is not None:
-                try:
+                with contextlib.suppress(LookupError, ValueError):
                     part.get_content()
-                except (LookupError, ValueError):
-                    pass
 
     rates: dict[str, list[float]] = {"read_email": [], "stdlib parse": []}
     for _ in range(rounds):
@@ -101,7 +99,7 @@ def main() -> None:
     args = parser.parse_args()
     raws: list[bytes] = []
     for module in categories():
-        if args.category and module.CATEGORY != args.category:
+        if args.category and args.category != module.CATEGORY:
             continue
         raws.extend(case.raw for case in report(module))
     if raws:
