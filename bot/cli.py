@@ -14,24 +14,21 @@ import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from email import message_from_bytes
-from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
+from bot import review
 from bot.cli_scoring import add_import_parser, add_train_parser
 from bot.config import Settings
 from bot.jobs.rescore import rescore_all
 from bot.runtime import Runtime, build_runtime
 from ingest.facts import activity_facts, lead_facts
-from ingest.mail.addresses import normalise
 from ingest.mail.body import message_text
-from ingest.mail.headers import first
 from ingest.mail.text import clean_line
 from scoring import explain_json, explain_text
 from storage import outbox
 from storage import raw as raw_store
 from storage.errors import (
-    AddressError,
     ConfigError,
     InputRejected,
     LeadBotError,
@@ -40,7 +37,7 @@ from storage.errors import (
 )
 from storage.leads import activities_of, get_lead, list_leads, notes_of, search_leads
 from storage.migrate import upgrade
-from storage.models import Lead, LeadStatus, OutboxMessage, RawInput, RawStatus, utcnow
+from storage.models import Lead, LeadStatus, OutboxMessage, RawStatus, utcnow
 from storage.public import lead_detail, lead_public
 from storage.scores import engagement_activities
 
@@ -254,26 +251,10 @@ def _terminal(text: str) -> str:
     )
 
 
-def _review_row(raw: RawInput, head: bytes) -> dict[str, Any]:
-    headers = BytesHeaderParser(policy=compat32).parsebytes(head, headersonly=True)
-    subject = first(headers, "subject") if raw.kind == "email" else None
-    sender = first(headers, "from") if raw.kind == "email" else None
-    return {
-        "id": raw.id,
-        "status": raw.status,
-        "kind": raw.kind,
-        "channel": raw.channel,
-        "received_at": raw.received_at,
-        "from": sender,
-        "subject": subject,
-        "reason": clean_line(raw.reason, limit=500),
-    }
-
-
 def cmd_review_list(args: argparse.Namespace, rt: Runtime) -> int:
     with rt.store.session() as session:
         kept = raw_store.needing_review(session, limit=args.limit)
-        rows = [_review_row(raw, head) for raw, head in kept]
+        rows = [review.describe(raw, head).row() for raw, head in kept]
     if args.json:
         _print_json(rows)
         return EX_OK
@@ -288,7 +269,7 @@ def cmd_review_list(args: argparse.Namespace, rt: Runtime) -> int:
 def cmd_review_show(args: argparse.Namespace, rt: Runtime) -> int:
     with rt.store.session() as session:
         raw = raw_store.raw_for_review(session, args.id)
-        row = _review_row(raw, raw.content[: raw_store.HEAD_BYTES])
+        row = review.describe(raw, raw.content[: raw_store.HEAD_BYTES]).row()
         if raw.kind == "email":
             msg = message_from_bytes(raw.content, policy=compat32)
             text = message_text(msg, max_parts=rt.settings.max_mime_parts)
@@ -306,16 +287,11 @@ def cmd_review_show(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_review_resolve(args: argparse.Namespace, rt: Runtime) -> int:
-    try:
-        email = normalise(args.email)
-    except AddressError as e:
-        raise InputRejected(str(e)) from None
-    name = clean_line(args.name, limit=200)
+    outcome = review.resolve(
+        rt.store, rt.pipeline, args.id, email=args.email, name=args.name, by="cli"
+    )
     with rt.store.session() as session:
-        raw_store.resolve_review(session, args.id, email=email, name=name, by="cli")
-    outcome = rt.pipeline.process(args.id)
-    if outcome.lead_id is None:
-        raise InputRejected(f"input {args.id} is {outcome.status.value}: {outcome.reason}")
+        email = get_lead(session, lead_id=outcome.lead_id or 0).email
     print(
         f"input {args.id} -> lead #{outcome.lead_id} <{email}> ({outcome.status.value})"
         + (", announced" if outcome.announced else "")

@@ -36,6 +36,7 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     channel_members: dict[str, list[str]] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
+    users_by_email: dict[str, str] = field(default_factory=dict)  # users.lookupByEmail
     delay_s: float = 0.0
     socket_url: str = ""  # what apps.connections.open answers (Socket Mode tests)
 
@@ -161,6 +162,11 @@ class FakeSlack:
             }
         if method == "conversations.members":
             return {"ok": True, "members": self.channel_members.get(str(args.get("channel")), [])}
+        if method == "users.lookupByEmail":
+            user = self.users_by_email.get(str(args.get("email")).lower())
+            if user is None:
+                return {"ok": False, "error": "users_not_found"}
+            return {"ok": True, "user": {"id": user, "profile": {"email": args.get("email")}}}
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.usergroups.get(str(args.get("usergroup")), [])}
         return {"ok": True}
