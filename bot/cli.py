@@ -17,9 +17,11 @@ from email import message_from_bytes
 from email.policy import compat32
 from typing import Any
 
-from bot import review
+from pydantic import ValidationError
+
+from bot import doctor, review
 from bot.cli_scoring import add_import_parser, add_train_parser
-from bot.config import Settings
+from bot.config import Settings, explain, unknown_variables
 from bot.jobs.rescore import rescore_all
 from bot.runtime import Runtime, build_runtime
 from ingest.facts import activity_facts, lead_facts
@@ -28,6 +30,7 @@ from ingest.mail.text import clean_line
 from scoring import explain_json, explain_text
 from storage import outbox
 from storage import raw as raw_store
+from storage.db import Store
 from storage.errors import (
     ConfigError,
     InputRejected,
@@ -433,7 +436,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = db.add_parser("upgrade", help="apply Alembic migrations")
     p.set_defaults(func=cmd_db_upgrade)
+
+    p = sub.add_parser(
+        "doctor",
+        help="check the configuration, database, Slack, files and ports; exit 78 on a problem",
+    )
+    p.add_argument(
+        "--no-ports", action="store_true", help="skip the port checks (serve is running)"
+    )
+    p.set_defaults(func=cmd_doctor)
     return parser
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Runs before (and without) a runtime: a broken setting is what it is there to report."""
+    try:
+        settings = Settings()
+    except ValidationError as e:
+        print(doctor.Check("settings", doctor.FAIL, explain(e)).line())
+        return EX_CONFIG
+    from slack_sdk import WebClient  # only when Slack is configured: the CLI starts without it
+
+    client = None
+    if settings.slack_enabled and settings.slack_bot_token is not None:
+        client = WebClient(
+            token=settings.slack_bot_token.get_secret_value(),
+            base_url=settings.slack_api_url,
+            timeout=10,
+        )
+    store = Store(settings.database_url)
+    try:
+        checks = doctor.run(
+            settings,
+            store=store,
+            slack=client,
+            unknown=unknown_variables(),
+            ports=not args.no_ports,
+        )
+    finally:
+        store.dispose()
+    for check in checks:
+        print(_terminal(check.line()))
+    failures = sum(c.level == doctor.FAIL for c in checks)
+    warnings = sum(c.level == doctor.WARN for c in checks)
+    print(f"{failures} problem(s), {warnings} warning(s)")
+    return EX_CONFIG if failures else EX_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -447,13 +494,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.func is cmd_doctor:
+        return cmd_doctor(args)
     try:
         runtime = build_runtime(Settings())
     except ConfigError as e:
         print(f"leadbot: configuration error: {e}", file=sys.stderr)
         return EX_CONFIG
-    except ValueError as e:  # pydantic's ValidationError names the setting and the problem
-        print(f"leadbot: configuration error: {e}", file=sys.stderr)
+    except ValidationError as e:  # named by the variables a person sets, not pydantic's fields
+        print(f"leadbot: configuration error: {explain(e)}", file=sys.stderr)
         return EX_CONFIG
     try:
         if args.func not in (cmd_serve, cmd_db_upgrade):

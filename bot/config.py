@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DomainList = Annotated[frozenset[str], NoDecode]
@@ -108,3 +109,55 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: object) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def known_variables() -> frozenset[str]:
+    """Every environment variable a setting reads: `LEADBOT_<NAME>` and the aliases."""
+    names: set[str] = set()
+    for name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(str(a).upper() for a in alias.choices)
+        else:
+            names.add(f"LEADBOT_{name.upper()}")
+    return frozenset(names)
+
+
+def unknown_variables(environ: dict[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """`LEADBOT_*` variables no setting reads (a typo is silently ignored otherwise), each with the
+    closest known name: [("LEADBOT_HOT_CHANEL", "LEADBOT_HOT_CHANNEL")]. Reads the environment and
+    the `.env` file of the current folder."""
+    env = dict(os.environ if environ is None else environ)
+    dotenv = Path(".env")
+    if environ is None and dotenv.is_file():
+        for line in dotenv.read_text(encoding="utf-8", errors="replace").splitlines():
+            key = line.split("=", 1)[0].strip().removeprefix("export ").strip()
+            if key and not key.startswith("#") and "=" in line:
+                env.setdefault(key, "")
+    known = known_variables()
+    found = []
+    for key in sorted(k for k in env if k.upper().startswith("LEADBOT_")):
+        if key.upper() in known or key.upper().startswith("LEADBOT_TEST_"):
+            continue
+        close = difflib.get_close_matches(key.upper(), sorted(known), n=1, cutoff=0.75)
+        found.append((key, close[0] if close else None))
+    return found
+
+
+def explain(error: ValidationError) -> str:
+    """A settings error as the variables a person sets: `LEADBOT_SMTP_PORT='abc': not a valid
+    integer`, never pydantic's dump of field names."""
+    lines = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item.get("loc") else "?"
+        info = Settings.model_fields.get(field)
+        alias = info.validation_alias if info is not None else None
+        name = (
+            " or ".join(str(a) for a in alias.choices)
+            if isinstance(alias, AliasChoices)
+            else f"LEADBOT_{field.upper()}"
+        )
+        value = item.get("input")
+        shown = "" if value is None or isinstance(value, dict) else f"={str(value)[:60]!r}"
+        lines.append(f"{name}{shown}: {item['msg']}")
+    return "; ".join(lines)
