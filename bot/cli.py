@@ -10,18 +10,21 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from email import message_from_bytes
 from email.policy import compat32
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from bot import doctor, review
 from bot.cli_scoring import add_import_parser, add_train_parser
-from bot.config import Settings, explain, unknown_variables
+from bot.config import env_file, explain, load_settings, unknown_variables
 from bot.jobs.rescore import rescore_all
 from bot.runtime import Runtime, build_runtime
 from ingest.facts import activity_facts, lead_facts
@@ -39,7 +42,7 @@ from storage.errors import (
     StoreUnavailable,
 )
 from storage.leads import activities_of, get_lead, list_leads, notes_of, search_leads
-from storage.migrate import upgrade
+from storage.migrate import current, history, pending, upgrade
 from storage.models import Lead, LeadStatus, OutboxMessage, RawStatus, utcnow
 from storage.public import lead_detail, lead_public
 from storage.scores import engagement_activities
@@ -52,6 +55,7 @@ EX_CONFIG = 78
 EX_TEMPFAIL = 75
 EX_OSERR = 71
 EX_NOTFOUND = 1
+EX_PIPE = 141  # what a shell reports for a command ended by SIGPIPE
 
 Command = Callable[[argparse.Namespace, Runtime], int]
 
@@ -152,7 +156,15 @@ def cmd_leads_list(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_leads_show(args: argparse.Namespace, rt: Runtime) -> int:
     with rt.store.session() as session:
-        lead = get_lead(session, email=args.email)
+        try:
+            lead = get_lead(session, email=args.email)
+        except LeadNotFound:
+            if "@" in args.email:
+                raise
+            raise LeadNotFound(
+                f"no lead with the address {args.email!r}: `leadbot leads search {args.email}`"
+                " finds names, companies and domains"
+            ) from None
         assert lead.id is not None
         detail = lead_detail(lead, activities_of(session, lead.id), notes_of(session, lead.id))
     if args.json:
@@ -318,6 +330,20 @@ def cmd_db_upgrade(args: argparse.Namespace, rt: Runtime) -> int:
     return EX_OK
 
 
+def cmd_db_current(args: argparse.Namespace, rt: Runtime) -> int:
+    left = pending(rt.store)
+    for revision in current(rt.store):
+        print(revision)
+    print("up to date" if not left else f"{len(left)} head(s) not reached: {', '.join(left)}")
+    return EX_OK
+
+
+def cmd_db_history(args: argparse.Namespace, rt: Runtime) -> int:
+    for line in history(rt.store):
+        print(line)
+    return EX_OK
+
+
 def cmd_rescore(args: argparse.Namespace, rt: Runtime) -> int:
     report = rescore_all(rt, batch=args.batch, full=True if args.full else None)
     print(
@@ -346,6 +372,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="leadbot", description="Inquiries in, scored leads out, hot ones in Slack."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    parser.add_argument(
+        "--env-file",
+        metavar="PATH",
+        help="read settings from this file (default: $LEADBOT_ENV_FILE, else ./.env)",
+    )
+    parser.add_argument("--version", action="version", version=f"leadbot {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run SMTP, HTTP, the outbox dispatcher and the scheduler")
@@ -393,7 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_import_parser(sub)
 
     p = sub.add_parser("rescore", help="recompute every lead's score (decay, changed rules)")
-    p.add_argument("--batch", type=int, default=10_000)
+    p.add_argument(
+        "--batch", type=_positive, default=10_000, help="leads per transaction (default 10000)"
+    )
     p.add_argument("--full", action="store_true", help="compare stored reasons of every lead too")
     p.set_defaults(func=cmd_rescore)
 
@@ -436,6 +470,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = db.add_parser("upgrade", help="apply Alembic migrations")
     p.set_defaults(func=cmd_db_upgrade)
+    p = db.add_parser("current", help="the revisions the database is at, and what is left")
+    p.set_defaults(func=cmd_db_current)
+    p = db.add_parser("history", help="every migration, newest first")
+    p.set_defaults(func=cmd_db_history)
 
     p = sub.add_parser(
         "doctor",
@@ -448,12 +486,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    try:
+        return metadata.version("leadbot")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Runs before (and without) a runtime: a broken setting is what it is there to report."""
     try:
-        settings = Settings()
+        env = env_file(args.env_file)
+        settings = load_settings(env=env)
     except ValidationError as e:
         print(doctor.Check("settings", doctor.FAIL, explain(e)).line())
+        return EX_CONFIG
+    except ConfigError as e:
+        print(doctor.Check("settings", doctor.FAIL, str(e)).line())
         return EX_CONFIG
     from slack_sdk import WebClient  # only when Slack is configured: the CLI starts without it
 
@@ -483,7 +532,52 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EX_CONFIG if failures else EX_OK
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _missing_sqlite(url: str) -> Path | None:
+    """The file of a SQLite URL when it does not exist (a command run from the wrong folder would
+    otherwise create an empty database and report "no leads")."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or ":memory:" in url:
+        return None
+    path = Path(url[len(prefix) :].split("?", 1)[0])
+    return None if path.exists() else path.resolve()
+
+
+# Commands that only read: run where there is no database, they say so instead of making one.
+READS_ONLY = frozenset(
+    {
+        cmd_leads_list,
+        cmd_leads_show,
+        cmd_leads_search,
+        cmd_score_explain,
+        cmd_review_list,
+        cmd_review_show,
+        cmd_outbox_list,
+        cmd_db_current,
+        cmd_db_history,
+    }
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; `| head` closing the pipe early is not an error worth a traceback."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout again at exit
+        return EX_PIPE
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -497,7 +591,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.func is cmd_doctor:
         return cmd_doctor(args)
     try:
-        runtime = build_runtime(Settings())
+        settings = load_settings(env=env_file(args.env_file))
+        if args.func in READS_ONLY and (missing := _missing_sqlite(settings.database_url)):
+            print(
+                f"leadbot: no database at {missing}: set LEADBOT_DATABASE_URL, or --env-file",
+                file=sys.stderr,
+            )
+            return EX_CONFIG
+        runtime = build_runtime(settings)
     except ConfigError as e:
         print(f"leadbot: configuration error: {e}", file=sys.stderr)
         return EX_CONFIG
@@ -505,7 +606,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"leadbot: configuration error: {explain(e)}", file=sys.stderr)
         return EX_CONFIG
     try:
-        if args.func not in (cmd_serve, cmd_db_upgrade):
+        if args.func not in (cmd_serve, cmd_db_upgrade, cmd_db_current, cmd_db_history):
             upgrade(runtime.store)  # idempotent: a fresh database just works, as with `serve`
         code: int = args.func(args, runtime)
         return code

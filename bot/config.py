@@ -10,6 +10,8 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from storage.errors import ConfigError
+
 DomainList = Annotated[frozenset[str], NoDecode]
 IdList = Annotated[frozenset[str], NoDecode]  # Slack IDs: case kept
 
@@ -107,8 +109,32 @@ class Settings(BaseSettings):
         return self.slack_bot_token is not None and bool(self.slack_bot_token.get_secret_value())
 
 
-def load_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)  # type: ignore[arg-type]
+def env_file(explicit: str | Path | None = None) -> Path | None:
+    """The env file settings come from: `--env-file`, else `LEADBOT_ENV_FILE`, else `.env` in the
+    current folder when there is one. A named file that does not exist is a configuration error
+    (a mail server's pipe must not silently run on defaults)."""
+    chosen = explicit or os.environ.get("LEADBOT_ENV_FILE")
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_file():
+            what = "--env-file" if explicit else "LEADBOT_ENV_FILE"
+            raise ConfigError(f"{what}: {path} is not a readable file")
+        return path
+    dotenv = Path(".env")
+    return dotenv if dotenv.is_file() else None
+
+
+def load_settings(*, env: Path | None = None, **overrides: object) -> Settings:
+    """Settings from the environment and `env`; a relative SQLite path in the database URL is
+    taken relative to the env file's folder, so a command finds the same database from anywhere."""
+    settings = Settings(_env_file=env, **overrides)  # type: ignore[arg-type]
+    url = settings.database_url
+    prefix = "sqlite:///"
+    if env is not None and url.startswith(prefix) and not url.startswith(prefix + "/"):
+        rest = url[len(prefix) :]
+        if rest and not rest.startswith(":memory:"):
+            settings.database_url = prefix + str(env.resolve().parent / rest)
+    return settings
 
 
 def known_variables() -> frozenset[str]:
@@ -123,18 +149,19 @@ def known_variables() -> frozenset[str]:
     return frozenset(names)
 
 
-def unknown_variables(environ: dict[str, str] | None = None) -> list[tuple[str, str | None]]:
+def unknown_variables(
+    environ: dict[str, str] | None = None, *, dotenv: Path | None = None
+) -> list[tuple[str, str | None]]:
     """`LEADBOT_*` variables no setting reads (a typo is silently ignored otherwise), each with the
-    closest known name: [("LEADBOT_HOT_CHANEL", "LEADBOT_HOT_CHANNEL")]. Reads the environment and
-    the `.env` file of the current folder."""
+    closest known name: [("LEADBOT_HOT_CHANEL", "LEADBOT_HOT_CHANNEL")]. Reads the environment
+    (or `environ`) and the env file `dotenv`."""
     env = dict(os.environ if environ is None else environ)
-    dotenv = Path(".env")
-    if environ is None and dotenv.is_file():
+    if dotenv is not None and dotenv.is_file():
         for line in dotenv.read_text(encoding="utf-8", errors="replace").splitlines():
             key = line.split("=", 1)[0].strip().removeprefix("export ").strip()
             if key and not key.startswith("#") and "=" in line:
                 env.setdefault(key, "")
-    known = known_variables()
+    known = known_variables() | {"LEADBOT_ENV_FILE"}
     found = []
     for key in sorted(k for k in env if k.upper().startswith("LEADBOT_")):
         if key.upper() in known or key.upper().startswith("LEADBOT_TEST_"):

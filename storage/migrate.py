@@ -44,3 +44,19 @@ def pending(store: Store) -> list[str]:
         raise StoreUnavailable(f"database unavailable: {e.orig or e}") from e
     reached = {r.revision for head in current for r in script.iterate_revisions(head, "base")}
     return sorted(set(script.get_heads()) - reached)
+
+
+def current(store: Store) -> list[str]:
+    """The revisions the database is at (one per branch)."""
+    with store.engine.connect() as conn:
+        return sorted(MigrationContext.configure(conn).get_current_heads())
+
+
+def history(store: Store) -> list[str]:
+    """Every migration, newest first: `revision (head) message`."""
+    script = ScriptDirectory.from_config(alembic_config(store))
+    heads = set(script.get_heads())
+    return [
+        f"{r.revision}{' (head)' if r.revision in heads else ''} {r.doc or ''}".rstrip()
+        for r in script.walk_revisions()
+    ]
