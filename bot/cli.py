@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot import doctor, review
+from bot import doctor, privacy, review
 from bot.cli_scoring import add_import_parser, add_train_parser
 from bot.config import env_file, explain, load_settings, unknown_variables
 from bot.jobs.rescore import rescore_all
@@ -324,6 +324,37 @@ def cmd_review_dismiss(args: argparse.Namespace, rt: Runtime) -> int:
     return EX_OK
 
 
+def cmd_forget(args: argparse.Namespace, rt: Runtime) -> int:
+    reason = clean_line(args.reason, limit=500) or "data protection request"
+    done = privacy.forget(
+        rt.store, args.email, reason=reason, by="cli", suppress=rt.settings.forget_suppress
+    )
+    print(
+        f"lead #{done.lead_id} forgotten: {done.activities} activities scrubbed, {done.notes}"
+        f" notes and {done.raw_inputs} raw inputs deleted, {done.slack_messages} Slack messages"
+        " to redact" + (", address suppressed" if done.suppressed else "")
+    )
+    return EX_OK
+
+
+def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
+    _print_json(privacy.export(rt.store, args.email))
+    return EX_OK
+
+
+def cmd_prune(args: argparse.Namespace, rt: Runtime) -> int:
+    days = rt.settings.raw_retention_days if args.days is None else args.days
+    if days <= 0:
+        print("retention is off (LEADBOT_RAW_RETENTION_DAYS=0): nothing pruned")
+        return EX_OK
+    stripped, emptied = privacy.prune(rt.store, days=days)
+    print(
+        f"raw inputs older than {days:g} days emptied: {emptied};"
+        f" older than {days / 2:g} days without attachments now: {stripped}"
+    )
+    return EX_OK
+
+
 def cmd_db_upgrade(args: argparse.Namespace, rt: Runtime) -> int:
     upgrade(rt.store)
     print("database is up to date")
@@ -476,6 +507,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_db_history)
 
     p = sub.add_parser(
+        "forget", help="erase a person everywhere (Slack too); an anonymous tombstone stays"
+    )
+    p.add_argument("email")
+    p.add_argument("--reason", default="", help="why (kept in the tombstone's activity)")
+    p.set_defaults(func=cmd_forget)
+    p = sub.add_parser("export", help="everything held about a person, as JSON")
+    p.add_argument("email")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("prune", help="apply the raw-input retention now (serve does it too)")
+    p.add_argument("--days", type=float, help="default: LEADBOT_RAW_RETENTION_DAYS")
+    p.set_defaults(func=cmd_prune)
+
+    p = sub.add_parser(
         "doctor",
         help="check the configuration, database, Slack, files and ports; exit 78 on a problem",
     )
@@ -561,6 +605,7 @@ READS_ONLY = frozenset(
         cmd_outbox_list,
         cmd_db_current,
         cmd_db_history,
+        cmd_export,
     }
 )
 

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("LEADBOT_FORMS", "LEADBOT_FORMS_FILE")
     )
     forms_strict: bool = False  # true: form keys missing from the forms file get 404
+    # Privacy (docs/privacy.md): raw inputs of processed mail kept this long (0: forever);
+    # attachments go at half of it. A forgotten person's address kept as a keyed hash.
+    raw_retention_days: float = Field(default=90.0, ge=0)
+    forget_suppress: bool = False
 
     @field_validator("inbox_domains", "internal_domains", mode="before")
     @classmethod

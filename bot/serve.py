@@ -22,6 +22,7 @@ from bot.jobs import workers as rescore_workers
 from bot.jobs.rescore import rescore_all
 from bot.jobs.schedule import Job, run_periodic
 from bot.jobs.sla import JOB_INTERVAL_S, slack_tick
+from bot.privacy import prune
 from bot.runtime import Runtime, build_imap_poller, build_pipeline
 from bot.slack.sender import SlackSender
 from bot.slack.socket_mode import socket_mode_starter
@@ -32,6 +33,7 @@ from ingest.worker import freeze_startup_objects, process_pool_queue
 from storage.migrate import upgrade
 
 log = logging.getLogger("leadbot.serve")
+PRUNE_INTERVAL_S = 6 * 3600.0  # raw-input retention: a few times a day is plenty
 SWEEP_INTERVAL_S = 60.0  # inputs left pending by a database outage are finished once it answers
 
 Task = Callable[[asyncio.Event], Awaitable[None]]  # a background task, until the event is set
@@ -52,6 +54,9 @@ def schedule(runtime: Runtime) -> list[Job]:
         jobs.append(
             Job("rescore", settings.rescore_interval_minutes * 60, lambda: rescore_all(runtime))
         )
+    if settings.raw_retention_days > 0:
+        days = settings.raw_retention_days
+        jobs.append(Job("prune", PRUNE_INTERVAL_S, lambda: prune(runtime.store, days=days)))
     if settings.slack_enabled:  # new activity into threads, SLA reminders and escalations
         jobs.append(Job("Slack", JOB_INTERVAL_S, lambda: slack_tick(runtime), first_after_s=0))
     return jobs

@@ -24,6 +24,7 @@ from storage.db import Store
 from storage.errors import GiveUp, RetryLater
 from storage.leads import get_lead
 from storage.models import Lead, LeadStatus, OutboxMessage
+from storage.privacy import REDACT
 
 log = logging.getLogger("leadbot.slack.sender")
 
@@ -133,6 +134,7 @@ class SlackSender:
             "thread": self._thread,
             "home": self._home,
             raw_store.NOTICE: self._review,
+            REDACT: self._redact,
         }
         handler = handlers.get(message.kind)
         if handler is None:
@@ -233,6 +235,21 @@ class SlackSender:
         view = home_view(mine=mine, unclaimed=waiting, attention=extra)
         call_slack(self.client.views_publish, user_id=user, view=view)
         return {"user": user}
+
+    def _redact(self, message: OutboxMessage) -> dict[str, Any]:
+        """A forgotten person: each card says so and nothing more, the bot's replies go. Done
+        again on a retry, harmlessly: an already deleted reply is `message_not_found`."""
+        gone = frozenset({"message_not_found", "channel_not_found", "cant_update_message"})
+        for channel, ts in message.payload.get("cards") or []:
+            call_slack(
+                self.client.chat_update, none_on=gone, channel=channel, ts=ts, **blocks.removed()
+            )
+        for channel, ts in message.payload.get("replies") or []:
+            call_slack(self.client.chat_delete, none_on=gone, channel=channel, ts=ts)
+        return {
+            "redacted": len(message.payload.get("cards") or []),
+            "deleted": len(message.payload.get("replies") or []),
+        }
 
     def _review(self, message: OutboxMessage) -> dict[str, Any]:
         """Tell a person an input waits for them: the rep who forwarded it (found by their
