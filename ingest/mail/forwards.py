@@ -10,13 +10,16 @@ from dataclasses import dataclass
 
 from ingest.mail.addresses import ADDRESS_TOKEN, display_name
 from ingest.mail.labels import (
+    ANY_INTRO,
+    ANY_SEPARATOR,
     ATTRIBUTION,
     ATTRIBUTION_START,
+    DATE_LIKE,
     FORWARD_INTRO,
     FORWARD_SEPARATOR,
-    HEADER_LINE,
     RULE,
-    canonical,
+    any_header,
+    known,
     split_run_together,
     unquote,
 )
@@ -56,41 +59,164 @@ def is_forward_subject(subject: str | None) -> bool:
 
 
 def find_forward(text: str) -> Forward | None:
-    """The first forwarded message in a body, or None when the body holds no forward."""
-    lines = text.split("\n")
-    if "@" in text:  # a run-together block holds an address: most bodies are left as they are
-        lines = [
-            p for line in lines for p in (split_run_together(line) if "@" in line else (line,))
-        ]
+    """The first forwarded message in a body, or None when the body holds no forward.
+
+    A forward is found by its structure, in any language: a short block of `Label: value` lines
+    (one per line, run together on one line, `>`-quoted or indented) whose first address-bearing
+    line is the sender, with a date among the others. Labels we know are evidence: a From label
+    we know, a separator or an intro line above, or other labels we know make a block
+    believable; a block whose first address sits under a To or Cc label we know is not one.
+    """
+    lines = _lines(text)
     for i, line in enumerate(lines[:_HEADER_SCAN_LIMIT]):
-        explicit = FORWARD_SEPARATOR.match(line) or FORWARD_INTRO.match(line) or RULE.match(line)
-        if explicit:
-            headers, end = _header_block(lines, i + 1)
-            if "from" in headers or not RULE.match(line):
-                return _forward(lines, i, headers, end)
-        elif HEADER_LINE.match(line):
-            headers, end = _header_block(lines, i)
-            # Without a separator, demand an Outlook-style block so body text is not mistaken.
-            if {"from", "date"} <= headers.keys() and ({"subject", "to"} & headers.keys()):
-                return _forward(lines, i, headers, end)
+        marker = _marker(line)
+        if marker:
+            fields, end = _block(lines, i + 1)
+            sender = _sender(fields)
+            if sender is not None and _believable(fields, sender, marker=marker):
+                return _forward(lines, i, fields, sender, end)
+            if _announces(line) and not any("@" in f.value for f in fields):
+                # `Begin forwarded message:` above no header block: the original, unlabelled.
+                return _forward(lines, i, fields, None, end)
+        elif any_header(line) is not None:
+            fields, end = _block(lines, i)
+            sender = _sender(fields)
+            if sender is not None and _believable(fields, sender, marker=None):
+                return _forward(lines, i, fields, sender, end)
     return None
+
+
+_INVISIBLE = re.compile("[\ufeff\u200b\u200c\u200d\u200e\u200f\u2060\r]")
+_EXPLICIT = "explicit"  # a separator or intro we know, or Outlook's rule
+_SHAPED = "shaped"  # a line of dashes around words, or a short sentence ending in a colon
+
+
+@dataclass(frozen=True)
+class _Field:
+    key: str | None  # the canonical header when the label is one we know
+    label: str
+    value: str
+
+
+def _lines(text: str) -> list[str]:
+    """The body's lines, without byte-order marks and zero-width marks (Outlook starts quoted
+    text with one) and with run-together header blocks split back into lines."""
+    text = _INVISIBLE.sub("", text).replace("\xa0", " ")
+    lines = text.split("\n")
+    if "@" not in text:
+        return lines
+    return [p for line in lines for p in (split_run_together(line) if "@" in line else (line,))]
+
+
+def _announces(line: str) -> bool:
+    """A separator or intro that says in words a forward follows (not Outlook's bare rule)."""
+    return bool(FORWARD_SEPARATOR.match(line) or FORWARD_INTRO.match(line))
+
+
+def _marker(line: str) -> str | None:
+    if _announces(line) or RULE.match(line):
+        return _EXPLICIT
+    if ANY_SEPARATOR.match(line) or (ANY_INTRO.match(line) and any_header(line) is None):
+        return _SHAPED
+    return None
+
+
+def _block(lines: list[str], start: int) -> tuple[list[_Field], int]:
+    """The `Label: value` lines from `start` (after up to four blank lines); returns them and the
+    index of the first line of the original's body."""
+    fields: list[_Field] = []
+    seen: set[str] = set()
+    j = start
+    while j < len(lines) and j - start < 4 and not unquote(lines[j]).strip():
+        j += 1  # Gmail and Apple Mail leave blank lines below the separator
+    while j < len(lines) and len(fields) < _BLOCK_LIMIT:
+        line = unquote(lines[j])
+        header = any_header(line)
+        if header is not None:
+            label, value = header
+            key = known(label)
+            name = key or label.lower()
+            if name in seen:
+                break  # a second From: the next, nested forward starts here
+            seen.add(name)
+            fields.append(_Field(key, label, value.strip()))
+            j += 1
+            continue
+        if not line.strip() and fields:
+            # Outlook's HTML puts each header in its own paragraph: blank lines between them.
+            k = j
+            while k < len(lines) and k - j < 3 and not unquote(lines[k]).strip():
+                k += 1
+            nxt = any_header(unquote(lines[k])) if k < len(lines) else None
+            if nxt is not None and _continues(nxt[0], seen, len(fields)):
+                j = k
+                continue
+            break
+        if fields and line.strip() and _wrapped(fields[-1], line, lines, j):
+            j += 1
+            continue
+        break
+    return fields, j
+
+
+_BLOCK_LIMIT = 12  # a header block is short; a form or a table of twelve fields is not one
+
+
+def _continues(label: str, seen: set[str], count: int) -> bool:
+    """Past a blank line, a new header of a label we know (or an early one) is still the block."""
+    key = known(label)
+    return (key or label.lower()) not in seen and (key is not None or count < 3)
+
+
+def _wrapped(last: _Field, line: str, lines: list[str], j: int) -> bool:
+    """A header's value wrapped onto the next line: a long To/Cc list, or a long subject."""
+    if last.key in ("to", "cc") and ("@" in line or ";" in line):
+        return True
+    return j + 1 < len(lines) and any_header(unquote(lines[j + 1])) is not None
+
+
+def _sender(fields: list[_Field]) -> _Field | None:
+    """The block's From: the field under a From label we know, or else its first address-bearing
+    field, unless that one's label is one we know as something else (To, Cc, Reply-To)."""
+    for f in fields:
+        if f.key == "from":
+            return f
+    for f in fields:
+        if ADDRESS_TOKEN.search(f.value):
+            return f if f.key is None else None
+    return None
+
+
+def _believable(fields: list[_Field], sender: _Field, *, marker: str | None) -> bool:
+    """True when the block has the shape of a forwarded header, not of body text with colons."""
+    known_count = sum(f.key is not None for f in fields)
+    dated = any(f.key == "date" or (f is not sender and DATE_LIKE.search(f.value)) for f in fields)
+    if sender.key == "from":
+        if marker == _EXPLICIT:
+            return True
+        return len(fields) >= (2 if marker else 3) and (dated or marker is not None)
+    if "@" not in sender.value or len(fields) < 3 or not dated:
+        return False
+    return marker is not None or known_count >= 2
 
 
 _QUOTED_NAME = re.compile(r'"([^"]{1,200})"\s*[<\[(]')
 _NAME_BEFORE = re.compile(r"(?:^|,)\s*([^,<>\[\]()\d:\"]{2,100}?)\s*[<\[(]\s*(?:mailto:)?[^\s<>]+@")
+_ATTRIBUTION_LIMIT = 400
+_COLONS = (":", "\uff1a")  # and the full-width colon of CJK clients
 
 
 def find_attributed(text: str) -> Forward | None:
     """A forward written as a reply attribution: Outlook's `On <date>, "Name" <addr> wrote:`
     above the original, indented or `>`-quoted. Only for a message whose subject already says it
-    is a forward (the caller checks): the same line on a reply introduces a quote."""
-    lines = text.split("\n")
-    for i, line in enumerate(lines[:_HEADER_SCAN_LIMIT]):
-        joined = line
-        skip = 1
-        if not ATTRIBUTION.match(line) and i + 1 < len(lines) and ATTRIBUTION_START.match(line):
-            joined, skip = line + " " + lines[i + 1].strip(), 2  # Gmail wraps long attributions
-        if not ATTRIBUTION.match(joined):
+    is a forward (the caller checks): the same line on a reply introduces a quote.
+
+    The line is known by its shape in any language (`D. 28/10/2021 12.46 skrev "Jane" <j@x>:`,
+    `Jane <j@x> kirjoitti 28/10/2021 12.46:`): one address and a date, ending in a colon."""
+    lines = _lines(text)
+    for i in range(min(len(lines), _HEADER_SCAN_LIMIT)):
+        joined, skip = _attribution(lines, i)
+        if joined is None:
             continue
         addresses = {a.lower().strip(".;,") for a in ADDRESS_TOKEN.findall(joined)}
         if len(addresses) != 1:
@@ -109,6 +235,28 @@ def find_attributed(text: str) -> Forward | None:
             body=textwrap.dedent("\n".join(body)).strip(),
         )
     return None
+
+
+def _attribution(lines: list[str], i: int) -> tuple[str | None, int]:
+    """The attribution starting at line i (joined with the next when the client wrapped it, as
+    Gmail does) and how many lines it takes, or (None, 0)."""
+    line = lines[i]
+    if _is_attribution(line):
+        return line, 1
+    if i + 1 < len(lines) and lines[i + 1].strip() and not line.rstrip().endswith(_COLONS):
+        joined = line.rstrip() + " " + lines[i + 1].strip()
+        if (ATTRIBUTION_START.match(line) or DATE_LIKE.search(line)) and _is_attribution(joined):
+            return joined, 2
+    return None, 0
+
+
+def _is_attribution(line: str) -> bool:
+    if len(line) > _ATTRIBUTION_LIMIT or not line.rstrip().endswith(_COLONS):
+        return False
+    if ATTRIBUTION.match(line):
+        return True
+    text = unquote(line)
+    return bool(DATE_LIKE.search(text) and ADDRESS_TOKEN.search(text) and any_header(text) is None)
 
 
 def parse_sender(value: str | None) -> tuple[str | None, str | None]:
@@ -141,52 +289,21 @@ def parse_sender(value: str | None) -> tuple[str | None, str | None]:
     return name, address
 
 
-def _header_block(lines: list[str], start: int) -> tuple[dict[str, str], int]:
-    """Parse `Label: value` lines from `start`; returns the headers and the first body line."""
-    headers: dict[str, str] = {}
-    j = start
-    while j < len(lines) and j - start < 4 and not unquote(lines[j]).strip():
-        j += 1  # Gmail and Apple Mail leave blank lines below the separator
-    last: str | None = None
-    while j < len(lines):
-        line = unquote(lines[j])
-        match = HEADER_LINE.match(line)
-        if match:
-            key = canonical(match.group("label"))
-            if key == "from" and "from" in headers:
-                break  # the next, nested forward starts here
-            headers.setdefault(key, match.group("value").strip())
-            last = key
-            j += 1
-            continue
-        if not line.strip() and headers:
-            # Outlook's HTML puts each header in its own paragraph: blank lines between them.
-            k = j
-            while k < len(lines) and k - j < 3 and not unquote(lines[k]).strip():
-                k += 1
-            if k < len(lines) and HEADER_LINE.match(unquote(lines[k])) and "subject" not in headers:
-                j = k
-                continue
-            break
-        if headers and last in ("to", "cc") and ("@" in line or ";" in line):
-            j += 1  # a long To/Cc list wrapped onto the next line
-            continue
-        break
-    return headers, j
-
-
-def _forward(lines: list[str], marker: int, headers: dict[str, str], end: int) -> Forward:
-    name, email = parse_sender(headers.get("from"))
+def _forward(
+    lines: list[str], marker: int, fields: list[_Field], sender: _Field | None, end: int
+) -> Forward:
+    name, email = parse_sender(sender.value if sender else None)
     body_lines = lines[end:]
     quoted = [line for line in body_lines if line.strip()]
     if quoted and sum(line.lstrip().startswith(">") for line in quoted) >= 0.8 * len(quoted):
         body_lines = [unquote(line) for line in body_lines]  # the client quoted the forward
+    subject = next((f.value for f in fields if f.key == "subject"), None)
     return Forward(
         note="\n".join(lines[:marker]).strip(),
         email=email,
         name=name,
-        subject=strip_forward_prefixes(headers.get("subject")),
-        body="\n".join(body_lines).strip(),
+        subject=strip_forward_prefixes(subject),
+        body=textwrap.dedent("\n".join(body_lines)).strip(),
     )
 
 
