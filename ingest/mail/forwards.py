@@ -20,12 +20,13 @@ from ingest.mail.labels import (
     RULE,
     any_header,
     known,
+    known_label,
     split_run_together,
     unquote,
 )
 
 _FORWARD_PREFIX = re.compile(
-    r"^\s*((fwd?|wg|tr|rv|i|enc|doorst|vl|vb|pd|fs|ilt|İlt|πρθ|προωθ|пересл|转发|轉寄|轉發|転送|전달|"
+    r"^\s*((fwd?|wg|tr|rv|i|enc|doorst|vl|vb|vs|videresend|redir\.?|pd|fs|ilt|İlt|πρθ|προωθ|пересл|转发|轉寄|轉發|転送|전달|"
     r"הועבר|إعادة توجيه)\s*[:\uff1a]\s*|\[fwd?:?\s*|\(fwd\)\s*)+",
     re.IGNORECASE,
 )
@@ -116,7 +117,7 @@ def _announces(line: str) -> bool:
 def _marker(line: str) -> str | None:
     if _announces(line) or RULE.match(line):
         return _EXPLICIT
-    if ANY_SEPARATOR.match(line) or (ANY_INTRO.match(line) and any_header(line) is None):
+    if ANY_SEPARATOR.match(line) or (ANY_INTRO.match(line) and known_label(line) is None):
         return _SHAPED
     return None
 
@@ -139,8 +140,13 @@ def _block(lines: list[str], start: int) -> tuple[list[_Field], int]:
             if name in seen:
                 break  # a second From: the next, nested forward starts here
             seen.add(name)
-            fields.append(_Field(key, label, value.strip()))
             j += 1
+            if not value.strip() and j < len(lines) and _value_below(unquote(lines[j])):
+                value = unquote(
+                    lines[j]
+                )  # an HTML table: the label in one cell, the value in the next
+                j += 1
+            fields.append(_Field(key, label, value.strip()))
             continue
         if not line.strip() and fields:
             # Outlook's HTML puts each header in its own paragraph: blank lines between them.
@@ -159,7 +165,12 @@ def _block(lines: list[str], start: int) -> tuple[list[_Field], int]:
     return fields, j
 
 
+_BARE_BLOCK = 4  # fields of a block with neither a label we know nor a separator above
 _BLOCK_LIMIT = 12  # a header block is short; a form or a table of twelve fields is not one
+
+
+def _value_below(line: str) -> bool:
+    return bool(line.strip()) and any_header(line) is None and _marker(line) is None
 
 
 def _continues(label: str, seen: set[str], count: int) -> bool:
@@ -197,7 +208,12 @@ def _believable(fields: list[_Field], sender: _Field, *, marker: str | None) -> 
         return len(fields) >= (2 if marker else 3) and (dated or marker is not None)
     if "@" not in sender.value or len(fields) < 3 or not dated:
         return False
-    return marker is not None or known_count >= 2
+    if marker is not None or known_count >= 2:
+        return True
+    # No label we know and nothing above it (new Outlook in another language): the full shape
+    # of a header block, the sender first, a recipient with an address, a date, a subject.
+    addressed = sum(bool(ADDRESS_TOKEN.search(f.value)) for f in fields)
+    return len(fields) >= _BARE_BLOCK and fields[0] is sender and addressed >= 2
 
 
 _QUOTED_NAME = re.compile(r'"([^"]{1,200})"\s*[<\[(]')

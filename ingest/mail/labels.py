@@ -42,12 +42,24 @@ _LABELS: dict[str, tuple[str, ...]] = {
     "reply-to": ("reply-to", "antwort an", "répondre à", "responder a"),
 }  # fmt: skip
 _CANONICAL = {label: key for key, labels in _LABELS.items() for label in labels}
+# Labels that name an address that is never the sender (delivery reports, message ids): a block
+# whose first address sits under one of them is not a forwarded header.
+_NOT_SENDER = (
+    "recipient", "final-recipient", "original-recipient", "delivered-to", "x-original-to",
+    "envelope-to", "return-path", "message-id", "in-reply-to", "references", "organizer",
+    "attendees", "required", "optional",
+)  # fmt: skip
+_KNOWN = {**_CANONICAL, **dict.fromkeys(_NOT_SENDER, "other")}
 _ALTERNATION = "|".join(re.escape(x) for x in sorted(_CANONICAL, key=len, reverse=True))
 
 # A known label and its colon inside a line, where a header block was run together onto one line.
 _INLINE_LABEL = re.compile(rf"(?P<label>{_ALTERNATION})\s*[*_]*\s*[:：]", re.IGNORECASE)
 # Any label right after an address's closing bracket: `…<j@x.com>Komu:` in whatever language.
 _AFTER_ADDRESS = re.compile(r">\s*(?P<label>[^\W\d_]+(?:[ .'’-][^\W\d_]+){0,2})\s*[:：]")
+# …and the first label after the separator the line starts with (`----- X ----- Fra: …`).
+_AFTER_SEPARATOR = re.compile(
+    r"^[\s>]*[-_=*]{2,}[^@<>]{1,80}?[-_=*]{2,}\s*(?P<label>[^\W\d_]+(?:[ .'’-][^\W\d_]+){0,2})\s*[:：]"
+)
 _MIN_RUN_TOGETHER = 3  # labelled pieces, one with the sender's address and one a date
 
 
@@ -74,7 +86,7 @@ def split_run_together(line: str) -> list[str]:
         if key not in seen:  # a value may hold a label-like word: the first of each counts
             seen.add(key)
             starts[at] = key
-    for match in _AFTER_ADDRESS.finditer(line):
+    for match in (*_AFTER_SEPARATOR.finditer(line), *_AFTER_ADDRESS.finditer(line)):
         starts.setdefault(match.start("label"), known(match.group("label")))
     if len(starts) < _MIN_RUN_TOGETHER:
         return [line]
@@ -108,7 +120,7 @@ ANY_HEADER = re.compile(
 _LABEL_LIMIT = 40
 # A line of dashes around a few words (`-------- Пересылаемое сообщение --------`, `-----Original
 # Message-----`), in whatever language: the shape clients draw above a forwarded header block.
-ANY_SEPARATOR = re.compile(r"^[\s>]*[-_=*]{2,}\s*[^\W\d_][^-_=*@<>]{1,80}?\s*[-_=*]{2,}\s*$")
+ANY_SEPARATOR = re.compile(r"^[\s>]*[-_=*]{2,}\s*[^\W\d_][^@<>]{1,80}?\s*[-_=*]{2,}\s*$")
 # A short sentence ending in a colon above the block (`Začátek přeposílané zprávy:`, `Start på
 # videresendt besked:`, `Forwarded message:`): at least two words, no address, no digits.
 ANY_INTRO = re.compile(r"^[\s>]*[^\W\d_]+(?:[ '’-][^\W\d_]+){1,7}\s*[:：]\s*$")
@@ -116,7 +128,7 @@ ANY_INTRO = re.compile(r"^[\s>]*[^\W\d_]+(?:[ '’-][^\W\d_]+){1,7}\s*[:：]\s*$
 
 def known(label: str) -> str | None:
     """The canonical header for a label we know in some language, else None."""
-    return _CANONICAL.get(" ".join(label.lower().split()))
+    return _KNOWN.get(" ".join(label.lower().split()))
 
 
 def known_label(piece: str) -> str | None:
