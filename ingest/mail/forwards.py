@@ -76,6 +76,13 @@ def find_forward(text: str) -> Forward | None:
             sender = _sender(fields)
             if sender is not None and _believable(fields, sender, marker=marker):
                 return _forward(lines, i, fields, sender, end)
+            if not fields and (_announces(line) or ANY_SEPARATOR.match(line)):
+                # Yandex, Proton: `-------- Original Message --------` above an attribution.
+                k = _skip_blank(lines, i + 1)
+                joined, skip = _attribution(lines, k) if k < len(lines) else (None, 0)
+                found = _attributed(lines, k, joined, skip, note_end=i) if joined else None
+                if found is not None:
+                    return found
             if _announces(line) and not any("@" in f.value for f in fields):
                 # `Begin forwarded message:` above no header block: the original, unlabelled.
                 return _forward(lines, i, fields, None, end)
@@ -114,6 +121,13 @@ def _announces(line: str) -> bool:
     return bool(FORWARD_SEPARATOR.match(line) or FORWARD_INTRO.match(line))
 
 
+def _skip_blank(lines: list[str], start: int) -> int:
+    j = start
+    while j < len(lines) and j - start < 4 and not unquote(lines[j]).strip():
+        j += 1  # Gmail and Apple Mail leave blank lines below the separator
+    return j
+
+
 def _marker(line: str) -> str | None:
     if _announces(line) or RULE.match(line):
         return _EXPLICIT
@@ -127,9 +141,7 @@ def _block(lines: list[str], start: int) -> tuple[list[_Field], int]:
     index of the first line of the original's body."""
     fields: list[_Field] = []
     seen: set[str] = set()
-    j = start
-    while j < len(lines) and j - start < 4 and not unquote(lines[j]).strip():
-        j += 1  # Gmail and Apple Mail leave blank lines below the separator
+    j = _skip_blank(lines, start)
     while j < len(lines) and len(fields) < _BLOCK_LIMIT:
         line = unquote(lines[j])
         header = any_header(line)
@@ -234,23 +246,31 @@ def find_attributed(text: str) -> Forward | None:
         joined, skip = _attribution(lines, i)
         if joined is None:
             continue
-        addresses = {a.lower().strip(".;,") for a in ADDRESS_TOKEN.findall(joined)}
-        if len(addresses) != 1:
-            return None  # no address, or several: a person decides
-        quoted = _QUOTED_NAME.search(joined) or _NAME_BEFORE.search(joined)
-        name = display_name(quoted.group(1)) if quoted else None
-        body = lines[i + skip :]
-        kept = [x for x in body if x.strip()]
-        if kept and sum(x.lstrip().startswith(">") for x in kept) >= 0.8 * len(kept):
-            body = [unquote(x) for x in body]
-        return Forward(
-            note="\n".join(lines[:i]).strip(),
-            email=ADDRESS_TOKEN.findall(joined)[0].strip(".;,"),
-            name=name,
-            subject=None,
-            body=textwrap.dedent("\n".join(body)).strip(),
-        )
+        return _attributed(lines, i, joined, skip, note_end=i)
     return None
+
+
+def _attributed(
+    lines: list[str], i: int, joined: str, skip: int, *, note_end: int
+) -> Forward | None:
+    """The forward an attribution at line i introduces, or None when it names no single address
+    (no address, or several: a person decides)."""
+    addresses = {a.lower().strip(".;,") for a in ADDRESS_TOKEN.findall(joined)}
+    if len(addresses) != 1:
+        return None
+    quoted = _QUOTED_NAME.search(joined) or _NAME_BEFORE.search(joined)
+    name = display_name(quoted.group(1)) if quoted else None
+    body = lines[i + skip :]
+    kept = [x for x in body if x.strip()]
+    if kept and sum(x.lstrip().startswith(">") for x in kept) >= 0.8 * len(kept):
+        body = [unquote(x) for x in body]
+    return Forward(
+        note="\n".join(lines[:note_end]).strip(),
+        email=ADDRESS_TOKEN.findall(joined)[0].strip(".;,"),
+        name=name,
+        subject=None,
+        body=textwrap.dedent("\n".join(body)).strip(),
+    )
 
 
 def _attribution(lines: list[str], i: int) -> tuple[str | None, int]:

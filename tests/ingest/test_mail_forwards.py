@@ -476,3 +476,22 @@ def test_labels_glued_to_the_previous_value_are_split() -> None:
     ]
     mailto = "From: Jane<mailto:jane@acme-corp.co.uk> <jane@acme-corp.co.uk<mailto:j@x.com>> 10:00"
     assert split_run_together(mailto) == [mailto]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Yandex / Mail.ru: the separator, then a date and the sender instead of a header block.
+        '-------- Пересылаемое сообщение --------\n24.02.2025, 10:00, "Jane Doe"'
+        " <jane@acme-corp.co.uk>:\n\n",
+        # Proton Mail: the separator, then an English attribution.
+        "------- Original Message -------\nOn Monday, February 24th, 2025 at 10:00, Jane Doe"
+        " <jane@acme-corp.co.uk> wrote:\n\n",
+    ],
+    ids=["yandex", "proton"],
+)
+def test_a_separator_above_an_attribution_is_a_forward(body: str) -> None:
+    result = lead(forward(f"FYI\n\n{body}{ORIGINAL}\n", subject="Quote request"))
+    assert result.email == "jane@acme-corp.co.uk"
+    assert result.name == "Jane Doe"
+    assert result.text.startswith("Hello, we would like")
