@@ -231,6 +231,7 @@ def _believable(fields: list[_Field], sender: _Field, *, marker: str | None) -> 
 _QUOTED_NAME = re.compile(r'"([^"]{1,200})"\s*[<\[(]')
 _NAME_BEFORE = re.compile(r"(?:^|,)\s*([^,<>\[\]()\d:\"]{2,100}?)\s*[<\[(]\s*(?:mailto:)?[^\s<>]+@")
 _ATTRIBUTION_LIMIT = 400
+_ATTRIBUTION_LINES = 3  # a wrapped attribution takes at most three lines
 _COLONS = (":", "\uff1a")  # and the full-width colon of CJK clients
 
 
@@ -274,15 +275,21 @@ def _attributed(
 
 
 def _attribution(lines: list[str], i: int) -> tuple[str | None, int]:
-    """The attribution starting at line i (joined with the next when the client wrapped it, as
-    Gmail does) and how many lines it takes, or (None, 0)."""
+    """The attribution starting at line i (joined with the next one or two when the client
+    wrapped it, as Gmail and Apple Mail do: `On …, Jane Doe` / `<jane@x>` / `wrote:`) and how
+    many lines it takes, or (None, 0)."""
     line = lines[i]
     if _is_attribution(line):
         return line, 1
-    if i + 1 < len(lines) and lines[i + 1].strip() and not line.rstrip().endswith(_COLONS):
-        joined = line.rstrip() + " " + lines[i + 1].strip()
-        if (ATTRIBUTION_START.match(line) or DATE_LIKE.search(line)) and _is_attribution(joined):
-            return joined, 2
+    if not (ATTRIBUTION_START.match(line) or DATE_LIKE.search(line)):
+        return None, 0
+    joined = line.rstrip()
+    for k in range(i + 1, min(i + _ATTRIBUTION_LINES, len(lines))):
+        if not lines[k].strip() or joined.endswith(_COLONS):
+            break
+        joined += " " + lines[k].strip()
+        if _is_attribution(joined):
+            return joined, k - i + 1
     return None, 0
 
 

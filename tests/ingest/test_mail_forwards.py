@@ -495,3 +495,16 @@ def test_a_separator_above_an_attribution_is_a_forward(body: str) -> None:
     assert result.email == "jane@acme-corp.co.uk"
     assert result.name == "Jane Doe"
     assert result.text.startswith("Hello, we would like")
+
+
+def test_an_attribution_under_a_subject_without_re_or_fwd_goes_to_review() -> None:
+    result = read(forward(OUTLOOK_ATTRIBUTED, subject="Quote request"))
+    assert isinstance(result, NotALead) and result.kind == "review", result
+
+
+def test_an_attribution_wrapped_over_three_lines() -> None:
+    body = (
+        "FYI\n\nOn Feb 24, 2025, at 10:00 AM, Jane Doe\n<jane@acme-corp.co.uk>\nwrote:\n\n"
+        "> Hello, we would like a quote for 500 units.\n"
+    )
+    assert lead(forward(body)).email == "jane@acme-corp.co.uk"
