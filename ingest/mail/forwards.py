@@ -7,6 +7,7 @@ import textwrap
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ingest.mail.addresses import ADDRESS_TOKEN, display_name
 from ingest.mail.labels import (
@@ -59,6 +60,7 @@ def is_forward_subject(subject: str | None) -> bool:
     return bool(subject and _FORWARD_PREFIX.match(subject))
 
 
+@lru_cache(maxsize=4)  # the form reader and the forward reader both ask about the same body
 def find_forward(text: str) -> Forward | None:
     """The first forwarded message in a body, or None when the body holds no forward.
 

@@ -71,7 +71,9 @@ def split_run_together(line: str) -> list[str]:
     first address-bearing one, a date in another, and labels we know (or a separator) for the
     rest. A label glued to a word is only taken when it is capitalised after a capital
     (`CETEmne:`, a time zone and then the label), never inside a word (`Plan:`, `mailto:`)."""
-    if line.count(":") + line.count("：") < _MIN_RUN_TOGETHER or "@" not in line:
+    # A label's colon is followed by a space (or is CJK's full-width one); `mailto:` is not.
+    colons = line.count(": ") + line.count(":\t") + line.count("：")
+    if colons < _MIN_RUN_TOGETHER or "@" not in line:
         return [line]
     starts: dict[int, str | None] = {}
     seen: set[str] = set()
