@@ -27,7 +27,7 @@ from ingest.mail.labels import (
 )
 
 _FORWARD_PREFIX = re.compile(
-    r"^\s*((fwd?|wg|tr|rv|i|enc|doorst|vl|vb|vs|videresend|redir\.?|pd|fs|ilt|İlt|πρθ|προωθ|пересл|转发|轉寄|轉發|転送|전달|"
+    r"^\s*((fwd?|wg|tr|rv|i|enc|doorst|vl|vb|vs|videresend|redir\.?|reenc|prsn|továbbítás|pd|fs|ilt|İlt|πρθ|προωθ|пересл|转发|轉寄|轉發|転送|전달|"
     r"הועבר|إعادة توجيه)\s*[:\uff1a]\s*|\[fwd?:?\s*|\(fwd\)\s*)+",
     re.IGNORECASE,
 )
