@@ -58,6 +58,14 @@ def skip_blank(lines: list[str], start: int) -> int:
     return j
 
 
+def could_mark(line: str) -> bool:
+    """A cheap test first: only a line with a colon, a rule or an intro can start a block."""
+    if ":" in line or "\uff1a" in line:
+        return True
+    stripped = line.lstrip(" \t>")
+    return bool(stripped) and (stripped[0] in "-_=*" or FORWARD_INTRO.match(line) is not None)
+
+
 def marker(line: str) -> str | None:
     """EXPLICIT or SHAPED when the line announces a header block below it, else None."""
     if announces(line) or RULE.match(line):

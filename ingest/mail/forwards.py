@@ -15,6 +15,7 @@ from ingest.mail.blocks import (
     announces,
     believable,
     body_lines,
+    could_mark,
     header_block,
     marker,
     sender_field,
@@ -75,6 +76,8 @@ def find_forward(text: str) -> Forward | None:
     """
     lines = body_lines(text)
     for i, line in enumerate(lines[:_HEADER_SCAN_LIMIT]):
+        if not could_mark(line):
+            continue  # most lines: no colon and no rule, neither a header nor a separator
         above = marker(line)
         if above:
             fields, end = header_block(lines, i + 1)

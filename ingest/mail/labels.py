@@ -52,8 +52,8 @@ _NOT_SENDER = (
 _KNOWN = {**_CANONICAL, **dict.fromkeys(_NOT_SENDER, "other")}
 _ALTERNATION = "|".join(re.escape(x) for x in sorted(_CANONICAL, key=len, reverse=True))
 
-# A known label and its colon inside a line, where a header block was run together onto one line.
-_INLINE_LABEL = re.compile(rf"(?P<label>{_ALTERNATION})\s*[*_]*\s*[:：]", re.IGNORECASE)
+_LONGEST_LABEL = max(map(len, _CANONICAL))
+_COLON = re.compile("[:\uff1a]")
 # Any label right after an address's closing bracket: `…<j@x.com>Komu:` in whatever language.
 _AFTER_ADDRESS = re.compile(r">\s*(?P<label>[^\W\d_]+(?:[ .'’-][^\W\d_]+){0,2})\s*[:：]")
 # …and the first label after the separator the line starts with (`----- X ----- Fra: …`).
@@ -77,8 +77,7 @@ def split_run_together(line: str) -> list[str]:
         return [line]
     starts: dict[int, str | None] = {}
     seen: set[str] = set()
-    for match in _INLINE_LABEL.finditer(line):
-        label, at = match.group("label"), match.start()
+    for at, label in _inline_labels(line):
         before = line[at - 1] if at else " "
         if before.isalpha() and not (before.isupper() and label[0].isupper()):
             continue
@@ -107,6 +106,22 @@ def split_run_together(line: str) -> list[str]:
         return [line]
     head = line[: order[0]]
     return [p.rstrip() for p in (head, *(p for _, p in pieces)) if p.strip()]
+
+
+def _inline_labels(line: str) -> list[tuple[int, str]]:
+    """(start, label) of each known label written right before a colon anywhere in the line,
+    the longest that fits. A dictionary look-up at each colon, not a scan of every position
+    with an alternation of every label (which costs a millisecond on a Yahoo line)."""
+    found: list[tuple[int, str]] = []
+    for colon in _COLON.finditer(line):
+        offset = max(0, colon.start() - _LONGEST_LABEL - 8)  # room for `*From* :`
+        head = line[offset : colon.start()].rstrip(" \t*_")
+        window = head[-_LONGEST_LABEL:].lower()
+        for size in range(len(window), 0, -1):
+            if window[-size:] in _CANONICAL:
+                found.append((offset + len(head) - size, head[len(head) - size :]))
+                break
+    return found
 
 
 # A value that holds a date or a time: a year, `10:00` / `12.46`, `28/10/2021`, `2021年`.
