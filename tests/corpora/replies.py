@@ -12,15 +12,15 @@ from __future__ import annotations
 import email
 import re
 import tomllib
-from email.message import Message
-from email.policy import default
-from pathlib import Path
+from email.message import EmailMessage, Message
+from email.policy import SMTP, default
+from email.utils import parseaddr
 
 from ingest.inquiry import Inquiry
 from ingest.mail import read_email
 from ingest.mail.html import html_to_text
 from storage.errors import ParseError
-from tests.corpora import INTERNAL, PARSING, RECEIVED, Case, Outcome, as_message
+from tests.corpora import INTERNAL, PARSING, RECEIVED, REP_DOMAIN, Case, Outcome, as_message
 
 CATEGORY = "replies"
 LIBRARY = "talon (extract_from_plain)"
@@ -37,17 +37,38 @@ def cases() -> list[Case]:
     for entry in table["case"]:
         path = ROOT / entry["file"]
         data = path.read_bytes()
+        subject = entry.get("subject", "Re: your offer")
         if path.suffix == ".eml":
             raw = data
+        elif path.suffix == ".html":
+            raw = _as_html(data.decode("utf-8"), subject=subject)
         else:
             body = data.decode("utf-8").replace("\r\n", "\n")
-            raw = as_message(body, sender=SENDER, subject=entry.get("subject", "Re: your offer"))
+            raw = as_message(body, sender=SENDER, subject=subject)
         expected = {
+            "sender": _sender(raw),
             "text": "\n".join(entry["text"]),
             "quote": "\n".join(entry.get("quote", [])),
         }
         out.append(Case(entry.get("name", entry["file"]), entry["group"], raw, expected))
     return out
+
+
+def _as_html(markup: str, *, subject: str) -> bytes:
+    """An HTML-only reply from the outside person, the way a webmail client sends one."""
+    msg = EmailMessage()
+    msg["From"] = SENDER
+    msg["To"] = f"sales@{REP_DOMAIN}"
+    msg["Subject"] = subject
+    msg["Date"] = "Mon, 05 Jan 2026 09:30:00 +0000"
+    msg.set_content(markup, subtype="html")
+    return msg.as_bytes(policy=SMTP)
+
+
+def _sender(raw: bytes) -> str:
+    """The address in the fixture's From: the lead a reply must give."""
+    msg = email.message_from_bytes(raw, policy=default)
+    return parseaddr(str(msg.get("From", "")))[1].lower()
 
 
 def judge(case: Case, text: str | None) -> Outcome:
@@ -74,8 +95,16 @@ def read_text(case: Case) -> str | None:
 
 
 def ours(case: Case) -> Outcome:
-    """Our reader's verdict on one case."""
-    return judge(case, read_text(case))
+    """Our reader's verdict on one case; a lead other than the reply's sender is a harmful miss."""
+    try:
+        verdict = read_email(case.raw, internal_domains=INTERNAL, received_at=RECEIVED)
+    except ParseError as exc:
+        return Outcome(False, detail=f"failed: {exc}")
+    if not isinstance(verdict, Inquiry):
+        return Outcome(False, detail=f"not a lead: {verdict.kind}")
+    if verdict.email != case.expected["sender"]:
+        return Outcome(False, wrong=True, detail=f"lead {verdict.email}, not the sender")
+    return judge(case, verdict.text)
 
 
 def body_of(case: Case) -> str:
@@ -145,7 +174,3 @@ def library(case: Case, name: str = LIBRARY) -> Outcome | None:
 def _fold(text: str) -> str:
     return _WS.sub(" ", text).strip().casefold()
 
-
-def fixture(name: str) -> Path:
-    """A fixture's path under tests/data/parsing/replies/."""
-    return ROOT / name
