@@ -20,18 +20,22 @@ _BLANKS = re.compile(r"\n{3,}")
 _INVISIBLE = re.compile(r"[\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _MAX_HEADER_LINES = 3  # an attribution wrapped by the client: Gmail wraps at 78 characters
 _MAX_HEADER_CHARS = 400
+_VERB_TAIL = 40  # "… Rita <r@x> wrote" ends in its verb: only the end of the line is searched
 _MAX_BLOCK_LINES = 14  # Outlook's From/Sent/To/Cc/Subject, with wrapped values and blank lines
 
 # "wrote" and its translations: evidence that a line introduces a quote. Matched anywhere, so
 # each client's word order works ("Am … schrieb Rita <r@x>:", "Rita <r@x> schrieb am …:").
-_WROTE = re.compile(
-    r"(\bwrote|\bwrites|\bsent|a écrit|escribió|escribio|ha scritto|scrisse|escreveu|"
-    r"schreef|geschreven|\bskrev|schrieb|написал|написала|пишет|пише|написав|napisał|napisal|"
-    r"napsal|\bpisze|napisao|napisala|написа|yazdı|έγραψε|kirjoitti|írta|đã viết|写道|寫道|"
-    r"님이 작성|kirjutas|rašė|rakstīja|napísal|a scris|escrigué|ha escrit|va escriure|"
-    r"skrifaði|כתב|كتب)(\s*\(a\))?",
-    re.IGNORECASE,
-)
+_VERBS = (
+    "wrote", "writes", "a écrit", "escribió", "escribio", "ha scritto", "scrisse",
+    "escreveu", "schreef", "geschreven", "skrev", "schrieb", "написал", "пишет", "пише",
+    "написав", "написа", "napisał", "napisal", "napsal", "pisze", "napisao", "yazdı", "έγραψε",
+    "kirjoitti", "írta", "đã viết", "写道", "寫道", "님이 작성", "kirjutas", "rašė", "rakstīja",
+    "napísal", "a scris", "escrigué", "ha escrit", "va escriure", "skrifaði", "כתב", "كتب",
+)  # fmt: skip
+# Found in the lower-cased text by one case-sensitive alternation: an IGNORECASE one of these
+# words costs a hundred times more on every line.
+_VERB = re.compile("|".join(re.escape(v) for v in sorted(_VERBS, key=len, reverse=True)))
+_WORD_END = re.compile(r"[^\s:：>)]*(\s*\(a\))?")  # the rest of the word: "napisał(a)", "написала"
 _ADDRESS = re.compile(r"[\w.+'’-]+@[\w-]+(\.[\w-]+)+")
 # A date or a time as clients print them: 2016-03-03, 03.03.2016, 3/3/16, 17:21, kl. 10.00,
 # 10h30, 2016年3月3日, or a year.
@@ -39,7 +43,10 @@ _DATE = re.compile(
     r"\b(19|20)\d\d\b|\d{1,4}[./-]\d{1,2}[./-]\d{2,4}|\b\d{1,2}:\d\d\b|\bkl\.?\s*\d{1,2}[.:]\d\d|"
     r"\b\d{1,2}h\d\d\b|\d\s*[年月日]"
 )
-_HEADERISH = re.compile(r"\d|@|<|" + _WROTE.pattern, re.IGNORECASE)
+_TIME = re.compile(r"(?<!\d)\d{1,2}[:.h]\d\d(?!\d)")
+_BRACKETED = re.compile(r"[<(\[\"](mailto:)?[\w.+'’-]+@[\w-]+(\.[\w-]+)+")
+_DIGIT_OR_AT = re.compile(r"\d|@")
+_HEADERISH = re.compile(r"\d|@|<")
 _ENDS_WITH_COLON = re.compile(r"[:：]\s*$")
 # A sentence ends and another begins: prose, not a header ("…bob@x.com by 3 May. Details:").
 _SENTENCE = re.compile(r"[^\W\d_]{3}[.!?]\s+[A-Z][a-z]")
@@ -123,13 +130,10 @@ def _skip_quote(lines: list[str], i: int) -> int:
     """The line after a `>` quote starting at `i`; a line the client wrapped out of the quote
     (unmarked, between two quoted lines) belongs to it."""
     while i < len(lines):
-        line = lines[i]
-        if _quoted(line) or not line.strip():
-            i += 1
-        elif 0 < i < len(lines) - 1 and _quoted(lines[i - 1]) and _quoted(lines[i + 1]):
-            i += 1
-        else:
+        wrapped = 0 < i < len(lines) - 1 and _quoted(lines[i - 1]) and _quoted(lines[i + 1])
+        if not (_quoted(lines[i]) or not lines[i].strip() or wrapped):
             break
+        i += 1
     return i
 
 
@@ -148,7 +152,7 @@ def _header(lines: list[str], i: int) -> tuple[int, str]:
     if span:
         return span, ""
     # New text and an attribution on one line: the header starts at "On <date>…" or a dash run.
-    for match in _MIDLINE_START.finditer(line):
+    for match in _MIDLINE_START.finditer(line, max(0, len(line) - _MAX_HEADER_CHARS)):
         before = line[: match.start()].rstrip(" -")
         rest = [line[match.end() :], *lines[i + 1 : i + 20]]
         span = _attribution(rest, 0) if before.strip() else 0
@@ -184,7 +188,7 @@ def _attribution(lines: list[str], i: int) -> int:
             continue
         # Wrapped over lines, it starts on a line with something of a header on it, and not
         # above a later line that starts it with a date: "Hi," or a sentence above is new text.
-        if n and not _HEADERISH.search(lines[i]):
+        if n and not (_HEADERISH.search(lines[i]) or _verb(lines[i]) is not None):
             return 0
         if any(_starts(lines, k, i + n) for k in range(i + 1, i + n + 1)):
             return 0
@@ -210,21 +214,43 @@ def _starts(lines: list[str], start: int, end: int) -> bool:
     """Lines `start`..`end` are an attribution of their own, opening with a date and naming
     someone: "I have 2 questions" above "On 3 May 2016, Rita <r@x> wrote:" is not part of it."""
     rest = " ".join(lines[start : end + 1])
-    named = _ADDRESS.search(rest) or _WROTE.search(rest)
+    named = _ADDRESS.search(rest) is not None or _verb(rest) is not None
     return bool(_DATE.search(lines[start]) and named and _qualifies(lines, start, end))
 
 
 def _qualifies(lines: list[str], start: int, end: int) -> bool:
+    last = lines[end].rstrip()
+    # Cheap first: a header ends in a colon, a verb or a dash frame, or a `>` quote follows it.
+    ends = last.endswith((":", "：", "-")) or _verb(last[-_VERB_TAIL:]) is not None
+    if not (ends or _quote_follows(lines, end + 1)):
+        return False
     joined = " ".join(line.strip() for line in lines[start : end + 1])
     if len(joined) > _MAX_HEADER_CHARS:
         return False
+    # Every attribution names a date, an address or a verb.
+    if not (_DIGIT_OR_AT.search(joined) or _verb(joined) is not None):
+        return False
     return _is_attribution(joined, quote_follows=_quote_follows(lines, end + 1))
+
+
+def _verb(text: str) -> str | None:
+    """What follows the "wrote" of an attribution in `text` (lower-cased), None without one."""
+    low = text.lower()
+    for match in _VERB.finditer(low):
+        start = match.start()
+        # A Latin verb starts a word ("wrote", not "ghostwrote"); other scripts have no spaces.
+        if match.group().isascii() and start and low[start - 1].isalnum():
+            continue
+        word = _WORD_END.match(low, match.end())
+        return low[word.end() if word else match.end() :]
+    return None
 
 
 def _bare_wrote(line: str) -> bool:
     """`> wrote:` alone: the end of an attribution whose address the client wrapped."""
     rest = line.lstrip(" >")
-    return bool(_WROTE.fullmatch(rest.rstrip(" :："))) and _ENDS_WITH_COLON.search(rest) is not None
+    after = _verb(rest) if _ENDS_WITH_COLON.search(rest) else None
+    return after is not None and not after.strip(" :：") and _VERB.match(rest.lower()) is not None
 
 
 def _quote_follows(lines: list[str], i: int) -> bool:
@@ -239,18 +265,20 @@ def _is_attribution(text: str, *, quote_follows: bool) -> bool:
     body = re.sub(r"<\s+", "<", re.sub(r"\s+>", ">", body))
     address = _ADDRESS.search(body) is not None
     dated = _DATE.search(body) is not None
-    wrote = _WROTE.search(body)
+    wrote = _verb(body)
     colon = _ENDS_WITH_COLON.search(body) is not None
     # "… John Doe <john@doe.com> wrote" and "---- John Smith wrote ----": the verb ends it.
-    ends_wrote = wrote is not None and not body[wrote.end() :].strip(" :：>)\"'")
+    ends_wrote = wrote is not None and not wrote.strip(" :：>)\"'")
     if framed is not None and wrote is not None:
         return True
     if wrote is not None and (colon or ends_wrote) and (address or dated or quote_follows):
         return True
     if _SENTENCE.search(body):
         return False
-    if colon and address and dated:
-        return True  # "2016-03-03 17:21 GMT+01:00 Rita <r@x>:" in any language
+    if colon and address and dated and (_TIME.search(body) or _BRACKETED.search(body)):
+        # "2016-03-03 17:21 GMT+01:00 Rita <r@x>:" in any language; a sentence naming an
+        # address and a day ("… by 3 May to pat@x.com:") gives no time and no brackets.
+        return True
     return quote_follows and (address or dated) and (colon or body.rstrip().endswith(">"))
 
 

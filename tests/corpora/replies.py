@@ -15,6 +15,7 @@ import tomllib
 from email.message import EmailMessage, Message
 from email.policy import SMTP, default
 from email.utils import parseaddr
+from functools import cache
 
 from ingest.inquiry import Inquiry
 from ingest.mail import read_email
@@ -85,15 +86,6 @@ def judge(case: Case, text: str | None) -> Outcome:
     return Outcome(True)
 
 
-def read_text(case: Case) -> str | None:
-    """The text our reader keeps for the case, or None when it makes no inquiry of it."""
-    try:
-        verdict = read_email(case.raw, internal_domains=INTERNAL, received_at=RECEIVED)
-    except ParseError:
-        return None
-    return verdict.text if isinstance(verdict, Inquiry) else None
-
-
 def ours(case: Case) -> Outcome:
     """Our reader's verdict on one case; a lead other than the reply's sender is a harmful miss."""
     try:
@@ -112,18 +104,24 @@ def body_of(case: Case) -> str:
     msg = email.message_from_bytes(case.raw, policy=default)
     part = msg.get_body(preferencelist=("plain",))
     if isinstance(part, Message):
-        return str(part.get_content()).replace("\r\n", "\n")  # type: ignore[attr-defined]
+        return str(part.get_content()).replace("\r\n", "\n")
     part = msg.get_body(preferencelist=("html",))
     if isinstance(part, Message):
-        return html_to_text(str(part.get_content()))  # type: ignore[attr-defined]
+        return html_to_text(str(part.get_content()))
     return ""
 
 
-def _talon(text: str) -> str:
+@cache
+def _talon_ready() -> None:
     import talon
+
+    talon.init()  # loads its signature classifiers: once
+
+
+def _talon(text: str) -> str:
     from talon import quotations
 
-    talon.init()
+    _talon_ready()
     return str(quotations.extract_from_plain(text))
 
 
@@ -173,4 +171,3 @@ def library(case: Case, name: str = LIBRARY) -> Outcome | None:
 
 def _fold(text: str) -> str:
     return _WS.sub(" ", text).strip().casefold()
-
