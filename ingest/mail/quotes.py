@@ -22,6 +22,7 @@ _MAX_HEADER_LINES = 3  # an attribution wrapped by the client: Gmail wraps at 78
 _MAX_HEADER_CHARS = 400
 _VERB_TAIL = 40  # "… Rita <r@x> wrote" ends in its verb: only the end of the line is searched
 _MAX_BLOCK_LINES = 14  # Outlook's From/Sent/To/Cc/Subject, with wrapped values and blank lines
+_MIN_UNKNOWN_BLOCK = 4  # lines of a block of unknown labels: From, Sent, To and Subject
 
 # "wrote" and its translations: evidence that a line introduces a quote. Matched anywhere, so
 # each client's word order works ("Am … schrieb Rita <r@x>:", "Rita <r@x> schrieb am …:").
@@ -30,7 +31,8 @@ _VERBS = (
     "escreveu", "schreef", "geschreven", "skrev", "schrieb", "написал", "пишет", "пише",
     "написав", "написа", "napisał", "napisal", "napsal", "pisze", "napisao", "yazdı", "έγραψε",
     "kirjoitti", "írta", "đã viết", "写道", "寫道", "님이 작성", "kirjutas", "rašė", "rakstīja",
-    "napísal", "a scris", "escrigué", "ha escrit", "va escriure", "skrifaði", "כתב", "كتب",
+    "napísal", "a scris", "escrigué", "ha escrit", "va escriure", "skrifaði", "menulis",
+    "escribiu", "geskryf", "shkroi", "idatzi", "sumulat", "เขียน", "ने लिखा", "نوشت", "כתב", "كتب",
 )  # fmt: skip
 # Found in the lower-cased text by one case-sensitive alternation: an IGNORECASE one of these
 # words costs a hundred times more on every line.
@@ -290,9 +292,11 @@ def _block(lines: list[str], i: int) -> int:
     between them are part of it. It counts as a header when it names a From and another header
     and either an address or a Subject, so "From: Berlin / To: Munich" in an inquiry is not one.
     """
-    first = HEADER_LINE.match(lines[i]) if i < len(lines) else None
-    if first is None or canonical(first.group("label")) not in ("from", "date"):
+    if i >= len(lines):
         return 0
+    first = HEADER_LINE.match(lines[i])
+    if first is None or canonical(first.group("label")) not in ("from", "date"):
+        return _unknown_block(lines, i)
     seen: list[str] = []
     address = False
     end = i
@@ -323,3 +327,23 @@ def _block(lines: list[str], i: int) -> int:
     if seen[0] == "date" and len(kinds) >= 2 and address:
         return end - i
     return 0
+
+
+def _unknown_block(lines: list[str], i: int) -> int:
+    """A header block in a language the labels do not know ("Dari: Sam <sam@x>" / "Dikirim: …
+    17:21" / "Kepada: …" / "Subjek: …"): four `Label: value` lines in a row, the first naming
+    someone by a bracketed address as a From does, another giving a time. Details a person
+    lists ("Email: pat@x.com") name a bare address, so they are not taken for one."""
+    first = _LABEL_LINE.match(lines[i])
+    if first is None or not _BRACKETED.search(first.group("value")):
+        return 0
+    end = i + 1
+    while end < len(lines) and end < i + _MAX_BLOCK_LINES:
+        label = _LABEL_LINE.match(lines[end])
+        if label is None or _SENTENCE.search(lines[end]):
+            break
+        end += 1
+    block = lines[i + 1 : end]
+    if end - i < _MIN_UNKNOWN_BLOCK or not any(_TIME.search(line) for line in block):
+        return 0
+    return end - i

@@ -92,6 +92,9 @@ def test_an_attribution_is_found_by_its_shape(header: str) -> None:
         "À : pat@buyer.example\nObjet : Offre",
         "From: Human Resources\n<sam@rep.example>\nSent: Thursday, March 3, 2016 5:21 PM\n"
         "To: Pat Buyer\nSubject: Offer",
+        # Labels in none of the known languages: found by the bracketed From and the time.
+        "Dari: Sam Rep <sam@rep.example>\nDikirim: Kamis, 3 Maret 2016 17:21\nKepada: Pat\n"
+        "Subjek: Penawaran",
     ],
 )
 def test_an_outlook_block_is_found_by_its_shape(block: str) -> None:
@@ -138,6 +141,9 @@ def test_a_reply_that_is_only_a_thank_you_keeps_it() -> None:
         "Please call me on 12/03/2024 at 10:00 or mail pat@buyer.example. Details:\n\n3 pallets.",
         "On Monday we talked.\nOn 3 March at 10:00 we meet.\n\n3 pallets.",
         "In 2024 08:19 escreveu some more text\n\n3 pallets.",
+        "Please ship by 12 May 2026 to pat@buyer.example:\n\n3 pallets.",
+        "My details:\n\nEmail: pat@buyer.example\nPhone: +1 555 0100\nArrival: 12 May 2026 "
+        "18:00\nRoom: double\n\n3 pallets.",
     ],
 )
 def test_text_that_only_looks_like_a_header_is_kept(body: str) -> None:
