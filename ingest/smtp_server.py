@@ -35,6 +35,7 @@ REFUSED_AT_CONNECT = {
     Refusal.BUSY: "421 4.3.2 {host} Too many sessions, try again later",
 }
 TIMEOUT = "421 4.4.2 {host} Error: timeout exceeded"
+STARTTLS_FIRST = "530 5.7.0 Must issue a STARTTLS command first"
 TOO_MANY_ERRORS = "421 4.7.0 {host} Error: too many errors"
 
 # RFC 3463 codes for the replies aiosmtpd writes without one. RFC 2034 §3: every 2xx, 4xx and 5xx
@@ -121,6 +122,7 @@ class LeadBotSMTP(SMTP):
     """One session. What aiosmtpd does, plus: the gate, codes, 421 on timeout, the DATA deadline."""
 
     ident = "LeadBot ESMTP"
+    aiosmtpd_requires_tls = True  # aiosmtpd's own RFC 3207 §4 check (530 to all but EHLO, …)
 
     def __init__(
         self, handler: Any, *, gate: ClientGate, options: SMTPOptions, hostname: str
@@ -132,7 +134,7 @@ class LeadBotSMTP(SMTP):
             hostname=hostname,
             ident=self.ident,
             tls_context=options.tls_context,
-            require_starttls=options.require_tls,
+            require_starttls=options.require_tls and self.aiosmtpd_requires_tls,
             timeout=options.timeout_s,
             command_call_limit=CALL_LIMITS,
         )
@@ -256,6 +258,7 @@ class LeadBotLMTP(LeadBotSMTP, LMTP):
     """LMTP (RFC 2033): LHLO instead of EHLO, and after DATA one reply per accepted recipient."""
 
     ident = "LeadBot LMTP"
+    aiosmtpd_requires_tls = False  # its list of commands allowed before STARTTLS lacks LHLO
     smtp_HELO = LMTP.smtp_HELO
     smtp_EHLO = LMTP.smtp_EHLO
 
@@ -272,6 +275,13 @@ class LeadBotLMTP(LeadBotSMTP, LMTP):
             await LMTP.smtp_LHLO(self, arg)
         finally:
             self._verbatim = False
+
+    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        if self.options.require_tls and self.tls_context and not self._tls_protocol:
+            await self.push(STARTTLS_FIRST)  # RCPT and DATA need a MAIL: this covers them
+            return
+        await super().smtp_MAIL(arg)
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:

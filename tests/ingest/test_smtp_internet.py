@@ -326,3 +326,22 @@ def test_lmtp_store_down_is_451_for_each_recipient() -> None:
             assert [(code, text[:6]) for code, text in replies] == [(451, b"4.3.0 ")] * 2
     finally:
         server.stop()
+
+
+def test_lmtp_with_required_tls_takes_lhlo_then_starttls(
+    certificate: Certificate, sqlite_runtime: Runtime
+) -> None:
+    options = tls_options(certificate, require_tls=True)
+    with (
+        serving(sqlite_runtime, options=options, lmtp=True) as server,
+        smtplib.LMTP("127.0.0.1", server.port) as client,
+    ):
+        assert client.ehlo("postfix.example.org")[0] == 250  # aiosmtpd alone answers LHLO 530
+        assert client.has_extn("starttls")
+        code, text = client.docmd("MAIL FROM:<a@example.org>")
+        assert (code, text[:6]) == (530, b"5.7.0 ")
+        client.starttls(context=certificate.trusting_client())
+        client.ehlo("postfix.example.org")
+        replies = lmtp_transaction(client, [f"leads@{INBOX}"], bytes(inquiry()))
+        assert [code for code, _ in replies] == [250]
+        server.drain()
