@@ -88,6 +88,9 @@ def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
                 http_port=s.http_port if args.http_port is None else args.http_port,
             )
         )
+    except ConfigError as e:  # a TLS certificate or key that cannot be loaded
+        print(f"leadbot: configuration error: {e}", file=sys.stderr)
+        return EX_CONFIG
     except OSError as e:  # a port already taken, an address we cannot bind
         print(f"leadbot serve: cannot listen: {e.strerror or e}", file=sys.stderr)
         return EX_OSERR

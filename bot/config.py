@@ -4,16 +4,31 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ingest.listen import parse_networks
 from storage.errors import ConfigError
 
 DomainList = Annotated[frozenset[str], NoDecode]
 IdList = Annotated[frozenset[str], NoDecode]  # Slack IDs: case kept
+NetworkList = Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode]
+# What a greeting may name: a host name or an address literal; never spaces or line breaks.
+HOSTNAME = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\]|\[IPv6:[0-9A-Fa-f:.]+\]"
+)
 
 
 def _split(value: object) -> object:
@@ -41,6 +56,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     smtp_port: int = 2525
     http_port: int = 8000
+    # SMTP and LMTP for the internet (docs/operations.md#smtp-on-the-internet).
+    lmtp_port: int | None = Field(default=None, ge=0, le=65535)  # None: no LMTP listener
+    smtp_hostname: str | None = None  # greeting and EHLO name; default socket.getfqdn()
+    smtp_tls_cert: Path | None = None  # PEM chain; STARTTLS is offered when set
+    smtp_tls_key: Path | None = None  # its key (default: in the certificate's file)
+    smtp_require_tls: bool = False  # MAIL before STARTTLS gets 530 5.7.0
+    smtp_allowed_clients: NetworkList = ()  # empty: anyone who reaches the port
+    smtp_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    smtp_max_connections_per_ip: int = Field(default=20, ge=1)  # IPv6: per /64
+    smtp_max_sessions: int = Field(default=200, ge=1)  # SMTP and LMTP together
     inbox_domains: DomainList = frozenset({"localhost"})
     internal_domains: DomainList = frozenset()
     max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
@@ -102,6 +127,29 @@ class Settings(BaseSettings):
                 str(v).strip().lower().rstrip(".").lstrip("@") for v in value if str(v).strip()
             )
         return value
+
+    @field_validator("smtp_allowed_clients", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        value = _split(value)
+        if isinstance(value, list | tuple | set | frozenset):
+            return parse_networks(str(v) for v in value)
+        return value
+
+    @field_validator("smtp_hostname")
+    @classmethod
+    def _hostname(cls, value: str | None) -> str | None:
+        if value is not None and not HOSTNAME.fullmatch(value):
+            raise ValueError("a host name (letters, digits, dots, hyphens) or an address literal")
+        return value
+
+    @model_validator(mode="after")
+    def _tls(self) -> Self:
+        if self.smtp_tls_cert is None and self.smtp_tls_key is not None:
+            raise ValueError("LEADBOT_SMTP_TLS_KEY needs LEADBOT_SMTP_TLS_CERT")
+        if self.smtp_require_tls and self.smtp_tls_cert is None:
+            raise ValueError("LEADBOT_SMTP_REQUIRE_TLS needs LEADBOT_SMTP_TLS_CERT")
+        return self
 
     @field_validator("slack_allowed_users", "slack_managers", mode="before")
     @classmethod

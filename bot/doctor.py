@@ -261,13 +261,11 @@ def _error(e: SlackApiError) -> str:
 
 def _tls(s: Settings) -> Iterator[Check]:
     cert, key = getattr(s, "smtp_tls_cert", None), getattr(s, "smtp_tls_key", None)
-    if not cert and not key:
-        return
-    if not cert or not key:
-        yield Check("smtp tls", FAIL, "set both LEADBOT_SMTP_TLS_CERT and LEADBOT_SMTP_TLS_KEY")
+    if not cert:
         return
     try:
-        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(str(cert), str(key))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(cert), str(key) if key else None)
     except (OSError, ssl.SSLError) as e:
         yield Check("smtp tls", FAIL, f"LEADBOT_SMTP_TLS_CERT/KEY cannot be used: {e}")
         return

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
+from bot.config import Settings
 from bot.dispatcher import Dispatcher, LogSender, Sender
 from bot.jobs import workers as rescore_workers
 from bot.jobs.rescore import rescore_all
@@ -28,7 +29,9 @@ from bot.slack.sender import SlackSender
 from bot.slack.socket_mode import socket_mode_starter
 from bot.web import create_app
 from ingest.imap import imap_starter
+from ingest.listen import ClientGate
 from ingest.smtp import InboxHandler, start_smtp
+from ingest.smtp_server import SMTPOptions, server_tls_context
 from ingest.worker import freeze_startup_objects, process_pool_queue
 from storage.migrate import upgrade
 
@@ -44,6 +47,26 @@ def make_sender(runtime: Runtime) -> Sender:
         return SlackSender.from_runtime(runtime)
     log.info("no SLACK_BOT_TOKEN: announcements are written to this log")
     return LogSender(runtime.store)
+
+
+def smtp_options(settings: Settings) -> SMTPOptions:
+    """How SMTP and LMTP talk; a certificate that cannot be loaded is a ConfigError here."""
+    cert = settings.smtp_tls_cert
+    return SMTPOptions(
+        max_message_bytes=settings.max_message_bytes,
+        hostname=settings.smtp_hostname,
+        tls_context=server_tls_context(cert, settings.smtp_tls_key) if cert else None,
+        require_tls=settings.smtp_require_tls,
+        timeout_s=settings.smtp_timeout_seconds,
+    )
+
+
+def client_gate(settings: Settings) -> ClientGate:
+    return ClientGate(
+        allowed=settings.smtp_allowed_clients,
+        max_per_client=settings.smtp_max_connections_per_ip,
+        max_sessions=settings.smtp_max_sessions,
+    )
 
 
 def schedule(runtime: Runtime) -> list[Job]:
@@ -70,6 +93,8 @@ class Service:
     host: str
     smtp_port: int
     handler: InboxHandler
+    smtp_options: SMTPOptions
+    gate: ClientGate  # SMTP and LMTP sessions together
     work_pool: Executor
     http: uvicorn.Server
     dispatcher: Dispatcher
@@ -79,6 +104,7 @@ class Service:
 
 def build(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) -> Service:
     settings = runtime.settings
+    options = smtp_options(settings)  # before any process starts: a bad certificate stops here
     # Parsing and recording run in worker processes: a hostile message costs that process seconds
     # of CPU, never the event loop that answers the next sender (SPEC: parser stalls).
     work_pool, queue = process_pool_queue(build_pipeline, settings, workers=settings.ingest_workers)
@@ -98,6 +124,8 @@ def build(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) -> Ser
         host=host,
         smtp_port=smtp_port,
         handler=handler,
+        smtp_options=options,
+        gate=client_gate(settings),
         work_pool=work_pool,
         http=uvicorn.Server(config),
         dispatcher=Dispatcher(runtime.store, make_sender(runtime)),
@@ -114,21 +142,29 @@ async def run(service: Service) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(RuntimeError):  # not the main thread (embedded use)
             loop.add_signal_handler(sig, stop.set)
-    smtp = await start_smtp(
-        service.handler,
-        host=service.host,
-        port=service.smtp_port,
-        max_message_bytes=settings.max_message_bytes,
-    )
+    listeners = [
+        await start_smtp(
+            service.handler,
+            host=service.host,
+            port=port,
+            options=service.smtp_options,
+            gate=service.gate,
+            lmtp=lmtp,
+        )
+        for port, lmtp in [(service.smtp_port, False), (settings.lmtp_port, True)]
+        if port is not None
+    ]
     http = asyncio.create_task(service.http.serve(), name="http")
     others = [asyncio.create_task(service.dispatcher.run(stop), name="outbox")]
     others += [asyncio.create_task(run_periodic(job, stop), name=job.name) for job in service.jobs]
     others += [asyncio.ensure_future(task(stop)) for task in service.tasks]
     url = runtime.store.url
     log.info(
-        "LeadBot serving: SMTP %s:%s (inbox domains: %s), HTTP http://%s:%s, database %s",
+        "LeadBot serving: SMTP %s:%s%s%s (inbox domains: %s), HTTP http://%s:%s, database %s",
         service.host,
         service.smtp_port,
+        " with STARTTLS" if service.smtp_options.tls_context else "",
+        f", LMTP {service.host}:{settings.lmtp_port}" if settings.lmtp_port is not None else "",
         ", ".join(sorted(settings.inbox_domains)) or "none",
         service.http.config.host,
         service.http.config.port,
@@ -138,8 +174,10 @@ async def run(service: Service) -> None:
     await stop.wait()
     log.info("shutting down")
     service.http.should_exit = True  # uvicorn finishes its own shutdown
-    smtp.close()
-    await smtp.wait_closed()
+    for listener in listeners:
+        listener.close()
+    for listener in listeners:
+        await listener.wait_closed()
     await service.handler.close()
     for task in others:
         task.cancel()
