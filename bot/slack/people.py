@@ -8,6 +8,7 @@ answers None and is not remembered: the card shows the address and is not held b
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ log = logging.getLogger("leadbot.slack.people")
 FOUND_SECONDS = 3600.0
 MISSING_SECONDS = 600.0
 MAX_ENTRIES = 10_000
+_ADDRESS = re.compile(r"[^@\s<>|]+@[^@\s<>|]+\.[^@\s<>|.]+")  # worth asking Slack about
 
 
 class People:
@@ -31,7 +33,7 @@ class People:
     def user_id(self, email: str | None) -> str | None:
         """The Slack user with this address, or None (nobody has it, or Slack did not answer)."""
         key = (email or "").strip().lower()
-        if "@" not in key:
+        if not _ADDRESS.fullmatch(key):
             return None
         now = self.clock()
         with self._lock:

@@ -20,7 +20,7 @@ from bot.slack.blocks import (
     summary_blocks,
     who,
 )
-from bot.slack.escape import quote, safe, user_mention
+from bot.slack.escape import quote, safe, user_mention, visible
 from storage.leads import PROFILE_FIELDS
 from storage.models import Lead
 
@@ -95,9 +95,11 @@ def _text_input(
         "multiline": multiline,
         "max_length": max_length,
     }
-    if initial:
-        # Outside text as typed: a plain_text_input shows it literally, it is never rendered.
-        element["initial_value"] = initial[:max_length]
+    shown = editable(initial)[:max_length]
+    if shown:
+        # Outside text as typed (an input shows it literally, never as mrkdwn), but without the
+        # invisible characters that could disguise it.
+        element["initial_value"] = shown
     return {
         "type": "input",
         "block_id": block_id,
@@ -105,6 +107,11 @@ def _text_input(
         "label": plain(label, 2000),
         "element": element,
     }
+
+
+def editable(value: str | None) -> str:
+    """A field as the Edit modal shows it, and as an unchanged field comes back."""
+    return " ".join(visible(value).split())
 
 
 def _option(text: str) -> Block:

@@ -39,6 +39,7 @@ from bot.slack.surfaces import (
     VALUE_ACTION,
     VALUE_BLOCK,
     WON_MODAL,
+    editable,
     submitted_choice,
     submitted_fields,
     submitted_text,
@@ -268,8 +269,11 @@ def edit(ctx: SlackContext, ack: Ack, body: dict[str, Any], view: dict[str, Any]
                 owner = user_mention(lead.owner)
                 ctx.tell(user, channel, f"{owner} owns this lead: only they or a manager can.")
                 return
+            # A field that comes back as the modal showed it is unchanged (the modal drops
+            # invisible characters and runs of spaces).
+            changes = {k: v for k, v in fields.items() if v != editable(getattr(lead, k))}
             lead, changed = edit_lead(
-                session, lead_id=lead_id, actor=user, changes=dict(fields), now=now
+                session, lead_id=lead_id, actor=user, changes=changes, now=now
             )
             if not changed:
                 return
