@@ -31,6 +31,7 @@ from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.jobs.sla import slack_tick
 from bot.runtime import build_runtime
+from bot.slack import blocks, surfaces
 from bot.slack.sender import SlackSender
 from storage import lifecycle
 from storage import slack as slack_store
@@ -114,12 +115,28 @@ def run(out: Path) -> list[tuple[str, str]]:
     runtime.pipeline.process(raw_id)
     slack_tick(runtime)
     send()
+    modals = []
     with store.session() as s:
-        lead = lifecycle.win(s, lead_id=lead_id, actor="U0JOE", reason="annual, 120 seats")
-        slack_store.enqueue_lead_changed(s, lead, thread={"event": "won", "actor": "U0JOE"})
+        lead = s.get(Lead, lead_id)
+        assert lead is not None
+        ask = blocks.ask_of(slack_store.card_inquiry(s, lead_id))
+        meta = surfaces.metadata(lead_id=lead_id, channel="CHOT", user="U0JOE")
+        modals = [
+            surfaces.won_modal(lead, meta),
+            surfaces.lost_modal(lead, meta, reasons=settings.lost_reasons),
+            surfaces.reassign_modal(lead, meta),
+            surfaces.edit_modal(lead, meta),
+            surfaces.details_modal(lead, ask, rep="U0REP"),
+        ]
+    with store.session() as s:
+        lead = lifecycle.win(
+            s, lead_id=lead_id, actor="U0JOE", reason="annual, 120 seats", value=43200.0
+        )
+        thread = {"event": "won", "actor": "U0JOE", "value": 43200.0, "text": "annual, 120 seats"}
+        slack_store.enqueue_lead_changed(s, lead, thread=thread)
     send()
     fake.stop()
-    items: list[tuple[str, str]] = []
+    items: list[tuple[str, str]] = [(f"modal {m['callback_id']}", modal_html(m)) for m in modals]
     for call in fake.calls:
         a = call.args
         if call.method in ("chat.postMessage", "chat.update"):
@@ -152,12 +169,15 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     items = run(args.out)
-    html_path = args.out / "cards.html"
-    html_path.write_text(page(items))
-    print(html_path)
-    if not args.no_shot:
-        screenshot(html_path, args.out / "cards.png", height=args.height)
-        print(args.out / "cards.png")
+    modals = [i for i in items if i[0].startswith("modal")]
+    messages = [i for i in items if not i[0].startswith("modal")]
+    for name, part in (("cards", messages), ("modals", modals)):
+        html_path = args.out / f"{name}.html"
+        html_path.write_text(page(part))
+        print(html_path)
+        if not args.no_shot:
+            screenshot(html_path, args.out / f"{name}.png", height=args.height)
+            print(args.out / f"{name}.png")
 
 
 if __name__ == "__main__":

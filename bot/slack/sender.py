@@ -14,6 +14,7 @@ from bot.runtime import Runtime
 from bot.slack import blocks
 from bot.slack.access import Access
 from bot.slack.attention import attention_blocks, review_message
+from bot.slack.escape import is_user_id
 from bot.slack.people import People
 from bot.slack.routing import Route, parse_routes, pick_channel
 from bot.slack.surfaces import home_view
@@ -211,8 +212,8 @@ class SlackSender:
         """A direct message to a rep about one lead, with a link to its card once it has one."""
         assert message.lead_id is not None
         user = str(message.payload.get("user") or "")
-        if not user:
-            raise GiveUp("direct message without a user")
+        if not is_user_id(user):  # the last owner was the CLI or an import, not a person in Slack
+            return {"skipped": f"not a Slack user: {user[:40]!r}"}
         with self.store.session() as session:
             lead = get_lead(session, lead_id=message.lead_id)
             if lead.slack_ts is None and slack_store.announce_pending(session, message.lead_id):
