@@ -271,7 +271,9 @@ def edit(ctx: SlackContext, ack: Ack, body: dict[str, Any], view: dict[str, Any]
                 return
             # A field that comes back as the modal showed it is unchanged (the modal drops
             # invisible characters and runs of spaces).
-            changes = {k: v for k, v in fields.items() if v != editable(getattr(lead, k))}
+            changes: dict[str, str | None] = {
+                k: v for k, v in fields.items() if v != editable(getattr(lead, k))
+            }
             lead, changed = edit_lead(
                 session, lead_id=lead_id, actor=user, changes=changes, now=now
             )
