@@ -267,7 +267,11 @@ def edit(ctx: SlackContext, ack: Ack, body: dict[str, Any], view: dict[str, Any]
             lead = get_lead(session, lead_id=lead_id)
             if not may_change(ctx, lead, user):
                 owner = user_mention(lead.owner)
-                ctx.tell(user, channel, f"{owner} owns this lead: only they or a manager can.")
+                ctx.tell(
+                    user,
+                    channel,
+                    f"{owner} owns this lead: only the owner or a manager can do that.",
+                )
                 return
             # A field that comes back as the modal showed it is unchanged (the modal drops
             # invisible characters and runs of spaces).
