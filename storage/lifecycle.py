@@ -4,10 +4,11 @@ Every transition is one conditional UPDATE, so a race (two reps clicking Claim a
 `serve` processes announcing) is settled by the database: exactly one statement matches the row.
 
     nurturing ──announce──> announced ──claim──> claimed ──win──> won
-        ^                       │  └──reassign──>  │ └───lose──> lost ──new activity, hot──┐
-        └──────nurture──────────┴──────────────────┘                    (announce again)  │
-    any status ──disqualify──> disqualified                                              │
-    won, lost, disqualified, nurturing ──reopen──> claimed (by the last owner) or announced
+        ^                       │  └──reassign──> ^  │ └───lose──> lost
+        └──────nurture──────────┴─────────────────┴──┘  (reassign: claimed to another rep too)
+    any status ──disqualify──> disqualified
+    lost, written to since and hot again ──announce──> announced (its last owner is told)
+    won, lost ──reopen──> claimed by its owner;  disqualified, nurturing ──reopen──> announced
 
 Every change is an activity naming who made it, when, and why.
 """
@@ -273,6 +274,9 @@ def nurture(
     )  # fmt: skip
 
 
+MAX_DEAL_VALUE = 1e15  # a forged or mistyped value beyond any deal stays out of the sums
+
+
 def win(
     session: Session,
     *,
@@ -292,9 +296,6 @@ def win(
         values={"closed_at": _NOW, "deal_value": value},
         data={"value": value} if value is not None else None,
     )  # fmt: skip
-
-
-MAX_DEAL_VALUE = 1e15  # a forged or mistyped value beyond any deal stays out of the sums
 
 
 def lose(

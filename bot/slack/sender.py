@@ -216,7 +216,8 @@ class SlackSender:
             return {"skipped": f"not a Slack user: {user[:40]!r}"}
         with self.store.session() as session:
             lead = get_lead(session, lead_id=message.lead_id)
-            if lead.slack_ts is None and slack_store.announce_pending(session, message.lead_id):
+            # Its (new) card first: a lost lead announced again must link to the new one.
+            if slack_store.announce_pending(session, message.lead_id):
                 raise RetryLater("the card is not posted yet", delay=5, count_attempt=False)
             activity = None
             if message.payload.get("activity_id"):
