@@ -29,6 +29,10 @@ NetworkList = Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode]
 HOSTNAME = re.compile(
     r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\]|\[IPv6:[0-9A-Fa-f:.]+\]"
 )
+ReasonList = Annotated[tuple[str, ...], NoDecode]  # in the order given: the order of the menu
+
+
+MAX_REASONS, REASON_TEXT = 100, 75
 
 
 def _split(value: object) -> object:
@@ -108,6 +112,17 @@ class Settings(BaseSettings):
     sla_reminder_minutes: float = Field(default=30.0, ge=0)  # 0 turns the reminder off
     sla_escalation_minutes: float = Field(default=60.0, ge=0)  # 0 turns the escalation off
     sla_escalation_target: str | None = None  # U… or S… (user group); default: the managers
+    # The reasons offered when a lead is disqualified or lost (counted by them); "other" asks
+    # for a few words.
+    disqualify_reasons: ReasonList = ("spam", "competitor", "student", "duplicate", "other")
+    lost_reasons: ReasonList = (
+        "price",
+        "competitor",
+        "timing",
+        "no budget",
+        "no response",
+        "other",
+    )
     # Web forms and form webhooks (POST /forms/{key}, /webhooks/{provider}/{key}): docs/forms.md.
     forms_file: Path | None = Field(
         default=None, validation_alias=AliasChoices("LEADBOT_FORMS", "LEADBOT_FORMS_FILE")
@@ -155,6 +170,20 @@ class Settings(BaseSettings):
     @classmethod
     def _ids(cls, value: object) -> object:
         return _split(value)
+
+    @field_validator("disqualify_reasons", "lost_reasons", mode="before")
+    @classmethod
+    def _reasons(cls, value: object) -> object:
+        value = _split(value)
+        if isinstance(value, list | tuple):
+            reasons = tuple(dict.fromkeys(str(v).strip() for v in value if str(v).strip()))
+            # A Slack menu holds 1..100 options of at most 75 characters.
+            if not 1 <= len(reasons) <= MAX_REASONS or any(len(r) > REASON_TEXT for r in reasons):
+                raise ValueError(
+                    f"1 to {MAX_REASONS} comma-separated reasons of at most {REASON_TEXT} characters"
+                )
+            return reasons
+        return value
 
     @property
     def slack_enabled(self) -> bool:

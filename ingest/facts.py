@@ -13,10 +13,12 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Protocol
 
-from scoring.types import ActivityFacts, LeadFacts, ScoreResult
+from sqlmodel import Session
+
+from scoring.types import ActivityFacts, LeadFacts, Scorer, ScoreResult
 from storage.leads import LIFECYCLE_KINDS, touch_fields
 from storage.models import Lead, LeadRow, parse_time
-from storage.scores import TEXT_FOR_SCORING, StoredScore
+from storage.scores import TEXT_FOR_SCORING, StoredScore, engagement_activities, store_score
 
 _NO_FIELDS = (None, "null", "{}", "")
 
@@ -110,3 +112,12 @@ def stored_score(result: ScoreResult) -> StoredScore:
         reasons=reasons_json(result),
         product=result.product,
     )
+
+
+def score_again(session: Session, lead: Lead, scorer: Scorer, *, now: datetime) -> None:
+    """One stored lead scored again from its activities, in `session` (a person corrected its
+    profile): the card shows the new score at once rather than after the next rescore."""
+    assert lead.id is not None
+    facts = activity_facts(engagement_activities(session, lead.id))
+    result = scorer.score(lead_facts(lead), facts, now=now)
+    store_score(session, lead=lead, result=stored_score(result), now=now)

@@ -26,6 +26,8 @@ LIFECYCLE_KINDS = frozenset(
         "won",
         "lost",
         "disqualified",
+        "reassigned",
+        "reopened",
         "score_changed",
         "note_added",
         "edited",
@@ -88,6 +90,42 @@ def fill_empty(
     missing = {k: v for k, v in fields.items() if k not in lead.fields and v not in (None, "")}
     if missing:
         lead.fields = {**lead.fields, **missing}
+
+
+def edit_lead(
+    session: Session,
+    *,
+    lead_id: int,
+    actor: str,
+    changes: dict[str, str | None],
+    now: datetime | None = None,
+) -> tuple[Lead, dict[str, dict[str, str | None]]]:
+    """A person's corrections to profile fields: applied, marked edited (so no later message fills
+    them again, even when emptied), and recorded as one `edited` activity naming before and after.
+    Returns the lead and what actually changed (nothing: no activity)."""
+    now = now or utcnow()
+    lead = get_lead(session, lead_id=lead_id)
+    done: dict[str, dict[str, str | None]] = {}
+    for name, value in changes.items():
+        if name not in PROFILE_FIELDS:
+            raise ValueError(f"{name} is not an editable field")
+        new = (value or "").strip() or None
+        if new != getattr(lead, name):
+            done[name] = {"from": getattr(lead, name), "to": new}
+            setattr(lead, name, new)
+    if not done:
+        return lead, done
+    lead.edited_fields = sorted({*lead.edited_fields, *done})
+    lead.updated_at = now  # the next rescore scores the corrected profile
+    summary = ", ".join(f"{k}: {v['from'] or '—'} → {v['to'] or '—'}" for k, v in done.items())
+    session.add(
+        Activity(
+            lead_id=lead_id, kind="edited", occurred_at=now, actor=actor, detail=summary[:500],
+            data={"changes": done},
+        )
+    )  # fmt: skip
+    session.flush()
+    return lead, done
 
 
 def get_lead(session: Session, *, email: str | None = None, lead_id: int | None = None) -> Lead:

@@ -4,9 +4,13 @@ Every transition is one conditional UPDATE, so a race (two reps clicking Claim a
 `serve` processes announcing) is settled by the database: exactly one statement matches the row.
 
     nurturing ──announce──> announced ──claim──> claimed ──win──> won
-        ^                       │                   │ └───lose──> lost
-        └──────nurture──────────┴───────────────────┘
+        ^                       │  └──reassign──> ^  │ └───lose──> lost
+        └──────nurture──────────┴─────────────────┴──┘  (reassign: claimed to another rep too)
     any status ──disqualify──> disqualified
+    lost, written to since and hot again ──announce──> announced (its last owner is told)
+    won, lost ──reopen──> claimed by its owner;  disqualified, nurturing ──reopen──> announced
+
+Every change is an activity naming who made it, when, and why.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, or_, true, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, true, update
 from sqlmodel import Session, col
 
 from storage.errors import TransitionRefused
@@ -144,10 +148,20 @@ def announce_many(
     if not lead_ids:
         return []
     now = now or utcnow()
+    # A lost lead that wrote again comes back too; its last owner is told (below).
+    lost = select(col(Lead.id), col(Lead.owner)).where(
+        col(Lead.id).in_(list(lead_ids)), col(Lead.status) == S.LOST.value
+    )
+    returning: dict[int, str | None] = {i: owner for i, owner in session.execute(lost)}
     stmt = (
         update(Lead)
         .where(col(Lead.id).in_(list(lead_ids)))
-        .where(col(Lead.status) == S.NURTURING.value)
+        .where(
+            or_(
+                col(Lead.status) == S.NURTURING.value,
+                and_(col(Lead.status) == S.LOST.value, _wrote_since_closed()),
+            )
+        )
         .values(status=S.ANNOUNCED.value, updated_at=now, **_announced(now))
         .returning(col(Lead.id))
     )
@@ -164,8 +178,8 @@ def announce_many(
                 "kind": "announced",
                 "occurred_at": now,
                 "actor": "leadbot",
-                "detail": reason,
-                "data": {},
+                "detail": "lost, wrote again: " + reason if i in returning else reason,
+                "data": {"from": S.LOST.value, "owner": returning[i]} if i in returning else {},
                 "source": "",
                 "raw_id": None,
                 "dedup_key": None,
@@ -173,8 +187,23 @@ def announce_many(
             for i in ids
         ],
     )
-    enqueue_many(session, [_announcement(i, now) for i in ids])
+    told = [
+        message(
+            kind="dm",
+            lead_id=i,
+            payload={"user": returning[i], "event": "returned", "status": S.LOST.value},
+            dedup_key=f"dm:returned:{i}:{now.isoformat()}",
+            now=now,
+        )
+        for i in ids
+        if returning.get(i)
+    ]
+    enqueue_many(session, [_announcement(i, now) for i in ids] + told)
     return ids
+
+
+def _wrote_since_closed() -> ColumnElement[bool]:
+    return col(Lead.last_activity_at) > col(Lead.closed_at)
 
 
 def claim(session: Session, *, lead_id: int, user: str, now: datetime | None = None) -> Lead:
@@ -205,6 +234,7 @@ def _decide(
     manager: bool,
     now: datetime | None,
     values: dict[str, Any],
+    data: dict[str, Any] | None = None,
 ) -> Lead:
     """A rep's decision on a lead: guarded by ownership, recorded with its reason."""
     now = now or utcnow()
@@ -220,6 +250,7 @@ def _decide(
         reason=text,
         guard=_owner_or_manager(actor, manager=manager),
         values={"status_reason": text, **{k: (now if v is _NOW else v) for k, v in values.items()}},
+        data=data,
     )
 
 
@@ -243,20 +274,27 @@ def nurture(
     )  # fmt: skip
 
 
+MAX_DEAL_VALUE = 1e15  # a forged or mistyped value beyond any deal stays out of the sums
+
+
 def win(
     session: Session,
     *,
     lead_id: int,
     actor: str,
     reason: str | None = None,
+    value: float | None = None,
     manager: bool = False,
     now: datetime | None = None,
 ) -> Lead:
-    """claimed → won (the reason is optional)."""
+    """claimed → won (the reason and the deal's value are optional)."""
+    if value is not None and not 0 <= value < MAX_DEAL_VALUE:
+        raise TransitionRefused(f"a deal value must be between 0 and {MAX_DEAL_VALUE:g}")
     return _decide(
         session, lead_id=lead_id, action="won", from_statuses=[S.CLAIMED], to_status=S.WON,
         actor=actor, reason=reason, reason_required=False, manager=manager, now=now,
-        values={"closed_at": _NOW},
+        values={"closed_at": _NOW, "deal_value": value},
+        data={"value": value} if value is not None else None,
     )  # fmt: skip
 
 
@@ -266,14 +304,15 @@ def lose(
     lead_id: int,
     actor: str,
     reason: str,
+    code: str | None = None,
     manager: bool = False,
     now: datetime | None = None,
 ) -> Lead:
-    """claimed → lost, with a reason."""
+    """claimed → lost, with a reason (and `code`, one of the configured reasons, to count by)."""
     return _decide(
         session, lead_id=lead_id, action="lost", from_statuses=[S.CLAIMED], to_status=S.LOST,
         actor=actor, reason=reason, reason_required=True, manager=manager, now=now,
-        values={"closed_at": _NOW},
+        values={"closed_at": _NOW, "reason_code": _code(code)}, data=_code_data(code),
     )  # fmt: skip
 
 
@@ -283,21 +322,142 @@ def disqualify(
     lead_id: int,
     actor: str,
     reason: str,
+    code: str | None = None,
     manager: bool = False,
     now: datetime | None = None,
 ) -> Lead:
-    """Any status → disqualified (spam, competitor, student…), with a reason."""
+    """Any status → disqualified (spam, competitor, student…), with a reason (and its `code`)."""
     return _decide(
         session, lead_id=lead_id, action="disqualified",
         from_statuses=[s for s in S if s is not S.DISQUALIFIED], to_status=S.DISQUALIFIED,
         actor=actor, reason=reason, reason_required=True, manager=manager, now=now,
-        values={"closed_at": _NOW, "owner": None},
+        values={"closed_at": _NOW, "owner": None, "reason_code": _code(code)},
+        data=_code_data(code),
     )  # fmt: skip
 
 
+def _code(code: str | None) -> str | None:
+    return (code or "").strip()[:80] or None
+
+
+def _code_data(code: str | None) -> dict[str, Any] | None:
+    return {"code": _code(code)} if _code(code) else None
+
+
+def _same_owner(owner: str | None) -> ColumnElement[bool]:
+    """The owner is still the one read: a change made meanwhile refuses the transition."""
+    return col(Lead.owner).is_(None) if owner is None else col(Lead.owner) == owner
+
+
+def reassign(
+    session: Session,
+    *,
+    lead_id: int,
+    actor: str,
+    to: str,
+    reason: str | None = None,
+    manager: bool = False,
+    now: datetime | None = None,
+) -> Lead:
+    """announced/claimed → claimed by `to`. A claimed lead is reassigned by its owner or a manager;
+    an unclaimed one by anyone allowed to act (it is a claim made for someone else)."""
+    now = now or utcnow()
+    current = get_lead(session, lead_id=lead_id)
+    session.refresh(current)
+    before = current.owner
+    if current.status == S.CLAIMED and before == to:
+        raise TransitionRefused(
+            f"lead {current.email} is already {to}'s", status=current.status, owner=before
+        )
+    return _transition(
+        session,
+        lead_id=lead_id,
+        action="reassigned",
+        from_statuses=[S.ANNOUNCED, S.CLAIMED],
+        to_status=S.CLAIMED,
+        actor=actor,
+        now=now,
+        reason=(reason or "").strip()[:500] or None,
+        guard=and_(_owner_or_manager(actor, manager=manager), _same_owner(before)),
+        values={"owner": to, "claimed_at": func.coalesce(col(Lead.claimed_at), now)},
+        data={"from": before, "to": to},
+    )
+
+
+REOPENABLE = (S.WON, S.LOST, S.DISQUALIFIED, S.NURTURING)
+
+
+def reopen(
+    session: Session,
+    *,
+    lead_id: int,
+    actor: str,
+    reason: str | None = None,
+    manager: bool = False,
+    now: datetime | None = None,
+) -> Lead:
+    """won/lost → claimed by its owner again; disqualified/nurturing (nobody's) → announced, and
+    announced anew when it never had a card. A lead with an owner is reopened by them or a manager."""
+    now = now or utcnow()
+    current = get_lead(session, lead_id=lead_id)
+    session.refresh(current)
+    status, owner = current.status, current.owner
+    if status not in REOPENABLE:
+        raise TransitionRefused(
+            f"cannot reopen lead {current.email}: it is {status}", status=status, owner=owner
+        )
+    target = S.CLAIMED if owner else S.ANNOUNCED
+    guard = _same_owner(owner)
+    if owner and not manager:
+        guard = and_(guard, col(Lead.owner) == actor)
+    closed = {"closed_at": None, "status_reason": None, "reason_code": None, "deal_value": None}
+    lead = _transition(
+        session,
+        lead_id=lead_id,
+        action="reopened",
+        from_statuses=[S(status)],
+        to_status=target,
+        actor=actor,
+        now=now,
+        reason=(reason or "").strip()[:500] or None,
+        guard=guard,
+        values={**closed, **(_announced(now) if target is S.ANNOUNCED else {})},
+        data={"from": status, "to": target.value},
+    )
+    if target is S.ANNOUNCED and lead.slack_ts is None:
+        enqueue_many(session, [_announcement(lead_id, now)])
+    return lead
+
+
+def last_owner(session: Session, lead: Lead) -> str | None:
+    """Its owner, or whoever had it last (disqualifying and nurturing clear the owner)."""
+    if lead.owner:
+        return lead.owner
+    stmt = (
+        select(Activity)
+        .where(col(Activity.lead_id) == lead.id)
+        .where(col(Activity.kind).in_(("claimed", "reassigned")))
+        .order_by(col(Activity.id).desc())
+        .limit(1)
+    )
+    last = session.scalar(stmt)
+    if last is None:
+        return None
+    return str(last.data.get("to") or "") or None if last.kind == "reassigned" else last.actor
+
+
 def eligible_for_announcement(lead: Lead | LeadRow, *, hot_threshold: float) -> bool:
-    """Hot, in the pool, and not sent back to nurturing since its last real activity (no flapping)."""
-    if lead.status != S.NURTURING or lead.score < hot_threshold:
+    """Hot, in the pool, and not sent back to nurturing since its last real activity (no flapping);
+    or lost, and hot again with activity since it was lost."""
+    if lead.score < hot_threshold:
+        return False
+    if lead.status == S.LOST:
+        return (
+            lead.last_activity_at is not None
+            and lead.closed_at is not None
+            and lead.last_activity_at > lead.closed_at
+        )
+    if lead.status != S.NURTURING:
         return False
     if lead.nurtured_at is None:
         return True

@@ -85,6 +85,10 @@ class Lead(SQLModel, table=True):
     forwarded_by: str | None = Field(default=None, max_length=320)
     status: str = Field(default=LeadStatus.NURTURING, max_length=20, index=True)
     status_reason: str | None = Field(default=None, max_length=500)
+    # Why a lead was lost or disqualified, as one of the configured reasons, so it can be counted;
+    # and what a won lead is worth (migration c12_lifecycle).
+    reason_code: str | None = Field(default=None, max_length=80)
+    deal_value: float | None = None
     temperature: str = Field(default="cold", max_length=10, index=True)
     score: float = Field(default=0.0, index=True)
     fit_score: float = 0.0
@@ -122,7 +126,7 @@ class LeadRow:
         "id", "email", "domain", "name", "company", "title", "phone", "country", "source",
         "latest_source", "first_touch", "latest_touch", "forwarded_by", "status", "temperature",
         "score", "fit_score", "engagement_score", "grade", "product", "reasons", "fields",
-        "edited_fields", "updated_at", "last_activity_at", "nurtured_at",
+        "edited_fields", "updated_at", "last_activity_at", "nurtured_at", "closed_at",
     )  # fmt: skip
 
     changed: set[str]

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exc, select
+from sqlalchemy import delete, exc, func, select
 from sqlmodel import Session
 
 from storage.leads import LIFECYCLE_KINDS, get_lead
@@ -82,6 +82,29 @@ def latest_inquiry(session: Session, lead_id: int) -> Activity | None:
         .order_by(Activity.id.desc())  # type: ignore[union-attr]
         .limit(1)
     )
+    return session.scalar(stmt)
+
+
+def card_inquiry(session: Session, lead_id: int) -> Activity | None:
+    """What the card shows as the ask: the newest thing the person said before the lead's latest
+    announcement, so a reply goes to the thread and never replaces the original ask."""
+    announced = session.scalar(
+        select(func.max(Activity.id)).where(  # type: ignore[arg-type]
+            Activity.lead_id == lead_id,  # type: ignore[arg-type]
+            Activity.kind == "announced",  # type: ignore[arg-type]
+        )
+    )
+    stmt = (
+        select(Activity)
+        .where(Activity.lead_id == lead_id)  # type: ignore[arg-type]
+        .where(Activity.kind.not_in(LIFECYCLE_KINDS))  # type: ignore[attr-defined]
+        .order_by(Activity.id.desc())  # type: ignore[union-attr]
+        .limit(1)
+    )
+    if announced is not None:
+        before = session.scalar(stmt.where(Activity.id < announced))
+        if before is not None:
+            return before
     return session.scalar(stmt)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import exc, func, select
 from sqlmodel import Session
 
 from storage.leads import LIFECYCLE_KINDS
+from storage.lifecycle import last_owner
 from storage.models import Activity, Lead, LeadStatus, SlackCursor
 from storage.outbox import enqueue
 from storage.slack import enqueue_refresh
@@ -94,8 +95,19 @@ def _cursor(session: Session) -> SlackCursor:
     return row
 
 
+OPEN = (LeadStatus.ANNOUNCED, LeadStatus.CLAIMED)
+CLOSED = (LeadStatus.WON, LeadStatus.LOST, LeadStatus.DISQUALIFIED)
+
+
+def _latest(session: Session, lead_id: int, kinds: tuple[str, ...]) -> int | None:
+    stmt = select(func.max(ACT.id)).where(ACT.lead_id == lead_id, ACT.kind.in_(kinds))
+    return session.scalar(stmt)
+
+
 def enqueue_new_activity(session: Session, *, now: datetime, limit: int = 500) -> int:
-    """Activity on an announced or claimed lead after its announcement goes to the card's thread."""
+    """Activity on an announced or claimed lead after its announcement goes to the card's thread;
+    on a won, lost or disqualified lead after it was closed, to the thread and to its last owner
+    (a lost lead hot again is announced again by the intake, which tells the owner itself)."""
     cursor = _cursor(session)
     stmt = (
         select(Activity)
@@ -107,20 +119,26 @@ def enqueue_new_activity(session: Session, *, now: datetime, limit: int = 500) -
     activities = list(session.scalars(stmt))
     for activity in activities:
         lead = session.get(Lead, activity.lead_id)
-        if lead is None or lead.status not in (LeadStatus.ANNOUNCED, LeadStatus.CLAIMED):
+        if lead is None or activity.id is None or lead.status not in (*OPEN, *CLOSED):
             continue
-        announced_id = session.scalar(
-            select(func.max(ACT.id)).where(ACT.lead_id == lead.id, ACT.kind == "announced")
-        )
-        if announced_id is None or activity.id is None or activity.id < announced_id:
-            continue  # the inquiry that made it hot is on the card already
+        # The inquiry that made it hot is on the card already; one there when it was closed is
+        # what the rep decided on.
+        since = _latest(session, lead.id or 0, ("announced",) if lead.status in OPEN else CLOSED)
+        if since is None or activity.id < since:
+            continue
         payload = {"event": "activity", "kind": activity.kind, "activity_id": activity.id}
+        if lead.status in CLOSED:
+            payload["status"] = lead.status
         key = f"activity:{activity.id}"
         if enqueue(
             session, kind="thread", lead_id=lead.id, payload=payload, dedup_key=key, now=now
         ):
             queued += 1
             enqueue_refresh(session, kind="update_card", key=str(lead.id), lead_id=lead.id, now=now)
+            owner = last_owner(session, lead) if lead.status in CLOSED else None
+            if owner:
+                enqueue(session, kind="dm", lead_id=lead.id, payload={**payload, "user": owner},
+                        dedup_key=f"dm:{key}", now=now)  # fmt: skip
     if activities:
         cursor.value = max(cursor.value, int(activities[-1].id or 0))
     session.flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.runtime import Runtime
 from bot.slack.access import Access
+from bot.slack.people import People
 from storage.models import utcnow
 
 log = logging.getLogger("leadbot.slack")
@@ -27,10 +28,18 @@ class SlackContext:
     client: WebClient
     access: Access
     clock: Callable[[], datetime] = utcnow
+    _people: People | None = field(default=None, repr=False)
 
     @property
     def store(self) -> Any:
         return self.runtime.store
+
+    @property
+    def people(self) -> People:
+        """Reps found by email (users.lookupByEmail), remembered across requests."""
+        if self._people is None:
+            self._people = People(self.client)
+        return self._people
 
     def tell(self, user: str, channel: str | None, text: str) -> None:
         """A private answer: ephemeral in the channel, or a DM from the app when there is none."""

@@ -63,6 +63,11 @@ def quote(text: str, limit: int) -> str:
     return clip_mrkdwn(body, limit)
 
 
+def is_user_id(value: str | None) -> bool:
+    """A Slack user ID (`U…`, `W…` on Enterprise Grid), not a CLI actor or an address."""
+    return bool(value) and _USER_ID.fullmatch(value or "") is not None
+
+
 def user_mention(user: str | None) -> str:
     """`<@U…>` for a real Slack user ID; anything else (a CLI actor, an email) as escaped text."""
     if not user:

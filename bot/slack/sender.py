@@ -14,6 +14,8 @@ from bot.runtime import Runtime
 from bot.slack import blocks
 from bot.slack.access import Access
 from bot.slack.attention import attention_blocks, review_message
+from bot.slack.escape import is_user_id
+from bot.slack.people import People
 from bot.slack.routing import Route, parse_routes, pick_channel
 from bot.slack.surfaces import home_view
 from ingest.mail.addresses import in_domains
@@ -113,6 +115,7 @@ class SlackSender:
         self.routes = routes
         self.access = access
         self.internal_domains = internal_domains
+        self.people = People(client)
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> SlackSender:
@@ -133,6 +136,7 @@ class SlackSender:
             "update_card": self._update,
             "thread": self._thread,
             "home": self._home,
+            "dm": self._dm,
             raw_store.NOTICE: self._review,
             REDACT: self._redact,
         }
@@ -148,7 +152,7 @@ class SlackSender:
             if done is not None:  # posted before a crash or lost lease: never a second card
                 return {"channel": done.channel, "ts": done.ts, "already": True}
             lead = get_lead(session, lead_id=message.lead_id)
-            inquiry = slack_store.latest_inquiry(session, message.lead_id)
+            inquiry = slack_store.card_inquiry(session, message.lead_id)
         # Sent back to nurturing or disqualified before the card went out: no news for the channel.
         if lead.status in (LeadStatus.NURTURING, LeadStatus.DISQUALIFIED):
             return {"skipped": f"lead is {lead.status}"}
@@ -159,7 +163,7 @@ class SlackSender:
             raise GiveUp(
                 "no channel: set LEADBOT_HOT_CHANNEL or a matching LEADBOT_SLACK_ROUTES rule"
             )
-        card = blocks.lead_card(lead, excerpt=_excerpt(inquiry))
+        card = self._card(lead, inquiry)
         resp = call_slack(
             self.client.chat_postMessage,
             channel=channel,
@@ -189,16 +193,55 @@ class SlackSender:
                         "the announcement is not posted yet", delay=5, count_attempt=False
                     )
                 return None
-            return lead, slack_store.latest_inquiry(session, message.lead_id)
+            return lead, slack_store.card_inquiry(session, message.lead_id)
 
     def _update(self, message: OutboxMessage) -> dict[str, Any]:
         found = self._card_of(message)
         if found is None:
             return {"skipped": "lead has no card"}
         lead, inquiry = found
-        card = blocks.lead_card(lead, excerpt=_excerpt(inquiry))
+        card = self._card(lead, inquiry)
         call_slack(self.client.chat_update, channel=lead.slack_channel, ts=lead.slack_ts, **card)
         return {"channel": lead.slack_channel, "ts": lead.slack_ts}
+
+    def _card(self, lead: Lead, inquiry: Any) -> blocks.Message:
+        """The card with the ask it was announced for and the forwarding rep as a mention."""
+        return blocks.lead_card(
+            lead, ask=blocks.ask_of(inquiry), rep=self.people.user_id(lead.forwarded_by)
+        )
+
+    def _dm(self, message: OutboxMessage) -> dict[str, Any]:
+        """A direct message to a rep about one lead, with a link to its card once it has one."""
+        assert message.lead_id is not None
+        user = str(message.payload.get("user") or "")
+        if not is_user_id(user):  # the last owner was the CLI or an import, not a person in Slack
+            return {"skipped": f"not a Slack user: {user[:40]!r}"}
+        with self.store.session() as session:
+            lead = get_lead(session, lead_id=message.lead_id)
+            # Its (new) card first: a lost lead announced again must link to the new one.
+            if slack_store.announce_pending(session, message.lead_id):
+                raise RetryLater("the card is not posted yet", delay=5, count_attempt=False)
+            activity = None
+            if message.payload.get("activity_id"):
+                activity = slack_store.get_activity(session, int(message.payload["activity_id"]))
+        link = None
+        if lead.slack_channel and lead.slack_ts:
+            found = call_slack(
+                self.client.chat_getPermalink,
+                none_on=frozenset({"message_not_found", "channel_not_found"}),
+                channel=lead.slack_channel,
+                message_ts=lead.slack_ts,
+            )
+            link = str((found or {}).get("permalink") or "") or None
+        reply = blocks.dm_message(message.payload, lead, link=link, detail=_excerpt(activity))
+        resp = call_slack(
+            self.client.chat_postMessage,
+            channel=user,
+            unfurl_links=False,
+            unfurl_media=False,
+            **reply,
+        )
+        return {"user": user, "channel": str(resp.get("channel") or user), "ts": resp.get("ts")}
 
     def _thread(self, message: OutboxMessage) -> dict[str, Any]:
         found = self._card_of(message)

@@ -153,6 +153,10 @@ class FakeSlack:
             if problem:
                 return {"ok": False, "error": "invalid_blocks", "detail": problem}
             return {"ok": True, "view": {"id": "V123", **view}}
+        if method == "chat.getPermalink":
+            ts = str(args.get("message_ts") or "").replace(".", "")
+            link = f"https://leadbot-test.slack.com/archives/{args.get('channel')}/p{ts}"
+            return {"ok": True, "channel": args.get("channel"), "permalink": link}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.socket_url}
         if method == "auth.test":

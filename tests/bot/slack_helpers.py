@@ -114,18 +114,61 @@ def click(
     return body
 
 
-def submit(view: dict[str, Any], value: str | None, *, user: str) -> dict[str, Any]:
-    """A view_submission payload for a modal we opened, with `value` typed in its input."""
+def submit(
+    view: dict[str, Any],
+    value: str | None,
+    *,
+    user: str,
+    state: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A view_submission payload for a modal we opened, with `value` typed in its text input and
+    `state` ({block_id: {action_id: element state}}) in its other inputs."""
     body = copy.deepcopy(sample("view_submission__body.json"))
     body["user"] = {"id": user, "username": user, "name": user, "team_id": "T111"}
     submitted = {
         **body["view"],
         **{k: view[k] for k in ("callback_id", "private_metadata", "blocks")},
     }
-    submitted["state"] = {
-        "values": {"text_block": {"text_input": {"type": "plain_text_input", "value": value}}}
-    }
+    values = {"text_block": {"text_input": {"type": "plain_text_input", "value": value}}}
+    submitted["state"] = {"values": {**values, **(state or {})}}
     body["view"] = submitted
+    return body
+
+
+def picked(value: str) -> dict[str, dict[str, Any]]:
+    """The state of the reason menu of the Lost and Disqualify modals, `value` chosen."""
+    option = {"text": {"type": "plain_text", "text": value}, "value": value}
+    return {"reason_block": {"reason_select": {"type": "static_select", "selected_option": option}}}
+
+
+def typed_value(value: str | None) -> dict[str, dict[str, Any]]:
+    """The state of the Won modal's deal value (Slack sends a number_input's value as a string)."""
+    return {"value_block": {"value_input": {"type": "number_input", "value": value}}}
+
+
+def chosen_user(user: str | None) -> dict[str, dict[str, Any]]:
+    return {"user_block": {"user_select": {"type": "users_select", "selected_user": user}}}
+
+
+def fields_typed(**fields: str | None) -> dict[str, dict[str, Any]]:
+    """The state of the Edit modal: one plain_text_input per field."""
+    return {
+        f"field_{name}": {"field_input": {"type": "plain_text_input", "value": value}}
+        for name, value in fields.items()
+    }
+
+
+def choose(
+    what: str, lead_id: int, *, user: str, channel: str = "CHOT", ts: str = "1700000000.000001"
+) -> dict[str, Any]:
+    """A block_actions payload of the card's "⋯" menu with `what` picked."""
+    body = click("lead_more", lead_id, user=user, channel=channel, ts=ts)
+    value = f"{what}:{lead_id}"
+    body["actions"] = [
+        {"action_id": "lead_more", "block_id": f"lead:{lead_id}", "type": "overflow",
+         "selected_option": {"text": {"type": "plain_text", "text": what}, "value": value},
+         "action_ts": "1700000001.000001"}
+    ]  # fmt: skip
     return body
 
 

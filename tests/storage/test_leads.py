@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from storage.db import Store
-from storage.leads import activities_of, add_note, get_lead, notes_of, search_leads
+from storage.leads import activities_of, add_note, edit_lead, get_lead, notes_of, search_leads
 from storage.models import Lead
 from storage.raw import RawDraft, store_raws
 from tests.reference import record_inquiry
@@ -103,3 +104,36 @@ def test_notes_and_search(store: Store) -> None:
         assert [x.email for x in search_leads(s, "robotics")] == ["jane@acme.example"]
         assert [x.email for x in search_leads(s, "BOB@other.example")] == ["bob@other.example"]
         assert [x.email for x in search_leads(s, "100%_")] == []
+
+
+def test_edits_are_recorded_and_marked(store: Store) -> None:
+    with store.session() as s:
+        rec = record_inquiry(
+            s, email="jane@acme.example", kind="email_inquiry", source="email",
+            occurred_at=T0, dedup_key="msgid:<e1>", profile={"name": "Jane", "phone": "+4930123"},
+            now=T0,
+        )  # fmt: skip
+        lead_id = rec.lead.id
+        assert lead_id is not None
+    with store.session() as s:
+        lead, changed = edit_lead(
+            s, lead_id=lead_id, actor="U1", changes={"name": "Jane Doe", "phone": ""}, now=T0
+        )
+        assert changed == {
+            "name": {"from": "Jane", "to": "Jane Doe"},
+            "phone": {"from": "+4930123", "to": None},
+        }
+        assert lead.edited_fields == ["name", "phone"] and lead.updated_at == T0
+        _, nothing = edit_lead(s, lead_id=lead_id, actor="U1", changes={"name": "Jane Doe"})
+        assert nothing == {}
+        with pytest.raises(ValueError):
+            edit_lead(s, lead_id=lead_id, actor="U1", changes={"email": "x@y.example"})
+    with store.session() as s:
+        # A cleared field stays empty: later mail does not refill what a person emptied.
+        record_inquiry(
+            s, email="jane@acme.example", kind="email_inquiry", source="email",
+            occurred_at=T0, dedup_key="msgid:<e2>", profile={"phone": "+4930999"}, now=T0,
+        )  # fmt: skip
+        assert get_lead(s, lead_id=lead_id).phone is None
+        [edit] = [a for a in activities_of(s, lead_id) if a.kind == "edited"]
+        assert edit.actor == "U1" and edit.detail == "name: Jane → Jane Doe, phone: +4930123 → —"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -197,3 +198,104 @@ def test_claim_race_has_exactly_one_winner(store: Store) -> None:
         lead = s.get(Lead, lead_id)
         assert lead is not None and lead.owner == winners[0]
         assert [a.actor for a in activities_of(s, lead_id) if a.kind == "claimed"] == winners
+
+
+def claimed_lead(store: Store, email: str = "jane@acme.example", user: str = "U1") -> int:
+    lead_id = announced_lead(store, email)
+    with store.session() as s:
+        lifecycle.claim(s, lead_id=lead_id, user=user, now=T0)
+    return lead_id
+
+
+def test_concurrent_reassigns_never_lose_a_change(store: Store) -> None:
+    """Two managers give the same lead to two reps at once. Each change is made against the owner
+    it read: the second is refused (PostgreSQL: the row moved under it) or, when the database ran
+    them one after the other (SQLite), made from the first's result; the log is a true chain."""
+    lead_id = claimed_lead(store)
+    barrier = threading.Barrier(2)
+    outcome: dict[str, str] = {}
+
+    def give(to: str) -> None:
+        barrier.wait()
+        try:
+            with store.session() as s:
+                lifecycle.reassign(s, lead_id=lead_id, actor="UBOSS", to=to, manager=True)
+        except TransitionRefused:
+            outcome[to] = "refused"
+        else:
+            outcome[to] = "done"
+
+    threads = [threading.Thread(target=give, args=(u,)) for u in ("U2", "U3")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert "done" in outcome.values() and len(outcome) == 2
+    with store.session() as s:
+        done = sorted((a for a in activities_of(s, lead_id) if a.kind == "reassigned"),
+                      key=lambda a: a.id or 0)  # fmt: skip
+        chain = [a.data for a in done]
+        owner = get_lead(s, lead_id=lead_id).owner
+    assert len(chain) == list(outcome.values()).count("done")
+    assert chain[0]["from"] == "U1" and chain[-1]["to"] == owner
+    assert all(a["to"] == b["from"] for a, b in itertools.pairwise(chain))
+
+
+def test_reassign_and_reopen_permissions(store: Store) -> None:
+    lead_id = claimed_lead(store)
+    with pytest.raises(TransitionRefused) as refused, store.session() as s:
+        lifecycle.reassign(s, lead_id=lead_id, actor="U2", to="U2")
+    assert (refused.value.status, refused.value.owner) == ("claimed", "U1")
+    with store.session() as s:
+        lifecycle.reassign(s, lead_id=lead_id, actor="U1", to="U2", now=T0)
+        lifecycle.win(s, lead_id=lead_id, actor="U2", value=1200.0, now=T0)
+    for actor, manager in (("U1", False), ("U3", False)):  # U1 had it once: U2 owns it now
+        with pytest.raises(TransitionRefused), store.session() as s:
+            lifecycle.reopen(s, lead_id=lead_id, actor=actor, manager=manager)
+    with store.session() as s:
+        lead = lifecycle.reopen(s, lead_id=lead_id, actor="U2", reason="deal fell through")
+        assert (lead.status, lead.owner, lead.deal_value, lead.closed_at) == (
+            "claimed", "U2", None, None
+        )  # fmt: skip
+    with pytest.raises(TransitionRefused), store.session() as s:
+        lifecycle.reopen(s, lead_id=lead_id, actor="U2")  # open already
+    with pytest.raises(TransitionRefused), store.session() as s:
+        lifecycle.win(s, lead_id=lead_id, actor="U2", value=-1.0)
+
+
+def test_last_owner_outlives_disqualify_and_nurture(store: Store) -> None:
+    lead_id = claimed_lead(store)
+    with store.session() as s:
+        lifecycle.reassign(s, lead_id=lead_id, actor="U1", to="U2", now=T0)
+        lead = lifecycle.disqualify(s, lead_id=lead_id, actor="U2", reason="spam", code="spam")
+        assert lead.owner is None and lifecycle.last_owner(s, lead) == "U2"
+        assert lead.reason_code == "spam"
+    other = announced_lead(store, "other@acme.example")
+    with store.session() as s:
+        assert lifecycle.last_owner(s, get_lead(s, lead_id=other)) is None
+
+
+def test_a_lost_lead_writing_again_is_announced_again(store: Store) -> None:
+    """Only with activity after it was lost, and its last owner is told."""
+    lead_id = claimed_lead(store)
+    with store.session() as s:
+        lifecycle.lose(s, lead_id=lead_id, actor="U1", reason="timing", now=T0 + timedelta(hours=1))
+    with store.session() as s:
+        assert lifecycle.announce_many(s, lead_ids=[lead_id], now=T0 + timedelta(hours=2)) == []
+        lead = get_lead(s, lead_id=lead_id)
+        assert not lifecycle.eligible_for_announcement(lead, hot_threshold=0)
+        lead.last_activity_at = T0 + timedelta(hours=2)
+        assert lifecycle.eligible_for_announcement(lead, hot_threshold=0)
+    with store.session() as s:
+        assert lifecycle.announce_many(s, lead_ids=[lead_id], now=T0 + timedelta(hours=3)) == [
+            lead_id
+        ]
+        lead = get_lead(s, lead_id=lead_id)
+        assert (lead.status, lead.owner) == ("announced", None)
+        [again] = [a for a in activities_of(s, lead_id) if a.kind == "announced"][-1:]
+        assert again.data == {"from": "lost", "owner": "U1"}
+        box = list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))  # type: ignore[arg-type]
+        assert [(o.kind, o.payload) for o in box][-2:] == [
+            ("announce", {}),
+            ("dm", {"user": "U1", "event": "returned", "status": "lost"}),
+        ]

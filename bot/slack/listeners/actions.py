@@ -1,4 +1,5 @@
-"""Card buttons: Claim, Add note, Back to nurturing, Won, Lost. Ack first, then act."""
+"""Card buttons: Claim, Add note, Back to nurturing, Won, Lost, and the modals the card opens.
+Ack first, then act. The card's menu and Reopen are in listeners/manage.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,17 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.slack import blocks
 from bot.slack.context import SlackContext
 from bot.slack.escape import user_mention
-from bot.slack.surfaces import lost_modal, metadata, note_modal, nurture_modal
+from bot.slack.surfaces import (
+    details_modal,
+    disqualify_modal,
+    edit_modal,
+    lost_modal,
+    metadata,
+    note_modal,
+    nurture_modal,
+    reassign_modal,
+    won_modal,
+)
 from storage import lifecycle
 from storage import slack as slack_store
 from storage.errors import LeadBotError, LeadNotFound, TransitionRefused
@@ -32,7 +43,7 @@ def register(app: App, ctx: SlackContext) -> None:
     @app.action(blocks.WON)
     def on_won(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        won(ctx, body)
+        open_modal(ctx, body, kind=blocks.WON)  # a confirmation, with the deal's value
 
     @app.action(blocks.NOTE)
     def on_note(ack: Ack, body: dict[str, Any]) -> None:
@@ -90,6 +101,9 @@ def _done(action: str) -> str:
         "won": "marked won",
         "lost": "marked lost",
         "nurture": "sent back",
+        "disqualify": "disqualified",
+        "reassign": "reassigned",
+        "reopen": "reopened",
     }.get(action, "changed")
 
 
@@ -122,27 +136,6 @@ def claim(ctx: SlackContext, body: dict[str, Any]) -> None:
         ctx.tell(user, channel, f"Could not claim: {e}")
 
 
-def won(ctx: SlackContext, body: dict[str, Any]) -> None:
-    actor = acting(ctx, *who_where(body))
-    if actor is None:
-        return
-    user, channel, lead_id = actor
-    now = ctx.clock()
-    try:
-        with ctx.store.session() as session:
-            lead = lifecycle.win(
-                session, lead_id=lead_id, actor=user, manager=ctx.access.is_manager(user), now=now
-            )
-            slack_store.enqueue_lead_changed(
-                session, lead, thread={"event": "won", "actor": user}, now=now
-            )
-    except TransitionRefused as e:
-        ctx.tell(user, channel, refusal_text(e, action="won", user=user))
-        refresh_card(ctx, lead_id)
-    except LeadBotError as e:
-        ctx.tell(user, channel, f"Could not mark it won: {e}")
-
-
 def refresh_card(ctx: SlackContext, lead_id: int) -> None:
     """A refused click means the clicker saw a stale card: re-render it from the lead as it is."""
     try:
@@ -159,18 +152,23 @@ def may_change(ctx: SlackContext, lead: Lead, user: str) -> bool:
     return lead.status != LeadStatus.CLAIMED or lead.owner == user or ctx.access.is_manager(user)
 
 
-def open_modal(ctx: SlackContext, body: dict[str, Any], *, kind: str) -> None:
-    actor = acting(ctx, *who_where(body))
+def open_modal(
+    ctx: SlackContext, body: dict[str, Any], *, kind: str, lead_id: int | None = None
+) -> None:
+    """The modal of one action on a lead (`kind`: a button's action_id or a menu choice)."""
+    user, channel, clicked = who_where(body)
+    actor = acting(ctx, user, channel, lead_id or clicked)
     if actor is None:
         return
     user, channel, lead_id = actor
     try:
         with ctx.store.session() as session:
             lead = get_lead(session, lead_id=lead_id)
+            ask = blocks.ask_of(slack_store.card_inquiry(session, lead_id))
     except (LeadNotFound, LeadBotError) as e:
         ctx.tell(user, channel, f"Could not open the lead: {e}")
         return
-    if kind != blocks.NOTE and not may_change(ctx, lead, user):
+    if kind not in (blocks.NOTE, blocks.DETAILS) and not may_change(ctx, lead, user):
         ctx.tell(
             user,
             channel,
@@ -178,9 +176,27 @@ def open_modal(ctx: SlackContext, body: dict[str, Any], *, kind: str) -> None:
         )
         return
     meta = metadata(lead_id=lead_id, channel=channel, user=user)
-    view = {blocks.NOTE: note_modal, blocks.NURTURE: nurture_modal, blocks.LOST: lost_modal}[kind](
-        lead, meta
-    )
+    s = ctx.runtime.settings
+    match kind:
+        case blocks.NOTE:
+            view = note_modal(lead, meta)
+        case blocks.NURTURE:
+            view = nurture_modal(lead, meta)
+        case blocks.LOST:
+            view = lost_modal(lead, meta, reasons=s.lost_reasons)
+        case blocks.WON:
+            view = won_modal(lead, meta)
+        case blocks.DISQUALIFY:
+            view = disqualify_modal(lead, meta, reasons=s.disqualify_reasons)
+        case blocks.REASSIGN:
+            view = reassign_modal(lead, meta)
+        case blocks.EDIT:
+            view = edit_modal(lead, meta)
+        case blocks.DETAILS:
+            view = details_modal(lead, ask, rep=ctx.people.user_id(lead.forwarded_by))
+        case _:
+            log.warning("no modal for %r", kind)
+            return
     try:
         # trigger_id lives 3 seconds: this call comes right after the ack, before anything slow.
         ctx.client.views_open(trigger_id=body.get("trigger_id"), view=view)

@@ -1,17 +1,20 @@
-"""Modal submissions: a note, a reason to go back to nurturing, a reason a lead was lost."""
+"""Modal submissions: a note, a reason to go back to nurturing. Won, Lost, Disqualify, Reassign
+and Edit are in listeners/manage.py."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App
+from sqlmodel import Session
 
 from bot.slack.context import SlackContext
 from bot.slack.listeners.actions import acting, lead_id_of, refresh_card, refusal_text
 from bot.slack.surfaces import (
     INPUT_BLOCK,
-    LOST_MODAL,
     NOTE_MODAL,
     NURTURE_MODAL,
     read_metadata,
@@ -21,6 +24,7 @@ from storage import lifecycle
 from storage import slack as slack_store
 from storage.errors import LeadBotError, TransitionRefused
 from storage.leads import add_note
+from storage.models import Lead
 from storage.outbox import enqueue
 
 log = logging.getLogger("leadbot.slack.views")
@@ -48,10 +52,9 @@ def register(app: App, ctx: SlackContext) -> None:
         return on_reason
 
     app.view(NURTURE_MODAL)(reason_view("nurture"))
-    app.view(LOST_MODAL)(reason_view("lost"))
 
 
-def _context(body: dict[str, Any], view: dict[str, Any]) -> tuple[str, str | None, int | None]:
+def modal_context(body: dict[str, Any], view: dict[str, Any]) -> tuple[str, str | None, int | None]:
     meta = read_metadata(view.get("private_metadata"))
     user = str(body.get("user", {}).get("id", ""))
     lead_id = lead_id_of(meta.get("lead_id"))
@@ -60,7 +63,7 @@ def _context(body: dict[str, Any], view: dict[str, Any]) -> tuple[str, str | Non
 
 
 def save_note(ctx: SlackContext, body: dict[str, Any], view: dict[str, Any], text: str) -> None:
-    actor = acting(ctx, *_context(body, view))
+    actor = acting(ctx, *modal_context(body, view))
     if actor is None:
         return
     user, channel, lead_id = actor
@@ -80,30 +83,44 @@ def save_note(ctx: SlackContext, body: dict[str, Any], view: dict[str, Any], tex
         ctx.tell(user, channel, f"Your note was not saved: {e}")
 
 
-def decide(
-    ctx: SlackContext, body: dict[str, Any], view: dict[str, Any], *, action: str, reason: str
+# A change to one lead: (session, actor, lead id, whether they are a manager, now) -> the lead as
+# changed and the thread message telling of it.
+Change = Callable[[Session, str, int, bool, datetime], tuple[Lead, dict[str, Any]]]
+
+
+def apply_change(
+    ctx: SlackContext, body: dict[str, Any], view: dict[str, Any], *, action: str, change: Change
 ) -> None:
-    """Back to nurturing or lost; the lifecycle settles owner-or-manager atomically."""
-    actor = acting(ctx, *_context(body, view))
+    """One change from a modal: the card updated, the thread told, App Homes refreshed, in the
+    change's transaction; a refusal (someone else moved the lead) told privately."""
+    actor = acting(ctx, *modal_context(body, view))
     if actor is None:
         return
     user, channel, lead_id = actor
     now = ctx.clock()
     manager = ctx.access.is_manager(user)
-    change = lifecycle.nurture if action == "nurture" else lifecycle.lose
     try:
         with ctx.store.session() as session:
-            lead = change(
-                session, lead_id=lead_id, actor=user, reason=reason, manager=manager, now=now
-            )
-            thread = {
-                "event": "nurtured" if action == "nurture" else "lost",
-                "actor": user,
-                "text": reason,
-            }
+            lead, thread = change(session, user, lead_id, manager, now)
             slack_store.enqueue_lead_changed(session, lead, thread=thread, now=now)
     except TransitionRefused as e:
         ctx.tell(user, channel, refusal_text(e, action=action, user=user))
         refresh_card(ctx, lead_id)
     except LeadBotError as e:
         ctx.tell(user, channel, f"That did not work: {e}")
+
+
+def decide(
+    ctx: SlackContext, body: dict[str, Any], view: dict[str, Any], *, action: str, reason: str
+) -> None:
+    """Back to nurturing; the lifecycle settles owner-or-manager atomically."""
+
+    def nurture(
+        session: Session, user: str, lead_id: int, manager: bool, now: datetime
+    ) -> tuple[Lead, dict[str, Any]]:
+        lead = lifecycle.nurture(
+            session, lead_id=lead_id, actor=user, reason=reason, manager=manager, now=now
+        )
+        return lead, {"event": "nurtured", "actor": user, "text": reason}
+
+    apply_change(ctx, body, view, action=action, change=nurture)

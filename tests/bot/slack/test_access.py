@@ -9,7 +9,15 @@ from bot.runtime import build_runtime
 from bot.web import create_app
 from tests.bot.conftest import dispatcher, slack_settings
 from tests.bot.fake_slack import FakeSlack, wait_until
-from tests.bot.slack_helpers import click, get, make_lead, post_command, post_interaction, submit
+from tests.bot.slack_helpers import (
+    click,
+    get,
+    make_lead,
+    post_command,
+    post_interaction,
+    submit,
+    typed_value,
+)
 
 
 def test_people_not_allowed_are_told_privately(store, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
@@ -100,6 +108,8 @@ def test_people_not_allowed_change_nothing(store, fake_slack: FakeSlack) -> None
         fake_slack.wait_for("chat.postEphemeral", count=7)
         assert get(store, lead_id).status == "claimed"
         post_interaction(client, click("lead_won", lead_id, user="UBOSS"))
+        won = fake_slack.wait_for("views.open", count=2)[1].args["view"]
+        post_interaction(client, submit(won, None, user="UBOSS", state=typed_value(None)))
         wait_until(lambda: get(store, lead_id).status == "won")
         dispatcher(runtime).run_once()
     cards = [c for c in fake_slack.to("chat.postMessage") if not c.args.get("thread_ts")]

@@ -8,7 +8,7 @@ import json
 from starlette.testclient import TestClient
 
 from bot.runtime import Runtime
-from storage.leads import notes_of
+from storage.leads import activities_of, notes_of
 from tests.bot.conftest import dispatcher
 from tests.bot.fake_slack import FakeSlack, wait_until
 from tests.bot.slack_helpers import (
@@ -16,9 +16,11 @@ from tests.bot.slack_helpers import (
     drain_listeners,
     get,
     make_lead,
+    picked,
     post_interaction,
     sample,
     submit,
+    typed_value,
 )
 
 
@@ -54,6 +56,7 @@ def _notes(runtime: Runtime, lead_id: int) -> list[tuple[str, str]]:
 
 
 def test_won_and_lost(http: TestClient, slack_runtime: Runtime, fake_slack: FakeSlack) -> None:
+    """Won is confirmed in a modal (with an optional value); Lost takes a reason from the list."""
     store = slack_runtime.store
     a, b = make_lead(store, "a@a.example"), make_lead(store, "b@b.example")
     dispatcher(slack_runtime).run_once()
@@ -61,17 +64,51 @@ def test_won_and_lost(http: TestClient, slack_runtime: Runtime, fake_slack: Fake
         post_interaction(http, click("lead_claim", lead_id, user="U1"))
     wait_until(lambda: get(store, a).owner == get(store, b).owner == "U1")
     post_interaction(http, click("lead_won", a, user="U1"))
+    [won] = fake_slack.wait_for("views.open")
+    assert won.args["view"]["callback_id"] == "lead_won_modal"
+    assert get(store, a).status == "claimed"  # one click is not a win: the modal confirms it
+    for bad in ("-5", "lots", "1e99", "nan"):
+        resp = post_interaction(
+            http, submit(won.args["view"], None, user="U1", state=typed_value(bad))
+        )
+        assert resp.json()["response_action"] == "errors" and "value_block" in resp.json()["errors"]
+    post_interaction(http, submit(won.args["view"], "Annual, 120 seats", user="U1",
+                                  state=typed_value("12500.5")))  # fmt: skip
     wait_until(lambda: get(store, a).status == "won")
+    assert get(store, a).deal_value == 12500.5
     post_interaction(http, click("lead_lost", b, user="U1"))
-    [opened] = fake_slack.wait_for("views.open")
-    assert opened.args["view"]["callback_id"] == "lead_lost_modal"
-    post_interaction(http, submit(opened.args["view"], "Went with a competitor", user="U1"))
+    lost = fake_slack.wait_for("views.open", count=2)[1].args["view"]
+    assert lost["callback_id"] == "lead_lost_modal"
+    [menu] = [blk for blk in lost["blocks"] if blk.get("block_id") == "reason_block"]
+    assert [o["value"] for o in menu["element"]["options"]] == [
+        "price", "competitor", "timing", "no budget", "no response", "other"
+    ]  # fmt: skip
+    for state, where in (
+        (picked("forged reason"), "reason_block"),
+        (picked("other"), "text_block"),
+    ):
+        resp = post_interaction(http, submit(lost, None, user="U1", state=state))
+        assert resp.json()["response_action"] == "errors" and where in resp.json()["errors"]
+    post_interaction(
+        http, submit(lost, "Went with RivalSoft", user="U1", state=picked("competitor"))
+    )
     wait_until(lambda: get(store, b).status == "lost")
-    assert get(store, b).status_reason == "Went with a competitor"
+    assert (get(store, b).reason_code, get(store, b).status_reason) == (
+        "competitor", "Went with RivalSoft"
+    )  # fmt: skip
     dispatcher(slack_runtime).run_once()
     replies = [c.args["text"] for c in fake_slack.to("chat.postMessage") if c.args.get("thread_ts")]
-    assert ":trophy: Won by <@U1>" in replies
-    assert ":x: Lost by <@U1>: Went with a competitor" in replies
+    assert ":trophy: Won by <@U1> · *12,500.50*: Annual, 120 seats" in replies
+    assert ":x: Lost by <@U1>: competitor: Went with RivalSoft" in replies
+    cards = {c.args["ts"]: c.args for c in fake_slack.to("chat.update")}
+    text = json.dumps(cards, ensure_ascii=False)
+    assert "*Won* by <@U1> · *12,500.50*: Annual, 120 seats" in text
+    assert "*Lost* by <@U1>: competitor: Went with RivalSoft" in text
+    with store.session() as s:
+        [w] = [x for x in activities_of(s, a) if x.kind == "won"]
+        [lo] = [x for x in activities_of(s, b) if x.kind == "lost"]
+    assert (w.actor, w.data, w.detail) == ("U1", {"value": 12500.5}, "Annual, 120 seats")
+    assert (lo.actor, lo.data, lo.detail) == ("U1", {"code": "competitor"}, "Went with RivalSoft")
 
 
 def test_views_closed_null_values_and_forged_metadata(

@@ -69,19 +69,29 @@ def test_only_real_user_ids_become_mentions() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "buttons"),
+    ("status", "buttons", "menu"),
     [
-        ("announced", ["Claim", "Add note", "Back to nurturing"]),
-        ("claimed", ["Add note", "Back to nurturing", "Won", "Lost"]),
-        ("won", ["Add note"]),
-        ("nurturing", ["Add note"]),
+        ("announced", ["Claim", "Add note", "Back to nurturing"],
+         ["reassign", "disqualify", "edit", "details"]),
+        ("claimed", ["Won", "Lost", "Add note"],
+         ["nurture", "reassign", "disqualify", "edit", "details"]),
+        ("won", ["Reopen", "Add note"], ["edit", "details"]),
+        ("lost", ["Reopen", "Add note"], ["edit", "details"]),
+        ("disqualified", ["Reopen", "Add note"], ["edit", "details"]),
+        ("nurturing", ["Reopen", "Add note"], ["disqualify", "edit", "details"]),
     ],
-)
-def test_buttons_follow_the_status(status: str, buttons: list[str]) -> None:
+)  # fmt: skip
+def test_buttons_follow_the_status(status: str, buttons: list[str], menu: list[str]) -> None:
     card = blocks.lead_card(hostile_lead(status=status, owner="U1"))
     [actions] = [b for b in card["blocks"] if b["type"] == "actions"]
-    assert [e["text"]["text"] for e in actions["elements"]] == buttons
-    assert {e["value"] for e in actions["elements"]} == {"7"}
+    *pressed, more = actions["elements"]
+    assert [e["text"]["text"] for e in pressed] == buttons
+    assert {e["value"] for e in pressed} == {"7"}
+    assert more["type"] == "overflow" and more["action_id"] == "lead_more"
+    assert [o["value"] for o in more["options"]] == [f"{m}:7" for m in menu]
+    # The buttons come right after who, the ask and why: the state and details below them.
+    kinds = [b["type"] for b in card["blocks"]]
+    assert kinds.index("actions") == len(kinds) - 2
 
 
 def test_long_texts_fit_slack_limits() -> None:

@@ -41,12 +41,12 @@ def test_claim_updates_the_card_in_place(
     [update] = fake_slack.to("chat.update")
     assert (update.args["channel"], update.args["ts"]) == ("CHOT", "1700000000.000001")
     buttons = [
-        e["text"]["text"]
+        e["text"]["text"] if e["type"] == "button" else e["type"]
         for b in update.args["blocks"]
         if b["type"] == "actions"
         for e in b["elements"]
     ]
-    assert buttons == ["Add note", "Back to nurturing", "Won", "Lost"]
+    assert buttons == ["Won", "Lost", "Add note", "overflow"]
     assert "*Claimed by <@U1>*" in json.dumps(update.args["blocks"])
 
 

@@ -20,9 +20,11 @@ from tests.bot.conftest import dispatcher
 from tests.bot.fake_slack import FakeSlack, wait_until
 from tests.bot.slack_helpers import (
     T0,
+    choose,
     click,
     get,
     make_lead,
+    picked,
     post_command,
     post_event,
     post_interaction,
@@ -56,6 +58,25 @@ def assert_harmless(texts: list[str]) -> None:
         rest = OWN_TOKENS.sub("", text)
         assert "<" not in rest and ">" not in rest, text[:300]
         assert not any(ch in text for ch in INVISIBLE), text[:300]
+
+
+def _shown(node: Any) -> Any:
+    """What Slack renders: a text input's initial value is what the field holds, as typed (shown
+    literally, never as mrkdwn), so the Edit modal shows the lead's fields unescaped."""
+    if isinstance(node, dict):
+        return {k: _shown(v) for k, v in node.items() if k != "initial_value"}
+    if isinstance(node, list):
+        return [_shown(v) for v in node]
+    return node
+
+
+def _initial(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        here = [node["initial_value"]] if isinstance(node.get("initial_value"), str) else []
+        return here + [s for v in node.values() for s in _initial(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _initial(v)]
+    return []
 
 
 def hostile(store: Any, email: str, **kw: Any) -> int:
@@ -97,9 +118,12 @@ def test_hostile_text_reaches_no_surface_raw(
     wait_until(lambda: get(store, a).owner == "U1")
     post_interaction(http, click("lead_claim", a, user="UBOSS"))  # too late: told who has it
     fake_slack.wait_for("chat.postEphemeral")
+    for what in ("details", "reassign", "edit"):  # modals showing the lead's fields
+        post_interaction(http, choose(what, a, user="U1"))
+    fake_slack.wait_for("views.open", count=4)
     post_interaction(http, click("lead_lost", a, user="U1"))
-    lost = fake_slack.wait_for("views.open", count=2)[-1]
-    post_interaction(http, submit(lost.args["view"], HOSTILE, user="U1"))
+    lost = fake_slack.wait_for("views.open", count=5)[-1]
+    post_interaction(http, submit(lost.args["view"], HOSTILE, user="U1", state=picked("other")))
     wait_until(lambda: get(store, a).status == "lost")
     for minutes in (31, 61):  # b waits: a reminder, then an escalation to the managers
         slack_tick(slack_runtime, now=T0 + timedelta(minutes=minutes))
@@ -111,8 +135,10 @@ def test_hostile_text_reaches_no_surface_raw(
     assert {"chat.postMessage", "chat.update", "views.open", "views.publish"} <= methods
     threads = [c for c in fake_slack.to("chat.postMessage") if c.args.get("thread_ts")]
     assert len(threads) >= 4  # note, lost, reminder, escalation
-    sent = [s for c in fake_slack.calls for s in strings(c.args) if c.method != "auth.test"]
+    sent = [s for c in fake_slack.calls for s in strings(_shown(c.args)) if c.method != "auth.test"]
     assert_harmless(sent + strings(answers))
+    typed = [v for c in fake_slack.to("views.open") for v in _initial(c.args)]
+    assert typed and not any(ch in v for v in typed for ch in INVISIBLE)
     assert any("&amp;amp;" in s for s in sent)  # `&amp;` typed by the lead shows as `&amp;`
     for c in fake_slack.to("chat.postMessage"):  # notification text: escaped and non-empty
         text = OWN_TOKENS.sub("", c.args["text"])

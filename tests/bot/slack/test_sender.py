@@ -32,12 +32,12 @@ def test_announce_posts_the_card_and_remembers_where(
     assert "Jane Doe" in texts and "Budget mentioned" in texts and "budget approved" in texts
     assert "40 seats of your analytics product" in texts  # the inquiry excerpt
     buttons = [
-        e["text"]["text"]
+        e["text"]["text"] if e["type"] == "button" else e["type"]
         for b in post.args["blocks"]
         if b["type"] == "actions"
         for e in b["elements"]
     ]
-    assert buttons == ["Claim", "Add note", "Back to nurturing"]
+    assert buttons == ["Claim", "Add note", "Back to nurturing", "overflow"]
     lead = get(slack_runtime.store, lead_id)
     assert (lead.slack_channel, lead.slack_ts) == ("CHOT", "1700000000.000001")
     # Sent once: the next run finds nothing due.
