@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 import unicodedata
@@ -22,9 +21,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot import doctor, privacy, review
+from bot import doctor, logs, privacy, review
 from bot.cli_scoring import add_import_parser, add_train_parser
-from bot.config import env_file, explain, load_settings, unknown_variables
+from bot.config import env_file, explain, json_logs, load_settings, unknown_variables
 from bot.jobs.rescore import rescore_all
 from bot.runtime import Runtime, build_runtime
 from ingest.facts import activity_facts, lead_facts
@@ -628,14 +627,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if not args.verbose:
-        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    logs.configure(verbose=args.verbose, json_lines=json_logs())
     if args.func is cmd_doctor:
         return cmd_doctor(args)
     try:

@@ -7,7 +7,7 @@ import os
 import re
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     AliasChoices,
@@ -132,6 +132,7 @@ class Settings(BaseSettings):
     # attachments go at half of it. A forgotten person's address kept as a keyed hash.
     raw_retention_days: float = Field(default=90.0, ge=0)
     forget_suppress: bool = False
+    log_format: Literal["text", "json"] = "text"  # json: one object a line (bot/logs.py)
 
     @field_validator("inbox_domains", "internal_domains", mode="before")
     @classmethod
@@ -188,6 +189,11 @@ class Settings(BaseSettings):
     @property
     def slack_enabled(self) -> bool:
         return self.slack_bot_token is not None and bool(self.slack_bot_token.get_secret_value())
+
+
+def json_logs() -> bool:
+    """LEADBOT_LOG_FORMAT, read before the settings: their own errors are logged as asked."""
+    return os.environ.get("LEADBOT_LOG_FORMAT", "text").strip().lower() == "json"
 
 
 def env_file(explicit: str | Path | None = None) -> Path | None:

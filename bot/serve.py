@@ -25,6 +25,7 @@ from bot.jobs.schedule import Job, run_periodic
 from bot.jobs.sla import JOB_INTERVAL_S, slack_tick
 from bot.privacy import prune
 from bot.runtime import Runtime, build_imap_poller, build_pipeline
+from bot.slack.routing import parse_routes
 from bot.slack.sender import SlackSender
 from bot.slack.socket_mode import socket_mode_starter
 from bot.web import create_app
@@ -83,6 +84,24 @@ def schedule(runtime: Runtime) -> list[Job]:
     if settings.slack_enabled:  # new activity into threads, SLA reminders and escalations
         jobs.append(Job("Slack", JOB_INTERVAL_S, lambda: slack_tick(runtime), first_after_s=0))
     return jobs
+
+
+def startup_summary(runtime: Runtime, *, jobs: list[str]) -> str:
+    """One line saying how this process is set up: what an admin checks first in the log."""
+    s = runtime.settings
+    if not s.slack_enabled:
+        slack = "Slack off (announcements to the log)"
+    else:
+        mode = "Socket Mode" if s.slack_app_token else "HTTP (/slack/events)"
+        routes = len(parse_routes(s.slack_routes))
+        slack = f"Slack {mode}, hot channel {s.hot_channel or 'NOT SET'}, {routes} route(s)"
+    rules = str(s.scoring_rules) if s.scoring_rules else "built-in rules"
+    forms = str(s.forms_file) if s.forms_file else "no forms file"
+    return (
+        f"{slack}; scoring: {rules} (hot at {runtime.scorer.hot_threshold:g}); {forms};"
+        f" internal domains: {', '.join(sorted(s.internal_domains)) or 'none'};"
+        f" {s.ingest_workers} ingest worker(s); jobs: {', '.join(jobs) or 'none'}"
+    )
 
 
 @dataclass
@@ -170,6 +189,7 @@ async def run(service: Service) -> None:
         service.http.config.port,
         url.split("@")[-1] if "@" in url else url,
     )
+    log.info("%s", startup_summary(runtime, jobs=[job.name for job in service.jobs]))
     freeze_startup_objects()
     await stop.wait()
     log.info("shutting down")

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.metrics import metrics_routes
 from bot.runtime import Runtime
 from bot.slack.http import slack_routes
 from ingest.http.errors import error_response
@@ -54,6 +55,7 @@ def create_app(runtime: Runtime, *, queue: BatchQueue | None = None) -> Starlett
     enqueue: Enqueue | None = queue.put if queue is not None else None
     routes: list[BaseRoute] = [
         *health_routes(runtime),
+        *metrics_routes(runtime.store),
         *slack_routes(runtime),
         *forms_routes(runtime.pipeline, runtime.forms),
         *inbound_routes(

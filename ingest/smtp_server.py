@@ -21,11 +21,14 @@ from typing import Any, AnyStr
 
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, syntax
+from prometheus_client import Counter
 
 from ingest.listen import ClientGate, Refusal, Throttle
 from storage.errors import ConfigError
 
 log = logging.getLogger("leadbot.smtp")
+# Every reply an SMTP or LMTP client got, by its code (a process's own count: /metrics).
+REPLIES = Counter("leadbot_smtp_replies_total", "SMTP and LMTP replies sent, by code", ["code"])
 
 # Said at connect instead of the 220 greeting, then the connection is closed (RFC 5321 §3.1 allows
 # 554 and 421 there; we do not wait for QUIT: a refused client must not hold a descriptor).
@@ -191,6 +194,8 @@ class LeadBotSMTP(SMTP):
             else:
                 status = self.adapt_reply(with_enhanced_code(status, keep_2xx=self._verbatim))
         await super().push(status)
+        if isinstance(status, str):
+            REPLIES.labels(code=status[:3]).inc()
         if isinstance(status, str) and status[:1] in ("4", "5") and not status.startswith("421"):
             self._errors += 1
             if self._errors >= self.options.max_errors and self.transport is not None:

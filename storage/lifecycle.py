@@ -15,6 +15,7 @@ Every change is an activity naming who made it, when, and why.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,8 @@ from storage.errors import TransitionRefused
 from storage.leads import get_lead
 from storage.models import Activity, Lead, LeadRow, LeadStatus, utcnow
 from storage.outbox import enqueue_many, message
+
+log = logging.getLogger("leadbot.lifecycle")
 
 S = LeadStatus
 
@@ -76,6 +79,8 @@ def _transition(
         )
     )
     session.flush()
+    # One line per lead action, by id (never the address: logs travel further than the database).
+    log.info("lead #%s %s by %s: now %s", lead_id, action, actor, to_status.value)
     return lead
 
 

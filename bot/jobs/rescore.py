@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from prometheus_client import Histogram
+
 from bot.jobs.decay import decay_batches
 from bot.jobs.full_path import FullPath, RescoreStats, rules_fingerprint
 from bot.jobs.workers import PARALLEL_MIN, decay_in_workers, usable
@@ -27,6 +29,8 @@ from scoring.types import Scorer
 from storage import rescore as sql
 from storage.db import Store
 from storage.models import utcnow
+
+RESCORE_SECONDS = Histogram("leadbot_rescore_seconds", "Whole rescores of every lead")
 
 log = logging.getLogger("leadbot.rescore")
 
@@ -52,13 +56,15 @@ def rescore_all(
     stats = rescore_leads(
         runtime.store, runtime.scorer, batch=batch, now=now, full=full, workers=workers
     )
+    seconds = time.perf_counter() - started
+    RESCORE_SECONDS.observe(seconds)
     return RescoreReport(
         leads=stats.leads,
         announced=stats.announced,
         changed=stats.changed,
         recorded=stats.recorded,
         planned=stats.planned,
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
     )
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
+from prometheus_client import Counter, Histogram
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -29,6 +31,12 @@ from storage.models import Lead, LeadStatus, OutboxMessage
 from storage.privacy import REDACT
 
 log = logging.getLogger("leadbot.slack.sender")
+SLACK_SECONDS = Histogram(
+    "leadbot_slack_call_seconds", "Slack Web API calls, by method", ["method"]
+)
+SLACK_ERRORS = Counter(
+    "leadbot_slack_errors_total", "Slack Web API errors, by method and error", ["method", "error"]
+)
 
 # Errors no retry can fix: the message goes to the dead letters with the reason.
 PERMANENT = frozenset(
@@ -61,11 +69,14 @@ def call_slack(
 ) -> Any:
     """One Web API call, its failures sorted into retry-later and give-up; None for an error in
     `none_on` (an answer, not a failure: `users_not_found`)."""
+    method = getattr(fn, "__name__", "call")
+    started = time.perf_counter()
     try:
         return fn(**kwargs)
     except SlackApiError as e:
         status = e.response.status_code
         error = str(e.response.get("error", "")) if isinstance(e.response.data, dict) else ""
+        SLACK_ERRORS.labels(method=method, error=error or str(status)).inc()
         if error in none_on:
             return None
         if status == 429 or error == "ratelimited":
@@ -86,7 +97,10 @@ def call_slack(
             raise GiveUp(f"Slack refused: {error}") from e
         raise RetryLater(f"Slack error {status} {error}".strip()) from e
     except (SlackClientError, OSError) as e:  # connection refused, timeouts, TLS: Slack is down
+        SLACK_ERRORS.labels(method=method, error="unreachable").inc()
         raise RetryLater(f"Slack unreachable: {type(e).__name__}: {e}") from e
+    finally:
+        SLACK_SECONDS.labels(method=method).observe(time.perf_counter() - started)
 
 
 def _seconds(value: Any) -> float | None:
