@@ -1,0 +1,124 @@
+"""Person names: the display name in First Last order, and whether a signature line names the author."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from ingest.mail.sigwords import COMPANY, CREDENTIAL, HONORIFIC
+
+# A word of a name: letters with inner dots, hyphens and apostrophes ("O'Neil", "Hardwicke-Brown",
+# "J.", "St."). Any script: \w without digits and underscore.
+_WORD = re.compile(r"^[^\W\d_]+(?:[.'\u2019-][^\W\d_]+)*\.?$")
+_SPLIT = re.compile(r"[\s,]+")
+_LOCAL_SPLIT = re.compile(r"[._\-+\d]+")
+# Display names that are no name at all: a domain ("paulhastings.com"), a handle with digits.
+_NOT_A_NAME = re.compile(r"\d|\w\.[a-z]{2,}\b|@|^[\W_]+$", re.IGNORECASE)
+_MAX_NAME_WORDS = 5
+
+
+@dataclass(frozen=True)
+class Author:
+    """What a message says about who wrote it: display-name words, the address's local part and
+    its pieces ("john.doe" -> john, doe), and its domain."""
+
+    words: frozenset[str]
+    local: str
+    pieces: frozenset[str]
+    domain: str | None = None
+
+    @classmethod
+    def of(cls, display: str | None, address: str | None) -> Author:
+        local, _at, domain = (address or "").lower().rpartition("@")
+        pieces = frozenset(p for p in _LOCAL_SPLIT.split(local) if p)
+        words = frozenset(k for w in name_words(display or "") for k in _keys(w))
+        return cls(words, local, pieces, domain or None)
+
+    def full_name(self, first: str) -> str | None:
+        """ "Mark Greenberg" for a signed "Mark" from mark.greenberg@: the address completes it."""
+        pieces = [p for p in _LOCAL_SPLIT.split(self.local) if p]
+        plain = len(pieces) == 2 and all(len(p) > 1 and p.isalpha() for p in pieces)
+        if plain and _key(first) == pieces[0]:
+            return f"{first[:1].upper()}{first[1:].lower()} {pieces[1].capitalize()}"
+        return None
+
+
+def first_last(display: str | None) -> str | None:
+    """The display name as a person's name: "Doe, Jane" becomes "Jane Doe"; "acme.com" is none."""
+    if not display:
+        return None
+    name = " ".join(display.split())
+    if _NOT_A_NAME.search(name):
+        return None
+    last, comma, first = name.partition(",")
+    if comma and "," not in first and first.strip() and not COMPANY.search(first):
+        words = name_words(first)
+        if words and all(_WORD.match(w) for w in (*words, *name_words(last))):
+            return f"{' '.join(words)} {' '.join(name_words(last))}"
+    return name
+
+
+def person_name(display: str | None, signed: str | None) -> str | None:
+    """The lead's name: the display name (First Last), unless the signature writes it more fully
+    or in the person's own order ("DeKrey Lynn" signs "Lynn DeKrey")."""
+    shown = first_last(display)
+    if not signed:
+        return shown
+    if not shown:
+        return signed
+    mine = {_key(w) for w in name_words(shown)}
+    theirs = {_key(w) for w in name_words(signed)}
+    return signed if mine and mine <= theirs else shown
+
+
+def name_words(text: str) -> list[str]:
+    """The words of a name without honorifics and credentials ("Dr. Jane Doe, PhD" -> Jane, Doe)."""
+    words = [w for w in _SPLIT.split(text.strip()) if w]
+    while words and HONORIFIC.fullmatch(words[0]):
+        words = words[1:]
+    while words and CREDENTIAL.fullmatch(words[-1]):
+        words = words[:-1]
+    return words
+
+
+def as_name(line: str) -> str | None:
+    """The line as a person's name ("Mark D. Guinney, CFA" -> "Mark D. Guinney"), or None."""
+    words = name_words(line)
+    if not 1 <= len(words) <= _MAX_NAME_WORDS or not all(_WORD.match(w) for w in words):
+        return None
+    if not any(w[:1].isupper() for w in words) or COMPANY.search(line):
+        return None
+    return " ".join(words)
+
+
+def names_author(name: str, who: Author) -> bool:
+    """True when a name (as_name of a line) is the author's: by display-name words, by the address
+    ("jdoe", "john.doe", "doej"), or by a signed surname with a first name the display shortens."""
+    words = [_key(w) for w in name_words(name)]
+    if not words or not all(words):
+        return False
+    known = who.words | who.pieces
+    if len(words) == 1:
+        return words[0] in known or (len(words[0]) > 2 and words[0] == who.local)
+    parts = {k for w in name_words(name) for k in _keys(w)}
+    if len(parts & known) >= 2:
+        return True
+    first, last = words[0], words[-1]
+    surname = _keys(name_words(name)[-1]) - {last}
+    if len(last) > 1 and (last in known or (surname and surname <= known)):
+        return True  # "Sue Mara" for Susan J Mara, "Bonnie Fogal" for Bonita G Fogal
+    glued = {first + last, first[:1] + last, last + first[:1], first + last[:1], last + first}
+    return who.local in glued
+
+
+def _keys(word: str) -> set[str]:
+    """The word and its hyphenated parts, compared as _key ("Hardwicke-Brown": three keys)."""
+    keys = {_key(word)} | {_key(p) for p in re.split(r"[-'\u2019]", word)}
+    return {k for k in keys if k}
+
+
+def _key(word: str) -> str:
+    """A word compared without case, accents, dots, hyphens and apostrophes."""
+    folded = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(c for c in folded if c.isalnum())
