@@ -13,8 +13,9 @@ from ingest.mail.sigwords import COMPANY, CREDENTIAL, HONORIFIC
 _WORD = re.compile(r"^[^\W\d_]+(?:[.'\u2019-][^\W\d_]+)*\.?$")
 _SPLIT = re.compile(r"[\s,]+")
 _LOCAL_SPLIT = re.compile(r"[._\-+\d]+")
-# Display names that are no name at all: a domain ("paulhastings.com"), a handle with digits.
-_NOT_A_NAME = re.compile(r"\d|\w\.[a-z]{2,}\b|@|^[\W_]+$", re.IGNORECASE)
+# Display names that are no name at all: a domain ("paulhastings.com"), a handle with digits
+# ("al3v"), an address. Anything else is kept as the sender wrote it.
+_NOT_A_NAME = re.compile(r"^(\S+\.[a-z]{2,}|\S*\d\S*|\S+@\S+)$", re.IGNORECASE)
 _MAX_NAME_WORDS = 5
 
 
@@ -108,6 +109,8 @@ def names_author(name: str, who: Author) -> bool:
     surname = _keys(name_words(name)[-1]) - {last}
     if len(last) > 1 and (last in known or (surname and surname <= known)):
         return True  # "Sue Mara" for Susan J Mara, "Bonnie Fogal" for Bonita G Fogal
+    if len(words) <= 3 and first == who.local:
+        return True  # "Lasitha Wattaladeniya" from lasitha@
     glued = {first + last, first[:1] + last, last + first[:1], first + last[:1], last + first}
     return who.local in glued
 

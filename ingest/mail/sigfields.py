@@ -32,6 +32,7 @@ _EMBEDDED = re.compile(r"<<[^>]*>>|\[(?:image|cid)[^\]]*\]|<(?:https?|mailto):[^
 _LOST_SPACE = re.compile(r"(?:(?<=[\s:])|^)\?+(?=\s|$)")
 _QP_DEBRIS = re.compile(r"=(?:20|09|01;?)$")
 _DECORATION = " \t*|=_~#>•·-\u2013\u2014"
+_SHOUT = re.compile(r"\s+!+$")  # "CEO @ Acme !"
 # Several fields on one line: "VP Sales | Acme", "Director        Tel: (713) 853-3849".
 _COLUMNS = re.compile(r"\s*[|•·]\s*|\t+| {3,}")
 _CONTACT_START = re.compile(
@@ -50,6 +51,8 @@ _SMALL = frozenset(
     }
 )  # fmt: skip
 _ACRONYM = re.compile(r"^[A-Z]{2,5}$")
+# Lower-case particles and dotted abbreviations inside names and legal forms ("z o.o.", "ds.").
+_PARTICLE = re.compile(r"^[a-z]{1,2}\.?$|^[a-z](\.[a-z])+\.?$")
 _MAX_FIELD_WORDS = 9
 _MAX_FIELD_CHARS = 80
 _MAX_PROSE_WORDS = 12
@@ -69,7 +72,7 @@ def clean(line: str) -> str:
     """A signature line without images, link targets, borders and no-break-space debris."""
     line = _QP_DEBRIS.sub("", _EMBEDDED.sub(" ", line.rstrip()))
     line = _LOST_SPACE.sub(" ", line)
-    return line.strip(_DECORATION).strip()
+    return _SHOUT.sub("", line.strip(_DECORATION)).strip()
 
 
 def is_contact(line: str) -> bool:
@@ -141,9 +144,22 @@ def _name(rows: list[str], who: Author | None) -> tuple[str | None, list[str]]:
     if not found:
         return None, rows
     i, name, tail = max(found, key=lambda f: (len(f[1].split()), -f[0]))
-    if len(name.split()) == 1 and who is not None:
-        name = who.full_name(name) or name
+    if len(name.split()) == 1:
+        fuller = _fuller(name, rows[i + 1 : _NAME_ROWS + 1])
+        if fuller is not None:
+            return fuller[0], rows[i + 2 + fuller[1] :]
+        if who is not None and not who.words:  # no display name: the address may complete it
+            name = who.full_name(name) or name
     return name, [*tail, *rows[i + 1 :]]
+
+
+def _fuller(first: str, rows: list[str]) -> tuple[str, int] | None:
+    """ "Charlie" then "Charlie Hull": the signed first name, then the full name under it."""
+    for k, row in enumerate(rows):
+        name = as_name(_head(clean(row))[0])
+        if name and len(name.split()) >= 2 and name.split()[0].casefold() == first.casefold():
+            return name, k
+    return None
 
 
 def _head(line: str) -> tuple[str, list[str]]:
@@ -191,6 +207,8 @@ def _split_title(part: str, label: str | None) -> tuple[str, str | None]:
         strong = _legal(right) or (label is not None and _matches_domain(right, label))
         if strong or (separator == r",\s+" and _ACRONYM.match(right)):
             return left, right
+        if separator in (r"\s+@\s+", r"\s+at\s+") and _positional(right):
+            return left, right  # "CEO at Pandaland": "at" says what follows is the employer
     return part, None
 
 
@@ -241,7 +259,11 @@ def _shaped(part: str, *, ratio: float) -> bool:
         return False
     if ":" in part or part.endswith(("?", "!")) or not any(c.isalpha() for c in part):
         return False
-    content = [w for w in words if w.lower() not in _SMALL and any(c.isalpha() for c in w)]
+    content = [
+        w
+        for w in words
+        if w.lower() not in _SMALL and any(c.isalpha() for c in w) and not _PARTICLE.match(w)
+    ]
     if not content:
         return False
     capital = sum(1 for w in content if not w[0].isalpha() or w[0].isupper() or not w.isascii())
@@ -251,8 +273,9 @@ def _shaped(part: str, *, ratio: float) -> bool:
 def _domain_label(domain: str | None) -> str | None:
     if not domain or is_webmail(domain):
         return None
-    label = registrable(domain)[0].replace("-", "")
-    return label if len(label) >= 2 else None
+    label, suffix = registrable(domain)
+    label = label.replace("-", "")
+    return label if suffix and len(label) >= 2 else None
 
 
 def _matches_domain(part: str, label: str) -> bool:

@@ -65,13 +65,12 @@ def split_signature(
     lines = strip_disclaimers(text).split("\n")
     who = Author.of(author, address)
     for i, line in enumerate(lines):
-        if DELIMITER.match(line) and any(x.strip() for x in lines[i + 1 :]):
+        delimiter = DELIMITER.match(line) is not None
+        if delimiter and _gives_fields(lines[i + 1 :], who):
             return _trim_valediction(lines[:i], lines[i + 1 :])
-        if MOBILE.match(line):
-            found = _locate(lines[:i], who)
-            if found is None:
-                return _trim_valediction(lines[:i], lines[i + 1 :])
-            return found
+        if delimiter or MOBILE.match(line):
+            # A mobile footer, or a "--" over a list's footer: the signature may stand above.
+            return _locate(lines[:i], who) or _trim_valediction(lines[:i], lines[i + 1 :])
     return _locate(lines, who) or ("\n".join(lines).strip(), [])
 
 
@@ -112,8 +111,11 @@ def _locate(lines: list[str], who: Author) -> tuple[str, list[str]] | None:
     content = [i for i, line in enumerate(lines) if not _NOISE.match(line)]
     if not content:
         return None
-    # A closing formula with nothing after it ("… delete this message. Thank you.") opens nothing.
-    closing = _valediction(lines, content[-_MAX_SIGNATURE_LINES:-1])
+    closing = _valediction(lines, content[-_MAX_SIGNATURE_LINES:])
+    if closing is not None and closing == content[-1]:
+        # A closing formula that ends the text ("… Thanks") opens no signature; one may stand
+        # above it ("Jane Doe / Acme Inc." then "Thank you.").
+        return _locate(lines[:closing], who) or _trim_valediction(lines[: closing + 1], [])
     named = [i for i in reversed(content[-_AUTHOR_SCAN:]) if _names_author(lines[i], who)]
     rich = [i for i in named if _has_fields(lines, i)]
     start = rich[0] if rich else (named[0] if named else None)
@@ -131,6 +133,14 @@ def _locate(lines: list[str], who: Author) -> tuple[str, list[str]] | None:
     if paragraph is not None:
         return "\n".join(lines[:paragraph]).strip(), lines[paragraph:]
     return None
+
+
+def _gives_fields(lines: list[str], who: Author) -> bool:
+    block = lines[:_BLOCK_LINES]
+    fields = read_fields(block, who=who, domain=who.domain)
+    if fields.name or fields.title or fields.company:
+        return True
+    return find_phone("\n".join(block), region=None)[0] is not None
 
 
 def _valediction(lines: list[str], indices: list[int]) -> int | None:
@@ -261,14 +271,27 @@ def find_phone(text: str, *, region: str | None) -> tuple[str | None, str | None
                 text, attempt, leniency=phonenumbers.Leniency.VALID, max_tries=50
             )
         )
+        kept = []
         for i, match in enumerate(matches):
             following = matches[i + 1].start if i + 1 < len(matches) else len(text)
-            if _is_fax(text, match.start, match.end, following):
-                continue
-            number = match.number
+            if not _is_fax(text, match.start, match.end, following):
+                kept.append((not _is_labelled(text, match.start, match.end, following), i, match))
+        if kept:
+            # A number labelled as a phone ("Tel.", "(office)") before any other: a register
+            # or VAT number in a company's footer is valid too.
+            number = min(kept, key=lambda k: k[:2])[2].number
             formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
             return formatted, phonenumbers.region_code_for_number(number)
     return None, None
+
+
+def _is_labelled(text: str, start: int, end: int, following: int) -> bool:
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    before = text[max(line_start, start - _LABEL_REACH) : start]
+    after = text[end : min(line_end, following, end + _LABEL_REACH)]
+    return bool(PHONE_LABEL.search(before + "0") or _PHONE_WORD.search(before + after))
 
 
 def _is_fax(text: str, start: int, end: int, following: int) -> bool:

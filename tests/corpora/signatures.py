@@ -3,7 +3,7 @@
 The messages and their labels are in tests/data/parsing/signatures/*.json (sources and licences in
 LICENSES.md): each record has the sender as the From header shows it, the text the person wrote
 and, per field, every value that counts as right (the name as signed or as the display name gives
-it in First Last order; each line of a multi-line organisation; each of the person's phone
+it in First Last order, compared without middle initials and suffixes; each line of a multi-line organisation; each of the person's phone
 numbers, fax numbers never). A field the signature does not give is not a case.
 
 A miss is a field left empty or filled differently; a harmful miss is a field filled with text
@@ -40,6 +40,9 @@ CATEGORY = "signatures"
 LIBRARY = "talon 1.4 (signature block; fields inside it)"
 FIELDS = ("name", "title", "company", "phone")
 DATA = PARSING / "signatures"
+_SUFFIXES = frozenset(
+    {"jr", "sr", "ii", "iii", "phd", "ph.d", "cfa", "cpa", "mba", "esq", "dr", "prof"}
+)
 _EDGES = " \t,.;:|*-\u2013\u2014()[]\"'"
 
 
@@ -85,11 +88,19 @@ def norm(value: str) -> str:
     return " ".join(value.split()).strip(_EDGES).casefold()
 
 
+def name_key(value: str) -> str:
+    """A name compared without its middle initials and suffixes: "John D. Martin" is John Martin."""
+    words = [w.strip(".,") for w in norm(value).replace(",", " ").split()]
+    return " ".join(w for w in words if len(w) > 1 and w not in _SUFFIXES)
+
+
 def is_right(field: str, value: str | None, accepted: list[str]) -> bool:
     if not value:
         return False
     if field == "phone":
         return value in accepted
+    if field == "name":
+        return name_key(value) in {name_key(a) for a in accepted}
     return norm(value) in {norm(a) for a in accepted}
 
 
