@@ -6,7 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from ingest.mail.sigwords import COMPANY, CREDENTIAL, HONORIFIC
+from ingest.mail.sigwords import COMPANY, CREDENTIAL, DEPARTMENT, HONORIFIC
 
 # A word of a name: letters with inner dots, hyphens and apostrophes ("O'Neil", "Hardwicke-Brown",
 # "J.", "St."). Any script: \w without digits and underscore.
@@ -17,6 +17,14 @@ _LOCAL_SPLIT = re.compile(r"[._\-+\d]+")
 # ("al3v"), an address. Anything else is kept as the sender wrote it.
 _NOT_A_NAME = re.compile(r"^(\S+\.[a-z]{2,}|\S*\d\S*|\S+@\S+)$", re.IGNORECASE)
 _MAX_NAME_WORDS = 5
+# Lower-case words inside names ("Jan de Vries", "Ludwig van Beethoven", "Ahmad bin Ali").
+_PARTICLES = frozenset(
+    {
+        "de", "del", "della", "der", "den", "di", "da", "dos", "das", "du", "la", "le", "van",
+        "von", "zu", "ten", "ter", "bin", "ibn", "al", "el", "y", "e",
+    }
+)  # fmt: skip
+_NOT_NAMES = frozenset({"the", "our", "your", "dear", "hi", "hello", "team"})
 
 
 @dataclass(frozen=True)
@@ -28,13 +36,15 @@ class Author:
     local: str
     pieces: frozenset[str]
     domain: str | None = None
+    given: str | None = None  # the display name's first name (First Last order)
 
     @classmethod
     def of(cls, display: str | None, address: str | None) -> Author:
         local, _at, domain = (address or "").lower().rpartition("@")
         pieces = frozenset(p for p in _LOCAL_SPLIT.split(local) if p)
-        words = frozenset(k for w in name_words(display or "") for k in _keys(w))
-        return cls(words, local, pieces, domain or None)
+        shown = name_words(first_last(display) or "")
+        words = frozenset(k for w in shown for k in _keys(w))
+        return cls(words, local, pieces, domain or None, _key(shown[0]) if shown else None)
 
     def full_name(self, first: str) -> str | None:
         """ "Mark Greenberg" for a signed "Mark" from mark.greenberg@: the address completes it."""
@@ -53,10 +63,14 @@ def first_last(display: str | None) -> str | None:
     if _NOT_A_NAME.search(name):
         return None
     last, comma, first = name.partition(",")
-    if comma and "," not in first and first.strip() and not COMPANY.search(first):
-        words = name_words(first)
-        if words and all(_WORD.match(w) for w in (*words, *name_words(last))):
-            return f"{' '.join(words)} {' '.join(name_words(last))}"
+    if comma and "," not in first and first.strip() and not COMPANY.search(name):
+        given, family = name_words(first), name_words(last)
+        if (
+            0 < len(given) <= 3
+            and 0 < len(family) <= 3
+            and all(_is_name_word(w) for w in (*given, *family))
+        ):
+            return f"{' '.join(given)} {' '.join(family)}"
     return name
 
 
@@ -70,7 +84,15 @@ def person_name(display: str | None, signed: str | None) -> str | None:
         return signed
     mine = {_key(w) for w in name_words(shown)}
     theirs = {_key(w) for w in name_words(signed)}
-    return signed if mine and mine <= theirs else shown
+    # The signed name adds initials at most ("Carolyn M. Campbell" for "Campbell, Carolyn"), or
+    # the surname to a display name that is a first name alone ("John" signs "John Doe").
+    fuller = mine <= theirs and (len(mine) == 1 or all(len(w) <= 2 for w in theirs - mine))
+    return signed if fuller else shown
+
+
+def _is_name_word(word: str) -> bool:
+    """A word of a person's name: letters, capitalised where the script has capitals."""
+    return bool(_WORD.match(word)) and not (word[:1].islower())
 
 
 def name_words(text: str) -> list[str]:
@@ -84,11 +106,19 @@ def name_words(text: str) -> list[str]:
 
 
 def as_name(line: str) -> str | None:
-    """The line as a person's name ("Mark D. Guinney, CFA" -> "Mark D. Guinney"), or None."""
+    """The line as a person's name ("Mark D. Guinney, CFA" -> "Mark D. Guinney"), or None.
+
+    Every word capitalised where the script has capitals ("Jan de Vries", "山田 太郎" and
+    "Иван Петров" are names, "This is a test" is not); no legal form, department or greeting.
+    """
     words = name_words(line)
     if not 1 <= len(words) <= _MAX_NAME_WORDS or not all(_WORD.match(w) for w in words):
         return None
-    if not any(w[:1].isupper() for w in words) or COMPANY.search(line):
+    if not all(_is_name_word(w) or w.lower() in _PARTICLES for w in words):
+        return None
+    if not _is_name_word(words[0]) or words[0].lower() in _NOT_NAMES:
+        return None
+    if COMPANY.search(line) or DEPARTMENT.search(line):
         return None
     return " ".join(words)
 
@@ -100,14 +130,14 @@ def names_author(name: str, who: Author) -> bool:
     if not words or not all(words):
         return False
     known = who.words | who.pieces
-    if len(words) == 1:
-        return words[0] in known or (len(words[0]) > 2 and words[0] == who.local)
+    if len(words) == 1:  # a first name alone: the display name's, or the address's
+        return words[0] in (who.given, who.local) or words[0] in who.pieces
     parts = {k for w in name_words(name) for k in _keys(w)}
     if len(parts & known) >= 2:
         return True
     first, last = words[0], words[-1]
     surname = _keys(name_words(name)[-1]) - {last}
-    if len(last) > 1 and (last in known or (surname and surname <= known)):
+    if len(words) <= 3 and len(last) > 1 and (last in known or (surname and surname <= known)):
         return True  # "Sue Mara" for Susan J Mara, "Bonnie Fogal" for Bonita G Fogal
     if len(words) <= 3 and first == who.local:
         return True  # "Lasitha Wattaladeniya" from lasitha@

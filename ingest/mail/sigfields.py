@@ -21,6 +21,7 @@ from ingest.mail.sigwords import (
     COMPANY,
     CREDENTIAL,
     DEPARTMENT,
+    MOBILE,
     ORGANISATION,
     TITLE,
     TOWN_STATE,
@@ -103,16 +104,24 @@ def read_fields(
     for row in rest:
         for part in (clean(p) for p in _COLUMNS.split(row)):
             part = _before_contact(part)
-            if not part or is_prose(part) or CREDENTIAL.fullmatch(part):
+            if not part or is_prose(part) or CREDENTIAL.fullmatch(part) or MOBILE.match(part):
                 continue
             position += 1
             if title is None and _is_title(part):
-                title, company = _split_title(part, label)
-                if company:
-                    found.append((9, -position, company))
-                continue
+                found_title, company = _split_title(part, label)
+                if company is None and _legal(part):
+                    found_title, company = _split_words(part)  # "株式会社サンプル 営業部 部長"
+                if found_title is not None:
+                    title = found_title
+                    if company:
+                        found.append((9, -position, company))
+                    continue
             evidence = _company_evidence(part, label)
-            if evidence == 0 and position <= _POSITIONAL_COMPANY_ROWS and _positional(part):
+            # By position alone only under a name or a title: a lone line is more likely a name.
+            placed = (
+                name is not None or title is not None
+            ) and position <= _POSITIONAL_COMPANY_ROWS
+            if evidence == 0 and placed and _positional(part):
                 evidence = 1
             if evidence:
                 found.append((evidence, -position, part))
@@ -186,7 +195,7 @@ def _before_contact(part: str) -> str:
     match = _CONTACT_START.search(part)
     if match is None:
         return part
-    return part[: match.start()].strip(" ,;:-\u2013|/")
+    return part[: match.start()].strip(" ,;:-\u2013|/([<")
 
 
 def _is_title(part: str) -> bool:
@@ -210,6 +219,20 @@ def _split_title(part: str, label: str | None) -> tuple[str, str | None]:
         if separator in (r"\s+@\s+", r"\s+at\s+") and _positional(right):
             return left, right  # "CEO at Pandaland": "at" says what follows is the employer
     return part, None
+
+
+def _split_words(part: str) -> tuple[str | None, str | None]:
+    """A line of a company, a department and a title side by side, in scripts without capitals
+    ("株式会社サンプル 営業部 部長"); elsewhere a title word beside a legal form is a company name
+    ("Marketing Solutions Inc.")."""
+    if any(c.isascii() and c.isalpha() for c in part):
+        return None, None
+    words = part.split()
+    companies = [w for w in words if COMPANY.search(w)]
+    titles = [w for w in words if TITLE.search(w) and not COMPANY.search(w)]
+    if companies and titles:
+        return titles[-1], companies[0]
+    return None, None
 
 
 def _company_evidence(part: str, label: str | None) -> int:

@@ -34,6 +34,7 @@ _NOISE = re.compile(
     r"^\s*(?:-\s+\S.*\.\w{2,4}|<<.*>>|\(see attached file:.*\)|\[image[^\]]*\]|[\W_]*)\s*$",
     re.IGNORECASE,
 )
+_REACH = re.compile(r"@|https?://|www\.|\d[\d\s().\-/]{6,}\d")
 _RULE = re.compile(r"^\s*[-=_*~#]{5,}\s*$")
 _NOTICE_LINE = 45  # a line of a notice is long; signature lines are short
 _PHONE_WORD = re.compile(
@@ -201,7 +202,8 @@ def _last_paragraph(lines: list[str], content: list[int], who: Author) -> int | 
     named = as_name(rows[0]) is not None and len(rows[0].split()) >= 2 and not organisation[0]
     if len(rows) == 1:
         return start if organisation[0] else None
-    if (named or any(organisation)) and any(is_contact(r) for r in rows[1:]):
+    # A phone, a mail or a web address under it: a venue's postal address alone is no signature.
+    if (named or any(organisation)) and any(_REACH.search(r) for r in rows[1:]):
         return start
     return None
 
