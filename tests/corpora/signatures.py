@@ -2,9 +2,10 @@
 
 The messages and their labels are in tests/data/parsing/signatures/*.json (sources and licences in
 LICENSES.md): each record has the sender as the From header shows it, the text the person wrote
-and, per field, every value that counts as right (the name as signed or as the display name gives
-it in First Last order, compared without middle initials and suffixes; each line of a multi-line organisation; each of the person's phone
-numbers, fax numbers never). A field the signature does not give is not a case.
+and, per field, every value that counts as right: the name as signed or as the display name gives
+it in First Last order (compared without middle initials and suffixes), each line of a
+multi-line organisation, each of the person's phone numbers (a fax never). A field the signature
+does not give is not a case. The group is the field and the source ("title/enron").
 
 A miss is a field left empty or filled differently; a harmful miss is a field filled with text
 the signature does not give at all (a sentence for a company, a fax or someone else's number for
