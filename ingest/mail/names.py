@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ingest.mail.sigwords import COMPANY, CREDENTIAL, DEPARTMENT, HONORIFIC
 
@@ -17,6 +18,7 @@ _LOCAL_SPLIT = re.compile(r"[._\-+\d]+")
 # ("al3v"), an address. Anything else is kept as the sender wrote it.
 _NOT_A_NAME = re.compile(r"^(\S+\.[a-z]{2,}|\S*\d\S*|\S+@\S+)$", re.IGNORECASE)
 _MAX_NAME_WORDS = 5
+_HYPHENS = re.compile(r"[-'\u2019]")
 # Lower-case words inside names ("Jan de Vries", "Ludwig van Beethoven", "Ahmad bin Ali").
 _PARTICLES = frozenset(
     {
@@ -39,6 +41,7 @@ class Author:
     given: str | None = None  # the display name's first name (First Last order)
 
     @classmethod
+    @lru_cache(maxsize=64)  # split and read ask for the same sender: read it once
     def of(cls, display: str | None, address: str | None) -> Author:
         local, _at, domain = (address or "").lower().rpartition("@")
         pieces = frozenset(p for p in _LOCAL_SPLIT.split(local) if p)
@@ -105,6 +108,7 @@ def name_words(text: str) -> list[str]:
     return words
 
 
+@lru_cache(maxsize=256)  # one message's lines are looked at several times
 def as_name(line: str) -> str | None:
     """The line as a person's name ("Mark D. Guinney, CFA" -> "Mark D. Guinney"), or None.
 
@@ -147,7 +151,7 @@ def names_author(name: str, who: Author) -> bool:
 
 def _keys(word: str) -> set[str]:
     """The word and its hyphenated parts, compared as _key ("Hardwicke-Brown": three keys)."""
-    keys = {_key(word)} | {_key(p) for p in re.split(r"[-'\u2019]", word)}
+    keys = {_key(word)} | {_key(p) for p in _HYPHENS.split(word)}
     return {k for k in keys if k}
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from ingest.mail.companies import is_webmail, registrable
 from ingest.mail.names import Author, as_name, first_last, names_author
@@ -35,6 +35,15 @@ _QP_DEBRIS = re.compile(r"=(?:20|09|01;?)$")
 _DECORATION = " \t*|=_~#>•·-\u2013\u2014"
 _SHOUT = re.compile(r"\s+!+$")  # "CEO @ Acme !"
 # Several fields on one line: "VP Sales | Acme", "Director        Tel: (713) 853-3849".
+_FIRST_FIELD = re.compile(r"\s*[|•·]\s*|,\s+|\s+[-\u2013\u2014]\s+")
+_COMMA, _AT_SIGN, _AT = re.compile(r",\s+"), re.compile(r"\s+@\s+"), re.compile(r"\s+at\s+")
+_TITLE_SEPARATORS = (
+    re.compile(r"\s*\|\s*"),
+    _COMMA,
+    _AT_SIGN,
+    _AT,
+    re.compile(r"\s+[-\u2013\u2014]\s+"),
+)
 _COLUMNS = re.compile(r"\s*[|•·]\s*|\t+| {3,}")
 _CONTACT_START = re.compile(
     r"https?://|www\.|\S+@\S+|\+?\(?\d[\d\s().\-/]{6,}\d"
@@ -54,6 +63,7 @@ _SMALL = frozenset(
 _ACRONYM = re.compile(r"^[A-Z]{2,5}$")
 # Lower-case particles and dotted abbreviations inside names and legal forms ("z o.o.", "ds.").
 _PARTICLE = re.compile(r"^[a-z]{1,2}\.?$|^[a-z](\.[a-z])+\.?$")
+_CACHED_LINES = 256  # one message's lines are looked at by several readers: each judged once
 _MAX_FIELD_WORDS = 9
 _MAX_FIELD_CHARS = 80
 _MAX_PROSE_WORDS = 12
@@ -69,6 +79,7 @@ class Fields:
     company: str | None = None
 
 
+@lru_cache(maxsize=_CACHED_LINES)
 def clean(line: str) -> str:
     """A signature line without images, link targets, borders and no-break-space debris."""
     line = _QP_DEBRIS.sub("", _EMBEDDED.sub(" ", line.rstrip()))
@@ -76,6 +87,7 @@ def clean(line: str) -> str:
     return _SHOUT.sub("", line.strip(_DECORATION)).strip()
 
 
+@lru_cache(maxsize=_CACHED_LINES)
 def is_contact(line: str) -> bool:
     """A phone, mail, web or postal line: never a name, a title or a company."""
     if _CONTACT_START.search(line) or TOWN_STATE.search(line):
@@ -83,6 +95,7 @@ def is_contact(line: str) -> bool:
     return bool(_DIGIT.search(line) and ADDRESS.search(line))
 
 
+@lru_cache(maxsize=_CACHED_LINES)
 def is_prose(line: str) -> bool:
     """A sentence someone wrote, not a signature field."""
     words = line.split()
@@ -108,6 +121,7 @@ def read_fields(
                 continue
             position += 1
             if title is None and _is_title(part):
+                found_title: str | None
                 found_title, company = _split_title(part, label)
                 if company is None and _legal(part):
                     found_title, company = _split_words(part)  # "株式会社サンプル 営業部 部長"
@@ -171,10 +185,13 @@ def _fuller(first: str, rows: list[str]) -> tuple[str, int] | None:
     return None
 
 
+def head(line: str) -> str:
+    """The first field of a line: "Jane Doe" of "Jane Doe | VP Sales", "Jane Doe, CFA"."""
+    return _FIRST_FIELD.split(line, maxsplit=1)[0].strip()
+
+
 def _head(line: str) -> tuple[str, list[str]]:
-    parts = [
-        p.strip() for p in re.split(r"\s*[|•·]\s*|,\s+|\s+[-\u2013\u2014]\s+", line, maxsplit=1)
-    ]
+    parts = [p.strip() for p in _FIRST_FIELD.split(line, maxsplit=1)]
     head, tail = parts[0], [p for p in parts[1:] if p]
     return head, tail
 
@@ -198,6 +215,7 @@ def _before_contact(part: str) -> str:
     return part[: match.start()].strip(" ,;:-\u2013|/([<")
 
 
+@lru_cache(maxsize=_CACHED_LINES)
 def _is_title(part: str) -> bool:
     return TITLE.search(part) is not None and _shaped(part, ratio=0.5)
 
@@ -206,17 +224,17 @@ def _split_title(part: str, label: str | None) -> tuple[str, str | None]:
     """("CEO", "FairAir") from "CEO, FairAir"; ("Vice President, Research", None) stays whole:
     the words after the separator must name a company (a legal form, the sender's domain, an
     acronym) and those before must be a title."""
-    for separator in (r"\s*\|\s*", r",\s+", r"\s+@\s+", r"\s+at\s+", r"\s+[-\u2013\u2014]\s+"):
-        pieces = re.split(separator, part, maxsplit=1)
+    for separator in _TITLE_SEPARATORS:
+        pieces = separator.split(part, maxsplit=1)
         if len(pieces) != 2:
             continue
         left, right = (p.strip() for p in pieces)
         if not TITLE.search(left) or not right:
             continue
         strong = _legal(right) or (label is not None and _matches_domain(right, label))
-        if strong or (separator == r",\s+" and _ACRONYM.match(right)):
+        if strong or (separator is _COMMA and _ACRONYM.match(right)):
             return left, right
-        if separator in (r"\s+@\s+", r"\s+at\s+") and _positional(right):
+        if separator in (_AT_SIGN, _AT) and _positional(right):
             return left, right  # "CEO at Pandaland": "at" says what follows is the employer
     return part, None
 
@@ -235,6 +253,7 @@ def _split_words(part: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+@lru_cache(maxsize=_CACHED_LINES)
 def _company_evidence(part: str, label: str | None) -> int:
     if not _shaped(part, ratio=0.6):
         return 0
@@ -315,10 +334,11 @@ def _matches_domain(part: str, label: str) -> bool:
     return _abbreviates(label, words)
 
 
-@cache
+@lru_cache(maxsize=_CACHED_LINES)
 def _abbreviates(label: str, words: tuple[str, ...]) -> bool:
     """True when label is prefixes of some of the words, in order, from at least two of them."""
 
+    @cache
     def build(i: int, j: int, used: int) -> bool:
         if i == len(label):
             return used >= 2
@@ -327,7 +347,7 @@ def _abbreviates(label: str, words: tuple[str, ...]) -> bool:
             n = 0
             while n < len(word) and i + n < len(label) and word[n] == label[i + n]:
                 n += 1
-                if build(i + n, k + 1, used + 1):
+                if build(i + n, k + 1, min(used + 1, 2)):
                     return True
         return False
 
@@ -338,4 +358,4 @@ def _key(word: str) -> str:
     return "".join(c for c in word.casefold() if c.isalnum())
 
 
-__all__ = ["Fields", "clean", "is_contact", "is_prose", "names_company", "read_fields"]
+__all__ = ["Fields", "clean", "head", "is_contact", "is_prose", "names_company", "read_fields"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import phonenumbers
 
 from ingest.mail.names import Author, as_name, names_author
-from ingest.mail.sigfields import clean, is_contact, is_prose, names_company, read_fields
+from ingest.mail.sigfields import clean, head, is_contact, is_prose, names_company, read_fields
 from ingest.mail.sigwords import (
     BANNER,
     COMPANY,
@@ -26,6 +26,7 @@ FIELD_LIMIT = 200
 _MAX_SIGNATURE_LINES = 12  # a closing formula further up than this is part of the message
 _BLOCK_LINES = 16  # non-blank lines of one signature block, at most
 _AUTHOR_SCAN = 25  # lines from the end searched for the author's name opening a signature
+_NAME_LINE = 90  # longer lines are not a name line, even with a title after the name
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _DISCLAIMER_LIMIT = 3000  # a paragraph longer than this is someone writing, not boilerplate
 # Lines after the text that are no part of it: attachment lists, inline images, rules, and the
@@ -152,11 +153,13 @@ def _valediction(lines: list[str], indices: list[int]) -> int | None:
 
 
 def _names_author(line: str, who: Author) -> bool:
-    if not who.words and not who.pieces:
+    if (not who.words and not who.pieces) or len(line) > _NAME_LINE:
         return False
-    head = re.split(r"\s*[|•·]\s*|,\s+|\s+[-\u2013\u2014]\s+", clean(line), maxsplit=1)[0]
-    name = as_name(head)
-    return name is not None and not TITLE.search(head) and names_author(name, who)
+    first = head(clean(line))
+    if _DIGIT.search(first):
+        return False
+    name = as_name(first)
+    return name is not None and not TITLE.search(first) and names_author(name, who)
 
 
 def _has_fields(lines: list[str], start: int) -> bool:
@@ -253,21 +256,28 @@ def read_signature(
 
 _DIGIT = re.compile(r"\d")  # str patterns: any Unicode decimal digit, as the matcher reads them
 _MIN_PHONE_DIGITS = 4  # the shortest national number in libphonenumber's metadata (Niue, …)
+# Digits as a phone number writes them, with separators; the matcher is slow on text without.
+_NUMBER_RUN = re.compile(r"\d[\d\s().\-/]{4,}\d")
 _LABEL_REACH = 18  # characters before a number where its label ("Fax:", "Tel.") stands
 
 
 def find_phone(text: str, *, region: str | None) -> tuple[str | None, str | None]:
     """The first valid phone number that is not a fax, as E.164 and its country.
 
-    The sender's ccTLD gives the region for national numbers; without one only international
-    (+...) numbers are trusted first, then US as the last resort. Leniency.VALID keeps dates,
+    The sender's ccTLD gives the region for national numbers; without one, international (+...)
+    numbers are trusted first, then US numbers as the last resort. Leniency.VALID keeps dates,
     zip codes and order numbers out. A fax is labelled before its number ("Fax:", "F:") or
-    after it ("(fax)", "713-646-3490 Fax").
+    after it ("(fax)", "713-646-3490 Fax"); a number labelled as a phone ("Tel.", "(office)")
+    comes before an unlabelled one, which may be a register or VAT number of a company footer.
     """
-    text = text[:5000]
+    # Only lines that may hold a phone number go to the matcher, which is slow on the rest
+    # (street numbers, zip codes); each line keeps the labels around its numbers.
+    text = "\n".join(x for x in text[:5000].split("\n") if _NUMBER_RUN.search(x))
     if len(_DIGIT.findall(text)) < _MIN_PHONE_DIGITS:
         return None, None  # the matcher finds numbers of Unicode digits (Nd) only
-    for attempt in (region, None, "US") if region else (None, "US"):
+    # An international number is found under any region, so one pass with the sender's region
+    # and one with US (national US numbers) cover what a pass without a region would find.
+    for attempt in dict.fromkeys((region or "US", "US")):
         matches = list(
             phonenumbers.PhoneNumberMatcher(
                 text, attempt, leniency=phonenumbers.Leniency.VALID, max_tries=50
@@ -276,12 +286,13 @@ def find_phone(text: str, *, region: str | None) -> tuple[str | None, str | None
         kept = []
         for i, match in enumerate(matches):
             following = matches[i + 1].start if i + 1 < len(matches) else len(text)
-            if not _is_fax(text, match.start, match.end, following):
-                kept.append((not _is_labelled(text, match.start, match.end, following), i, match))
+            if _is_fax(text, match.start, match.end, following):
+                continue
+            national = region is None and not match.raw_string.lstrip("(").startswith(("+", "00"))
+            labelled = _is_labelled(text, match.start, match.end, following)
+            kept.append((national, not labelled, i, match))
         if kept:
-            # A number labelled as a phone ("Tel.", "(office)") before any other: a register
-            # or VAT number in a company's footer is valid too.
-            number = min(kept, key=lambda k: k[:2])[2].number
+            number = min(kept, key=lambda k: k[:3])[3].number
             formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
             return formatted, phonenumbers.region_code_for_number(number)
     return None, None
