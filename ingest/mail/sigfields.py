@@ -35,7 +35,7 @@ _QP_DEBRIS = re.compile(r"=(?:20|09|01;?)$")
 _DECORATION = " \t*|=_~#>•·-\u2013\u2014"
 _SHOUT = re.compile(r"\s+!+$")  # "CEO @ Acme !"
 # Several fields on one line: "VP Sales | Acme", "Director        Tel: (713) 853-3849".
-_FIRST_FIELD = re.compile(r"\s*[|•·]\s*|,\s+|\s+[-\u2013\u2014]\s+")
+_FIRST_FIELD = re.compile(r"\s*[|•·]\s*|,\s+|\s+[-\u2013\u2014]\s+|\t+| {3,}")
 _COMMA, _AT_SIGN, _AT = re.compile(r",\s+"), re.compile(r"\s+@\s+"), re.compile(r"\s+at\s+")
 _TITLE_SEPARATORS = (
     re.compile(r"\s*\|\s*"),
@@ -186,12 +186,14 @@ def _fuller(first: str, rows: list[str]) -> tuple[str, int] | None:
 
 
 def head(line: str) -> str:
-    """The first field of a line: "Jane Doe" of "Jane Doe | VP Sales", "Jane Doe, CFA"."""
-    return _FIRST_FIELD.split(line, maxsplit=1)[0].strip()
+    """The first field of a line: "Jane Doe" of "Jane Doe | VP Sales", "Jane Doe, CFA",
+    "Jane Doe <jane@acme.com>" and "Jane Doe        jane@acme.com" (a column layout)."""
+    return _before_contact(_FIRST_FIELD.split(line, maxsplit=1)[0].strip())
 
 
 def _head(line: str) -> tuple[str, list[str]]:
     parts = [p.strip() for p in _FIRST_FIELD.split(line, maxsplit=1)]
+    parts[0] = _before_contact(parts[0])
     head, tail = parts[0], [p for p in parts[1:] if p]
     return head, tail
 
@@ -233,7 +235,7 @@ def _split_title(part: str, label: str | None) -> tuple[str, str | None]:
             continue
         strong = _legal(right) or (label is not None and _matches_domain(right, label))
         if strong or (separator is _COMMA and _ACRONYM.match(right)):
-            return left, right
+            return left, _best_piece(right, label)
         if separator in (_AT_SIGN, _AT) and _positional(right):
             return left, right  # "CEO at Pandaland": "at" says what follows is the employer
     return part, None
@@ -251,6 +253,19 @@ def _split_words(part: str) -> tuple[str | None, str | None]:
     if companies and titles:
         return titles[-1], companies[0]
     return None, None
+
+
+@lru_cache(maxsize=_CACHED_LINES)
+def _best_piece(right: str, label: str | None) -> str:
+    """ "Carnegie Mellon University" of "Robotics Institute, Carnegie Mellon University": of the
+    organisations a line lists, the one with the most evidence (the whole line when tied)."""
+    pieces = [p for p in _COMMA.split(right) if len(p.split()) >= 2]
+    if len(pieces) < 2:
+        return right
+    scored = sorted(
+        ((_company_evidence(p, label), i, p) for i, p in enumerate(pieces)), reverse=True
+    )
+    return scored[0][2] if scored[0][0] > scored[1][0] else right
 
 
 @lru_cache(maxsize=_CACHED_LINES)

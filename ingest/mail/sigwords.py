@@ -51,7 +51,7 @@ TITLE = re.compile(
     r"executive|advis[oe]r|accountant|controller|treasurer|secretary|principal|"
     r"supervisor|superintendent|scientist|researcher|professor|lecturer|trader|planner|"
     r"designer|editor|recruiter|strategist|producer|technician|estimator|chair(man|woman|person)?|"
-    r"fellow|journalist|reporter|writer|economist|geologist|geophysicist|physicist|chemist|"
+    r"fellow|staff|journalist|reporter|writer|economist|geologist|geophysicist|physicist|chemist|"
     r"candidate|student|intern|clerk|agent|broker|dean|provost|chancellor|rector|trustee|"
     r"commissioner|governor|senator|minister|ambassador|pastor|physician|nurse|"
     r"represen[a-z]*|specialist|programmer|operator|scheduler|auditor|actuary|senior|"

@@ -95,12 +95,21 @@ def _read(sender: str, body: str) -> Inquiry:
          "Could you send pricing?\n\nThanks,\nJane\n\nJane Doe\nSenior Lecturer\n"
          "Department of Finance\nUniversity of Texas at Austin\nVoice: (512) 471-5853",
          ("Jane Doe", "Senior Lecturer", "University of Texas at Austin", "+15124715853")),
+        # A university signature in two columns, and a list of organisations after the title.
+        ("jdoe@cs.utexas.edu",
+         "I think the answer is no.\n\n-- \nJohn Doe                          jdoe@cs.utexas.edu\n"
+         "Dept. of Computer Sciences        (512) 471-9583\nUniversity of Texas at Austin",
+         ("John Doe", None, "University of Texas at Austin", "+15124719583")),
+        ("mary@cmu.edu",
+         "Thanks for the pointers.\n\n--\nMary Jones, Research Associate, Robotics Institute, "
+         "Carnegie Mellon University\nmary@cmu.edu  412-268-3818",
+         ("Mary Jones", "Research Associate", "Carnegie Mellon University", "+14122683818")),
         ('"Frank Levy" <franklevy@fairair.com>',
          "Let's talk.\n\n****\nFrank Levy\nCEO, FairAir\n415-378-4942 cell\n****",
          ("Frank Levy", "CEO", "FairAir", "+14153784942")),
     ],
 )  # fmt: skip
-def test_signature_shapes(sender: str, body: str, fields: tuple[str, ...]) -> None:
+def test_signature_shapes(sender: str, body: str, fields: tuple[str | None, ...]) -> None:
     found = _read(sender, body)
     assert (found.name, found.title, found.company, found.phone) == fields
 
