@@ -34,6 +34,7 @@ from ingest.mail.forwards import (
     strip_forward_prefixes,
 )
 from ingest.mail.headers import SUBJECT_LIMIT, first, header_values, message_id, occurred_at
+from ingest.mail.names import person_name
 from ingest.mail.quotes import strip_quotes
 from ingest.mail.receipts import read_receipt
 from ingest.mail.signature import read_signature, split_signature
@@ -282,9 +283,12 @@ def _is_reply_subject(subject: str | None) -> bool:
 
 
 def _inquiry(lead: _Lead, msg: Message, raw: bytes, *, received_at: datetime) -> Inquiry:
-    text, signature_lines = split_signature(strip_quotes(lead.text), author=lead.address.name)
+    author, address = lead.address.name, lead.address.email
+    text, signature_lines = split_signature(strip_quotes(lead.text), author=author, address=address)
     region = country_from_domain(lead.address.domain)
-    signature = read_signature(signature_lines, region=region, body=text)
+    signature = read_signature(
+        signature_lines, region=region, body=text, author=author, address=address
+    )
     ident = message_id(msg)
     kind: ActivityKind = "email_reply" if lead.reply else "email_inquiry"
     return Inquiry(
@@ -293,7 +297,7 @@ def _inquiry(lead: _Lead, msg: Message, raw: bytes, *, received_at: datetime) ->
         source="email",
         occurred_at=occurred_at(msg, received_at),
         dedup_key=f"msgid:{ident}" if ident else "sha256:" + hashlib.sha256(raw).hexdigest(),
-        name=lead.address.name or signature.name,
+        name=person_name(lead.address.name, signature.name),
         company=signature.company or company_from_domain(lead.address.domain),
         title=signature.title,
         phone=signature.phone,

@@ -1,4 +1,4 @@
-"""Signatures: where they start, and the title, company and phone number they give away."""
+"""Signatures: where they start, and the name, title, company and phone number they give away."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from ingest.mail.names import Author, as_name, names_author
+from ingest.mail.sigfields import clean, head, is_contact, is_prose, names_company, read_fields
 from ingest.mail.sigwords import (
     BANNER,
     COMPANY,
     DELIMITER,
     DISCLAIMER,
+    FAX,
     MOBILE,
     PHONE_LABEL,
     TITLE,
@@ -20,22 +23,25 @@ from ingest.mail.sigwords import (
 from ingest.mail.text import clean_line
 
 FIELD_LIMIT = 200
-_MAX_SIGNATURE_LINES = 12
-
-_NAME = re.compile(r"^[^\W\d_][\w.'\u2019-]*( [^\W\d_][\w.'\u2019-]*){0,3}$")
-# "Doe, Jane" (directories and Outlook's Last, First): the name as the person writes it.
-_LAST_FIRST = re.compile(
-    r"^([^\W\d_][\w'\u2019-]+), ([^\W\d_][\w.'\u2019-]*( [^\W\d_][\w.'\u2019-]*)?)$"
-)
-_CONTACT = re.compile(r"@|https?://|www\.|\d{3}")
-# "VP Sales | Acme Corp | +1 415 …" and "CEO, Acme Corp": one line, several signature fields.
-_FIELD_SEPARATOR = re.compile(
-    r"\s+[|•·]\s+|\s*[|•·]\s*(?=\S)|,\s+|\s+[\u2013\u2014-]\s+|\s+(?:@|at)\s+"
-)
-_PIPES = re.compile(r"\s*[|•·]\s*")
+_MAX_SIGNATURE_LINES = 12  # a closing formula further up than this is part of the message
+_BLOCK_LINES = 16  # non-blank lines of one signature block, at most
+_AUTHOR_SCAN = 25  # lines from the end searched for the author's name opening a signature
+_NAME_LINE = 90  # longer lines are not a name line, even with a title after the name
 _PARAGRAPH = re.compile(r"\n\s*\n")
-_AUTHOR_SCAN = 8  # lines from the end searched for the author's name opening a signature
 _DISCLAIMER_LIMIT = 3000  # a paragraph longer than this is someone writing, not boilerplate
+# Lines after the text that are no part of it: attachment lists, inline images, rules, and the
+# "?" debris of a no-break space.
+_NOISE = re.compile(
+    r"^\s*(?:-\s+\S.*\.\w{2,4}|<<.*>>|\(see attached file:.*\)|\[image[^\]]*\]|[\W_]*)\s*$",
+    re.IGNORECASE,
+)
+_REACH = re.compile(r"@|https?://|www\.|\d[\d\s().\-/]{6,}\d")
+_RULE = re.compile(r"^\s*[-=_*~#]{5,}\s*$")
+_NOTICE_LINE = 45  # a line of a notice is long; signature lines are short
+_PHONE_WORD = re.compile(
+    r"\b(tel|tél|phone|ph|mobile|mob|cell|cellular|direct|office|voice|handy|gsm|t|m|p)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -49,43 +55,160 @@ class Signature:
     phone_region: str | None = None  # ISO alpha-2 of the phone number's country
 
 
-def split_signature(text: str, *, author: str | None = None) -> tuple[str, list[str]]:
+def split_signature(
+    text: str, *, author: str | None = None, address: str | None = None
+) -> tuple[str, list[str]]:
     """(message without signature, signature lines); the valediction itself is dropped.
 
-    Without a delimiter, a mobile footer or a closing formula, a line near the end that starts
-    with the author's display name opens the signature ("Jane Doe | VP Sales | Acme").
+    A signature starts after a delimiter ("-- "), after a closing formula, or at a line that is
+    the author's name (from the display name or the address: "jdoe@" signs "John Doe"); failing
+    those, a last paragraph shaped like one (a name or a company over contact lines) is one.
     """
     lines = strip_disclaimers(text).split("\n")
+    who = Author.of(author, address)
     for i, line in enumerate(lines):
-        if DELIMITER.match(line) or MOBILE.match(line):
+        delimiter = DELIMITER.match(line) is not None
+        if delimiter and _gives_fields(lines[i + 1 :], who):
             return _trim_valediction(lines[:i], lines[i + 1 :])
-    text, sig = _trim_valediction(lines, [])
-    if not sig and author:
-        return _split_at_author(lines, author)
-    return text, sig
-
-
-def _split_at_author(lines: list[str], author: str) -> tuple[str, list[str]]:
-    names = {author.strip().lower(), author.split()[0].lower()} if author.split() else set()
-    for i in range(max(1, len(lines) - _AUTHOR_SCAN), len(lines)):
-        head = lines[i].strip().lower()
-        if any(head == n or head.startswith((n + " |", n + ",", n + " -")) for n in names):
-            return "\n".join(lines[:i]).strip(), lines[i:]
-    return "\n".join(lines).strip(), []
+        if delimiter or MOBILE.match(line):
+            # A mobile footer, or a "--" over a list's footer: the signature may stand above.
+            return _locate(lines[:i], who) or _trim_valediction(lines[:i], lines[i + 1 :])
+    return _locate(lines, who) or ("\n".join(lines).strip(), [])
 
 
 def strip_disclaimers(text: str) -> str:
-    """The text without trailing confidentiality notices and leading external-mail banners."""
+    """The text without trailing confidentiality notices and leading external-mail banners.
+
+    Attachment lists after a notice go with it; a notice that follows a signature without a blank
+    line between is cut where it starts (at a rule or at its first long line).
+    """
     paragraphs = _PARAGRAPH.split(text)
-    while len(paragraphs) > 1 and _is_boilerplate(paragraphs[-1], DISCLAIMER):
+    while len(paragraphs) > 1 and all(_NOISE.match(x) for x in paragraphs[-1].split("\n")):
         paragraphs.pop()
+    while len(paragraphs) > 1 and _is_boilerplate(paragraphs[-1], DISCLAIMER):
+        kept = _before_notice(paragraphs.pop())
+        if kept:
+            paragraphs.append(kept)
+            break
     while len(paragraphs) > 1 and _is_boilerplate(paragraphs[0], BANNER):
         paragraphs.pop(0)
     return "\n\n".join(paragraphs)
 
 
+def _before_notice(paragraph: str) -> str:
+    """What a paragraph holds above the notice that ends it ("" when it is all notice)."""
+    lines = paragraph.split("\n")
+    for k, line in enumerate(lines):
+        opens = k == 0 or _RULE.match(line) or len(line.strip()) >= _NOTICE_LINE
+        if opens and DISCLAIMER.search("\n".join(lines[k:])):
+            return "\n".join(lines[:k]).rstrip() if k else ""
+    return ""
+
+
 def _is_boilerplate(paragraph: str, pattern: re.Pattern[str]) -> bool:
     return len(paragraph) <= _DISCLAIMER_LIMIT and pattern.search(paragraph) is not None
+
+
+def _locate(lines: list[str], who: Author) -> tuple[str, list[str]] | None:
+    content = [i for i, line in enumerate(lines) if not _NOISE.match(line)]
+    if not content:
+        return None
+    closing = _valediction(lines, content[-_MAX_SIGNATURE_LINES:])
+    if closing is not None and closing == content[-1]:
+        # A closing formula that ends the text ("… Thanks") opens no signature; one may stand
+        # above it ("Jane Doe / Acme Inc." then "Thank you.").
+        return _locate(lines[:closing], who) or _trim_valediction(lines[: closing + 1], [])
+    named = [i for i in reversed(content[-_AUTHOR_SCAN:]) if _names_author(lines[i], who)]
+    rich = [i for i in named if _has_fields(lines, i)]
+    start = rich[0] if rich else (named[0] if named else None)
+    if closing is not None and (start is None or start > closing or not rich):
+        return _trim_valediction(lines[: closing + 1], lines[closing + 1 :])
+    if start is not None:
+        end = _block_end(lines, start)
+        if start < content[-1] and end <= content[-1]:
+            # The author's details above the end of the text ("My coordinates: …"): the text
+            # around them is kept, the block alone is the signature.
+            text = "\n".join([*lines[:start], *lines[end:]]).strip()
+            return text, lines[start:end]
+        return "\n".join(lines[:start]).strip(), lines[start:]
+    paragraph = _last_paragraph(lines, content, who)
+    if paragraph is not None:
+        return "\n".join(lines[:paragraph]).strip(), lines[paragraph:]
+    return None
+
+
+def _gives_fields(lines: list[str], who: Author) -> bool:
+    block = lines[:_BLOCK_LINES]
+    fields = read_fields(block, who=who, domain=who.domain)
+    if fields.name or fields.title or fields.company:
+        return True
+    return find_phone("\n".join(block), region=None)[0] is not None
+
+
+def _valediction(lines: list[str], indices: list[int]) -> int | None:
+    for i in reversed(indices):
+        if VALEDICTION.match(lines[i]):
+            return i
+    return None
+
+
+def _names_author(line: str, who: Author) -> bool:
+    if (not who.words and not who.pieces) or len(line) > _NAME_LINE:
+        return False
+    first = head(clean(line))
+    if _DIGIT.search(first):
+        return False
+    name = as_name(first)
+    return name is not None and not TITLE.search(first) and names_author(name, who)
+
+
+def _has_fields(lines: list[str], start: int) -> bool:
+    """The lines under a name line hold a title, a company or a contact line."""
+    for line in lines[start + 1 : _block_end(lines, start)]:
+        row = clean(line)
+        if row and (is_contact(row) or TITLE.search(row) or COMPANY.search(row)):
+            return True
+    return False
+
+
+def _block_end(lines: list[str], start: int) -> int:
+    """Where the signature block opened at `start` ends: at a sentence, or a rule after it."""
+    end, seen = start + 1, 0
+    for j in range(start + 1, len(lines)):
+        row = clean(lines[j])
+        if not row:
+            if _RULE.match(lines[j]) and seen >= 2:
+                break
+            continue
+        if is_prose(row) and not is_contact(row):
+            break
+        seen += 1
+        end = j + 1
+        if seen >= _BLOCK_LINES:
+            break
+    return end
+
+
+def _last_paragraph(lines: list[str], content: list[int], who: Author) -> int | None:
+    """The start of a closing paragraph shaped like a signature of an unknown author: a name or
+    an organisation over contact lines, or an organisation line alone (a client's footer)."""
+    last = content[-1]
+    start = last
+    while start > 0 and lines[start - 1].strip():
+        start -= 1
+    if start == 0:
+        return None  # the whole text is one paragraph: the message, not a signature
+    rows = [row for row in (clean(x) for x in lines[start : last + 1]) if row]
+    if not rows or len(rows) > _MAX_SIGNATURE_LINES or any(is_prose(r) for r in rows):
+        return None
+    organisation = [names_company(r, who.domain) for r in rows[:3]]
+    named = as_name(rows[0]) is not None and len(rows[0].split()) >= 2 and not organisation[0]
+    if len(rows) == 1:
+        return start if organisation[0] else None
+    # A phone, a mail or a web address under it: a venue's postal address alone is no signature.
+    if (named or any(organisation)) and any(_REACH.search(r) for r in rows[1:]):
+        return start
+    return None
 
 
 def _trim_valediction(body: list[str], sig: list[str]) -> tuple[str, list[str]]:
@@ -101,70 +224,99 @@ def _trim_valediction(body: list[str], sig: list[str]) -> tuple[str, list[str]]:
     return "\n".join(body).strip(), sig
 
 
-def read_signature(lines: list[str], *, region: str | None, body: str = "") -> Signature:
-    """Name, title, company and phone from signature lines (phone also from labelled body lines)."""
-    cleaned = (clean_line(x, limit=FIELD_LIMIT) for x in lines[:_MAX_SIGNATURE_LINES])
-    clean = [c for c in cleaned if c]
-    fields = [f for line in clean for f in (_PIPES.split(line) if _PIPES.search(line) else [line])]
-    phone, phone_region = find_phone("\n".join(clean), region=region)
+def read_signature(
+    lines: list[str],
+    *,
+    region: str | None,
+    body: str = "",
+    author: str | None = None,
+    address: str | None = None,
+) -> Signature:
+    """Name, title, company and phone from signature lines (phone also from labelled body lines).
+
+    `author` and `address` (the From display name and address) tell which line is the name and
+    which organisation the sender's domain spells.
+    """
+    block = lines[: _BLOCK_LINES + 4]
+    who = Author.of(author, address) if author or address else None
+    domain = address.rpartition("@")[2] if address else None
+    fields = read_fields(block, who=who, domain=domain)
+    phone, phone_region = find_phone("\n".join(block), region=region)
     if phone is None and body:
         labelled = "\n".join(x for x in body.split("\n") if PHONE_LABEL.search(x))
         phone, phone_region = find_phone(labelled, region=region)
-    name = title = company = None
-    for i, line in enumerate(fields):
-        if _CONTACT.search(line) or DISCLAIMER.search(line):
-            continue
-        if title is None and TITLE.search(line) and len(line) <= 80:
-            title, rest = _split_title(line)
-            follow = rest or (fields[i + 1] if i + 1 < len(fields) else None)
-            if company is None and follow and not _CONTACT.search(follow) and len(follow) <= 80:
-                company = follow
-        elif company is None and COMPANY.search(line) and len(line) <= 80:
-            company = line
-        elif name is None and i == 0 and _NAME.match(line):
-            name = line
-        elif name is None and i == 0 and (flipped := _LAST_FIRST.match(line)):
-            name = f"{flipped.group(2)} {flipped.group(1)}"
-    if company is not None and company == title:
-        company = None
     return Signature(
-        name=name, title=title, company=company, phone=phone, phone_region=phone_region
+        name=clean_line(fields.name, limit=FIELD_LIMIT),
+        title=clean_line(fields.title, limit=FIELD_LIMIT),
+        company=clean_line(fields.company, limit=FIELD_LIMIT),
+        phone=phone,
+        phone_region=phone_region,
     )
-
-
-def _split_title(line: str) -> tuple[str, str | None]:
-    """("CEO", "Acme Corp") from "CEO, Acme Corp" or "Head of Sales @ Acme"; else (line, None)."""
-    parts = [p for p in _FIELD_SEPARATOR.split(line) if p and p.strip()]
-    if len(parts) < 2:
-        return line, None
-    titled = [p for p in parts if TITLE.search(p)]
-    others = [p for p in parts if not TITLE.search(p)]
-    if len(titled) != 1 or len(others) != 1 or not COMPANY.search(others[0]):
-        return line, None
-    return titled[0].strip(), others[0].strip()
 
 
 _DIGIT = re.compile(r"\d")  # str patterns: any Unicode decimal digit, as the matcher reads them
 _MIN_PHONE_DIGITS = 4  # the shortest national number in libphonenumber's metadata (Niue, …)
+# Digits as a phone number writes them, with separators; the matcher is slow on text without.
+_NUMBER_RUN = re.compile(r"\d[\d\s().\-/]{4,}\d")
+_LABEL_REACH = 18  # characters before a number where its label ("Fax:", "Tel.") stands
 
 
 def find_phone(text: str, *, region: str | None) -> tuple[str | None, str | None]:
-    """The first valid phone number as E.164 and its country.
+    """The first valid phone number that is not a fax, as E.164 and its country.
 
-    The sender's ccTLD gives the region for national numbers; without one only international
-    (+...) numbers are trusted first, then US as the last resort. Leniency.VALID keeps dates,
-    zip codes and order numbers out.
+    The sender's ccTLD gives the region for national numbers; without one, international (+...)
+    numbers are trusted first, then US numbers as the last resort. Leniency.VALID keeps dates,
+    zip codes and order numbers out. A fax is labelled before its number ("Fax:", "F:") or
+    after it ("(fax)", "713-646-3490 Fax"); a number labelled as a phone ("Tel.", "(office)")
+    comes before an unlabelled one, which may be a register or VAT number of a company footer.
     """
-    if len(_DIGIT.findall(text, 0, 5000)) < _MIN_PHONE_DIGITS:
+    # Only lines that may hold a phone number go to the matcher, which is slow on the rest
+    # (street numbers, zip codes); each line keeps the labels around its numbers.
+    text = "\n".join(x for x in text[:5000].split("\n") if _NUMBER_RUN.search(x))
+    if len(_DIGIT.findall(text)) < _MIN_PHONE_DIGITS:
         return None, None  # the matcher finds numbers of Unicode digits (Nd) only
-    for attempt in (region, None, "US") if region else (None, "US"):
-        matcher = phonenumbers.PhoneNumberMatcher(
-            text[:5000], attempt, leniency=phonenumbers.Leniency.VALID, max_tries=50
+    # An international number is found under any region, so one pass with the sender's region
+    # and one with US (national US numbers) cover what a pass without a region would find.
+    for attempt in dict.fromkeys((region or "US", "US")):
+        matches = list(
+            phonenumbers.PhoneNumberMatcher(
+                text, attempt, leniency=phonenumbers.Leniency.VALID, max_tries=50
+            )
         )
-        for match in matcher:
-            if "fax" in text[max(0, match.start - 12) : match.start].lower():
-                continue  # a fax number is no way to reach a person
-            number = match.number
+        kept = []
+        for i, match in enumerate(matches):
+            following = matches[i + 1].start if i + 1 < len(matches) else len(text)
+            if _is_fax(text, match.start, match.end, following):
+                continue
+            national = region is None and not match.raw_string.lstrip("(").startswith(("+", "00"))
+            labelled = _is_labelled(text, match.start, match.end, following)
+            kept.append((national, not labelled, i, match))
+        if kept:
+            number = min(kept, key=lambda k: k[:3])[3].number
             formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
             return formatted, phonenumbers.region_code_for_number(number)
     return None, None
+
+
+def _is_labelled(text: str, start: int, end: int, following: int) -> bool:
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    before = text[max(line_start, start - _LABEL_REACH) : start]
+    after = text[end : min(line_end, following, end + _LABEL_REACH)]
+    return bool(PHONE_LABEL.search(before + "0") or _PHONE_WORD.search(before + after))
+
+
+def _is_fax(text: str, start: int, end: int, following: int) -> bool:
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    before = text[max(line_start, start - _LABEL_REACH) : start]
+    if FAX.search(before) and not _PHONE_WORD.search(before):
+        return True
+    after = text[end : min(line_end, following)]
+    alone = following >= line_end  # no other number after it on its line
+    label = after.lstrip(" \t-\u2013:;,/")
+    if label.startswith("("):
+        return FAX.match(label[1:]) is not None
+    return alone and FAX.search(label[:_LABEL_REACH]) is not None  # "713-807-8624  home / fax"

@@ -22,8 +22,10 @@ MOBILE = re.compile(
 
 # A closing formula alone on its line ("Best regards," / "Mit freundlichen Grüßen" / "此致").
 VALEDICTION = re.compile(
-    r"^\s*(best( wishes| regards)?|kind regards|warm regards|regards|many thanks|thanks|"
-    r"thank you|cheers|sincerely|yours sincerely|yours truly|all the best|"
+    r"^\s*((with )?(best|kind|warm|warmest|kindest) (wishes|regards|rgds)|best|regards|rgds|"
+    r"brgds|br|many thanks|thanks( again| in advance| so much)?|thank you( in advance| again)?|"
+    r"thx|tks|cheers|sincerely|yours sincerely|sincerely yours|yours truly|yours|all the best|"
+    r"cordially|respectfully|warmly|take care|love|ciao|"
     r"mit freundlichen grüßen|mit freundlichen gruessen|freundliche grüße|viele grüße|"
     r"beste grüße|liebe grüße|mfg|gruß|grüße|cordialement|bien cordialement|bien à vous|"
     r"salutations|meilleures salutations|sinc[èe]res salutations|saludos|saludos cordiales|"
@@ -46,9 +48,13 @@ TITLE = re.compile(
     r"director|head|manager|lead|chief|officer|engineer|developer|architect|consultant|"
     r"specialist|analyst|buyer|purchasing|procurement|sales|marketing|administrator|"
     r"coordinator|assistant|counsel|attorney|lawyer|paralegal|solicitor|associate|"
-    r"representative|executive|advis[oe]r|accountant|controller|treasurer|secretary|principal|"
+    r"executive|advis[oe]r|accountant|controller|treasurer|secretary|principal|"
     r"supervisor|superintendent|scientist|researcher|professor|lecturer|trader|planner|"
-    r"designer|editor|recruiter|strategist|producer|technician|estimator|"
+    r"designer|editor|recruiter|strategist|producer|technician|estimator|chair(man|woman|person)?|"
+    r"fellow|staff|journalist|reporter|writer|economist|geologist|geophysicist|physicist|chemist|"
+    r"candidate|student|intern|clerk|agent|broker|dean|provost|chancellor|rector|trustee|"
+    r"commissioner|governor|senator|minister|ambassador|pastor|physician|nurse|"
+    r"represen[a-z]*|specialist|programmer|operator|scheduler|auditor|actuary|senior|"
     r"leiter(in)?|einkauf|vertrieb|geschäftsführer(in)?|geschaftsfuhrer|inhaber(in)?|vorstand|"
     r"prokurist(in)?|einkäufer(in)?|directeur|directrice|responsable|gérant(e)?|acheteur|"
     r"acheteuse|ingénieur|gerente|jefe|jefa|director[a]?|comprador[a]?|direttore|direttrice|"
@@ -67,8 +73,67 @@ COMPANY = re.compile(
     r"\b(inc|llc|l\.l\.c|ltd|limited|gmbh|mbh|ag|kg|ug|e\.k|se|sa|s\.a|sas|sarl|s\.a\.r\.l|"
     r"s\.r\.l|srl|spa|s\.p\.a|s\.l|sl|bv|b\.v|nv|n\.v|co|corp|corporation|company|plc|pty|oy|"
     r"ab|as|aps|a/s|kft|zrt|s\.r\.o|a\.s|sp\. z o\.o|ltda|lda|s\.a\.s|a\.ş|ltd\. ?şti|"
+    r"llp|l\.l\.p|lp|l\.p|pllc|pc|p\.c|gbr|ohg|eg|kgaa|sarl|sàrl|bvba|cv|ab|asa|oyj|"
     r"group|holding|technologies|solutions|systems|labs|ооо|оао|зао|пао|ао|тов)(?!\w)\.?"
     r"|(株式会社|有限会社|合同会社|股份有限公司|有限公司|集团|公司|주식회사|㈜|\(주\))",
+    re.IGNORECASE,
+)
+
+# Words of organisations that carry no legal form: universities, schools, associations, banks.
+ORGANISATION = re.compile(
+    r"\b(university|universit[äéà]t?|universidad|università|universidade|universiteit|college|"
+    r"institute|institut|instituto|istituto|school|academy|akademie|association|associates|"
+    r"society|foundation|stiftung|fondation|fundación|council|committee|commission|authority|"
+    r"agency|ministry|bank|banque|banco|partners|consulting|capital|services|ventures|"
+    r"laboratory|laboratories|hospital|clinic|klinik|centre|center|zentrum|trust|exchange|"
+    r"securities|international|industries|enterprises|associés|hochschule|fachhochschule|"
+    r"école|ecole|escuela|scuola|universitet|uniwersytet|университет|институт|大学|学院)\b",
+    re.IGNORECASE,
+)
+
+# A line naming a part of an organisation: a department is not the company.
+DEPARTMENT = re.compile(
+    r"\b(dept|department|division|desk|team|affairs|abteilung|département|departamento|"
+    r"dipartimento|afdeling|avdelning|отдел|部門)\b",
+    re.IGNORECASE,
+)
+
+# Credentials and suffixes after a signed name ("Mark Guinney, CFA", "John Doe, Ph.D.").
+CREDENTIAL = re.compile(
+    r"(ph\.?\s?d|m\.?d|mba|cfa|cpa|cpc|cfp|frm|esq|jr|sr|ii|iii|iv|p\.e|llm|ll\.m|msc|bsc)\.?",
+    re.IGNORECASE,
+)
+# Honorifics before a signed name.
+HONORIFIC = re.compile(
+    r"(dr|prof|mr|mrs|ms|miss|me|mme|mlle|herr|frau|sr|sra|srta|dott|ing|dipl\.-ing|mag)\.?",
+    re.IGNORECASE,
+)
+
+# A number's label that makes it a fax, before ("Fax:", "F:", "f.") or after ("(fax)") it.
+FAX = re.compile(
+    r"\b(fax|facsimile|telefax|fx|f)\b\.?\s*[:.]?|传真|傳真|ファックス|팩스", re.IGNORECASE
+)
+
+# Parts of a postal address: a line with one of these is not a title or a company.
+ADDRESS = re.compile(
+    r"\b(street|avenue|ave\.?|road|rd\.|boulevard|blvd|drive|lane|suite|ste\.|"
+    r"floor|room|building|p\.?\s?o\.? box|box \d+|strasse|straße|str\.|platz|rue|avenue|"
+    r"calle|via|piazza|rua|plaza|weg|laan|gatan|gade|vej|ulica|ul\.)\b"
+    r"|\b\d{5}(-\d{4})?\b|\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b|\b[A-Z]\d[A-Z] ?\d[A-Z]\d\b",
+    re.IGNORECASE,
+)
+# "Houston, TX", "Denver, Colo.", "Sioux Falls, SD": a town and a US state or Canadian province.
+TOWN_STATE = re.compile(
+    r",\s*(al|ak|az|ar|ca|co|ct|de|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi|mn|ms|mo|mt|ne|nv|"
+    r"nh|nj|nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy|dc|ab|bc|mb|nb|nl|ns|"
+    r"on|pe|qc|sk|alabama|alaska|arizona|arkansas|california|calif|colorado|colo|connecticut|"
+    r"conn|delaware|florida|fla|georgia|hawaii|idaho|illinois|ill|indiana|ind|iowa|kansas|kan|"
+    r"kentucky|louisiana|maine|maryland|massachusetts|mass|michigan|mich|minnesota|minn|"
+    r"mississippi|missouri|montana|nebraska|nevada|new hampshire|new jersey|new mexico|new york|"
+    r"north carolina|north dakota|ohio|oklahoma|okla|oregon|pennsylvania|penn|rhode island|"
+    r"south carolina|south dakota|tennessee|tenn|texas|tex|utah|vermont|virginia|washington|"
+    r"wash|west virginia|wisconsin|wis|wyoming|alberta|british columbia|manitoba|ontario|"
+    r"quebec|québec|saskatchewan|usa|u\.s\.a|canada|uk|england)\.?(\s+[\dA-Z -]{3,10})?\s*$",
     re.IGNORECASE,
 )
 

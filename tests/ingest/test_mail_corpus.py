@@ -103,7 +103,8 @@ def test_gb2312_and_rfc2047_comma_names() -> None:
     assert isinstance(chinese, Inquiry) and chinese.name == "张先生"
     assert chinese.subject == "代开各地增值税发票" and chinese.company is None
     comma = read_email(fixture("encoded-header.eml"), received_at=NOW)
-    assert isinstance(comma, Inquiry) and comma.name == "Foo, Bar"
+    # The comma inside the encoded word is part of one name: "Foo, Bar" (Last, First).
+    assert isinstance(comma, Inquiry) and comma.name == "Bar Foo"
 
 
 def test_rfc822_attachment_forward_fixture() -> None:

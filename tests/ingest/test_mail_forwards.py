@@ -148,7 +148,7 @@ def test_forward_keeps_the_reps_note_and_the_original_name() -> None:
 
 def test_quoted_display_name_with_mailto_is_parsed() -> None:
     result = lead(forward(ORIGINAL_MESSAGE))
-    assert result.name == "Doe, Jane"
+    assert result.name == "Jane Doe"  # "Doe, Jane": Last, First
 
 
 @pytest.mark.parametrize("lang", sorted(LOCALISED))

@@ -70,7 +70,8 @@ def test_missing_from_and_non_email_input_are_refused() -> None:
 
 def test_rfc2047_display_name_may_hold_a_comma() -> None:
     result = lead(raw_mail("From: =?UTF-8?B?Rm9vLCBCYXI=?= <foo.bar@example.com>"))
-    assert (result.email, result.name) == ("foo.bar@example.com", "Foo, Bar")
+    # "Foo, Bar" stays one name (Last, First), read in First Last order.
+    assert (result.email, result.name) == ("foo.bar@example.com", "Bar Foo")
 
 
 def test_rfc2047_newline_is_stripped_from_subject_and_name() -> None:

@@ -1,9 +1,12 @@
 """Signature fields: the name, title, company and phone a person signs with, in the shapes
 directories and mail clients give them."""
 
+# ruff: noqa: RUF001 - German, French, Japanese and Russian signatures on purpose
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
 import pytest
 
@@ -48,3 +51,81 @@ def test_a_sender_without_display_name_gets_the_signature_name_and_title() -> No
         "Senior Counsel",
         "Enron Corp.",
     )
+
+
+def _read(sender: str, body: str) -> Inquiry:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "sales@ourco.example"
+    msg["Subject"] = "Inquiry"
+    msg.set_content(body)
+    result = read_email(msg.as_bytes(), received_at=datetime(2026, 1, 5, tzinfo=UTC))
+    assert isinstance(result, Inquiry)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("sender", "body", "fields"),
+    [
+        ("m.mustermann@mustermann-maschinenbau.de",
+         "Bitte senden Sie uns ein Angebot.\n\nMit freundlichen Grüßen\n\nMax Mustermann\n"
+         "Leiter Einkauf\nMustermann Maschinenbau GmbH\nHauptstraße 5, 10115 Berlin\n"
+         "Tel.: +49 30 1234567\nFax: +49 30 1234568",
+         ("Max Mustermann", "Leiter Einkauf", "Mustermann Maschinenbau GmbH", "+49301234567")),
+        ("jean.dupont@sgl-logistique.fr",
+         "Merci de nous adresser un devis.\n\nCordialement,\n\nJean DUPONT\nDirecteur Commercial\n"
+         "Société Générale de Logistique SAS\n12 rue de la Paix\n75002 Paris\nTél : 01 42 68 53 00",
+         ("Jean DUPONT", "Directeur Commercial", "Société Générale de Logistique SAS",
+          "+33142685300")),
+        ("yamada@sample.co.jp",
+         "見積もりをお願いします。\n\nよろしくお願いいたします。\n\n山田 太郎\n"
+         "株式会社サンプル 営業部 部長\nTEL: 03-1234-5678",
+         ("山田 太郎", "部長", "株式会社サンプル", "+81312345678")),
+        ("ivan@stroy.ru",
+         "Пришлите коммерческое предложение.\n\nС уважением,\nИван Петров\n"
+         "Директор по закупкам\nООО «Строй»\nТел.: +7 495 123-45-67",
+         ("Иван Петров", "Директор по закупкам", "ООО «Строй»", "+74951234567")),
+        # No display name: the address tells which line is the name; the phone is not the fax.
+        ("pat.smith@bigco.com",
+         "Need a quote.\n\nPat Smith\nSenior Buyer\nBigCo Industries, Inc.\n"
+         "212-555-7788 (fax)\nMobile: 917 555 1234",
+         ("Pat Smith", "Senior Buyer", "BigCo Industries, Inc.", "+19175551234")),
+        # Last, First, a title and the company on one line, the employer abbreviating the domain.
+        ('"Doe, Jane" <jane.doe@utexas.edu>',
+         "Could you send pricing?\n\nThanks,\nJane\n\nJane Doe\nSenior Lecturer\n"
+         "Department of Finance\nUniversity of Texas at Austin\nVoice: (512) 471-5853",
+         ("Jane Doe", "Senior Lecturer", "University of Texas at Austin", "+15124715853")),
+        # A university signature in two columns, and a list of organisations after the title.
+        ("jdoe@cs.utexas.edu",
+         "I think the answer is no.\n\n-- \nJohn Doe                          jdoe@cs.utexas.edu\n"
+         "Dept. of Computer Sciences        (512) 471-9583\nUniversity of Texas at Austin",
+         ("John Doe", None, "University of Texas at Austin", "+15124719583")),
+        ("mary@cmu.edu",
+         "Thanks for the pointers.\n\n--\nMary Jones, Research Associate, Robotics Institute, "
+         "Carnegie Mellon University\nmary@cmu.edu  412-268-3818",
+         ("Mary Jones", "Research Associate", "Carnegie Mellon University", "+14122683818")),
+        ('"Frank Levy" <franklevy@fairair.com>',
+         "Let's talk.\n\n****\nFrank Levy\nCEO, FairAir\n415-378-4942 cell\n****",
+         ("Frank Levy", "CEO", "FairAir", "+14153784942")),
+    ],
+)  # fmt: skip
+def test_signature_shapes(sender: str, body: str, fields: tuple[str | None, ...]) -> None:
+    found = _read(sender, body)
+    assert (found.name, found.title, found.company, found.phone) == fields
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "The meeting is at:\n\nHilton Hotel\n1600 Main Street\nHouston, TX 77002",
+        "We need:\n\nRed Widgets\nBlue Widgets\nGreen Widgets",
+        "Please call John Lee at 415-555-2671 about the order.\n\nThanks",
+        "Hello,\nThis is a test\n\nSo there.\n\nMe.",
+        "Thanks,\nThe Acme Team",
+        "Best wishes,\nDinna",
+    ],
+)
+def test_text_that_is_no_signature_gives_no_fields(body: str) -> None:
+    found = _read("jsmith@x-corp.com", body)
+    assert (found.name, found.title, found.phone) == (None, None, None)
+    assert found.company == "X Corp"  # the domain's, nothing from the text

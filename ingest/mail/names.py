@@ -1,0 +1,161 @@
+"""Person names: the display name in First Last order, and whether a signature line names the author."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ingest.mail.sigwords import COMPANY, CREDENTIAL, DEPARTMENT, HONORIFIC
+
+# A word of a name: letters with inner dots, hyphens and apostrophes ("O'Neil", "Hardwicke-Brown",
+# "J.", "St."). Any script: \w without digits and underscore.
+_WORD = re.compile(r"^[^\W\d_]+(?:[.'\u2019-][^\W\d_]+)*\.?$")
+_SPLIT = re.compile(r"[\s,]+")
+_LOCAL_SPLIT = re.compile(r"[._\-+\d]+")
+# Display names that are no name at all: a domain ("paulhastings.com"), a handle with digits
+# ("al3v"), an address. Anything else is kept as the sender wrote it.
+_NOT_A_NAME = re.compile(r"^(\S+\.[a-z]{2,}|\S*\d\S*|\S+@\S+)$", re.IGNORECASE)
+_MAX_NAME_WORDS = 5
+_HYPHENS = re.compile(r"[-'\u2019]")
+# Lower-case words inside names ("Jan de Vries", "Ludwig van Beethoven", "Ahmad bin Ali").
+_PARTICLES = frozenset(
+    {
+        "de", "del", "della", "der", "den", "di", "da", "dos", "das", "du", "la", "le", "van",
+        "von", "zu", "ten", "ter", "bin", "ibn", "al", "el", "y", "e",
+    }
+)  # fmt: skip
+_NOT_NAMES = frozenset({"the", "our", "your", "dear", "hi", "hello", "team"})
+
+
+@dataclass(frozen=True)
+class Author:
+    """What a message says about who wrote it: display-name words, the address's local part and
+    its pieces ("john.doe" -> john, doe), and its domain."""
+
+    words: frozenset[str]
+    local: str
+    pieces: frozenset[str]
+    domain: str | None = None
+    given: str | None = None  # the display name's first name (First Last order)
+
+    @classmethod
+    @lru_cache(maxsize=64)  # split and read ask for the same sender: read it once
+    def of(cls, display: str | None, address: str | None) -> Author:
+        local, _at, domain = (address or "").lower().rpartition("@")
+        pieces = frozenset(p for p in _LOCAL_SPLIT.split(local) if p)
+        shown = name_words(first_last(display) or "")
+        words = frozenset(k for w in shown for k in _keys(w))
+        return cls(words, local, pieces, domain or None, _key(shown[0]) if shown else None)
+
+    def full_name(self, first: str) -> str | None:
+        """ "Mark Greenberg" for a signed "Mark" from mark.greenberg@: the address completes it."""
+        pieces = [p for p in _LOCAL_SPLIT.split(self.local) if p]
+        plain = len(pieces) == 2 and all(len(p) > 1 and p.isalpha() for p in pieces)
+        if plain and _key(first) == pieces[0]:
+            return f"{first[:1].upper()}{first[1:].lower()} {pieces[1].capitalize()}"
+        return None
+
+
+def first_last(display: str | None) -> str | None:
+    """The display name as a person's name: "Doe, Jane" becomes "Jane Doe"; "acme.com" is none."""
+    if not display:
+        return None
+    name = " ".join(display.split())
+    if _NOT_A_NAME.search(name):
+        return None
+    last, comma, first = name.partition(",")
+    if comma and "," not in first and first.strip() and not COMPANY.search(name):
+        given, family = name_words(first), name_words(last)
+        if (
+            0 < len(given) <= 3
+            and 0 < len(family) <= 3
+            and all(_is_name_word(w) for w in (*given, *family))
+        ):
+            return f"{' '.join(given)} {' '.join(family)}"
+    return name
+
+
+def person_name(display: str | None, signed: str | None) -> str | None:
+    """The lead's name: the display name (First Last), unless the signature writes it more fully
+    or in the person's own order ("DeKrey Lynn" signs "Lynn DeKrey")."""
+    shown = first_last(display)
+    if not signed:
+        return shown
+    if not shown:
+        return signed
+    mine = {_key(w) for w in name_words(shown)}
+    theirs = {_key(w) for w in name_words(signed)}
+    # The signed name adds initials at most ("Carolyn M. Campbell" for "Campbell, Carolyn"), or
+    # the surname to a display name that is a first name alone ("John" signs "John Doe").
+    fuller = mine <= theirs and (len(mine) == 1 or all(len(w) <= 2 for w in theirs - mine))
+    return signed if fuller else shown
+
+
+def _is_name_word(word: str) -> bool:
+    """A word of a person's name: letters, capitalised where the script has capitals."""
+    return bool(_WORD.match(word)) and not (word[:1].islower())
+
+
+def name_words(text: str) -> list[str]:
+    """The words of a name without honorifics and credentials ("Dr. Jane Doe, PhD" -> Jane, Doe)."""
+    words = [w for w in _SPLIT.split(text.strip()) if w]
+    while words and HONORIFIC.fullmatch(words[0]):
+        words = words[1:]
+    while words and CREDENTIAL.fullmatch(words[-1]):
+        words = words[:-1]
+    return words
+
+
+@lru_cache(maxsize=256)  # one message's lines are looked at several times
+def as_name(line: str) -> str | None:
+    """The line as a person's name ("Mark D. Guinney, CFA" -> "Mark D. Guinney"), or None.
+
+    Every word capitalised where the script has capitals ("Jan de Vries", "山田 太郎" and
+    "Иван Петров" are names, "This is a test" is not); no legal form, department or greeting.
+    """
+    words = name_words(line)
+    if not 1 <= len(words) <= _MAX_NAME_WORDS or not all(_WORD.match(w) for w in words):
+        return None
+    if not all(_is_name_word(w) or w.lower() in _PARTICLES for w in words):
+        return None
+    if not _is_name_word(words[0]) or words[0].lower() in _NOT_NAMES:
+        return None
+    if COMPANY.search(line) or DEPARTMENT.search(line):
+        return None
+    return " ".join(words)
+
+
+def names_author(name: str, who: Author) -> bool:
+    """True when a name (as_name of a line) is the author's: by display-name words, by the address
+    ("jdoe", "john.doe", "doej"), or by a signed surname with a first name the display shortens."""
+    words = [_key(w) for w in name_words(name)]
+    if not words or not all(words):
+        return False
+    known = who.words | who.pieces
+    if len(words) == 1:  # a first name alone: the display name's, or the address's
+        return words[0] in (who.given, who.local) or words[0] in who.pieces
+    parts = {k for w in name_words(name) for k in _keys(w)}
+    if len(parts & known) >= 2:
+        return True
+    first, last = words[0], words[-1]
+    surname = _keys(name_words(name)[-1]) - {last}
+    if len(words) <= 3 and len(last) > 1 and (last in known or (surname and surname <= known)):
+        return True  # "Sue Mara" for Susan J Mara, "Bonnie Fogal" for Bonita G Fogal
+    if len(words) <= 3 and first == who.local:
+        return True  # "Lasitha Wattaladeniya" from lasitha@
+    glued = {first + last, first[:1] + last, last + first[:1], first + last[:1], last + first}
+    return who.local in glued
+
+
+def _keys(word: str) -> set[str]:
+    """The word and its hyphenated parts, compared as _key ("Hardwicke-Brown": three keys)."""
+    keys = {_key(word)} | {_key(p) for p in _HYPHENS.split(word)}
+    return {k for k in keys if k}
+
+
+def _key(word: str) -> str:
+    """A word compared without case, accents, dots, hyphens and apostrophes."""
+    folded = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(c for c in folded if c.isalnum())
