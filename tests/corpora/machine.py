@@ -26,8 +26,10 @@ LIBRARY = "flufl.bounce"
 ROOT = PARSING / "machine"
 NEGATIVE = "negative"
 # sisimai's folders that hold people's messages, by file name: the rest of not/ is a bounce.
-_PEOPLE = frozenset({"sisimai/maildir/not/is-not-bounce-01.eml", "sisimai/maildir/not/is-not-bounce-02.eml"})
-_NOT_MESSAGES = frozenset({"LICENSE", "COPYING.LESSER", "README.md", "LICENSES.md"})
+_PEOPLE = frozenset(
+    {"sisimai/maildir/not/is-not-bounce-01.eml", "sisimai/maildir/not/is-not-bounce-02.eml"}
+)
+_NOT_MESSAGES = frozenset({"LICENSE", "COPYING.LESSER"})
 _NUMBERED = re.compile(r"[-_.]?\d+$")
 
 
@@ -74,7 +76,9 @@ def ours(case: Case) -> Outcome:
         return Outcome(right=machine(case), detail=f"ParseError: {exc}")
     if isinstance(verdict, Inquiry):
         if machine(case):
-            return Outcome(right=False, wrong=True, detail=f"lead {verdict.email} from machine mail")
+            return Outcome(
+                right=False, wrong=True, detail=f"lead {verdict.email} from machine mail"
+            )
         return Outcome(right=True)
     detail = f"{verdict.kind}: {verdict.reason}"
     if machine(case):
@@ -91,7 +95,7 @@ def library(case: Case) -> Outcome | None:
     try:
         msg: Message = email.message_from_bytes(case.raw, policy=compat32)
         found = bool(scan_message(msg))
-    except Exception as exc:  # noqa: BLE001 - a library crash is its miss, not ours
+    except Exception as exc:  # a library crash is its miss, not ours
         return Outcome(right=False, detail=f"flufl.bounce raised {type(exc).__name__}")
     if machine(case):
         return Outcome(right=found, wrong=not found)

@@ -1,0 +1,251 @@
+"""What mail systems write: delivery-failure, absence and challenge wording, in many languages.
+
+These are evidence, never a verdict on their own (ingest.mail.classify combines them with who sent
+the message and how it is built): people write "my mail bounced" and "I'm away next week" too.
+"""
+
+# ruff: noqa: RUF001 - the vocabulary is Cyrillic, Greek, Turkish and CJK text on purpose
+
+from __future__ import annotations
+
+import re
+
+_I = re.IGNORECASE
+
+# Senders that are mail software by name (RFC 5321 4.5.1 postmaster, the MTA's MAILER-DAEMON).
+DAEMON_LOCAL = re.compile(
+    r"^(mailer[-_.]?daemon|mail[-_.]?daemon|postmaster|post[-_.]master|mdaemon|"
+    r"mail[-_.]?delivery[-_.]?(system|subsystem)?|microsoftexchange[0-9a-f]{8,})([-_.+].*)?$",
+    _I,
+)
+DAEMON_NAME = re.compile(
+    r"^\W*(mail(er)?[- ]?daemon|postmaster|mail delivery (system|subsystem|service)|"
+    r"internet mail delivery|mail administrator|mail system|system administrator|"
+    r"delivery status notification|microsoft outlook)\b",
+    _I,
+)
+# Words of an automated sender's local part (matched with its - _ . + as spaces, so
+# "Symantec_AntiVirus_for_SMTP_Gateways" counts): answering machines, gateways, no-reply
+# notifiers. Evidence only, beside what the message says (a shop's noreply@ relays
+# real people's form messages).
+AUTOMATED_LOCAL = re.compile(
+    r"\b(no ?reply|do ?not ?reply|donotreply|mailer|daemon|postmaster|bounces?|"
+    r"auto ?(reply|responder|response|mailer|notify)|autoresponder|vacation|mta|smtp|"
+    r"gateways?|anti ?virus|virus|scanmail|imss|interscan|mailscanner|mailsweeper|mailguard|"
+    r"abuse|fbl|complaints?|notifications?|notify|alerts?|mail ?admin|post ?office|"
+    r"(mail|message|delivery) ?(delivery|system|notification|status|failure|report)s?)\b",
+    _I,
+)
+
+# Subjects only a mail system writes, whatever follows them (anchored at the start).
+BOUNCE_SUBJECT_ALONE = re.compile(
+    r"^\W*(delivery status notification|undelivered mail returned to sender|"
+    r"mail delivery failed|mail delivery (system|subsystem)|returned mail\s*:|failure notice|"
+    r"non[- ]?delivery (report|notification)|delivery notification: delivery has failed|"
+    r"delivery (notification|report)\s*:\s*(delay|fail)|mail system error|"
+    r"notification d.[ée]tat de (la )?(remise|distribution)|[ée]chec de (la )?(remise|distribution)|"
+    r"notificaci[óo]n de estado de (la )?entrega|notifica sullo stato del recapito|"
+    r"(benachrichtigung|status) zum (zustellungs|übermittlungs)status|"
+    r"недоставленное сообщение|отчет о доставке|"
+    r"(メール)?(配信不能|配信エラー|配送エラー|送信エラー)|メールエラー通知|未配達|宛先不明|"
+    r"退信|系统退信|无法投递|無法投遞|投递失败|发送失败|전송 실패|배달 실패|반송)",
+    _I,
+)
+# Words a bounce's subject is made of, but so is a customer's ("Undeliverable parcel"): alone
+# only as the prefix before the original subject ("Undeliverable: Pricing"), else evidence.
+BOUNCE_SUBJECT_WORDS = re.compile(
+    r"(undeliverable|undelivered|not delivered|delivery failure|delivery has failed|"
+    r"returned mail|could not be delivered|couldn.t be delivered|was not delivered|"
+    r"unable to deliver|delivery (problem|error|failed)|mail delivery|"
+    r"unzustellbar|nicht zustellbar|non remis|non distribu[ée]|"
+    r"no se (puede|pudo) entregar|no entregado|impossibile recapitare|non recapitabil|"
+    r"n[ãa]o (é poss[íi]vel|foi poss[íi]vel) entregar|n[ãa]o entregue|onbestelbaar|"
+    r"kan niet worden bezorgd|niedostarczaln|nie mo[żz]na dostarczy[ćc]|nedoru[čc]iteln|"
+    r"ej levererbar|kunde inte levereras|ikke levert|kan ikke leveres|kunne ikke leveres|"
+    r"ei voitu toimittaa|kézbesíthetetlen|nedostavljiv|teslim edilemedi|iletilemedi|"
+    r"недоставл|не доставлен|не может быть доставлен|не вдалося доставити|"
+    r"αδύνατη η παράδοση|δεν παραδόθηκε|"
+    r"エラー通知|配信(不能|エラー|失敗)|送信(エラー|失敗)|退信|投递失败|発送失败|반송|전송 실패)",
+    _I,
+)
+PREFIX_AFTER = re.compile(r"\s*[:：]")
+
+# Auto-reply subjects that name themselves: alone they are enough (anchored at the start).
+AUTO_SUBJECT_ALONE = re.compile(
+    r"^\W*(automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|abwesenheitsnotiz|"
+    r"automatische antwort|r[ée]ponse automatique|respuesta autom[áa]tica|risposta automatica|"
+    r"resposta autom[áa]tica|automatisch antwoord|autosvar|automaattinen vastaus|"
+    r"automatyczna odpowied[źz]|automatick[áa] odpov[ěe][ďd]|otomatik (yan[ıi]t|cevap)|"
+    r"αυτόματη απάντηση|автоматический ответ|автоответ|自动回复|自動回覆|自動回复|自動応答|"
+    r"自動返信|자동 응답|자동응답|رد تلقائي|תשובה אוטומטית|automatick[áa] odpove[ďd]|"
+    r"automatikus v[áa]lasz|r[ăa]spuns automat|automatski odgovor|samodejni odgovor|"
+    r"автоматичн[аи] відповідь|автоматичен отговор|autom[āa]tisk[āa] atbilde|"
+    r"automatinis atsakymas|automaatvastus|tr[ảa] l[ờo]i t[ựu] [đd][ộo]ng|balasan otomatis|"
+    r"ตอบกลับอัตโนมัติ|"
+    r"((out of (the )?office|on vacation|away from (the )?office|absence du bureau|"
+    r"fuera de la oficina|fuori ufficio|aus[êe]ncia tempor[áa]ria|abwesend|nicht im büro|"
+    r"afwezig|poza biurem)(\s*auto[- ]?reply)?\s*([:：]|-\s*re:))|"
+    r"auto:\s.{0,200}\b(out of (the )?office|abwesend|absent))",
+    _I,
+)
+# The same names anywhere in a subject: Outlook puts the localised words after others
+# ("Ārpus biroja atrašanās automātiskā atbilde: …"), a person replies to them ("Re: Automatic
+# reply: …"). Evidence beside an absence notice's text, never alone.
+AUTO_SUBJECT_WORDS = re.compile(
+    r"(automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|automated response|"
+    r"abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|respuesta autom[áa]tica|"
+    r"risposta automatica|resposta autom[áa]tica|automatisch antwoord|autosvar|"
+    r"automaattinen vastaus|automatyczna odpowied[źz]|automatick[áa] odpov[ěe][ďd]|"
+    r"automatick[áa] odpove[ďd]|automatikus v[áa]lasz|r[ăa]spuns automat|automatski odgovor|"
+    r"samodejni odgovor|autom[āa]tisk[āa] atbilde|automatinis atsakymas|automaatvastus|"
+    r"otomatik (yan[ıi]t|cevap)|αυτόματη απάντηση|автоматический ответ|автоответ|"
+    r"автоматичн[аи] відповідь|автоматичен отговор|自动回复|自動回覆|自動応答|自動返信|"
+    r"자동 ?응답|رد تلقائي|תשובה אוטומטית|balasan otomatis|ตอบกลับอัตโนมัติ)",
+    _I,
+)
+# "Out of office until Monday" opens a vacation notice and a customer's request alike.
+AWAY_SUBJECT = re.compile(
+    r"^\W*(out of (the )?office|on vacation|away from (the )?office|absence du bureau|"
+    r"fuera de la oficina|fuori ufficio|aus[êe]ncia tempor[áa]ria|abwesend|nicht im büro|"
+    r"afwezig|poza biurem)\b",
+    _I,
+)
+
+# Sentences of a delivery report (RFC 3464's human-readable part), per language.
+BOUNCE_TEXT = re.compile(
+    r"((message|mail|e-?mail|letter)s?( that)?( you sent)?( to [^.]{0,80}?)? "
+    r"(could not|couldn.t|cannot|can.t|was not|wasn.t|has not been|have not been|"
+    r"could not yet|has not yet been) (be )?(delivered|sent|forwarded)|"
+    r"(could not|couldn.t|unable to|failed to|not able to) (be )?deliver|"
+    r"undeliverable|undelivered|delivery (to (the following|these|this) recipients?|of your message)?"
+    r"\s*(has )?(failed|failure|was unsuccessful|has been delayed|is delayed)|"
+    r"delivery status notification|permanent (fatal )?(error|failure)|"
+    r"(the following|these) (address(\(?es\)?)?|recipients?) (had|failed|could not)|"
+    r"(user|recipient|mailbox|address|account|destination)( name| address)? "
+    r"(is )?(unknown|not found|unavailable|does not exist|doesn.t exist|disabled|inactive|"
+    r"full|over quota|not listed|rejected|invalid|suspended|deactivated)|"
+    r"no such (user|recipient|mailbox|address|account|domain|person)|unknown (user|recipient)|"
+    r"(recipient|relay)( address)? (rejected|denied|refused)|relaying denied|"
+    r"(mailbox|mail box|inbox|quota) (is )?(full|exceeded|over)|"
+    r"returning message to sender|returned to sender|message (was )?returned|"
+    r"transcript of (the )?session|host (unknown|not found)|domain (not found|does not exist)|"
+    r"delivery (attempts? )?will (continue|be retried)|will (continue to try|retry)|"
+    r"(was|has been|is) (rejected|blocked|refused|quarantined) by|"
+    r"(virus|malware|infected|harmful content) (was )?(found|detected)|"
+    # French
+    r"n.a (pas )?pu [êe]tre (remis|d[ée]livr|distribu|livr|achemin|transmis)|non remis|"
+    r"non distribu|[ée]chec de (la )?(remise|distribution|livraison du message)|"
+    r"impossible de (remettre|distribuer|d[ée]livrer) (le|votre) message|"
+    r"(destinataire|adresse) (inconnue?|introuvable|inexistante?)|bo[iî]te (aux lettres )?pleine|"
+    # German
+    r"konnte (nicht|leider nicht) (zugestellt|übermittelt|ausgeliefert)|unzustellbar|"
+    r"nicht zustellbar|zustellung (ist )?fehlgeschlagen|(empfänger|adresse) (ist )?unbekannt|"
+    r"postfach (ist )?voll|fehler bei der zustellung|"
+    # Spanish, Portuguese, Italian
+    r"no (se )?(ha )?(pudo|puede|podido) (ser )?entreg|no (se )?ha (sido|podido) entreg|"
+    r"error (en la|de) entrega|destinatario (desconocido|no existe|inexistente)|buz[óo]n (lleno|no existe)|"
+    r"n[ãa]o (foi poss[íi]vel|p[ôo]de ser|pode ser) entreg|falha (na|de) entrega|"
+    r"destinat[áa]rio (desconhecido|inexistente)|caixa (postal )?(cheia|lotada)|"
+    r"non (è|e.) stato possibile (recapitare|consegnare)|impossibile (recapitare|consegnare)|"
+    r"non (è|e.) stat[oa] (recapitat|consegnat)|non recapitabile|recapito non riuscito|"
+    r"destinatario sconosciuto|casella (piena|inesistente)|"
+    # Dutch, Nordic, Finnish
+    r"kon niet (worden )?(bezorgd|afgeleverd)|onbestelbaar|bezorging (is )?mislukt|"
+    r"kunde inte levereras|kunne ikke (leveres|afleveres)|kan ikke leveres|ei voitu toimittaa|"
+    r"toimitus epäonnistui|"
+    # Polish, Czech, Slovak, Hungarian, Croatian, Romanian, Turkish
+    r"nie (można|może zostać|mogła zostać|mógł zostać|została) dostarcz|niedostarczon|"
+    r"nelze doru[čc]it|nemohla b[ýy]t doru[čc]ena|nedoru[čc]iteln|nebolo mo[žz]n[ée] doru[čc]i|"
+    r"kézbesíthetetlen|nem kézbesíthető|nem sikerült kézbesíteni|nije moguće isporučiti|"
+    r"nu a putut fi livrat|teslim edilemedi|iletilemedi|ulaştırılamadı|"
+    # Russian, Ukrainian, Greek
+    r"не (может быть|было|удалось|могло быть|был[оа]?) доставлен|недоставлен|"
+    r"не удалось доставить|не вдалося доставити|не було доставлено|"
+    r"δεν (ήταν δυνατή η παράδοση|παραδόθηκε|μπόρεσε να παραδοθεί)|αδύνατη η παράδοση|"
+    # Japanese, Chinese, Korean, Arabic, Hebrew
+    r"(送信|配信|配送|お届け|届けることが)できませんでした|配信不能|宛先不明|"
+    r"メールボックスが(一杯|いっぱい|満杯)|存在しない(メール)?アドレス|宛先(のアドレス)?が(存在しません|見つかりません)|"
+    r"无法投递|無法投遞|投递失败|发送失败|無法傳送|无法送达|無法送達|收件人不存在|邮箱已满|"
+    r"전달되지 않았|전달할 수 없|배달(되지 않았| 실패)|전송(에)? 실패|"
+    r"تعذر (تسليم|توصيل)|لم يتم (تسليم|توصيل)|לא ניתן למסור|לא נמסרה)",
+    _I,
+)
+# Sentences mail software adds around a report, which say nothing a person would.
+BOILERPLATE = re.compile(
+    r"(this is (an? )?(automatically generated|automated|automatic) (message|notification|reply|e-?mail)|"
+    r"this is the mail system at|this message was (created|generated) automatically|"
+    r"(please )?do not (reply|respond) (to )?(this|the) (e-?mail|message|notification)|"
+    r"(please )?don.t reply|mail delivery (software|system|subsystem)|"
+    r"error message|original message (follows|below)|message details|"
+    r"for further assistance|include this (problem )?report|"
+    r"(ne pas|ne) r[ée]pond(re|ez) pas|no (responda|conteste)|non rispondere|"
+    r"nicht (auf diese (e-?mail|nachricht) )?antworten|"
+    r"返信(いただけません|しないで)|自動(送信|配信|返信)|本メールは|このメールは|"
+    r"请勿回复|請勿回覆|自动发送|회신하지)",
+    _I,
+)
+# Fields of a report or an SMTP transcript, as they appear inside a notice's text.
+DSN_FIELD = re.compile(
+    r"^\s*(final-recipient|original-recipient|diagnostic-code|reporting-mta|remote-mta|"
+    r"received-from-mta|arrival-date|last-attempt-date|action|status|x-postfix-[a-z-]+)\s*:",
+    re.IGNORECASE | re.MULTILINE,
+)
+SMTP_SHAPE = re.compile(
+    r"(\b[245]\d\d[ -]#?[245]\.\d{1,3}\.\d{1,3}\b|^\s*(<<<|>>>)\s*\S|\brcpt to\s*:|"
+    r"\bmail from\s*:\s*<|^\s*[45]\d\d[ -][a-z0-9<]|\bsmtp error\b|\bsmtp;\s*[245]\d\d)",
+    re.IGNORECASE | re.MULTILINE,
+)
+# The header fields a notice echoes from the returned message ("Subject: …", "Sent date: …").
+ECHO_FIELD = re.compile(
+    r"^\s*(subject|to|from|cc|date|sent( date)?|sender|recipients?|mail from|rcpt to|"
+    r"message-id|size( \(in bytes\))?|number of lines|reason|error|status|action|host|"
+    r"reject reason|target mail address|件名|宛先|送信者|日時|题目|主题|收件人|发件人)\s*[:：]",
+    _I,
+)
+# Where a notice's own text ends and the returned original begins.
+ORIGINAL_DIVIDER = re.compile(
+    r"^\s*[-=_*]*\s*(original message|this is a copy of the message|below this line is a copy|"
+    r"the original message (was|follows|is attached)|returned message|undelivered message|"
+    r"message follows|original text|returned mail|bounced e-?mail|headers? of the original|"
+    r"ursprüngliche nachricht|message d.origine|mensaje original|messaggio originale|"
+    r"mensagem original|originele bericht|元のメッセージ|原始邮件|原邮件)\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+# What an answering machine writes when it says its person is away.
+AWAY_TEXT = re.compile(
+    r"((i am|i.m|i will be|i.ll be|i have been) (currently |now )?(out of (the )?office|away|"
+    r"on (annual |parental |maternity |paternity |sick |business )?(leave|vacation|holiday)|"
+    r"travel+ing|out of town|absent)|(limited|no|intermittent|restricted) access to (my )?e-?mail|"
+    r"(i will|i.ll) (respond|reply|get back to you|answer|read)[^.]{0,60}(as soon as|upon|when|on my)|"
+    r"(i will|i.ll) be (back|returning) (on|in|by)|in my absence|"
+    r"for (urgent|immediate) (matters|assistance|requests|enquiries|inquiries|issues)|"
+    r"thank you for your (e-?mail|message)[.,!]? ?(i|this)|"
+    r"ich bin (derzeit |zurzeit |bis )?(nicht im (büro|haus)|abwesend|im urlaub|außer haus)|"
+    r"in dringenden fällen|je suis (actuellement )?(absente?|en cong[ée]s?|en vacances|hors du bureau)|"
+    r"en cas d.urgence|estoy (fuera de la oficina|de vacaciones|ausente)|en caso de urgencia|"
+    r"sono (fuori ufficio|in ferie|assente)|per urgenze|estou (fora do escrit[óo]rio|de f[ée]rias|ausente)|"
+    r"em caso de urg[êe]ncia|ik ben (afwezig|met vakantie|niet op kantoor)|in dringende gevallen|"
+    r"jestem (na urlopie|poza biurem|nieobecn)|w pilnych sprawach|"
+    r"я (в отпуске|нахожусь в отпуске|отсутствую|вне офиса)|по срочным вопросам|"
+    r"不在にしております|不在のため|休暇を(いただいて|取って)|我正在休假|不在办公室|부재중)",
+    _I,
+)
+# Challenge-response filters asking a stranger to prove they are a person.
+CHALLENGE_TEXT = re.compile(
+    r"(add(ed)? (yourself |your (e-?mail )?address )?to (the |my |our |the recipient.s )?"
+    r"(allowed|approved|safe|white|guest|trusted) ?(list|senders)|"
+    r"(verify|confirm) (that )?you are (a )?(human|real person|not a (robot|spammer|machine))|"
+    r"to ensure (the )?delivery of your (e-?mail|message)|"
+    r"(your )?(e-?mail|message)( about [^\n]{0,120})? (is|has been) (held|pending|queued|waitlisted|"
+    r"quarantined)|(click|visit|follow) (on )?the (following |below )?link( below)? to "
+    r"(verify|confirm|be added|have your)|sender verification|protected by \w+|"
+    r"(spam|junk)[- ](filter|blocker|protection) (requires|asks)|this account is protected)",
+    _I,
+)
+# Complaints a mailbox provider sends about mail it received (feedback loops outside ARF).
+COMPLAINT_SUBJECT = re.compile(
+    r"(complaint about message|abuse report|spam report|feedback[- ]loop|feedback report|"
+    r"reported as (spam|junk|abuse)|email feedback report|scomp|\bfbl\b)",
+    _I,
+)
