@@ -18,8 +18,9 @@ from email.message import Message
 from ingest.inquiry import NotALead
 from ingest.mail.addresses import Address
 from ingest.mail.body import Body, content_type
-from ingest.mail.forwards import find_forward
+from ingest.mail.forwards import find_forward, is_forward_subject, strip_forward_prefixes
 from ingest.mail.headers import first
+from ingest.mail.labels import FORWARD_INTRO, FORWARD_SEPARATOR, RULE
 from ingest.mail.machinewords import (
     AUTO_SUBJECT_ALONE,
     AUTO_SUBJECT_WORDS,
@@ -278,8 +279,17 @@ def _notice_head(text: str) -> str:
     divider = ORIGINAL_DIVIDER.search(head)
     if divider is not None and divider.start() > 0:
         head = head[: divider.start()]
-    lines = [line for line in head.split("\n") if not line.lstrip().startswith(">")]
-    return "\n".join(lines[:_NOTICE_LINES])
+    lines: list[str] = []
+    for line in head.split("\n"):
+        if lines and (
+            FORWARD_SEPARATOR.match(line) or FORWARD_INTRO.match(line) or RULE.match(line)
+        ):
+            break
+        if not line.lstrip().startswith(">"):
+            lines.append(line)
+        if len(lines) >= _NOTICE_LINES:
+            break
+    return "\n".join(lines)
 
 
 def _dsn_shape(text: str) -> bool:
@@ -316,13 +326,19 @@ def _away(msg: Message, subject: str, head: str, automated: bool) -> NotALead | 
     short = _letters(head) <= _SHORT_TEXT
     if not (short and AWAY_TEXT.search(head)):
         return None
-    if (
-        automated
-        or AUTO_SUBJECT_WORDS.search(subject)
-        or (threaded and AWAY_SUBJECT.match(subject))
-    ):
+    # "Re: Automatic reply: …" is a person answering (or passing on) an auto-reply.
+    answered = bool(_REPLY.match(subject) or is_forward_subject(subject)) and bool(
+        AUTO_SUBJECT_WORDS.match(_strip_reply(strip_forward_prefixes(subject) or ""))
+    )
+    named = AUTO_SUBJECT_WORDS.search(subject) is not None and not answered
+    if automated or named or (threaded and AWAY_SUBJECT.match(subject)):
         return NotALead("auto_reply", f"absence notice: {subject[:80]!r}")
     return None
+
+
+def _strip_reply(subject: str) -> str:
+    match = _REPLY.match(subject)
+    return (subject[match.end() :] if match else subject).strip()
 
 
 def _forwarded_machine_mail(body: Body, text: str) -> NotALead | None:
