@@ -25,6 +25,7 @@ from ingest.mail.machinewords import (
     AUTO_SUBJECT_ALONE,
     AUTO_SUBJECT_WORDS,
     AUTOMATED_LOCAL,
+    AUTOMATED_NAME,
     AWAY_SUBJECT,
     AWAY_TEXT,
     BOILERPLATE,
@@ -37,7 +38,9 @@ from ingest.mail.machinewords import (
     DAEMON_NAME,
     DSN_FIELD,
     ECHO_FIELD,
+    MTA_OPENING,
     ORIGINAL_DIVIDER,
+    PERSON_MARKER,
     PREFIX_AFTER,
     SMTP_SHAPE,
 )
@@ -100,10 +103,12 @@ _JSON_EVENT = re.compile(
     r'^\s*\{.{0,2000}?"(notificationType|eventType|TopicArn|bounceType|complaintFeedbackType)"\s*:',
     re.DOTALL,
 )
+_AUTO_LABEL = re.compile(rf"({AUTO_SUBJECT_WORDS.pattern})\s*[:：)\]]", re.IGNORECASE)
 _IP_LITERAL = re.compile(r"\b\d{1,3}(\.\d{1,3}){3}\b")
 _URL = re.compile(r"\bhttps?://", re.IGNORECASE)
 _TEXT_SCANNED = 8000  # a notice says what it is near the top; the rest is the returned original
 _NOTICE_LINES = 80
+_OPENING_LINES = 3  # a notice may open with "Message from yahoo.com." or a row of stars
 _RESIDUAL_LETTERS = 25  # about four words of a person's own: more, and a person wrote it
 _NOTE_LETTERS = 40  # "FYI, see below": a forward with no request of its own
 _SHORT_TEXT = 1500
@@ -134,14 +139,20 @@ def machine_text(msg: Message, sender: Address, subject: str | None, body: Body)
     says = BOUNCE_TEXT.search(head) is not None
     if automated and (dsn or says or subject_says):
         return NotALead("bounce", f"delivery report from {sender.email}")
-    pure = _pure_notice(head)
+    person = _speaks_as_a_person(head)
+    if (
+        not person
+        and _opens_like_a_notice(head)
+        and (dsn or "@" in head)
+        and not _relays_a_person(msg)
+    ):
+        return NotALead("bounce", "opens the way mail software opens a delivery notice")
+    pure = not person and _pure_notice(head)
     returned = bool(body.attached) or ORIGINAL_DIVIDER.search(text) is not None
-    if pure and (automated or subject_says or returned or dsn or _REPLY.match(subject)):
+    if pure and (automated or subject_says or returned or dsn):
         return NotALead("bounce", "a delivery-failure notice and nothing of a person's")
-    if BOUNCE_SUBJECT_WORDS.match(subject.strip()) and (dsn or (returned and says)):
-        return NotALead("bounce", f"bounce subject and a report's text: {subject[:80]!r}")
     if COMPLAINT_SUBJECT.search(subject) and (
-        (body.attached and _letters(text) <= _SHORT_TEXT) or _IP_LITERAL.search(subject)
+        (body.attached and _letters(text) <= _NOTE_LETTERS) or _IP_LITERAL.search(subject)
     ):
         return NotALead("bounce", f"complaint feedback report: {subject[:80]!r}")
     away = _away(msg, subject, head, automated)
@@ -157,7 +168,9 @@ def is_automated(address: Address) -> bool:
     return bool(
         DAEMON_LOCAL.match(address.local)
         or AUTOMATED_LOCAL.search(_words(address.local))
-        or (address.name and DAEMON_NAME.match(address.name))
+        or (
+            address.name and (DAEMON_NAME.match(address.name) or AUTOMATED_NAME.match(address.name))
+        )
     )
 
 
@@ -298,10 +311,27 @@ def _dsn_shape(text: str) -> bool:
     return len(fields) >= 2 or SMTP_SHAPE.search(text) is not None
 
 
+def _speaks_as_a_person(head: str) -> bool:
+    """First person or a request outside a notice's template sentences: a person wrote it."""
+    for line in head.split("\n"):
+        if MTA_OPENING.match(line) or BOILERPLATE.search(line):
+            continue
+        if PERSON_MARKER.search(_ADDRESS_OR_URL.sub(" ", line)):
+            return True
+    return False
+
+
+def _opens_like_a_notice(head: str) -> bool:
+    lines = [line for line in head.split("\n") if line.strip()][:_OPENING_LINES]
+    return any(MTA_OPENING.match(line) for line in lines)
+
+
 def _pure_notice(head: str) -> bool:
     """Every sentence is a delivery report's: failure wording, boilerplate, fields, addresses."""
     said = False
     residual = 0
+    if "@" not in head:  # a bounce names the address that failed
+        return False
     for line in head.split("\n"):
         line = line.strip()
         if not line or ECHO_FIELD.match(line) or DSN_FIELD.match(line):
@@ -330,7 +360,8 @@ def _away(msg: Message, subject: str, head: str, automated: bool) -> NotALead | 
     answered = bool(_REPLY.match(subject) or is_forward_subject(subject)) and bool(
         AUTO_SUBJECT_WORDS.match(_strip_reply(strip_forward_prefixes(subject) or ""))
     )
-    named = AUTO_SUBJECT_WORDS.search(subject) is not None and not answered
+    # Named as a label ("…automātiskā atbilde: …", "… (Automatic Response)"), not mentioned.
+    named = _AUTO_LABEL.search(subject) is not None and not answered
     if automated or named or (threaded and AWAY_SUBJECT.match(subject)):
         return NotALead("auto_reply", f"absence notice: {subject[:80]!r}")
     return None
@@ -351,13 +382,12 @@ def _forwarded_machine_mail(body: Body, text: str) -> NotALead | None:
         forward = find_forward(text)
         if forward is None:
             return None
-        origin = Address(forward.email or "unknown@invalid", forward.name)
         note = forward.note
         verdict = None
-        if _DAEMON_WORD.search(forward.name or "") or DAEMON_NAME.match(forward.name or ""):
+        name = forward.name or ""
+        daemon = bool(forward.email) and is_daemon(Address(forward.email or "", None))
+        if daemon or _DAEMON_WORD.search(name) or DAEMON_NAME.match(name):
             verdict = NotALead("bounce", "forwarded from a mailer daemon")
-        elif forward.email and is_automated(origin):
-            verdict = NotALead("bounce", f"forwarded from {forward.email}")
         elif _dsn_shape(_notice_head(forward.body)):
             verdict = NotALead("bounce", "forwarded delivery report")
     if verdict is None or verdict.kind not in ("bounce", "auto_reply"):

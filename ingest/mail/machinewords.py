@@ -20,8 +20,13 @@ DAEMON_LOCAL = re.compile(
 )
 DAEMON_NAME = re.compile(
     r"^\W*(mail(er)?[- ]?daemon|postmaster|mail delivery (system|subsystem|service)|"
-    r"internet mail delivery|mail administrator|mail system|system administrator|"
-    r"delivery status notification|microsoft outlook)\b",
+    r"internet mail delivery)\b",
+    _I,
+)
+# Display names mail software uses, which a person's name field could also say.
+AUTOMATED_NAME = re.compile(
+    r"^\W*(mail administrator|mail system|system administrator|delivery status notification|"
+    r"microsoft outlook|mail delivery|auto[- ]?reply|autoresponder|no[- ]?reply)\b",
     _I,
 )
 # Words of an automated sender's local part (matched with its - _ . + as spaces, so
@@ -40,15 +45,15 @@ AUTOMATED_LOCAL = re.compile(
 # Subjects only a mail system writes, whatever follows them (anchored at the start).
 BOUNCE_SUBJECT_ALONE = re.compile(
     r"^\W*(delivery status notification|undelivered mail returned to sender|"
-    r"mail delivery failed|mail delivery (system|subsystem)|returned mail\s*:|failure notice|"
+    r"mail delivery failed|mail delivery (system|subsystem)|returned mail\s*:|failure notice\s*$|"
     r"non[- ]?delivery (report|notification)|delivery notification: delivery has failed|"
-    r"delivery (notification|report)\s*:\s*(delay|fail)|mail system error|"
+    r"delivery (notification|report)\s*:\s*(delay|fail)|mail system error - returned mail|"
     r"notification d.[ée]tat de (la )?(remise|distribution)|[ée]chec de (la )?(remise|distribution)|"
     r"notificaci[óo]n de estado de (la )?entrega|notifica sullo stato del recapito|"
     r"(benachrichtigung|status) zum (zustellungs|übermittlungs)status|"
     r"недоставленное сообщение|отчет о доставке|"
-    r"(メール)?(配信不能|配信エラー|配送エラー|送信エラー)|メールエラー通知|未配達|宛先不明|"
-    r"退信|系统退信|无法投递|無法投遞|投递失败|发送失败|전송 실패|배달 실패|반송)",
+    r"(メール)?(配信不能|配信エラー|配送エラー|送信エラー)|メールエラー通知|"
+    r"系统退信|退信通知)",
     _I,
 )
 # Words a bounce's subject is made of, but so is a customer's ("Undeliverable parcel"): alone
@@ -65,7 +70,8 @@ BOUNCE_SUBJECT_WORDS = re.compile(
     r"ei voitu toimittaa|kézbesíthetetlen|nedostavljiv|teslim edilemedi|iletilemedi|"
     r"недоставл|не доставлен|не может быть доставлен|не вдалося доставити|"
     r"αδύνατη η παράδοση|δεν παραδόθηκε|"
-    r"エラー通知|配信(不能|エラー|失敗)|送信(エラー|失敗)|退信|投递失败|発送失败|반송|전송 실패)",
+    r"エラー通知|配信(不能|エラー|失敗)|送信(エラー|失敗)|未配達|宛先不明|退信|无法投递|無法投遞|"
+    r"投递失败|发送失败|반송|전송 실패|배달 실패)",
     _I,
 )
 PREFIX_AFTER = re.compile(r"\s*[:：]")
@@ -117,17 +123,19 @@ BOUNCE_TEXT = re.compile(
     r"(could not|couldn.t|cannot|can.t|was not|wasn.t|has not been|have not been|"
     r"could not yet|has not yet been) (be )?(delivered|sent|forwarded)|"
     r"(could not|couldn.t|unable to|failed to|not able to) (be )?deliver|"
-    r"undeliverable|undelivered|delivery (to (the following|these|this) recipients?|of your message)?"
+    r"undeliverable (mail|message|e-?mail|address|recipient)|(mail|message|e-?mail) "
+    r"(is |was )?undeliverable|undelivered (mail|message|e-?mail)|"
+    r"delivery (to (the following|these|this) recipients?|of your message)?"
     r"\s*(has )?(failed|failure|was unsuccessful|has been delayed|is delayed)|"
     r"delivery status notification|permanent (fatal )?(error|failure)|"
     r"(the following|these) (address(\(?es\)?)?|recipients?) (had|failed|could not)|"
-    r"(user|recipient|mailbox|address|account|destination)( name| address)? "
+    r"(user|recipient|mailbox|e-?mail (address|account)|addressee)( name)? "
     r"(is )?(unknown|not found|unavailable|does not exist|doesn.t exist|disabled|inactive|"
     r"full|over quota|not listed|rejected|invalid|suspended|deactivated)|"
     r"no such (user|recipient|mailbox|address|account|domain|person)|unknown (user|recipient)|"
     r"(recipient|relay)( address)? (rejected|denied|refused)|relaying denied|"
     r"(mailbox|mail box|inbox|quota) (is )?(full|exceeded|over)|"
-    r"returning message to sender|returned to sender|message (was )?returned|"
+    r"returning message to sender|(mail|message|e-?mail) (was )?returned|"
     r"transcript of (the )?session|host (unknown|not found)|domain (not found|does not exist)|"
     r"delivery (attempts? )?will (continue|be retried)|will (continue to try|retry)|"
     r"(was|has been|is) (rejected|blocked|refused|quarantined) by|"
@@ -136,10 +144,11 @@ BOUNCE_TEXT = re.compile(
     r"n.a (pas )?pu [êe]tre (remis|d[ée]livr|distribu|livr|achemin|transmis)|non remis|"
     r"non distribu|[ée]chec de (la )?(remise|distribution|livraison du message)|"
     r"impossible de (remettre|distribuer|d[ée]livrer) (le|votre) message|"
-    r"(destinataire|adresse) (inconnue?|introuvable|inexistante?)|bo[iî]te (aux lettres )?pleine|"
+    r"adresse (e-?mail|[ée]lectronique|de messagerie) (inconnue|introuvable|inexistante)|"
+    r"bo[iî]te (aux lettres |mail )?(est )?pleine|"
     # German
     r"konnte (nicht|leider nicht) (zugestellt|übermittelt|ausgeliefert)|unzustellbar|"
-    r"nicht zustellbar|zustellung (ist )?fehlgeschlagen|(empfänger|adresse) (ist )?unbekannt|"
+    r"nicht zustellbar|zustellung (ist )?fehlgeschlagen|(empfänger|e-?mail-adresse) (ist )?unbekannt|"
     r"postfach (ist )?voll|fehler bei der zustellung|"
     # Spanish, Portuguese, Italian
     r"no (se )?(ha )?(pudo|puede|podido) (ser )?entreg|no (se )?ha (sido|podido) entreg|"
@@ -182,6 +191,50 @@ BOILERPLATE = re.compile(
     r"nicht (auf diese (e-?mail|nachricht) )?antworten|"
     r"返信(いただけません|しないで)|自動(送信|配信|返信)|本メールは|このメールは|"
     r"请勿回复|請勿回覆|自动发送|회신하지)",
+    _I,
+)
+# How mail software opens a delivery notice, read at the start of one of its first lines: the
+# impersonal "your message" / "the following addresses" of a server, never a person's "my mail".
+MTA_OPENING = re.compile(
+    r"^\W*(unfortunately,? |sorry,? |hello,? )?("
+    r"this (message|e-?mail|mail) was (created|generated|sent) automatically by (the )?mail|"
+    r"this is an? (automated|automatic|automatically generated) (message|notification|report) "
+    r"(created|generated|sent) by (the )?mail|"
+    r"this is an automatically generated delivery status notification|"
+    r"this is the (mail|e-?mail) (system|server|delivery|transport)|"
+    r"this is the (qmail-send|postfix|exim|sendmail) program|hi\. this is the qmail|"
+    r"(the )?transcript of (the )?session follows|the original message was received at|"
+    r"i.m sorry to have to inform you that your message|i.m afraid i wasn.t able to deliver|"
+    r"your message did not reach some or all|delivery has failed to these recipients|"
+    r"delivery to the following recipients? (failed|has been delayed|was delayed)|"
+    r"an error was detected while processing the enclosed message|"
+    r"we had trouble delivering your message|"
+    r"((an? |the |your )?(message|mail|e-?mail)( that| which)?"
+    r"( you( have)? (sent|attempted to send|tried to send))?( to [^\n]{0,80}?)? "
+    r"(was|is|has been|could not be|couldn.t be|was not|has not (yet )?been|cannot be) "
+    r"(not )?(undeliverable|delivered|deliverable)"
+    r"( to (the following|one or more|all|some|any)|\s*[.:]\s*$))|"
+    r"(unable|failed|could not|couldn.t|cannot) (to )?deliver (the |your |this )?"
+    r"(message|mail|e-?mail)s? to|(message|mail) not delivered to the following|"
+    r"delivery of (your )?(e-?mail|message|mail) to (this|the following) (address|recipient)|"
+    r"это письмо создано автоматически|ваше письмо не (может быть|было) доставлено|"
+    r"diese nachricht wurde automatisch (erstellt|erzeugt|generiert)|"
+    r"dies ist eine automatisch (erstellte|generierte) (nachricht|benachrichtigung)|"
+    r"ihre nachricht (konnte|wurde) nicht|"
+    r"ce message a [ée]t[ée] (cr[ée]{2}|g[ée]n[ée]r[ée]) automatiquement|votre message n.a pas pu|"
+    r"este mensaje (ha sido|fue) (creado|generado) autom[áa]ticamente|su mensaje no (pudo|ha podido)|"
+    r"questo messaggio [èe] stato (creato|generato) automaticamente|il (suo|tuo) messaggio non|"
+    r"esta mensagem foi (criada|gerada) automaticamente|sua mensagem n[ãa]o (p[ôo]de|foi)|"
+    r"このメールは(自動|送信専用|システム)|本メールは(自動|送信専用|システム)|"
+    r"(此|本)(邮件|郵件)(是|为|為)?(系统|系統)自动|这是一封(系统|系統)|이 메일은 (자동|발신 전용))",
+    _I,
+)
+# A person speaking for themselves: mail software says "your message" (and "we will retry"), a
+# person "my mail" and "can you". Outside a notice's template sentences, these mark a person.
+PERSON_MARKER = re.compile(
+    r"(\b(i|i.m|i.ve|i.d|i.ll|my|me|can you|could you|would you|"
+    r"ich|mein(e[nmrs]?)?|je|j.ai|moi|mon|yo|eu|meu|minha|ik|mijn|jag|mitt|"
+    r"я|мой|моё|моя|меня)\b|私は|私の|我的|我们|저는|제가)",
     _I,
 )
 # Fields of a report or an SMTP transcript, as they appear inside a notice's text.
@@ -246,6 +299,6 @@ CHALLENGE_TEXT = re.compile(
 # Complaints a mailbox provider sends about mail it received (feedback loops outside ARF).
 COMPLAINT_SUBJECT = re.compile(
     r"(complaint about message|abuse report|spam report|feedback[- ]loop|feedback report|"
-    r"reported as (spam|junk|abuse)|email feedback report|scomp|\bfbl\b)",
+    r"reported as (spam|junk|abuse)|email feedback report|\bfbl\b)",
     _I,
 )
