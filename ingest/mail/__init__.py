@@ -22,7 +22,7 @@ from ingest.mail.addresses import (
     parse_single,
 )
 from ingest.mail.body import TEXT_LIMIT, Body, extract_body, message_text
-from ingest.mail.classify import classify, is_daemon, machine_text
+from ingest.mail.classify import classify, is_daemon
 from ingest.mail.companies import company_from_domain, country_from_domain
 from ingest.mail.formmail_reader import read_form_notification
 from ingest.mail.forwards import (
@@ -34,6 +34,7 @@ from ingest.mail.forwards import (
     strip_forward_prefixes,
 )
 from ingest.mail.headers import SUBJECT_LIMIT, first, header_values, message_id, occurred_at
+from ingest.mail.notices import machine_text
 from ingest.mail.quotes import strip_quotes
 from ingest.mail.receipts import read_receipt
 from ingest.mail.signature import read_signature, split_signature

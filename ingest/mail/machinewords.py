@@ -11,6 +11,18 @@ from __future__ import annotations
 import re
 
 _I = re.IGNORECASE
+# Scripts written without spaces between words: a phrase may start anywhere in them.
+_UNSPACED = "\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af"
+
+
+def _lowered(pattern: str) -> re.Pattern[str]:
+    """A vocabulary searched in lower-cased text, tried only where a word starts.
+
+    Python's re tries every alternative at every position; starting only at word starts (or
+    anywhere in CJK text) and without IGNORECASE is about ten times faster on a long body.
+    """
+    return re.compile(rf"(?:(?<!\w)|(?=[{_UNSPACED}]))(?:{pattern})")
+
 
 # Senders that are mail software by name (RFC 5321 4.5.1 postmaster, the MTA's MAILER-DAEMON).
 DAEMON_LOCAL = re.compile(
@@ -117,8 +129,8 @@ AWAY_SUBJECT = re.compile(
     _I,
 )
 
-# Sentences of a delivery report (RFC 3464's human-readable part), per language.
-BOUNCE_TEXT = re.compile(
+# Sentences of a delivery report (RFC 3464's human-readable part), per language (lower case).
+BOUNCE_TEXT = _lowered(
     r"((message|mail|e-?mail|letter)s?( that)?( you sent)?( to [^.]{0,80}?)? "
     r"(could not|couldn.t|cannot|can.t|was not|wasn.t|has not been|have not been|"
     r"could not yet|has not yet been) (be )?(delivered|sent|forwarded)|"
@@ -177,10 +189,9 @@ BOUNCE_TEXT = re.compile(
     r"无法投递|無法投遞|投递失败|发送失败|無法傳送|无法送达|無法送達|收件人不存在|邮箱已满|"
     r"전달되지 않았|전달할 수 없|배달(되지 않았| 실패)|전송(에)? 실패|"
     r"تعذر (تسليم|توصيل)|لم يتم (تسليم|توصيل)|לא ניתן למסור|לא נמסרה)",
-    _I,
 )
 # Sentences mail software adds around a report, which say nothing a person would.
-BOILERPLATE = re.compile(
+BOILERPLATE = _lowered(
     r"(this is (an? )?(automatically generated|automated|automatic) (message|notification|reply|e-?mail)|"
     r"this is the mail system at|this message was (created|generated) automatically|"
     r"(please )?do not (reply|respond) (to )?(this|the) (e-?mail|message|notification)|"
@@ -191,7 +202,6 @@ BOILERPLATE = re.compile(
     r"nicht (auf diese (e-?mail|nachricht) )?antworten|"
     r"返信(いただけません|しないで)|自動(送信|配信|返信)|本メールは|このメールは|"
     r"请勿回复|請勿回覆|自动发送|회신하지)",
-    _I,
 )
 # How mail software opens a delivery notice, read at the start of one of its first lines: the
 # impersonal "your message" / "the following addresses" of a server, never a person's "my mail".
@@ -266,7 +276,7 @@ ORIGINAL_DIVIDER = re.compile(
 )
 
 # What an answering machine writes when it says its person is away.
-AWAY_TEXT = re.compile(
+AWAY_TEXT = _lowered(
     r"((i am|i.m|i will be|i.ll be|i have been) (currently |now )?(out of (the )?office|away|"
     r"on (annual |parental |maternity |paternity |sick |business )?(leave|vacation|holiday)|"
     r"travel+ing|out of town|absent)|(limited|no|intermittent|restricted) access to (my )?e-?mail|"
@@ -282,10 +292,9 @@ AWAY_TEXT = re.compile(
     r"jestem (na urlopie|poza biurem|nieobecn)|w pilnych sprawach|"
     r"я (в отпуске|нахожусь в отпуске|отсутствую|вне офиса)|по срочным вопросам|"
     r"不在にしております|不在のため|休暇を(いただいて|取って)|我正在休假|不在办公室|부재중)",
-    _I,
 )
 # Challenge-response filters asking a stranger to prove they are a person.
-CHALLENGE_TEXT = re.compile(
+CHALLENGE_TEXT = _lowered(
     r"(add(ed)? (yourself |your (e-?mail )?address )?to (the |my |our |the recipient.s )?"
     r"(allowed|approved|safe|white|guest|trusted) ?(list|senders)|"
     r"(verify|confirm) (that )?you are (a )?(human|real person|not a (robot|spammer|machine))|"
@@ -294,7 +303,6 @@ CHALLENGE_TEXT = re.compile(
     r"quarantined)|(click|visit|follow) (on )?the (following |below )?link( below)? to "
     r"(verify|confirm|be added|have your)|sender verification|protected by \w+|"
     r"(spam|junk)[- ](filter|blocker|protection) (requires|asks)|this account is protected)",
-    _I,
 )
 # Complaints a mailbox provider sends about mail it received (feedback loops outside ARF).
 COMPLAINT_SUBJECT = re.compile(
