@@ -93,7 +93,7 @@ def is_automated(address: Address) -> bool:
         DAEMON_LOCAL.match(address.local)
         or AUTOMATED_LOCAL.search(_SEPARATORS.sub(" ", address.local))
         or DAEMON_NAME.match(name)
-        or AUTOMATED_NAME.match(name)
+        or AUTOMATED_NAME.search(name)
     )
 
 

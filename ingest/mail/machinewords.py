@@ -38,7 +38,8 @@ DAEMON_NAME = re.compile(
 # Display names mail software uses, which a person's name field could also say.
 AUTOMATED_NAME = re.compile(
     r"^\W*(mail administrator|mail system|system administrator|delivery status notification|"
-    r"microsoft outlook|mail delivery|auto[- ]?reply|autoresponder|no[- ]?reply)\b",
+    r"microsoft outlook|mail delivery|auto[- ]?reply|autoresponder|no[- ]?reply)\b|"
+    r"\b(ndr|mailer[- ]?daemon|postmaster|mail delivery (system|subsystem))\b",
     _I,
 )
 # Words of an automated sender's local part (matched with its - _ . + as spaces, so
@@ -303,6 +304,21 @@ CHALLENGE_TEXT = _lowered(
     r"quarantined)|(click|visit|follow) (on )?the (following |below )?link( below)? to "
     r"(verify|confirm|be added|have your)|sender verification|protected by \w+|"
     r"(spam|junk)[- ](filter|blocker|protection) (requires|asks)|this account is protected)",
+)
+# What a list server writes back about a post (lower case).
+LIST_NOTICE = _lowered(
+    r"((you are|you.re) not (a )?(member|subscriber|subscribed)|not a member of (this|the)|"
+    r"only (members|subscribers) (can|may) post|you (do not|don.t) have permission to post|"
+    r"(your )?(message|post(ing)?) to [^\n]{0,80}?(awaits|is awaiting|requires|has been held|"
+    r"was held|is being held|needs)( for)? (moderat|approval)|held for moderat|"
+    r"(duplicated|duplicate) message-id|mail loop detected|"
+    r"sie sind (kein|nicht) (mitglied|abonnent)|vous n.[êe]tes pas (membre|abonn)|"
+    r"no (es|eres|est[áa]s) (miembro|suscrit)|non sei (iscritt|membro))"
+)
+# Local parts of list software's own addresses (fml's -admin and -ctl, Mailman's -owner…).
+LIST_LOCAL = re.compile(
+    r"(-(admin|ctl|owner|request|bounces?)|^owner-|^(listserv|majordomo|mailman|sympa|ezmlm|fml))",
+    _I,
 )
 # Complaints a mailbox provider sends about mail it received (feedback loops outside ARF).
 COMPLAINT_SUBJECT = re.compile(

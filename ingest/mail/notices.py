@@ -33,6 +33,8 @@ from ingest.mail.machinewords import (
     COMPLAINT_SUBJECT,
     DSN_FIELD,
     ECHO_FIELD,
+    LIST_LOCAL,
+    LIST_NOTICE,
     MTA_OPENING,
     ORIGINAL_DIVIDER,
     PERSON_MARKER,
@@ -61,7 +63,7 @@ _TEXT_SCANNED = 8000  # a notice says what it is near the top; the rest is the r
 _NOTICE_LINES = 80
 _OPENING_LINES = 3  # a notice may open with "Message from yahoo.com." or a row of stars
 _RESIDUAL_LETTERS = 25  # about four words of a person's own: more, and a person wrote it
-_NOTE_LETTERS = 40  # "FYI, see below": a forward with no request of its own
+_NOTE_LETTERS = 25  # "FYI, see below": a forward with no request of its own
 _SHORT_TEXT = 1500
 
 
@@ -86,6 +88,9 @@ def machine_text(msg: Message, sender: Address, subject: str | None, body: Body)
     returned = bool(body.attached) or ORIGINAL_DIVIDER.search(text) is not None
     if (automated or subject_says or returned or notice.dsn) and notice.pure:
         return NotALead("bounce", "a delivery-failure notice and nothing of a person's")
+    listish = automated or LIST_LOCAL.search(sender.local) is not None
+    if listish and LIST_NOTICE.search(notice.low) and not notice.person:
+        return NotALead("bulk", f"a mailing-list server's notice from {sender.email}")
     if COMPLAINT_SUBJECT.search(subject) and (
         (body.attached and _letters(text) <= _NOTE_LETTERS) or _IP_LITERAL.search(subject)
     ):
