@@ -1,22 +1,27 @@
 """Parsing benchmark: how much of real mail the reader gets right, beside the best library, and how fast.
 
     .venv/bin/pip install -e '.[bench]'        # the libraries measured beside ours
-    .venv/bin/python bench/parsing.py [--category NAME] [--rounds 5]
+    .venv/bin/python bench/parsing.py [--category NAME] [--rounds 5] [--reference REV]
 
 For each category of tests/data/parsing/ (forwards, replies, signatures, machine mail) it prints the
 fraction right per client/language group and overall, for our reader and for the library named in
 the category module (tests/corpora/), and the harmful misses (a wrong or machine-made lead). Then
 the whole reader's speed: read_email over every corpus message, as messages per second and as a
 ratio to the standard library's own parse of the same bytes (email.message_from_bytes with the
-default policy and get_body), measured in alternating rounds of the same run.
+default policy and get_body), measured in alternating rounds of the same run. With
+`--reference REV` (e.g. the commit before a change), the reader of that commit (a temporary git
+worktree) reads the same messages in the same rounds, each reader in a process of its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import email
+import pickle
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from email.policy import default
@@ -92,10 +97,68 @@ def speed(raws: list[bytes], rounds: int) -> None:
     print(f"ratio         {mine / ref:8.2f} (read_email / stdlib)")
 
 
+_TIMER = """
+import pickle, sys, time
+from datetime import UTC, datetime
+sys.path.insert(0, sys.argv[1])
+from ingest.mail import read_email
+raws = pickle.load(open(sys.argv[2], "rb"))
+for raw in raws[:20]:  # warm-up: imports, regex compilation
+    try:
+        read_email(raw, internal_domains=frozenset({"rep.example"}), received_at=datetime.now(UTC))
+    except Exception:
+        pass
+start = time.process_time()
+for raw in raws:
+    try:
+        read_email(raw, internal_domains=frozenset({"rep.example"}), received_at=datetime.now(UTC))
+    except Exception:
+        pass
+print(len(raws) / (time.process_time() - start))
+"""
+
+
+def against(raws: list[bytes], rev: str, rounds: int) -> None:
+    """Our reader and the one of `rev`, each in its own process, alternating: CPU-time rates."""
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "reference"
+        subprocess.run(
+            ["git", "-C", str(root), "worktree", "add", "--detach", str(tree), rev],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            data = Path(tmp) / "raws.pickle"
+            data.write_bytes(pickle.dumps(raws))
+            rates: dict[str, list[float]] = {"this tree": [], rev: []}
+            for _ in range(rounds):
+                for label, where in (("this tree", root), (rev, tree)):
+                    out = subprocess.run(
+                        [sys.executable, "-c", _TIMER, str(where), str(data)],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    )
+                    rates[label].append(float(out.stdout.strip().splitlines()[-1]))
+        finally:
+            subprocess.run(
+                ["git", "-C", str(root), "worktree", "remove", "--force", str(tree)],
+                check=False,
+                capture_output=True,
+            )
+    mine, ref = (statistics.median(rates[k]) for k in ("this tree", rev))
+    print(f"\n## against {rev}: {len(raws)} messages, median of {rounds} rounds (CPU time)")
+    print(f"this tree     {mine:8.0f} msg/s")
+    print(f"{rev:<13} {ref:8.0f} msg/s")
+    print(f"ratio         {mine / ref:8.2f} (this tree / {rev})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--category", help="only this category")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--reference", metavar="REV", help="time the reader of this commit too")
     args = parser.parse_args()
     raws: list[bytes] = []
     for module in categories():
@@ -104,6 +167,8 @@ def main() -> None:
         raws.extend(case.raw for case in report(module))
     if raws:
         speed(raws, args.rounds)
+        if args.reference:
+            against(raws, args.reference, args.rounds)
 
 
 if __name__ == "__main__":

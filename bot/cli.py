@@ -10,28 +10,31 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from email import message_from_bytes
-from email.parser import BytesHeaderParser
 from email.policy import compat32
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from bot import doctor, privacy, review
 from bot.cli_scoring import add_import_parser, add_train_parser
-from bot.config import Settings
+from bot.config import env_file, explain, load_settings, unknown_variables
 from bot.jobs.rescore import rescore_all
 from bot.runtime import Runtime, build_runtime
 from ingest.facts import activity_facts, lead_facts
-from ingest.mail.addresses import normalise
 from ingest.mail.body import message_text
-from ingest.mail.headers import first
 from ingest.mail.text import clean_line
 from scoring import explain_json, explain_text
 from storage import outbox
 from storage import raw as raw_store
+from storage.db import Store
 from storage.errors import (
-    AddressError,
     ConfigError,
     InputRejected,
     LeadBotError,
@@ -39,8 +42,8 @@ from storage.errors import (
     StoreUnavailable,
 )
 from storage.leads import activities_of, get_lead, list_leads, notes_of, search_leads
-from storage.migrate import upgrade
-from storage.models import Lead, LeadStatus, OutboxMessage, RawInput, RawStatus, utcnow
+from storage.migrate import current, history, pending, upgrade
+from storage.models import Lead, LeadStatus, OutboxMessage, RawStatus, utcnow
 from storage.public import lead_detail, lead_public
 from storage.scores import engagement_activities
 
@@ -52,6 +55,7 @@ EX_CONFIG = 78
 EX_TEMPFAIL = 75
 EX_OSERR = 71
 EX_NOTFOUND = 1
+EX_PIPE = 141  # what a shell reports for a command ended by SIGPIPE
 
 Command = Callable[[argparse.Namespace, Runtime], int]
 
@@ -84,6 +88,9 @@ def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
                 http_port=s.http_port if args.http_port is None else args.http_port,
             )
         )
+    except ConfigError as e:  # a TLS certificate or key that cannot be loaded
+        print(f"leadbot: configuration error: {e}", file=sys.stderr)
+        return EX_CONFIG
     except OSError as e:  # a port already taken, an address we cannot bind
         print(f"leadbot serve: cannot listen: {e.strerror or e}", file=sys.stderr)
         return EX_OSERR
@@ -152,7 +159,15 @@ def cmd_leads_list(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_leads_show(args: argparse.Namespace, rt: Runtime) -> int:
     with rt.store.session() as session:
-        lead = get_lead(session, email=args.email)
+        try:
+            lead = get_lead(session, email=args.email)
+        except LeadNotFound:
+            if "@" in args.email:
+                raise
+            raise LeadNotFound(
+                f"no lead with the address {args.email!r}: `leadbot leads search {args.email}`"
+                " finds names, companies and domains"
+            ) from None
         assert lead.id is not None
         detail = lead_detail(lead, activities_of(session, lead.id), notes_of(session, lead.id))
     if args.json:
@@ -254,26 +269,10 @@ def _terminal(text: str) -> str:
     )
 
 
-def _review_row(raw: RawInput, head: bytes) -> dict[str, Any]:
-    headers = BytesHeaderParser(policy=compat32).parsebytes(head, headersonly=True)
-    subject = first(headers, "subject") if raw.kind == "email" else None
-    sender = first(headers, "from") if raw.kind == "email" else None
-    return {
-        "id": raw.id,
-        "status": raw.status,
-        "kind": raw.kind,
-        "channel": raw.channel,
-        "received_at": raw.received_at,
-        "from": sender,
-        "subject": subject,
-        "reason": clean_line(raw.reason, limit=500),
-    }
-
-
 def cmd_review_list(args: argparse.Namespace, rt: Runtime) -> int:
     with rt.store.session() as session:
         kept = raw_store.needing_review(session, limit=args.limit)
-        rows = [_review_row(raw, head) for raw, head in kept]
+        rows = [review.describe(raw, head).row() for raw, head in kept]
     if args.json:
         _print_json(rows)
         return EX_OK
@@ -288,7 +287,7 @@ def cmd_review_list(args: argparse.Namespace, rt: Runtime) -> int:
 def cmd_review_show(args: argparse.Namespace, rt: Runtime) -> int:
     with rt.store.session() as session:
         raw = raw_store.raw_for_review(session, args.id)
-        row = _review_row(raw, raw.content[: raw_store.HEAD_BYTES])
+        row = review.describe(raw, raw.content[: raw_store.HEAD_BYTES]).row()
         if raw.kind == "email":
             msg = message_from_bytes(raw.content, policy=compat32)
             text = message_text(msg, max_parts=rt.settings.max_mime_parts)
@@ -306,16 +305,11 @@ def cmd_review_show(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_review_resolve(args: argparse.Namespace, rt: Runtime) -> int:
-    try:
-        email = normalise(args.email)
-    except AddressError as e:
-        raise InputRejected(str(e)) from None
-    name = clean_line(args.name, limit=200)
+    outcome = review.resolve(
+        rt.store, rt.pipeline, args.id, email=args.email, name=args.name, by="cli"
+    )
     with rt.store.session() as session:
-        raw_store.resolve_review(session, args.id, email=email, name=name, by="cli")
-    outcome = rt.pipeline.process(args.id)
-    if outcome.lead_id is None:
-        raise InputRejected(f"input {args.id} is {outcome.status.value}: {outcome.reason}")
+        email = get_lead(session, lead_id=outcome.lead_id or 0).email
     print(
         f"input {args.id} -> lead #{outcome.lead_id} <{email}> ({outcome.status.value})"
         + (", announced" if outcome.announced else "")
@@ -333,9 +327,54 @@ def cmd_review_dismiss(args: argparse.Namespace, rt: Runtime) -> int:
     return EX_OK
 
 
+def cmd_forget(args: argparse.Namespace, rt: Runtime) -> int:
+    reason = clean_line(args.reason, limit=500) or "data protection request"
+    done = privacy.forget(
+        rt.store, args.email, reason=reason, by="cli", suppress=rt.settings.forget_suppress
+    )
+    print(
+        f"lead #{done.lead_id} forgotten: {done.activities} activities scrubbed, {done.notes}"
+        f" notes and {done.raw_inputs} raw inputs deleted, {done.slack_messages} Slack messages"
+        " to redact" + (", address suppressed" if done.suppressed else "")
+    )
+    return EX_OK
+
+
+def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
+    _print_json(privacy.export(rt.store, args.email))
+    return EX_OK
+
+
+def cmd_prune(args: argparse.Namespace, rt: Runtime) -> int:
+    days = rt.settings.raw_retention_days if args.days is None else args.days
+    if days <= 0:
+        print("retention is off (LEADBOT_RAW_RETENTION_DAYS=0): nothing pruned")
+        return EX_OK
+    stripped, emptied = privacy.prune(rt.store, days=days)
+    print(
+        f"raw inputs older than {days:g} days emptied: {emptied};"
+        f" older than {days / 2:g} days without attachments now: {stripped}"
+    )
+    return EX_OK
+
+
 def cmd_db_upgrade(args: argparse.Namespace, rt: Runtime) -> int:
     upgrade(rt.store)
     print("database is up to date")
+    return EX_OK
+
+
+def cmd_db_current(args: argparse.Namespace, rt: Runtime) -> int:
+    left = pending(rt.store)
+    for revision in current(rt.store):
+        print(revision)
+    print("up to date" if not left else f"{len(left)} head(s) not reached: {', '.join(left)}")
+    return EX_OK
+
+
+def cmd_db_history(args: argparse.Namespace, rt: Runtime) -> int:
+    for line in history(rt.store):
+        print(line)
     return EX_OK
 
 
@@ -367,6 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="leadbot", description="Inquiries in, scored leads out, hot ones in Slack."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    parser.add_argument(
+        "--env-file",
+        metavar="PATH",
+        help="read settings from this file (default: $LEADBOT_ENV_FILE, else ./.env)",
+    )
+    parser.add_argument("--version", action="version", version=f"leadbot {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run SMTP, HTTP, the outbox dispatcher and the scheduler")
@@ -414,7 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_import_parser(sub)
 
     p = sub.add_parser("rescore", help="recompute every lead's score (decay, changed rules)")
-    p.add_argument("--batch", type=int, default=10_000)
+    p.add_argument(
+        "--batch", type=_positive, default=10_000, help="leads per transaction (default 10000)"
+    )
     p.add_argument("--full", action="store_true", help="compare stored reasons of every lead too")
     p.set_defaults(func=cmd_rescore)
 
@@ -457,10 +504,128 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = db.add_parser("upgrade", help="apply Alembic migrations")
     p.set_defaults(func=cmd_db_upgrade)
+    p = db.add_parser("current", help="the revisions the database is at, and what is left")
+    p.set_defaults(func=cmd_db_current)
+    p = db.add_parser("history", help="every migration, newest first")
+    p.set_defaults(func=cmd_db_history)
+
+    p = sub.add_parser(
+        "forget", help="erase a person everywhere (Slack too); an anonymous tombstone stays"
+    )
+    p.add_argument("email")
+    p.add_argument("--reason", default="", help="why (kept in the tombstone's activity)")
+    p.set_defaults(func=cmd_forget)
+    p = sub.add_parser("export", help="everything held about a person, as JSON")
+    p.add_argument("email")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("prune", help="apply the raw-input retention now (serve does it too)")
+    p.add_argument("--days", type=float, help="default: LEADBOT_RAW_RETENTION_DAYS")
+    p.set_defaults(func=cmd_prune)
+
+    p = sub.add_parser(
+        "doctor",
+        help="check the configuration, database, Slack, files and ports; exit 78 on a problem",
+    )
+    p.add_argument(
+        "--no-ports", action="store_true", help="skip the port checks (serve is running)"
+    )
+    p.set_defaults(func=cmd_doctor)
     return parser
 
 
+def _version() -> str:
+    try:
+        return metadata.version("leadbot")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Runs before (and without) a runtime: a broken setting is what it is there to report."""
+    try:
+        env = env_file(args.env_file)
+        settings = load_settings(env=env)
+    except ValidationError as e:
+        print(doctor.Check("settings", doctor.FAIL, explain(e)).line())
+        return EX_CONFIG
+    except ConfigError as e:
+        print(doctor.Check("settings", doctor.FAIL, str(e)).line())
+        return EX_CONFIG
+    from slack_sdk import WebClient  # only when Slack is configured: the CLI starts without it
+
+    client = None
+    if settings.slack_enabled and settings.slack_bot_token is not None:
+        client = WebClient(
+            token=settings.slack_bot_token.get_secret_value(),
+            base_url=settings.slack_api_url,
+            timeout=10,
+        )
+    store = Store(settings.database_url)
+    try:
+        checks = doctor.run(
+            settings,
+            store=store,
+            slack=client,
+            unknown=unknown_variables(),
+            ports=not args.no_ports,
+        )
+    finally:
+        store.dispose()
+    for check in checks:
+        print(_terminal(check.line()))
+    failures = sum(c.level == doctor.FAIL for c in checks)
+    warnings = sum(c.level == doctor.WARN for c in checks)
+    print(f"{failures} problem(s), {warnings} warning(s)")
+    return EX_CONFIG if failures else EX_OK
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _missing_sqlite(url: str) -> Path | None:
+    """The file of a SQLite URL when it does not exist (a command run from the wrong folder would
+    otherwise create an empty database and report "no leads")."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or ":memory:" in url:
+        return None
+    path = Path(url[len(prefix) :].split("?", 1)[0])
+    return None if path.exists() else path.resolve()
+
+
+# Commands that only read: run where there is no database, they say so instead of making one.
+READS_ONLY = frozenset(
+    {
+        cmd_leads_list,
+        cmd_leads_show,
+        cmd_leads_search,
+        cmd_score_explain,
+        cmd_review_list,
+        cmd_review_show,
+        cmd_outbox_list,
+        cmd_db_current,
+        cmd_db_history,
+        cmd_export,
+    }
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; `| head` closing the pipe early is not an error worth a traceback."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout again at exit
+        return EX_PIPE
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -471,16 +636,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.func is cmd_doctor:
+        return cmd_doctor(args)
     try:
-        runtime = build_runtime(Settings())
+        settings = load_settings(env=env_file(args.env_file))
+        if args.func in READS_ONLY and (missing := _missing_sqlite(settings.database_url)):
+            print(
+                f"leadbot: no database at {missing}: set LEADBOT_DATABASE_URL, or --env-file",
+                file=sys.stderr,
+            )
+            return EX_CONFIG
+        runtime = build_runtime(settings)
     except ConfigError as e:
         print(f"leadbot: configuration error: {e}", file=sys.stderr)
         return EX_CONFIG
-    except ValueError as e:  # pydantic's ValidationError names the setting and the problem
-        print(f"leadbot: configuration error: {e}", file=sys.stderr)
+    except ValidationError as e:  # named by the variables a person sets, not pydantic's fields
+        print(f"leadbot: configuration error: {explain(e)}", file=sys.stderr)
         return EX_CONFIG
     try:
-        if args.func not in (cmd_serve, cmd_db_upgrade):
+        if args.func not in (cmd_serve, cmd_db_upgrade, cmd_db_current, cmd_db_history):
             upgrade(runtime.store)  # idempotent: a fresh database just works, as with `serve`
         code: int = args.func(args, runtime)
         return code

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from ingest.listen import parse_networks
+from storage.errors import ConfigError
 
 DomainList = Annotated[frozenset[str], NoDecode]
 IdList = Annotated[frozenset[str], NoDecode]  # Slack IDs: case kept
+NetworkList = Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode]
+# What a greeting may name: a host name or an address literal; never spaces or line breaks.
+HOSTNAME = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\]|\[IPv6:[0-9A-Fa-f:.]+\]"
+)
 
 
 def _split(value: object) -> object:
@@ -38,6 +56,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     smtp_port: int = 2525
     http_port: int = 8000
+    # SMTP and LMTP for the internet (docs/operations.md#smtp-on-the-internet).
+    lmtp_port: int | None = Field(default=None, ge=0, le=65535)  # None: no LMTP listener
+    smtp_hostname: str | None = None  # greeting and EHLO name; default socket.getfqdn()
+    smtp_tls_cert: Path | None = None  # PEM chain; STARTTLS is offered when set
+    smtp_tls_key: Path | None = None  # its key (default: in the certificate's file)
+    smtp_require_tls: bool = False  # MAIL before STARTTLS gets 530 5.7.0
+    smtp_allowed_clients: NetworkList = ()  # empty: anyone who reaches the port
+    smtp_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    smtp_max_connections_per_ip: int = Field(default=20, ge=1)  # IPv6: per /64
+    smtp_max_sessions: int = Field(default=200, ge=1)  # SMTP and LMTP together
     inbox_domains: DomainList = frozenset({"localhost"})
     internal_domains: DomainList = frozenset()
     max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
@@ -85,6 +113,10 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("LEADBOT_FORMS", "LEADBOT_FORMS_FILE")
     )
     forms_strict: bool = False  # true: form keys missing from the forms file get 404
+    # Privacy (docs/privacy.md): raw inputs of processed mail kept this long (0: forever);
+    # attachments go at half of it. A forgotten person's address kept as a keyed hash.
+    raw_retention_days: float = Field(default=90.0, ge=0)
+    forget_suppress: bool = False
 
     @field_validator("inbox_domains", "internal_domains", mode="before")
     @classmethod
@@ -96,6 +128,29 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("smtp_allowed_clients", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        value = _split(value)
+        if isinstance(value, list | tuple | set | frozenset):
+            return parse_networks(str(v) for v in value)
+        return value
+
+    @field_validator("smtp_hostname")
+    @classmethod
+    def _hostname(cls, value: str | None) -> str | None:
+        if value is not None and not HOSTNAME.fullmatch(value):
+            raise ValueError("a host name (letters, digits, dots, hyphens) or an address literal")
+        return value
+
+    @model_validator(mode="after")
+    def _tls(self) -> Self:
+        if self.smtp_tls_cert is None and self.smtp_tls_key is not None:
+            raise ValueError("LEADBOT_SMTP_TLS_KEY needs LEADBOT_SMTP_TLS_CERT")
+        if self.smtp_require_tls and self.smtp_tls_cert is None:
+            raise ValueError("LEADBOT_SMTP_REQUIRE_TLS needs LEADBOT_SMTP_TLS_CERT")
+        return self
+
     @field_validator("slack_allowed_users", "slack_managers", mode="before")
     @classmethod
     def _ids(cls, value: object) -> object:
@@ -106,5 +161,82 @@ class Settings(BaseSettings):
         return self.slack_bot_token is not None and bool(self.slack_bot_token.get_secret_value())
 
 
-def load_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)  # type: ignore[arg-type]
+def env_file(explicit: str | Path | None = None) -> Path | None:
+    """The env file settings come from: `--env-file`, else `LEADBOT_ENV_FILE`, else `.env` in the
+    current folder when there is one. A named file that does not exist is a configuration error
+    (a mail server's pipe must not silently run on defaults)."""
+    chosen = explicit or os.environ.get("LEADBOT_ENV_FILE")
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_file():
+            what = "--env-file" if explicit else "LEADBOT_ENV_FILE"
+            raise ConfigError(f"{what}: {path} is not a readable file")
+        return path
+    dotenv = Path(".env")
+    return dotenv if dotenv.is_file() else None
+
+
+def load_settings(*, env: Path | None = None, **overrides: object) -> Settings:
+    """Settings from the environment and `env`; a relative SQLite path in the database URL is
+    taken relative to the env file's folder, so a command finds the same database from anywhere."""
+    settings = Settings(_env_file=env, **overrides)  # type: ignore[arg-type]
+    url = settings.database_url
+    prefix = "sqlite:///"
+    if env is not None and url.startswith(prefix) and not url.startswith(prefix + "/"):
+        rest = url[len(prefix) :]
+        if rest and not rest.startswith(":memory:"):
+            settings.database_url = prefix + str(env.resolve().parent / rest)
+    return settings
+
+
+def known_variables() -> frozenset[str]:
+    """Every environment variable a setting reads: `LEADBOT_<NAME>` and the aliases."""
+    names: set[str] = set()
+    for name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(str(a).upper() for a in alias.choices)
+        else:
+            names.add(f"LEADBOT_{name.upper()}")
+    return frozenset(names)
+
+
+def unknown_variables(
+    environ: dict[str, str] | None = None, *, dotenv: Path | None = None
+) -> list[tuple[str, str | None]]:
+    """`LEADBOT_*` variables no setting reads (a typo is silently ignored otherwise), each with the
+    closest known name: [("LEADBOT_HOT_CHANEL", "LEADBOT_HOT_CHANNEL")]. Reads the environment
+    (or `environ`) and the env file `dotenv`."""
+    env = dict(os.environ if environ is None else environ)
+    if dotenv is not None and dotenv.is_file():
+        for line in dotenv.read_text(encoding="utf-8", errors="replace").splitlines():
+            key = line.split("=", 1)[0].strip().removeprefix("export ").strip()
+            if key and not key.startswith("#") and "=" in line:
+                env.setdefault(key, "")
+    known = known_variables() | {"LEADBOT_ENV_FILE"}
+    found = []
+    for key in sorted(k for k in env if k.upper().startswith("LEADBOT_")):
+        if key.upper() in known or key.upper().startswith("LEADBOT_TEST_"):
+            continue
+        close = difflib.get_close_matches(key.upper(), sorted(known), n=1, cutoff=0.75)
+        found.append((key, close[0] if close else None))
+    return found
+
+
+def explain(error: ValidationError) -> str:
+    """A settings error as the variables a person sets: `LEADBOT_SMTP_PORT='abc': not a valid
+    integer`, never pydantic's dump of field names."""
+    lines = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item.get("loc") else "?"
+        info = Settings.model_fields.get(field)
+        alias = info.validation_alias if info is not None else None
+        name = (
+            " or ".join(str(a) for a in alias.choices)
+            if isinstance(alias, AliasChoices)
+            else f"LEADBOT_{field.upper()}"
+        )
+        value = item.get("input")
+        shown = "" if value is None or isinstance(value, dict) else f"={str(value)[:60]!r}"
+        lines.append(f"{name}{shown}: {item['msg']}")
+    return "; ".join(lines)

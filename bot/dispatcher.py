@@ -53,6 +53,16 @@ class LogSender:
         self.store = store
 
     def send(self, message: OutboxMessage) -> dict[str, Any]:
+        if message.kind == "review":  # without Slack, the log is where a person is told
+            p = message.payload
+            log.warning(
+                "input #%s needs a person (%s): %s; see `leadbot review show %s`",
+                p.get("raw_id"),
+                p.get("status"),
+                p.get("reason"),
+                p.get("raw_id"),
+            )
+            return {"logged": True}
         if message.lead_id is None:
             log.info("outbox %s: %s %s", message.id, message.kind, message.payload)
             return {"logged": True}

@@ -17,21 +17,26 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
+from bot.config import Settings
 from bot.dispatcher import Dispatcher, LogSender, Sender
 from bot.jobs import workers as rescore_workers
 from bot.jobs.rescore import rescore_all
 from bot.jobs.schedule import Job, run_periodic
 from bot.jobs.sla import JOB_INTERVAL_S, slack_tick
+from bot.privacy import prune
 from bot.runtime import Runtime, build_imap_poller, build_pipeline
 from bot.slack.sender import SlackSender
 from bot.slack.socket_mode import socket_mode_starter
 from bot.web import create_app
 from ingest.imap import imap_starter
+from ingest.listen import ClientGate
 from ingest.smtp import InboxHandler, start_smtp
+from ingest.smtp_server import SMTPOptions, server_tls_context
 from ingest.worker import freeze_startup_objects, process_pool_queue
 from storage.migrate import upgrade
 
 log = logging.getLogger("leadbot.serve")
+PRUNE_INTERVAL_S = 6 * 3600.0  # raw-input retention: a few times a day is plenty
 SWEEP_INTERVAL_S = 60.0  # inputs left pending by a database outage are finished once it answers
 
 Task = Callable[[asyncio.Event], Awaitable[None]]  # a background task, until the event is set
@@ -44,6 +49,26 @@ def make_sender(runtime: Runtime) -> Sender:
     return LogSender(runtime.store)
 
 
+def smtp_options(settings: Settings) -> SMTPOptions:
+    """How SMTP and LMTP talk; a certificate that cannot be loaded is a ConfigError here."""
+    cert = settings.smtp_tls_cert
+    return SMTPOptions(
+        max_message_bytes=settings.max_message_bytes,
+        hostname=settings.smtp_hostname,
+        tls_context=server_tls_context(cert, settings.smtp_tls_key) if cert else None,
+        require_tls=settings.smtp_require_tls,
+        timeout_s=settings.smtp_timeout_seconds,
+    )
+
+
+def client_gate(settings: Settings) -> ClientGate:
+    return ClientGate(
+        allowed=settings.smtp_allowed_clients,
+        max_per_client=settings.smtp_max_connections_per_ip,
+        max_sessions=settings.smtp_max_sessions,
+    )
+
+
 def schedule(runtime: Runtime) -> list[Job]:
     """The periodic jobs the settings turn on."""
     settings = runtime.settings
@@ -52,6 +77,9 @@ def schedule(runtime: Runtime) -> list[Job]:
         jobs.append(
             Job("rescore", settings.rescore_interval_minutes * 60, lambda: rescore_all(runtime))
         )
+    if settings.raw_retention_days > 0:
+        days = settings.raw_retention_days
+        jobs.append(Job("prune", PRUNE_INTERVAL_S, lambda: prune(runtime.store, days=days)))
     if settings.slack_enabled:  # new activity into threads, SLA reminders and escalations
         jobs.append(Job("Slack", JOB_INTERVAL_S, lambda: slack_tick(runtime), first_after_s=0))
     return jobs
@@ -65,6 +93,8 @@ class Service:
     host: str
     smtp_port: int
     handler: InboxHandler
+    smtp_options: SMTPOptions
+    gate: ClientGate  # SMTP and LMTP sessions together
     work_pool: Executor
     http: uvicorn.Server
     dispatcher: Dispatcher
@@ -74,6 +104,7 @@ class Service:
 
 def build(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) -> Service:
     settings = runtime.settings
+    options = smtp_options(settings)  # before any process starts: a bad certificate stops here
     # Parsing and recording run in worker processes: a hostile message costs that process seconds
     # of CPU, never the event loop that answers the next sender (SPEC: parser stalls).
     work_pool, queue = process_pool_queue(build_pipeline, settings, workers=settings.ingest_workers)
@@ -93,6 +124,8 @@ def build(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) -> Ser
         host=host,
         smtp_port=smtp_port,
         handler=handler,
+        smtp_options=options,
+        gate=client_gate(settings),
         work_pool=work_pool,
         http=uvicorn.Server(config),
         dispatcher=Dispatcher(runtime.store, make_sender(runtime)),
@@ -109,21 +142,29 @@ async def run(service: Service) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(RuntimeError):  # not the main thread (embedded use)
             loop.add_signal_handler(sig, stop.set)
-    smtp = await start_smtp(
-        service.handler,
-        host=service.host,
-        port=service.smtp_port,
-        max_message_bytes=settings.max_message_bytes,
-    )
+    listeners = [
+        await start_smtp(
+            service.handler,
+            host=service.host,
+            port=port,
+            options=service.smtp_options,
+            gate=service.gate,
+            lmtp=lmtp,
+        )
+        for port, lmtp in [(service.smtp_port, False), (settings.lmtp_port, True)]
+        if port is not None
+    ]
     http = asyncio.create_task(service.http.serve(), name="http")
     others = [asyncio.create_task(service.dispatcher.run(stop), name="outbox")]
     others += [asyncio.create_task(run_periodic(job, stop), name=job.name) for job in service.jobs]
     others += [asyncio.ensure_future(task(stop)) for task in service.tasks]
     url = runtime.store.url
     log.info(
-        "LeadBot serving: SMTP %s:%s (inbox domains: %s), HTTP http://%s:%s, database %s",
+        "LeadBot serving: SMTP %s:%s%s%s (inbox domains: %s), HTTP http://%s:%s, database %s",
         service.host,
         service.smtp_port,
+        " with STARTTLS" if service.smtp_options.tls_context else "",
+        f", LMTP {service.host}:{settings.lmtp_port}" if settings.lmtp_port is not None else "",
         ", ".join(sorted(settings.inbox_domains)) or "none",
         service.http.config.host,
         service.http.config.port,
@@ -133,8 +174,10 @@ async def run(service: Service) -> None:
     await stop.wait()
     log.info("shutting down")
     service.http.should_exit = True  # uvicorn finishes its own shutdown
-    smtp.close()
-    await smtp.wait_closed()
+    for listener in listeners:
+        listener.close()
+    for listener in listeners:
+        await listener.wait_closed()
     await service.handler.close()
     for task in others:
         task.cancel()

@@ -27,6 +27,7 @@ from scoring.types import Scorer
 from storage.db import Store
 from storage.errors import InputRejected, ParseError, StoreUnavailable
 from storage.models import RawInput, RawStatus, utcnow
+from storage.privacy import suppressed
 from storage.raw import RawDraft, RawMark, mark_raw, mark_raws, raw_ids_with_status, store_raws
 
 log = logging.getLogger("leadbot.ingest")
@@ -156,6 +157,16 @@ class Pipeline:
                 marks.append(result)
             else:
                 inquiries.append((raw.id, result))
+        if inquiries:  # a person forgotten with suppression on is not made a lead again
+            with self.store.reading() as session:
+                gone = suppressed(session, [inq.email for _, inq in inquiries])
+            if gone:
+                marks += [
+                    Outcome(raw_id, RawStatus.ARCHIVED, "suppressed: forgotten on request")
+                    for raw_id, inq in inquiries
+                    if inq.email in gone
+                ]
+                inquiries = [(raw_id, inq) for raw_id, inq in inquiries if inq.email not in gone]
         try:
             items = [self._item(raw_id, inq) for raw_id, inq in inquiries]
             now = self.clock()

@@ -1,31 +1,41 @@
-"""The SMTP receiver: checks recipients at RCPT, commits the raw message at DATA, answers, then parses.
+"""The SMTP and LMTP receiver: checks recipients at RCPT, commits the raw message at DATA, answers,
+then parses.
 
 Never an open relay: only recipients in the inbox domains are accepted, and nothing is ever sent on.
-Status lines follow RFC 5321 §4.2 with RFC 3463 enhanced codes.
+Status lines follow RFC 5321 §4.2 with RFC 3463 enhanced codes; the protocol around this handler
+(the gate at connect, STARTTLS, timeouts, codes on aiosmtpd's own replies) is ingest.smtp_server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Iterable
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
 
 from ingest.commit import GroupCommit
+from ingest.listen import ClientGate, install_accept_guard
 from ingest.pipeline import Pipeline
+from ingest.smtp_server import SMTPOptions, protocol_factory
 from ingest.worker import BatchQueue
 from storage.errors import InputRejected, StoreUnavailable
 
 log = logging.getLogger("leadbot.smtp")
 
 OK = "250 2.0.0 OK: message accepted"
+MAIL_OK = "250 2.1.0 OK"
 RCPT_OK = "250 2.1.5 OK"
 NOT_OUR_DOMAIN = "550 5.7.1 Relaying denied: {address} is not a LeadBot inbox"
 BAD_ADDRESS = "501 5.1.3 Bad recipient address syntax"
+TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 STORE_DOWN = "451 4.3.0 Temporary failure: message store unavailable, try again later"
 REJECTED = "554 5.6.0 Message refused: {reason}"
 INTERNAL = "451 4.3.0 Temporary local error, try again later"
+MAX_RECIPIENTS = 100  # RFC 5321 §4.5.3.1.8: at least 100 must be taken; the rest get 452 and retry
+ENHANCEDSTATUSCODES = "250-ENHANCEDSTATUSCODES"  # RFC 2034
 
 
 class InboxHandler:
@@ -47,6 +57,27 @@ class InboxHandler:
         self.committer = committer or GroupCommit(pipeline)
         self.queue = queue or BatchQueue(pipeline.process_batch)
 
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        """Advertise ENHANCEDSTATUSCODES; never AUTH (nobody logs in to LeadBot)."""
+        session.host_name = hostname
+        lines = [line for line in responses if not line.startswith("250-AUTH")]
+        lines.insert(len(lines) - 1, ENHANCEDSTATUSCODES)  # before the last line, `250 HELP`
+        return lines
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return MAIL_OK
+
     async def handle_RCPT(
         self,
         server: SMTP,
@@ -61,10 +92,18 @@ class InboxHandler:
         if domain.lower().rstrip(".") not in self.inbox_domains:
             log.info("refused recipient %r from %s", address, session.peer)
             return NOT_OUR_DOMAIN.format(address=address)
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return TOO_MANY_RECIPIENTS
         envelope.rcpt_tos.append(address)
         return RCPT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        status = await self._accept(session, envelope)
+        if isinstance(server, LMTP):  # RFC 2033 §4.2: one reply per recipient, in RCPT order
+            return "\r\n".join(for_recipient(status, rcpt) for rcpt in envelope.rcpt_tos)
+        return status
+
+    async def _accept(self, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         meta = {
             "mail_from": envelope.mail_from,
@@ -87,6 +126,14 @@ class InboxHandler:
             self.queue.put(raw_id, len(content))
         return OK
 
+    async def handle_exception(self, error: Exception) -> str:
+        """aiosmtpd's last resort: a short line, never the exception's text (it would go out)."""
+        if isinstance(error, TLSSetupException):  # a client that does not trust our certificate
+            log.info("STARTTLS handshake failed: %s", error.__cause__ or error)
+        else:
+            log.exception("SMTP session failed")
+        return INTERNAL
+
     async def drain(self) -> None:
         """Wait for queued parsing (tests and shutdown)."""
         await self.queue.drain()
@@ -101,30 +148,27 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
-def smtp_factory(
-    handler: InboxHandler, *, max_message_bytes: int, hostname: str | None = None
-) -> Callable[[], SMTP]:
-    """A protocol factory for `loop.create_server`: one SMTP instance per connection."""
-
-    def make() -> SMTP:
-        return SMTP(
-            handler,
-            data_size_limit=max_message_bytes,  # aiosmtpd answers 552 past it (and for SIZE=)
-            enable_SMTPUTF8=True,
-            hostname=hostname,
-            ident="LeadBot ESMTP",
-        )
-
-    return make
+def for_recipient(status: str, rcpt: str) -> str:
+    """`250 2.0.0 <rcpt> OK: …`: the same answer, naming whom it is for (LMTP)."""
+    code, _, rest = status.partition(" ")
+    detail, _, text = rest.partition(" ")
+    return f"{code} {detail} <{rcpt}> {text}"
 
 
 async def start_smtp(
-    handler: InboxHandler, *, host: str, port: int, max_message_bytes: int
+    handler: InboxHandler,
+    *,
+    host: str,
+    port: int,
+    options: SMTPOptions,
+    gate: ClientGate | None = None,
+    lmtp: bool = False,
 ) -> asyncio.Server:
+    """Listen for SMTP (or LMTP); listeners of one process share one gate."""
     loop = asyncio.get_running_loop()
-    return await loop.create_server(
-        smtp_factory(handler, max_message_bytes=max_message_bytes), host=host, port=port
-    )
+    install_accept_guard(loop)
+    factory = protocol_factory(handler, options=options, gate=gate or ClientGate(), lmtp=lmtp)
+    return await loop.create_server(factory, host=host, port=port)
 
 
 class SMTPServerThread:
@@ -139,14 +183,23 @@ class SMTPServerThread:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        max_message_bytes: int,
+        max_message_bytes: int | None = None,
+        options: SMTPOptions | None = None,
+        gate: ClientGate | None = None,
+        lmtp: bool = False,
     ) -> None:
-        import threading
-
         self.handler = handler
         self.host = host
         self.port = port
-        self.max_message_bytes = max_message_bytes
+        if options is None:
+            options = (
+                SMTPOptions()
+                if max_message_bytes is None
+                else SMTPOptions(max_message_bytes=max_message_bytes)
+            )
+        self.options = options
+        self.gate = gate or ClientGate()
+        self.lmtp = lmtp
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="smtp", daemon=True)
@@ -159,7 +212,9 @@ class SMTPServerThread:
                 self.handler,
                 host=self.host,
                 port=self.port,
-                max_message_bytes=self.max_message_bytes,
+                options=self.options,
+                gate=self.gate,
+                lmtp=self.lmtp,
             )
         )
         self.port = self._server.sockets[0].getsockname()[1]

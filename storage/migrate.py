@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import exc
 
 from storage.db import Store
@@ -30,3 +32,31 @@ def upgrade(store: Store, revision: str = "heads") -> None:
             command.upgrade(cfg, revision)
     except (exc.OperationalError, exc.InterfaceError) as e:
         raise StoreUnavailable(f"database unavailable: {e.orig or e}") from e
+
+
+def pending(store: Store) -> list[str]:
+    """Head revisions the database has not reached yet (empty: fully migrated). Reads only."""
+    script = ScriptDirectory.from_config(alembic_config(store))
+    try:
+        with store.engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    except (exc.OperationalError, exc.InterfaceError) as e:
+        raise StoreUnavailable(f"database unavailable: {e.orig or e}") from e
+    reached = {r.revision for head in current for r in script.iterate_revisions(head, "base")}
+    return sorted(set(script.get_heads()) - reached)
+
+
+def current(store: Store) -> list[str]:
+    """The revisions the database is at (one per branch)."""
+    with store.engine.connect() as conn:
+        return sorted(MigrationContext.configure(conn).get_current_heads())
+
+
+def history(store: Store) -> list[str]:
+    """Every migration, newest first: `revision (head) message`."""
+    script = ScriptDirectory.from_config(alembic_config(store))
+    heads = set(script.get_heads())
+    return [
+        f"{r.revision}{' (head)' if r.revision in heads else ''} {r.doc or ''}".rstrip()
+        for r in script.walk_revisions()
+    ]

@@ -218,6 +218,14 @@ sa.Index("ix_lead_status_score", Lead.status, Lead.score)  # type: ignore[arg-ty
 sa.Index("ix_lead_owner_claimed_at", Lead.owner, Lead.claimed_at)  # type: ignore[arg-type]
 
 
+# A person forgotten with LEADBOT_FORGET_SUPPRESS: a keyed hash of the address, never the address.
+class SuppressedAddress(SQLModel, table=True):
+    __tablename__ = "suppressed_address"
+
+    digest: str = Field(primary_key=True, max_length=64)  # HMAC-SHA256, storage.privacy
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 # Rescoring: which rules the stored scores and reasons were last computed with.
 class ScoringState(SQLModel, table=True):
     """A named value kept between rescoring runs (the fingerprint of the rules last applied)."""

@@ -17,7 +17,8 @@ from sqlmodel import Session, col
 
 from storage.db import Store, insert_ignore_many, table
 from storage.errors import InputRejected
-from storage.models import RawInput, RawStatus, utcnow
+from storage.models import OutboxMessage, RawInput, RawStatus, utcnow
+from storage.outbox import enqueue_many, message
 
 _RAW = table(RawInput)
 
@@ -130,6 +131,7 @@ def mark_raw(
     if message_id is not None:
         values["message_id"] = message_id[:998]
     session.execute(update(RawInput).where(col(RawInput.id) == raw_id).values(**values))
+    tell_a_person(session, [RawMark(raw_id, status, reason)])
 
 
 def raw_ids_with_status(session: Session, *statuses: RawStatus, limit: int = 10_000) -> list[int]:
@@ -182,6 +184,7 @@ def mark_raws(session: Session, marks: Sequence[RawMark]) -> None:
             values["message_id"] = sa.bindparam("b_msgid")
         stmt = sa.update(raw).where(raw.c.id == sa.bindparam("b_id")).values(**values)
         session.connection().execute(stmt, rows)
+    tell_a_person(session, marks)
 
 
 # --- inputs a person has to look at ---------------------------------------------------------------
@@ -190,6 +193,74 @@ NEEDS_A_PERSON = (RawStatus.REVIEW, RawStatus.FAILED)
 
 
 HEAD_BYTES = 65536  # enough of a message for its header fields
+NOTICE = "review"  # the outbox kind that tells a person an input waits for them
+
+
+def tell_a_person(session: Session, marks: Sequence[RawMark]) -> None:
+    """No input waits unseen: each one newly kept for review or failed gets an outbox notice, in
+    the transaction that marks it (the rep who forwarded it or the managers are told; without
+    Slack, the log). One notice per input and status: reading it again does not nag."""
+    at = utcnow()
+    notices = [
+        message(
+            kind=NOTICE,
+            lead_id=None,
+            payload={
+                "raw_id": m.raw_id,
+                "status": m.status.value,
+                "reason": (m.reason or "")[:500],
+            },
+            dedup_key=f"{NOTICE}:{m.raw_id}:{m.status.value}",
+            now=at,
+        )
+        for m in marks
+        if m.status in NEEDS_A_PERSON
+    ]
+    if notices:
+        enqueue_many(session, notices)
+
+
+def kept_head(session: Session, raw_id: int) -> tuple[RawInput, bytes] | None:
+    """One input still waiting for a person, with the head of its content; None once it is not."""
+    head = sa.func.substr(RawInput.content, 1, HEAD_BYTES)
+    stmt = (
+        select(RawInput, head)
+        .options(defer(RawInput.content))  # type: ignore[arg-type]
+        .where(col(RawInput.id) == raw_id, col(RawInput.status).in_(list(NEEDS_A_PERSON)))
+    )
+    found = session.execute(stmt).first()
+    return None if found is None else (found[0], bytes(found[1] or b""))
+
+
+@dataclass(frozen=True)
+class Attention:
+    """What a manager should look at: inputs waiting for a person, and undeliverable messages."""
+
+    review: int
+    failed: int
+    dead: int
+    oldest: list[tuple[RawInput, bytes]]  # the oldest few waiting, with their heads
+
+
+def attention(session: Session, *, limit: int = 5) -> Attention:
+    counts = dict(
+        session.execute(
+            select(col(RawInput.status), sa.func.count())
+            .where(col(RawInput.status).in_(list(NEEDS_A_PERSON)))
+            .group_by(col(RawInput.status))
+        ).all()
+    )
+    dead = session.scalar(
+        select(sa.func.count())
+        .select_from(OutboxMessage)
+        .where(col(OutboxMessage.status) == "dead")
+    )
+    return Attention(
+        review=int(counts.get(RawStatus.REVIEW, 0)),
+        failed=int(counts.get(RawStatus.FAILED, 0)),
+        dead=int(dead or 0),
+        oldest=needing_review(session, limit=limit),
+    )
 
 
 def needing_review(session: Session, *, limit: int = 1000) -> list[tuple[RawInput, bytes]]:

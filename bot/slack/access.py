@@ -60,6 +60,14 @@ class Access:
             return True
         return bool(s.slack_manager_group) and user in self._group(s.slack_manager_group or "")
 
+    def managers(self, *, limit: int = 20) -> list[str]:
+        """Who is told what no rep can be: the configured managers and the manager group."""
+        s = self.settings
+        found = set(s.slack_managers)
+        if s.slack_manager_group:
+            found |= self._group(s.slack_manager_group)
+        return sorted(found)[:limit]
+
     def _group(self, group: str) -> frozenset[str]:
         return self._cached(f"group:{group}", lambda: self._fetch_group(group))
 

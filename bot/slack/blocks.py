@@ -284,3 +284,9 @@ def thread_message(event: dict[str, Any], lead: Lead, *, detail: str | None = No
             text = safe(text_in or kind, SECTION_TEXT)
     text = fit_text(text)
     return {"text": fit_text(text, FALLBACK_TEXT), "blocks": [section(text)]}
+
+
+def removed() -> Message:
+    """What a card about a forgotten person becomes: nothing about them, no buttons."""
+    text = "This lead was removed on request."
+    return {"text": text, "blocks": [context(f":wastebasket: {text}")]}

@@ -9,16 +9,22 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot import review
 from bot.runtime import Runtime
 from bot.slack import blocks
+from bot.slack.access import Access
+from bot.slack.attention import attention_blocks, review_message
 from bot.slack.routing import Route, parse_routes, pick_channel
 from bot.slack.surfaces import home_view
+from ingest.mail.addresses import in_domains
+from storage import raw as raw_store
 from storage import slack as slack_store
 from storage import stats
 from storage.db import Store
 from storage.errors import GiveUp, RetryLater
 from storage.leads import get_lead
 from storage.models import Lead, LeadStatus, OutboxMessage
+from storage.privacy import REDACT
 
 log = logging.getLogger("leadbot.slack.sender")
 
@@ -48,13 +54,18 @@ PERMANENT = frozenset(
 )
 
 
-def call_slack(fn: Callable[..., Any], **kwargs: Any) -> Any:
-    """One Web API call, its failures sorted into retry-later and give-up."""
+def call_slack(
+    fn: Callable[..., Any], *, none_on: frozenset[str] = frozenset(), **kwargs: Any
+) -> Any:
+    """One Web API call, its failures sorted into retry-later and give-up; None for an error in
+    `none_on` (an answer, not a failure: `users_not_found`)."""
     try:
         return fn(**kwargs)
     except SlackApiError as e:
         status = e.response.status_code
         error = str(e.response.get("error", "")) if isinstance(e.response.data, dict) else ""
+        if error in none_on:
+            return None
         if status == 429 or error == "ratelimited":
             retry_after = e.response.headers.get("Retry-After") or e.response.headers.get(
                 "retry-after"
@@ -84,24 +95,36 @@ def _seconds(value: Any) -> float | None:
 
 
 class SlackSender:
-    """The dispatcher's Sender for Slack: announce, thread, update_card, home."""
+    """The dispatcher's Sender for Slack: announce, thread, update_card, home, review."""
 
     def __init__(
-        self, store: Store, client: WebClient, *, hot_channel: str | None, routes: list[Route]
+        self,
+        store: Store,
+        client: WebClient,
+        *,
+        hot_channel: str | None,
+        routes: list[Route],
+        access: Access | None = None,
+        internal_domains: frozenset[str] = frozenset(),
     ) -> None:
         self.store = store
         self.client = client
         self.hot_channel = hot_channel
         self.routes = routes
+        self.access = access
+        self.internal_domains = internal_domains
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> SlackSender:
         s = runtime.settings
+        client = runtime.slack_client
         return cls(
             runtime.store,
-            runtime.slack_client,
+            client,
             hot_channel=s.hot_channel,
             routes=parse_routes(s.slack_routes),
+            access=Access(s, client),
+            internal_domains=s.internal_domains,
         )
 
     def send(self, message: OutboxMessage) -> dict[str, Any]:
@@ -110,6 +133,8 @@ class SlackSender:
             "update_card": self._update,
             "thread": self._thread,
             "home": self._home,
+            raw_store.NOTICE: self._review,
+            REDACT: self._redact,
         }
         handler = handlers.get(message.kind)
         if handler is None:
@@ -200,13 +225,72 @@ class SlackSender:
         user = str(message.payload.get("user") or "")
         if not user:
             raise GiveUp("home refresh without a user")
+        manager = self.access is not None and self.access.is_manager(user)
         with self.store.session() as session:
             mine = stats.owned_by(session, user, limit=20)
             waiting = stats.hot_unclaimed(session, limit=25)
-        call_slack(
-            self.client.views_publish, user_id=user, view=home_view(mine=mine, unclaimed=waiting)
-        )
+            attention = raw_store.attention(session) if manager else None
+            kept = [review.describe(r, h) for r, h in attention.oldest] if attention else []
+        extra = attention_blocks(attention, kept) if attention is not None else None
+        view = home_view(mine=mine, unclaimed=waiting, attention=extra)
+        call_slack(self.client.views_publish, user_id=user, view=view)
         return {"user": user}
+
+    def _redact(self, message: OutboxMessage) -> dict[str, Any]:
+        """A forgotten person: each card says so and nothing more, the bot's replies go. Done
+        again on a retry, harmlessly: an already deleted reply is `message_not_found`."""
+        gone = frozenset({"message_not_found", "channel_not_found", "cant_update_message"})
+        for channel, ts in message.payload.get("cards") or []:
+            call_slack(
+                self.client.chat_update, none_on=gone, channel=channel, ts=ts, **blocks.removed()
+            )
+        for channel, ts in message.payload.get("replies") or []:
+            call_slack(self.client.chat_delete, none_on=gone, channel=channel, ts=ts)
+        return {
+            "redacted": len(message.payload.get("cards") or []),
+            "deleted": len(message.payload.get("replies") or []),
+        }
+
+    def _review(self, message: OutboxMessage) -> dict[str, Any]:
+        """Tell a person an input waits for them: the rep who forwarded it (found by their
+        address), else each manager, else the hot channel."""
+        raw_id = int(message.payload.get("raw_id") or 0)
+        with self.store.session() as session:
+            found = raw_store.kept_head(session, raw_id)
+        if found is None:
+            return {"skipped": f"input {raw_id} no longer waits"}
+        kept = review.describe(*found)
+        rep = self._rep_user(kept)
+        if rep is not None:
+            targets, to_rep = [rep], True
+        else:
+            targets = self.access.managers() if self.access is not None else []
+            targets, to_rep = targets or ([self.hot_channel] if self.hot_channel else []), False
+        if not targets:
+            log.warning("input %s waits for review and nobody is configured to be told", raw_id)
+            return {"skipped": "no rep, manager or hot channel to tell"}
+        posted = []
+        for target in targets:
+            resp = call_slack(
+                self.client.chat_postMessage,
+                channel=target,
+                unfurl_links=False,
+                unfurl_media=False,
+                **review_message(kept, to_rep=to_rep),
+            )
+            posted.append({"channel": str(resp.get("channel") or target), "ts": resp.get("ts")})
+        return {"raw_id": raw_id, "to_rep": to_rep, "posted": posted}
+
+    def _rep_user(self, kept: review.Kept) -> str | None:
+        """The Slack user of the rep whose own-domain address the kept mail is from, if any."""
+        email = kept.sender_email(self.internal_domains)
+        if email is None or not in_domains(email.rpartition("@")[2], self.internal_domains):
+            return None
+        resp = call_slack(
+            self.client.users_lookupByEmail, none_on=frozenset({"users_not_found"}), email=email
+        )
+        user = ((resp or {}).get("user") or {}).get("id")
+        return str(user) if user else None
 
 
 def _excerpt(activity: Any) -> str | None:

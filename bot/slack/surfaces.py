@@ -109,10 +109,16 @@ def submitted_text(view: dict[str, Any]) -> str:
 
 
 def home_view(
-    *, mine: list[Lead], unclaimed: list[Lead], now: datetime | None = None
+    *,
+    mine: list[Lead],
+    unclaimed: list[Lead],
+    now: datetime | None = None,
+    attention: list[Block] | None = None,
 ) -> dict[str, Any]:
-    """The App Home tab: my claimed leads, then the unclaimed hot ones."""
+    """The App Home tab: for managers what needs attention first, then my claimed leads, then
+    the unclaimed hot ones."""
     blocks: list[Block] = [
+        *(attention or []),
         {"type": "header", "text": plain("My claimed leads", 150)},
     ]
     if not mine:

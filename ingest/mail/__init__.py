@@ -210,6 +210,9 @@ def _from_internal(
     if forward is None:
         if is_forward_subject(subject):
             return NotALead("review", f"forward from {rep.email}: no findable original sender")
+        if not _is_reply_subject(subject) and (find_attributed(body.text) is not None):
+            # An attribution above the original and no Re: or Fwd: to say which: a person decides.
+            return NotALead("review", f"from {rep.email}: an attributed quote, forward or reply?")
         via = _reply_to(msg, internal_domains)
         if via is not None:
             return _Lead(via, subject, body.best, reply=False, fields={"via": rep.email})

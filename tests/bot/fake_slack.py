@@ -36,6 +36,9 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     channel_members: dict[str, list[str]] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
+    users_by_email: dict[str, str] = field(default_factory=dict)  # users.lookupByEmail
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)  # conversations.info
+    scopes: str | None = None  # the X-OAuth-Scopes header of auth.test, as Slack sends it
     delay_s: float = 0.0
     socket_url: str = ""  # what apps.connections.open answers (Socket Mode tests)
 
@@ -118,7 +121,8 @@ class FakeSlack:
         answer = self._answer(method, args)
         with self._lock:
             self.answers.append((call, answer))
-        self._reply(req, 200, answer)
+        extra = {"X-OAuth-Scopes": self.scopes} if method == "auth.test" and self.scopes else {}
+        self._reply(req, 200, answer, extra)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
@@ -161,6 +165,16 @@ class FakeSlack:
             }
         if method == "conversations.members":
             return {"ok": True, "members": self.channel_members.get(str(args.get("channel")), [])}
+        if method == "conversations.info":
+            channel = self.channels.get(str(args.get("channel")))
+            if channel is None:
+                return {"ok": False, "error": "channel_not_found"}
+            return {"ok": True, "channel": {"id": args.get("channel"), **channel}}
+        if method == "users.lookupByEmail":
+            user = self.users_by_email.get(str(args.get("email")).lower())
+            if user is None:
+                return {"ok": False, "error": "users_not_found"}
+            return {"ok": True, "user": {"id": user, "profile": {"email": args.get("email")}}}
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.usergroups.get(str(args.get("usergroup")), [])}
         return {"ok": True}

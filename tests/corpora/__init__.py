@@ -6,7 +6,7 @@ Each category module (forwards, replies, signatures, machine) exposes:
     cases() -> list[Case]              the labelled cases, from tests/data/parsing/<category>/
     ours(case) -> Outcome              our reader's verdict on one case (read_email, no I/O)
     library(case) -> Outcome | None    the library's verdict; None when it is not installed
-Both the suite (tests/ingest/test_parsing_corpora.py) and bench/parsing.py use these, so the
+Both the suite (tests/ingest/test_parsing_*.py) and bench/parsing.py use these, so the
 figures in docs/performance.md are the ones the tests hold.
 """
 

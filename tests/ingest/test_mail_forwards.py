@@ -357,3 +357,154 @@ def test_a_forward_written_as_an_attribution(body: str) -> None:
 def test_a_reps_reply_with_an_attribution_is_not_a_forward() -> None:
     result = read(forward(QUOTED_ATTRIBUTED, subject="Re: Quote request"))
     assert isinstance(result, NotALead) and result.kind == "internal", result
+
+
+# Languages whose labels the reader does not know: the block is found by its shape alone.
+UNKNOWN_LABELS = {
+    "vi-gmail": (
+        "---------- Thư đã chuyển tiếp ----------\nNgười gửi: Jane Doe <jane@acme-corp.co.uk>\n"
+        "Ngày: 24 thg 2, 2025 10:00\nTiêu đề: Quote request\nĐến: rita@ourco.com\n"
+    ),
+    "id-quoted": (
+        "> ---------- Pesan terusan ---------\n> Dari: Jane Doe <jane@acme-corp.co.uk>\n"
+        "> Tanggal: Sen, 24 Feb 2025 10.00\n> Subjek: Quote request\n> Kepada: <rita@ourco.com>\n>"
+    ),
+    "lt-outlook-bare": (
+        "Nuo: Jane Doe <jane@acme-corp.co.uk>\nIšsiųsta: 2025 m. vasario 24 d. 10:00\n"
+        "Kam: Rita Rep <rita@ourco.com>\nTema: Quote request"
+    ),
+    "sl-apple-intro": (
+        "Začetek posredovanega sporočila:\n\nPošiljatelj: Jane Doe <jane@acme-corp.co.uk>\n"
+        "Zadeva: Quote request\nDatum: 24. februar 2025 10:00:00 CET\nPrejemnik: rita@ourco.com"
+    ),
+    "lv-thunderbird-subject-first": (
+        "-------- Pārsūtīta ziņa --------\nTēma: \tQuote request\nDatums: \t24.02.2025 10:00\n"
+        "Sūtītājs: \tJane Doe <jane@acme-corp.co.uk>\nKam: \trita@ourco.com"
+    ),
+    "bg-yahoo-one-line": (
+        "----- Препратено съобщение ----- Подател: Jane Doe <jane@acme-corp.co.uk>Получател: "
+        '"rita@ourco.com" <rita@ourco.com>Изпратено: понеделник, 24 февруари 2025, 10:00:00 CET'
+        "Тема: Quote request"
+    ),
+    "html-table": (
+        "-------- Forwarded Message --------\nSubject:\nQuote request\nDate:\n"
+        "Mon, 24 Feb 2025 10:00:00 +0100\nFrom:\nJane Doe <jane@acme-corp.co.uk>\nTo:\nrita@ourco.com"
+    ),
+}
+
+
+@pytest.mark.parametrize("block", UNKNOWN_LABELS.values(), ids=UNKNOWN_LABELS.keys())
+def test_a_header_block_in_an_unknown_language_is_found_by_its_shape(block: str) -> None:
+    quote = "> " if block.startswith(">") else ""
+    original = "\n".join(quote + line for line in ORIGINAL.split("\n"))
+    result = lead(forward(f"FYI\n\n{block}\n\n{original}\n", subject="PRSN: Quote request"))
+    assert result.email == "jane@acme-corp.co.uk"
+    assert result.name == "Jane Doe"
+    assert result.forwarded_by == "rita@ourco.com"
+    assert result.text.startswith("Hello, we would like")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '\ufeffD. 24/02/2025 10.00 skrev "Jane Doe" <jane@acme-corp.co.uk>:',
+        "Jane Doe <jane@acme-corp.co.uk> kirjoitti 24/02/2025 10.00:",
+        "V pon., 24. feb. 2025 ob 10:00 je Jane Doe <jane@acme-corp.co.uk> napisala:",
+    ],
+)
+def test_an_attribution_in_any_language_on_a_forward(line: str) -> None:
+    body = (
+        f"{line}\n\n    Hello, we would like a quote for 500 units.\n    Can you deliver by May?\n"
+    )
+    result = lead(forward(body, subject="VS: Quote request"))
+    assert result.email == "jane@acme-corp.co.uk"
+    assert result.text.startswith("Hello, we would like a quote")
+
+
+SIGNATURE = "Thanks,\nRita\nPhone: +1 212 555 2019\nEmail: rita@ourco.com\nWeb: www.ourco.com"
+NOT_FORWARDS = {
+    "signature": (f"Lunch at noon?\n\n{SIGNATURE}", "Lunch"),
+    "partner-card": ("Met him.\n\nE: bob@partner.com\nT: +1 212 555 2019\nW: partner.com", "Bob"),
+    "meeting": (
+        "When: Monday, February 24, 2025 10:00-11:00\nWhere: Room 4\n"
+        "Organizer: Bob <bob@partner.com>\nAttendees: jane@acme-corp.co.uk; rita@ourco.com",
+        "Meeting",
+    ),
+    "order": (
+        "Order: 12345\nCustomer: jane@acme-corp.co.uk\nDate: 2025-02-24\nTotal: 12.50",
+        "Order",
+    ),
+    "colons": ("Note: from: the team, to: all\nContact: bob@partner.com\nTime: 10:00", "Note"),
+}
+
+
+@pytest.mark.parametrize("body,subject", NOT_FORWARDS.values(), ids=NOT_FORWARDS.keys())
+def test_a_reps_own_message_with_colons_and_addresses_is_not_a_forward(
+    body: str, subject: str
+) -> None:
+    result = read(forward(body, subject=subject))
+    assert isinstance(result, NotALead) and result.kind == "internal", result
+
+
+NO_SENDER = {
+    "to-first": "---------- Forwarded message ---------\nTo: Bob <bob@partner.com>\nDate: Mon, 24 Feb"
+    " 2025\nSubject: Hi",
+    "delivery-report": "Recipient: jane@acme-corp.co.uk\nDate: 2025-02-24 10:00\nStatus: failed\n"
+    "Message-ID: <abc@mx.ourco.com>",
+    "cc-before-an-unknown-label": "-----\nKopie: Bob <bob@partner.com>\nQwerty: Jane Doe"
+    " <jane@acme-corp.co.uk>\nDatum: 24.2.2025 10:00",
+}
+
+
+@pytest.mark.parametrize("block", NO_SENDER.values(), ids=NO_SENDER.keys())
+def test_a_block_whose_first_address_is_not_a_sender_goes_to_review(block: str) -> None:
+    result = read(forward(f"See below.\n\n{block}\n\nHello"))
+    assert isinstance(result, NotALead) and result.kind == "review", result
+
+
+def test_labels_glued_to_the_previous_value_are_split() -> None:
+    line = (
+        "----- Videresendt meddelelse ----- Fra: Jane <jane@acme-corp.co.uk>Til: rita@ourco.com"
+        " <rita@ourco.com>Sendt: mandag den 24. februar 2025 10.00.00 CETEmne: Quote request"
+    )
+    assert split_run_together(line) == [
+        "----- Videresendt meddelelse -----",
+        "Fra: Jane <jane@acme-corp.co.uk>",
+        "Til: rita@ourco.com <rita@ourco.com>",
+        "Sendt: mandag den 24. februar 2025 10.00.00 CET",
+        "Emne: Quote request",
+    ]
+    mailto = "From: Jane<mailto:jane@acme-corp.co.uk> <jane@acme-corp.co.uk<mailto:j@x.com>> 10:00"
+    assert split_run_together(mailto) == [mailto]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Yandex / Mail.ru: the separator, then a date and the sender instead of a header block.
+        '-------- Пересылаемое сообщение --------\n24.02.2025, 10:00, "Jane Doe"'
+        " <jane@acme-corp.co.uk>:\n\n",
+        # Proton Mail: the separator, then an English attribution.
+        "------- Original Message -------\nOn Monday, February 24th, 2025 at 10:00, Jane Doe"
+        " <jane@acme-corp.co.uk> wrote:\n\n",
+    ],
+    ids=["yandex", "proton"],
+)
+def test_a_separator_above_an_attribution_is_a_forward(body: str) -> None:
+    result = lead(forward(f"FYI\n\n{body}{ORIGINAL}\n", subject="Quote request"))
+    assert result.email == "jane@acme-corp.co.uk"
+    assert result.name == "Jane Doe"
+    assert result.text.startswith("Hello, we would like")
+
+
+def test_an_attribution_under_a_subject_without_re_or_fwd_goes_to_review() -> None:
+    result = read(forward(OUTLOOK_ATTRIBUTED, subject="Quote request"))
+    assert isinstance(result, NotALead) and result.kind == "review", result
+
+
+def test_an_attribution_wrapped_over_three_lines() -> None:
+    body = (
+        "FYI\n\nOn Feb 24, 2025, at 10:00 AM, Jane Doe\n<jane@acme-corp.co.uk>\nwrote:\n\n"
+        "> Hello, we would like a quote for 500 units.\n"
+    )
+    assert lead(forward(body)).email == "jane@acme-corp.co.uk"

@@ -50,7 +50,7 @@ def register(app: App, ctx: SlackContext) -> None:
         open_modal(ctx, body, kind=blocks.LOST)
 
 
-def _who_where(body: dict[str, Any]) -> tuple[str, str | None, int | None]:
+def who_where(body: dict[str, Any]) -> tuple[str, str | None, int | None]:
     """The clicking user, the channel of the card (None on the App Home) and the lead id."""
     user = str(body.get("user", {}).get("id", ""))
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
@@ -106,7 +106,7 @@ def acting(
 
 
 def claim(ctx: SlackContext, body: dict[str, Any]) -> None:
-    actor = acting(ctx, *_who_where(body))
+    actor = acting(ctx, *who_where(body))
     if actor is None:
         return
     user, channel, lead_id = actor
@@ -123,7 +123,7 @@ def claim(ctx: SlackContext, body: dict[str, Any]) -> None:
 
 
 def won(ctx: SlackContext, body: dict[str, Any]) -> None:
-    actor = acting(ctx, *_who_where(body))
+    actor = acting(ctx, *who_where(body))
     if actor is None:
         return
     user, channel, lead_id = actor
@@ -160,7 +160,7 @@ def may_change(ctx: SlackContext, lead: Lead, user: str) -> bool:
 
 
 def open_modal(ctx: SlackContext, body: dict[str, Any], *, kind: str) -> None:
-    actor = acting(ctx, *_who_where(body))
+    actor = acting(ctx, *who_where(body))
     if actor is None:
         return
     user, channel, lead_id = actor

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from slack_bolt import Ack, App
 
+from bot.privacy import forget
 from bot.slack import blocks
 from bot.slack.context import SlackContext
 from bot.slack.listeners.actions import NOT_ALLOWED
@@ -42,7 +43,39 @@ def register(app: App, ctx: SlackContext) -> None:
 
     @app.command("/leads")
     def on_leads(ack: Ack, command: dict[str, Any]) -> None:
+        if command_query(command.get("text")).lower().startswith("forget"):
+            forget_command(ctx, command, ack)
+            return
         ack(**leads_answer(ctx, command))
+
+
+def forget_command(ctx: SlackContext, command: dict[str, Any], ack: Ack) -> None:
+    """`/leads forget EMAIL [reason]`, managers only: acked at once, the erasure runs after."""
+    user = str(command.get("user_id", ""))
+    channel = command.get("channel_id")
+    words = command_query(command.get("text")).split(maxsplit=2)
+    if not ctx.access.is_manager(user):
+        ack(**_text("Only a LeadBot manager can forget a person."))
+        return
+    if len(words) < 2 or "@" not in words[1]:
+        ack(**_text("Usage: `/leads forget EMAIL [reason]`"))
+        return
+    email = words[1].strip("<>").removeprefix("mailto:").split("|")[0]
+    reason = words[2] if len(words) > 2 else "data protection request"
+    ack(**_text(f"Forgetting `{blocks.safe(email, 320)}` everywhere…"))
+    try:
+        done = forget(
+            ctx.store, email, reason=reason, by=user, suppress=ctx.runtime.settings.forget_suppress
+        )
+    except LeadBotError as e:
+        ctx.tell(user, channel, f"Nothing was forgotten: {e}")
+        return
+    ctx.tell(
+        user,
+        channel,
+        f"Lead #{done.lead_id} is forgotten: its data is erased and {done.slack_messages}"
+        " Slack message(s) are being redacted.",
+    )
 
 
 def _private(message: blocks.Message) -> dict[str, Any]:
