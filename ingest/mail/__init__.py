@@ -22,7 +22,7 @@ from ingest.mail.addresses import (
     parse_single,
 )
 from ingest.mail.body import TEXT_LIMIT, Body, extract_body, message_text
-from ingest.mail.classify import classify
+from ingest.mail.classify import classify, is_daemon
 from ingest.mail.companies import company_from_domain, country_from_domain
 from ingest.mail.formmail_reader import read_form_notification
 from ingest.mail.forwards import (
@@ -35,6 +35,7 @@ from ingest.mail.forwards import (
 )
 from ingest.mail.headers import SUBJECT_LIMIT, first, header_values, message_id, occurred_at
 from ingest.mail.names import person_name
+from ingest.mail.notices import machine_text
 from ingest.mail.quotes import strip_quotes
 from ingest.mail.receipts import read_receipt
 from ingest.mail.signature import read_signature, split_signature
@@ -112,6 +113,9 @@ def read_email(
     if notification is not None:
         return notification
     internal = in_domains(sender.domain, internal_domains)
+    machine = None if internal else machine_text(msg, sender, subject, body)
+    if machine is not None:
+        return machine
     lead: _Lead | NotALead
     if internal:
         lead = _from_internal(msg, sender, body, subject, internal_domains, max_parts=max_parts)
@@ -129,6 +133,8 @@ def read_email(
         lead = _forwarded(found, sender, forward.note if forward else "", via="resolved")
     if isinstance(lead, NotALead):
         return lead
+    if is_daemon(lead.address):  # a forwarded bounce: its "sender" is the mail system
+        return NotALead("bounce", f"the message's author is a mailer daemon ({lead.address.email})")
     if body.truncated:
         lead.fields["parts_truncated"] = str(body.parts_seen)
     return _inquiry(lead, msg, raw, received_at=received_at)

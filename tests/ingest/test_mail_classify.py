@@ -1,5 +1,7 @@
 """Auto-replies, bounces and bulk mail are never leads; company and country from domains."""
 
+# ruff: noqa: RUF001 - samples in Cyrillic on purpose
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -154,3 +156,130 @@ def test_machine_mail_of_many_kinds_is_never_a_lead(headers: str, body: str, kin
 )  # fmt: skip
 def test_people_writing_about_delivery_stay_leads(subject: str) -> None:
     assert isinstance(verdict(f"From: j@acme.example\nSubject: {subject}"), Inquiry)
+
+
+def mime(headers: str, parts: str) -> Inquiry | NotALead:
+    return verdict(
+        headers + '\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"', parts
+    )
+
+
+DSN = (
+    "Reporting-MTA: dns; mx.acme.example\n\nFinal-Recipient: rfc822; bob@acme.example\n"
+    "Action: failed\nStatus: 5.1.1\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "kind"),
+    [
+        # Structure: RFC 5321 null reverse-path, SNS headers of any name, list fields beyond List-Id.
+        ("From: j@acme.example\nReturn-Path: <>\nSubject: Re: Pricing", "x", "bounce"),
+        ("From: j@acme.example\nEnvelope-From: <>\nSubject: hi", "x", "bounce"),
+        ("From: SES <no-reply@sns.amazonaws.com>\nx-amz-sns-message-id: 1\nSubject: AWS Notification Message",
+         '{"notificationType": "Bounce"}', "bounce"),
+        ("From: neko-admin@lists.example\nList-Subscribe: <mailto:s@lists.example>", "x", "bulk"),
+        # An SMS gateway's postmaster answering with a "Re:" subject.
+        ("From: post_master@vtext.example\nSubject: Re:Test message",
+         "Error: Invalid user address\n550 - Requested action not taken: no such user here", "bounce"),
+        # Text told apart by its sender and shape, in several languages.
+        ("From: no-reply@x1.dion.example\nSubject: メールエラー通知",
+         "送信先のメールボックスが一杯のため、送信できませんでした。\n<kiji@x1.dion.example>", "bounce"),
+        ("From: Symantec_AntiVirus_for_SMTP_Gateways@csri.example\nSubject: Delivery failure notification",
+         "Your message could not be delivered to the following recipients:\nbob@prev.example", "bounce"),
+        ("From: imss@kviv.example\nSubject: Mail could not be delivered",
+         "****** Message from InterScan Messaging Security Suite ******\n\n"
+         "The following mail could not be delivered.\nUnable to deliver message to <isam@kviv.example>",
+         "bounce"),
+        ("From: ops.gateway@socgen.example\nSubject: RE: Your message to sales : non remis",
+         "*****\nVotre message n'a pas pu etre delivre a\nduke@ald.example\n*****\n"
+         "Your message could not be delivered to\nduke@ald.example\n", "bounce"),
+        ("From: Kim <kim@mx.example>\nSubject: Warning: message delayed 24 hours",
+         "This message was created automatically by mail delivery software.\n"
+         "A message that you sent has not yet been delivered to one or more of its recipients.\n"
+         "  bob@acme.example\n", "bounce"),
+        ("From: info@mail.example\nSubject: =?UTF-8?B?0JLQsNGI0LUg0YHQvtC+0LHRidC10L3QuNC1?=",
+         "Это письмо создано автоматически сервером Mail.Ru, отвечать на него не нужно.\n"
+         "К сожалению, Ваше письмо не может быть доставлено: bob@mail.example", "bounce"),
+        # Complaints a mailbox provider sends outside ARF (Microsoft JMRP).
+        ("From: staff@hotmail.example\nSubject: complaint about message from 192.0.2.1", "", "bounce"),
+        # List software, an absence notice without headers, a challenge-response filter.
+        ("From: neko-admin@example.org\nSubject: You are not member (neko ML)",
+         "You are not a member of this mailing list <neko@example.org>.", "bulk"),
+        ("From: a.b@example.lv\nSubject: Arpus biroja atrasanas automatiska atbilde: quote",
+         "Thank you for your email.\n\nI am out of office and will be back on Tuesday 9:00.", "auto_reply"),
+        ("From: u@bluebottle.example\nSubject: RE: Pricing",
+         "This account is protected by Bluebottle. Please click on the following link to have your "
+         "address added to the recipient's allowed list and to ensure delivery of your email.\n\n"
+         "http://www.bluebottle.example/verification/1234", "auto_reply"),
+    ],
+)  # fmt: skip
+def test_machine_mail_told_by_sender_shape_and_text(headers: str, body: str, kind: str) -> None:
+    result = verdict(headers, body)
+    assert isinstance(result, NotALead), result
+    assert result.kind == kind, result.reason
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ("From: Tom <tom@acme.example>\nSubject: Undeliverable parcel", "The parcel is undeliverable. Please call me."),
+        ("From: Tom <tom@acme.example>\nSubject: Delivery failure", "Your truck could not reach our farm, rebook?"),
+        ("From: Tom <tom@acme.example>\nSubject: Undelivered email",
+         "My email to sales@rep.example could not be delivered. Please send a quote for 40 units."),
+        ("From: Tom <tom@acme.example>\nSubject: Your sales address bounces",
+         "Delivery to the following recipient failed permanently:\n\n  sales@rep.example\n\n"
+         "That is what I got. Can you fix it? We need a quote for 40 units."),
+        ("From: Jane <jane@acme.example>\nSubject: Out of office until Monday - please send quote to Anna",
+         "I'm travelling until Monday. Please send the quote to anna@acme.example."),
+        ("From: Jane <jane@acme.example>\nSubject: Question about autoreply settings",
+         "I'm away next week; can your product set an auto-reply for my team? Quote for 20 seats."),
+        ("From: Jane <jane@acme.example>\nSubject: Re: Automatic reply: Pricing\nIn-Reply-To: <a@b>",
+         "Got your auto-reply. When is Mark back? I am out of the office myself next week."),
+        ("From: System Administrator <it@acme.example>\nSubject: Licence renewal quote",
+         "Please send a renewal quote for 120 seats."),
+        ("From: 5551234567@vtext.example\nSubject: Re: Test message\nIn-Reply-To: <a@b>",
+         "Yes please send the quote for 3 units to jo@example.net"),
+        ("From: Shop <noreply@shop.example>\nReply-To: Lucy <lucy@park.example>\nSubject: New message",
+         "Lucy wrote: my earlier email could not be delivered, so I use your form. Quote 3 weeks."),
+    ],
+)  # fmt: skip
+def test_people_who_write_like_a_notice_stay_leads(headers: str, body: str) -> None:
+    result = verdict(headers, body)
+    assert isinstance(result, Inquiry), result
+
+
+def test_a_bounce_forwarded_as_an_attachment_with_a_request_stays_a_lead() -> None:
+    bounce = (
+        "--b\nContent-Type: text/plain\n\nSee the bounce: please send pricing for 40 units of X200.\n"
+        "--b\nContent-Type: message/rfc822\n\nFrom: MAILER-DAEMON@mx.acme.example\n"
+        "Subject: Undelivered Mail\nContent-Type: multipart/report; report-type=delivery-status;"
+        ' boundary="c"\n\n--c\nContent-Type: text/plain\n\nfailed\n--c\n'
+        "Content-Type: message/delivery-status\n\n" + DSN + "--c--\n--b--"
+    )
+    result = mime("From: Tom <tom@acme.example>\nSubject: Fwd: Undelivered Mail", bounce)
+    assert isinstance(result, Inquiry), result
+    assert result.email == "tom@acme.example"
+
+
+def test_a_bounce_passed_on_without_a_word_waits_for_review() -> None:
+    body = (
+        "Forward the message.\n\nBegin forwarded message:\n\n"
+        "> From: Mail Delivery Subsystem <MAILER-DAEMON>\n> Subject: Returned mail\n>\n"
+        "> ----- The following addresses had permanent fatal errors -----\n> <bob@acme.example>\n"
+    )
+    result = verdict(
+        "From: Tom <tom@acme.example>\nSubject: Fwd: Returned mail: see transcript", body
+    )
+    assert isinstance(result, NotALead) and result.kind == "review", result
+
+
+def test_a_reps_forward_of_a_bounce_never_makes_the_daemon_a_lead() -> None:
+    body = (
+        "FYI\n\n---------- Forwarded message ---------\n"
+        "From: Mail Delivery System <MAILER-DAEMON@mx.acme.example>\n"
+        "Date: Fri, 2 Jan 2026 at 10:00\nSubject: Undelivered Mail Returned to Sender\n"
+        "To: <rita@ourco.com>\n\nYour message could not be delivered to bob@acme.example.\n"
+    )
+    result = verdict("From: Rita <rita@ourco.com>\nSubject: Fwd: Undelivered Mail", body)
+    assert isinstance(result, NotALead), result
