@@ -142,7 +142,7 @@ def _skip_quote(lines: list[str], i: int) -> int:
 def _header(lines: list[str], i: int) -> tuple[int, str]:
     """(lines the quote header starting at line `i` takes, 0 if none; text before it on line i)."""
     line = lines[i]
-    if not line.strip():
+    if not line.strip() or (not _MAY_START.search(line) and not _may_start_next(lines, i)):
         return 0, ""
     if _quoted(line):
         return (1 if _bare_wrote(line) else 0), ""
@@ -161,6 +161,16 @@ def _header(lines: list[str], i: int) -> tuple[int, str]:
         if span:
             return span, before
     return _attribution(lines, i), ""
+
+
+# Every header, separator, block or attribution holds one of these on its first line or the
+# next (a date's digits, an address's @ or <, a label's colon, a dash frame, a quote mark): a
+# line of prose without any is skipped before the costlier shape tests.
+_MAY_START = re.compile(r"[:：@<>\-_=*\d]")
+
+
+def _may_start_next(lines: list[str], i: int) -> bool:
+    return i + 1 < len(lines) and _MAY_START.search(lines[i + 1]) is not None
 
 
 def _separator(lines: list[str], i: int) -> bool:
