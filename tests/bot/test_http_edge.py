@@ -134,7 +134,7 @@ def test_a_chunked_body_that_never_ends_gets_408_and_is_closed(served: Served) -
     sock = served.connect()
     sock.sendall(
         b"POST /forms/demo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n"
+        b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\n'
     )
     started = time.monotonic()
     closed, answer = closed_within(sock, 5)
