@@ -24,6 +24,7 @@ MAX_FIELDS = 1000  # fields (or parts) of one post; a real form has tens
 PART_HEADER_BYTES = 4096  # one header line of one part (Content-Disposition, Content-Type)
 PART_HEADERS = 16  # header lines of one part; browsers send two or three
 MAX_BOUNDARY = 70  # RFC 2046 section 5.1.1
+HEAD_BYTES = 16 * 1024  # a request's whole head, as the listener caps it (bot.http_edge)
 _CHARSET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,39}")  # IANA charset names, with room
 
 
@@ -90,7 +91,7 @@ def normal_content_type(content_type: str | None) -> str | None:
     """
     if not content_type:
         return None
-    media, params = parse_options_header(content_type[:PART_HEADER_BYTES])
+    media, params = parse_options_header(content_type[:HEAD_BYTES])
     out = media.decode("latin-1")[:100]
     boundary = params.get(b"boundary")
     if boundary is not None:
@@ -163,7 +164,7 @@ def parse_form(
         "MAX_HEADER_COUNT": PART_HEADERS,
         "MAX_HEADER_SIZE": PART_HEADER_BYTES,
     }
-    _, params = parse_options_header(content_type[:PART_HEADER_BYTES])
+    _, params = parse_options_header(content_type[:HEAD_BYTES])
     boundary = params.get(b"boundary")
     if not boundary:
         raise PayloadError("multipart body without a boundary")
