@@ -147,6 +147,7 @@ def fuzz(args: argparse.Namespace) -> int:
     print(f"failures: {len(fuzzer.failures)}")
     for problem, request in sorted(fuzzer.failures.items()):
         print(f"  {problem}\n    smallest: {request.short()}")
+        print(f"    headers: {request.headers}\n    body: {request.body[:3000]!r}")
     kept = internal_errors(store)
     print(f"inputs kept with an internal error: {len(kept)}")
     for line in kept[:20]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -27,6 +28,8 @@ from ingest.http.inbound import Enqueue, inbound_routes
 from ingest.http.offload import ReadPool
 from ingest.worker import BatchQueue
 from storage.errors import LeadBotError, StoreUnavailable
+
+log = logging.getLogger("leadbot.web")
 
 
 def health_routes(runtime: Runtime) -> list[BaseRoute]:
@@ -51,6 +54,7 @@ async def _leadbot_error(request: Request, exc: Exception) -> Response:
 
 
 async def _internal(request: Request, exc: Exception) -> Response:
+    log.error("%s %s failed", request.method, request.url.path[:200], exc_info=exc)
     return JSONResponse({"error": "internal error"}, status_code=500)
 
 

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_from_bytes, urlencode
 
 from hypothesis import strategies as st
 
@@ -233,8 +233,8 @@ def slack_requests(draw: st.DrawFn) -> Request:
     body = draw(mutated_json(sample))
     if sample.get("type") in ("event_callback", "url_verification"):
         return Request("POST", "/slack/events", {"content-type": "application/json"}, body, True)
-    form = urlencode({"payload": body.decode("utf-8", "surrogatepass")}, errors="surrogatepass")
-    return Request("POST", "/slack/events", {"content-type": FORM}, form.encode(), True)
+    form = b"payload=" + quote_from_bytes(body).encode()
+    return Request("POST", "/slack/events", {"content-type": FORM}, form, True)
 
 
 FORM = "application/x-www-form-urlencoded"

@@ -159,6 +159,14 @@ def _when(value: str | None, fallback: datetime) -> datetime:
     return min(when.astimezone(UTC), fallback)  # a clock ahead of ours never dates the future
 
 
+def _scalar(value: object) -> str | None:
+    """A provider's id, time or form name as text; any other JSON in its place reads as absent
+    (payloads are the sender's: `"name": {…}` or `"id": [1]` arrive too)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    return str(value) or None
+
+
 def _settings(raw: RawInput, ctx: ReadContext) -> tuple[str, dict[str, Any]]:
     envelope = raw.envelope or {}
     key = str(envelope.get("form_key") or "")
@@ -184,8 +192,8 @@ def read_form(raw: RawInput, ctx: ReadContext) -> Inquiry | NotALead:
         if extract is None:
             raise ParseError(f"unknown provider {provider!r}")
         extracted = extract(body)
-        data, event_id = extracted.fields, extracted.event_id
-        submitted_at, form_name = extracted.submitted_at, extracted.form_name
+        data, event_id = extracted.fields, _scalar(extracted.event_id)
+        submitted_at, form_name = _scalar(extracted.submitted_at), _scalar(extracted.form_name)
     else:
         data = _flatten_json(body) if raw.content_type and "json" in raw.content_type else body
     honeypot = str(config.get("honeypot") or "")

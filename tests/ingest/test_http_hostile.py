@@ -217,6 +217,20 @@ def test_non_geographic_phone_numbers(phone: str, client: TestClient, store: Sto
 # --- web forms ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("provider", ["webflow", "typeform", "tally", "hubspot", "netlify", "jotform"])
+def test_provider_ids_names_and_times_of_any_json_type(
+    provider: str, client: TestClient, store: Store
+) -> None:
+    # Found by bench/fuzz.py: Webflow's form `name` as an object failed the input (TypeError).
+    odd: dict[str, Any] = {"name": {"x": 1}, "id": [1], "submittedAt": {"y": 2}, "event_id": [3],
+                           "formTitle": [], "submissionID": {"z": 1}, "eventId": 5.5}  # fmt: skip
+    data = {"email": "odd@acme.example"}
+    payload = {**odd, "data": data, "payload": {**odd, "data": data}, "form_response": odd}
+    r = client.post(f"/webhooks/{provider}/odd", json=payload, headers=JSON)
+    assert r.status_code in (201, 422), r.text
+    no_internal_errors(store)
+
+
 @pytest.mark.parametrize("length", [36, 40, 64])
 def test_long_form_keys(length: int, client: TestClient, store: Store) -> None:
     key = "k" * length

@@ -37,6 +37,9 @@ INTERACTIVE: list[dict[str, Any]] = [
     {"type": 5},
     {"type": None, "team": "x"},
     {"user": [1], "channel": "C1", "container": []},
+    # Found by bench/fuzz.py: Bolt indexes response_urls[0] while building its context.
+    {"type": "view_submission", "user": USER, "response_urls": {"a": 1},
+     "view": {"type": "modal", "callback_id": "x"}},
 ]  # fmt: skip
 EVENTS: list[dict[str, Any]] = [
     {"type": "event_callback", "event": 5},
