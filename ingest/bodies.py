@@ -128,12 +128,19 @@ def parse_form(
         post.fields.setdefault(name, value)
 
     if media == "application/x-www-form-urlencoded":
+        # Through latin-1, which maps each byte to one character and back: parse_qsl on bytes
+        # re-encodes its results as ASCII and raises on any escaped 8-bit byte (`%C3%A9`).
         try:
-            pairs = parse_qsl(body, keep_blank_values=True, max_num_fields=max_fields)
+            pairs = parse_qsl(
+                body.decode("latin-1"),
+                keep_blank_values=True,
+                max_num_fields=max_fields,
+                encoding="latin-1",
+            )
         except ValueError as e:
             raise PayloadError(f"malformed form body: {e}") from None
         for k, v in pairs:
-            keep(k.decode("utf-8", "replace"), v)
+            keep(k.encode("latin-1").decode("utf-8", "replace"), v.encode("latin-1"))
         return post
 
     def on_field(f: Any) -> None:

@@ -115,7 +115,7 @@ def test_rebuilt_headers_fold_in_linear_time_and_unfold_to_what_was_sent() -> No
         assert all(len(p) <= 78 or p.strip().count(" ") == (n == 0) for n, p in enumerate(parts))
     many = [("To", ", ".join(f"\u00e9{i} <u{i}@x.example>" for i in range(2000)))]
     start = time.process_time()
-    raw = build_message(many + [("From", "\u00e9." * 4000)], text="x", html=None)
+    raw = build_message([*many, ("From", "\u00e9." * 4000)], text="x", html=None)
     assert time.process_time() - start < 0.5
     assert raw.count(b"\r\nTo: ") + raw.startswith(b"To: ") == 1
 

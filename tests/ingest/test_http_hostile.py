@@ -4,6 +4,8 @@ error, never a stall, and the same answer from both backends (issue 11)."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Iterator
@@ -174,6 +176,22 @@ def test_sendgrid_fields_of_the_wrong_shape(client: TestClient, store: Store) ->
     no_internal_errors(store)
 
 
+def test_urlencoded_posts_keep_8bit_values(client: TestClient, store: Store) -> None:
+    # Found by bench/fuzz.py: any %-escaped 8-bit byte made a urlencoded inbound post a 400.
+    headers = [["From", "Jürgen Müller <juergen@acme.example>"], ["Subject", "Grüße"]]
+    ts, token = str(int(time.time())), f"tok-{time.monotonic_ns()}"
+    signature = hmac.new(b"mg", (ts + token).encode(), hashlib.sha256).hexdigest()
+    form = {"message-headers": json.dumps(headers), "body-plain": "Grüße, 40 Lizenzen bitte",
+            "timestamp": ts, "token": token, "signature": signature}  # fmt: skip
+    r = client.post("/inbound/mailgun", data=form)
+    assert r.status_code == 200, r.text
+    assert lead(store, "juergen@acme.example").name == "Jürgen Müller"
+    data = {"email": "jm@acme.example", "name": "Jürgen Müller", "company": "München AG"}
+    r = client.post("/forms/demo", data=data, headers=JSON)
+    assert r.status_code == 201, r.text
+    assert lead(store, "jm@acme.example").name == "Jürgen Müller"
+
+
 def raw_message(*, message_id: str = "<m1@acme.example>", sender: str = "Ann <ann@acme.example>",
                 body: str = "We want to buy 50 seats.") -> bytes:  # fmt: skip
     return (
@@ -217,7 +235,9 @@ def test_non_geographic_phone_numbers(phone: str, client: TestClient, store: Sto
 # --- web forms ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("provider", ["webflow", "typeform", "tally", "hubspot", "netlify", "jotform"])
+@pytest.mark.parametrize(
+    "provider", ["webflow", "typeform", "tally", "hubspot", "netlify", "jotform"]
+)
 def test_provider_ids_names_and_times_of_any_json_type(
     provider: str, client: TestClient, store: Store
 ) -> None:
