@@ -122,7 +122,7 @@ def multipart_body(draw: st.DrawFn, values: dict[str, str]) -> tuple[bytes, str]
     for name, value in values.items():
         extra = draw(
             st.sampled_from(
-                ["", "Content-Type: text/plain; charset=latin-1\r\n",
+                ["", "", "", "", "", "Content-Type: text/plain; charset=latin-1\r\n",
                  "Content-Type: text/plain; charset=\"utf-8\x00\"\r\n",
                  "Content-Type: text/plain; " + "; ".join(f"p{i}=v" for i in range(600)) + "\r\n",
                  "Content-Transfer-Encoding: base64\r\n", "X-Odd: " + "y" * 5000 + "\r\n"]
