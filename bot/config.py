@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     raw_retention_days: float = Field(default=90.0, ge=0)
     forget_suppress: bool = False
     log_format: Literal["text", "json"] = "text"  # json: one object a line (bot/logs.py)
+    # The HTTP listener as the internet meets it (ingest/http/server.py, docs/configuration.md).
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=60)  # request line+headers
+    http_idle_timeout_seconds: int = Field(default=5, ge=1, le=60)  # keep-alive between requests
+    http_body_timeout_seconds: float = Field(default=60.0, gt=0, le=600)  # the whole body
+    http_max_connections: int = Field(default=500, ge=1)  # more are answered 503 and closed
+    http_max_connections_per_ip: int = Field(default=32, ge=0)  # 0: no cap per address
 
     @field_validator("inbox_domains", "internal_domains", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ import uvicorn
 
 from bot.config import Settings
 from bot.dispatcher import Dispatcher, LogSender, Sender
+from bot.http_edge import Limits, http_config, quiet_exhaustion
 from bot.jobs import workers as rescore_workers
 from bot.jobs.rescore import rescore_all
 from bot.jobs.schedule import Job, run_periodic
@@ -129,9 +130,7 @@ def build(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) -> Ser
     work_pool, queue = process_pool_queue(build_pipeline, settings, workers=settings.ingest_workers)
     handler = InboxHandler(runtime.pipeline, inbox_domains=settings.inbox_domains, queue=queue)
     app = create_app(runtime, queue=queue)
-    config = uvicorn.Config(
-        app, host=host, port=http_port, log_level="info", lifespan="on", access_log=False
-    )
+    config = http_config(app, host=host, port=http_port, limits=Limits.from_settings(settings))
     tasks: list[Task] = []
     token = settings.slack_app_token
     if settings.slack_enabled and token is not None and token.get_secret_value():
@@ -158,6 +157,7 @@ async def run(service: Service) -> None:
     runtime, settings = service.runtime, service.runtime.settings
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    quiet_exhaustion(loop)  # at the descriptor limit: one log line a minute, not a traceback each
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(RuntimeError):  # not the main thread (embedded use)
             loop.add_signal_handler(sig, stop.set)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,47 +20,26 @@ from email.policy import SMTP, compat32
 from email.utils import formataddr
 from typing import Any
 
+from ingest.bodies import FormPost, Upload, load_json
 from storage.errors import PayloadError
+
+__all__ = ["FormPost", "InboundMail", "Upload", "build_message", "mailgun_mail", "postmark_mail"]
 
 # Headers the rebuilt body defines itself; the provider's copies describe a body we no longer have.
 _BODY_HEADERS = frozenset(
     {"content-type", "content-transfer-encoding", "mime-version", "content-disposition"}
 )
 _FOLD = re.compile(r"\r?\n[ \t]*|\r")
+# Controls have no place in a header; a lone surrogate (JSON's "\ud800") cannot be encoded at all.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")  # a MIME type or subtype (RFC 2045)
 _MAX_HEADERS = 500
+_MAX_HEADER_CHARS = 8192  # one rebuilt header; a real From or Subject is a fraction of it
 _MAX_ATTACHMENTS = 100
-
-
-@dataclass(frozen=True)
-class Upload:
-    """One file of a multipart post: its form field, file name, type and bytes."""
-
-    field: str
-    filename: str | None
-    content_type: str | None
-    data: bytes
-
-
-@dataclass
-class FormPost:
-    """A decoded form post with values kept as bytes, so raw MIME stays byte-exact."""
-
-    fields: dict[str, bytes] = field(default_factory=dict)
-    files: list[Upload] = field(default_factory=list)
-
-    def text(self, name: str, charset: str = "utf-8") -> str | None:
-        value = self.fields.get(name)
-        if value is None:
-            upload = next((f for f in self.files if f.field == name), None)
-            value = upload.data if upload is not None else None
-        return None if value is None else _decode(value, charset)
-
-    def raw(self, name: str) -> bytes | None:
-        """A field's bytes whether it came as a plain field or as a file part."""
-        if name in self.fields:
-            return self.fields[name]
-        upload = next((f for f in self.files if f.field == name), None)
-        return upload.data if upload is not None else None
+_MAX_FILENAME = 255
+_MAX_NAME = 200  # the lead's name column
+_FOLD_AT = 78  # RFC 5322 section 2.1.1: lines SHOULD stay within 78 characters
 
 
 @dataclass(frozen=True)
@@ -75,8 +53,7 @@ class InboundMail:
 
 def sendgrid_mail(post: FormPost) -> InboundMail:
     """SendGrid Inbound Parse: `email` holds the MIME in raw mode; else rebuild from the parts."""
-    envelope = _json_field(post, "envelope")
-    meta = {"envelope": envelope} if isinstance(envelope, dict) else {}
+    meta = _sendgrid_envelope(_json_field(post, "envelope"))
     raw = post.raw("email")
     if raw is not None:
         return InboundMail(_nonempty(raw, "email"), "raw", meta)
@@ -84,7 +61,8 @@ def sendgrid_mail(post: FormPost) -> InboundMail:
     charsets = charsets if isinstance(charsets, dict) else {}
 
     def text(name: str) -> str | None:
-        return post.text(name, str(charsets.get(name) or "utf-8"))
+        charset = charsets.get(name)
+        return post.text(name, charset if isinstance(charset, str) else "utf-8")
 
     header_block = text("headers")
     if header_block is None and text("from") is None:
@@ -116,7 +94,7 @@ def sendgrid_mail(post: FormPost) -> InboundMail:
 
 def mailgun_mail(post: FormPost) -> InboundMail:
     """Mailgun route forward(): `body-mime` for URLs ending in "mime", else the parsed fields."""
-    meta = {k: post.text(k) for k in ("sender", "recipient") if post.text(k)}
+    meta = {k: _meta(post.text(k)) for k in ("sender", "recipient") if post.text(k)}
     raw = post.raw("body-mime")
     if raw is not None:
         return InboundMail(_nonempty(raw, "body-mime"), "raw", meta)
@@ -136,13 +114,17 @@ def postmark_mail(payload: object) -> InboundMail:
     if not isinstance(payload, dict):
         raise PayloadError("Postmark payload must be a JSON object")
     meta = {
-        k: str(payload[k])[:500]
+        k: _meta(str(payload[k]))
         for k in ("MessageID", "OriginalRecipient", "MailboxHash")
         if payload.get(k)
     }
     raw_email = payload.get("RawEmail")
     if isinstance(raw_email, str) and raw_email.strip():
-        return InboundMail(raw_email.encode("utf-8", "surrogateescape"), "raw", meta)
+        try:  # an escaped 8-bit byte (\udcfc) goes back to the byte it stood for
+            raw = raw_email.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # any other lone surrogate stands for nothing
+            raw = _SURROGATE.sub("\ufffd", raw_email).encode("utf-8", "surrogateescape")
+        return InboundMail(raw, "raw", meta)
     sender = _postmark_from(payload)
     headers: list[tuple[str, str]] = [("From", sender)]
     for key, name in (("To", "To"), ("Cc", "Cc"), ("ReplyTo", "Reply-To")):
@@ -179,41 +161,72 @@ def build_message(
     html: str | None,
     attachments: Iterable[Upload] = (),
 ) -> bytes:
-    """An RFC 5322 message from header pairs and bodies; unusable headers are dropped, not fatal."""
-    headers, attachments = list(headers), list(attachments)
-    msg = EmailMessage(policy=SMTP)
-    for count, (name, value) in enumerate(headers):
-        if count >= _MAX_HEADERS:
-            break
+    """An RFC 5322 message from header pairs and bodies; unusable headers are dropped, not fatal.
+
+    The header block is written here, not by `email`: its folder costs seconds of CPU on 1 KB of
+    some address lists (non-ASCII words between dots or commas), and its modern parser raises on
+    others (`((((…`). Values are kept as sent, unfolded and stripped of controls; non-ASCII
+    stays UTF-8 (RFC 6532), which the email reader decodes like any 8-bit header.
+    """
+    headers, attachments = list(headers)[:_MAX_HEADERS], list(attachments)[:_MAX_ATTACHMENTS]
+    text, html = _clean_body(text), _clean_body(html)
+    lines: list[str] = []
+    for name, value in headers:
         name = name.strip()
         if not re.fullmatch(r"[!-9;-~]{1,76}", name) or name.lower() in _BODY_HEADERS:
             continue
-        try:  # an RFC 2047 word can smuggle a newline: unfold and strip every CR/LF first
-            msg[name] = _FOLD.sub(" ", value).strip()
-        except (ValueError, TypeError, IndexError, AttributeError):
-            continue
+        # An RFC 2047 word can smuggle a newline: unfold and strip every CR/LF and control first.
+        value = _CONTROL.sub(" ", _FOLD.sub(" ", str(value))).strip()[:_MAX_HEADER_CHARS]
+        lines.append(_fold(f"{name}: {value}"))
+    body = EmailMessage(policy=SMTP)
     if not (text or "").strip() and not (html or "").strip():
         text = ""
     if text is not None:
-        msg.set_content(text)
+        body.set_content(text)
         if html:
-            msg.add_alternative(html, subtype="html")
+            body.add_alternative(html, subtype="html")
     else:
-        msg.set_content(html or "", subtype="html")
-    for number, upload in enumerate(attachments):
-        if number >= _MAX_ATTACHMENTS:
-            break
-        maintype, _, subtype = (upload.content_type or "application/octet-stream").partition("/")
-        if not maintype.isascii() or not subtype or "/" in subtype or maintype == "multipart":
+        body.set_content(html or "", subtype="html")
+    for upload in attachments:
+        maintype, _, subtype = (upload.content_type or "").partition("/")
+        subtype = subtype.split(";")[0].strip()
+        maintype = maintype.strip().lower()
+        if not (_TOKEN.fullmatch(maintype) and _TOKEN.fullmatch(subtype)) or maintype in (
+            "multipart",
+            "message",
+        ):
             maintype, subtype = "application", "octet-stream"
-        msg.add_attachment(
-            upload.data,
-            maintype=maintype.strip(),
-            subtype=subtype.split(";")[0].strip(),
-            filename=_FOLD.sub(" ", upload.filename or "attachment"),
+        filename = _CONTROL.sub(" ", upload.filename or "").strip()[:_MAX_FILENAME]
+        body.add_attachment(
+            upload.data, maintype=maintype, subtype=subtype, filename=filename or "attachment"
         )
-    _fix_boundaries(msg, _seed(headers, text, html, attachments))
-    return msg.as_bytes()
+    _fix_boundaries(body, _seed(headers, text, html, attachments))
+    head = "".join(line + "\r\n" for line in lines).encode("utf-8")
+    return head + body.as_bytes()
+
+
+def _clean_body(text: str | None) -> str | None:
+    # JSON can carry a lone surrogate ("\ud800"), which no encoding can write.
+    return None if text is None else _SURROGATE.sub("\ufffd", text)
+
+
+def _fold(line: str) -> str:
+    """A header line folded at spaces (RFC 5322 section 2.2.3), in one linear pass.
+
+    Unfolding (removing each CRLF) gives the line back. The first line keeps the name and the
+    first word; a word longer than a line stays whole.
+    """
+    if len(line) <= _FOLD_AT:
+        return line
+    name, _, value = line.partition(" ")
+    words = value.split(" ")
+    out = [f"{name} {words[0]}"]
+    for word in words[1:]:
+        if len(out[-1]) + 1 + len(word) > _FOLD_AT:
+            out.append(" " + word)
+        else:
+            out[-1] += " " + word
+    return "\r\n".join(out)
 
 
 def _seed(
@@ -243,8 +256,10 @@ def _postmark_from(payload: Mapping[str, Any]) -> str:
     full = payload.get("FromFull")
     if isinstance(full, dict) and isinstance(full.get("Email"), str) and full["Email"].strip():
         name = full["Name"] if isinstance(full.get("Name"), str) else ""
-        # Not validated here: the email reader refuses an ambiguous address with a reason.
-        return formataddr((_FOLD.sub(" ", name).strip(), full["Email"].strip()))
+        # Not validated here: the email reader refuses an ambiguous address with a reason. The
+        # name is cut to what a lead keeps: a 2,000-character one would push the address out.
+        name = _CONTROL.sub(" ", name).strip()[:_MAX_NAME]
+        return formataddr((name, _CONTROL.sub("", full["Email"]).strip()))
     sender = payload.get("From")
     if isinstance(sender, str) and sender.strip():
         return sender
@@ -268,9 +283,28 @@ def _json_field(post: FormPost, name: str) -> object:
     if value is None:
         return None
     try:
-        return json.loads(value)
-    except ValueError:
+        return load_json(value)
+    except PayloadError:
         raise PayloadError(f"field `{name}` is not valid JSON") from None
+
+
+def _meta(value: str | None, limit: int = 500) -> str:
+    """A provider's envelope value fit to keep: one line, no controls, at most `limit` chars."""
+    return _CONTROL.sub(" ", value or "").strip()[:limit]
+
+
+def _sendgrid_envelope(envelope: object) -> dict[str, Any]:
+    """SendGrid's SMTP envelope (`{"to": [...], "from": "..."}`), and only that: the field is
+    client JSON, and nothing else of it is kept."""
+    if not isinstance(envelope, dict):
+        return {}
+    to = envelope.get("to")
+    kept: dict[str, Any] = {}
+    if isinstance(to, list):
+        kept["to"] = [_meta(t, 320) for t in to[:50] if isinstance(t, str)]
+    if isinstance(envelope.get("from"), str):
+        kept["from"] = _meta(envelope["from"], 320)
+    return {"envelope": kept}
 
 
 def _nonempty(raw: bytes, name: str) -> bytes:
@@ -289,10 +323,3 @@ def _list(value: object) -> list[object]:
 
 def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _decode(data: bytes, charset: str) -> str:
-    try:
-        return data.decode(charset, "replace")
-    except LookupError:  # an unknown charset name must not fail the message
-        return data.decode("utf-8", "replace")

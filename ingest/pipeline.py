@@ -16,9 +16,10 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exc, select
 from sqlmodel import Session, col
 
+from ingest.fit import fit_item
 from ingest.forms.reader import read_form
 from ingest.inquiry import Inquiry, NotALead, ReadContext
 from ingest.intake import Item, Prepared, prepare_batch, record_batch
@@ -34,6 +35,20 @@ log = logging.getLogger("leadbot.ingest")
 
 
 Reader = Callable[[RawInput, ReadContext], Inquiry | NotALead]
+
+INTERNAL_ERROR = "internal error"  # how a reason starts when the fault is ours, not the input's
+
+
+def internal_reason(error: Exception) -> str:
+    """Why an input failed through no fault of its own, for the admin: the error's type and the
+    first line of its message, never the SQL statement and parameters SQLAlchemy appends (they
+    carry other inputs' data) nor a database's DETAIL line."""
+    if isinstance(error, exc.StatementError) and error.orig is not None:
+        detail = str(error.orig)
+    else:
+        detail = str(error)
+    first = detail.strip().split("\n", 1)[0][:300]
+    return f"{INTERNAL_ERROR}: {type(error).__name__}: {first}"
 
 
 def _read_email(raw: RawInput, ctx: ReadContext) -> Inquiry | NotALead:
@@ -195,8 +210,7 @@ class Pipeline:
                 log.warning("batch of %d failed (%s); processing one by one", len(raws), e)
                 return [o for raw in raws for o in self.process_batch([raw.id or 0])]
             log.exception("recording raw input %s failed; kept as failed", raws[0].id)
-            reason = f"internal error: {type(e).__name__}: {e}"
-            return [self._mark(raws[0].id or 0, RawStatus.FAILED, reason)]
+            return [self._mark(raws[0].id or 0, RawStatus.FAILED, internal_reason(e))]
         for outcome in [*marks, *recorded_outcomes]:
             self._log(outcome)
         return sorted([*marks, *recorded_outcomes], key=lambda o: o.raw_id)
@@ -212,7 +226,7 @@ class Pipeline:
             return Outcome(raw.id, RawStatus.FAILED, str(e))
         except Exception as e:  # a parser bug must not lose the message: keep it, say why
             log.exception("reading raw input %s failed", raw.id)
-            return Outcome(raw.id, RawStatus.FAILED, f"internal error: {type(e).__name__}: {e}")
+            return Outcome(raw.id, RawStatus.FAILED, internal_reason(e))
         if isinstance(result, NotALead):
             status = RawStatus.REVIEW if result.kind == "review" else RawStatus.ARCHIVED
             return Outcome(raw.id, status, f"{result.kind}: {result.reason}")
@@ -240,24 +254,27 @@ class Pipeline:
 
     @staticmethod
     def _item(raw_id: int, inq: Inquiry) -> Item:
-        return Item(
-            email=inq.email,
-            kind=inq.kind,
-            source=inq.source,
-            occurred_at=inq.occurred_at,
-            dedup_key=inq.dedup_key,
-            profile={
-                "name": inq.name,
-                "company": inq.company,
-                "title": inq.title,
-                "phone": inq.phone,
-                "country": inq.country,
-            },
-            detail=(inq.subject or inq.text[:200]).strip()[:500],
-            data={"subject": inq.subject, "text": inq.text[:20_000], "fields": inq.fields},
-            forwarded_by=inq.forwarded_by,
-            fields={k: v for k, v in inq.fields.items() if not k.startswith("_")},
-            raw_id=raw_id,
+        # Fit to the columns here, the one way every inquiry is recorded (ingest.fit).
+        return fit_item(
+            Item(
+                email=inq.email,
+                kind=inq.kind,
+                source=inq.source,
+                occurred_at=inq.occurred_at,
+                dedup_key=inq.dedup_key,
+                profile={
+                    "name": inq.name,
+                    "company": inq.company,
+                    "title": inq.title,
+                    "phone": inq.phone,
+                    "country": inq.country,
+                },
+                detail=(inq.subject or inq.text[:200]).strip()[:500],
+                data={"subject": inq.subject, "text": inq.text[:20_000], "fields": inq.fields},
+                forwarded_by=inq.forwarded_by,
+                fields={k: v for k, v in inq.fields.items() if not k.startswith("_")},
+                raw_id=raw_id,
+            )
         )
 
     def _record_all(

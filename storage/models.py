@@ -179,7 +179,9 @@ class RawInput(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     kind: str = Field(default="email", max_length=20)  # email | form: picks the reader
-    channel: str = Field(default="smtp", max_length=40)  # smtp, pipe, imap, inbound:mailgun, form:…
+    channel: str = Field(
+        default="smtp", max_length=100
+    )  # smtp, pipe, imap, inbound:mailgun, form:…
     sha256: str = Field(max_length=64, unique=True)
     message_id: str | None = Field(default=None, max_length=998, index=True)
     content: bytes = Field(sa_type=sa.LargeBinary)

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
+from storage.columns import fit, fit_json
 from storage.db import Store, insert_ignore_many, table
 from storage.errors import InputRejected
 from storage.models import OutboxMessage, RawInput, RawStatus, utcnow
@@ -48,13 +49,13 @@ def store_raws(store: Store, drafts: Sequence[RawDraft]) -> list[tuple[int, bool
         rows.setdefault(
             digest,
             {
-                "kind": d.kind,
-                "channel": d.channel,
+                "kind": fit(_RAW.c.kind, d.kind),
+                "channel": fit(_RAW.c.channel, d.channel),
                 "sha256": digest,
                 "content": d.content,
-                "content_type": d.content_type,
+                "content_type": fit(_RAW.c.content_type, d.content_type or "") or None,
                 "size": len(d.content),
-                "envelope": d.envelope,
+                "envelope": fit_json(d.envelope),
                 "received_at": d.received_at or utcnow(),
             },
         )
@@ -122,7 +123,7 @@ def mark_raw(
 ) -> None:
     values: dict[str, Any] = {
         "status": status,
-        "reason": reason[:2000] if reason else None,
+        "reason": fit(_RAW.c.reason, reason[:2000]) if reason else None,
         "processed_at": utcnow(),
         "attempts": col(RawInput.attempts) + 1,
     }
@@ -163,7 +164,7 @@ def mark_raws(session: Session, marks: Sequence[RawMark]) -> None:
         row: dict[str, Any] = {
             "b_id": m.raw_id,
             "b_status": m.status,
-            "b_reason": m.reason[:2000] if m.reason else None,
+            "b_reason": fit(_RAW.c.reason, m.reason[:2000]) if m.reason else None,
         }
         if m.lead_id is not None:
             row["b_lead"] = m.lead_id

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import time
+from typing import Any
 
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from starlette.requests import Request
@@ -18,7 +20,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.runtime import Runtime
+from bot.slack import shape
 from bot.slack.app import get_app
+
+log = logging.getLogger("leadbot.slack.http")
 
 # Slack's payloads are small (a few KB; a view submission with big inputs stays under 100 KB).
 MAX_BODY_BYTES = 1024 * 1024
@@ -43,13 +48,28 @@ def slack_routes(runtime: Runtime) -> list[BaseRoute]:
             return JSONResponse({"error": "invalid request"}, status_code=401)
         try:
             bolt_request = to_bolt_request(request, body)
-        except (UnicodeDecodeError, ValueError, AttributeError, TypeError):
+        except Exception:  # Bolt parses the body and indexes it as documented: any shape raises
             return JSONResponse({"error": "malformed Slack payload"}, status_code=400)
+        wrong = shape.problem(bolt_request.body)
+        if wrong is not None:
+            log.info("signed Slack payload refused: %s", wrong)
+            return JSONResponse({"error": f"malformed Slack payload: {wrong}"}, status_code=400)
         app = await asyncio.to_thread(get_app, runtime)
-        bolt_response = await asyncio.to_thread(app.dispatch, bolt_request)
+        try:
+            bolt_response = await asyncio.to_thread(app.dispatch, bolt_request)
+        except Exception:  # Bolt's own code on a payload of a shape no check above foresaw
+            log.exception("Bolt could not dispatch a signed %s payload", _kind(bolt_request.body))
+            return JSONResponse({"error": "Slack payload could not be handled"}, status_code=400)
+        if bolt_response.status == 500:  # a listener raised before its ack (logged by the app)
+            return JSONResponse({"error": "Slack payload could not be handled"}, status_code=400)
         return to_starlette_response(bolt_response)
 
     return [Route("/slack/events", events, methods=["POST"])]
+
+
+def _kind(body: Any) -> str:
+    kind = body.get("type") if isinstance(body, dict) else None
+    return kind[:40] if isinstance(kind, str) else "untyped"
 
 
 def _signed(body: bytes, request: Request, *, secret: str) -> bool:

@@ -26,7 +26,8 @@ from typing import Any
 
 from storage.errors import ConfigError
 
-FORM_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# \Z, not $: `$` also matches before a final newline, so "pricing\n" would pass as a key.
+FORM_KEY = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 PROVIDERS = ("typeform", "webflow", "netlify", "hubspot", "tally", "jotform")
 EMBED_FIELDS = ("name", "email", "company", "title", "phone", "country", "message")
 

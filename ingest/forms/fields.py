@@ -127,6 +127,9 @@ _NOISE = frozenset(
 )
 _BRACKETED = re.compile(r"^[\w-]*\[([^\[\]]+)\]$")  # PHP/Rails style: contact[email]
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+# C0 and C1 controls but tab and line breaks: a visitor's ESC, BEL or backspace would reach an
+# admin's terminal (`leadbot leads show`) as control sequences. NUL too: PostgreSQL refuses it.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 SINGLE_LINE_LIMIT = 200  # the Lead columns' width
 EMAIL_LIMIT = 320
@@ -174,12 +177,12 @@ def snake(name: str) -> str:
 
 def single_line(value: str, limit: int = SINGLE_LINE_LIMIT) -> str:
     # CR/LF in a name or company would let one field forge lines in a log or a Slack card.
-    return " ".join(value.split())[:limit]
+    return " ".join(_CONTROLS.sub("", value).split())[:limit]
 
 
 def _as_text(value: str | list[str], *, multiline: bool) -> str:
     parts = [value] if isinstance(value, str) else [str(v) for v in value]
-    parts = [p.strip() for p in parts if p is not None and str(p).strip()]
+    parts = [_CONTROLS.sub("", p).strip() for p in parts if p is not None and str(p).strip()]
     text = ("\n" if multiline else ", ").join(parts)
     return text.replace("\r\n", "\n").replace("\r", "\n")[:VALUE_LIMIT]
 

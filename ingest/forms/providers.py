@@ -239,7 +239,7 @@ def jotform(payload: Mapping[str, Any]) -> Extracted:
         raw = raw[0] if raw else None
     try:
         answers = json.loads(raw) if isinstance(raw, str) else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # `[[[[…` nested past the C stack guard
         answers = {}
     out: Fields = {}
     for name, value in answers.items() if isinstance(answers, dict) else []:

@@ -20,6 +20,7 @@ from storage.errors import (
 )
 
 RETRY_AFTER_S = 30  # what a 503 asks the client to wait before it sends again
+MAX_REASON = 500
 
 
 def as_refused(error: LeadBotError) -> Refused:
@@ -43,7 +44,8 @@ def as_refused(error: LeadBotError) -> Refused:
 def error_response(error: LeadBotError, headers: dict[str, str] | None = None) -> JSONResponse:
     """`error` as its JSON answer; `headers` (CORS, …) are added to the error's own."""
     refused = as_refused(error)
-    body = {"error": str(refused), "field": refused.field}
+    # Cut: a reason may quote the input it refuses, and the answer need not echo a whole body.
+    body = {"error": str(refused)[:MAX_REASON], "field": refused.field}
     return JSONResponse(
         body, status_code=refused.status, headers={**(headers or {}), **refused.headers}
     )

@@ -17,13 +17,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ingest.bodies import normal_content_type
 from ingest.forms import signatures
 from ingest.forms.config import FORM_KEY, PROVIDERS, FormConfig, FormsConfig
 from ingest.forms.embed import render_embed_page, render_thanks
 from ingest.forms.limits import RateLimiter, retry_after
 from ingest.http.errors import error_response
-from ingest.pipeline import Outcome, Pipeline
-from storage.errors import LeadBotError, Refused, StoreUnavailable
+from ingest.http.offload import ReadPool
+from ingest.pipeline import INTERNAL_ERROR, Outcome, Pipeline
+from storage.errors import LeadBotError, PayloadError, Refused, StoreUnavailable
 from storage.models import RawInput, RawStatus
 
 log = logging.getLogger("leadbot.forms")
@@ -36,9 +38,10 @@ _FIELD_AT_FAULT = re.compile(r"^(?:missing|invalid) ([a-z_]+)")
 class FormsEndpoint:
     """The forms of `forms`, received through `pipeline`, each with its own rate limiter."""
 
-    def __init__(self, pipeline: Pipeline, forms: FormsConfig) -> None:
+    def __init__(self, pipeline: Pipeline, forms: FormsConfig, pool: ReadPool) -> None:
         self.pipeline = pipeline
         self.forms = forms
+        self.pool = pool
         self.limiters: dict[str, RateLimiter] = {}
 
     # --- checks at the edge ---------------------------------------------------------------
@@ -150,6 +153,10 @@ class FormsEndpoint:
             if provider is None and media not in FORM_TYPES:
                 raise Refused(415, f"content type must be one of {', '.join(FORM_TYPES)}")
             self.limit(request, form)
+            try:  # stored with the body: media type, boundary and charset, within its column
+                content_type = normal_content_type(request.headers.get("content-type"))
+            except PayloadError as e:
+                raise Refused(400, str(e)) from None
             body = await self.body(request, form)
             self.verify(request, form, provider, body)
             envelope: dict[str, Any] = {
@@ -167,10 +174,11 @@ class FormsEndpoint:
                 body,
                 kind="form",
                 channel=channel,
-                content_type=request.headers.get("content-type"),
+                content_type=content_type,
                 envelope=envelope,
             )
-            outcome, pending = await asyncio.to_thread(self.finish, raw_id, new)
+            # Reading is CPU spent on a stranger's input: on the routes' own threads.
+            outcome, pending = await self.pool.run(self.finish, raw_id, new)
         except LeadBotError as e:  # Refused, or StoreUnavailable (503) / InputRejected (422)
             answer = error_response(e, cors)
             if answer.status_code >= 500 or answer.status_code == 429:
@@ -191,6 +199,8 @@ class FormsEndpoint:
     ) -> Response:
         if outcome is not None and outcome.status in (RawStatus.FAILED, RawStatus.REVIEW):
             reason = outcome.reason or "submission could not be read"
+            if reason.startswith(INTERNAL_ERROR):  # its detail is for the admin, never the client
+                reason = "submission could not be read; it is kept and will be looked at"
             match = _FIELD_AT_FAULT.match(reason)
             body = {
                 "error": reason,
@@ -216,9 +226,12 @@ class FormsEndpoint:
         return JSONResponse(body, status_code=201, headers=cors)
 
 
-def forms_routes(pipeline: Pipeline, forms: FormsConfig) -> list[BaseRoute]:
-    """The routes of web forms and form-builder webhooks: `forms` received through `pipeline`."""
-    endpoint = FormsEndpoint(pipeline, forms)
+def forms_routes(
+    pipeline: Pipeline, forms: FormsConfig, *, pool: ReadPool | None = None
+) -> list[BaseRoute]:
+    """The routes of web forms and form-builder webhooks: `forms` received through `pipeline`,
+    each submission read on `pool` (the routes' own threads)."""
+    endpoint = FormsEndpoint(pipeline, forms, pool or ReadPool())
 
     async def post_form(request: Request) -> Response:
         return await endpoint.handle(request, request.path_params["form_key"], None)

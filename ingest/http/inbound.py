@@ -12,32 +12,22 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
-from urllib.parse import parse_qsl
+from typing import Protocol
 
 from pydantic import SecretStr
-from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import FormParser, parse_options_header
 from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ingest.bodies import FormPost, load_json, parse_form
 from ingest.http.errors import error_response
+from ingest.http.offload import ReadPool
 from ingest.http.replay import MAILGUN_MAX_AGE_S, TokenMemory
-from ingest.inbound_payloads import (
-    FormPost,
-    InboundMail,
-    Upload,
-    mailgun_mail,
-    postmark_mail,
-    sendgrid_mail,
-)
+from ingest.inbound_payloads import InboundMail, mailgun_mail, postmark_mail, sendgrid_mail
 from ingest.pipeline import Pipeline
 from storage.errors import InputRejected, LeadBotError, PayloadError, Refused
 
@@ -71,10 +61,12 @@ def inbound_routes(
     *,
     tokens: TokenMemory,
     enqueue: Enqueue | None = None,
+    pool: ReadPool | None = None,
 ) -> list[BaseRoute]:
     """POST /inbound/{provider}: each message committed through `pipeline` before the 200, then
-    parsed by `enqueue` (serve's worker processes) or, without it, in a thread after the answer."""
-    receiver = _Receiver(pipeline, settings, tokens, enqueue)
+    parsed by `enqueue` (serve's worker processes) or, without it, on `pool` after the answer.
+    The payload itself is decoded on `pool` (the routes' own threads, never the shared ones)."""
+    receiver = _Receiver(pipeline, settings, tokens, enqueue, pool or ReadPool())
 
     async def inbound(request: Request) -> Response:
         provider = str(request.path_params["provider"]).lower()
@@ -102,6 +94,7 @@ class _Receiver:
         settings: InboundSettings,
         tokens: TokenMemory,
         enqueue: Enqueue | None,
+        pool: ReadPool,
     ) -> None:
         self.pipeline, self.settings, self.tokens, self.enqueue = (
             pipeline,
@@ -109,6 +102,7 @@ class _Receiver:
             tokens,
             enqueue,
         )
+        self.pool = pool
 
     async def receive(self, provider: str, request: Request) -> Response:
         settings, tokens = self.settings, self.tokens
@@ -128,16 +122,20 @@ class _Receiver:
         token: str | None = None
         try:
             if provider == "postmark":
-                mail = await asyncio.to_thread(_postmark, body, content_type)
+                mail = await self.pool.run(_postmark, body, content_type)
             else:
-                post = await asyncio.to_thread(
-                    parse_form, body, content_type, max_field_bytes=limit
+                post = await self.pool.run(
+                    parse_form,
+                    body,
+                    content_type,
+                    max_fields=MAX_FORM_FIELDS,
+                    max_field_bytes=limit,
                 )
                 if provider == "mailgun":
                     key = settings.mailgun_signing_key
                     assert key is not None
                     token = _check_mailgun_signature(post, key, tokens, now=time.time())
-                mail = await asyncio.to_thread(
+                mail = await self.pool.run(
                     sendgrid_mail if provider == "sendgrid" else mailgun_mail, post
                 )
         except PayloadError as e:
@@ -165,7 +163,13 @@ class _Receiver:
         if self.enqueue is not None:  # the same queue as SMTP: a hostile message never stalls us
             self.enqueue(raw_id, size)
             return None
-        return BackgroundTask(run_in_threadpool, self.pipeline.process_safely, raw_id)
+        return BackgroundTask(self.process_later, raw_id)
+
+    async def process_later(self, raw_id: int) -> None:
+        try:
+            await self.pool.run(self.pipeline.process_safely, raw_id)
+        except Refused:  # readers busy: it stays pending, for the sweep
+            log.warning("raw input %s left pending: every reader is busy", raw_id)
 
     async def accept(self, provider: str, mail: InboundMail, request: Request) -> tuple[int, bool]:
         envelope = {"provider": provider, "mode": mail.mode, **mail.envelope}
@@ -196,66 +200,10 @@ async def _read_body(request: Request, *, limit: int) -> bytes:
     return bytes(body)
 
 
-def parse_form(body: bytes, content_type: str, *, max_field_bytes: int) -> FormPost:
-    """A urlencoded or multipart body, values kept as bytes (a raw MIME field stays byte-exact)."""
-    ctype, params = parse_options_header(content_type)
-    if ctype not in (b"multipart/form-data", b"application/x-www-form-urlencoded"):
-        raise PayloadError(
-            f"expected multipart/form-data or urlencoded, got {ctype.decode('latin-1')!r}"
-        )
-    post = FormPost()
-    if ctype == b"application/x-www-form-urlencoded":
-        try:
-            pairs = parse_qsl(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
-        except ValueError as e:
-            raise PayloadError(f"malformed form body: {e}") from None
-        post.fields.update((k.decode("utf-8", "replace"), v) for k, v in pairs)
-        return post
-
-    def on_field(f: Any) -> None:
-        if f.field_name is not None:
-            post.fields[f.field_name.decode("utf-8", "replace")] = f.value or b""
-
-    def on_file(f: Any) -> None:
-        f.file_object.seek(0)
-        post.files.append(
-            Upload(
-                (f.field_name or b"").decode("utf-8", "replace"),
-                f.file_name.decode("utf-8", "replace") if f.file_name else None,
-                f.content_type,
-                f.file_object.read(),
-            )
-        )
-
-    config = {
-        "MAX_MEMORY_FILE_SIZE": float("inf"),  # the whole body is already capped in memory
-        "MAX_FIELDS": MAX_FORM_FIELDS,
-        "MAX_FIELD_SIZE": max_field_bytes,
-        "MAX_HEADER_COUNT": 16,
-    }
-    try:
-        parser = FormParser(
-            ctype.decode("latin-1"),
-            on_field,
-            on_file,
-            boundary=params.get(b"boundary"),
-            config=config,
-        )
-        parser.write(body)
-        parser.finalize()
-    except (FormParserError, ValueError) as e:
-        raise PayloadError(f"malformed form body: {e}") from None
-    return post
-
-
 def _postmark(body: bytes, content_type: str) -> InboundMail:
     if "json" not in content_type.lower():
         raise PayloadError("Postmark posts application/json")
-    try:
-        payload = json.loads(body)
-    except ValueError as e:
-        raise PayloadError(f"malformed JSON: {e}") from None
-    return postmark_mail(payload)
+    return postmark_mail(load_json(body))
 
 
 def _check_shared_secret(request: Request, secret: SecretStr | None, setting: str) -> None:

@@ -21,7 +21,8 @@ _META_SCAN = 4096
 _META_CHARSET = re.compile(
     rb"""<meta[^>]{0,500}?charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.I
 )
-_CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)
+# A charset name as IANA spells them: `utf-8\0` or a 2,000-character "name" is read as none.
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9][A-Za-z0-9._:+-]{0,39})""", re.IGNORECASE)
 
 
 @dataclass
