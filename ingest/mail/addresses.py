@@ -79,18 +79,31 @@ def normalise(addr: str, *, ours: frozenset[str] = frozenset()) -> str:
 _OWN_DOMAIN = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))*")
 
 
+HEADER_LIMIT = 2000
+
+
 def parse_single(value: str, *, header: str, ours: frozenset[str] = frozenset()) -> Address:
     """Parse a header value that must hold exactly one mailbox; raises AddressError otherwise.
 
     `ours`: the team's own domains, whose addresses are accepted on any domain name (normalise).
     """
-    value = _ENCODED_WORD.sub(_reencode, value.replace("\r", " ").replace("\n", " ")[:2000])
+    value = value.replace("\r", " ").replace("\n", " ")
+    if len(value) > HEADER_LIMIT:  # a display name too long to matter: cut it, not the address
+        try:
+            found = [(n, a) for n, a in getaddresses([value]) if a]
+        except RecursionError:
+            found = []
+        if len(found) == 1 and len(found[0][1]) <= 320:
+            value = formataddr((found[0][0][:NAME_LIMIT], found[0][1]))
+        else:
+            value = value[:HEADER_LIMIT]
+    value = _ENCODED_WORD.sub(_reencode, value)
     bare = _COMMENT.sub(" ", _QUOTED.sub(" ", value))
     tokens = {t.lower().strip(".") for t in ADDRESS_TOKEN.findall(bare)}
     if len(tokens) > 1:
         raise AddressError(f"{header} holds several addresses; refusing to guess")
-    pairs = [(n, a) for n, a in getaddresses([value]) if a]
     try:
+        pairs = [(n, a) for n, a in getaddresses([value]) if a]
         try:
             parsed = _REGISTRY(header, value)
         except ValueError as exc:
@@ -102,8 +115,10 @@ def parse_single(value: str, *, header: str, ours: frozenset[str] = frozenset())
             parsed = _REGISTRY(header, formataddr((name, pairs[0][1])))
         mailboxes = list(parsed.addresses)  # type: ignore[attr-defined]
         defects = [d for d in parsed.defects if not _HARMLESS_DEFECT.search(str(d))]
-    except (ValueError, IndexError, TypeError, AttributeError) as exc:
-        raise AddressError(f"{header} cannot be parsed: {exc}") from None
+    except (ValueError, IndexError, TypeError, AttributeError, RecursionError) as exc:
+        # RecursionError: the stdlib parser recurses once per nested "(" of a comment.
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise AddressError(f"{header} cannot be parsed: {reason}") from None
     if len(mailboxes) != 1 or len(pairs) != 1:
         raise AddressError(f"{header} must hold exactly one address, found {len(mailboxes)}")
     if defects:

@@ -9,8 +9,10 @@ import pytest
 
 from ingest.inquiry import Inquiry, NotALead
 from ingest.mail import read_email
+from ingest.mail.addresses import NAME_LIMIT, parse_single
 from ingest.mail.html import html_to_text
 from ingest.mail.text import unflow
+from storage.errors import AddressError
 from tests.ingest.mail_samples import INTERNAL, message, raw
 
 NOW = datetime(2026, 11, 3, tzinfo=UTC)
@@ -129,3 +131,13 @@ def test_hostile_input_is_read_quickly(name: str) -> None:
     if isinstance(result, Inquiry):
         assert result.email in ("jane@acme.example", "jane@acme-corp.example")
         assert "\x00" not in result.text and len(result.subject or "") <= 500
+
+
+def test_a_very_long_display_name_is_cut_not_the_address() -> None:
+    found = parse_single('"' + "A" * 3000 + '" <jane@acme.example>', header="from")
+    assert found.email == "jane@acme.example" and len(found.name or "") <= NAME_LIMIT
+
+
+def test_a_from_of_nested_comments_is_refused_not_an_internal_error() -> None:
+    with pytest.raises(AddressError, match="nested too deeply"):
+        parse_single("(" * 5000 + "x@y.example", header="from")
