@@ -74,8 +74,9 @@ _SEPARATORS = re.compile(r"[-_.+=]+")
 def classify(msg: Message) -> NotALead | None:
     """A NotALead when the headers or the MIME structure say auto-reply, bounce or bulk mail."""
     names = {name.lower() for name in msg}
+    subject = ((first(msg, "subject") if "subject" in names else None) or "").strip()
     for check in (_report_receipt, _bounce, _auto_reply, _bulk):
-        verdict = check(msg, names)
+        verdict = check(msg, names, subject)
         if verdict is not None:
             return verdict
     return calendar_response(msg)
@@ -112,7 +113,7 @@ def relays_a_person(msg: Message) -> bool:
     )
 
 
-def _report_receipt(msg: Message, names: set[str]) -> NotALead | None:
+def _report_receipt(msg: Message, names: set[str], subject: str) -> NotALead | None:
     # A multipart/report of report-type=disposition-notification is a read receipt, not a bounce.
     return read_receipt(msg, None, "")
 
@@ -134,7 +135,7 @@ def _own_parts(msg: Message) -> Iterator[Message]:
             stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
 
 
-def _bounce(msg: Message, names: set[str]) -> NotALead | None:
+def _bounce(msg: Message, names: set[str], subject: str) -> NotALead | None:
     for part in _own_parts(msg):
         ctype = content_type(part)
         if ctype in _REPORT_TYPES:
@@ -155,7 +156,6 @@ def _bounce(msg: Message, names: set[str]) -> NotALead | None:
             )
     if "x-failed-recipients" in names:
         return NotALead("bounce", "X-Failed-Recipients header present (Exim bounce)")
-    subject = (first(msg, "subject") or "").strip()
     # Anchored at the start: a customer may well write "Re: undeliverable parcel".
     if BOUNCE_SUBJECT_ALONE.match(subject):
         return NotALead("bounce", f"bounce subject: {subject[:80]!r}")
@@ -177,7 +177,7 @@ def _daemon_header(value: str) -> bool:
     return bool(name and DAEMON_NAME.match((name.group(1) or name.group(2) or "").strip()))
 
 
-def _auto_reply(msg: Message, names: set[str]) -> NotALead | None:
+def _auto_reply(msg: Message, names: set[str], subject: str) -> NotALead | None:
     submitted = (_value(msg, names, "auto-submitted") or "").lower()
     if submitted and not submitted.startswith("no"):
         return NotALead("auto_reply", f"Auto-Submitted: {submitted} (RFC 3834)")
@@ -190,13 +190,12 @@ def _auto_reply(msg: Message, names: set[str]) -> NotALead | None:
     precedence = (_value(msg, names, "precedence") or "").lower()
     if precedence == "auto_reply":
         return NotALead("auto_reply", "Precedence: auto_reply")
-    subject = first(msg, "subject") or ""
     if AUTO_SUBJECT_ALONE.match(subject):
         return NotALead("auto_reply", f"auto-reply subject: {subject[:80]!r}")
     return None
 
 
-def _bulk(msg: Message, names: set[str]) -> NotALead | None:
+def _bulk(msg: Message, names: set[str], subject: str) -> NotALead | None:
     # Only list headers, Precedence and list servers: our own website's form plugins add other
     # marketing headers to notifications that are genuine leads.
     precedence = (_value(msg, names, "precedence") or "").lower()

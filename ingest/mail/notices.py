@@ -56,15 +56,22 @@ _JSON_EVENT = re.compile(
     r'^\s*\{.{0,2000}?"(notificationType|eventType|TopicArn|bounceType|complaintFeedbackType)"\s*:',
     re.DOTALL,
 )
+# The forward markers of ingest.mail.labels, searched in one pass over a text's lines.
+_FORWARD_START = re.compile(
+    "|".join(f"(?:{p.pattern})" for p in (FORWARD_SEPARATOR, FORWARD_INTRO, RULE)),
+    re.IGNORECASE | re.MULTILINE,
+)
 _AUTO_LABEL = re.compile(rf"({AUTO_SUBJECT_WORDS.pattern})\s*[:：)\]]", re.IGNORECASE)
 _IP_LITERAL = re.compile(r"\b\d{1,3}(\.\d{1,3}){3}\b")
 _URL = re.compile(r"\bhttps?://", re.IGNORECASE)
+# Something an SMTP transcript cannot do without (a reply code, a command): SMTP_SHAPE is slow.
+_SMTP_HINT = re.compile(r"[245]\d\d|smtp|rcpt|mail from|<<<|>>>", re.IGNORECASE)
 _TEXT_SCANNED = 8000  # a notice says what it is near the top; the rest is the returned original
 _NOTICE_LINES = 80
 _OPENING_LINES = 3  # a notice may open with "Message from yahoo.com." or a row of stars
 _RESIDUAL_LETTERS = 25  # about four words of a person's own: more, and a person wrote it
 _NOTE_LETTERS = 25  # "FYI, see below": a forward with no request of its own
-_SHORT_TEXT = 1500
+_SHORT_TEXT = 2500  # characters: a notice is a few lines, a person's request may be long
 
 
 def machine_text(msg: Message, sender: Address, subject: str | None, body: Body) -> NotALead | None:
@@ -86,7 +93,11 @@ def machine_text(msg: Message, sender: Address, subject: str | None, body: Body)
     if notice.opens and (notice.dsn or notice.names_address) and not relay and not notice.person:
         return NotALead("bounce", "opens the way mail software opens a delivery notice")
     returned = bool(body.attached) or ORIGINAL_DIVIDER.search(text) is not None
-    if (automated or subject_says or returned or notice.dsn) and notice.pure:
+    if (
+        notice.names_address
+        and (automated or subject_says or returned or notice.dsn)
+        and notice.pure
+    ):
         return NotALead("bounce", "a delivery-failure notice and nothing of a person's")
     listish = automated or LIST_LOCAL.search(sender.local) is not None
     if listish and LIST_NOTICE.search(notice.low) and not notice.person:
@@ -97,7 +108,7 @@ def machine_text(msg: Message, sender: Address, subject: str | None, body: Body)
         return NotALead("bounce", f"complaint feedback report: {subject[:80]!r}")
     if _away_context(msg, subject, automated) and notice.short and AWAY_TEXT.search(notice.low):
         return NotALead("auto_reply", f"absence notice: {subject[:80]!r}")
-    if notice.short and _URL.search(notice.head) and len(CHALLENGE_TEXT.findall(notice.low)) >= 2:
+    if _URL.search(notice.head) and notice.short and len(CHALLENGE_TEXT.findall(notice.low)) >= 2:
         return NotALead("auto_reply", "challenge-response filter asking to verify the sender")
     if body.attached or is_forward_subject(subject):
         return _forwarded_machine_mail(body, text)
@@ -126,7 +137,9 @@ class _Notice:
     def dsn(self) -> bool:
         """Report fields (Final-Recipient, Action, Status…) or an SMTP transcript."""
         fields = {m.group(1).lower() for m in DSN_FIELD.finditer(self.head)}
-        return len(fields) >= 2 or SMTP_SHAPE.search(self.head) is not None
+        if len(fields) >= 2:
+            return True
+        return _SMTP_HINT.search(self.head) is not None and SMTP_SHAPE.search(self.head) is not None
 
     @cached_property
     def names_address(self) -> bool:
@@ -134,7 +147,7 @@ class _Notice:
 
     @cached_property
     def short(self) -> bool:
-        return _letters(self.head) <= _SHORT_TEXT
+        return len(self.head) <= _SHORT_TEXT
 
     @cached_property
     def opens(self) -> bool:
@@ -144,8 +157,10 @@ class _Notice:
     def person(self) -> bool:
         """First person or a request outside a notice's template sentences."""
         for line in self.lines:
-            if MTA_OPENING.match(line) or BOILERPLATE.search(line.lower()):
+            if not PERSON_MARKER.search(line):
                 continue
+            if MTA_OPENING.match(line) or BOILERPLATE.search(line.lower()):
+                continue  # "I'm sorry to have to inform you…" is Postfix's, not a person's
             if PERSON_MARKER.search(_ADDRESS_OR_URL.sub(" ", line)):
                 return True
         return False
@@ -173,20 +188,13 @@ class _Notice:
 def _head(text: str) -> str:
     """The text above the returned original or a forwarded message, without quoted lines."""
     head = text[:_TEXT_SCANNED]
-    divider = ORIGINAL_DIVIDER.search(head)
-    if divider is not None and divider.start() > 0:
-        head = head[: divider.start()]
-    lines: list[str] = []
-    for line in head.split("\n"):
-        if lines and (
-            FORWARD_SEPARATOR.match(line) or FORWARD_INTRO.match(line) or RULE.match(line)
-        ):
-            break
-        if not line.lstrip().startswith(">"):
-            lines.append(line)
-        if len(lines) >= _NOTICE_LINES:
-            break
-    return "\n".join(lines)
+    first_line = head.find("\n") + 1  # a notice may open with its own divider
+    for divider in (ORIGINAL_DIVIDER, _FORWARD_START):
+        found = divider.search(head, first_line) if first_line else None
+        if found is not None:
+            head = head[: found.start()]
+    lines = [line for line in head.split("\n", _NOTICE_LINES) if not line.lstrip().startswith(">")]
+    return "\n".join(lines[:_NOTICE_LINES])
 
 
 def _letters(text: str) -> int:
