@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from ingest.auth import ENVELOPE_KEY, SenderCheck, ToJudge, facts
 from ingest.forms.reader import read_form
 from ingest.inquiry import Inquiry, NotALead, ReadContext
 from ingest.intake import Item, Prepared, prepare_batch, record_batch
@@ -28,7 +29,15 @@ from storage.db import Store
 from storage.errors import InputRejected, ParseError, StoreUnavailable
 from storage.models import RawInput, RawStatus, utcnow
 from storage.privacy import suppressed
-from storage.raw import RawDraft, RawMark, mark_raw, mark_raws, raw_ids_with_status, store_raws
+from storage.raw import (
+    RawDraft,
+    RawMark,
+    mark_raw,
+    mark_raws,
+    raw_ids_with_status,
+    set_envelopes,
+    store_raws,
+)
 
 log = logging.getLogger("leadbot.ingest")
 
@@ -97,11 +106,15 @@ class Pipeline:
         scorer: Scorer,
         context: ReadContext | None = None,
         clock: Callable[[], datetime] = utcnow,
+        sender_check: SenderCheck | None = None,
     ) -> None:
         self.store = store
         self.scorer = scorer
         self.context = context or ReadContext()
         self.clock = clock
+        self.sender_check = sender_check
+        # Verdicts worked out but not yet committed: a batch retried input by input reuses them.
+        self._verdicts: dict[int, dict[str, Any]] = {}
 
     def accept(self, content: bytes, **options: Any) -> tuple[int, bool]:
         """Commit the raw input (options as for `draft`). Raises StoreUnavailable (retry later)
@@ -148,6 +161,7 @@ class Pipeline:
             )
             for raw in raws:
                 session.expunge(raw)
+        judged = self._judge(raws)
         marks: list[Outcome] = []
         inquiries: list[tuple[int, Inquiry]] = []
         for raw in raws:
@@ -167,8 +181,9 @@ class Pipeline:
                     if inq.email in gone
                 ]
                 inquiries = [(raw_id, inq) for raw_id, inq in inquiries if inq.email not in gone]
+        auth = {raw.id: (raw.envelope or {}).get(ENVELOPE_KEY) for raw in raws}
         try:
-            items = [self._item(raw_id, inq) for raw_id, inq in inquiries]
+            items = [self._item(raw_id, inq, facts(auth.get(raw_id))) for raw_id, inq in inquiries]
             now = self.clock()
             # On SQLite the Python work (profiles, scoring) runs on a snapshot before the write
             # transaction, which holds the lock every receiver needs to commit. PostgreSQL has no
@@ -178,6 +193,8 @@ class Pipeline:
                 with self.store.reading() as snapshot:
                     prepared = prepare_batch(snapshot, items, scorer=self.scorer, now=now)
             with self.store.session() as session:
+                if judged:  # kept with the raw input, in the transaction that marks it
+                    set_envelopes(session, {r.id or 0: r.envelope for r in raws if r.id in judged})
                 recorded = self._record_all(session, items, now=now, prepared=prepared)
                 mark_raws(
                     session,
@@ -188,6 +205,8 @@ class Pipeline:
                     ],
                 )
             recorded_outcomes = [o for o, _ in recorded]
+            for raw_id in judged:
+                self._verdicts.pop(raw_id, None)
         except StoreUnavailable:
             raise
         except Exception as e:
@@ -200,6 +219,26 @@ class Pipeline:
         for outcome in [*marks, *recorded_outcomes]:
             self._log(outcome)
         return sorted([*marks, *recorded_outcomes], key=lambda o: o.raw_id)
+
+    def _judge(self, raws: list[RawInput]) -> set[int]:
+        """Who sent each email not judged before (at receipt: a reprocessed input keeps the
+        verdict it got then); the verdicts go into the raws' envelopes, their ids are returned."""
+        if self.sender_check is None or not self.sender_check.options.active:
+            return set()
+        todo = [
+            r
+            for r in raws
+            if r.kind == "email" and r.id is not None and ENVELOPE_KEY not in (r.envelope or {})
+        ]
+        fresh = [r for r in todo if r.id not in self._verdicts]
+        self._verdicts.update(
+            self.sender_check.judge_many(
+                [ToJudge(r.id or 0, r.content, r.channel, r.envelope or {}) for r in fresh]
+            )
+        )
+        for r in todo:
+            r.envelope = {**(r.envelope or {}), ENVELOPE_KEY: self._verdicts[r.id or 0]}
+        return {r.id or 0 for r in todo}
 
     def _read(self, raw: RawInput) -> Inquiry | Outcome:
         assert raw.id is not None
@@ -239,7 +278,8 @@ class Pipeline:
             log.info("raw input %s %s: %s", outcome.raw_id, outcome.status.value, outcome.reason)
 
     @staticmethod
-    def _item(raw_id: int, inq: Inquiry) -> Item:
+    def _item(raw_id: int, inq: Inquiry, auth_facts: dict[str, str]) -> Item:
+        # Sender verdicts are facts of this one message (the activity), never of the lead.
         return Item(
             email=inq.email,
             kind=inq.kind,
@@ -254,7 +294,11 @@ class Pipeline:
                 "country": inq.country,
             },
             detail=(inq.subject or inq.text[:200]).strip()[:500],
-            data={"subject": inq.subject, "text": inq.text[:20_000], "fields": inq.fields},
+            data={
+                "subject": inq.subject,
+                "text": inq.text[:20_000],
+                "fields": {**inq.fields, **auth_facts},
+            },
             forwarded_by=inq.forwarded_by,
             fields={k: v for k, v in inq.fields.items() if not k.startswith("_")},
             raw_id=raw_id,
