@@ -29,6 +29,10 @@ BUTTON_TEXT = 75
 FALLBACK_TEXT = 3000
 EXCERPT = 600
 TOP_REASONS = 3
+UNVERIFIED = (
+    ":warning: *Unverified sender*: its domain does not vouch for the From address of this email"
+    " (DKIM, SPF, DMARC), so it may be forged"
+)
 
 # action_id of each button; the button's value is the lead id.
 CLAIM, NOTE, NURTURE, WON, LOST = "lead_claim", "lead_note", "lead_nurture", "lead_won", "lead_lost"
@@ -157,8 +161,9 @@ def _field(label: str, value: str | None) -> Block | None:
     return {"type": "mrkdwn", "text": f"*{label}*\n{safe(value, FIELD_TEXT - len(label) - 4)}"}
 
 
-def lead_card(lead: Lead, *, excerpt: str | None = None) -> Message:
-    """The announcement card, rendered from the lead as it is now."""
+def lead_card(lead: Lead, *, excerpt: str | None = None, unverified: bool = False) -> Message:
+    """The announcement card, rendered from the lead as it is now; `unverified`: the email shown
+    failed sender verification (ingest.auth), which the card says next to it."""
     fields = [
         _field("Title", lead.title),
         _field("Company", lead.company),
@@ -176,6 +181,8 @@ def lead_card(lead: Lead, *, excerpt: str | None = None) -> Message:
     why = reasons_text(lead)
     if why:
         blocks.append(section(f"*Why hot*\n{why}"))
+    if unverified:
+        blocks.append(context(UNVERIFIED))
     if excerpt and excerpt.strip():
         blocks.append(section(quote(excerpt[: EXCERPT * 2], EXCERPT)))
     blocks.append(context(status_line(lead)))

@@ -16,6 +16,7 @@ from bot.slack.access import Access
 from bot.slack.attention import attention_blocks, review_message
 from bot.slack.routing import Route, parse_routes, pick_channel
 from bot.slack.surfaces import home_view
+from ingest.auth import unverified
 from ingest.mail.addresses import in_domains
 from storage import raw as raw_store
 from storage import slack as slack_store
@@ -159,7 +160,7 @@ class SlackSender:
             raise GiveUp(
                 "no channel: set LEADBOT_HOT_CHANNEL or a matching LEADBOT_SLACK_ROUTES rule"
             )
-        card = blocks.lead_card(lead, excerpt=_excerpt(inquiry))
+        card = blocks.lead_card(lead, excerpt=_excerpt(inquiry), unverified=_unverified(inquiry))
         resp = call_slack(
             self.client.chat_postMessage,
             channel=channel,
@@ -196,7 +197,7 @@ class SlackSender:
         if found is None:
             return {"skipped": "lead has no card"}
         lead, inquiry = found
-        card = blocks.lead_card(lead, excerpt=_excerpt(inquiry))
+        card = blocks.lead_card(lead, excerpt=_excerpt(inquiry), unverified=_unverified(inquiry))
         call_slack(self.client.chat_update, channel=lead.slack_channel, ts=lead.slack_ts, **card)
         return {"channel": lead.slack_channel, "ts": lead.slack_ts}
 
@@ -291,6 +292,10 @@ class SlackSender:
         )
         user = ((resp or {}).get("user") or {}).get("id")
         return str(user) if user else None
+
+
+def _unverified(activity: Any) -> bool:
+    return activity is not None and unverified((activity.data or {}).get("fields"))
 
 
 def _excerpt(activity: Any) -> str | None:
