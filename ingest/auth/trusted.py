@@ -138,7 +138,7 @@ def spam_verdict(headers: Sequence[tuple[str, str]]) -> tuple[float | None, bool
                 flags.append(after.startswith("true"))
             found = _BRACKET.search(text)
         else:  # X-Spam-Score, X-Rspamd-Score: the number alone
-            found = _NUMBER.match(text)
+            found = _NUMBER.fullmatch(text.split(" ", 1)[0]) if text else None
         if found is not None:
             number = float(found.group(1) if found.groups() else found.group(0))
             if math.isfinite(number) and abs(number) <= MAX_SCORE:

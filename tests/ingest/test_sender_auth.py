@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import smtplib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
@@ -107,16 +108,14 @@ def smtp(verifying: Runtime) -> Iterator[SMTPServerThread]:
         yield server
 
 
-class serving:  # noqa: N801 -- a context manager used like a function
-    def __init__(self, runtime: Runtime) -> None:
-        handler = InboxHandler(runtime.pipeline, inbox_domains={"leads.example.com"})
-        self.server = SMTPServerThread(handler, max_message_bytes=200_000)
-
-    def __enter__(self) -> SMTPServerThread:
-        return self.server.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.stop()
+@contextmanager
+def serving(runtime: Runtime) -> Iterator[SMTPServerThread]:
+    handler = InboxHandler(runtime.pipeline, inbox_domains={"leads.example.com"})
+    server = SMTPServerThread(handler, max_message_bytes=200_000).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def message(
@@ -258,7 +257,7 @@ def test_a_forged_cfo_is_rejected_by_dmarc_and_never_announced(
         key=keys["evil"],
     )
     send(smtp, raw, mail_from="x@evil.example", helo="evil.example")
-    lead, verdict, fields, announced = stored(store, "cfo@bank.example")
+    lead, verdict, _, announced = stored(store, "cfo@bank.example")
     assert verdict["dkim"] == [["evil.example", "pass"]]
     assert (verdict["spf"], verdict["spf_domain"]) == ("pass", "evil.example")
     assert (verdict["dmarc"], verdict["dmarc_policy"], verdict["verified"]) == (
@@ -327,7 +326,7 @@ def test_a_dns_server_that_never_answers_leaves_it_undecided(store: Store) -> No
         with serving(runtime) as server:
             raw = message("Jane Doe <jane@acme-robotics.example>", msgid="to@acme-robotics.example")
             send(server, raw, mail_from="jane@acme-robotics.example", helo="mail.example")
-    lead, verdict, fields, announced = stored(store, "jane@acme-robotics.example")
+    _, verdict, fields, announced = stored(store, "jane@acme-robotics.example")
     assert verdict["spf"] == "temperror" and verdict["dmarc"] == "temperror"
     assert verdict["verified"] == "unknown" and fields["auth.verified"] == "unknown"
     assert announced  # an outage of our DNS costs a lead nothing
@@ -376,7 +375,7 @@ def test_behind_our_mta_a_message_without_its_results_is_not_judged(store: Store
     )
     with serving(runtime) as server:
         send(server, raw, mail_from="jane@acme-robotics.example", helo="mail.example")
-    lead, verdict, fields, announced = stored(store, "jane@acme-robotics.example")
+    _, verdict, fields, announced = stored(store, "jane@acme-robotics.example")
     assert verdict["by"] == TRUSTED and "dmarc" not in verdict and "spam_flagged" not in verdict
     assert fields == {"auth.verified": "unknown"}
     assert announced
