@@ -43,6 +43,7 @@ log = logging.getLogger("leadbot.ingest")
 
 
 Reader = Callable[[RawInput, ReadContext], Inquiry | NotALead]
+_MAX_UNSAVED = 10_000  # sender verdicts kept in memory until their batch is committed
 
 
 def _read_email(raw: RawInput, ctx: ReadContext) -> Inquiry | NotALead:
@@ -215,7 +216,10 @@ class Pipeline:
                 return [o for raw in raws for o in self.process_batch([raw.id or 0])]
             log.exception("recording raw input %s failed; kept as failed", raws[0].id)
             reason = f"internal error: {type(e).__name__}: {e}"
-            return [self._mark(raws[0].id or 0, RawStatus.FAILED, reason)]
+            raw_id = raws[0].id or 0
+            envelope = raws[0].envelope if raw_id in judged else None
+            self._verdicts.pop(raw_id, None)
+            return [self._mark(raw_id, RawStatus.FAILED, reason, envelope=envelope)]
         for outcome in [*marks, *recorded_outcomes]:
             self._log(outcome)
         return sorted([*marks, *recorded_outcomes], key=lambda o: o.raw_id)
@@ -230,6 +234,8 @@ class Pipeline:
             for r in raws
             if r.kind == "email" and r.id is not None and ENVELOPE_KEY not in (r.envelope or {})
         ]
+        if len(self._verdicts) > _MAX_UNSAVED:  # left by batches the store never took: redo them
+            self._verdicts.clear()
         fresh = [r for r in todo if r.id not in self._verdicts]
         self._verdicts.update(
             self.sender_check.judge_many(
@@ -257,8 +263,17 @@ class Pipeline:
             return Outcome(raw.id, status, f"{result.kind}: {result.reason}")
         return result
 
-    def _mark(self, raw_id: int, status: RawStatus, reason: str) -> Outcome:
+    def _mark(
+        self,
+        raw_id: int,
+        status: RawStatus,
+        reason: str,
+        *,
+        envelope: dict[str, Any] | None = None,
+    ) -> Outcome:
         with self.store.session() as session:
+            if envelope is not None:
+                set_envelopes(session, {raw_id: envelope})
             mark_raw(session, raw_id, status=status, reason=reason)
         outcome = Outcome(raw_id, status, reason)
         self._log(outcome)
@@ -278,7 +293,7 @@ class Pipeline:
             log.info("raw input %s %s: %s", outcome.raw_id, outcome.status.value, outcome.reason)
 
     @staticmethod
-    def _item(raw_id: int, inq: Inquiry, auth_facts: dict[str, str]) -> Item:
+    def _item(raw_id: int, inq: Inquiry, auth_facts: dict[str, str] | None = None) -> Item:
         # Sender verdicts are facts of this one message (the activity), never of the lead.
         return Item(
             email=inq.email,
@@ -297,7 +312,7 @@ class Pipeline:
             data={
                 "subject": inq.subject,
                 "text": inq.text[:20_000],
-                "fields": {**inq.fields, **auth_facts},
+                "fields": {**inq.fields, **(auth_facts or {})},
             },
             forwarded_by=inq.forwarded_by,
             fields={k: v for k, v in inq.fields.items() if not k.startswith("_")},

@@ -21,7 +21,7 @@ from typing import Any
 from ingest.auth.checks import Received, judge
 from ingest.auth.dns import DNSServer, Resolver
 from ingest.auth.trusted import read_trusted
-from ingest.auth.verdict import Verdict
+from ingest.auth.verdict import Verdict, ascii_domain
 from ingest.mail.addresses import parse_single
 from ingest.mail.headers import header_values
 from storage.errors import AddressError
@@ -149,6 +149,6 @@ def from_domain(head: Message, internal_domains: frozenset[str]) -> str | None:
     if len(values) != 1:
         return None
     try:
-        return parse_single(values[0], header="from", ours=internal_domains).domain
+        return ascii_domain(parse_single(values[0], header="from", ours=internal_domains).domain)
     except AddressError:
         return None

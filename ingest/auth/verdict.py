@@ -161,7 +161,18 @@ def aligned(domain: str | None, from_domain: str | None, *, strict: bool) -> boo
     """DMARC identifier alignment (RFC 7489 §3.1): equal (strict), or the same organisation."""
     if not domain or not from_domain:
         return False
-    a, b = domain.lower().rstrip("."), from_domain.lower().rstrip(".")
+    a, b = ascii_domain(domain), ascii_domain(from_domain)
     if strict or a == b:
         return a == b
     return organisational_domain(a) == organisational_domain(b)
+
+
+def ascii_domain(domain: str) -> str:
+    """The name as DNS and DKIM's d= spell it: lower case, A-labels (例え.jp -> xn--r8jz45g.jp)."""
+    name = domain.strip().lower().rstrip(".")
+    if name.isascii():
+        return name
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return name

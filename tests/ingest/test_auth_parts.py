@@ -162,6 +162,9 @@ def test_alignment() -> None:
     assert not aligned("mail.acme.co.uk", "acme.co.uk", strict=True)
     assert not aligned("other.co.uk", "acme.co.uk", strict=False)  # a public suffix is no org
     assert not aligned(None, "acme.com", strict=False)
+    # DKIM's d= and DNS spell a name in A-labels; the reader keeps the From domain in Unicode.
+    assert aligned("mail.xn--r8jz45g.jp", "例え.jp", strict=False)
+    assert aligned("XN--R8JZ45G.JP.", "例え.jp", strict=True)
 
 
 def test_verdicts_round_trip_and_say_what_they_could_not_judge() -> None:
