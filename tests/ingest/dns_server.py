@@ -27,6 +27,8 @@ class Zone(BaseResolver):
     records: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
     queries: list[tuple[str, str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # 0: no resolver may cache an answer, so every check reaches this server and can be counted.
+    ttl: int = 0
 
     def add(self, name: str, rtype: str, *values: str) -> None:
         with self.lock:
@@ -48,7 +50,9 @@ class Zone(BaseResolver):
         if not known:
             reply.header.rcode = RCODE.NXDOMAIN
         for value in values:
-            reply.add_answer(RR(request.q.qname, request.q.qtype, rdata=_rdata(qtype, value)))
+            reply.add_answer(
+                RR(request.q.qname, request.q.qtype, rdata=_rdata(qtype, value), ttl=self.ttl)
+            )
         if handler.protocol == "udp" and len(reply.pack()) > UDP_LIMIT:
             # RFC 1035 §4.2.1: too big for UDP, so the answer is cut and asked again over TCP.
             # (dnslib's own truncation drops the question too, which resolvers refuse.)
