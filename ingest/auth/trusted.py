@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import authres
 
-from ingest.auth.verdict import POLICIES, Signature, Verdict
+from ingest.auth.verdict import POLICIES, Signature, Verdict, result_of
 
 AUTH_RESULTS = "authentication-results"
 # SpamAssassin: X-Spam-Status "Yes, score=7.3 required=5.0 …", X-Spam-Flag, X-Spam-Score;
@@ -78,7 +78,9 @@ def _verdict(
     dmarc: str | None = None
     for r in parsed.results:
         method = str(getattr(r, "method", "") or "").lower()
-        result = str(getattr(r, "result", "") or "").lower()
+        result = result_of(method, str(getattr(r, "result", "") or ""))
+        if result is None:
+            continue  # a method or result no rule can ask for
         props = {
             f"{p.type}.{p.name}".lower(): str(p.value or "") for p in getattr(r, "properties", [])
         }

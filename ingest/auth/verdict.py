@@ -22,8 +22,17 @@ YES, NO, UNKNOWN = "yes", "no", "unknown"
 POLICIES = ("none", "quarantine", "reject")
 
 # The facts a rule can ask for (`when.auth.<name>`, `when.spam.<name>`) and the activity fields
-# that carry them.
+# that carry them; the results each method may have (RFC 8601 §2.7; scoring.conditions allows
+# exactly these in rules).
 AUTH_FACTS = ("dkim", "spf", "dmarc", "dmarc_policy", "verified")
+RESULTS = {
+    "dkim": ("pass", "fail", "none", "neutral", "policy", "temperror", "permerror"),
+    "spf": ("pass", "fail", "softfail", "neutral", "none", "policy", "temperror", "permerror"),
+    "dmarc": ("pass", "fail", "none", "temperror", "permerror"),
+}
+# What MTAs write besides: RFC 4408's names, Microsoft's "no record, but it would have passed".
+OTHER_NAMES = {"hardfail": "fail", "error": "temperror", "unknown": "permerror"}
+DMARC_OTHER_NAMES = {"bestguesspass": "none"}
 SPAM_SCORE, SPAM_FLAGGED = "spam.score", "spam.flagged"
 VERIFIED = "auth.verified"
 
@@ -176,3 +185,12 @@ def ascii_domain(domain: str) -> str:
         return name.encode("idna").decode("ascii")
     except UnicodeError:
         return name
+
+
+def result_of(method: str, text: str) -> str | None:
+    """A result as one of RESULTS[method] (lower case, other names mapped), None if unknown."""
+    value = text.strip().lower()
+    if method == "dmarc":
+        value = DMARC_OTHER_NAMES.get(value, value)
+    value = OTHER_NAMES.get(value, value)
+    return value if value in RESULTS.get(method, ()) else None

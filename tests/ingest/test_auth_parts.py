@@ -63,6 +63,14 @@ def headers(text: str) -> list[tuple[str, str]]:
             "pass",
         ),
         (f"Authentication-Results: {ID} 1; none", None, None, None, None),  # version, no results
+        (  # Microsoft's "no DMARC record, would have passed", RFC 4408's "hardfail", junk
+            f"Authentication-Results: {ID}; spf=hardfail smtp.mailfrom=bank.example;"
+            " dkim=superb header.d=bank.example; dmarc=bestguesspass action=none",
+            "none",
+            None,
+            None,
+            "fail",
+        ),
     ],
 )
 def test_trusted_results_as_mtas_write_them(

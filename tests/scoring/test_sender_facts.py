@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from ingest.auth.verdict import AUTH_FACTS, SPAM_FLAGGED, SPAM_SCORE, Signature, Verdict, facts
+from ingest.auth.verdict import (
+    AUTH_FACTS,
+    RESULTS,
+    SPAM_FLAGGED,
+    SPAM_SCORE,
+    Signature,
+    Verdict,
+    facts,
+)
 from scoring import ActivityFacts, LeadFacts, load_rules
 from scoring.conditions import AUTH_FACTS as RULE_FACTS
 from scoring.conditions import SPAM_FLAGGED as RULE_FLAGGED
@@ -33,6 +41,7 @@ def fired(path: Path, acts: list[ActivityFacts]) -> dict[str, str]:
 
 def test_the_fact_names_are_the_ones_ingest_gives() -> None:
     assert set(AUTH_FACTS) == set(RULE_FACTS)
+    assert all(RULE_FACTS[method] == values for method, values in RESULTS.items())
     assert (SPAM_SCORE, SPAM_FLAGGED) == (RULE_SCORE, RULE_FLAGGED)
     given = facts(
         Verdict(
