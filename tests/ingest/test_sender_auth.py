@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
+from bot.jobs.rescore import rescore_all
 from bot.runtime import Runtime, build_runtime
 from ingest.smtp import InboxHandler, SMTPServerThread
 from storage.db import Store
@@ -246,7 +247,7 @@ def test_spf_softfail_without_dmarc_is_an_unverified_sender(
 
 
 def test_a_forged_cfo_is_rejected_by_dmarc_and_never_announced(
-    smtp: SMTPServerThread, store: Store, keys: dict[str, Key]
+    smtp: SMTPServerThread, store: Store, keys: dict[str, Key], verifying: Runtime
 ) -> None:
     """Signed, from an SPF-allowed client, but for the forger's own domain: nothing aligns."""
     body = BODY.replace("VP Engineering", "Chief Financial Officer")
@@ -267,6 +268,11 @@ def test_a_forged_cfo_is_rejected_by_dmarc_and_never_announced(
     )
     assert {"dmarc-fail", "dmarc-fail-enforced"} <= rules_fired(lead)
     assert not announced and lead.temperature != "hot"
+    # Rescoring reads the facts back from the stored activity (the batch path, not the intake's).
+    for full in (True, False):
+        rescore_all(verifying, full=full)
+        again, _, _, _ = stored(store, "cfo@bank.example")
+        assert abs(again.score - lead.score) < 0.5 and {"dmarc-fail"} <= rules_fired(again)
 
 
 def test_a_reps_forward_is_judged_on_the_reps_message(
