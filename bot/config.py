@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ingest.auth import parse_dns_server
 from ingest.listen import parse_networks
 from storage.errors import ConfigError
 
@@ -33,6 +34,8 @@ ReasonList = Annotated[tuple[str, ...], NoDecode]  # in the order given: the ord
 
 
 MAX_REASONS, REASON_TEXT = 100, 75
+
+AUTHSERV_ID = re.compile(r"[^\s;()\"\\]{1,255}")  # RFC 8601 §2.5: a value (token or dot-atom)
 
 
 def _split(value: object) -> object:
@@ -195,6 +198,29 @@ class Settings(BaseSettings):
     @property
     def slack_enabled(self) -> bool:
         return self.slack_bot_token is not None and bool(self.slack_bot_token.get_secret_value())
+
+    # Who really sent it (docs/ingest.md#who-really-sent-it): the DNS server of LeadBot's own
+    # DKIM, SPF and DMARC checks (`host:port` or `system`; unset: no DNS and no checks), or the
+    # authserv-id of our edge MTA, whose Authentication-Results are read instead.
+    dns_server: str | None = None
+    dns_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    trusted_authserv_id: str | None = None
+
+    @field_validator("dns_server")
+    @classmethod
+    def _dns_server(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return str(parse_dns_server(value))  # ValueError names what is wrong
+
+    @field_validator("trusted_authserv_id")
+    @classmethod
+    def _authserv_id(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not AUTHSERV_ID.fullmatch(value.strip()):
+            raise ValueError("an authserv-id is one token, usually the MTA's host name")
+        return value.strip()
 
 
 def json_logs() -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
+from ingest.auth import AuthOptions, SenderCheck, parse_dns_server
 from ingest.forms.config import FormsConfig, load_forms
 from ingest.http.replay import TokenMemory
 from ingest.imap import ImapPoller, parse_imap_url
@@ -64,8 +65,19 @@ def build_runtime(settings: Settings, *, store: Store | None = None) -> Runtime:
         max_parts=settings.max_mime_parts,
         options={"forms": forms},
     )
-    pipeline = Pipeline(store, scorer=scorer, context=context)
+    pipeline = Pipeline(store, scorer=scorer, context=context, sender_check=sender_check(settings))
     return Runtime(settings, store, scorer, pipeline, forms)
+
+
+def sender_check(settings: Settings) -> SenderCheck | None:
+    """Sender verification as configured (LEADBOT_DNS_SERVER, LEADBOT_TRUSTED_AUTHSERV_ID)."""
+    options = AuthOptions(
+        dns_server=parse_dns_server(settings.dns_server) if settings.dns_server else None,
+        dns_timeout_s=settings.dns_timeout_seconds,
+        trusted_authserv_id=settings.trusted_authserv_id,
+        internal_domains=settings.internal_domains,
+    )
+    return SenderCheck(options) if options.active else None
 
 
 def build_pipeline(settings: Settings) -> Pipeline:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import exc, select
 from sqlmodel import Session, col
 
+from ingest.auth import ENVELOPE_KEY, SenderCheck, ToJudge, facts
 from ingest.fit import fit_item
 from ingest.forms.reader import read_form
 from ingest.inquiry import Inquiry, NotALead, ReadContext
@@ -29,12 +30,21 @@ from storage.db import Store
 from storage.errors import InputRejected, ParseError, StoreUnavailable
 from storage.models import RawInput, RawStatus, utcnow
 from storage.privacy import suppressed
-from storage.raw import RawDraft, RawMark, mark_raw, mark_raws, raw_ids_with_status, store_raws
+from storage.raw import (
+    RawDraft,
+    RawMark,
+    mark_raw,
+    mark_raws,
+    raw_ids_with_status,
+    set_envelopes,
+    store_raws,
+)
 
 log = logging.getLogger("leadbot.ingest")
 
 
 Reader = Callable[[RawInput, ReadContext], Inquiry | NotALead]
+_MAX_UNSAVED = 10_000  # sender verdicts kept in memory until their batch is committed
 
 INTERNAL_ERROR = "internal error"  # how a reason starts when the fault is ours, not the input's
 
@@ -112,11 +122,15 @@ class Pipeline:
         scorer: Scorer,
         context: ReadContext | None = None,
         clock: Callable[[], datetime] = utcnow,
+        sender_check: SenderCheck | None = None,
     ) -> None:
         self.store = store
         self.scorer = scorer
         self.context = context or ReadContext()
         self.clock = clock
+        self.sender_check = sender_check
+        # Verdicts worked out but not yet committed: a batch retried input by input reuses them.
+        self._verdicts: dict[int, dict[str, Any]] = {}
 
     def accept(self, content: bytes, **options: Any) -> tuple[int, bool]:
         """Commit the raw input (options as for `draft`). Raises StoreUnavailable (retry later)
@@ -163,6 +177,7 @@ class Pipeline:
             )
             for raw in raws:
                 session.expunge(raw)
+        judged = self._judge(raws)
         marks: list[Outcome] = []
         inquiries: list[tuple[int, Inquiry]] = []
         for raw in raws:
@@ -182,8 +197,9 @@ class Pipeline:
                     if inq.email in gone
                 ]
                 inquiries = [(raw_id, inq) for raw_id, inq in inquiries if inq.email not in gone]
+        auth = {raw.id: (raw.envelope or {}).get(ENVELOPE_KEY) for raw in raws}
         try:
-            items = [self._item(raw_id, inq) for raw_id, inq in inquiries]
+            items = [self._item(raw_id, inq, facts(auth.get(raw_id))) for raw_id, inq in inquiries]
             now = self.clock()
             # On SQLite the Python work (profiles, scoring) runs on a snapshot before the write
             # transaction, which holds the lock every receiver needs to commit. PostgreSQL has no
@@ -193,6 +209,8 @@ class Pipeline:
                 with self.store.reading() as snapshot:
                     prepared = prepare_batch(snapshot, items, scorer=self.scorer, now=now)
             with self.store.session() as session:
+                if judged:  # kept with the raw input, in the transaction that marks it
+                    set_envelopes(session, {r.id or 0: r.envelope for r in raws if r.id in judged})
                 recorded = self._record_all(session, items, now=now, prepared=prepared)
                 mark_raws(
                     session,
@@ -203,6 +221,8 @@ class Pipeline:
                     ],
                 )
             recorded_outcomes = [o for o, _ in recorded]
+            for raw_id in judged:
+                self._verdicts.pop(raw_id, None)
         except StoreUnavailable:
             raise
         except Exception as e:
@@ -210,10 +230,36 @@ class Pipeline:
                 log.warning("batch of %d failed (%s); processing one by one", len(raws), e)
                 return [o for raw in raws for o in self.process_batch([raw.id or 0])]
             log.exception("recording raw input %s failed; kept as failed", raws[0].id)
-            return [self._mark(raws[0].id or 0, RawStatus.FAILED, internal_reason(e))]
+            reason = internal_reason(e)
+            raw_id = raws[0].id or 0
+            envelope = raws[0].envelope if raw_id in judged else None
+            self._verdicts.pop(raw_id, None)
+            return [self._mark(raw_id, RawStatus.FAILED, reason, envelope=envelope)]
         for outcome in [*marks, *recorded_outcomes]:
             self._log(outcome)
         return sorted([*marks, *recorded_outcomes], key=lambda o: o.raw_id)
+
+    def _judge(self, raws: list[RawInput]) -> set[int]:
+        """Who sent each email not judged before (at receipt: a reprocessed input keeps the
+        verdict it got then); the verdicts go into the raws' envelopes, their ids are returned."""
+        if self.sender_check is None or not self.sender_check.options.active:
+            return set()
+        todo = [
+            r
+            for r in raws
+            if r.kind == "email" and r.id is not None and ENVELOPE_KEY not in (r.envelope or {})
+        ]
+        if len(self._verdicts) > _MAX_UNSAVED:  # left by batches the store never took: redo them
+            self._verdicts.clear()
+        fresh = [r for r in todo if r.id not in self._verdicts]
+        self._verdicts.update(
+            self.sender_check.judge_many(
+                [ToJudge(r.id or 0, r.content, r.channel, r.envelope or {}) for r in fresh]
+            )
+        )
+        for r in todo:
+            r.envelope = {**(r.envelope or {}), ENVELOPE_KEY: self._verdicts[r.id or 0]}
+        return {r.id or 0 for r in todo}
 
     def _read(self, raw: RawInput) -> Inquiry | Outcome:
         assert raw.id is not None
@@ -232,8 +278,17 @@ class Pipeline:
             return Outcome(raw.id, status, f"{result.kind}: {result.reason}")
         return result
 
-    def _mark(self, raw_id: int, status: RawStatus, reason: str) -> Outcome:
+    def _mark(
+        self,
+        raw_id: int,
+        status: RawStatus,
+        reason: str,
+        *,
+        envelope: dict[str, Any] | None = None,
+    ) -> Outcome:
         with self.store.session() as session:
+            if envelope is not None:
+                set_envelopes(session, {raw_id: envelope})
             mark_raw(session, raw_id, status=status, reason=reason)
         outcome = Outcome(raw_id, status, reason)
         self._log(outcome)
@@ -253,7 +308,8 @@ class Pipeline:
             log.info("raw input %s %s: %s", outcome.raw_id, outcome.status.value, outcome.reason)
 
     @staticmethod
-    def _item(raw_id: int, inq: Inquiry) -> Item:
+    def _item(raw_id: int, inq: Inquiry, auth_facts: dict[str, str] | None = None) -> Item:
+        # Sender verdicts are facts of this one message (the activity), never of the lead.
         # Fit to the columns here, the one way every inquiry is recorded (ingest.fit).
         return fit_item(
             Item(
@@ -270,7 +326,11 @@ class Pipeline:
                     "country": inq.country,
                 },
                 detail=(inq.subject or inq.text[:200]).strip()[:500],
-                data={"subject": inq.subject, "text": inq.text[:20_000], "fields": inq.fields},
+                data={
+                    "subject": inq.subject,
+                    "text": inq.text[:20_000],
+                    "fields": {**inq.fields, **(auth_facts or {})},
+                },
                 forwarded_by=inq.forwarded_by,
                 fields={k: v for k, v in inq.fields.items() if not k.startswith("_")},
                 raw_id=raw_id,

@@ -98,19 +98,21 @@ class InboxHandler:
         return RCPT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        status = await self._accept(session, envelope)
+        status = await self._accept(session, envelope, lmtp=isinstance(server, LMTP))
         if isinstance(server, LMTP):  # RFC 2033 §4.2: one reply per recipient, in RCPT order
             return "\r\n".join(for_recipient(status, rcpt) for rcpt in envelope.rcpt_tos)
         return status
 
-    async def _accept(self, session: Session, envelope: Envelope) -> str:
+    async def _accept(self, session: Session, envelope: Envelope, *, lmtp: bool = False) -> str:
         content = envelope.original_content or b""
-        meta = {
+        meta: dict[str, object] = {
             "mail_from": envelope.mail_from,
             "rcpt_to": list(envelope.rcpt_tos),
             "peer": str(session.peer[0]) if session.peer else None,
             "helo": session.host_name,
         }
+        if lmtp:  # from our own MTA: its address says nothing of the sender (no SPF for it)
+            meta["lmtp"] = True
         try:
             draft = self.pipeline.draft(content, channel="smtp", envelope=meta)
             raw_id, new = await self.committer.commit(draft)

@@ -13,9 +13,19 @@ from scoring.lexicon import DISPOSABLE, WEBMAIL, KeywordIndex, Keywords, in_doma
 from storage.errors import RuleError
 
 DOMAIN_CLASSES = ("business", "webmail", "disposable", "competitor")
+# Facts of one email as received (ingest.auth): `when.auth.<fact>` and the values each may take.
+AUTH_FACTS: dict[str, tuple[str, ...]] = {
+    "dkim": ("pass", "fail", "none", "neutral", "policy", "temperror", "permerror"),
+    "spf": ("pass", "fail", "softfail", "neutral", "none", "policy", "temperror", "permerror"),
+    "dmarc": ("pass", "fail", "none", "temperror", "permerror"),
+    "dmarc_policy": ("none", "quarantine", "reject"),
+    "verified": ("yes", "no", "unknown"),
+}
+SPAM_SCORE, SPAM_FLAGGED = "spam.score", "spam.flagged"
 PROFILE_PARTS = ("name", "company", "title", "phone")
 _NUMERIC_OPS = ("gte", "gt", "lte", "lt")
 _NO_HITS: set[int] = set()
+_NO_FACTS: dict[str, str] = {}
 
 
 class LeadCtx:
@@ -52,7 +62,17 @@ class LeadCtx:
 class ActCtx:
     """One activity as activity-level checks see it; most recent first in the engine."""
 
-    __slots__ = ("age_days", "decay", "hits", "kind", "occurred_at", "ordered", "text", "words")
+    __slots__ = (
+        "age_days",
+        "decay",
+        "facts",
+        "hits",
+        "kind",
+        "occurred_at",
+        "ordered",
+        "text",
+        "words",
+    )
 
     def __init__(
         self,
@@ -64,6 +84,7 @@ class ActCtx:
         words: frozenset[str],
         ordered: list[str],
         hits: set[int],
+        facts: dict[str, str] | None = None,
     ) -> None:
         self.kind = kind
         self.age_days = age_days
@@ -73,6 +94,7 @@ class ActCtx:
         self.words = words
         self.ordered = ordered
         self.hits = hits  # ids of the keyword lists found in the text (KeywordIndex)
+        self.facts = facts or _NO_FACTS  # the activity's fields: `auth.dmarc`, `spam.score`, …
 
 
 # A check is (test, describe): the engine tests every rule and describes only the hits.
@@ -265,12 +287,85 @@ def compile_when(when: Any, vocab: Vocabulary) -> Compiled:
         elif key == "activity":
             out.engagement = True
             _activity(value, out, vocab)
+        elif key == "auth":
+            out.engagement = True
+            acts.extend(_auth_checks(value, needs))
+        elif key == "spam":
+            out.engagement = True
+            acts.extend(_spam_checks(value, needs))
         else:
             raise RuleError(key, f"unknown condition '{key}'")
     return out
 
 
+def _auth_checks(spec: Any, needs: set[str]) -> list[ActCheck]:
+    if not isinstance(spec, dict) or not spec:
+        raise RuleError("auth", "'auth' must be a table like {dmarc = \"fail\"}")
+    checks = []
+    for name, value in spec.items():
+        allowed = AUTH_FACTS.get(name)
+        if allowed is None:
+            raise RuleError(
+                name, f"'auth': unknown fact '{name}' (expected {', '.join(AUTH_FACTS)})"
+            )
+        wanted = frozenset(v.strip().casefold() for v in _strings(name, value, allow_str=True))
+        bad = sorted(wanted - set(allowed))
+        if bad:
+            raise RuleError(name, f"'auth.{name}': '{bad[0]}' is not one of {', '.join(allowed)}")
+        needs.add(f"facts:auth.{name}")
+        checks.append(_fact_check(f"auth.{name}", wanted))
+    return checks
+
+
+def _spam_checks(spec: Any, needs: set[str]) -> list[ActCheck]:
+    if not isinstance(spec, dict) or not spec:
+        raise RuleError("spam", "'spam' must be a table like {score = {gte = 5}}")
+    unknown = set(spec) - {"score", "flagged"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise RuleError(key, f"'spam': unknown key '{key}' (expected score, flagged)")
+    checks = []
+    if "flagged" in spec:
+        if not isinstance(spec["flagged"], bool):
+            raise RuleError("flagged", "'flagged' must be true or false")
+        needs.add(f"facts:{SPAM_FLAGGED}")
+        checks.append(_fact_check(SPAM_FLAGGED, frozenset({"yes" if spec["flagged"] else "no"})))
+    if "score" in spec:
+        ops = spec["score"]
+        if not isinstance(ops, dict) or not ops or set(ops) - set(_NUMERIC_OPS):
+            raise RuleError("score", "'score' must be a table like {gte = 5} (gte, gt, lte, lt)")
+        bounds = {op: _number(op, ops[op]) for op in _NUMERIC_OPS if op in ops}
+        needs.add(f"facts:{SPAM_SCORE}")
+        checks.append(_fact_number_check(SPAM_SCORE, bounds))
+    return checks
+
+
 # Factories, so that every check closes over its own values.
+def _fact_check(name: str, wanted: frozenset[str]) -> ActCheck:
+    return (
+        (lambda a: (got := a.facts.get(name)) is not None and got.casefold() in wanted),
+        (lambda a: f"{name} = {a.facts.get(name)}"),
+    )
+
+
+def _fact_number_check(name: str, bounds: dict[str, float]) -> ActCheck:
+    lo = bounds.get("gt", bounds.get("gte", -math.inf))
+    hi = bounds.get("lt", bounds.get("lte", math.inf))
+    strict_lo, strict_hi = "gt" in bounds, "lt" in bounds
+
+    def test(a: ActCtx) -> bool:
+        raw = a.facts.get(name)
+        if raw is None:
+            return False
+        try:
+            x = float(raw)
+        except ValueError:
+            return False
+        return (x > lo if strict_lo else x >= lo) and (x < hi if strict_hi else x <= hi)
+
+    return test, (lambda a: f"{name} = {a.facts.get(name)}")
+
+
 def _presence_check(name: str, want: bool) -> LeadCheck:
     return (
         (lambda c: (name in c.fields) == want),

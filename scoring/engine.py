@@ -101,6 +101,7 @@ class RuleSet(RuleBook):
                     words,
                     ordered,
                     hits,
+                    a.fields,
                 )
             )
         out.sort(key=_age)

@@ -87,6 +87,8 @@ class RuleBook:
         self._needs_text = "text" in needs or bool(products)
         self._field_names = tuple(sorted(n[7:] for n in needs if n.startswith("fields:")))
         self._number_names = tuple(sorted(n[7:] for n in needs if n.startswith("number:")))
+        # Facts of single activities (`auth.dmarc`, `spam.score`) some rule reads.
+        self._fact_names = tuple(sorted(n[6:] for n in needs if n.startswith("facts:")))
         self._domain_cache: dict[str, str] = {}
         self._text_cache: dict[tuple[str, int], Analysis] = {}
         # A lead without activities can only match fit rules: skip the rest outright.

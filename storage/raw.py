@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -304,3 +304,19 @@ def dismiss_review(session: Session, raw_id: int, *, reason: str, by: str) -> No
     """A kept input a person decided is not a lead: archived with their reason."""
     raw_for_review(session, raw_id)
     mark_raw(session, raw_id, status=RawStatus.ARCHIVED, reason=f"dismissed by {by}: {reason}")
+
+
+def set_envelopes(session: Session, envelopes: Mapping[int, dict[str, Any]]) -> None:
+    """Replace the envelopes of raw inputs (what was learnt about them after receipt, such as the
+    sender verdicts of ingest.auth), in one executemany."""
+    if not envelopes:
+        return
+    raw = table(RawInput)
+    stmt = (
+        sa.update(raw)
+        .where(raw.c.id == sa.bindparam("b_id"))
+        .values(envelope=sa.bindparam("b_env"))
+    )
+    session.connection().execute(
+        stmt, [{"b_id": raw_id, "b_env": env} for raw_id, env in envelopes.items()]
+    )

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import dns.resolver
 import pytest
 import sqlalchemy as sa
 
@@ -21,6 +22,18 @@ if TYPE_CHECKING:
 
 DATA = Path(__file__).parent / "data"
 PG_ENV = "LEADBOT_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_outside_dns() -> Iterator[None]:
+    """Nothing in the tests may ask the machine's resolvers: a library falling back to dnspython's
+    default resolver finds no server at all (LeadBot's own queries go to LEADBOT_DNS_SERVER)."""
+    before = dns.resolver.default_resolver
+    nowhere = dns.resolver.Resolver(configure=False)
+    nowhere.nameservers = []
+    dns.resolver.default_resolver = nowhere
+    yield
+    dns.resolver.default_resolver = before
 
 
 def postgres_url() -> str | None:

@@ -32,6 +32,10 @@ BUTTON_TEXT = 75
 FALLBACK_TEXT = 3000
 EXCERPT = 600
 TOP_REASONS = 3
+UNVERIFIED = (
+    ":warning: *Unverified sender*: its domain does not vouch for the From address of this email"
+    " (DKIM, SPF, DMARC), so it may be forged"
+)
 
 # action_id of each button; the button's value is the lead id.
 CLAIM, NOTE, NURTURE, WON, LOST = "lead_claim", "lead_note", "lead_nurture", "lead_won", "lead_lost"
@@ -285,9 +289,11 @@ def lead_card(
     excerpt: str | None = None,
     rep: str | None = None,
     now: datetime | None = None,
+    unverified: bool = False,
 ) -> Message:
     """The card, rendered from the lead as it is now: who and the ask, why, the buttons; the
-    state and the details in small print below. `rep` is the Slack user who forwarded it."""
+    state and the details in small print below. `rep` is the Slack user who forwarded it;
+    `unverified`: the email shown failed sender verification (ingest.auth), said next to it."""
     if ask is None and excerpt:
         ask = Ask(text=excerpt)
     icon, label = _state(lead)
@@ -299,6 +305,8 @@ def lead_card(
     if lead.forwarded_by:
         blocks.append(context(_forward_line(lead, ask, rep)))
     blocks.append(section(reasons_text(lead, today=(now or utcnow()).date())))
+    if unverified:
+        blocks.append(context(UNVERIFIED))
     blocks.append(
         {"type": "actions", "block_id": f"lead:{lead.id}", "elements": card_buttons(lead)}
     )

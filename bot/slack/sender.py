@@ -20,6 +20,7 @@ from bot.slack.escape import is_user_id
 from bot.slack.people import People
 from bot.slack.routing import Route, parse_routes, pick_channel
 from bot.slack.surfaces import home_view
+from ingest.auth import unverified
 from ingest.mail.addresses import in_domains
 from storage import raw as raw_store
 from storage import slack as slack_store
@@ -221,7 +222,10 @@ class SlackSender:
     def _card(self, lead: Lead, inquiry: Any) -> blocks.Message:
         """The card with the ask it was announced for and the forwarding rep as a mention."""
         return blocks.lead_card(
-            lead, ask=blocks.ask_of(inquiry), rep=self.people.user_id(lead.forwarded_by)
+            lead,
+            ask=blocks.ask_of(inquiry),
+            rep=self.people.user_id(lead.forwarded_by),
+            unverified=_unverified(inquiry),
         )
 
     def _dm(self, message: OutboxMessage) -> dict[str, Any]:
@@ -348,6 +352,10 @@ class SlackSender:
         )
         user = ((resp or {}).get("user") or {}).get("id")
         return str(user) if user else None
+
+
+def _unverified(activity: Any) -> bool:
+    return activity is not None and unverified((activity.data or {}).get("fields"))
 
 
 def _excerpt(activity: Any) -> str | None:

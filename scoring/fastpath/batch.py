@@ -53,6 +53,7 @@ class FastPath:
 
     __slots__ = (
         "_cache",
+        "_fact_names",
         "_field_names",
         "_has_products",
         "_needs_text",
@@ -72,6 +73,7 @@ class FastPath:
         if self._has_products:
             names.add("product")
         self._field_names = tuple(sorted(names))
+        self._fact_names = rs._fact_names
 
     def score_many(
         self, items: Iterable[tuple[LeadFacts, list[ActivityFacts]]], now: datetime
@@ -106,6 +108,7 @@ class FastPath:
         with_product = self._has_products
         act_key = _act_key if self._needs_text else _act_key_no_text
         plan_of = self.planner.plan
+        facts = self._fact_names
         plans: list[Plan] = []
         for lead, acts in items:
             # The key is everything a rule can read, timestamps included (they order what a
@@ -115,6 +118,8 @@ class FastPath:
             akey: tuple[Any, ...] = tuple(map(act_key, acts))
             if with_product and any(map(_fields, acts)):
                 akey += tuple([a.fields.get("product") for a in acts])
+            if facts and any(map(_fields, acts)):
+                akey += tuple([tuple(map(a.fields.get, facts)) for a in acts])
             h = hash((_lead_key(lead), tuple(map(f.get, names)) if f else None, akey))
             entry = cache.get(h)
             if entry is not None and entry[0] == lead.email:

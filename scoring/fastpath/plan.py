@@ -135,9 +135,9 @@ class Planner:
             kind = a.kind.strip().casefold()
             if rs._needs_text and a.text:
                 text, words, ordered, hits = rs._analyse(a.text, rs.vocab.texts)
-                ctx = ActCtx(kind, 0.0, 1.0, a.occurred_at, text, words, ordered, hits)
+                ctx = ActCtx(kind, 0.0, 1.0, a.occurred_at, text, words, ordered, hits, a.fields)
             else:
-                ctx = ActCtx(kind, 0.0, 1.0, a.occurred_at, "", frozenset(), [], set())
+                ctx = ActCtx(kind, 0.0, 1.0, a.occurred_at, "", frozenset(), [], set(), a.fields)
             acts.append((micros(a.occurred_at), ctx))
         acts.sort(key=_first, reverse=True)  # most recent first; stable, like the age sort
         in_play = (

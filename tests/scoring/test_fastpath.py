@@ -122,14 +122,27 @@ any_time = st.builds(
     st.one_of(st.sampled_from([0.0, 1.0, 6.5, 30.0]), st.floats(min_value=-5, max_value=200)),
     st.sampled_from(ZONES),
 )
+# Sender verdicts as ingest.auth gives an email's activity (absent when not judged).
+AUTH = st.sampled_from(
+    [
+        {},
+        {"auth.dmarc": "fail", "auth.dmarc_policy": "reject", "auth.verified": "no"},
+        {"auth.dmarc": "pass", "auth.verified": "yes", "spam.score": "1.5"},
+        {"auth.dmarc": "none", "auth.verified": "no", "spam.score": "7", "spam.flagged": "yes"},
+    ]
+)
 activity = st.builds(
-    lambda kind, when, words, product: ActivityFacts(
-        kind, when, text=" ".join(words), fields={"product": product} if product else {}
+    lambda kind, when, words, product, auth: ActivityFacts(
+        kind,
+        when,
+        text=" ".join(words),
+        fields={**({"product": product} if product else {}), **auth},
     ),
     st.sampled_from(KINDS),
     any_time,
     st.lists(st.sampled_from(WORDS), max_size=6),
     st.sampled_from([None, None, "b", "alpha"]),
+    AUTH,
 )
 lead = st.builds(
     lambda title, domain, country, size: LeadFacts(
@@ -216,7 +229,14 @@ LEAD_CONDITIONS = [
     'field = {name = "size", gte = 50}',
     "profile_complete_min = 2",
 ]
-TEXT_CONDITIONS = ['text_any = ["price*", "quote"]', 'text_any = ["cv", "thesis"]']
+TEXT_CONDITIONS = [
+    'text_any = ["price*", "quote"]',
+    'text_any = ["cv", "thesis"]',
+    'auth = {dmarc = "fail"}',
+    'auth = {dmarc = ["none", "fail"], verified = "no"}',
+    "spam.score = {gte = 5}",
+    "spam.flagged = true",
+]
 points = st.integers(min_value=-100_000, max_value=100_000).map(lambda n: n / 1000)
 
 
