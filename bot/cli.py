@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from bot import doctor, privacy, review
 from bot.cli_scoring import add_import_parser, add_train_parser
+from bot.cli_tracking import add_tracking_parsers
 from bot.config import env_file, explain, load_settings, unknown_variables
 from bot.jobs.rescore import rescore_all
 from bot.runtime import Runtime, build_runtime
@@ -521,6 +522,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prune", help="apply the raw-input retention now (serve does it too)")
     p.add_argument("--days", type=float, help="default: LEADBOT_RAW_RETENTION_DAYS")
     p.set_defaults(func=cmd_prune)
+
+    add_tracking_parsers(sub)
 
     p = sub.add_parser(
         "doctor",

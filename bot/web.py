@@ -20,6 +20,7 @@ from bot.slack.http import slack_routes
 from ingest.http.errors import error_response
 from ingest.http.forms import forms_routes
 from ingest.http.inbound import Enqueue, inbound_routes
+from ingest.http.tracking import tracking_routes
 from ingest.worker import BatchQueue
 from storage.errors import LeadBotError, StoreUnavailable
 
@@ -59,6 +60,7 @@ def create_app(runtime: Runtime, *, queue: BatchQueue | None = None) -> Starlett
         *inbound_routes(
             runtime.pipeline, runtime.settings, tokens=runtime.inbound_tokens, enqueue=enqueue
         ),
+        *tracking_routes(runtime.pipeline, runtime.tracking, runtime.secret),
     ]
     app = Starlette(
         routes=routes,

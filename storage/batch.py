@@ -54,7 +54,7 @@ class Item:
     data: dict[str, Any]
     forwarded_by: str | None
     fields: dict[str, Any]
-    raw_id: int
+    raw_id: int | None  # None: not from a raw input (a tracking event, a rep's log entry)
 
 
 class ActivityRead(NamedTuple):

@@ -40,6 +40,7 @@ from storage.models import (
 )
 from storage.outbox import enqueue
 from storage.public import activity_public, lead_detail, note_public
+from storage.tracking import forget_visitors
 
 REDACT = "redact"  # the outbox kind that redacts a forgotten person's Slack messages
 KEY_NAME = "forget_key"
@@ -199,6 +200,7 @@ def forget_person(
         .values(actor="forgotten")
     )
     result.notes = _count(session.execute(delete(Note).where(col(Note.lead_id) == lead_id)))
+    forget_visitors(session, lead_id)  # the browsers known to be theirs (tracking)
     if raw_ids:
         session.execute(
             update(Activity).where(col(Activity.raw_id).in_(raw_ids)).values(raw_id=None)
