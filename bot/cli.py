@@ -347,6 +347,9 @@ def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_prune(args: argparse.Namespace, rt: Runtime) -> int:
+    visits = privacy.prune_visits(rt.store, days=rt.settings.tracking_anonymous_days)
+    if visits:
+        print(f"anonymous visits older than {rt.settings.tracking_anonymous_days:g} days: {visits}")
     days = rt.settings.raw_retention_days if args.days is None else args.days
     if days <= 0:
         print("retention is off (LEADBOT_RAW_RETENTION_DAYS=0): nothing pruned")
