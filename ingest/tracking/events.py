@@ -242,7 +242,11 @@ def _text(value: Any, limit: int) -> str:
 
 
 def _visitor(value: Any) -> str | None:
-    return value if isinstance(value, str) and VISITOR.match(value) else None
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not VISITOR.match(value):
+        raise Dropped("invalid")
+    return value
 
 
 def _email(value: Any) -> str | None:
@@ -276,9 +280,9 @@ def _props(value: Any) -> dict[str, str]:
         return {}
     out: dict[str, str] = {}
     for key, inner in list(value.items())[:MAX_PROPS]:
-        name = snake(str(key))[:40]
+        name = snake(str(key))[:40]  # never "_…": a property cannot pass for our own fields
         text = _text(inner, 200)
-        if name and text and not name.startswith("_"):
+        if name and text:
             out[name] = text
     return out
 
