@@ -146,21 +146,27 @@ class TrackingEndpoint:
 
     def _limit(self, bucket: str, request: Request) -> float:
         """Raises 429 when this client sent too much to `bucket` lately."""
-        wait = self._wait(bucket, request)
+        wait = self._wait(bucket, self._client(request))
         if wait > 0:
             raise Refused(
                 429, "too many events, retry later", headers={"Retry-After": retry_after(wait)}
             )
         return wait
 
-    def _wait(self, bucket: str, request: Request) -> float:
+    def _wait(self, bucket: str, client: str) -> float:
+        """Seconds `client` must wait before its next request to `bucket` (a site's events, or
+        clicks); the buckets' memory of clients is bounded (RateLimiter)."""
         limiter = self.limiters.get(bucket)
         if limiter is None:
             limiter = RateLimiter(
                 rate_per_minute=self.config.rate_per_minute, burst=self.config.burst
             )
             self.limiters[bucket] = limiter
-        return limiter.take(request.client.host if request.client else "unknown")
+        return limiter.take(client)
+
+    @staticmethod
+    def _client(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
 
     async def preflight(self, request: Request) -> Response:
         origin = request.headers.get("origin")
@@ -209,7 +215,7 @@ class TrackingEndpoint:
                 target, links.IDENTITY_PARAM, links.make_identity(key, link.lead_id, now=now)
             )
         person = request.method == "GET" and not is_bot(request.headers.get("user-agent"))
-        if person and self._wait(f"click:{link.signature}", request) <= 0:
+        if person and self._wait("clicks", f"{self._client(request)} {link.signature}") <= 0:
             await asyncio.to_thread(self._click, link)
         headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
         return RedirectResponse(target, status_code=302, headers=headers)
