@@ -23,7 +23,7 @@ from slack_bolt import App, BoltResponse
 from bot.runtime import Runtime
 from bot.slack.access import Access
 from bot.slack.context import SlackContext
-from bot.slack.listeners import actions, commands, events, fallback, review, views
+from bot.slack.listeners import actions, commands, events, fallback, log_activity, review, views
 from storage import slack as slack_store
 from storage.errors import StoreUnavailable
 from storage.models import utcnow
@@ -52,6 +52,7 @@ def build_app(runtime: Runtime, *, clock: Callable[[], datetime] = utcnow) -> Ap
     app.middleware(_dedupe_events(ctx))
     actions.register(app, ctx)
     views.register(app, ctx)
+    log_activity.register(app, ctx)
     review.register(app, ctx)
     commands.register(app, ctx)
     events.register(app, ctx)

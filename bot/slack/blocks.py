@@ -33,6 +33,9 @@ TOP_REASONS = 3
 # action_id of each button; the button's value is the lead id.
 CLAIM, NOTE, NURTURE, WON, LOST = "lead_claim", "lead_note", "lead_nurture", "lead_won", "lead_lost"
 LEAD_ACTIONS = (CLAIM, NOTE, NURTURE, WON, LOST)
+LOG_ACTIVITY = (
+    "lead_log_activity"  # a call, a meeting, a demo (bot/slack/listeners/log_activity.py)
+)
 
 _STATUS_ICON = {
     LeadStatus.NURTURING: ":seedling:",
@@ -180,7 +183,11 @@ def lead_card(lead: Lead, *, excerpt: str | None = None) -> Message:
         blocks.append(section(quote(excerpt[: EXCERPT * 2], EXCERPT)))
     blocks.append(context(status_line(lead)))
     blocks.append(
-        {"type": "actions", "block_id": f"lead:{lead.id}", "elements": card_buttons(lead)}
+        {
+            "type": "actions",
+            "block_id": f"lead:{lead.id}",
+            "elements": [*card_buttons(lead), button("Log activity", LOG_ACTIVITY, str(lead.id))],
+        }
     )
     return {"text": fallback(lead), "blocks": fit(blocks, MAX_BLOCKS_MESSAGE)}
 
@@ -267,6 +274,10 @@ def thread_message(event: dict[str, Any], lead: Lead, *, detail: str | None = No
             text = f":trophy: Won by {actor}" + (f": {safe(text_in, 500)}" if text_in else "")
         case "lost":
             text = f":x: Lost by {actor}: {safe(text_in, 500)}"
+        case "logged":  # a call, meeting or demo a rep logged
+            label = mrkdwn(str(event.get("label") or "Activity"))
+            body = f"\n{quote(text_in, SECTION_TEXT - 200)}" if text_in else ""
+            text = f":spiral_note_pad: {label} logged by {actor}, score now {lead.score:.0f}{body}"
         case "activity":
             label = mrkdwn(str(event.get("kind", "activity")).replace("_", " "))
             body = quote(detail or text_in, EXCERPT) if (detail or text_in) else ""

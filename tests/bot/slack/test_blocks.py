@@ -71,10 +71,10 @@ def test_only_real_user_ids_become_mentions() -> None:
 @pytest.mark.parametrize(
     ("status", "buttons"),
     [
-        ("announced", ["Claim", "Add note", "Back to nurturing"]),
-        ("claimed", ["Add note", "Back to nurturing", "Won", "Lost"]),
-        ("won", ["Add note"]),
-        ("nurturing", ["Add note"]),
+        ("announced", ["Claim", "Add note", "Back to nurturing", "Log activity"]),
+        ("claimed", ["Add note", "Back to nurturing", "Won", "Lost", "Log activity"]),
+        ("won", ["Add note", "Log activity"]),
+        ("nurturing", ["Add note", "Log activity"]),
     ],
 )
 def test_buttons_follow_the_status(status: str, buttons: list[str]) -> None:

@@ -37,7 +37,7 @@ def test_announce_posts_the_card_and_remembers_where(
         if b["type"] == "actions"
         for e in b["elements"]
     ]
-    assert buttons == ["Claim", "Add note", "Back to nurturing"]
+    assert buttons == ["Claim", "Add note", "Back to nurturing", "Log activity"]
     lead = get(slack_runtime.store, lead_id)
     assert (lead.slack_channel, lead.slack_ts) == ("CHOT", "1700000000.000001")
     # Sent once: the next run finds nothing due.
