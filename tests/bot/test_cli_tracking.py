@@ -172,3 +172,22 @@ def test_events_import_keeps_anonymous_rows_and_refuses_bad_files(
     binary = tmp_path / "binary.csv"
     binary.write_bytes(b"email,type\n\xff\xfe\x00bad")
     assert main(["events", "import", str(binary)]) == 65
+
+
+def test_doctor_reports_the_sites_and_a_broken_sites_table(
+    env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LEADBOT_TRACKING_KEYS", "www=wk_12345678")
+    main(["doctor", "--no-ports"])
+    out = capsys.readouterr().out
+    assert (
+        "site(s) www; links signed with a key kept in the database; LEADBOT_PUBLIC_URL unset" in out
+    )
+    forms = tmp_path / "forms.toml"
+    forms.write_text("[sites.www]\nallowed_origins = 5\n")
+    monkeypatch.setenv("LEADBOT_FORMS", str(forms))
+    assert main(["doctor", "--no-ports"]) == 78
+    assert "allowed_origins must be a list of strings" in capsys.readouterr().out
+    # Every other command refuses to start on it too, naming the setting.
+    assert main(["leads", "list"]) == 78
+    assert "sites.www.allowed_origins" in capsys.readouterr().err
