@@ -18,7 +18,7 @@ from bot.web import create_app
 from ingest.tracking import links
 from storage.db import Store
 from storage.models import Activity, AnonymousEvent, Lead, TrackingVisitor, utcnow
-from storage.privacy import forget_person
+from storage.privacy import export_person, forget_person
 from tests.conftest import make_settings
 
 KEY = "wk_test_www_0123"
@@ -245,6 +245,7 @@ def test_a_forgotten_person_is_not_tracked_again(client: TestClient, store: Stor
     }
     post(client, body)
     with store.session() as s:
+        assert export_person(s, "gone@g.example")["visitor_ids"] == [VISITOR]
         forget_person(s, "gone@g.example", reason="request", by="test", suppress=True)
     with store.session() as s:
         assert s.get(TrackingVisitor, VISITOR) is None
