@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from bot import doctor, logs, privacy, review
 from bot.cli_scoring import add_import_parser, add_train_parser
+from bot.cli_tracking import add_tracking_parsers
 from bot.config import env_file, explain, json_logs, load_settings, unknown_variables
 from bot.jobs.rescore import rescore_all
 from bot.runtime import Runtime, build_runtime
@@ -345,6 +346,9 @@ def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_prune(args: argparse.Namespace, rt: Runtime) -> int:
+    visits = privacy.prune_visits(rt.store, days=rt.settings.tracking_anonymous_days)
+    if visits:
+        print(f"anonymous visits older than {rt.settings.tracking_anonymous_days:g} days: {visits}")
     days = rt.settings.raw_retention_days if args.days is None else args.days
     if days <= 0:
         print("retention is off (LEADBOT_RAW_RETENTION_DAYS=0): nothing pruned")
@@ -520,6 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prune", help="apply the raw-input retention now (serve does it too)")
     p.add_argument("--days", type=float, help="default: LEADBOT_RAW_RETENTION_DAYS")
     p.set_defaults(func=cmd_prune)
+
+    add_tracking_parsers(sub)
 
     p = sub.add_parser(
         "doctor",

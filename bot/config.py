@@ -142,6 +142,18 @@ class Settings(BaseSettings):
     http_body_timeout_seconds: float = Field(default=60.0, gt=0, le=600)  # the whole body
     http_max_connections: int = Field(default=500, ge=1)  # more are answered 503 and closed
     http_max_connections_per_ip: int = Field(default=32, ge=0)  # 0: no cap per address
+    # First-party tracking and tracked links (docs/tracking.md).
+    secret_key: SecretStr | None = None  # signs tracked links; unset: a key kept in the database
+    public_url: str | None = None  # how people reach the HTTP server: https://leads.example.com
+    tracking_keys: str = ""  # a write key per site: "www=wk_4f0c…,docs=wk_9a1b…"
+    tracking_consent: Literal["required", "not_required"] = "not_required"
+    tracking_rate_per_minute: float = Field(default=120.0, gt=0)  # per client address and site
+    tracking_burst: int = Field(default=60, ge=1)
+    tracking_max_body_bytes: int = Field(default=64 * 1024, gt=0, le=16 * 1024 * 1024)
+    tracking_max_events: int = Field(default=100, ge=1, le=1000)  # per batch
+    tracking_anonymous_days: float = Field(default=90.0, ge=0)  # unjoined visits kept; 0: forever
+    links_fallback_url: str | None = None  # where a forged or expired link goes; unset: 403
+    links_expire_days: float = Field(default=365.0, gt=0)  # `leadbot links make`'s default
 
     @field_validator("inbox_domains", "internal_domains", mode="before")
     @classmethod
@@ -175,6 +187,23 @@ class Settings(BaseSettings):
         if self.smtp_require_tls and self.smtp_tls_cert is None:
             raise ValueError("LEADBOT_SMTP_REQUIRE_TLS needs LEADBOT_SMTP_TLS_CERT")
         return self
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("public_url", "links_fallback_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not re.fullmatch(r"https?://[^\s/?#@]+(/[^\s]*)?", value):
+            raise ValueError("an absolute http:// or https:// address")
+        return value
 
     @field_validator("slack_allowed_users", "slack_managers", mode="before")
     @classmethod

@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.config import Settings
 from bot.slack.routing import parse_routes
 from ingest.forms.config import load_forms
+from ingest.tracking.sites import load_tracking
 from scoring import load_rules
 from storage.db import Store
 from storage.errors import ConfigError, StoreUnavailable
@@ -65,6 +66,7 @@ def run(
     """Every check, in the order a person would fix things."""
     checks = [*_variables(unknown), _database(store), *_domains(settings)]
     checks += [_guard("rules", lambda: _rules(settings)), _guard("forms", lambda: _forms(settings))]
+    checks.append(_guard("tracking", lambda: _tracking(settings)))
     checks += list(_routes(settings))
     checks += list(_slack(settings, slack))
     checks += list(_tls(settings))
@@ -143,6 +145,19 @@ def _forms(s: Settings) -> Check:
         return Check("forms", OK, "no forms file: fields mapped by their usual names")
     forms = load_forms(s.forms_file, strict=s.forms_strict)
     return Check("forms", OK, f"{s.forms_file}: {len(forms.forms)} form(s)")
+
+
+def _tracking(s: Settings) -> Check:
+    sites = load_tracking(keys=s.tracking_keys, forms_file=s.forms_file).sites.values()
+    if not sites:
+        return Check("tracking", OK, "no site: POST /events is off (LEADBOT_TRACKING_KEYS)")
+    names = ", ".join(sorted(site.name for site in sites))
+    key = "LEADBOT_SECRET_KEY" if s.secret_key else "a key kept in the database"
+    if not s.public_url:
+        return Check(
+            "tracking", WARN, f"site(s) {names}; links signed with {key}; LEADBOT_PUBLIC_URL unset"
+        )
+    return Check("tracking", OK, f"site(s) {names}; links signed with {key}")
 
 
 def _routes(s: Settings) -> Iterator[Check]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
-from storage import privacy
+from storage import privacy, tracking
 from storage.db import Store
+from storage.models import utcnow
 from storage.privacy import Forgotten
 
 log = logging.getLogger("leadbot.privacy")
@@ -47,3 +49,14 @@ def prune(store: Store, *, days: float) -> tuple[int, int]:
             "pruned raw inputs: %d lost their attachments, %d their content", stripped, emptied
         )
     return stripped, emptied
+
+
+def prune_visits(store: Store, *, days: float) -> int:
+    """Anonymous visits nobody joined to a lead within `days` (LEADBOT_TRACKING_ANONYMOUS_DAYS)."""
+    if days <= 0:
+        return 0
+    with store.session() as session:
+        gone = tracking.prune_anonymous(session, before=utcnow() - timedelta(days=days))
+    if gone:
+        log.info("pruned %d anonymous visit(s) older than %g days", gone, days)
+    return gone

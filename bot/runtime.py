@@ -18,6 +18,8 @@ from ingest.http.replay import TokenMemory
 from ingest.imap import ImapPoller, parse_imap_url
 from ingest.inquiry import ReadContext
 from ingest.pipeline import Pipeline
+from ingest.tracking.secret import ServerSecret
+from ingest.tracking.sites import TrackingConfig, load_tracking
 from scoring import load_rules
 from scoring.types import Scorer
 from storage.db import Store
@@ -36,6 +38,9 @@ class Runtime:
     scorer: Scorer
     pipeline: Pipeline
     forms: FormsConfig
+    # First-party tracking: the sites and limits, and the key that signs tracked links.
+    tracking: TrackingConfig
+    secret: ServerSecret
     # Mailgun tokens seen lately (replay protection of POST /inbound/mailgun), shared by requests.
     inbound_tokens: TokenMemory = field(default_factory=TokenMemory)
     slack_app: App | None = None  # the Bolt app, built on first use (bot.slack.app.get_app)
@@ -66,7 +71,19 @@ def build_runtime(settings: Settings, *, store: Store | None = None) -> Runtime:
         options={"forms": forms},
     )
     pipeline = Pipeline(store, scorer=scorer, context=context, sender_check=sender_check(settings))
-    return Runtime(settings, store, scorer, pipeline, forms)
+    tracking = load_tracking(
+        keys=settings.tracking_keys,
+        forms_file=settings.forms_file,
+        consent_required=settings.tracking_consent == "required",
+        rate_per_minute=settings.tracking_rate_per_minute,
+        burst=settings.tracking_burst,
+        max_body_bytes=settings.tracking_max_body_bytes,
+        max_events=settings.tracking_max_events,
+        fallback_url=settings.links_fallback_url,
+    )
+    key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    secret = ServerSecret(store, key)
+    return Runtime(settings, store, scorer, pipeline, forms, tracking, secret)
 
 
 def sender_check(settings: Settings) -> SenderCheck | None:

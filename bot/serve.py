@@ -24,7 +24,7 @@ from bot.jobs import workers as rescore_workers
 from bot.jobs.rescore import rescore_all
 from bot.jobs.schedule import Job, run_periodic
 from bot.jobs.sla import JOB_INTERVAL_S, slack_tick
-from bot.privacy import prune
+from bot.privacy import prune, prune_visits
 from bot.runtime import Runtime, build_imap_poller, build_pipeline
 from bot.slack.routing import parse_routes
 from bot.slack.sender import SlackSender
@@ -82,6 +82,12 @@ def schedule(runtime: Runtime) -> list[Job]:
     if settings.raw_retention_days > 0:
         days = settings.raw_retention_days
         jobs.append(Job("prune", PRUNE_INTERVAL_S, lambda: prune(runtime.store, days=days)))
+    if settings.tracking_anonymous_days > 0:
+        visits = settings.tracking_anonymous_days
+        job = Job(
+            "prune visits", PRUNE_INTERVAL_S, lambda: prune_visits(runtime.store, days=visits)
+        )
+        jobs.append(job)
     if settings.slack_enabled:  # new activity into threads, SLA reminders and escalations
         jobs.append(Job("Slack", JOB_INTERVAL_S, lambda: slack_tick(runtime), first_after_s=0))
     return jobs

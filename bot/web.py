@@ -27,6 +27,7 @@ from ingest.http.errors import error_response
 from ingest.http.forms import forms_routes
 from ingest.http.inbound import Enqueue, inbound_routes
 from ingest.http.offload import ReadPool
+from ingest.http.tracking import tracking_routes
 from ingest.worker import BatchQueue
 from storage.errors import LeadBotError, StoreUnavailable
 
@@ -79,6 +80,7 @@ def create_app(runtime: Runtime, *, queue: BatchQueue | None = None) -> Starlett
             enqueue=enqueue,
             pool=pool,
         ),
+        *tracking_routes(runtime.pipeline, runtime.tracking, runtime.secret),
     ]
 
     @contextlib.asynccontextmanager

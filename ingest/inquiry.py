@@ -6,6 +6,7 @@ stores them. Nothing here does I/O.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -17,7 +18,18 @@ ActivityKind = Literal[
     "form_submission",
     "page_visit",
     "download",
+    "video",  # watched a video (tracking: docs/tracking.md)
+    "webinar",
+    "email_click",  # followed a tracked link
+    "event",  # a custom event a site sends
+    "call",  # logged by a rep (Slack: Log activity)
+    "meeting",
+    "demo",
 ]
+
+# A browser's first-party visitor id (the tracking script's cookie), as forms and events carry it.
+VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+VISITOR_FIELDS = ("_lb_vid", "lb_vid")  # the hidden form field the script and the embed add
 
 # Why an input is archived without becoming a lead.
 NotALeadKind = Literal[

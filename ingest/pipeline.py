@@ -23,8 +23,9 @@ from ingest.auth import ENVELOPE_KEY, SenderCheck, ToJudge, facts
 from ingest.fit import fit_item
 from ingest.forms.reader import read_form
 from ingest.inquiry import Inquiry, NotALead, ReadContext
-from ingest.intake import Item, Prepared, prepare_batch, record_batch
+from ingest.intake import Item, Prepared, prepare_batch
 from ingest.mail import read_email
+from ingest.tracking.record import record_inquiries
 from scoring.types import Scorer
 from storage.db import Store
 from storage.errors import InputRejected, ParseError, StoreUnavailable
@@ -340,10 +341,12 @@ class Pipeline:
     def _record_all(
         self, session: Session, items: list[Item], *, now: datetime, prepared: Prepared | None
     ) -> list[tuple[Outcome, str | None]]:
-        """Record and score the batch (ingest.intake); each outcome with its Message-ID."""
-        results = record_batch(session, items, scorer=self.scorer, now=now, prepared=prepared)
+        """Record and score the batch (ingest.intake; a form's visitor joins the lead through
+        ingest.tracking); each outcome with its Message-ID."""
+        results = record_inquiries(session, items, scorer=self.scorer, now=now, prepared=prepared)
         out: list[tuple[Outcome, str | None]] = []
         for item, res in zip(items, results, strict=True):
+            assert item.raw_id is not None  # every inquiry comes from a raw input
             key = item.dedup_key
             msgid = key[6:] if key.startswith("msgid:") else None
             if res.duplicate:

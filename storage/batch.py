@@ -54,7 +54,9 @@ class Item:
     data: dict[str, Any]
     forwarded_by: str | None
     fields: dict[str, Any]
-    raw_id: int
+    raw_id: int | None  # None: not from a raw input (a tracking event, a rep's log entry)
+    actor: str | None = None  # who did it, when not the person (a rep who logged a call)
+    touch: bool = True  # False: not a way in (a rep's call): sources and touches stay as they are
 
 
 class ActivityRead(NamedTuple):
@@ -250,12 +252,14 @@ def apply_item(lead: LeadRow, item: Item, *, now: datetime) -> dict[str, Any]:
     """An inquiry applied to its (existing or just-created) lead; returns its activity row."""
     email = lead.email
     fill_empty(lead, profile=item.profile, forwarded_by=item.forwarded_by, fields=item.fields)
-    lead.latest_source = item.source[:100]
-    touch = make_touch(item.source, item.data.get("fields") or item.fields or {}, item.occurred_at)
-    if not lead.first_touch:
-        lead.first_touch = touch
-    if lead.last_activity_at is None or item.occurred_at >= lead.last_activity_at:
-        lead.latest_touch = touch
+    if item.touch:
+        lead.latest_source = item.source[:100]
+        fields = item.data.get("fields") or item.fields or {}
+        touch = make_touch(item.source, fields, item.occurred_at)
+        if not lead.first_touch:
+            lead.first_touch = touch
+        if lead.last_activity_at is None or item.occurred_at >= lead.last_activity_at:
+            lead.latest_touch = touch
     if lead.last_activity_at is None or item.occurred_at > lead.last_activity_at:
         lead.last_activity_at = item.occurred_at
     lead.updated_at = now
@@ -263,7 +267,7 @@ def apply_item(lead: LeadRow, item: Item, *, now: datetime) -> dict[str, Any]:
         "lead_id": lead.id,
         "kind": item.kind,
         "occurred_at": item.occurred_at,
-        "actor": item.forwarded_by or email,
+        "actor": item.actor or item.forwarded_by or email,
         "detail": item.detail,
         "data": item.data,
         "source": item.source[:100],

@@ -281,3 +281,35 @@ class SlackCursor(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=40)
     value: int = 0
+
+
+# First-party tracking (docs/tracking.md): visitors known by the random id the site's script
+# keeps, and what they did while nobody knew who they were (migration t1_tracking).
+class TrackingVisitor(SQLModel, table=True):
+    """A browser's visitor id; `lead_id` once the visitor is known (a form, a link, identify)."""
+
+    __tablename__ = "tracking_visitor"
+
+    visitor_id: str = Field(primary_key=True, max_length=64)
+    site: str = Field(default="", max_length=64)
+    lead_id: int | None = Field(default=None, foreign_key="lead.id", index=True)
+    first_seen: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    joined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AnonymousEvent(SQLModel, table=True):
+    """An event of a visitor not known yet: it becomes the lead's activity when they are."""
+
+    __tablename__ = "anonymous_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    visitor_id: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=40)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    detail: str = Field(default="")
+    data: dict[str, Any] = _json()
+    source: str = Field(default="", max_length=100)
+    # The same key as the activity it becomes: a replay is one row here and one activity there.
+    dedup_key: str = Field(max_length=300, unique=True)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -40,6 +40,7 @@ from storage.models import (
 )
 from storage.outbox import enqueue
 from storage.public import activity_public, lead_detail, note_public
+from storage.tracking import forget_visitors, visitors_of
 
 REDACT = "redact"  # the outbox kind that redacts a forgotten person's Slack messages
 KEY_NAME = "forget_key"
@@ -101,6 +102,7 @@ def export_person(session: Session, email: str) -> dict[str, Any]:
         **lead_detail(lead, activities, notes),
         "activities": [{**activity_public(a), "data": a.data} for a in activities],
         "notes": [note_public(n) for n in notes],
+        "visitor_ids": visitors_of(session, lead.id or 0),  # browsers known to be theirs
         "raw_inputs": [
             {
                 "id": r.id,
@@ -199,6 +201,7 @@ def forget_person(
         .values(actor="forgotten")
     )
     result.notes = _count(session.execute(delete(Note).where(col(Note.lead_id) == lead_id)))
+    forget_visitors(session, lead_id)  # the browsers known to be theirs (tracking)
     if raw_ids:
         session.execute(
             update(Activity).where(col(Activity.raw_id).in_(raw_ids)).values(raw_id=None)
@@ -300,7 +303,7 @@ def compact(store: Store) -> None:
     elif store.dialect == "postgresql":
         with store.engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            for name in ("lead", "activity", "note", "raw_input", "outbox"):
+            for name in ("lead", "activity", "note", "raw_input", "outbox", "tracking_visitor"):
                 conn.exec_driver_sql(f"VACUUM FULL {name}")
 
 

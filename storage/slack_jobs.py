@@ -20,6 +20,10 @@ from storage.outbox import enqueue
 from storage.slack import enqueue_refresh
 
 ACTIVITY_CURSOR = "activity_threads"
+# Engagement that scores but gets no thread reply of its own: visits, videos, clicks, custom events
+# (docs/tracking.md). Downloads and webinars, rarer and telling, still do.
+QUIET_KINDS = frozenset({"page_visit", "video", "email_click", "event"})
+LOGGED_SOURCE = "slack"  # activities a rep logged in Slack (ingest.logged): already threaded
 ACT: Any = Activity.__table__.c  # type: ignore[attr-defined]
 LEAD: Any = Lead.__table__.c  # type: ignore[attr-defined]
 
@@ -125,6 +129,16 @@ def enqueue_new_activity(session: Session, *, now: datetime, limit: int = 500) -
         # what the rep decided on.
         since = _latest(session, lead.id or 0, ("announced",) if lead.status in OPEN else CLOSED)
         if since is None or activity.id < since:
+            continue
+        announced_id = session.scalar(
+            select(func.max(ACT.id)).where(ACT.lead_id == lead.id, ACT.kind == "announced")
+        )
+        if announced_id is None or activity.id is None or activity.id < announced_id:
+            continue  # the inquiry that made it hot is on the card already
+        if activity.kind in QUIET_KINDS or activity.source == LOGGED_SOURCE:
+            # A page view each is noise in a thread, and a rep's logged call has its own reply:
+            # only the card's score moves.
+            enqueue_refresh(session, kind="update_card", key=str(lead.id), lead_id=lead.id, now=now)
             continue
         payload = {"event": "activity", "kind": activity.kind, "activity_id": activity.id}
         if lead.status in CLOSED:

@@ -23,7 +23,16 @@ from slack_bolt import App, BoltResponse
 from bot.runtime import Runtime
 from bot.slack.access import Access
 from bot.slack.context import SlackContext
-from bot.slack.listeners import actions, commands, events, fallback, manage, review, views
+from bot.slack.listeners import (
+    actions,
+    commands,
+    events,
+    fallback,
+    log_activity,
+    manage,
+    review,
+    views,
+)
 from storage import slack as slack_store
 from storage.errors import StoreUnavailable
 from storage.models import utcnow
@@ -53,6 +62,7 @@ def build_app(runtime: Runtime, *, clock: Callable[[], datetime] = utcnow) -> Ap
     actions.register(app, ctx)
     views.register(app, ctx)
     manage.register(app, ctx)
+    log_activity.register(app, ctx)
     review.register(app, ctx)
     commands.register(app, ctx)
     events.register(app, ctx)

@@ -51,6 +51,7 @@ MENU = {
     EDIT: "Edit details…",
     DETAILS: "Full text and details",
 }
+LOG_ACTIVITY = "lead_log_activity"  # a call, a meeting, a demo (listeners/log_activity.py)
 ASK_LINES, ASK_CHARS = 3, 320  # the first paragraphs of the ask on the card; all under Details
 GREETING = 40  # a first paragraph this short ending in "," is a greeting, not the ask
 NOTE_CHARS = 300
@@ -221,6 +222,7 @@ def card_buttons(lead: Lead) -> list[Block]:
                 button("Won", WON, value, style="primary"),
                 button("Lost", LOST, value, style="danger"),
                 button("Add note", NOTE, value),
+                button("Log activity", LOG_ACTIVITY, value),
                 menu(lead_id, [MENU_NURTURE, REASSIGN, DISQUALIFY, EDIT, DETAILS]),
             ]
         case LeadStatus.NURTURING:
@@ -299,14 +301,14 @@ def lead_card(
     icon, label = _state(lead)
     company = f" · {lead.company}" if lead.company else ""
     blocks: list[Block] = [
-        {"type": "header", "text": plain(f"{icon} {label}: {who(lead)}{company}", HEADER_TEXT)},
-        _ask_section(lead, ask),
+        {"type": "header", "text": plain(f"{icon} {label}: {who(lead)}{company}", HEADER_TEXT)}
     ]
+    if unverified:  # above the address and the ask it warns about
+        blocks.append(context(UNVERIFIED))
+    blocks.append(_ask_section(lead, ask))
     if lead.forwarded_by:
         blocks.append(context(_forward_line(lead, ask, rep)))
     blocks.append(section(reasons_text(lead, today=(now or utcnow()).date())))
-    if unverified:
-        blocks.append(context(UNVERIFIED))
     blocks.append(
         {"type": "actions", "block_id": f"lead:{lead.id}", "elements": card_buttons(lead)}
     )
@@ -446,6 +448,10 @@ def thread_message(event: dict[str, Any], lead: Lead, *, detail: str | None = No
             text += f" ({safe(text_in, 500)})" if text_in else ""
         case "edited":
             text = f":pencil2: {actor} corrected {_changes(event)}"
+        case "logged":  # a call, meeting or demo a rep logged
+            label = mrkdwn(str(event.get("label") or "Activity"))
+            body = f"\n{quote(text_in, SECTION_TEXT - 200)}" if text_in else ""
+            text = f":spiral_note_pad: {label} logged by {actor}, score now {lead.score:.0f}{body}"
         case "activity":
             label = mrkdwn(str(event.get("kind", "activity")).replace("_", " "))
             body = quote(detail or text_in, EXCERPT) if (detail or text_in) else ""

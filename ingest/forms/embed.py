@@ -1,7 +1,8 @@
 """The embeddable HTML form and the default thank-you page: pure functions, everything escaped.
 
 The form works without JavaScript (a plain POST answered with 303 to the thank-you page); a few
-lines of script only copy the page URL and its utm_* parameters into hidden fields.
+lines of script only copy the page URL, its utm_* parameters and the tracking script's visitor id
+into hidden fields.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ border:1px solid #767676;border-radius:4px;font:inherit}
 _SCRIPT = """
 (function(){var f=document.getElementById(%s);if(!f)return;
 var p=new URLSearchParams(location.search);f.elements.page_url.value=location.href;
-%s.forEach(function(k){if(p.get(k)&&f.elements[k])f.elements[k].value=p.get(k);});})();
+%s.forEach(function(k){if(p.get(k)&&f.elements[k])f.elements[k].value=p.get(k);});
+var v=document.cookie.match(/(?:^|;\\s*)_lb_vid=([A-Za-z0-9_-]{8,64})/);if(v)f.elements._lb_vid.value=v[1];})();
 """
 
 
@@ -61,7 +63,8 @@ def render_form(form: FormConfig, *, action: str) -> str:
         names.insert(0, "email")
     required = set(form.required) | {"email"}
     parts = [_field(form_id, n, n in required) for n in names]
-    hidden = "\n".join(f'<input type="hidden" name="{k}">' for k in ("page_url", *UTM))
+    # _lb_vid: the tracking script's visitor id (docs/tracking.md), so earlier visits join the lead.
+    hidden = "\n".join(f'<input type="hidden" name="{k}">' for k in ("page_url", *UTM, "_lb_vid"))
     hp = escape(form.honeypot, quote=True)
     honeypot = (
         f'<div class="leadbot-hp" aria-hidden="true"><label for="{form_id}-hp">Leave this empty'

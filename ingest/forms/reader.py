@@ -25,7 +25,7 @@ from ingest.bodies import decode, media_type, parse_form
 from ingest.forms.config import FormConfig, FormsConfig
 from ingest.forms.fields import MappedForm, map_fields, single_line
 from ingest.forms.providers import EXTRACTORS, Fields
-from ingest.inquiry import Inquiry, NotALead, ReadContext
+from ingest.inquiry import VISITOR_FIELDS, VISITOR_ID, Inquiry, NotALead, ReadContext
 from storage.errors import FieldError, ParseError, PayloadError
 from storage.models import RawInput
 
@@ -196,6 +196,11 @@ def read_form(raw: RawInput, ctx: ReadContext) -> Inquiry | NotALead:
         submitted_at, form_name = _scalar(extracted.submitted_at), _scalar(extracted.form_name)
     else:
         data = _flatten_json(body) if raw.content_type and "json" in raw.content_type else body
+    visitor = None  # the tracking script's visitor id: their earlier visits join the lead
+    for name in VISITOR_FIELDS:
+        value = data.pop(name, None)
+        if isinstance(value, str) and VISITOR_ID.match(value):
+            visitor = visitor or value
     honeypot = str(config.get("honeypot") or "")
     if honeypot and honeypot in data:
         trap = data.pop(honeypot)
@@ -211,6 +216,7 @@ def read_form(raw: RawInput, ctx: ReadContext) -> Inquiry | NotALead:
         submitted_at=submitted_at,
         form_name=form_name,
         required=config.get("required") or ["email"],
+        visitor=visitor,
     )
 
 
@@ -224,6 +230,7 @@ def _inquiry(
     submitted_at: str | None,
     form_name: str | None,
     required: list[str],
+    visitor: str | None = None,
 ) -> Inquiry:
     email = check_email(mapped.email)
     for name in required:
@@ -243,6 +250,8 @@ def _inquiry(
     fields["_form"] = key
     if form_name:
         fields["_form_name"] = single_line(form_name)
+    if visitor:
+        fields["_visitor"] = visitor
     received = raw.received_at or datetime.now(UTC)
     if received.tzinfo is None:
         received = received.replace(tzinfo=UTC)

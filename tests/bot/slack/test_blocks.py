@@ -73,7 +73,7 @@ def test_only_real_user_ids_become_mentions() -> None:
     [
         ("announced", ["Claim", "Add note", "Back to nurturing"],
          ["reassign", "disqualify", "edit", "details"]),
-        ("claimed", ["Won", "Lost", "Add note"],
+        ("claimed", ["Won", "Lost", "Add note", "Log activity"],
          ["nurture", "reassign", "disqualify", "edit", "details"]),
         ("won", ["Reopen", "Add note"], ["edit", "details"]),
         ("lost", ["Reopen", "Add note"], ["edit", "details"]),

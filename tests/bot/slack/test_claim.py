@@ -46,7 +46,7 @@ def test_claim_updates_the_card_in_place(
         if b["type"] == "actions"
         for e in b["elements"]
     ]
-    assert buttons == ["Won", "Lost", "Add note", "overflow"]
+    assert buttons == ["Won", "Lost", "Add note", "Log activity", "overflow"]
     assert "*Claimed by <@U1>*" in json.dumps(update.args["blocks"])
 
 
