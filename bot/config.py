@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     raw_retention_days: float = Field(default=90.0, ge=0)
     forget_suppress: bool = False
     log_format: Literal["text", "json"] = "text"  # json: one object a line (bot/logs.py)
+    # No floods (docs/slack.md#bursts): more than this many announcements in this many minutes
+    # in one channel, and the rest go out together as one digest message (0 turns it off).
+    slack_burst: int = Field(default=5, ge=0)
+    slack_burst_minutes: float = Field(default=2.0, ge=0)
 
     @field_validator("inbox_domains", "internal_domains", mode="before")
     @classmethod

@@ -279,3 +279,17 @@ class SlackCursor(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=40)
     value: int = 0
+
+
+class SlackDigestItem(SQLModel, table=True):
+    """An announcement that went out in a digest rather than as a card of its own (a burst in
+    its channel): which digest message holds the lead, so a claim from it updates that line."""
+
+    __tablename__ = "slack_digest_item"
+
+    outbox_id: int = Field(primary_key=True)  # the announce message it stands for
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    channel: str = Field(max_length=32)
+    queued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    digest_id: int | None = Field(default=None, index=True)  # the digest outbox message
+    ts: str | None = Field(default=None, max_length=32)  # that message in Slack, once posted

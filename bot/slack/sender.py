@@ -16,6 +16,7 @@ from bot.runtime import Runtime
 from bot.slack import blocks
 from bot.slack.access import Access
 from bot.slack.attention import attention_blocks, review_message
+from bot.slack.digest import DigestSender
 from bot.slack.escape import is_user_id
 from bot.slack.people import People
 from bot.slack.routing import Route, parse_routes, pick_channel
@@ -23,7 +24,7 @@ from bot.slack.surfaces import home_view
 from ingest.mail.addresses import in_domains
 from storage import raw as raw_store
 from storage import slack as slack_store
-from storage import stats
+from storage import slack_digest, stats
 from storage.db import Store
 from storage.errors import GiveUp, RetryLater
 from storage.leads import get_lead
@@ -122,6 +123,7 @@ class SlackSender:
         routes: list[Route],
         access: Access | None = None,
         internal_domains: frozenset[str] = frozenset(),
+        burst: slack_digest.Burst | None = None,
     ) -> None:
         self.store = store
         self.client = client
@@ -130,6 +132,10 @@ class SlackSender:
         self.access = access
         self.internal_domains = internal_domains
         self.people = People(client)
+        # Bursts (LEADBOT_SLACK_BURST): further announcements of a busy channel in one digest.
+        self.digests = DigestSender(
+            store, client, burst=burst or slack_digest.Burst(0, 0), card=self._card, call=call_slack
+        )
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> SlackSender:
@@ -142,6 +148,7 @@ class SlackSender:
             routes=parse_routes(s.slack_routes),
             access=Access(s, client),
             internal_domains=s.internal_domains,
+            burst=slack_digest.Burst(s.slack_burst, s.slack_burst_minutes),
         )
 
     def send(self, message: OutboxMessage) -> dict[str, Any]:
@@ -153,6 +160,8 @@ class SlackSender:
             "dm": self._dm,
             raw_store.NOTICE: self._review,
             REDACT: self._redact,
+            slack_digest.DIGEST: self.digests.send,
+            slack_digest.DIGEST_UPDATE: self.digests.rerender,
         }
         handler = handlers.get(message.kind)
         if handler is None:
@@ -177,6 +186,9 @@ class SlackSender:
             raise GiveUp(
                 "no channel: set LEADBOT_HOT_CHANNEL or a matching LEADBOT_SLACK_ROUTES rule"
             )
+        deferred = self.digests.defer(message, channel)  # a burst in that channel: one digest
+        if deferred is not None:
+            return deferred
         card = self._card(lead, inquiry)
         resp = call_slack(
             self.client.chat_postMessage,
@@ -194,6 +206,7 @@ class SlackSender:
             fresh = get_lead(session, lead_id=message.lead_id)
             if fresh.status != lead.status or fresh.owner != lead.owner:
                 slack_store.enqueue_lead_changed(session, fresh)
+            slack_store.enqueue_home_refresh(session)  # a new unclaimed lead on every App Home
         return {"channel": posted_in, "ts": ts}
 
     def _card_of(self, message: OutboxMessage) -> tuple[Lead, Any] | None:
@@ -212,7 +225,7 @@ class SlackSender:
     def _update(self, message: OutboxMessage) -> dict[str, Any]:
         found = self._card_of(message)
         if found is None:
-            return {"skipped": "lead has no card"}
+            return self.digests.update(message)  # its card may be a line of a digest
         lead, inquiry = found
         card = self._card(lead, inquiry)
         call_slack(self.client.chat_update, channel=lead.slack_channel, ts=lead.slack_ts, **card)
@@ -260,7 +273,7 @@ class SlackSender:
     def _thread(self, message: OutboxMessage) -> dict[str, Any]:
         found = self._card_of(message)
         if found is None:
-            return {"skipped": "lead has no card"}
+            return self.digests.thread(message)  # its card may be a line of a digest
         lead, _ = found
         detail = None
         if message.payload.get("activity_id"):
@@ -272,6 +285,7 @@ class SlackSender:
             self.client.chat_postMessage,
             channel=lead.slack_channel,
             thread_ts=lead.slack_ts,
+            reply_broadcast=bool(message.payload.get("broadcast")),  # an SLA reminder: seen
             unfurl_links=False,
             unfurl_media=False,
             **reply,
