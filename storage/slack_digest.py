@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exc, func, select, update
 from sqlmodel import Session
 
-from storage.db import insert_ignore, table
 from storage.models import Lead, OutboxMessage, SlackDigestItem, SlackPost, utcnow
 from storage.outbox import enqueue
 from storage.slack import enqueue_refresh
@@ -68,8 +67,15 @@ def defer_if_burst(
     since = now - timedelta(minutes=burst.minutes)
     if recent_announcements(session, channel, since=since) < burst.size:
         return False
-    values = {"outbox_id": outbox_id, "lead_id": lead_id, "channel": channel, "queued_at": now}
-    insert_ignore(session, table(SlackDigestItem), values, conflict=["outbox_id"])
+    try:  # a concurrent retry of the same message inserted it first: the same outcome
+        with session.begin_nested():
+            session.add(
+                SlackDigestItem(
+                    outbox_id=outbox_id, lead_id=lead_id, channel=channel, queued_at=now
+                )
+            )
+    except exc.IntegrityError:
+        return True
     # Its line in the digest is its card now; an older card (a lead announced again) is not.
     lead = session.get(Lead, lead_id)
     if lead is not None:

@@ -190,7 +190,7 @@ def digest_message(
     count = len(leads)
     waiting = sum(lead.status == LeadStatus.ANNOUNCED for lead, _ in leads)
     blocks: list[Block] = [
-        {"type": "header", "text": plain(f":fire: {count} more hot leads", 150)},
+        {"type": "header", "text": plain(f":fire: {count} more hot {_leads(count)}", 150)},
         context(
             f"More than {burst} hot leads in {minutes:g} min in this channel, so these come in "
             f"one message. *{waiting}* waiting for a rep: a claimed lead gets its own card."
@@ -200,5 +200,9 @@ def digest_message(
     blocks.append(context("Single cards again once the channel is quieter."))
     names = ", ".join(who(lead) for lead, _ in leads[:5])
     more = f" and {count - 5} more" if count > 5 else ""
-    text = safe(f"{count} more hot leads: {names}{more}", FALLBACK_TEXT)
+    text = safe(f"{count} more hot {_leads(count)}: {names}{more}", FALLBACK_TEXT)
     return {"text": text, "blocks": fit(blocks, MAX_BLOCKS_MESSAGE)}
+
+
+def _leads(count: int) -> str:
+    return "lead" if count == 1 else "leads"
