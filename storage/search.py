@@ -120,6 +120,7 @@ class _Query:
     email: str | None
     domain: str | None
     words: tuple[str, ...] = ()  # letters and digits as the word index splits them: "hp", "3m"
+    folded: tuple[str, ...] = ()  # those without diacritics, to compare with fields
 
 
 def find_leads(session: Session, query: str, *, limit: int = 10) -> list[Lead]:
@@ -175,24 +176,28 @@ def _parse(query: str) -> _Query | None:
     words = (w.strip("-.'&+") for w in _WORD.findall(text))
     terms = tuple(dict.fromkeys(t for t in words if len(t) >= MIN_TERM))
     tokens = tuple(dict.fromkeys(_TOKEN.findall(text)))[:MAX_WORDS]
-    return _Query(text=text, terms=terms, email=email, domain=domain, words=tokens)
+    folded = tuple(_fold(t) for t in tokens)
+    return _Query(text=text, terms=terms, email=email, domain=domain, words=tokens, folded=folded)
 
 
 def _fold(text: str) -> str:
     """Lower case without diacritics, as the SQLite word index compares ("Pérez" is "perez")."""
+    if text.isascii():  # most names: 20 times cheaper than decomposing
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def _containment(q: _Query, fields: list[str]) -> int:
     """How the row's fields hold the query: EQUAL, WHOLE_WORDS, PREFIXES, SUBSTRINGS or FUZZY."""
-    words = [_fold(w) for w in q.words]
+    words = q.folded
     if not words:
         return FUZZY
     folded = [_fold(f) for f in fields]
-    if any(" ".join(_TOKEN.findall(f)) == " ".join(words) for f in folded):
+    split = [_TOKEN.findall(f) for f in folded]
+    if any(tuple(t) == words for t in split):
         return EQUAL
-    tokens = {t for f in folded for t in _TOKEN.findall(f)}
+    tokens = {t for f in split for t in f}
     if all(w in tokens for w in words):
         return WHOLE_WORDS
 
