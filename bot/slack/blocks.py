@@ -372,7 +372,7 @@ def lead_list(
     return {"text": fit_text(title, FALLBACK_TEXT), "blocks": fit(blocks, MAX_BLOCKS_MESSAGE)}
 
 
-def stats_message(funnel: dict[str, Any], *, title: str = "Lead funnel") -> Message:
+def stats_message(funnel: dict[str, Any]) -> Message:
     """`/leads stats`: counts per status, claim rate, median time from announcement to claim."""
     counts = funnel.get("by_status") or {}
     lines = [f"• {mrkdwn(str(k))}: *{v}*" for k, v in counts.items()]
@@ -381,10 +381,7 @@ def stats_message(funnel: dict[str, Any], *, title: str = "Lead funnel") -> Mess
     lines.append(f"• median time to claim: *{_duration(funnel.get('median_seconds_to_claim'))}*")
     if funnel.get("win_rate") is not None:
         lines.append(f"• win rate: *{float(funnel['win_rate']) * 100:.0f}%*")
-    return {
-        "text": fit_text(title, FALLBACK_TEXT),
-        "blocks": [section(f"*{title}*\n" + "\n".join(lines))],
-    }
+    return {"text": "Lead funnel", "blocks": [section("*Lead funnel*\n" + "\n".join(lines))]}
 
 
 def _duration(seconds: Any) -> str:

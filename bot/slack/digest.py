@@ -167,6 +167,15 @@ class DigestSender:
         )
         return {"channel": item.channel, "ts": str(resp.get("ts", ""))}
 
+    def place(self, lead: Lead) -> tuple[str, str] | None:
+        """Where the lead is in Slack to link to: its card, else its posted digest line (a
+        RetryLater while that digest is still to be sent)."""
+        if lead.slack_channel and lead.slack_ts:
+            return lead.slack_channel, lead.slack_ts
+        with self.store.session() as session:
+            item = self._line_of(session, lead)
+        return (item.channel, item.ts) if item is not None and item.ts else None
+
     # --- helpers ---------------------------------------------------------------------------
 
     def _line_of(self, session: Any, lead: Lead) -> SlackDigestItem | None:

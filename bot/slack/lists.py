@@ -24,7 +24,6 @@ from bot.slack.blocks import (
     money,
     plain,
     section,
-    stats_message,
     summary_blocks,
     when,
     who,
@@ -37,9 +36,10 @@ REASON_CHARS = 120
 ASK_CHARS = 160
 
 
-def reasons_line(lead: Lead, *, today: date | None = None) -> str:
-    """ "Why: +30 Budget mentioned · +25 Seat count": the card's reasons, without the evidence."""
+def reasons_line(lead: Lead, *, today: date | None = None, top: int = 3) -> str:
+    """The card's reasons without the evidence: `+30 Budget mentioned · +25 Seat count`."""
     _, lines, _, _ = why(lead.reasons, lead.score, title=lead.title, today=today)
+    lines = lines[:top]
     return " · ".join(f"*{line.points:+d}* {safe(line.reason, REASON_CHARS)}" for line in lines)
 
 
@@ -109,21 +109,43 @@ def stats_report(
     reps: list[dict[str, Any]],
     sources: list[dict[str, Any]],
 ) -> Message:
-    """`/leads stats`: the period it covers, the funnel, then a line per rep and per source."""
+    """`/leads stats`: the period it covers, the leads per status now, what happened in the
+    period (announced, claimed, won, lost; claim and win rate, time to claim), then a line per
+    rep and per source."""
     since = f" (since {when(period.since)})" if period.since is not None else ""
     title = f"Lead funnel, {period.label}"
-    first = stats_message(funnel, title=f"{title}{since}")["blocks"][0]["text"]["text"]
+    counts = funnel.get("by_status") or {}
+    now = " · ".join(f"{mrkdwn(str(k))} *{v}*" for k, v in counts.items())
     flow = (
-        f"• in the period: *{funnel.get('announced', 0)}* announced, "
-        f"*{funnel.get('claimed', 0)}* claimed, *{funnel.get('won', 0)}* won, "
-        f"*{funnel.get('lost', 0)}* lost"
+        f"*{funnel.get('announced', 0)}* announced · *{funnel.get('claimed', 0)}* claimed · "
+        f"*{funnel.get('won', 0)}* won · *{funnel.get('lost', 0)}* lost"
     )
-    blocks: list[Block] = [section(f"{first}\n{flow}")]
-    rep_lines = [_rep_line(r) for r in reps]
-    blocks.append(section("*By rep*\n" + ("\n".join(rep_lines) or "Nobody claimed or closed.")))
-    source_lines = [_source_line(s) for s in sources]
-    blocks.append(section("*By source*\n" + ("\n".join(source_lines) or "Nothing was announced.")))
+    rates = [f"claim rate *{_percent(funnel.get('claim_rate'))}*"]
+    rates.append(f"median time to claim *{_duration(funnel.get('median_seconds_to_claim'))}*")
+    if funnel.get("win_rate") is not None:
+        rates.append(f"win rate *{_percent(funnel['win_rate'])}*")
+    head = f"*{title}*{since}\n*Now:* {now}\n*In the period:* {flow}\n{' · '.join(rates)}"
+    rep_lines = "\n".join(_rep_line(r) for r in reps) or "Nobody claimed or closed a lead."
+    source_lines = "\n".join(_source_line(s) for s in sources) or "Nothing was announced."
+    blocks: list[Block] = [
+        section(head),
+        section(f"*By rep*\n{rep_lines}"),
+        section(f"*By source* (where leads first came from)\n{source_lines}"),
+    ]
     return {"text": fit_text(title, FALLBACK_TEXT), "blocks": blocks}
+
+
+def _percent(rate: Any) -> str:
+    return "n/a" if rate is None else f"{float(rate) * 100:.0f}%"
+
+
+def _duration(seconds: Any) -> str:
+    if seconds is None:
+        return "n/a"
+    s = float(seconds)
+    if s >= 3600:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 60:.0f} min" if s >= 60 else f"{s:.0f} s"
 
 
 def _rep_line(row: dict[str, Any]) -> str:
@@ -157,9 +179,9 @@ def digest_line(lead: Lead, *, ask: str = "", today: date | None = None) -> Bloc
     lines = [head]
     if ask.strip():
         lines.append(f"_{safe(first_lines(ask, lines=1, chars=ASK_CHARS), ASK_CHARS * 2)}_")
-    reasons = reasons_line(lead, today=today)
+    reasons = reasons_line(lead, today=today, top=1)  # one line a lead: a digest is scanned
     if reasons:
-        lines.append(reasons)
+        lines[0] += f" · {reasons}"
     if lead.status != LeadStatus.ANNOUNCED:
         lines.append(_digest_state(lead))
     block: Block = {

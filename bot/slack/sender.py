@@ -252,12 +252,13 @@ class SlackSender:
             if message.payload.get("activity_id"):
                 activity = slack_store.get_activity(session, int(message.payload["activity_id"]))
         link = None
-        if lead.slack_channel and lead.slack_ts:
+        place = self.digests.place(lead)  # its card, or the digest line standing for it
+        if place is not None:
             found = call_slack(
                 self.client.chat_getPermalink,
                 none_on=frozenset({"message_not_found", "channel_not_found"}),
-                channel=lead.slack_channel,
-                message_ts=lead.slack_ts,
+                channel=place[0],
+                message_ts=place[1],
             )
             link = str((found or {}).get("permalink") or "") or None
         reply = blocks.dm_message(message.payload, lead, link=link, detail=_excerpt(activity))

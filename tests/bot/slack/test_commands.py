@@ -59,7 +59,7 @@ def test_leads_lists_and_stats(http: TestClient, slack_runtime: Runtime) -> None
     hot = json.dumps(answer(http, "/leads", "hot")["blocks"])
     assert "Ann Claimed" in hot and "Ben Waiting" in hot
     stats = json.dumps(answer(http, "/leads", "stats")["blocks"])
-    assert "claimed: *1*" in stats and "claim rate: *50%*" in stats
+    assert "claimed *1*" in stats and "claim rate *50%*" in stats
     assert "Usage" in str(answer(http, "/leads", "bogus")["text"])
 
 
@@ -169,10 +169,10 @@ def test_leads_stats_for_a_period_with_reps_and_sources(
         lifecycle.claim(s, lead_id=new, user="U2", now=now - timedelta(days=1))
     week = answer(http, "/leads", "stats 7d")
     text = "\n".join(b["text"]["text"] for b in week["blocks"])  # type: ignore[union-attr]
-    assert "*Lead funnel, the last 7 days (since <!date^" in text
-    assert "in the period: *1* announced, *1* claimed, *0* won, *0* lost" in text
+    assert "*Lead funnel, the last 7 days* (since <!date^" in text
+    assert "*In the period:* *1* announced · *1* claimed · *0* won · *0* lost" in text
     assert "*By rep*\n• <@U2>: *1* claimed · *0* won · *0* lost" in text and "<@U1>" not in text
-    assert "*By source*\n• email: *1* announced · *1* claimed" in text
+    assert "*By source* (where leads first came from)\n• email: *1* announced · *1* claimed" in text
     month = "\n".join(
         b["text"]["text"]
         for b in answer(http, "/leads", "stats 30d")["blocks"]  # type: ignore[union-attr]

@@ -21,6 +21,7 @@ from storage import lifecycle
 from storage import slack as slack_store
 from storage.db import Store
 from storage.models import OutboxMessage, SlackDigestItem, SlackPost, utcnow
+from storage.outbox import enqueue
 from tests.bot.conftest import dispatcher, slack_settings
 from tests.bot.fake_slack import FakeSlack, block_kit_problem, wait_until
 from tests.bot.slack_helpers import T0, click, get, make_lead, post_interaction
@@ -176,3 +177,21 @@ def test_a_lead_sent_back_before_its_digest_is_left_out_and_a_forgotten_one_remo
     [update] = [u for u in fake_slack.to("chat.update") if u.args["ts"] == "1700000000.000004"]
     shown = json.dumps(update.args["blocks"])
     assert "Burst 4" not in shown and "Burst 5" in shown and "1 more hot lead" in shown
+
+
+def test_a_dm_about_a_digested_lead_waits_for_the_digest_and_links_to_it(
+    bursty: Runtime, fake_slack: FakeSlack
+) -> None:
+    store = bursty.store
+    ids = leads(store, 5)
+    dispatcher(bursty).run_once()  # three cards; ids[3] and ids[4] wait for the digest
+    with store.session() as s:
+        enqueue(s, kind="dm", lead_id=ids[4], payload={"event": "assigned", "user": "U5",
+                                                       "actor": "U1"})  # fmt: skip
+    dispatcher(bursty).run_once()
+    assert [c for c in fake_slack.to("chat.postMessage") if c.args["channel"] == "U5"] == []
+    digest_later(bursty)  # the digest, then the DM (it was only put off, not failed)
+    digest_later(bursty)
+    [dm] = [c.args for c in fake_slack.to("chat.postMessage") if c.args["channel"] == "U5"]
+    link = "https://leadbot-test.slack.com/archives/CHOT/p1700000000000004"
+    assert f"<{link}|Open the card>" in dm["text"]
