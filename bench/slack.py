@@ -160,7 +160,8 @@ def load(store: Store, n: int) -> float:
     table: sa.Table = Lead.__table__  # type: ignore[attr-defined]
     if store.dialect == "sqlite":
         with store.engine.begin() as conn:
-            for trigger in ("lead_search_ai", "lead_search_ad", "lead_search_au"):
+            for trigger in ("lead_search_ai", "lead_search_ad", "lead_search_au",
+                            "lead_words_ai", "lead_words_ad", "lead_words_au"):  # fmt: skip
                 conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
             batch: list[dict[str, Any]] = []
             for row in synthetic(n):
@@ -173,6 +174,7 @@ def load(store: Store, n: int) -> float:
     else:
         with store.engine.begin() as conn:
             conn.exec_driver_sql("DROP INDEX IF EXISTS ix_lead_search_trgm")
+            conn.exec_driver_sql("DROP INDEX IF EXISTS ix_lead_words")
         raw = store.engine.raw_connection()
         try:
             cur = raw.cursor()

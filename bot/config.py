@@ -155,6 +155,11 @@ class Settings(BaseSettings):
     links_fallback_url: str | None = None  # where a forged or expired link goes; unset: 403
     links_expire_days: float = Field(default=365.0, gt=0)  # `leadbot links make`'s default
 
+    # No floods (docs/slack.md#bursts): more than this many announcements in this many minutes
+    # in one channel, and the rest go out together as one digest message (0 turns it off).
+    slack_burst: int = Field(default=5, ge=0)
+    slack_burst_minutes: float = Field(default=2.0, ge=0)
+
     @field_validator("inbox_domains", "internal_domains", mode="before")
     @classmethod
     def _domains(cls, value: object) -> object:

@@ -313,3 +313,17 @@ class AnonymousEvent(SQLModel, table=True):
     # The same key as the activity it becomes: a replay is one row here and one activity there.
     dedup_key: str = Field(max_length=300, unique=True)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class SlackDigestItem(SQLModel, table=True):
+    """An announcement that went out in a digest rather than as a card of its own (a burst in
+    its channel): which digest message holds the lead, so a claim from it updates that line."""
+
+    __tablename__ = "slack_digest_item"
+
+    outbox_id: int = Field(primary_key=True)  # the announce message it stands for
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    channel: str = Field(max_length=32)
+    queued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    digest_id: int | None = Field(default=None, index=True)  # the digest outbox message
+    ts: str | None = Field(default=None, max_length=32)  # that message in Slack, once posted

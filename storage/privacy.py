@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy import CursorResult, delete, select, update
 from sqlmodel import Session, col
 
+from storage import slack_digest
 from storage.db import Store
 from storage.errors import LeadNotFound
 from storage.models import (
@@ -178,6 +179,7 @@ def forget_person(
             f"review:{i}:{s.value}" for i in raw_ids for s in (RawStatus.REVIEW, RawStatus.FAILED)
         ]
         session.execute(delete(OutboxMessage).where(col(OutboxMessage.dedup_key).in_(review_keys)))
+    slack_digest.forget_lead(session, lead_id, now=now)  # its line leaves every digest
     if cards or replies:
         enqueue(
             session,

@@ -14,17 +14,22 @@ from storage.models import (
     Activity,
     Lead,
     LeadStatus,
+    Note,
     OutboxMessage,
     SlackEvent,
     SlackHomeUser,
     SlackPost,
     utcnow,
 )
-from storage.outbox import enqueue
+from storage.outbox import enqueue, enqueue_many
+from storage.outbox import message as outbox_message
 
 OUT: Any = OutboxMessage.__table__.c  # type: ignore[attr-defined]
 # Slack retries an event for about an hour at most; a day of ids is plenty.
 EVENT_MEMORY = timedelta(days=1)
+# App Homes kept up to date: of people who opened theirs this recently (opening it again
+# publishes it anyway), so a workspace's every past visitor is not re-rendered on each change.
+HOME_RECENT = timedelta(days=14)
 
 
 def remember_event(session: Session, event_id: str, *, now: datetime | None = None) -> bool:
@@ -112,6 +117,18 @@ def get_activity(session: Session, activity_id: int) -> Activity | None:
     return session.get(Activity, activity_id)
 
 
+def last_notes(session: Session, lead_ids: list[int]) -> dict[int, Note]:
+    """The newest note of each of these leads (those that have one)."""
+    if not lead_ids:
+        return {}
+    note: Any = Note.__table__.c  # type: ignore[attr-defined]
+    newest = (
+        select(func.max(note.id)).where(note.lead_id.in_(lead_ids)).group_by(note.lead_id)
+    ).scalar_subquery()
+    stmt = select(Note).where(note.id.in_(newest))
+    return {n.lead_id: n for n in session.scalars(stmt)}
+
+
 def hot_open_leads(session: Session, *, limit: int = 20) -> list[Lead]:
     """Hot leads nobody has closed: announced, claimed, or hot but still in the pool."""
     open_statuses = (
@@ -141,9 +158,12 @@ def touch_home_user(session: Session, user_id: str, *, now: datetime | None = No
         row.opened_at = now or utcnow()
 
 
-def home_users(session: Session, *, limit: int = 500) -> list[str]:
+def home_users(session: Session, *, limit: int = 500, since: datetime | None = None) -> list[str]:
+    """Who opened the App Home (since `since`), the most recent first."""
     home: Any = SlackHomeUser.__table__.c  # type: ignore[attr-defined]
     stmt = select(home.user_id).order_by(home.opened_at.desc()).limit(limit)
+    if since is not None:
+        stmt = stmt.where(home.opened_at >= since)
     return list(session.scalars(stmt))
 
 
@@ -199,12 +219,27 @@ def enqueue_lead_changed(
 
 
 def enqueue_home_refresh(session: Session, *, now: datetime | None = None) -> int:
-    queued = 0
-    for user in home_users(session):
-        queued += (
-            enqueue_refresh(
-                session, kind="home", key=user, lead_id=None, payload={"user": user}, now=now
-            )
-            is not None
+    """A re-render of the App Home of everyone who opened it lately, except those whose refresh
+    is already waiting (it will render the new state): two statements however many they are."""
+    now = now or utcnow()
+    users = home_users(session, since=now - HOME_RECENT)
+    if not users:
+        return 0
+    keys = session.scalars(
+        select(OUT.dedup_key).where(
+            OUT.status == "pending", OUT.locked_until.is_(None), OUT.dedup_key.like("home:%")
         )
-    return queued
+    )
+    waiting = {str(k).split(":")[1] for k in keys if k}
+    rows = [
+        outbox_message(
+            kind="home",
+            lead_id=None,
+            payload={"user": user},
+            dedup_key=f"home:{user}:{uuid.uuid4().hex}",
+            now=now,
+        )
+        for user in users
+        if user not in waiting
+    ]
+    return enqueue_many(session, rows)

@@ -53,12 +53,18 @@ def enqueue_sla(
     reminder_minutes: float,
     escalation_minutes: float,
     targets: list[str],
+    reminder_targets: list[str] | None = None,
+    broadcast: bool = False,
 ) -> SlaReport:
-    """Queue the reminder after `reminder_minutes`, the escalation after `escalation_minutes`."""
+    """Queue the reminder after `reminder_minutes` (mentioning `reminder_targets`, broadcast to
+    the channel when `broadcast`), the escalation after `escalation_minutes`."""
     report = SlaReport()
+    reminder: dict[str, Any] = {"targets": list(reminder_targets or [])}
+    if broadcast:
+        reminder["broadcast"] = True
     # (thread event, activity kind: one of storage.leads.LIFECYCLE_KINDS, so scoring ignores it)
     steps = [
-        ("sla_reminder", "sla_reminder", reminder_minutes, {}),
+        ("sla_reminder", "sla_reminder", reminder_minutes, reminder),
         ("sla_escalation", "sla_escalated", escalation_minutes, {"targets": targets}),
     ]
     for kind, activity_kind, minutes, extra in steps:
@@ -109,9 +115,10 @@ def _latest(session: Session, lead_id: int, kinds: tuple[str, ...]) -> int | Non
 
 
 def enqueue_new_activity(session: Session, *, now: datetime, limit: int = 500) -> int:
-    """Activity on an announced or claimed lead after its announcement goes to the card's thread;
-    on a won, lost or disqualified lead after it was closed, to the thread and to its last owner
-    (a lost lead hot again is announced again by the intake, which tells the owner itself)."""
+    """Activity on an announced or claimed lead after its announcement goes to the card's thread
+    (and to its owner, in a DM); on a won, lost or disqualified lead after it was closed, to the
+    thread and to its last owner (a lost lead hot again is announced again by the intake, which
+    tells the owner itself)."""
     cursor = _cursor(session)
     stmt = (
         select(Activity)
@@ -149,8 +156,9 @@ def enqueue_new_activity(session: Session, *, now: datetime, limit: int = 500) -
         ):
             queued += 1
             enqueue_refresh(session, kind="update_card", key=str(lead.id), lead_id=lead.id, now=now)
-            owner = last_owner(session, lead) if lead.status in CLOSED else None
-            if owner:
+            # The owner is told in person: a thread reply notifies nobody who is not in it.
+            owner = last_owner(session, lead) if lead.status in CLOSED else lead.owner
+            if owner and owner != activity.actor:  # not about a call they logged themselves
                 enqueue(session, kind="dm", lead_id=lead.id, payload={**payload, "user": owner},
                         dedup_key=f"dm:{key}", now=now)  # fmt: skip
     if activities:

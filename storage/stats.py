@@ -132,3 +132,72 @@ def owned_by(session: Session, user: str, *, limit: int = 20) -> list[Lead]:
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+BREAKDOWN_LIMIT = 10
+
+
+def by_rep(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    limit: int = BREAKDOWN_LIMIT,
+) -> list[dict[str, Any]]:
+    """What each person did in [since, now]: claims, wins (and their deal values, as the leads
+    hold them now), losses; the busiest first. A person is whoever made the change (the owner,
+    or a manager closing for them)."""
+    now = now or utcnow()
+    kinds = ("claimed", "won", "lost")
+    counts = [_count_of(kind) for kind in kinds]
+    won_value = sa.func.sum(
+        sa.case((ACT.c.kind == "won", sa.func.coalesce(LEAD.c.deal_value, 0.0)), else_=0.0)
+    )
+    stmt = (
+        sa.select(ACT.c.actor, *counts, won_value)
+        .select_from(ACT.join(LEAD, LEAD.c.id == ACT.c.lead_id))
+        .where(*_window(kinds, now=now, since=since))
+        .group_by(ACT.c.actor)
+        .order_by(sa.desc(counts[0] + counts[1] + counts[2]), ACT.c.actor)
+        .limit(limit)
+    )
+    return [
+        {"rep": actor, "claimed": claimed, "won": won, "lost": lost, "won_value": float(value or 0)}
+        for actor, claimed, won, lost, value in session.execute(stmt)
+    ]
+
+
+def by_source(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    limit: int = BREAKDOWN_LIMIT,
+) -> list[dict[str, Any]]:
+    """Announcements, claims, wins and losses in [since, now] per lead source (the lead's first
+    way in: `email`, `form:pricing`, `webhook:typeform`…), the most announced first."""
+    now = now or utcnow()
+    counts = [_count_of(kind) for kind in FLOW_KINDS]
+    stmt = (
+        sa.select(LEAD.c.source, *counts)
+        .select_from(ACT.join(LEAD, LEAD.c.id == ACT.c.lead_id))
+        .where(*_window(FLOW_KINDS, now=now, since=since))
+        .group_by(LEAD.c.source)
+        .order_by(sa.desc(counts[0]), sa.desc(counts[1]), LEAD.c.source)
+        .limit(limit)
+    )
+    return [
+        {"source": source or "unknown", **dict(zip(FLOW_KINDS, values, strict=True))}
+        for source, *values in session.execute(stmt)
+    ]
+
+
+def _count_of(kind: str) -> Any:
+    return sa.func.sum(sa.case((ACT.c.kind == kind, 1), else_=0))
+
+
+def _window(kinds: tuple[str, ...], *, now: datetime, since: datetime | None) -> list[Any]:
+    conds = [ACT.c.kind.in_(kinds), ACT.c.occurred_at <= now]
+    if since is not None:
+        conds.append(ACT.c.occurred_at >= since)
+    return conds

@@ -25,12 +25,31 @@ def escalation_targets(runtime: Runtime) -> list[str]:
     return sorted(s.slack_managers)
 
 
+MAX_MENTIONS = 10  # allowed users named one by one; a longer list is better made a user group
+
+
+def reminder_audience(runtime: Runtime) -> tuple[list[str], bool]:
+    """Who the reminder pings, and whether it is also broadcast to the channel: the group that
+    may claim, else the users who may (a few), else `here` when the channel's members may
+    (broadcast, so it reaches the channel); when everyone may act, nobody in particular, so it
+    is broadcast (seen in the channel, not only in the thread)."""
+    s = runtime.settings
+    if s.slack_allowed_usergroup:
+        return [s.slack_allowed_usergroup], False
+    if s.slack_allowed_users:
+        return sorted(s.slack_allowed_users)[:MAX_MENTIONS], False
+    if s.slack_allow_channel_members:
+        return ["here"], True
+    return [], True
+
+
 def slack_tick(runtime: Runtime, *, now: datetime | None = None) -> SlaReport:
     """One pass: new activity into threads, then SLA reminders and escalations."""
     now = now or utcnow()
     s = runtime.settings
     with runtime.store.session() as session:
         activities = enqueue_new_activity(session, now=now)
+    audience, broadcast = reminder_audience(runtime)
     with runtime.store.session() as session:
         report = enqueue_sla(
             session,
@@ -38,6 +57,8 @@ def slack_tick(runtime: Runtime, *, now: datetime | None = None) -> SlaReport:
             reminder_minutes=s.sla_reminder_minutes,
             escalation_minutes=s.sla_escalation_minutes,
             targets=escalation_targets(runtime),
+            reminder_targets=audience,
+            broadcast=broadcast,
         )
     report.activities = activities
     return report

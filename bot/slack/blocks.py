@@ -94,6 +94,14 @@ def ask_of(activity: Any) -> Ask | None:
     )
 
 
+def excerpt_of(activity: Any) -> str | None:
+    """What a stored activity said, for a thread reply or a DM."""
+    if activity is None:
+        return None
+    data = activity.data or {}
+    return str(data.get("text") or activity.detail or data.get("subject") or "") or None
+
+
 def plain(text: str, limit: int = SECTION_TEXT) -> Block:
     """plain_text never pings, but Slack still decodes `&amp;`/`&lt;`/`&gt;` in it: escape too."""
     return {"type": "plain_text", "text": safe(text, limit) or " ", "emoji": True}
@@ -323,42 +331,54 @@ def fallback(lead: Lead) -> str:
     return safe(" · ".join(p for p in parts if p), FALLBACK_TEXT)
 
 
-def summary_blocks(lead: Lead, *, now: datetime | None = None) -> list[Block]:
-    """One lead in a list (/lead answers, /leads, App Home): two blocks."""
+def when(moment: datetime) -> str:
+    """A time every reader sees in their own time zone (`<!date^…>`), the fallback in UTC for
+    clients that cannot: "Nov 2, 2026 at 10:00", "Yesterday at 10:00"."""
+    stamp = int(moment.timestamp())
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def owner_of(lead: Lead, mentions: dict[str, str] | None = None) -> str:
+    """The owner as a mention: a Slack user ID, or an address Slack knows (`mentions`)."""
+    owner = lead.owner or ""
+    return user_mention((mentions or {}).get(owner.lower(), owner))
+
+
+def summary_blocks(
+    lead: Lead, *, now: datetime | None = None, mentions: dict[str, str] | None = None
+) -> list[Block]:
+    """One lead in a list (/leads, App Home): two blocks. `mentions` maps an owner's address
+    to their Slack user."""
     line = f"*{safe(who(lead), 200)}*"
     if lead.name:
         line += f" · {safe(lead.email, 320)}"
     if lead.company:
         line += f" · {safe(lead.company, 200)}"
-    owner = f"owner {user_mention(lead.owner)}" if lead.owner else "no owner"
+    owner = f"owner {owner_of(lead, mentions)}" if lead.owner else "no owner"
     last = lead.last_activity_at or lead.updated_at
     facts = f"{mrkdwn(lead.status)} · {owner} · score {lead.score:.0f} ({mrkdwn(lead.temperature)})"
     if last is not None:
-        facts += f" · last activity {_ago(last, now)}"
+        facts += f" · last activity {when(last)}"
     head: Block = section(f"{line}\n{facts}")
     if lead.status == LeadStatus.ANNOUNCED:
         head["accessory"] = button("Claim", CLAIM, str(lead.id), style="primary")
     return [head, {"type": "divider"}]
 
 
-def _ago(when: datetime, now: datetime | None) -> str:
-    if now is None:
-        return when.strftime("%Y-%m-%d %H:%M UTC")
-    seconds = max((now - when).total_seconds(), 0)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)} {unit} ago"
-    return "just now"
-
-
 def lead_list(
-    title: str, leads: list[Lead], *, now: datetime | None = None, empty: str = "No leads."
+    title: str,
+    leads: list[Lead],
+    *,
+    now: datetime | None = None,
+    empty: str = "No leads.",
+    mentions: dict[str, str] | None = None,
 ) -> Message:
     blocks: list[Block] = [section(title)]
     if not leads:
         blocks.append(context(empty))
     for lead in leads:
-        blocks.extend(summary_blocks(lead, now=now))
+        blocks.extend(summary_blocks(lead, now=now, mentions=mentions))
     return {"text": fit_text(title, FALLBACK_TEXT), "blocks": fit(blocks, MAX_BLOCKS_MESSAGE)}
 
 
@@ -462,7 +482,8 @@ def thread_message(event: dict[str, Any], lead: Lead, *, detail: str | None = No
             text = f":incoming_envelope: New {label} from {name}, score now {score}{state}\n{body}"
         case "sla_reminder":
             minutes = int(event.get("minutes", 0))
-            text = f":alarm_clock: Still unclaimed after {minutes} min. Who takes it?"
+            who_may = "".join(_audience(str(t)) + " " for t in event.get("targets") or [])
+            text = f":alarm_clock: {who_may}Still unclaimed after {minutes} min. Who takes it?"
         case "sla_escalation":
             targets = " ".join(group_mention(str(t)) for t in event.get("targets") or [])
             minutes = int(event.get("minutes", 0))
@@ -471,6 +492,11 @@ def thread_message(event: dict[str, Any], lead: Lead, *, detail: str | None = No
             text = safe(text_in or kind, SECTION_TEXT)
     text = fit_text(text)
     return {"text": fit_text(text, FALLBACK_TEXT), "blocks": [section(text)]}
+
+
+def _audience(target: str) -> str:
+    """A mention from our own settings: `here`, a user group (S…) or a user (U…)."""
+    return "<!here>" if target == "here" else group_mention(target)
 
 
 def removed() -> Message:

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.runtime import Runtime
 from bot.slack.access import Access
+from bot.slack.links import Permalinks
 from bot.slack.people import People
 from storage.models import utcnow
 
@@ -29,6 +30,7 @@ class SlackContext:
     access: Access
     clock: Callable[[], datetime] = utcnow
     _people: People | None = field(default=None, repr=False)
+    _permalinks: Permalinks | None = field(default=None, repr=False)
 
     @property
     def store(self) -> Any:
@@ -40,6 +42,13 @@ class SlackContext:
         if self._people is None:
             self._people = People(self.client)
         return self._people
+
+    @property
+    def permalinks(self) -> Permalinks:
+        """Links to cards (chat.getPermalink), remembered across requests."""
+        if self._permalinks is None:
+            self._permalinks = Permalinks(self.client)
+        return self._permalinks
 
     def tell(self, user: str, channel: str | None, text: str) -> None:
         """A private answer: ephemeral in the channel, or a DM from the app when there is none."""

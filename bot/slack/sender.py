@@ -16,6 +16,7 @@ from bot.runtime import Runtime
 from bot.slack import blocks
 from bot.slack.access import Access
 from bot.slack.attention import attention_blocks, review_message
+from bot.slack.digest import DigestSender
 from bot.slack.escape import is_user_id
 from bot.slack.people import People
 from bot.slack.routing import Route, parse_routes, pick_channel
@@ -24,7 +25,7 @@ from ingest.auth import unverified
 from ingest.mail.addresses import in_domains
 from storage import raw as raw_store
 from storage import slack as slack_store
-from storage import stats
+from storage import slack_digest, stats
 from storage.db import Store
 from storage.errors import GiveUp, RetryLater
 from storage.leads import get_lead
@@ -123,6 +124,7 @@ class SlackSender:
         routes: list[Route],
         access: Access | None = None,
         internal_domains: frozenset[str] = frozenset(),
+        burst: slack_digest.Burst | None = None,
     ) -> None:
         self.store = store
         self.client = client
@@ -131,6 +133,10 @@ class SlackSender:
         self.access = access
         self.internal_domains = internal_domains
         self.people = People(client)
+        # Bursts (LEADBOT_SLACK_BURST): further announcements of a busy channel in one digest.
+        self.digests = DigestSender(
+            store, client, burst=burst or slack_digest.Burst(0, 0), card=self._card, call=call_slack
+        )
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> SlackSender:
@@ -143,6 +149,7 @@ class SlackSender:
             routes=parse_routes(s.slack_routes),
             access=Access(s, client),
             internal_domains=s.internal_domains,
+            burst=slack_digest.Burst(s.slack_burst, s.slack_burst_minutes),
         )
 
     def send(self, message: OutboxMessage) -> dict[str, Any]:
@@ -154,6 +161,8 @@ class SlackSender:
             "dm": self._dm,
             raw_store.NOTICE: self._review,
             REDACT: self._redact,
+            slack_digest.DIGEST: self.digests.send,
+            slack_digest.DIGEST_UPDATE: self.digests.rerender,
         }
         handler = handlers.get(message.kind)
         if handler is None:
@@ -178,6 +187,9 @@ class SlackSender:
             raise GiveUp(
                 "no channel: set LEADBOT_HOT_CHANNEL or a matching LEADBOT_SLACK_ROUTES rule"
             )
+        deferred = self.digests.defer(message, channel)  # a burst in that channel: one digest
+        if deferred is not None:
+            return deferred
         card = self._card(lead, inquiry)
         resp = call_slack(
             self.client.chat_postMessage,
@@ -195,6 +207,7 @@ class SlackSender:
             fresh = get_lead(session, lead_id=message.lead_id)
             if fresh.status != lead.status or fresh.owner != lead.owner:
                 slack_store.enqueue_lead_changed(session, fresh)
+            slack_store.enqueue_home_refresh(session)  # a new unclaimed lead on every App Home
         return {"channel": posted_in, "ts": ts}
 
     def _card_of(self, message: OutboxMessage) -> tuple[Lead, Any] | None:
@@ -213,7 +226,7 @@ class SlackSender:
     def _update(self, message: OutboxMessage) -> dict[str, Any]:
         found = self._card_of(message)
         if found is None:
-            return {"skipped": "lead has no card"}
+            return self.digests.update(message)  # its card may be a line of a digest
         lead, inquiry = found
         card = self._card(lead, inquiry)
         call_slack(self.client.chat_update, channel=lead.slack_channel, ts=lead.slack_ts, **card)
@@ -243,12 +256,13 @@ class SlackSender:
             if message.payload.get("activity_id"):
                 activity = slack_store.get_activity(session, int(message.payload["activity_id"]))
         link = None
-        if lead.slack_channel and lead.slack_ts:
+        place = self.digests.place(lead)  # its card, or the digest line standing for it
+        if place is not None:
             found = call_slack(
                 self.client.chat_getPermalink,
                 none_on=frozenset({"message_not_found", "channel_not_found"}),
-                channel=lead.slack_channel,
-                message_ts=lead.slack_ts,
+                channel=place[0],
+                message_ts=place[1],
             )
             link = str((found or {}).get("permalink") or "") or None
         reply = blocks.dm_message(message.payload, lead, link=link, detail=_excerpt(activity))
@@ -264,7 +278,7 @@ class SlackSender:
     def _thread(self, message: OutboxMessage) -> dict[str, Any]:
         found = self._card_of(message)
         if found is None:
-            return {"skipped": "lead has no card"}
+            return self.digests.thread(message)  # its card may be a line of a digest
         lead, _ = found
         detail = None
         if message.payload.get("activity_id"):
@@ -276,6 +290,7 @@ class SlackSender:
             self.client.chat_postMessage,
             channel=lead.slack_channel,
             thread_ts=lead.slack_ts,
+            reply_broadcast=bool(message.payload.get("broadcast")),  # an SLA reminder: seen
             unfurl_links=False,
             unfurl_media=False,
             **reply,

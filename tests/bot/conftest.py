@@ -32,6 +32,8 @@ def slack_settings(db_url: str, fake: FakeSlack, **overrides: Any) -> Any:
         "hot_channel": "CHOT",
         "sla_reminder_minutes": 30,
         "sla_escalation_minutes": 60,
+        # Single cards however many leads a test makes; tests/bot/slack/test_digest.py sets it.
+        "slack_burst": 0,
     }
     values.update(overrides)
     return make_settings(db_url, **values)

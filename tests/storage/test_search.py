@@ -212,3 +212,81 @@ def test_lost_triggers_fall_back_to_a_scan_until_repaired(sqlite_url: str) -> No
         assert len(list(hits)) == 1
     assert emails(store, "comer") == ["late@acme.com"]
     store.dispose()
+
+
+# --- what people type (issue 12): short names, words in long names, domains, numbered names ----
+
+SHORT = [
+    ("press@hp.example", "Pat Hill", "HP", 30.0),
+    ("buyer@3m.example", "Sam Moss", "3M", 30.0),
+    ("it@ey.example", "Eve Young", "Ernst & Young (EY)", 30.0),
+    ("fleet@bp.example", "Bo Park", "BP p.l.c.", 30.0),
+    ("chapman@phil.example", "Philip Chapman", "Hpx Logistics", 95.0),
+    (
+        "cfo@springfield.example",
+        "Ned Flanders",
+        "Springfield First National Bank and Trust Company",
+        10.0,
+    ),
+    ("eva@banksia.example", "Eva Banks", "Banksia Gardens", 90.0),
+    ("pat@eurobank.example", "Pat Euro", "Eurobank", 90.0),
+]
+
+
+@pytest.fixture
+def short_names(people: Store) -> Store:
+    with people.session() as s:
+        for email, name, company, score in SHORT:
+            s.add(Lead(email=email, domain=email.rpartition("@")[2], name=name, company=company,
+                       score=score))  # fmt: skip
+    return people
+
+
+def test_two_letter_company_names_are_found(short_names: Store) -> None:
+    assert emails(short_names, "HP")[0] == "press@hp.example"
+    assert emails(short_names, "3M")[0] == "buyer@3m.example"
+    assert emails(short_names, "ey")[0] == "it@ey.example"  # a word in the name, in brackets
+    assert emails(short_names, "BP")[0] == "fleet@bp.example"
+    # "hp" inside "Chapman" or "Hpx" is not the word HP, however hot that lead is.
+    assert "chapman@phil.example" not in emails(short_names, "HP")
+    assert emails(short_names, "zq") == []
+
+
+def test_a_word_inside_a_long_name_comes_before_words_that_merely_contain_it(
+    short_names: Store,
+) -> None:
+    found = emails(short_names, "Bank")
+    assert found[0] == "cfo@springfield.example"  # the word, though its lead is the coldest
+    assert set(found[1:3]) == {"eva@banksia.example", "pat@eurobank.example"}
+    assert emails(short_names, "national bank")[0] == "cfo@springfield.example"
+    assert emails(short_names, "trust company")[0] == "cfo@springfield.example"
+
+
+def test_a_domain_nobody_has_finds_nobody(short_names: Store) -> None:
+    assert emails(short_names, "nobody.example") == []
+    assert emails(short_names, "@nobody.example") == []
+    assert emails(short_names, "www.unknown-company.example") == []
+    assert emails(short_names, "jane@nobody.example") == []
+    # What the address holds as typed still counts: part of a domain, a typo in the local part.
+    assert emails(short_names, "springfield.exam") == ["cfo@springfield.example"]
+    assert emails(short_names, "jnae.doe@acme.com") == ["jane.doe@acme.com"]
+
+
+def test_a_numbered_name_among_many_finds_that_one_first(store: Store) -> None:
+    with store.session() as s:
+        s.execute(
+            sa.insert(Lead),
+            [
+                {"email": f"info@company{n}.example", "domain": f"company{n}.example",
+                 "name": f"Contact {n}", "company": f"Company {n}", "score": float(n % 97),
+                 "status": "nurturing", "temperature": "cold"}
+                for n in range(1, 3001)
+            ],
+        )  # fmt: skip
+    assert emails(store, "Company 42")[0] == "info@company42.example"
+    assert emails(store, "company 2999")[0] == "info@company2999.example"
+    assert emails(store, "Contact 7")[0] == "info@company7.example"
+    # Typing on: the last word as a beginning ("Company 42" then its 420s).
+    assert set(emails(store, "company 299", limit=11)) >= {
+        f"info@company{n}.example" for n in (299, 2990, 2991, 2999)
+    }

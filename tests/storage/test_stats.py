@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from storage import lifecycle
 from storage.db import Store
 from storage.models import Lead
-from storage.stats import funnel, hot_unclaimed, owned_by
+from storage.stats import by_rep, by_source, funnel, hot_unclaimed, owned_by
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -100,3 +100,25 @@ def test_hot_unclaimed_and_owned_by(store: Store) -> None:
         assert [lead.id for lead in hot_unclaimed(s, limit=1)] == [extra]
         assert [lead.id for lead in owned_by(s, "U1")] == [ids["c"]]  # a is won: not on the list
         assert owned_by(s, "U2") == [] and owned_by(s, "nobody") == []
+
+
+def test_per_rep_and_per_source_in_a_window(store: Store) -> None:
+    ids = history(store)
+    with store.session() as s:
+        s.get(Lead, ids["a"]).deal_value = 12500.0  # type: ignore[union-attr]
+        for k, source in zip("abcd", ("email", "form:pricing", "email", "email"), strict=True):
+            s.get(Lead, ids[k]).source = source  # type: ignore[union-attr]
+    day = T0 + 24 * 60 * MIN
+    with store.session() as s:
+        reps = by_rep(s, now=day)
+        sources = by_source(s, now=day)
+        late = by_rep(s, now=day, since=T0 + 150 * MIN)
+    assert reps[:2] == [
+        {"rep": "U1", "claimed": 2, "won": 1, "lost": 0, "won_value": 12500.0},
+        {"rep": "U2", "claimed": 1, "won": 0, "lost": 1, "won_value": 0.0},
+    ]
+    assert sources == [
+        {"source": "email", "announced": 4, "claimed": 2, "won": 1, "lost": 0},
+        {"source": "form:pricing", "announced": 1, "claimed": 1, "won": 0, "lost": 1},
+    ]
+    assert late == [{"rep": "U1", "claimed": 1, "won": 0, "lost": 0, "won_value": 0.0}]

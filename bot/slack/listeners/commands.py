@@ -8,6 +8,7 @@ call, nothing to lose): an indexed search or an aggregate takes milliseconds, fa
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,9 +17,12 @@ from slack_bolt import Ack, App
 from bot.privacy import forget
 from bot.slack import blocks
 from bot.slack.context import SlackContext
+from bot.slack.escape import is_user_id
 from bot.slack.listeners.actions import NOT_ALLOWED
+from bot.slack.lists import Period, stats_report
+from bot.slack.lists import lead_answer as answer_blocks
 from storage import slack as slack_store
-from storage import stats
+from storage import slack_digest, stats
 from storage.errors import LeadBotError
 from storage.search import find_leads
 
@@ -27,8 +31,13 @@ RESULTS = 10
 LEAD_USAGE = "Usage: `/lead &lt;email|name|company|domain&gt;`"
 LEADS_USAGE = (
     "Usage: `/leads hot` (open hot leads), `/leads mine` (yours), "
-    "`/leads unclaimed` (waiting for a rep), `/leads stats` (the funnel)"
+    "`/leads unclaimed` (waiting for a rep), `/leads stats [7d|30d|quarter]` (the funnel)"
 )
+STATS_USAGE = (
+    "Usage: `/leads stats` (all time), `/leads stats 7d`, `30d`, `week`, `month`, `quarter`"
+)
+MAX_DAYS = 3660
+_DAYS = re.compile(r"^(\d{1,4})\s*(?:d|days?)$")
 QUERY_MAX = 200
 # What Slack does to command text: `<mailto:a@b.c|a@b.c>`, `<http://acme.com|acme.com>`,
 # `<@U123|jane>`, `<#C123|sales>`, `<!here>`, and `&`, `<`, `>` sent as entities.
@@ -96,22 +105,76 @@ def lead_answer(ctx: SlackContext, command: dict[str, Any]) -> dict[str, Any]:
     try:
         with ctx.store.session() as session:
             found = find_leads(session, query, limit=RESULTS)
+            where = slack_digest.where_posted(session, found)
+            notes = slack_store.last_notes(session, [lead.id for lead in found if lead.id])
     except LeadBotError as e:
         return _text(f"Search failed: {e}")
+    # Links are asked for together, within a budget that keeps the answer inside Slack's window.
+    links = ctx.permalinks.many(list(where.values()))
+    by_lead = {lead_id: links[m] for lead_id, m in where.items() if m in links}
+    people = [lead.owner for lead in found] + [n.author for n in notes.values()]
     title = f"*{len(found)} lead(s) for* `{blocks.safe(query, 200)}`"
-    return _private(blocks.lead_list(title, found, now=ctx.clock(), empty="No lead matches."))
+    return _private(
+        answer_blocks(
+            title,
+            found,
+            links=by_lead,
+            notes=notes,
+            mentions=mentions(ctx, people),
+            today=ctx.clock().date(),
+        )
+    )
+
+
+def mentions(ctx: SlackContext, people: list[str | None]) -> dict[str, str]:
+    """Addresses among owners and note authors that belong to Slack users (users.lookupByEmail,
+    remembered), so they show as mentions."""
+    out: dict[str, str] = {}
+    for person in dict.fromkeys(p for p in people if p and not is_user_id(p) and "@" in p):
+        user = ctx.people.user_id(person)
+        if user:
+            out[person.lower()] = user
+    return out
+
+
+def period_of(text: str, now: datetime) -> Period | None:
+    """`7d`, `30 days`, `week`, `month`, `quarter` (this calendar quarter) or nothing (all time)."""
+    word = text.strip().lower()
+    if word in ("", "all"):
+        return Period(since=None, label="all time")
+    if word == "quarter":
+        start = datetime(now.year, 3 * ((now.month - 1) // 3) + 1, 1, tzinfo=UTC)
+        return Period(since=start, label="this quarter")
+    days = {"week": 7, "month": 30}.get(word)
+    if days is None and (m := _DAYS.match(word)) is not None:
+        days = int(m.group(1))
+    if days is None or not 0 < days <= MAX_DAYS:
+        return None
+    return Period(since=now - timedelta(days=days), label=f"the last {days} days")
+
+
+def stats_answer(ctx: SlackContext, text: str) -> dict[str, Any]:
+    now = ctx.clock()
+    period = period_of(text, now)
+    if period is None:
+        return _text(f"I do not know the period `{blocks.safe(text, 50)}`. {STATS_USAGE}")
+    with ctx.store.session() as session:
+        funnel = stats.funnel(session, now=now, since=period.since)
+        reps = stats.by_rep(session, now=now, since=period.since)
+        sources = stats.by_source(session, now=now, since=period.since)
+    return _private(stats_report(funnel, period=period, reps=reps, sources=sources))
 
 
 def leads_answer(ctx: SlackContext, command: dict[str, Any]) -> dict[str, Any]:
     user, channel = str(command.get("user_id", "")), command.get("channel_id")
     if not ctx.access.may_act(user, channel=channel):
         return _text(NOT_ALLOWED)
-    what = (command_query(command.get("text")).lower() or "hot").split()[0]
+    what, _, rest = (command_query(command.get("text")).lower() or "hot").partition(" ")
     now = ctx.clock()
     try:
+        if what == "stats":
+            return stats_answer(ctx, rest)
         with ctx.store.session() as session:
-            if what == "stats":
-                return _private(blocks.stats_message(stats.funnel(session, now=now)))
             if what == "hot":
                 leads, title = slack_store.hot_open_leads(session, limit=RESULTS), "*Hot leads*"
             elif what == "mine":
@@ -122,7 +185,8 @@ def leads_answer(ctx: SlackContext, command: dict[str, Any]) -> dict[str, Any]:
                 return _text(f"I do not know `{blocks.safe(what, 50)}`. {LEADS_USAGE}")
     except LeadBotError as e:
         return _text(f"That did not work: {e}")
-    return _private(blocks.lead_list(title, leads, now=now))
+    owners = mentions(ctx, [lead.owner for lead in leads])
+    return _private(blocks.lead_list(title, leads, now=now, mentions=owners))
 
 
 def command_query(text: Any) -> str:

@@ -38,8 +38,13 @@ HOSTILE = (
 )
 PINGS = ("<!", "<@U123", "<#", "<http", "<mailto")
 INVISIBLE = "\u202e\u202c\u200b\u200d\ufeff"
-# The only `<…>` allowed anywhere: our own mentions of the people who acted, and the config.
-OWN_TOKENS = re.compile(r"<@(U1|UBOSS)>|<!subteam\^SMANAGERS>")
+# The only `<…>` allowed anywhere: our own mentions of the people who acted, and the config;
+# our own times (`<!date^…>`) and links to our own cards.
+OWN_TOKENS = re.compile(
+    r"<@(U1|UBOSS)>|<!subteam\^SMANAGERS>"
+    r"|<!date\^\d+\^\{date_short_pretty\} \{time\}\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>"
+    r"|<https://leadbot-test\.slack\.com/archives/C[A-Z0-9]+/p\d+\|Open the card>"
+)
 
 
 def strings(node: Any) -> list[str]:
