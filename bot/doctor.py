@@ -168,30 +168,29 @@ def _routes(s: Settings) -> Iterator[Check]:
         return
     problems = 0
     for route in routes:
-        if route.field == "country":
-            bad = sorted(
-                v for v in route.values if len(v) != COUNTRY_CODE_LENGTH or not v.isalpha()
+        check = _ROUTE_VALUES.get(route.field)
+        if check is None:
+            continue
+        bad = sorted(v for v in route.values if not check[0](v))
+        if bad:
+            problems += 1
+            yield Check(
+                "routes",
+                FAIL,
+                f"LEADBOT_SLACK_ROUTES: {route.field}:{'|'.join(bad)} can never match: {check[1]}",
             )
-            if bad:
-                problems += 1
-                yield Check(
-                    "routes",
-                    FAIL,
-                    f"LEADBOT_SLACK_ROUTES: country:{'|'.join(bad)} can never match: countries are"
-                    " ISO 3166 codes (DE, AT, US)",
-                )
-        if route.field == "domain":
-            bad = sorted(v for v in route.values if "." not in v or "@" in v)
-            if bad:
-                problems += 1
-                yield Check(
-                    "routes",
-                    FAIL,
-                    f"LEADBOT_SLACK_ROUTES: domain:{'|'.join(bad)} can never match: give a domain"
-                    " (bigco.com)",
-                )
     if routes and not problems:
         yield Check("routes", OK, f"{len(routes)} route(s)")
+
+
+# Route values that can match what a lead holds: (test, what to give instead).
+_ROUTE_VALUES: dict[str, tuple[Callable[[str], bool], str]] = {
+    "country": (
+        lambda v: len(v) == COUNTRY_CODE_LENGTH and v.isalpha(),
+        "countries are ISO 3166 codes (DE, AT, US)",
+    ),
+    "domain": (lambda v: "." in v and "@" not in v, "give a domain (bigco.com)"),
+}
 
 
 def _slack(s: Settings, client: WebClient | None) -> Iterator[Check]:

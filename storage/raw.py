@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
@@ -221,15 +221,20 @@ def tell_a_person(session: Session, marks: Sequence[RawMark]) -> None:
         enqueue_many(session, notices)
 
 
-def kept_head(session: Session, raw_id: int) -> tuple[RawInput, bytes] | None:
-    """One input still waiting for a person, with the head of its content; None once it is not."""
+def _waiting_with_head() -> Select[tuple[RawInput, bytes]]:
+    """Inputs waiting for a person, each with the first HEAD_BYTES of its content (a list or a
+    notice needs the headers, not messages of up to 25 MB)."""
     head = sa.func.substr(RawInput.content, 1, HEAD_BYTES)
-    stmt = (
+    return (
         select(RawInput, head)
         .options(defer(RawInput.content))  # type: ignore[arg-type]
-        .where(col(RawInput.id) == raw_id, col(RawInput.status).in_(list(NEEDS_A_PERSON)))
+        .where(col(RawInput.status).in_([s.value for s in NEEDS_A_PERSON]))
     )
-    found = session.execute(stmt).first()
+
+
+def kept_head(session: Session, raw_id: int) -> tuple[RawInput, bytes] | None:
+    """One input still waiting for a person, with the head of its content; None once it is not."""
+    found = session.execute(_waiting_with_head().where(col(RawInput.id) == raw_id)).first()
     return None if found is None else (found[0], bytes(found[1] or b""))
 
 
@@ -265,16 +270,8 @@ def attention(session: Session, *, limit: int = 5) -> Attention:
 
 
 def needing_review(session: Session, *, limit: int = 1000) -> list[tuple[RawInput, bytes]]:
-    """Inputs kept for review or failed, oldest first, each with the first HEAD_BYTES of its
-    content (a list needs the headers, not messages of up to 25 MB)."""
-    head = sa.func.substr(RawInput.content, 1, HEAD_BYTES)
-    stmt = (
-        select(RawInput, head)
-        .options(defer(RawInput.content))  # type: ignore[arg-type]
-        .where(col(RawInput.status).in_([s.value for s in NEEDS_A_PERSON]))
-        .order_by(col(RawInput.id))
-        .limit(limit)
-    )
+    """Inputs kept for review or failed, oldest first, each with the head of its content."""
+    stmt = _waiting_with_head().order_by(col(RawInput.id)).limit(limit)
     return [(raw, bytes(first or b"")) for raw, first in session.execute(stmt)]
 
 
