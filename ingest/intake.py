@@ -19,6 +19,7 @@ from ingest.facts import activity_facts, lead_facts, stored_score
 from scoring.types import Scorer
 from storage import batch, lifecycle
 from storage.batch import ActivityRead, Item, ItemResult, Prepared, Snapshot
+from storage.leads import field_change_row
 from storage.models import LeadRow
 from storage.scores import store_score
 
@@ -44,12 +45,21 @@ def prepare_rows(
             continue
         email = item.email.strip().lower()
         lead = leads.get(email)
+        known_lead = lead is not None
         if lead is None:  # a new person: a placeholder id until the row is inserted
             lead = leads[email] = batch.new_lead(email, item, placeholder=-1 - len(new), now=now)
             new.append(lead)
         recorded[item.dedup_key] = lead.id
-        row = batch.apply_item(lead, item, now=now)
+        row, filled = batch.apply_item(lead, item, now=now)
         activities.append(row)
+        if filled and known_lead:  # a new lead's first values are its creation, not a change
+            why = f"filled from a later {item.kind.replace('_', ' ')}"
+            changes.append(
+                field_change_row(
+                    lead.id, filled, actor=row["actor"], why=why, occurred_at=now,
+                    source=item.source, raw_id=item.raw_id,
+                )
+            )  # fmt: skip
         acts = history[lead.id]
         acts.append(ActivityRead(*(row[name] for name in ActivityRead._fields)))
         acts.sort(key=lambda a: a.occurred_at)  # stable: ties keep insertion (id) order

@@ -31,7 +31,7 @@ from sqlmodel import Session
 from storage import lifecycle
 from storage.db import insert_ignore_many, table
 from storage.errors import StoreConflict
-from storage.leads import LIFECYCLE_KINDS, domain_of, fill_empty, make_touch
+from storage.leads import LIFECYCLE_KINDS, FieldChanges, domain_of, fill_empty, make_touch
 from storage.models import Activity, Lead, LeadRow
 
 CHUNK = 500  # rows per multi-row statement: well under SQLite's bound-variable limit
@@ -248,10 +248,13 @@ def new_lead(email: str, item: Item, *, placeholder: int, now: datetime) -> Lead
     return LeadRow(values)
 
 
-def apply_item(lead: LeadRow, item: Item, *, now: datetime) -> dict[str, Any]:
-    """An inquiry applied to its (existing or just-created) lead; returns its activity row."""
+def apply_item(lead: LeadRow, item: Item, *, now: datetime) -> tuple[dict[str, Any], FieldChanges]:
+    """An inquiry applied to its (existing or just-created) lead; returns its activity row and
+    the fields it filled (for the audit row of a lead that existed before)."""
     email = lead.email
-    fill_empty(lead, profile=item.profile, forwarded_by=item.forwarded_by, fields=item.fields)
+    filled = fill_empty(
+        lead, profile=item.profile, forwarded_by=item.forwarded_by, fields=item.fields
+    )
     if item.touch:
         lead.latest_source = item.source[:100]
         fields = item.data.get("fields") or item.fields or {}
@@ -263,7 +266,7 @@ def apply_item(lead: LeadRow, item: Item, *, now: datetime) -> dict[str, Any]:
     if lead.last_activity_at is None or item.occurred_at > lead.last_activity_at:
         lead.last_activity_at = item.occurred_at
     lead.updated_at = now
-    return {
+    row = {
         "lead_id": lead.id,
         "kind": item.kind,
         "occurred_at": item.occurred_at,
@@ -274,6 +277,7 @@ def apply_item(lead: LeadRow, item: Item, *, now: datetime) -> dict[str, Any]:
         "raw_id": item.raw_id,
         "dedup_key": item.dedup_key,
     }
+    return row, filled
 
 
 # The model's defaults for a new lead (pydantic's get_default inspects the factory on each call).

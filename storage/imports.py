@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from storage import lifecycle
 from storage.db import insert_ignore
-from storage.leads import domain_of
+from storage.leads import FieldChanges, domain_of, field_change_row, fill_empty
 from storage.models import Activity, Lead, LeadStatus, utcnow
 
 WON = frozenset({"1", "yes", "true", "won", "converted", "y", "closed won"})
@@ -71,17 +71,8 @@ def _profile(row: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     return profile, fields
 
 
-def _fill(lead: Lead, profile: dict[str, str], fields: dict[str, str]) -> bool:
-    changed = False
-    for name, value in profile.items():
-        if not getattr(lead, name) and name not in lead.edited_fields:
-            setattr(lead, name, value)
-            changed = True
-    missing = {k: v for k, v in fields.items() if k not in lead.fields}
-    if missing:
-        lead.fields = {**lead.fields, **missing}
-        changed = True
-    return changed
+def _fill(lead: Lead, profile: dict[str, str], fields: dict[str, str]) -> FieldChanges:
+    return fill_empty(lead, profile=dict(profile), forwarded_by=None, fields=fields)
 
 
 def import_rows(
@@ -114,9 +105,17 @@ def import_rows(
         assert lead is not None and lead.id is not None
         if new_id is not None:
             report.created += 1
-        elif _fill(lead, profile, fields):
+        elif filled := _fill(lead, profile, fields):
             lead.updated_at = now
             report.updated += 1
+            why = f"imported from {source}"
+            session.add(
+                Activity(
+                    **field_change_row(
+                        lead.id, filled, actor="import", why=why, occurred_at=now, source=source
+                    )
+                )
+            )
         won = outcome_of(row.get("outcome"))
         detail = f"imported from {source}"
         data: dict[str, Any] = {"source": source, "outcome": row.get("outcome")}

@@ -31,6 +31,7 @@ LIFECYCLE_KINDS = frozenset(
         "score_changed",
         "note_added",
         "edited",
+        "field_changed",  # a field filled from later mail or an import (field_change_row)
         "sla_reminder",
         "sla_escalated",
         "imported",  # a historical lead loaded from a CSV (storage.imports): not engagement
@@ -74,22 +75,71 @@ def touch_fields(lead: Lead | LeadRow) -> dict[str, str]:
     return out
 
 
+FieldChanges = dict[str, dict[str, Any]]  # field -> {"from": old, "to": new}
+
+
 def fill_empty(
     lead: Lead | LeadRow,
     *,
     profile: dict[str, str | None],
     forwarded_by: str | None,
     fields: dict[str, Any],
-) -> None:
+) -> FieldChanges:
+    """Fill what is empty from a later input (never what a person edited); returns what changed,
+    form fields as `fields.<key>`, for the audit row of `field_change_row`."""
+    done: FieldChanges = {}
     for name in PROFILE_FIELDS:
         value = profile.get(name)
         if value and not getattr(lead, name) and name not in lead.edited_fields:
+            done[name] = {"from": getattr(lead, name), "to": value}
             setattr(lead, name, value)
     if forwarded_by and not lead.forwarded_by:
+        done["forwarded_by"] = {"from": None, "to": forwarded_by}
         lead.forwarded_by = forwarded_by
     missing = {k: v for k, v in fields.items() if k not in lead.fields and v not in (None, "")}
     if missing:
         lead.fields = {**lead.fields, **missing}
+        done.update({f"fields.{k}": {"from": None, "to": v} for k, v in missing.items()})
+    return done
+
+
+def describe_changes(changes: FieldChanges) -> str:
+    """`company: — → Acme, phone: — → +49 …`: how `leads show` and the lead page print a change."""
+    return ", ".join(
+        f"{name}: {_shown(change['from'])} → {_shown(change['to'])}"
+        for name, change in changes.items()
+    )
+
+
+def _shown(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return (text[:80] + "…" if len(text) > 80 else text) or "—"
+
+
+def field_change_row(
+    lead_id: int,
+    changes: FieldChanges,
+    *,
+    actor: str,
+    why: str,
+    occurred_at: datetime,
+    source: str = "",
+    raw_id: int | None = None,
+) -> dict[str, Any]:
+    """The audit activity of fields a later input filled: old and new value, who and why.
+
+    A rep's edits are the `edited` activity (edit_lead) with the same `changes` shape."""
+    return {
+        "lead_id": lead_id,
+        "kind": "field_changed",
+        "occurred_at": occurred_at,
+        "actor": actor[:320],
+        "detail": f"{describe_changes(changes)} ({why})"[:500],
+        "source": source[:100],
+        "raw_id": raw_id,
+        "data": {"changes": changes, "why": why},
+        "dedup_key": None,
+    }
 
 
 def edit_lead(
@@ -98,6 +148,7 @@ def edit_lead(
     lead_id: int,
     actor: str,
     changes: dict[str, str | None],
+    why: str = "edited by a rep",
     now: datetime | None = None,
 ) -> tuple[Lead, dict[str, dict[str, str | None]]]:
     """A person's corrections to profile fields: applied, marked edited (so no later message fills
@@ -117,11 +168,10 @@ def edit_lead(
         return lead, done
     lead.edited_fields = sorted({*lead.edited_fields, *done})
     lead.updated_at = now  # the next rescore scores the corrected profile
-    summary = ", ".join(f"{k}: {v['from'] or '—'} → {v['to'] or '—'}" for k, v in done.items())
     session.add(
         Activity(
-            lead_id=lead_id, kind="edited", occurred_at=now, actor=actor, detail=summary[:500],
-            data={"changes": done},
+            lead_id=lead_id, kind="edited", occurred_at=now, actor=actor,
+            detail=describe_changes(done)[:500], data={"changes": done, "why": why},
         )
     )  # fmt: skip
     session.flush()

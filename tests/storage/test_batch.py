@@ -52,7 +52,7 @@ def plain_prepare(items: list[Item], calls: list[Snapshot]):  # type: ignore[no-
                 )
                 new.append(lead)
             recorded[it.dedup_key] = lead.id
-            activities.append(batch.apply_item(lead, it, now=NOW))
+            activities.append(batch.apply_item(lead, it, now=NOW)[0])
             results.append(ItemResult(lead.id, duplicate=False))
         known = [x for x in leads.values() if x.id > 0]
         return Prepared(snapshot, known + new, activities, [], [], results)

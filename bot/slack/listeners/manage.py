@@ -279,7 +279,12 @@ def edit(ctx: SlackContext, ack: Ack, body: dict[str, Any], view: dict[str, Any]
                 k: v for k, v in fields.items() if v != editable(getattr(lead, k))
             }
             lead, changed = edit_lead(
-                session, lead_id=lead_id, actor=user, changes=changes, now=now
+                session,
+                lead_id=lead_id,
+                actor=user,
+                changes=changes,
+                why="edited in Slack",
+                now=now,
             )
             if not changed:
                 return
