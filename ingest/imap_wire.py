@@ -1,13 +1,8 @@
-"""IMAP plumbing for the poller: the URL, folder names, capability and response helpers."""
+"""Where the IMAP poller connects: `LEADBOT_IMAP_URL` parsed into an `ImapTarget`."""
 
 from __future__ import annotations
 
-import contextlib
-import imaplib
-import io
 import re
-import select
-import ssl
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -60,77 +55,3 @@ def parse_imap_url(url: str) -> ImapTarget:
         tls=parts.scheme == "imaps",
         starttls=starttls,
     )
-
-
-def _capabilities(conn: imaplib.IMAP4) -> frozenset[str]:
-    # imaplib keeps the pre-login list; MOVE and UIDPLUS are often announced only after login.
-    typ, data = conn.capability()
-    words = b" ".join(_bytes(d) for d in data).decode("ascii", "replace").upper().split()
-    return frozenset(words) if typ == "OK" else frozenset(c.upper() for c in conn.capabilities)
-
-
-def _delimiter(conn: imaplib.IMAP4) -> str:
-    typ, data = conn.list('""', '""')
-    match = re.search(rb'\) "(.)"', _bytes(data[0])) if typ == "OK" and data and data[0] else None
-    return match.group(1).decode() if match else "/"
-
-
-def _server_name(folder: str, delimiter: str) -> str:
-    """`LeadBot/Processed` in the server's hierarchy delimiter (Dovecot's Maildir uses ".")."""
-    return delimiter.join(part for part in folder.split("/") if part)
-
-
-def _sibling(folder: str, name: str) -> str:
-    parent, _, _ = folder.rstrip("/").rpartition("/")
-    return f"{parent}/{name}" if parent else f"{folder}-{name}"
-
-
-def _quote(name: str) -> str:
-    if not name.isascii() or any(c in name for c in "\r\n"):
-        raise ConfigError(f"IMAP folder names must be plain ASCII: {name!r}")
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _size(conn: imaplib.IMAP4, uid: int) -> int | None:
-    typ, data = conn.uid("FETCH", str(uid), "(RFC822.SIZE)")
-    for item in data if typ == "OK" else []:
-        match = _SIZE.search(_bytes(item))
-        if match:
-            return int(match.group(2) or match.group(3))
-    return None
-
-
-def _readable(conn: imaplib.IMAP4, timeout: float) -> bool:
-    # Dovecot sends pending EXISTS right behind "+ idling": they may already sit in imaplib's
-    # read buffer (`conn.file`), where select() cannot see them, so look there first.
-    sock = conn.socket()
-    previous = sock.gettimeout()
-    sock.settimeout(0.0)
-    try:
-        reader = conn.file
-        if isinstance(reader, io.BufferedReader) and reader.peek(1):
-            return True
-    except (BlockingIOError, ssl.SSLWantReadError):
-        pass
-    finally:
-        sock.settimeout(previous)
-    ready, _, _ = select.select([sock], [], [], max(timeout, 0.0))
-    return bool(ready)
-
-
-def _bytes(item: object) -> bytes:
-    if isinstance(item, tuple):
-        return b" ".join(_bytes(i) for i in item)
-    return item if isinstance(item, bytes) else str(item or "").encode()
-
-
-def _say(e: BaseException) -> str:
-    return f"{type(e).__name__}: {str(e)[:300]}"
-
-
-def _close(conn: imaplib.IMAP4) -> None:
-    try:
-        conn.logout()
-    except (OSError, EOFError, imaplib.IMAP4.error, ssl.SSLError):
-        with contextlib.suppress(OSError):
-            conn.shutdown()

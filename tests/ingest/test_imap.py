@@ -283,3 +283,32 @@ def test_starttls_and_imaps_against_a_real_tls_server(sqlite_url: str, dovecot_b
     finally:
         server.remove()
         store.dispose()
+
+
+def test_folder_names_in_any_script(sqlite_url: str, dovecot: Dovecot) -> None:
+    """Folder names travel in modified UTF-7 (RFC 3501 5.1.3): a German or Russian mailbox works."""
+    from imapclient import imap_utf7
+
+    store = Store(sqlite_url)
+    runtime = build_runtime(make_settings(sqlite_url), store=store)
+    inbox = "Anfragen für Vertrieb"
+    conn = dovecot.client()
+    try:
+        assert conn.create(f'"{imap_utf7.encode(inbox).decode()}"')[0] == "OK"
+    finally:
+        conn.logout()
+    dovecot.append(message(8), mailbox=f'"{imap_utf7.encode(inbox).decode()}"')
+    url = dovecot.url.replace("/INBOX", "/" + quote(inbox))
+    poller = ImapPoller(
+        runtime.pipeline,
+        parse_imap_url(url),
+        processed_folder="LeadBot/Обработано",
+        use_idle=False,
+        poll_seconds=0.3,
+    )
+    done = imap_utf7.encode("LeadBot.Обработано").decode()
+    with Running(poller):
+        wait_until(lambda: len(dovecot.uids(done)) == 1)
+    assert dovecot.uids(imap_utf7.encode(inbox).decode()) == []
+    assert leads(store) == ["buyer8@prospect8.example"]
+    store.dispose()
