@@ -315,6 +315,8 @@ class SlackSender:
             if fresh.status != lead.status or fresh.owner != lead.owner:
                 slack_store.enqueue_lead_changed(session, fresh)
             slack_store.enqueue_home_refresh(session)  # a new unclaimed lead on every App Home
+        if resp.get("found"):  # an earlier attempt's card, found by its metadata
+            return {"channel": posted_in, "ts": ts, "found": True}
         return {"channel": posted_in, "ts": ts}
 
     def _card_of(self, message: OutboxMessage) -> tuple[Lead, Any] | None:
