@@ -150,7 +150,7 @@ def test_a_thread_reply_lost_after_posting_is_found_in_its_thread(
     with slack_runtime.store.session() as s:
         slack_store.enqueue(s, kind="thread", lead_id=lead_id, payload={"text": "note"})
     # The reply reaches Slack and the process dies before recording it.
-    thread = [r for r in rows(slack_runtime) if r.kind == "thread"][0]
+    thread = next(r for r in rows(slack_runtime) if r.kind == "thread")
     taken = lease_due(slack_runtime.store, worker="dead:2", lease=timedelta(seconds=0.2))
     assert [t.id for t in taken] == [thread.id]
     sender = SlackSender.from_runtime(slack_runtime)
