@@ -28,7 +28,7 @@ from storage.models import OutboxMessage, utcnow
 
 MAX_ATTEMPTS = 12  # unexpected errors (a bug in a sender) before a message is a dead letter
 Row = OutboxMessage
-LEASE = timedelta(seconds=15)  # renewed every few seconds while the dispatcher lives
+LEASE = timedelta(seconds=10)  # renewed every few seconds while the dispatcher lives
 CHANNEL = "leadbot_outbox"  # the PostgreSQL NOTIFY channel
 log = logging.getLogger("leadbot.outbox")
 
