@@ -328,11 +328,14 @@ class Dispatcher:
                         busy[future] = h
                     if not queue:
                         del lanes[lane]
-                self._woken.clear()
+                if self._woken.is_set():  # woken while sending: look again before sleeping
+                    look = True
+                    self._woken.clear()
                 woken = asyncio.ensure_future(self._woken.wait())
                 stopping = asyncio.ensure_future(stop.wait())
+                waiting: set[asyncio.Future[Any]] = {woken, stopping, *busy}
                 done, _ = await asyncio.wait(
-                    {woken, stopping, *busy},
+                    waiting,
                     timeout=0 if look and held < MAX_HELD else timeout,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
@@ -340,6 +343,7 @@ class Dispatcher:
                 stopping.cancel()
                 if woken in done:
                     look = True
+                    self._woken.clear()
                 for future in [f for f in done if f in busy]:
                     h = busy.pop(future)
                     self._settle(future, h, lanes)
@@ -349,10 +353,10 @@ class Dispatcher:
                 future.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
             self._loop = self._woken = None
-            waiting = [h.message for q in lanes.values() for h in q]
-            if waiting:  # given back for the next process: not a lapsed lease (no attempt)
+            unsent = [h.message for q in lanes.values() for h in q]
+            if unsent:  # given back for the next process: not a lapsed lease (no attempt)
                 with contextlib.suppress(Exception):
-                    postpone(self.store, waiting, until=utcnow())
+                    postpone(self.store, unsent, until=utcnow())
 
     def _attempt_kept(self, h: Held) -> str | float:
         """In a paced lane a failed message stays leased and goes first when the lane resumes."""

@@ -4,12 +4,20 @@ channel until Retry-After, with the channel's messages kept in order."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy import select
 
 from bot.dispatcher import Dispatcher, Pacer
 from bot.runtime import Runtime, build_runtime
+from bot.serve import WakingExecutor, workers_ready
 from bot.slack.sender import SlackSender
 from storage.db import Store
+from storage.models import OutboxMessage, utcnow
 from tests.bot.conftest import slack_settings
 from tests.bot.fake_slack import Failure, FakeSlack
 from tests.bot.slack_helpers import get, make_lead
@@ -105,3 +113,39 @@ def test_an_announcement_is_pushed_not_polled(store: Store, fake_slack: FakeSlac
             d.wake()  # in the process: what the ingest queue calls after each batch
         [post] = fake_slack.wait_for("chat.postMessage", 1, timeout=5)
     assert post.at - started < 0.5
+
+
+def test_one_round_skips_a_limited_channel_and_goes_on_with_the_others(
+    store: Store, fake_slack: FakeSlack
+) -> None:
+    runtime = routed(store, fake_slack)
+    fake_slack.fail("chat.postMessage", Failure(429, "ratelimited", retry_after=30))
+    for i in range(3):
+        make_lead(store, f"h{i}@hot.example")
+    make_lead(store, "d@de.example", country="DE")
+    d = Dispatcher(store, SlackSender.from_runtime(runtime))
+    assert d.run_once() == 1  # the German card; the hot channel waits
+    assert [c.args["channel"] for c in fake_slack.to("chat.postMessage")] == ["CHOT", "CDE"]
+    with store.session() as s:
+        waiting = list(s.scalars(select(OutboxMessage).where(OutboxMessage.status == "pending")))  # type: ignore[arg-type]
+    assert len(waiting) == 3
+    first = min(w.next_attempt_at for w in waiting)
+    assert all(w.next_attempt_at - first < timedelta(seconds=1) for w in waiting)  # all at its end
+    assert first > utcnow() + timedelta(seconds=25)
+    assert d.run_once() == 0  # nothing of that channel is tried before Retry-After
+
+
+def test_serve_wakes_the_dispatcher_when_an_ingest_batch_is_recorded() -> None:
+    woken = threading.Event()
+    pool = WakingExecutor(ThreadPoolExecutor(1), woken.set)
+    assert pool.submit(lambda: 42).result(5) == 42
+    assert woken.wait(5)
+    pool.shutdown()
+
+
+def test_serve_waits_for_its_ingest_workers_before_answering() -> None:
+    pool = ThreadPoolExecutor(2, initializer=time.sleep, initargs=(0.4,))
+    started = time.monotonic()
+    asyncio.run(workers_ready(pool, 2))
+    assert time.monotonic() - started >= 0.4  # not before a worker has started
+    pool.shutdown()
