@@ -35,8 +35,12 @@ def rows(runtime: Runtime) -> list[OutboxMessage]:
         return list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))  # type: ignore[arg-type]
 
 
+def announce_rows(runtime: Runtime) -> list[OutboxMessage]:
+    return [r for r in rows(runtime) if r.kind == "announce"]
+
+
 def announce_row(runtime: Runtime) -> OutboxMessage:
-    [row] = [r for r in rows(runtime) if r.kind == "announce"]
+    [row] = announce_rows(runtime)
     return row
 
 
@@ -65,6 +69,7 @@ def test_a_sender_killed_inside_the_post_is_taken_over_and_never_posts_twice(
     slack_runtime: Runtime, fake_slack: FakeSlack
 ) -> None:
     lead_id = make_lead(slack_runtime.store)
+    other_id = make_lead(slack_runtime.store, "sam@beta.example")  # leased too, behind it
     hold = fake_slack.holds["chat.postMessage"] = threading.Event()
     child = subprocess.Popen(
         [
@@ -80,6 +85,7 @@ def test_a_sender_killed_inside_the_post_is_taken_over_and_never_posts_twice(
     )
     try:
         [post] = fake_slack.wait_for("chat.postMessage", timeout=60)
+        wait_until(lambda: all(r.locked_by for r in announce_rows(slack_runtime)), timeout=10)
         os.kill(child.pid, signal.SIGKILL)  # inside the call: Slack has the card, nobody knows
         child.wait(10)
         killed = time.monotonic()
@@ -88,23 +94,31 @@ def test_a_sender_killed_inside_the_post_is_taken_over_and_never_posts_twice(
             child.kill()
         hold.set()
         del fake_slack.holds["chat.postMessage"]
+    first, second = announce_rows(slack_runtime)
     assert post.args["metadata"]["event_type"] == EVENT_TYPE
-    assert post.args["metadata"]["event_payload"]["outbox_id"] == announce_row(slack_runtime).id
+    assert post.args["metadata"]["event_payload"]["outbox_id"] == first.id
     posted_ts = fake_slack.history["CHOT"][0]["ts"]
 
     survivor = dispatcher(slack_runtime)
     with running(survivor):
-        wait_until(lambda: announce_row(slack_runtime).status == "sent", timeout=10)
+        wait_until(
+            lambda: all(r.status == "sent" for r in announce_rows(slack_runtime)), timeout=10
+        )
     taken_over_after = time.monotonic() - killed
     assert taken_over_after < LEASE.total_seconds() + 3  # seconds, not minutes
 
-    assert len(fake_slack.to("chat.postMessage")) == 1  # never a second card
-    [search] = fake_slack.to("conversations.history")
+    posts = fake_slack.to("chat.postMessage")
+    assert [p.args["metadata"]["event_payload"]["outbox_id"] for p in posts] == [
+        first.id,
+        second.id,
+    ]  # the killed one's card once; the one it held but never sent, posted by the survivor
+    search = fake_slack.to("conversations.history")[0]
     assert search.args["channel"] == "CHOT" and search.args["include_all_metadata"] in ("1", "true")
-    row = announce_row(slack_runtime)
-    assert row.result["found"] is True and row.result["ts"] == posted_ts
+    first, second = announce_rows(slack_runtime)
+    assert first.result["found"] is True and first.result["ts"] == posted_ts
     lead = get(slack_runtime.store, lead_id)
     assert (lead.slack_channel, lead.slack_ts) == ("CHOT", posted_ts)
+    assert get(slack_runtime.store, other_id).slack_ts == second.result["ts"] != posted_ts
 
 
 def test_a_lapsed_lease_whose_post_never_reached_slack_is_posted_once(
