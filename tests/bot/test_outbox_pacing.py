@@ -19,7 +19,7 @@ from bot.slack.sender import SlackSender
 from storage.db import Store
 from storage.models import OutboxMessage, utcnow
 from tests.bot.conftest import slack_settings
-from tests.bot.fake_slack import Failure, FakeSlack
+from tests.bot.fake_slack import Failure, FakeSlack, wait_until
 from tests.bot.slack_helpers import get, make_lead
 from tests.bot.test_outbox_exactly_once import running
 
@@ -63,18 +63,17 @@ def posts_to(fake: FakeSlack, channel: str) -> list[float]:
 
 def test_channels_are_paced_in_order_and_independently(store: Store, fake_slack: FakeSlack) -> None:
     runtime = routed(store, fake_slack)
-    fake_slack.channel_rate = (12.0, 2)  # a Slack that answers 429 above 12 a second
     hot = [make_lead(store, f"p{i}@hot.example") for i in range(8)]
-    make_lead(store, "k@de.example", country="DE")
+    german = make_lead(store, "k@de.example", country="DE")
     d = Dispatcher(store, SlackSender.from_runtime(runtime), pacer=Pacer(rate=8.0, burst=2))
     with running(d):
-        fake_slack.wait_for("chat.postMessage", 9, timeout=15)
-    calls = fake_slack.to("chat.postMessage")
-    assert len(calls) == 9  # nothing refused, nothing tried twice
+        wait_until(lambda: all(get(store, i).slack_ts for i in [*hot, german]), timeout=15)
+    assert len(fake_slack.to("chat.postMessage")) == 9  # each once
     hot_at, de_at = posts_to(fake_slack, "CHOT"), posts_to(fake_slack, "CDE")
-    assert hot_at[-1] - hot_at[0] >= (8 - 2) / 8.0 - 0.1  # paced after the burst of 2
+    # Paced after the burst of 2: 6 more at 8 a second (less a margin for a loaded machine).
+    assert hot_at[-1] - hot_at[0] >= (8 - 2) / 8.0 - 0.25
     assert de_at[0] < hot_at[-1]  # the other channel does not wait behind the busy one
-    stamps = [get(store, lead_id).slack_ts for lead_id in hot]
+    stamps = [get(store, lead_id).slack_ts or "" for lead_id in hot]
     assert stamps == sorted(stamps)  # cards in the order of their leads
 
 
@@ -82,7 +81,7 @@ def test_a_429_pauses_only_its_channel_until_retry_after(
     store: Store, fake_slack: FakeSlack
 ) -> None:
     runtime = routed(store, fake_slack)
-    fake_slack.fail("chat.postMessage", Failure(429, "ratelimited", retry_after=1))
+    fake_slack.fail("chat.postMessage", Failure(429, "ratelimited", retry_after=2))
     for i in range(3):
         make_lead(store, f"h{i}@hot.example")
     d = Dispatcher(store, SlackSender.from_runtime(runtime), pacer=Pacer(rate=50.0, burst=5))
@@ -95,8 +94,8 @@ def test_a_429_pauses_only_its_channel_until_retry_after(
     hot = [c for c in fake_slack.to("chat.postMessage") if c.args["channel"] == "CHOT"]
     de = posts_to(fake_slack, "CDE")
     assert len(hot) == 4  # the limited one, once more, then the two others: nothing else tried
-    assert hot[1].at - limited.at >= 0.95  # paused for Retry-After
-    assert all(t < limited.at + 0.95 for t in de)  # the other channel went on meanwhile
+    assert hot[1].at - limited.at >= 1.95  # paused for Retry-After
+    assert all(t < limited.at + 1.95 for t in de)  # the other channel went on meanwhile
     assert hot[0].args["metadata"] == hot[1].args["metadata"]  # the limited card goes first
     ids = [c.args["metadata"]["event_payload"]["outbox_id"] for c in hot[1:]]
     assert ids == sorted(ids)
@@ -112,7 +111,7 @@ def test_an_announcement_is_pushed_not_polled(store: Store, fake_slack: FakeSlac
         if store.dialect != "postgresql":
             d.wake()  # in the process: what the ingest queue calls after each batch
         [post] = fake_slack.wait_for("chat.postMessage", 1, timeout=5)
-    assert post.at - started < 0.5
+    assert post.at - started < 2.0  # woken: the fallback poll is 30 s away
 
 
 def test_one_round_skips_a_limited_channel_and_goes_on_with_the_others(
