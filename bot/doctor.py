@@ -40,6 +40,9 @@ SCOPES = frozenset(
         "users:read",
         "users:read.email",
         "im:write",
+        "channels:history",
+        "groups:history",
+        "im:history",
     }
 )
 COUNTRY_CODE_LENGTH = 2

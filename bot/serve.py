@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
+from typing import Any
 
 import uvicorn
 
@@ -42,6 +44,35 @@ PRUNE_INTERVAL_S = 6 * 3600.0  # raw-input retention: a few times a day is plent
 SWEEP_INTERVAL_S = 60.0  # inputs left pending by a database outage are finished once it answers
 
 Task = Callable[[asyncio.Event], Awaitable[None]]  # a background task, until the event is set
+
+
+READY_TIMEOUT_S = 120.0  # ingest workers starting (spawn, imports, rules) before SMTP answers
+
+
+class WakingExecutor(Executor):
+    """The ingest pool, waking the outbox dispatcher as each batch is recorded: the batch's
+    announcements are in the outbox, so the card goes out now, not at the next poll."""
+
+    def __init__(self, inner: Executor, wake: Callable[[], None]) -> None:
+        self.inner, self.wake = inner, wake
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future = self.inner.submit(fn, *args, **kwargs)
+        future.add_done_callback(lambda _: self.wake())
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.inner.shutdown(wait, cancel_futures=cancel_futures)
+
+
+async def workers_ready(pool: Executor, workers: int) -> None:
+    """Until the ingest workers answer: `serve` takes no mail it cannot process yet."""
+    loop = asyncio.get_running_loop()
+    calls = [loop.run_in_executor(pool, os.getpid) for _ in range(workers)]
+    try:
+        await asyncio.wait_for(asyncio.gather(*calls), timeout=READY_TIMEOUT_S)
+    except Exception as e:  # the queue logs what fails; accepted mail waits for the sweep
+        log.error("ingest workers not ready: %s", e)
 
 
 def make_sender(runtime: Runtime) -> Sender:
@@ -134,6 +165,8 @@ def build(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) -> Ser
     # Parsing and recording run in worker processes: a hostile message costs that process seconds
     # of CPU, never the event loop that answers the next sender (SPEC: parser stalls).
     work_pool, queue = process_pool_queue(build_pipeline, settings, workers=settings.ingest_workers)
+    dispatcher = Dispatcher(runtime.store, make_sender(runtime))
+    queue.executor = WakingExecutor(work_pool, dispatcher.wake)  # announcements pushed, not polled
     handler = InboxHandler(runtime.pipeline, inbox_domains=settings.inbox_domains, queue=queue)
     app = create_app(runtime, queue=queue)
     config = http_config(app, host=host, port=http_port, limits=Limits.from_settings(settings))
@@ -152,7 +185,7 @@ def build(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) -> Ser
         gate=client_gate(settings),
         work_pool=work_pool,
         http=uvicorn.Server(config),
-        dispatcher=Dispatcher(runtime.store, make_sender(runtime)),
+        dispatcher=dispatcher,
         jobs=schedule(runtime),
         tasks=tasks,
     )
@@ -167,6 +200,7 @@ async def run(service: Service) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(RuntimeError):  # not the main thread (embedded use)
             loop.add_signal_handler(sig, stop.set)
+    await workers_ready(service.work_pool, settings.ingest_workers)
     listeners = [
         await start_smtp(
             service.handler,

@@ -2,16 +2,24 @@
 
 A dispatcher leases due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several `serve`
 processes never take the same row; SQLite has one writer), sends, then marks them sent or
-reschedules them with backoff. A lease that expires (a crashed process) makes the row due again.
+reschedules them with backoff. Leases are short and renewed while their dispatcher lives
+(`renew`): a lease that expires (a killed process) makes the row due again within seconds, and
+taking it over counts an attempt, so the sender knows the earlier one may have reached Slack.
+
+On PostgreSQL every write to the outbox also sends `NOTIFY leadbot_outbox` (delivered at
+commit), which `listen` turns into a wake-up of the dispatcher in any process.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, text, update
 from sqlmodel import Session, col
 
 from storage.db import Store, insert_ignore, insert_ignore_many, table
@@ -20,6 +28,16 @@ from storage.models import OutboxMessage, utcnow
 
 MAX_ATTEMPTS = 12  # unexpected errors (a bug in a sender) before a message is a dead letter
 Row = OutboxMessage
+LEASE = timedelta(seconds=10)  # renewed every few seconds while the dispatcher lives
+CHANNEL = "leadbot_outbox"  # the PostgreSQL NOTIFY channel
+log = logging.getLogger("leadbot.outbox")
+
+
+def notify(session: Session) -> None:
+    """Wake every listening dispatcher when this transaction commits (PostgreSQL only; the
+    server folds the notifications of one transaction into one)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {CHANNEL}"))
 
 
 def message(
@@ -55,12 +73,18 @@ def enqueue(
         kind=kind, lead_id=lead_id, payload=payload, dedup_key=dedup_key, now=now or utcnow()
     )
     new_id = insert_ignore(session, table(Row), values, conflict=["dedup_key"])
-    return None if new_id is None else session.get(Row, new_id)
+    if new_id is None:
+        return None
+    notify(session)
+    return session.get(Row, new_id)
 
 
 def enqueue_many(session: Session, messages: list[dict[str, Any]]) -> int:
     """Add several `message()` rows in few statements; returns how many were new."""
-    return len(insert_ignore_many(session, table(Row), messages, "dedup_key"))
+    new = len(insert_ignore_many(session, table(Row), messages, "dedup_key"))
+    if new:
+        notify(session)
+    return new
 
 
 def lease_due(
@@ -68,10 +92,13 @@ def lease_due(
     *,
     worker: str,
     limit: int = 20,
-    lease: timedelta = timedelta(minutes=5),
+    lease: timedelta = LEASE,
     now: datetime | None = None,
 ) -> list[OutboxMessage]:
-    """Take up to `limit` due messages for `worker` until the lease ends."""
+    """Take up to `limit` due messages for `worker` until the lease ends (`renew` extends it).
+
+    A row whose earlier lease ran out (its process died, perhaps inside the Slack call) gets one
+    more attempt counted: the sender then looks for that attempt's post before posting."""
     now = now or utcnow()
     token = f"{worker}:{uuid.uuid4().hex[:12]}"
     due = (
@@ -95,11 +122,83 @@ def lease_due(
             update(Row)
             .where(col(Row.id).in_(ids))
             .where(due)
-            .values(locked_by=token, locked_until=now + lease)
+            .values(
+                locked_by=token,
+                locked_until=now + lease,
+                attempts=case(
+                    (col(Row.locked_by).is_not(None), col(Row.attempts) + 1),
+                    else_=col(Row.attempts),
+                ),
+            )
         )
     with store.session() as session:
         rows = session.scalars(select(Row).where(col(Row.locked_by) == token).order_by(col(Row.id)))
         return list(rows)
+
+
+def renew(
+    store: Store, *, worker: str, lease: timedelta = LEASE, now: datetime | None = None
+) -> int:
+    """Extend every lease `worker` holds (the heartbeat of a live dispatcher); how many."""
+    with store.session() as session:
+        result = session.execute(
+            update(Row)
+            .where(col(Row.locked_by).startswith(worker + ":", autoescape=True))
+            .where(col(Row.status) == "pending")
+            .values(locked_until=(now or utcnow()) + lease)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def keep_for_retry(
+    store: Store,
+    message: OutboxMessage,
+    *,
+    error: str,
+    attempts: int,
+    retry_at: datetime,
+) -> None:
+    """Note a failed attempt and when the next one is due, keeping the lease: its dispatcher
+    tries again itself (in order with the rest of its channel); if it dies, the row is due at
+    `retry_at` or when the lease ends, whichever is later."""
+    with store.session() as session:
+        session.execute(
+            update(Row)
+            .where(col(Row.id) == message.id, col(Row.locked_by) == message.locked_by)
+            .values(attempts=attempts, last_error=error[:2000], next_attempt_at=retry_at)
+        )
+
+
+def postpone(store: Store, messages: Iterable[OutboxMessage], *, until: datetime) -> None:
+    """Give these leased messages back, due at `until` (their channel is paused): no attempt
+    counted, and no other dispatcher takes them sooner."""
+    with store.session() as session:
+        for m in messages:
+            session.execute(
+                update(Row)
+                .where(col(Row.id) == m.id, col(Row.locked_by) == m.locked_by)
+                .values(next_attempt_at=until, locked_by=None, locked_until=None)
+            )
+
+
+def listen(store: Store, wake: Callable[[], None], stop: threading.Event) -> None:
+    """Until `stop` is set, call `wake` for every NOTIFY of the outbox (PostgreSQL; run it in a
+    thread). A lost connection is retried every two seconds, with a wake-up once back (what was
+    written meanwhile)."""
+    import psycopg
+
+    url = store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    while not stop.is_set():
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(f"LISTEN {CHANNEL}")
+                wake()
+                while not stop.is_set():
+                    for _ in conn.notifies(timeout=0.5):
+                        wake()
+        except psycopg.Error as e:
+            log.warning("outbox notifications lost, polling until they are back: %s", e)
+            stop.wait(2.0)
 
 
 def mark_sent(
@@ -196,4 +295,5 @@ def retry(
                 status="pending", attempts=0, next_attempt_at=now, locked_by=None, locked_until=None
             )
         )
+        notify(session)
     return chosen

@@ -33,6 +33,7 @@ from storage.models import Lead, LeadStatus, OutboxMessage
 from storage.privacy import REDACT
 
 log = logging.getLogger("leadbot.slack.sender")
+LAST = 2**62  # the place in a channel of a post that answers no input: after those that do
 SLACK_SECONDS = Histogram(
     "leadbot_slack_call_seconds", "Slack Web API calls, by method", ["method"]
 )
@@ -105,6 +106,31 @@ def call_slack(
         SLACK_SECONDS.labels(method=method).observe(time.perf_counter() - started)
 
 
+# Every post carries Slack message metadata naming its outbox row, so a retry whose earlier
+# attempt may have reached Slack finds that post (conversations.history) instead of posting twice.
+EVENT_TYPE = "leadbot_outbox"
+LOOKUP_PAGE = 200  # messages per conversations.history page
+LOOKUP_PAGES = 3  # the newest 600 messages of the channel (or thread) are searched, no more
+# A search Slack refuses: the post goes out again (as before there was a search), with a warning.
+CANNOT_LOOK = frozenset(
+    {"channel_not_found", "not_in_channel", "missing_scope", "thread_not_found"}
+)
+
+
+def outbox_metadata(outbox_id: int, part: int = 0) -> dict[str, Any]:
+    return {"event_type": EVENT_TYPE, "event_payload": {"outbox_id": outbox_id, "part": part}}
+
+
+def _is_post_of(found: dict[str, Any], outbox_id: int, part: int) -> bool:
+    meta = found.get("metadata")
+    if not isinstance(meta, dict) or meta.get("event_type") != EVENT_TYPE:
+        return False
+    payload = meta.get("event_payload")
+    if not isinstance(payload, dict):
+        return False
+    return payload.get("outbox_id") == outbox_id and payload.get("part", 0) == part
+
+
 def _seconds(value: Any) -> float | None:
     try:
         return max(float(value), 0.0)
@@ -152,6 +178,87 @@ class SlackSender:
             burst=slack_digest.Burst(s.slack_burst, s.slack_burst_minutes),
         )
 
+    def lane(self, message: OutboxMessage) -> tuple[str, int] | None:
+        """The channel a message posts into (paced by the dispatcher: about one post a second
+        per channel) and its place there: the raw input it answers, so cards go out in the order
+        inquiries were accepted. None for calls that post into no channel (card updates, App
+        Home) or into several (review notices)."""
+        if message.kind == "dm":
+            user = str(message.payload.get("user") or "")
+            return (user, message.id or 0) if is_user_id(user) else None
+        if message.kind not in ("announce", "thread") or message.lead_id is None:
+            return None
+        with self.store.session() as session:
+            lead = get_lead(session, lead_id=message.lead_id)
+            if message.kind == "announce":
+                channel = message.payload.get("channel") or pick_channel(
+                    lead, self.routes, default=self.hot_channel
+                )
+                inquiry = slack_store.card_inquiry(session, message.lead_id)
+            else:
+                channel = lead.slack_channel or pick_channel(
+                    lead, self.routes, default=self.hot_channel
+                )
+                activity_id = message.payload.get("activity_id")
+                inquiry = (
+                    slack_store.get_activity(session, int(activity_id)) if activity_id else None
+                )
+        if not channel:
+            return None
+        raw_id = getattr(inquiry, "raw_id", None)
+        return str(channel), int(raw_id) if raw_id else LAST
+
+    def _post(self, message: OutboxMessage, *, part: int = 0, **kwargs: Any) -> Any:
+        """chat.postMessage tagged with the outbox id. A message tried before (its sender died
+        inside the call, or the call failed after it may have reached Slack) is looked for first
+        and, when found, that post is the answer: never a second copy."""
+        assert message.id is not None
+        if message.attempts > 0:
+            found = self._earlier_post(
+                message, part, channel=str(kwargs["channel"]), thread_ts=kwargs.get("thread_ts")
+            )
+            if found is not None:
+                log.info("outbox %s was posted before (%s): not posting again", message.id, found)
+                return found
+        return call_slack(
+            self.client.chat_postMessage, metadata=outbox_metadata(message.id, part), **kwargs
+        )
+
+    def _earlier_post(
+        self, message: OutboxMessage, part: int, *, channel: str, thread_ts: str | None
+    ) -> dict[str, Any] | None:
+        """The post an earlier attempt of `message` made, among the newest messages there."""
+        assert message.id is not None
+        where = channel
+        if is_user_id(channel):  # a DM: its conversation, not the user, has a history
+            opened = call_slack(self.client.conversations_open, none_on=CANNOT_LOOK, users=channel)
+            where = str(((opened or {}).get("channel") or {}).get("id") or channel)
+        cursor = None
+        for _ in range(LOOKUP_PAGES):
+            args: dict[str, Any] = {"channel": where, "include_all_metadata": True}
+            args.update(limit=LOOKUP_PAGE, cursor=cursor)
+            if thread_ts:
+                resp = call_slack(
+                    self.client.conversations_replies, none_on=CANNOT_LOOK, ts=thread_ts, **args
+                )
+            else:
+                resp = call_slack(self.client.conversations_history, none_on=CANNOT_LOOK, **args)
+            if resp is None:
+                log.warning(
+                    "outbox %s: cannot search %s for an earlier post (add the channels:history"
+                    " scope); posting it again",
+                    message.id,
+                    where,
+                )
+                return None
+            for found in resp.get("messages") or []:
+                if isinstance(found, dict) and _is_post_of(found, message.id, part):
+                    return {"ok": True, "channel": where, "ts": str(found["ts"]), "found": True}
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor or not resp.get("has_more", True):
+                break
+        return None
+
     def send(self, message: OutboxMessage) -> dict[str, Any]:
         handlers = {
             "announce": self._announce,
@@ -191,8 +298,8 @@ class SlackSender:
         if deferred is not None:
             return deferred
         card = self._card(lead, inquiry)
-        resp = call_slack(
-            self.client.chat_postMessage,
+        resp = self._post(
+            message,
             channel=channel,
             unfurl_links=False,
             unfurl_media=False,
@@ -208,6 +315,8 @@ class SlackSender:
             if fresh.status != lead.status or fresh.owner != lead.owner:
                 slack_store.enqueue_lead_changed(session, fresh)
             slack_store.enqueue_home_refresh(session)  # a new unclaimed lead on every App Home
+        if resp.get("found"):  # an earlier attempt's card, found by its metadata
+            return {"channel": posted_in, "ts": ts, "found": True}
         return {"channel": posted_in, "ts": ts}
 
     def _card_of(self, message: OutboxMessage) -> tuple[Lead, Any] | None:
@@ -266,8 +375,8 @@ class SlackSender:
             )
             link = str((found or {}).get("permalink") or "") or None
         reply = blocks.dm_message(message.payload, lead, link=link, detail=_excerpt(activity))
-        resp = call_slack(
-            self.client.chat_postMessage,
+        resp = self._post(
+            message,
             channel=user,
             unfurl_links=False,
             unfurl_media=False,
@@ -286,8 +395,8 @@ class SlackSender:
                 activity = slack_store.get_activity(session, int(message.payload["activity_id"]))
             detail = _excerpt(activity)
         reply = blocks.thread_message(message.payload, lead, detail=detail)
-        resp = call_slack(
-            self.client.chat_postMessage,
+        resp = self._post(
+            message,
             channel=lead.slack_channel,
             thread_ts=lead.slack_ts,
             reply_broadcast=bool(message.payload.get("broadcast")),  # an SLA reminder: seen
@@ -346,9 +455,10 @@ class SlackSender:
             log.warning("input %s waits for review and nobody is configured to be told", raw_id)
             return {"skipped": "no rep, manager or hot channel to tell"}
         posted = []
-        for target in targets:
-            resp = call_slack(
-                self.client.chat_postMessage,
+        for part, target in enumerate(targets):
+            resp = self._post(
+                message,
+                part=part,
                 channel=target,
                 unfurl_links=False,
                 unfurl_media=False,

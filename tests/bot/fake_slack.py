@@ -7,6 +7,7 @@ and answers like Slack. It also checks Block Kit limits the way Slack does (an o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -22,6 +23,7 @@ class Call:
     method: str
     args: dict[str, Any]
     headers: dict[str, str]
+    at: float = 0.0  # time.perf_counter() when the call arrived (bench/speed_to_lead.py)
 
 
 @dataclass
@@ -41,6 +43,9 @@ class FakeSlack:
     scopes: str | None = None  # the X-OAuth-Scopes header of auth.test, as Slack sends it
     delay_s: float = 0.0
     socket_url: str = ""  # what apps.connections.open answers (Socket Mode tests)
+    # Slack's per-channel limit for chat.postMessage: (calls per second, burst); faster calls to
+    # one channel are answered 429 with Retry-After, as Slack does. None: no limit.
+    channel_rate: tuple[float, int] | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -48,6 +53,12 @@ class FakeSlack:
         self._ts = 0
         self._server: ThreadingHTTPServer | None = None
         self.answers: list[tuple[Call, dict[str, Any]]] = []
+        # Every message posted, by channel, oldest first (conversations.history and .replies).
+        self.history: dict[str, list[dict[str, Any]]] = {}
+        # A method in `holds` is carried out (a post is in the history) and then its answer waits
+        # for the event: a sender killed while Slack holds its call, as after a lost connection.
+        self.holds: dict[str, threading.Event] = {}
+        self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
 
     # -- control -------------------------------------------------------------
     def start(self) -> FakeSlack:
@@ -55,6 +66,9 @@ class FakeSlack:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                fake._handle(self)
+
+            def do_GET(self) -> None:  # conversations.history and .replies are GET calls
                 fake._handle(self)
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -101,17 +115,22 @@ class FakeSlack:
 
     # -- serving ---------------------------------------------------------------
     def _handle(self, req: BaseHTTPRequestHandler) -> None:
-        method = req.path.rsplit("/", 1)[-1]
+        arrived = time.perf_counter()
+        path, _, query = req.path.partition("?")
+        method = path.rsplit("/", 1)[-1]
         length = int(req.headers.get("Content-Length") or 0)
         raw = req.rfile.read(length).decode("utf-8")
         args = _parse(raw, req.headers.get("Content-Type", ""))
+        args.update(parse_qsl(query))
         if self.delay_s:
             time.sleep(self.delay_s)
         with self._lock:
-            call = Call(method, args, {k.lower(): v for k, v in req.headers.items()})
+            call = Call(method, args, {k.lower(): v for k, v in req.headers.items()}, arrived)
             self.calls.append(call)
             queue = self._failures.get(method)
             failure = queue.pop(0) if queue else None
+            if failure is None and method == "chat.postMessage":
+                failure = self._rate_limited(str(args.get("channel")), arrived)
         if failure is not None:
             headers = (
                 {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
@@ -122,7 +141,69 @@ class FakeSlack:
         with self._lock:
             self.answers.append((call, answer))
         extra = {"X-OAuth-Scopes": self.scopes} if method == "auth.test" and self.scopes else {}
+        hold = self.holds.get(method)
+        if hold is not None:
+            hold.wait(30)
+            with contextlib.suppress(OSError):  # its caller may be dead by now (a killed sender)
+                self._reply(req, 200, answer, extra)
+            return
         self._reply(req, 200, answer, extra)
+
+    def _rate_limited(self, channel: str, now: float) -> Failure | None:
+        """A token bucket per channel (called under the lock): None when the call may go."""
+        if self.channel_rate is None:
+            return None
+        rate, burst = self.channel_rate
+        tokens, at = self._buckets.get(channel, (float(burst), now))
+        tokens = min(float(burst), tokens + (now - at) * rate)
+        if tokens < 1.0:
+            self._buckets[channel] = (tokens, now)
+            return Failure(
+                429, "ratelimited", retry_after=max(1, int((1.0 - tokens) / rate + 0.999))
+            )
+        self._buckets[channel] = (tokens - 1.0, now)
+        return None
+
+    def _posted(self, args: dict[str, Any], ts: str) -> None:
+        """Keep a posted message where conversations.history and .replies find it."""
+        message: dict[str, Any] = {
+            "type": "message",
+            "ts": ts,
+            "text": args.get("text"),
+            "bot_id": "BBOT",
+        }
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+            message["broadcast"] = str(args.get("reply_broadcast")).lower() in ("1", "true")
+        metadata = args.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        if metadata:
+            message["metadata"] = metadata
+        with self._lock:
+            self.history.setdefault(str(args.get("channel")), []).append(message)
+
+    def _read_history(self, args: dict[str, Any], *, thread: str | None) -> dict[str, Any]:
+        """Newest first, within oldest/latest, at most `limit` (Slack's default 100); metadata
+        only with include_all_metadata, as Slack answers."""
+        channel = str(args.get("channel"))
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args.get("latest") or "inf")
+        limit = int(args.get("limit") or 100)
+        with self._lock:
+            posted = list(self.history.get(channel, []))
+        if thread is None:  # the channel: top-level messages and broadcast replies
+            chosen = [m for m in posted if "thread_ts" not in m or m.get("broadcast")]
+        else:
+            chosen = [m for m in posted if m["ts"] == thread or m.get("thread_ts") == thread]
+        chosen = [m for m in chosen if oldest <= float(m["ts"]) <= latest]
+        if thread is None:
+            chosen.reverse()
+        page = [
+            {k: v for k, v in m.items() if with_metadata or k != "metadata"} for m in chosen[:limit]
+        ]
+        return {"ok": True, "messages": page, "has_more": len(chosen) > limit}
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
@@ -137,6 +218,7 @@ class FakeSlack:
             with self._lock:
                 self._ts += 1
                 ts = f"1700000000.{self._ts:06d}"
+            self._posted(args, ts)
             return {
                 "ok": True,
                 "channel": args.get("channel"),
@@ -179,6 +261,10 @@ class FakeSlack:
             if user is None:
                 return {"ok": False, "error": "users_not_found"}
             return {"ok": True, "user": {"id": user, "profile": {"email": args.get("email")}}}
+        if method == "conversations.history":
+            return self._read_history(args, thread=None)
+        if method == "conversations.replies":
+            return self._read_history(args, thread=str(args.get("ts")))
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.usergroups.get(str(args.get("usergroup")), [])}
         return {"ok": True}
