@@ -201,3 +201,337 @@ def _window(kinds: tuple[str, ...], *, now: datetime, since: datetime | None) ->
     if since is not None:
         conds.append(ACT.c.occurred_at >= since)
     return conds
+
+
+# --- the funnel of a cohort: `leadbot stats`, `/leads stats`, the dashboard ---------------------
+#
+# A cohort is the leads *created* in [since, now]; each is followed through its stages as the
+# activity log records them up to `now`: created -> announced -> claimed -> won (or lost). Counting
+# a cohort, not the flows of the window, keeps conversions honest: a claim in this window of a
+# lead announced last quarter does not inflate this window's claim rate.
+
+BY = ("source", "campaign", "rep", "product")
+STAGES = ("created", "announced", "claimed", "won")
+# Time to first touch, leg by leg: created -> first announced, first announced -> first claimed,
+# first claimed -> the first thing a person did on the lead after it.
+SPEED = ("to_announce", "to_claim", "to_first_action")
+# What counts as a rep acting on a claimed lead (by a person: actor other than leadbot).
+REP_ACTION_KINDS = (
+    "note_added",
+    "call",
+    "meeting",
+    "demo",
+    "edited",
+    "won",
+    "lost",
+    "nurtured",
+    "disqualified",
+)
+SYSTEM_ACTORS = ("leadbot", "import")
+
+
+def group_key(by: str | None) -> Any:
+    """The SQL expression a breakdown groups by (None: one group, the whole cohort). `source` is
+    the lead's first way in, `campaign` the utm_campaign of its first touch, `rep` its owner,
+    `product` the product line it is reported for. Raises ValueError for anything else."""
+    if by is None:
+        return None
+    if by == "source":
+        return sa.func.nullif(LEAD.c.source, "")
+    if by == "campaign":
+        return sa.func.nullif(LEAD.c.first_touch["utm_campaign"].as_string(), "")
+    if by == "rep":
+        return LEAD.c.owner
+    if by == "product":
+        return LEAD.c.product
+    raise ValueError(f"unknown breakdown {by!r}: one of {', '.join(BY)}")
+
+
+def _in_cohort(*, now: datetime, since: datetime | None) -> list[Any]:
+    conds = [LEAD.c.created_at <= now]
+    if since is not None:
+        conds.append(LEAD.c.created_at >= since)
+    return conds
+
+
+def milestones(*, now: datetime, since: datetime | None) -> sa.Subquery:
+    """One row per lead of the cohort: id, created_at, the first announcement and claim, whether
+    it was ever won or lost (up to `now`), and the first rep action after the first claim. Times
+    as the database keeps them."""
+    first = (
+        sa.select(
+            LEAD.c.id.label("lead_id"),
+            LEAD.c.created_at,
+            sa.func.min(
+                sa.case((ACT.c.kind == "announced", ACT.c.occurred_at), else_=sa.null())
+            ).label("announced_at"),
+            sa.func.min(
+                sa.case((ACT.c.kind == "claimed", ACT.c.occurred_at), else_=sa.null())
+            ).label("claimed_at"),
+            sa.func.max(sa.case((ACT.c.kind == "won", 1), else_=0)).label("won"),
+            sa.func.max(sa.case((ACT.c.kind == "lost", 1), else_=0)).label("lost"),
+        )
+        .select_from(
+            LEAD.outerjoin(
+                ACT,
+                sa.and_(
+                    ACT.c.lead_id == LEAD.c.id,
+                    ACT.c.kind.in_(FLOW_KINDS),
+                    ACT.c.occurred_at <= now,
+                ),
+            )
+        )
+        .where(*_in_cohort(now=now, since=since))
+        .group_by(LEAD.c.id, LEAD.c.created_at)
+        .subquery("first")
+    )
+    rep = ACT.alias("rep_act")
+    return (
+        sa.select(
+            first,
+            sa.func.min(rep.c.occurred_at).label("acted_at"),
+        )
+        .select_from(
+            first.outerjoin(
+                rep,
+                sa.and_(
+                    rep.c.lead_id == first.c.lead_id,
+                    rep.c.kind.in_(REP_ACTION_KINDS),
+                    rep.c.actor.not_in(SYSTEM_ACTORS),
+                    rep.c.occurred_at >= first.c.claimed_at,
+                    rep.c.occurred_at <= now,
+                ),
+            )
+        )
+        .group_by(*first.c)
+        .subquery("milestones")
+    )
+
+
+def _rate(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def cohort(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    by: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """The funnel of the leads created in [since, now], one dict per group of `by` (one group,
+    key None, without `by`), the largest first, at most `limit` groups:
+
+    `{"key", "leads", "stages": {created, announced, claimed, won}, "lost", "conversion":
+    {"announced": announced/created, "claimed": claimed/announced, "won": won/claimed},
+    "win_rate": won/(won+lost), "won_value"}` (counts are leads, rates None when undefined;
+    `won_value` sums the deal values of the won leads as they hold them now)."""
+    now = now or utcnow()
+    m = milestones(now=now, since=since)
+    key = group_key(by)
+    label = (key if key is not None else sa.null()).label("key")
+    won_value = sa.func.sum(
+        sa.case((m.c.won == 1, sa.func.coalesce(LEAD.c.deal_value, 0.0)), else_=0.0)
+    )
+    leads = sa.func.count()
+    stmt = sa.select(
+        label,
+        leads,
+        sa.func.count(m.c.announced_at),
+        sa.func.count(m.c.claimed_at),
+        sa.func.sum(m.c.won),
+        sa.func.sum(m.c.lost),
+        won_value,
+    ).select_from(m.join(LEAD, LEAD.c.id == m.c.lead_id))
+    if key is not None:
+        stmt = stmt.group_by(key).order_by(leads.desc(), key)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    out = []
+    for k, n, announced, claimed, won, lost, value in session.execute(stmt):
+        if not n:
+            continue  # the whole cohort is empty: no group at all
+        won, lost = int(won or 0), int(lost or 0)
+        out.append(
+            {
+                "key": k,
+                "leads": n,
+                "stages": {"created": n, "announced": announced, "claimed": claimed, "won": won},
+                "lost": lost,
+                "conversion": {
+                    "announced": _rate(announced, n),
+                    "claimed": _rate(claimed, announced),
+                    "won": _rate(won, claimed),
+                },
+                "win_rate": _rate(won, won + lost),
+                "won_value": round(float(value or 0), 2),
+            }
+        )
+    if key is None and not out:
+        out.append(_empty_group())
+    return out
+
+
+def _empty_group() -> dict[str, Any]:
+    return {
+        "key": None,
+        "leads": 0,
+        "stages": dict.fromkeys(STAGES, 0),
+        "lost": 0,
+        "conversion": {"announced": None, "claimed": None, "won": None},
+        "win_rate": None,
+        "won_value": 0.0,
+    }
+
+
+def speed(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    by: str | None = None,
+) -> dict[Any, dict[str, dict[str, float | int | None]]]:
+    """Time to first touch of the cohort, leg by leg (SPEED), per group key (None without `by`):
+    `{key: {"to_announce": {"n", "median", "p90"}, …}}` in seconds. Median: the middle row or the
+    mean of the middle two; p90: the nearest rank, ceil(0.9 n). Computed in the database with
+    window functions (SQLite >= 3.25 and PostgreSQL alike); only one row per group and leg comes
+    back."""
+    now = now or utcnow()
+    m = milestones(now=now, since=since)
+    dialect = session.get_bind().dialect.name
+    key = group_key(by)
+    label = (key if key is not None else sa.null()).label("key")
+    legs = [
+        ("to_announce", m.c.announced_at, m.c.created_at),
+        ("to_claim", m.c.claimed_at, m.c.announced_at),
+        ("to_first_action", m.c.acted_at, m.c.claimed_at),
+    ]
+    parts = [
+        sa.select(
+            label,
+            sa.literal(name).label("leg"),
+            # A clock a little off between writers must not give a negative duration.
+            _clamp(_seconds(dialect, later, earlier)).label("s"),
+        )
+        .select_from(m.join(LEAD, LEAD.c.id == m.c.lead_id))
+        .where(later.is_not(None), earlier.is_not(None))
+        for name, later, earlier in legs
+    ]
+    d = sa.union_all(*parts).subquery("durations")
+    part = [d.c.key, d.c.leg]
+    ranked = sa.select(
+        d.c.key,
+        d.c.leg,
+        d.c.s,
+        sa.func.row_number().over(partition_by=part, order_by=d.c.s).label("rn"),
+        sa.func.count().over(partition_by=part).label("n"),
+    ).subquery("ranked")
+    r = ranked.c
+    middle = r.rn.in_([(r.n + 1) // 2, (r.n + 2) // 2])
+    p90 = r.rn == (r.n * 9 + 9) // 10
+    stmt = sa.select(
+        r.key,
+        r.leg,
+        sa.func.max(r.n),
+        sa.func.avg(sa.case((middle, r.s), else_=sa.null())),
+        sa.func.max(sa.case((p90, r.s), else_=sa.null())),
+    ).group_by(r.key, r.leg)
+    out: dict[Any, dict[str, dict[str, float | int | None]]] = {}
+    for k, leg, n, median, high in session.execute(stmt):
+        out.setdefault(k, _no_speed())[leg] = {
+            "n": int(n),
+            "median": _secs(median),
+            "p90": _secs(high),
+        }
+    return out
+
+
+def _no_speed() -> dict[str, dict[str, float | int | None]]:
+    return {leg: {"n": 0, "median": None, "p90": None} for leg in SPEED}
+
+
+def _secs(value: Any) -> float | None:
+    return round(float(value), 3) if value is not None else None
+
+
+def _clamp(seconds: Any) -> Any:
+    return sa.case((seconds < 0, 0.0), else_=seconds)
+
+
+def lost_reasons(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    by: str | None = None,
+) -> dict[Any, dict[str, int]]:
+    """Why the cohort's lost leads were lost: `{key: {reason code: leads}}`, the most frequent
+    first; a loss without one of the configured reasons counts as "unspecified". Leads whose
+    status is lost now."""
+    now = now or utcnow()
+    key = group_key(by)
+    label = (key if key is not None else sa.null()).label("key")
+    code = sa.func.coalesce(sa.func.nullif(LEAD.c.reason_code, ""), "unspecified").label("code")
+    n = sa.func.count()
+    stmt = (
+        sa.select(label, code, n)
+        .where(*_in_cohort(now=now, since=since), LEAD.c.status == LeadStatus.LOST.value)
+        .group_by(*([key] if key is not None else []), code)
+        .order_by(n.desc(), code)
+    )
+    out: dict[Any, dict[str, int]] = {}
+    for k, reason, count in session.execute(stmt):
+        out.setdefault(k, {})[reason] = count
+    return out
+
+
+def report(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    by: str | None = None,
+    limit: int | None = BREAKDOWN_LIMIT,
+) -> dict[str, Any]:
+    """Everything `leadbot stats`, `/leads stats` and the dashboard show, as JSON types:
+
+    `{"now", "since", "by", "by_status" (all leads now), "flow" (funnel(): announcements, claims,
+    wins and losses that happened in the window), "total" (the cohort: cohort()'s group with
+    "speed" (speed()) and "lost_reasons" (lost_reasons()) added), "groups" (the same per group
+    of `by`, the largest `limit` first; [] without `by`)}`."""
+    now = now or utcnow()
+    if by is not None:
+        group_key(by)  # refuse an unknown breakdown before any query
+    flow = funnel(session, now=now, since=since)
+    [total] = cohort(session, now=now, since=since)
+    total["speed"] = speed(session, now=now, since=since).get(None, _no_speed())
+    total["lost_reasons"] = lost_reasons(session, now=now, since=since).get(None, {})
+    groups: list[dict[str, Any]] = []
+    if by is not None:
+        groups = cohort(session, now=now, since=since, by=by, limit=limit)
+        speeds = speed(session, now=now, since=since, by=by)
+        reasons = lost_reasons(session, now=now, since=since, by=by)
+        for g in groups:
+            g["speed"] = speeds.get(g["key"], _no_speed())
+            g["lost_reasons"] = reasons.get(g["key"], {})
+    return {
+        "now": now.isoformat(),
+        "since": since.isoformat() if since else None,
+        "by": by,
+        "by_status": flow["by_status"],
+        "flow": {
+            k: flow[k]
+            for k in (
+                "announced",
+                "claimed",
+                "claim_rate",
+                "median_seconds_to_claim",
+                "won",
+                "lost",
+                "win_rate",
+            )
+        },
+        "total": total,
+        "groups": groups,
+    }
