@@ -44,7 +44,7 @@ from storage.errors import (
 from storage.leads import activities_of, get_lead, list_leads, notes_of, search_leads
 from storage.migrate import current, history, pending, upgrade
 from storage.models import Lead, LeadStatus, OutboxMessage, RawStatus, utcnow
-from storage.public import lead_detail, lead_public
+from storage.public import fits_text, lead_detail, lead_public
 from storage.scores import engagement_activities
 
 EX_OK = 0
@@ -188,6 +188,8 @@ def cmd_leads_show(args: argparse.Namespace, rt: Runtime) -> int:
     ):
         if detail.get(key):
             print(f"  {key:<14} {detail[key]}")
+    if detail.get("product_scores"):
+        print(f"  {'fits':<14} {fits_text(detail['product_scores'])}")
     for key, value in (detail.get("fields") or {}).items():
         print(f"  {key:<14} {value}")
     for label in ("first_touch", "latest_touch"):

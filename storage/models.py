@@ -96,6 +96,9 @@ class Lead(SQLModel, table=True):
     grade: str | None = Field(default=None, max_length=2)
     product: str | None = Field(default=None, max_length=100)
     reasons: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    # Every product in play and what the lead scores for it (migration f14_product_scores):
+    # {"analytics": 71.0, "integrations": 48.0}; `score` and `product` are the best of these.
+    product_scores: dict[str, float] | None = Field(default_factory=dict, sa_type=sa.JSON)
     owner: str | None = Field(default=None, max_length=64, index=True)
     fields: dict[str, Any] = _json()  # everything else we know (company_size, utm_*, …)
     edited_fields: list[str] = Field(default_factory=list, sa_type=sa.JSON)
@@ -125,7 +128,8 @@ class LeadRow:
     COLUMNS = (
         "id", "email", "domain", "name", "company", "title", "phone", "country", "source",
         "latest_source", "first_touch", "latest_touch", "forwarded_by", "status", "temperature",
-        "score", "fit_score", "engagement_score", "grade", "product", "reasons", "fields",
+        "score", "fit_score", "engagement_score", "grade", "product", "reasons", "product_scores",
+        "fields",
         "edited_fields", "updated_at", "last_activity_at", "nurtured_at", "closed_at",
     )  # fmt: skip
 

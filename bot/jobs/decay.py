@@ -17,6 +17,7 @@ bot.jobs.full_path.FullPath, which rebuilds reasons, history, plan and announcem
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -141,11 +142,12 @@ def _decide(
     redo = [row[0] for row in rows if row[1] is None or not planned]
     drift: list[tuple[Any, ...]] = []  # changed visibly by time alone: written here
     for row, r in zip(planned, results, strict=True):
-        lead_id, _, score, fit, temp, grade, product, status, updated, nurtured, active = row
+        lead_id, _, score, fit, temp, grade, product, status, updated, nurtured, active, ps = row
         s = r.score
         # Nothing a person would see: sub-point drift stays unwritten (module docstring).
         if (
             not visible_change(score, temp, s, r.temperature)
+            and not _products_moved(r.product_scores, ps)
             and r.fit == fit
             and r.grade == grade
             and (r.product is None or r.product == product)
@@ -161,5 +163,23 @@ def _decide(
         ):
             redo.append(lead_id)  # rare: reasons, history and announcement from the facts
         else:
-            drift.append((lead_id, s, r.engagement, r.temperature, updated, score, temp))
+            scores = json.dumps(dict(r.product_scores))
+            drift.append((lead_id, s, r.engagement, r.temperature, scores, updated, score, temp))
     return drift, redo, len(planned)
+
+
+def _products_moved(scores: tuple[tuple[str, float], ...], stored: Any) -> bool:
+    """Whether a product's whole-point score moved from what the lead holds (JSON text as read).
+    With one product in play its score is the lead's score, which visible_change already saw."""
+    if len(scores) < 2:
+        return False
+    try:
+        held = json.loads(stored) if isinstance(stored, str) else stored
+    except ValueError:
+        return True
+    if not isinstance(held, dict):
+        return True  # not scored since product scores were stored: write them
+    return any(
+        not isinstance(held.get(name), int | float) or round(held[name]) != round(value)
+        for name, value in scores
+    )
