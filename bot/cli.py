@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot import doctor, logs, privacy, review
+from bot.cli_funnel import add_funnel_parsers
 from bot.cli_scoring import add_import_parser, add_train_parser
 from bot.cli_tracking import add_tracking_parsers
 from bot.config import env_file, explain, json_logs, load_settings, unknown_variables
@@ -528,6 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_prune)
 
     add_tracking_parsers(sub)
+    add_funnel_parsers(sub, leads)
 
     p = sub.add_parser(
         "doctor",

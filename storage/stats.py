@@ -9,13 +9,14 @@ one announcement (claim is only allowed from `announced`), so claim rate = claim
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from storage.models import Activity, Lead, LeadStatus, utcnow
+from storage.models import Activity, Lead, LeadStatus, parse_time, utcnow
 
 LEAD: sa.Table = Lead.__table__  # type: ignore[attr-defined]
 ACT: sa.Table = Activity.__table__  # type: ignore[attr-defined]
@@ -535,3 +536,111 @@ def report(
         "total": total,
         "groups": groups,
     }
+
+
+# --- the lead export: `leadbot leads export --csv` -------------------------------------------
+
+EXPORT_COLUMNS = (
+    "id",
+    "email",
+    "name",
+    "company",
+    "title",
+    "phone",
+    "country",
+    "domain",
+    "source",
+    "latest_source",
+    "campaign",
+    "status",
+    "reason_code",
+    "owner",
+    "temperature",
+    "score",
+    "fit_score",
+    "engagement_score",
+    "grade",
+    "product",
+    "product_scores",
+    "deal_value",
+    "created_at",
+    "first_announced_at",
+    "first_claimed_at",
+    "first_action_at",
+    "closed_at",
+    "last_activity_at",
+    "seconds_to_announce",
+    "seconds_to_claim",
+    "seconds_to_first_action",
+)
+
+
+def export_rows(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    batch: int = 1000,
+) -> Iterator[dict[str, Any]]:
+    """Every lead created in [since, now] (all of them without `since`), by id, as a dict of
+    EXPORT_COLUMNS (docs/funnel.md): its profile, stage, scores (product_scores as a dict), and
+    its milestones with the seconds between them, as `cohort()` and `speed()` count them.
+    Streamed `batch` rows at a time."""
+    now = now or utcnow()
+    m = milestones(now=now, since=since)
+    campaign = sa.func.nullif(LEAD.c.first_touch["utm_campaign"].as_string(), "")
+    stmt = (
+        sa.select(
+            LEAD.c.id,
+            LEAD.c.email,
+            LEAD.c.name,
+            LEAD.c.company,
+            LEAD.c.title,
+            LEAD.c.phone,
+            LEAD.c.country,
+            LEAD.c.domain,
+            LEAD.c.source,
+            LEAD.c.latest_source,
+            campaign.label("campaign"),
+            LEAD.c.status,
+            LEAD.c.reason_code,
+            LEAD.c.owner,
+            LEAD.c.temperature,
+            LEAD.c.score,
+            LEAD.c.fit_score,
+            LEAD.c.engagement_score,
+            LEAD.c.grade,
+            LEAD.c.product,
+            LEAD.c.product_scores,
+            LEAD.c.deal_value,
+            LEAD.c.created_at,
+            m.c.announced_at.label("first_announced_at"),
+            m.c.claimed_at.label("first_claimed_at"),
+            m.c.acted_at.label("first_action_at"),
+            LEAD.c.closed_at,
+            LEAD.c.last_activity_at,
+        )
+        .select_from(m.join(LEAD, LEAD.c.id == m.c.lead_id))
+        .order_by(LEAD.c.id)
+        .execution_options(yield_per=batch)
+    )
+    for row in session.execute(stmt):
+        out = dict(row._mapping)
+        created, announced = parse_time(out["created_at"]), parse_time(out["first_announced_at"])
+        claimed, acted = parse_time(out["first_claimed_at"]), parse_time(out["first_action_at"])
+        out["seconds_to_announce"] = _between(created, announced)
+        out["seconds_to_claim"] = _between(announced, claimed)
+        out["seconds_to_first_action"] = _between(claimed, acted)
+        for name in ("created_at", "first_announced_at", "first_claimed_at", "first_action_at",
+                     "closed_at", "last_activity_at"):  # fmt: skip
+            value = parse_time(out[name])
+            out[name] = value.isoformat() if value else None
+        scores = out["product_scores"]
+        out["product_scores"] = scores if isinstance(scores, dict) else {}
+        yield out
+
+
+def _between(earlier: datetime | None, later: datetime | None) -> float | None:
+    if earlier is None or later is None:
+        return None
+    return round(max((later - earlier).total_seconds(), 0.0), 3)
