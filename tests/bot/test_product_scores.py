@@ -12,14 +12,17 @@ import pytest
 
 from bot import doctor
 from bot.cli import main
+from bot.jobs.decay import _products_moved
+from bot.jobs.full_path import rules_fingerprint
 from bot.jobs.rescore import rescore_leads
 from bot.slack.blocks import fits_line, lead_card
 from bot.slack.routing import parse_routes, pick_channel
 from ingest.facts import activity_facts, lead_facts
 from scoring import load_rules
+from storage import rescore as sql
 from storage.db import Store
 from storage.errors import ConfigError
-from storage.leads import get_lead
+from storage.leads import activities_of, get_lead
 from storage.models import Lead
 from storage.scores import engagement_activities
 from tests.bot.jobs.test_rescore import T0, inquiry
@@ -138,3 +141,33 @@ def test_doctor_names_a_score_route_for_a_product_the_rules_lack() -> None:
     good = make_settings("sqlite://", slack_routes="score:analytics>=60=C1")
     [check] = list(doctor._routes(good))
     assert check.level == doctor.OK
+
+
+def test_decay_writes_a_moved_product_score_without_history(store: Store) -> None:
+    """Time alone can move a product's whole-point score and not the lead's: the decay path
+    stores it, and records no `score_changed` (the lead's score did not change visibly)."""
+    rules = load_rules()
+    lead_id = inquiry(store, "jo@acme.example", text=BOTH, title="BI analyst")
+    rescore_leads(store, rules, now=T0)
+    fp = rules_fingerprint(rules)
+    prefix = f"{fp}:"
+    rows = sql.read_plans(
+        store, sql.plans_query(store, prefix), prefix, after=0, upto=sql.LAST_ID, limit=10
+    )
+    [row] = [r for r in rows if r[0] == lead_id]
+    held = json.loads(row[11]) if isinstance(row[11], str) else row[11]
+    assert held == stored(store, lead_id).product_scores
+    moved = {**held, "integrations": held["integrations"] - 3}
+    assert _products_moved(tuple(moved.items()), row[11])
+    assert not _products_moved(tuple(held.items()), row[11])
+    assert _products_moved(tuple(moved.items()), None)  # never stored: write them
+    history_before = len(activities_of_lead(store, lead_id))
+    drift = [(lead_id, row[2], 1.0, row[4], json.dumps(moved), row[8], row[2], row[4])]
+    assert sql.write_decay(store, drift, now=T0) == (1, 0)
+    assert stored(store, lead_id).product_scores == moved
+    assert len(activities_of_lead(store, lead_id)) == history_before
+
+
+def activities_of_lead(store: Store, lead_id: int) -> list[str]:
+    with store.session() as s:
+        return [a.kind for a in activities_of(s, lead_id)]
