@@ -28,7 +28,7 @@ def cmd_stats(args: argparse.Namespace, rt: Runtime) -> int:
         period = parse_since(args.since, now)
     except ValueError as e:
         raise InputRejected(str(e)) from None
-    with rt.store.session() as session:
+    with rt.store.reading() as session:
         got = report(session, now=now, since=period.since, by=args.by, limit=args.limit)
     if args.json:
         json.dump({**got, "period": period.label}, sys.stdout, indent=2, ensure_ascii=False)
@@ -46,7 +46,7 @@ def cmd_leads_export(args: argparse.Namespace, rt: Runtime) -> int:
         period = parse_since(args.since, now)
     except ValueError as e:
         raise InputRejected(str(e)) from None
-    with rt.store.session() as session:
+    with rt.store.reading() as session:
         rows = (
             {**row, "product_scores": _scores(row["product_scores"])}
             for row in export_rows(session, now=now, since=period.since)

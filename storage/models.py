@@ -222,8 +222,9 @@ class OutboxMessage(SQLModel, table=True):
 
 _outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
 sa.Index("ix_outbox_due", _outbox.c.status, _outbox.c.next_attempt_at)
-# Funnel counts by kind and window, hot unclaimed leads, a rep's claims (migration q4_search).
-sa.Index("ix_activity_kind_occurred_at", Activity.kind, Activity.occurred_at)  # type: ignore[arg-type]
+# Funnel counts by kind and window, hot unclaimed leads, a rep's claims (migration q4_search);
+# lead_id too, so the funnel's per-lead milestones read the index alone (f14_product_scores).
+sa.Index("ix_activity_kind_occurred_at", Activity.kind, Activity.occurred_at, Activity.lead_id)  # type: ignore[arg-type]
 sa.Index("ix_lead_status_score", Lead.status, Lead.score)  # type: ignore[arg-type]
 sa.Index("ix_lead_owner_claimed_at", Lead.owner, Lead.claimed_at)  # type: ignore[arg-type]
 

@@ -255,14 +255,17 @@ def _in_cohort(*, now: datetime, since: datetime | None) -> list[Any]:
     return conds
 
 
-def milestones(*, now: datetime, since: datetime | None) -> sa.Subquery:
-    """One row per lead of the cohort: id, created_at, the first announcement and claim, whether
-    it was ever won or lost (up to `now`), and the first rep action after the first claim. Times
-    as the database keeps them."""
-    first = (
+def milestones(*, now: datetime, since: datetime | None, by: str | None = None) -> sa.CTE:
+    """One row per lead of the cohort: lead_id, key (group_key(by), NULL without `by`),
+    created_at, deal_value, the first announcement and claim, whether it was ever won or lost
+    (up to `now`), and acted_at, the first rep action after the first claim; times as the
+    database keeps them. A CTE, so a query that reads it several times computes it once.
+
+    Driven by the activities' (kind, occurred_at) index: the flow activities are aggregated per
+    lead first, then joined to the cohort's leads, rather than probing every lead's history."""
+    flows = (
         sa.select(
-            LEAD.c.id.label("lead_id"),
-            LEAD.c.created_at,
+            ACT.c.lead_id,
             sa.func.min(
                 sa.case((ACT.c.kind == "announced", ACT.c.occurred_at), else_=sa.null())
             ).label("announced_at"),
@@ -272,40 +275,47 @@ def milestones(*, now: datetime, since: datetime | None) -> sa.Subquery:
             sa.func.max(sa.case((ACT.c.kind == "won", 1), else_=0)).label("won"),
             sa.func.max(sa.case((ACT.c.kind == "lost", 1), else_=0)).label("lost"),
         )
+        .where(ACT.c.kind.in_(FLOW_KINDS), ACT.c.occurred_at <= now)
+        .group_by(ACT.c.lead_id)
+        .cte("flows")
+    )
+    rep = ACT.alias("rep_act")
+    acted = (
+        sa.select(rep.c.lead_id, sa.func.min(rep.c.occurred_at).label("acted_at"))
         .select_from(
-            LEAD.outerjoin(
-                ACT,
-                sa.and_(
-                    ACT.c.lead_id == LEAD.c.id,
-                    ACT.c.kind.in_(FLOW_KINDS),
-                    ACT.c.occurred_at <= now,
-                ),
+            rep.join(
+                flows,
+                sa.and_(flows.c.lead_id == rep.c.lead_id, rep.c.occurred_at >= flows.c.claimed_at),
+            )
+        )
+        .where(
+            rep.c.kind.in_(REP_ACTION_KINDS),
+            rep.c.actor.not_in(SYSTEM_ACTORS),
+            rep.c.occurred_at <= now,
+        )
+        .group_by(rep.c.lead_id)
+        .cte("acted")
+    )
+    key = group_key(by)
+    return (
+        sa.select(
+            LEAD.c.id.label("lead_id"),
+            (key if key is not None else sa.null()).label("key"),
+            LEAD.c.created_at,
+            LEAD.c.deal_value,
+            flows.c.announced_at,
+            flows.c.claimed_at,
+            sa.func.coalesce(flows.c.won, 0).label("won"),
+            sa.func.coalesce(flows.c.lost, 0).label("lost"),
+            acted.c.acted_at,
+        )
+        .select_from(
+            LEAD.outerjoin(flows, flows.c.lead_id == LEAD.c.id).outerjoin(
+                acted, acted.c.lead_id == LEAD.c.id
             )
         )
         .where(*_in_cohort(now=now, since=since))
-        .group_by(LEAD.c.id, LEAD.c.created_at)
-        .subquery("first")
-    )
-    rep = ACT.alias("rep_act")
-    return (
-        sa.select(
-            first,
-            sa.func.min(rep.c.occurred_at).label("acted_at"),
-        )
-        .select_from(
-            first.outerjoin(
-                rep,
-                sa.and_(
-                    rep.c.lead_id == first.c.lead_id,
-                    rep.c.kind.in_(REP_ACTION_KINDS),
-                    rep.c.actor.not_in(SYSTEM_ACTORS),
-                    rep.c.occurred_at >= first.c.claimed_at,
-                    rep.c.occurred_at <= now,
-                ),
-            )
-        )
-        .group_by(*first.c)
-        .subquery("milestones")
+        .cte("milestones")
     )
 
 
@@ -328,62 +338,70 @@ def cohort(
     {"announced": announced/created, "claimed": claimed/announced, "won": won/claimed},
     "win_rate": won/(won+lost), "won_value"}` (counts are leads, rates None when undefined;
     `won_value` sums the deal values of the won leads as they hold them now)."""
-    now = now or utcnow()
-    m = milestones(now=now, since=since)
-    key = group_key(by)
-    label = (key if key is not None else sa.null()).label("key")
+    groups = _cohort_counts(session, now=now or utcnow(), since=since, by=by)
+    if by is None:
+        return [groups[0] if groups else _empty_group()]
+    return groups[:limit] if limit is not None else groups
+
+
+def _cohort_counts(
+    session: Session, *, now: datetime, since: datetime | None, by: str | None
+) -> list[dict[str, Any]]:
+    """Every group's counts in one aggregate over milestones(), the largest first."""
+    m = milestones(now=now, since=since, by=by)
     won_value = sa.func.sum(
-        sa.case((m.c.won == 1, sa.func.coalesce(LEAD.c.deal_value, 0.0)), else_=0.0)
+        sa.case((m.c.won == 1, sa.func.coalesce(m.c.deal_value, 0.0)), else_=0.0)
     )
-    leads = sa.func.count()
     stmt = sa.select(
-        label,
-        leads,
+        m.c.key,
+        sa.func.count(),
         sa.func.count(m.c.announced_at),
         sa.func.count(m.c.claimed_at),
         sa.func.sum(m.c.won),
         sa.func.sum(m.c.lost),
         won_value,
-    ).select_from(m.join(LEAD, LEAD.c.id == m.c.lead_id))
-    if key is not None:
-        stmt = stmt.group_by(key).order_by(leads.desc(), key)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    out = []
-    for k, n, announced, claimed, won, lost, value in session.execute(stmt):
-        if not n:
-            continue  # the whole cohort is empty: no group at all
-        won, lost = int(won or 0), int(lost or 0)
-        out.append(
-            {
-                "key": k,
-                "leads": n,
-                "stages": {"created": n, "announced": announced, "claimed": claimed, "won": won},
-                "lost": lost,
-                "conversion": {
-                    "announced": _rate(announced, n),
-                    "claimed": _rate(claimed, announced),
-                    "won": _rate(won, claimed),
-                },
-                "win_rate": _rate(won, won + lost),
-                "won_value": round(float(value or 0), 2),
-            }
-        )
-    if key is None and not out:
-        out.append(_empty_group())
-    return out
+    )
+    stmt = stmt.group_by(m.c.key)  # without `by` the key is NULL: one group
+    rows = [
+        _group(k, n, announced, claimed, int(won or 0), int(lost or 0), float(value or 0))
+        for k, n, announced, claimed, won, lost, value in session.execute(stmt)
+        if n
+    ]
+    rows.sort(key=lambda g: (-g["leads"], g["key"] is None, str(g["key"] or "")))
+    return rows
+
+
+def _group(
+    key: Any, n: int, announced: int, claimed: int, won: int, lost: int, value: float
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "leads": n,
+        "stages": {"created": n, "announced": announced, "claimed": claimed, "won": won},
+        "lost": lost,
+        "conversion": {
+            "announced": _rate(announced, n),
+            "claimed": _rate(claimed, announced),
+            "won": _rate(won, claimed),
+        },
+        "win_rate": _rate(won, won + lost),
+        "won_value": round(value, 2),
+    }
+
+
+def _total(groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """The whole cohort from its groups (they partition it: every lead is in exactly one)."""
+    if not groups:
+        return _empty_group()
+    n = sum(g["leads"] for g in groups)
+    stage = {k: sum(g["stages"][k] for g in groups) for k in ("announced", "claimed", "won")}
+    lost = sum(g["lost"] for g in groups)
+    value = sum(g["won_value"] for g in groups)
+    return _group(None, n, stage["announced"], stage["claimed"], stage["won"], lost, value)
 
 
 def _empty_group() -> dict[str, Any]:
-    return {
-        "key": None,
-        "leads": 0,
-        "stages": dict.fromkeys(STAGES, 0),
-        "lost": 0,
-        "conversion": {"announced": None, "claimed": None, "won": None},
-        "win_rate": None,
-        "won_value": 0.0,
-    }
+    return _group(None, 0, 0, 0, 0, 0, 0.0)
 
 
 def speed(
@@ -398,30 +416,39 @@ def speed(
     mean of the middle two; p90: the nearest rank, ceil(0.9 n). Computed in the database with
     window functions (SQLite >= 3.25 and PostgreSQL alike); only one row per group and leg comes
     back."""
-    now = now or utcnow()
-    m = milestones(now=now, since=since)
+    return _speeds(session, now=now or utcnow(), since=since, by=by, total=False)
+
+
+def _speeds(
+    session: Session, *, now: datetime, since: datetime | None, by: str | None, total: bool
+) -> dict[Any, dict[str, dict[str, float | int | None]]]:
+    """speed() per group; with `total` also the whole cohort's, under the key TOTAL, from the
+    same milestones (computed once)."""
+    m = milestones(now=now, since=since, by=by)
     dialect = session.get_bind().dialect.name
-    key = group_key(by)
-    label = (key if key is not None else sa.null()).label("key")
     legs = [
         ("to_announce", m.c.announced_at, m.c.created_at),
         ("to_claim", m.c.claimed_at, m.c.announced_at),
         ("to_first_action", m.c.acted_at, m.c.claimed_at),
     ]
+    scopes: list[tuple[Any, Any]] = [(sa.literal(0), m.c.key)]
+    if total and by is not None:
+        scopes.append((sa.literal(1), sa.null()))
     parts = [
         sa.select(
-            label,
+            scope.label("scope"),
+            key.label("key"),
             sa.literal(name).label("leg"),
             # A clock a little off between writers must not give a negative duration.
             _clamp(_seconds(dialect, later, earlier)).label("s"),
-        )
-        .select_from(m.join(LEAD, LEAD.c.id == m.c.lead_id))
-        .where(later.is_not(None), earlier.is_not(None))
+        ).where(later.is_not(None), earlier.is_not(None))
+        for scope, key in scopes
         for name, later, earlier in legs
     ]
     d = sa.union_all(*parts).subquery("durations")
-    part = [d.c.key, d.c.leg]
+    part = [d.c.scope, d.c.key, d.c.leg]
     ranked = sa.select(
+        d.c.scope,
         d.c.key,
         d.c.leg,
         d.c.s,
@@ -432,20 +459,26 @@ def speed(
     middle = r.rn.in_([(r.n + 1) // 2, (r.n + 2) // 2])
     p90 = r.rn == (r.n * 9 + 9) // 10
     stmt = sa.select(
+        r.scope,
         r.key,
         r.leg,
         sa.func.max(r.n),
         sa.func.avg(sa.case((middle, r.s), else_=sa.null())),
         sa.func.max(sa.case((p90, r.s), else_=sa.null())),
-    ).group_by(r.key, r.leg)
+    ).group_by(r.scope, r.key, r.leg)
     out: dict[Any, dict[str, dict[str, float | int | None]]] = {}
-    for k, leg, n, median, high in session.execute(stmt):
-        out.setdefault(k, _no_speed())[leg] = {
+    for scope, k, leg, n, median, high in session.execute(stmt):
+        key = TOTAL if scope == 1 or (total and by is None) else k
+        out.setdefault(key, _no_speed())[leg] = {
             "n": int(n),
             "median": _secs(median),
             "p90": _secs(high),
         }
     return out
+
+
+# speed(…, total=True)'s key for the whole cohort (None is a group: leads without a key).
+TOTAL = "\x00total"
 
 
 def _no_speed() -> dict[str, dict[str, float | int | None]]:
@@ -500,20 +533,25 @@ def report(
     `{"now", "since", "by", "by_status" (all leads now), "flow" (funnel(): announcements, claims,
     wins and losses that happened in the window), "total" (the cohort: cohort()'s group with
     "speed" (speed()) and "lost_reasons" (lost_reasons()) added), "groups" (the same per group
-    of `by`, the largest `limit` first; [] without `by`)}`."""
+    of `by`, the largest `limit` first; [] without `by`)}`.
+
+    Five queries whatever `by`: the window's flows and statuses (three, funnel()), the cohort's
+    counts per group (the total is their sum), both scopes of speed in one, the lost reasons.
+    Run it in `Store.reading()`: on SQLite it then never holds the write lock."""
     now = now or utcnow()
     if by is not None:
         group_key(by)  # refuse an unknown breakdown before any query
     flow = funnel(session, now=now, since=since)
-    [total] = cohort(session, now=now, since=since)
-    total["speed"] = speed(session, now=now, since=since).get(None, _no_speed())
-    total["lost_reasons"] = lost_reasons(session, now=now, since=since).get(None, {})
-    groups: list[dict[str, Any]] = []
+    groups = _cohort_counts(session, now=now, since=since, by=by)
+    total = _total(groups)
+    speeds = _speeds(session, now=now, since=since, by=by, total=True)
+    reasons = lost_reasons(session, now=now, since=since, by=by)
+    total["speed"] = speeds.get(TOTAL, _no_speed())
+    total["lost_reasons"] = _merged(reasons) if by is not None else reasons.get(None, {})
+    shown: list[dict[str, Any]] = []
     if by is not None:
-        groups = cohort(session, now=now, since=since, by=by, limit=limit)
-        speeds = speed(session, now=now, since=since, by=by)
-        reasons = lost_reasons(session, now=now, since=since, by=by)
-        for g in groups:
+        shown = groups[:limit] if limit is not None else groups
+        for g in shown:
             g["speed"] = speeds.get(g["key"], _no_speed())
             g["lost_reasons"] = reasons.get(g["key"], {})
     return {
@@ -534,8 +572,16 @@ def report(
             )
         },
         "total": total,
-        "groups": groups,
+        "groups": shown,
     }
+
+
+def _merged(per_group: dict[Any, dict[str, int]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for reasons in per_group.values():
+        for code, n in reasons.items():
+            counts[code] = counts.get(code, 0) + n
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 # --- the lead export: `leadbot leads export --csv` -------------------------------------------

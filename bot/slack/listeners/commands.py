@@ -171,7 +171,7 @@ def stats_answer(ctx: SlackContext, text: str) -> dict[str, Any]:
     period = period_of(text, now)
     if period is None:
         return _text(f"I do not know the period `{blocks.safe(text, 50)}`. {STATS_USAGE}")
-    with ctx.store.session() as session:
+    with ctx.store.reading() as session:  # SQLite: no write lock while it aggregates
         got = stats.report(session, now=now, since=period.since, by=by)
         reps = stats.by_rep(session, now=now, since=period.since)
         sources = stats.by_source(session, now=now, since=period.since)
