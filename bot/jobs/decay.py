@@ -6,9 +6,10 @@ lead.score_plan alone (the scoring fast path: the rules that hit, their points, 
 count), read in keyset batches without activities, texts or ORM objects (storage.rescore).
 
 Time alone changes what is stored only when a person would see it: the whole-point score or the
-temperature (storage.scores.visible_change, the rule of history). Then score, engagement and
-temperature are written (storage.rescore.write_decay), each with its `score_changed` activity, so
-every stored score change is in the history. Sub-point decay drift is neither stored nor
+temperature (storage.scores.visible_change, the rule of history), or a product's whole-point score
+(lead.product_scores, read with the plan). Then score, engagement, temperature and product scores
+are written (storage.rescore.write_decay), with a `score_changed` activity where the score or
+temperature moved, so every visible score change is in the history. Sub-point decay drift is neither stored nor
 recorded: a periodic rescore writes a few rows, not nearly all of them. The stored `reasons` are
 left as they are (docs/scoring.md). Leads without a valid plan, leads that may have to be
 announced and the rare ones whose fit, grade or product changed go through
