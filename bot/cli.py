@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot import doctor, logs, privacy, review
+from bot.cli_funnel import add_funnel_parsers
 from bot.cli_scoring import add_import_parser, add_train_parser
 from bot.cli_tracking import add_tracking_parsers
 from bot.config import env_file, explain, json_logs, load_settings, unknown_variables
@@ -44,7 +45,7 @@ from storage.errors import (
 from storage.leads import activities_of, get_lead, list_leads, notes_of, search_leads
 from storage.migrate import current, history, pending, upgrade
 from storage.models import Lead, LeadStatus, OutboxMessage, RawStatus, utcnow
-from storage.public import lead_detail, lead_public
+from storage.public import fits_text, lead_detail, lead_public
 from storage.scores import engagement_activities
 
 EX_OK = 0
@@ -188,6 +189,8 @@ def cmd_leads_show(args: argparse.Namespace, rt: Runtime) -> int:
     ):
         if detail.get(key):
             print(f"  {key:<14} {detail[key]}")
+    if detail.get("product_scores"):
+        print(f"  {'fits':<14} {fits_text(detail['product_scores'])}")
     for key, value in (detail.get("fields") or {}).items():
         print(f"  {key:<14} {value}")
     for label in ("first_touch", "latest_touch"):
@@ -526,6 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_prune)
 
     add_tracking_parsers(sub)
+    add_funnel_parsers(sub, leads)
 
     p = sub.add_parser(
         "doctor",

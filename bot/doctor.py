@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.config import Settings
-from bot.slack.routing import parse_routes
+from bot.slack.routing import Route, parse_routes
 from ingest.forms.config import load_forms
 from ingest.tracking.sites import load_tracking
 from scoring import load_rules
@@ -171,6 +171,15 @@ def _routes(s: Settings) -> Iterator[Check]:
         return
     problems = 0
     for route in routes:
+        if route.field == "score" and (missing := _unknown_products(s, route)):
+            problems += 1
+            yield Check(
+                "routes",
+                FAIL,
+                f"LEADBOT_SLACK_ROUTES: {route.field}:{'|'.join(missing)} can never match:"
+                " not a product of the scoring rules ([products])",
+            )
+            continue
         check = _ROUTE_VALUES.get(route.field)
         if check is None:
             continue
@@ -184,6 +193,17 @@ def _routes(s: Settings) -> Iterator[Check]:
             )
     if routes and not problems:
         yield Check("routes", OK, f"{len(routes)} route(s)")
+
+
+def _unknown_products(s: Settings, route: Route) -> list[str]:
+    """The route's product names the rules do not define ([] when the rules do not load: the
+    rules check says why)."""
+    try:
+        rules = load_rules(s.scoring_rules, hot_threshold=s.hot_threshold)
+    except ConfigError:
+        return []
+    names = {p.name.lower() for p in rules.products}
+    return sorted(v for v in route.values if v not in names)
 
 
 # Route values that can match what a lead holds: (test, what to give instead).

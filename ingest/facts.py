@@ -111,6 +111,7 @@ def stored_score(result: ScoreResult) -> StoredScore:
         grade=result.grade,
         reasons=reasons_json(result),
         product=result.product,
+        product_scores=dict(result.product_scores),
     )
 
 

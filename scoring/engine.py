@@ -165,14 +165,23 @@ class RuleSet(RuleBook):
         in_play = self._products_in_play(lead, activities, acts) if self.products else {}
         hits = self._hits(self._lead_ctx(lead), acts, in_play)
         product: str | None = None
+        per_product: tuple[tuple[str, float], ...] = ()
         if in_play:
             # The product with the highest score wins; file order breaks ties.
             best = None
+            scored: list[tuple[str, float]] = []
             for p in self.products:
                 if p.name in in_play:
                     total = sum(h[3] for h in hits if h[0].product in (None, p.name))
                     if best is None or total > best:
                         best, product = total, p.name
+                    # Added one by one in rule order, as the score below: the winner's equals it.
+                    points = 0.0
+                    for h in hits:
+                        if h[0].product in (None, p.name):
+                            points += h[3]
+                    scored.append((p.name, points))
+            per_product = tuple(scored)
             hits = [h for h in hits if h[0].product in (None, product)]
         score = fit = engagement = 0.0
         for h in hits:
@@ -203,6 +212,7 @@ class RuleSet(RuleBook):
             reasons=out,
             product=product,
             grade=self.grade_for(fit),
+            product_scores=per_product,
         )
 
 

@@ -36,6 +36,7 @@ def explain_json(result: ScoreResult) -> dict[str, object]:
         "grade": result.grade,
         "fit": result.fit,
         "engagement": result.engagement,
+        "product_scores": {name: round(value, 2) for name, value in result.product_scores},
         "reasons": [_reason_json(r) for r in result.reasons],
     }
 
@@ -50,6 +51,10 @@ def explain_text(result: ScoreResult) -> str:
         head += f" (grade {result.grade})"
     head += f", engagement {result.engagement:.2f}"
     lines = [head]
+    if len(result.product_scores) > 1:
+        best = sorted(result.product_scores, key=lambda kv: -kv[1])
+        others = ", ".join(f"{name} {value:.2f}" for name, value in best)
+        lines.append(f"  per product: {others} (the reasons below are for {result.product})")
     width = max((len(r.rule) for r in result.reasons), default=4)
     for r in result.reasons:
         line = f"  {r.points:+8.2f}  {r.rule:<{width}}  {r.reason}"

@@ -56,6 +56,10 @@ class ScoreResult:
     reasons: tuple[Reason, ...] = ()
     product: str | None = None  # the product line whose score made the lead hot, if any
     grade: str | None = None  # fit grade (A-D) where the engine gives one
+    # (product, score) of every product in play, in the rules file's order: each is what the
+    # lead would score for that product alone (the rules without `product` plus its own); the
+    # best one is `score` and `product`. Empty when no product is in play.
+    product_scores: tuple[tuple[str, float], ...] = ()
 
 
 class Scorer(Protocol):

@@ -96,6 +96,9 @@ class Lead(SQLModel, table=True):
     grade: str | None = Field(default=None, max_length=2)
     product: str | None = Field(default=None, max_length=100)
     reasons: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    # Every product in play and what the lead scores for it (migration f14_product_scores):
+    # {"analytics": 71.0, "integrations": 48.0}; `score` and `product` are the best of these.
+    product_scores: dict[str, float] | None = Field(default_factory=dict, sa_type=sa.JSON)
     owner: str | None = Field(default=None, max_length=64, index=True)
     fields: dict[str, Any] = _json()  # everything else we know (company_size, utm_*, …)
     edited_fields: list[str] = Field(default_factory=list, sa_type=sa.JSON)
@@ -125,7 +128,8 @@ class LeadRow:
     COLUMNS = (
         "id", "email", "domain", "name", "company", "title", "phone", "country", "source",
         "latest_source", "first_touch", "latest_touch", "forwarded_by", "status", "temperature",
-        "score", "fit_score", "engagement_score", "grade", "product", "reasons", "fields",
+        "score", "fit_score", "engagement_score", "grade", "product", "reasons", "product_scores",
+        "fields",
         "edited_fields", "updated_at", "last_activity_at", "nurtured_at", "closed_at",
     )  # fmt: skip
 
@@ -218,8 +222,9 @@ class OutboxMessage(SQLModel, table=True):
 
 _outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
 sa.Index("ix_outbox_due", _outbox.c.status, _outbox.c.next_attempt_at)
-# Funnel counts by kind and window, hot unclaimed leads, a rep's claims (migration q4_search).
-sa.Index("ix_activity_kind_occurred_at", Activity.kind, Activity.occurred_at)  # type: ignore[arg-type]
+# Funnel counts by kind and window, hot unclaimed leads, a rep's claims (migration q4_search);
+# lead_id too, so the funnel's per-lead milestones read the index alone (f14_product_scores).
+sa.Index("ix_activity_kind_occurred_at", Activity.kind, Activity.occurred_at, Activity.lead_id)  # type: ignore[arg-type]
 sa.Index("ix_lead_status_score", Lead.status, Lead.score)  # type: ignore[arg-type]
 sa.Index("ix_lead_owner_claimed_at", Lead.owner, Lead.claimed_at)  # type: ignore[arg-type]
 

@@ -12,6 +12,18 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def product_scores(lead: Lead) -> dict[str, float]:
+    """Every product in play and the lead's score for it, the best first (ties: file order)."""
+    held = lead.product_scores if isinstance(lead.product_scores, dict) else {}
+    pairs = [(str(k), round(float(v), 2)) for k, v in held.items() if isinstance(v, int | float)]
+    return dict(sorted(pairs, key=lambda kv: -kv[1]))
+
+
+def fits_text(scores: dict[str, float]) -> str:
+    """`analytics 71, integrations 48`: product_scores() as a person reads it (unescaped)."""
+    return ", ".join(f"{name} {value:.0f}" for name, value in scores.items())
+
+
 def lead_public(lead: Lead) -> dict[str, Any]:
     return {
         "id": lead.id,
@@ -30,6 +42,7 @@ def lead_public(lead: Lead) -> dict[str, Any]:
         "engagement_score": round(lead.engagement_score, 2),
         "grade": lead.grade,
         "product": lead.product,
+        "product_scores": product_scores(lead),
         "owner": lead.owner,
         "source": lead.source,
         "latest_source": lead.latest_source,

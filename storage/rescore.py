@@ -61,6 +61,7 @@ LEAD_COLUMNS = [
     L.c.temperature,
     L.c.grade,
     L.c.product,
+    L.c.product_scores,
     sa.type_coerce(L.c.updated_at, sa.String).label("updated_at"),
     sa.type_coerce(L.c.nurtured_at, sa.String).label("nurtured_at"),
     sa.type_coerce(L.c.last_activity_at, sa.String).label("last_activity_at"),
@@ -133,20 +134,21 @@ def save_fingerprint(store: Store, value: str, *, now: datetime) -> None:
 
 
 # (id, plan if still valid, score, fit, temperature, grade, product, status, updated_at,
-#  nurtured_at, last_activity_at) of a keyset batch: a plan is valid while the row is unchanged
+#  nurtured_at, last_activity_at, product_scores as JSON text) of a keyset batch: a plan is valid while the row is unchanged
 # since it was stored (score_plan_at = updated_at) and made with these rules (its prefix).
 _PLANS = (
     "SELECT id, CASE WHEN score_plan_at = updated_at AND substr(score_plan, 1, {n}) = {m}"
     " THEN substr(score_plan, {n1}) END, score, fit_score, temperature,"
-    " grade, product, status, updated_at, nurtured_at, last_activity_at"
+    " grade, product, status, updated_at, nurtured_at, last_activity_at, {scores}"
     " FROM lead WHERE id > {m} AND id <= {m} ORDER BY id LIMIT {m}"
 )
 
 
 def plans_query(store: Store, prefix: str) -> str:
     """The SQL of `read_plans` for plans that start with `prefix` ("<rules fingerprint>:")."""
-    mark = "%s" if store.dialect == "postgresql" else "?"
-    return _PLANS.format(n=len(prefix), n1=len(prefix) + 1, m=mark)
+    pg = store.dialect == "postgresql"
+    scores = "product_scores::text" if pg else "product_scores"
+    return _PLANS.format(n=len(prefix), n1=len(prefix) + 1, m="%s" if pg else "?", scores=scores)
 
 
 def read_plans(
@@ -210,6 +212,7 @@ _COLUMNS = (
     "grade",
     "product",
     "reasons",
+    "product_scores",
     "old_updated_at",
     "old_score",
     "old_temperature",
@@ -217,14 +220,16 @@ _COLUMNS = (
 )
 _PG_TEMP = """CREATE TEMP TABLE rescore_tmp (id integer PRIMARY KEY, score double precision,
  fit_score double precision, engagement_score double precision, temperature varchar(10),
- grade varchar(2), product varchar(100), reasons json, old_updated_at timestamptz,
+ grade varchar(2), product varchar(100), reasons json, product_scores json,
+ old_updated_at timestamptz,
  old_score double precision, old_temperature varchar(10), score_plan text) ON COMMIT DROP"""
 _SQLITE_TEMP = """CREATE TEMP TABLE IF NOT EXISTS rescore_tmp (id INTEGER PRIMARY KEY, score REAL,
  fit_score REAL, engagement_score REAL, temperature TEXT, grade TEXT, product TEXT, reasons TEXT,
- old_updated_at TEXT, old_score REAL, old_temperature TEXT, score_plan TEXT)"""
+ product_scores TEXT, old_updated_at TEXT, old_score REAL, old_temperature TEXT, score_plan TEXT)"""
 _UPDATE = sa.text("""UPDATE lead SET score = t.score, fit_score = t.fit_score,
  engagement_score = t.engagement_score, temperature = t.temperature, grade = t.grade,
- product = t.product, reasons = t.reasons, score_plan = t.score_plan,
+ product = t.product, reasons = t.reasons, product_scores = t.product_scores,
+ score_plan = t.score_plan,
  score_plan_at = lead.updated_at
  FROM rescore_tmp AS t
  WHERE lead.id = t.id AND lead.updated_at = t.old_updated_at AND lead.score = t.old_score
@@ -244,6 +249,7 @@ def _record(c: Change) -> tuple[Any, ...]:
         r.grade,
         product,
         json.dumps(r.reasons),
+        json.dumps(r.product_scores),
         row.updated_at,
         row.score,
         row.temperature,
@@ -354,28 +360,30 @@ def write_changes(
 
 _PG_DECAY_TEMP = (
     "CREATE TEMP TABLE decay_tmp (id integer PRIMARY KEY, score double precision,"
-    " engagement_score double precision, temperature varchar(10),"
+    " engagement_score double precision, temperature varchar(10), product_scores json,"
     " old_updated_at timestamptz, old_score double precision,"
     " old_temperature varchar(10)) ON COMMIT DROP"
 )
 _HISTORY_AT = A.c.occurred_at
 _HISTORY_COLUMNS = "lead_id, kind, occurred_at, actor, detail, source, data"
 _SQLITE_DECAY_UPDATE = (
-    "UPDATE lead SET score = ?, engagement_score = ?, temperature = ? WHERE id = ?"
+    "UPDATE lead SET score = ?, engagement_score = ?, temperature = ?, product_scores = ?"
+    " WHERE id = ?"
     " AND updated_at = ? AND score = ? AND temperature = ?"
 )
 _DECAY_UPDATE = (
     "UPDATE lead SET score = t.score, engagement_score = t.engagement_score,"
-    " temperature = t.temperature FROM decay_tmp AS t WHERE lead.id = t.id"
+    " temperature = t.temperature, product_scores = t.product_scores FROM decay_tmp AS t WHERE lead.id = t.id"
     " AND lead.updated_at = t.old_updated_at AND lead.score = t.old_score"
     " AND lead.temperature = t.old_temperature RETURNING lead.id"
 )
 
 
 def write_decay(store: Store, rows: Sequence[tuple[Any, ...]], *, now: datetime) -> tuple[int, int]:
-    """(id, score, engagement, temperature, updated_at, old score, old temperature) of rows whose
-    whole-point score or temperature changed with time alone, written where the lead is still as
-    read, each with its score_changed activity. Returns (written, recorded)."""
+    """(id, score, engagement, temperature, product_scores JSON, updated_at, old score, old
+    temperature) of rows whose whole-point score, temperature or product score changed with time
+    alone, written where the lead is still as read, each with its score_changed activity where the
+    score or temperature changed visibly. Returns (written, recorded)."""
     with store.engine.begin() as conn:
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
@@ -392,8 +400,8 @@ def write_decay(store: Store, rows: Sequence[tuple[Any, ...]], *, now: datetime)
             # SQLite updates in place faster than it joins a temporary table; each row has to
             # say whether it was written (its history follows), so one statement a row.
             written = set()
-            for i, s, e, t, u, os, ot in rows:
-                cur.execute(_SQLITE_DECAY_UPDATE, (s, e, t, i, u, os, ot))
+            for i, s, e, t, ps, u, os, ot in rows:
+                cur.execute(_SQLITE_DECAY_UPDATE, (s, e, t, ps, i, u, os, ot))
                 if cur.rowcount:
                     written.add(i)
         # The history rows, through the driver: the same values SQLAlchemy would bind.
@@ -401,8 +409,8 @@ def write_decay(store: Store, rows: Sequence[tuple[Any, ...]], *, now: datetime)
         when = bind(now) if bind else now
         dumps = json.JSONEncoder(separators=(", ", ": ")).encode  # json.dumps' output
         history = []
-        for i, new, _, temp, _, old, _ in rows:
-            if i in written:
+        for i, new, _, temp, _, _, old, old_temp in rows:
+            if i in written and visible_change(old, old_temp, new, temp):
                 row = score_changed(i, old, new, temp, now)
                 history.append(
                     (

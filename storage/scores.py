@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,8 @@ class StoredScore:
     grade: str | None
     reasons: list[dict[str, Any]]
     product: str | None = None
+    # Every product in play: {name: score}, in the rules file's order (scoring's product_scores).
+    product_scores: dict[str, float] = field(default_factory=dict)
 
 
 def engagement_activities(session: Session, lead_id: int) -> list[Activity]:
@@ -58,6 +60,7 @@ def store_score(
     lead.reasons = result.reasons
     if result.product:
         lead.product = result.product
+    lead.product_scores = result.product_scores
     assert lead.id is not None
     if visible_change(old_score, old_temp, result.score, result.temperature):
         row = score_changed(lead.id, old_score, result.score, result.temperature, now)

@@ -6,9 +6,10 @@ lead.score_plan alone (the scoring fast path: the rules that hit, their points, 
 count), read in keyset batches without activities, texts or ORM objects (storage.rescore).
 
 Time alone changes what is stored only when a person would see it: the whole-point score or the
-temperature (storage.scores.visible_change, the rule of history). Then score, engagement and
-temperature are written (storage.rescore.write_decay), each with its `score_changed` activity, so
-every stored score change is in the history. Sub-point decay drift is neither stored nor
+temperature (storage.scores.visible_change, the rule of history), or a product's whole-point score
+(lead.product_scores, read with the plan). Then score, engagement, temperature and product scores
+are written (storage.rescore.write_decay), with a `score_changed` activity where the score or
+temperature moved, so every visible score change is in the history. Sub-point decay drift is neither stored nor
 recorded: a periodic rescore writes a few rows, not nearly all of them. The stored `reasons` are
 left as they are (docs/scoring.md). Leads without a valid plan, leads that may have to be
 announced and the rare ones whose fit, grade or product changed go through
@@ -17,6 +18,7 @@ bot.jobs.full_path.FullPath, which rebuilds reasons, history, plan and announcem
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -141,11 +143,12 @@ def _decide(
     redo = [row[0] for row in rows if row[1] is None or not planned]
     drift: list[tuple[Any, ...]] = []  # changed visibly by time alone: written here
     for row, r in zip(planned, results, strict=True):
-        lead_id, _, score, fit, temp, grade, product, status, updated, nurtured, active = row
+        lead_id, _, score, fit, temp, grade, product, status, updated, nurtured, active, ps = row
         s = r.score
         # Nothing a person would see: sub-point drift stays unwritten (module docstring).
         if (
             not visible_change(score, temp, s, r.temperature)
+            and not _products_moved(r.product_scores, ps)
             and r.fit == fit
             and r.grade == grade
             and (r.product is None or r.product == product)
@@ -161,5 +164,23 @@ def _decide(
         ):
             redo.append(lead_id)  # rare: reasons, history and announcement from the facts
         else:
-            drift.append((lead_id, s, r.engagement, r.temperature, updated, score, temp))
+            scores = json.dumps(dict(r.product_scores))
+            drift.append((lead_id, s, r.engagement, r.temperature, scores, updated, score, temp))
     return drift, redo, len(planned)
+
+
+def _products_moved(scores: tuple[tuple[str, float], ...], stored: Any) -> bool:
+    """Whether a product's whole-point score moved from what the lead holds (JSON text as read).
+    With one product in play its score is the lead's score, which visible_change already saw."""
+    if len(scores) < 2:
+        return False
+    try:
+        held = json.loads(stored) if isinstance(stored, str) else stored
+    except ValueError:
+        return True
+    if not isinstance(held, dict):
+        return True  # not scored since product scores were stored: write them
+    return any(
+        not isinstance(held.get(name), int | float) or round(held[name]) != round(value)
+        for name, value in scores
+    )

@@ -30,6 +30,9 @@ from storage import rescore as sql
 from storage.db import Store
 
 Items = list[tuple[LeadFacts, list[ActivityFacts]]]
+# The layout of stored plans and scores: a new one makes every stored plan stale (the next
+# rescore scores every lead from its activities). 2: product scores (issue 14).
+PLAN_LAYOUT = 2
 
 
 @dataclass
@@ -56,6 +59,7 @@ def rules_fingerprint(scorer: Scorer) -> str | None:
     if content is None:
         return None  # rules not from a file: compare reasons every run
     digest = hashlib.sha256(content)
+    digest.update(f"|plan={PLAN_LAYOUT}".encode())
     for name in ("hot_threshold", "warm_threshold", "half_life_days"):
         digest.update(f"|{name}={getattr(scorer, name, None)!r}".encode())
     return digest.hexdigest()[:32]
@@ -76,6 +80,7 @@ def _numbers_differ(row: Any, r: ScoreResult) -> bool:
         or row.engagement_score != r.engagement
         or row.grade != r.grade
         or (r.product is not None and r.product != row.product)
+        or (row.product_scores or {}) != dict(r.product_scores)
     )
 
 

@@ -18,6 +18,7 @@ from bot.slack.escape import (
 )
 from bot.slack.why import points_of, why
 from storage.models import Lead, LeadStatus, utcnow
+from storage.public import product_scores
 
 Block = dict[str, Any]
 Message = dict[str, Any]  # {"text": fallback, "blocks": [...]}
@@ -287,9 +288,18 @@ def _details(lead: Lead) -> str:
     source = lead.latest_source or lead.source
     facts.append(f"via {safe(source, 100)}" if source else "")
     facts.append(safe(lead.country, 10) if lead.country else "")
-    facts.append(safe(lead.product, 100) if lead.product else "")
+    facts.append(fits_line(lead) or (safe(lead.product, 100) if lead.product else ""))
     facts.append(f"#{lead.id}")
     return " · ".join(f for f in facts if f)
+
+
+def fits_line(lead: Lead, *, top: int = 4) -> str:
+    """`fits: analytics 71, integrations 48`: every product in play, the best first, each name
+    escaped (they come from the rules file, and a card must never ping); "" with none."""
+    scores = list(product_scores(lead).items())[:top]
+    if not scores:
+        return ""
+    return "fits: " + ", ".join(f"{safe(name, 60)} {value:.0f}" for name, value in scores)
 
 
 def lead_card(

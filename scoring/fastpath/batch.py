@@ -46,6 +46,7 @@ seq_sum: Callable[[Iterable[float], float], float] = (
 # ScoreResult is a frozen dataclass whose __init__ pays an object.__setattr__ per field: filling
 # the instance dict directly gives an equal object at a third of the cost.
 _DICT_RESULT = hasattr(object.__new__(ScoreResult), "__dict__")
+_NO_SCORES: tuple[tuple[str, float], ...] = ()
 
 
 class FastPath:
@@ -169,7 +170,7 @@ class FastPath:
         k = 0  # into decayed
         for plan in plans:
             if plan[0] == STATIC:
-                _, s, fit, e, product, grade = plan
+                _, s, fit, e, product, grade, scores = plan
             else:
                 _, st, consts, pts, _, cx, variants = plan
                 n = len(pts)
@@ -180,6 +181,8 @@ class FastPath:
                 off += len(st)
                 if len(variants) == 1:
                     get, eget, fit, grade, product, _, _ = variants[0]
+                    s = seq_sum(get(values), 0.0)
+                    scores = _NO_SCORES if product is None else ((product, s),)
                 else:
                     best = None
                     for v in variants:  # the highest score wins; file order breaks ties
@@ -187,7 +190,9 @@ class FastPath:
                         if best is None or total > best:
                             best = total
                             get, eget, fit, grade, product, _, _ = v
-                s = seq_sum(get(values), 0.0)
+                    # Every product's score, added as the score is (the winner's equals it).
+                    scores = tuple([(v[4], seq_sum(v[0](values), 0.0)) for v in variants])
+                    s = seq_sum(get(values), 0.0)
                 e = round(seq_sum(eget(values), 0.0), 2)
             temperature = "hot" if s >= hot else "warm" if s >= warm else "cold"
             if _DICT_RESULT:
@@ -200,7 +205,8 @@ class FastPath:
                 d["reasons"] = ()
                 d["product"] = product
                 d["grade"] = grade
+                d["product_scores"] = scores
             else:
-                r = ScoreResult(s, fit, e, temperature, (), product, grade)  # type: ignore[arg-type]
+                r = ScoreResult(s, fit, e, temperature, (), product, grade, scores)  # type: ignore[arg-type]
             append(r)
         return out

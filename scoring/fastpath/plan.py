@@ -22,7 +22,7 @@ _EPOCH_NAIVE = datetime(1970, 1, 1)
 _US = timedelta(microseconds=1)
 
 # Plans (tuples, to stay small and out of the garbage collector's way):
-#   (STATIC, score, fit, engagement, product, grade)        nothing depends on time
+#   (STATIC, score, fit, engagement, product, grade, product_scores)   nothing depends on time
 #   (VECTOR, stamps, consts, points, where, complex, variants)
 # stamps: distinct µs of the counted activities, most recent first; ops refer to them by index.
 # VECTOR: the hit points in rule order are get(consts + decayed + complex values), where
@@ -258,7 +258,7 @@ class Planner:
     def load(self, data: list[Any]) -> Plan:
         """A plan from dump_plan's JSON value (as stored in lead.score_plan)."""
         if data[0] == STATIC:
-            return tuple(data)
+            return (*data[:6], tuple([(p, v) for p, v in data[6]]))
         _, stamps, consts, points, where, others, variants = data
         getter = self._getter
         return (
@@ -318,7 +318,7 @@ class Planner:
 def dump_plan(plan: Plan) -> list[Any]:
     """A plan as a JSON value: floats keep their exact value (repr), ints stay ints."""
     if plan[0] == STATIC:
-        return list(plan)
+        return [*plan[:6], [list(pair) for pair in plan[6]]]
     _, stamps, consts, points, where, others, variants = plan
     return [
         VECTOR,
@@ -333,7 +333,7 @@ def dump_plan(plan: Plan) -> list[Any]:
 
 def evaluate_static(
     template: list[float], variants: list[tuple[Any, ...]]
-) -> tuple[float, float, float, str | None, str | None]:
+) -> tuple[float, float, float, str | None, str | None, tuple[tuple[str, float], ...]]:
     """A plan without timed rules, added up exactly as in RuleSet._result (scoring.engine)."""
     slots, eng_slots, fit, grade, product = variants[0]
     if len(variants) > 1:
@@ -343,10 +343,16 @@ def evaluate_static(
             if best is None or total > best:
                 best = total
                 slots, eng_slots, fit, grade, product = v
-    s = 0.0
-    for i in slots:
-        s += template[i]
+    scores = tuple([(v[4], _added(template, v[0])) for v in variants if v[4] is not None])
+    s = _added(template, slots)
     e = 0.0
     for i in eng_slots:
         e += template[i]
-    return s, fit, round(e, 2), product, grade
+    return s, fit, round(e, 2), product, grade, scores
+
+
+def _added(template: list[float], slots: tuple[int, ...]) -> float:
+    s = 0.0
+    for i in slots:
+        s += template[i]
+    return s

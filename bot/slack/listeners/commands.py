@@ -18,6 +18,7 @@ from bot.privacy import forget
 from bot.slack import blocks
 from bot.slack.context import SlackContext
 from bot.slack.escape import is_user_id
+from bot.slack.funnel import funnel_blocks
 from bot.slack.listeners.actions import NOT_ALLOWED
 from bot.slack.lists import Period, stats_report
 from bot.slack.lists import lead_answer as answer_blocks
@@ -31,11 +32,14 @@ RESULTS = 10
 LEAD_USAGE = "Usage: `/lead &lt;email|name|company|domain&gt;`"
 LEADS_USAGE = (
     "Usage: `/leads hot` (open hot leads), `/leads mine` (yours), "
-    "`/leads unclaimed` (waiting for a rep), `/leads stats [7d|30d|quarter]` (the funnel)"
+    "`/leads unclaimed` (waiting for a rep), "
+    "`/leads stats [7d|30d|quarter] [by source|campaign|rep|product]` (the funnel)"
 )
 STATS_USAGE = (
-    "Usage: `/leads stats` (all time), `/leads stats 7d`, `30d`, `week`, `month`, `quarter`"
+    "Usage: `/leads stats` (all time), `/leads stats 7d`, `30d`, `week`, `month`, `quarter`;"
+    " add `by source`, `by campaign`, `by rep` or `by product` for a line per group"
 )
+_BY = re.compile(r"(?:^|\s)by\s+(\w+)\s*$")
 MAX_DAYS = 3660
 _DAYS = re.compile(r"^(\d{1,4})\s*(?:d|days?)$")
 QUERY_MAX = 200
@@ -154,15 +158,27 @@ def period_of(text: str, now: datetime) -> Period | None:
 
 
 def stats_answer(ctx: SlackContext, text: str) -> dict[str, Any]:
+    """`/leads stats [period] [by …]`: what is now and what happened in the period (with a
+    line per rep and per source), then the funnel of the leads that came in (bot.slack.funnel)."""
     now = ctx.clock()
+    by: str | None = None
+    if (m := _BY.search(text)) is not None:
+        by, text = m.group(1), text[: m.start()]
+        if by not in stats.BY:
+            return _text(
+                f"I cannot break the funnel down by `{blocks.safe(by, 30)}`. {STATS_USAGE}"
+            )
     period = period_of(text, now)
     if period is None:
         return _text(f"I do not know the period `{blocks.safe(text, 50)}`. {STATS_USAGE}")
-    with ctx.store.session() as session:
-        funnel = stats.funnel(session, now=now, since=period.since)
+    with ctx.store.reading() as session:  # SQLite: no write lock while it aggregates
+        got = stats.report(session, now=now, since=period.since, by=by)
         reps = stats.by_rep(session, now=now, since=period.since)
         sources = stats.by_source(session, now=now, since=period.since)
-    return _private(stats_report(funnel, period=period, reps=reps, sources=sources))
+    funnel = {**got["flow"], "by_status": got["by_status"]}
+    answer = stats_report(funnel, period=period, reps=reps, sources=sources)
+    answer["blocks"] = [*answer["blocks"], *funnel_blocks(got, period=period.label)]
+    return _private(answer)
 
 
 def leads_answer(ctx: SlackContext, command: dict[str, Any]) -> dict[str, Any]:
