@@ -134,7 +134,12 @@ def build(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) -> Ser
     # Parsing and recording run in worker processes: a hostile message costs that process seconds
     # of CPU, never the event loop that answers the next sender (SPEC: parser stalls).
     work_pool, queue = process_pool_queue(build_pipeline, settings, workers=settings.ingest_workers)
-    handler = InboxHandler(runtime.pipeline, inbox_domains=settings.inbox_domains, queue=queue)
+    handler = InboxHandler(
+        runtime.pipeline,
+        inbox_domains=settings.inbox_domains,
+        queue=queue,
+        committer=runtime.committer,  # shared with the web forms: one commit for both
+    )
     app = create_app(runtime, queue=queue)
     config = http_config(app, host=host, port=http_port, limits=Limits.from_settings(settings))
     tasks: list[Task] = []
