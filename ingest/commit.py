@@ -54,8 +54,10 @@ class Batcher(Generic[T, R]):
         max_bytes: int = 32 * 2**20,
         size: Callable[[T], int] = lambda _: 0,
         max_waiting: int | None = None,
+        threads: int = 1,
     ) -> None:
         self.run = run
+        self.threads = threads  # batches run at once (waits for the database overlap)
         self.name = name
         self.max_batch = max_batch
         self.max_bytes = max_bytes
@@ -65,7 +67,8 @@ class Batcher(Generic[T, R]):
         self._queue: list[_Waiting[T, R]] = []
         self._cond = threading.Condition()
         self._closed = False
-        self._thread: threading.Thread | None = None
+        self._running: set[threading.Thread] = set()
+        self._busy = 0  # threads running a batch
 
     async def submit(self, item: T) -> R:
         """`item`'s result, once its batch ran; raises what `run` gave for it."""
@@ -80,10 +83,11 @@ class Batcher(Generic[T, R]):
                     "busy with other submissions, retry later",
                     headers={"Retry-After": str(RETRY_AFTER_S)},
                 )
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
-                self._thread.start()
             self._queue.append(_Waiting(item, loop, done))
+            if len(self._running) - self._busy < 1 and len(self._running) < self.threads:
+                thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+                self._running.add(thread)
+                thread.start()
             self._cond.notify()
         return await done
 
@@ -91,22 +95,30 @@ class Batcher(Generic[T, R]):
         """Run what is queued, then stop the thread."""
         with self._cond:
             self._closed = True
-            self._cond.notify()
-        if self._thread is not None:
-            self._thread.join(60)
+            self._cond.notify_all()
+            running = list(self._running)
+        for thread in running:
+            thread.join(60)
 
     def _loop(self) -> None:
+        me = threading.current_thread()
         while True:
             with self._cond:
                 while not self._queue and not self._closed:
                     if not self._cond.wait(IDLE_S) and not self._queue:
-                        self._thread = None
+                        self._running.discard(me)
                         return
                 if not self._queue:
+                    self._running.discard(me)
                     return
                 batch = self._take()
-            self.batches += 1
-            self._run(batch)
+                self.batches += 1
+                self._busy += 1
+            try:
+                self._run(batch)
+            finally:
+                with self._cond:
+                    self._busy -= 1
 
     def _take(self) -> list[_Waiting[T, R]]:
         """The oldest waiting inputs, up to `max_batch` and (after the first) `max_bytes`."""

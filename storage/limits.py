@@ -13,6 +13,7 @@ arithmetic is the same SQL on both backends.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,33 +40,69 @@ class Take:
 
 def take(session: Session, wanted: Take, *, now: float) -> float:
     """0.0 when a token was spent, else seconds until one will be there."""
+    return take_many(session, [wanted], now=now)[0]
+
+
+def take_many(session: Session, takes: Sequence[Take], *, now: float) -> list[float]:
+    """`take` for each, in order, as if one after the other: one statement per bucket and
+    client (the takes of one client in a batch are spent together)."""
+    wanted: dict[tuple[str, str, float, float], list[int]] = {}
+    for i, t in enumerate(takes):
+        key = (t.bucket[:100], t.client[:MAX_CLIENT], float(t.rate), float(t.burst))
+        wanted.setdefault(key, []).append(i)
+    waits = [0.0] * len(takes)
     conn = session.connection()
-    bucket, client = wanted.bucket[:100], wanted.client[:MAX_CLIENT]
-    rate, burst = float(wanted.rate), float(wanted.burst)
+    for (bucket, client, rate, burst), positions in wanted.items():
+        count = len(positions)
+        tokens, granted = _spend(conn, bucket, client, rate=rate, burst=burst, count=count, now=now)
+        # The first `granted` of this client's takes got a token; the others wait for theirs.
+        for n, i in enumerate(positions):
+            if n >= granted:
+                waits[i] = (1.0 + n - granted - tokens) / rate
+    return waits
+
+
+def _spend(
+    conn: sa.Connection,
+    bucket: str,
+    client: str,
+    *,
+    rate: float,
+    burst: float,
+    count: int,
+    now: float,
+) -> tuple[float, int]:
+    """Spend up to `count` tokens of a bucket in one atomic upsert: (tokens left, spent)."""
     c = _BUCKET.c
     elapsed = sa.case((c.updated < now, now - c.updated), else_=0.0)
     refilled = c.tokens + elapsed * rate
     avail = sa.case((refilled > burst, burst), else_=refilled)
-    left = sa.case((avail >= 1.0, avail - 1.0), else_=avail)
+    # Whole tokens: CAST truncates on SQLite (whose floor() is not always built in), rounds on
+    # PostgreSQL; the tokens are never negative.
+    whole = sa.cast(
+        sa.func.floor(avail) if conn.dialect.name == "postgresql" else avail, sa.Integer
+    )
+    spent = sa.case((whole > count, count), else_=whole)
+    first = min(count, int(burst))  # a new bucket: full
     stmt = _insert(conn, _BUCKET).values(
         bucket=bucket,
         client=client,
-        tokens=burst - 1.0,
+        tokens=burst - first,
         updated=now,
-        granted=True,
-        full_at=now + 1.0 / rate,
+        granted=first,
+        full_at=now + first / rate,
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=["bucket", "client"],
         set_={
-            "tokens": left,
+            "tokens": avail - spent,
             "updated": now,
-            "granted": avail >= 1.0,
-            "full_at": now + (burst - left) / rate,
+            "granted": spent,
+            "full_at": now + (burst - (avail - spent)) / rate,
         },
     ).returning(c.tokens, c.granted)
     tokens, granted = conn.execute(stmt).one()
-    return 0.0 if granted else (1.0 - float(tokens)) / rate
+    return float(tokens), int(granted)
 
 
 def claim_once(session: Session, scope: str, token: str, *, now: float, ttl: float) -> bool:

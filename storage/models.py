@@ -339,7 +339,7 @@ class RateBucket(SQLModel, table=True):
     client: str = Field(primary_key=True, max_length=200)  # an address, or address and link
     tokens: float
     updated: float  # the last take
-    granted: bool = False  # whether the last take got a token
+    granted: int = 0  # tokens the last take spent
     full_at: float = Field(index=True)  # when the bucket is full again: forgotten after that
 
 

@@ -52,7 +52,11 @@ class FormsEndpoint:
         self.committer = committer
         self.limits = limits
         self.reader: Batcher[tuple[int, bool], Finished] = Batcher(
-            self.finish_many, name="forms-read", max_batch=64, max_waiting=MAX_WAITING
+            self.finish_many,
+            name="forms-read",
+            max_batch=64,
+            max_waiting=MAX_WAITING,
+            threads=1 if pipeline.store.single_writer else 2,  # PostgreSQL: waits overlap
         )
 
     # --- checks at the edge ---------------------------------------------------------------

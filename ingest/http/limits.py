@@ -13,12 +13,27 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from sqlmodel import Session
+
 from ingest.commit import Batcher
 from ingest.forms.limits import RateLimiter
 from storage import limits
 from storage.db import Store
 
 PRUNE_EVERY_S = 60.0  # full buckets and expired tokens forgotten this often
+
+
+class SharedTake:
+    """A take still to be made on the database, with this process's bucket that allowed it."""
+
+    __slots__ = ("local", "take")
+
+    def __init__(self, take: limits.Take, local: RateLimiter) -> None:
+        self.take, self.local = take, local
+
+    def refund(self) -> None:
+        """Give back the token this process's bucket spent (the shared one said no)."""
+        self.local.refund(self.take.client)
 
 
 class Limits:
@@ -29,40 +44,60 @@ class Limits:
         self.clock = clock
         self._local: dict[tuple[str, float, float], RateLimiter] = {}
         self._pruned = 0.0
-        self._batcher: Batcher[limits.Take, float] | None = (
+        self._batcher: Batcher[SharedTake, float] | None = (
             Batcher(self._take_many, name="limits", max_batch=256) if store is not None else None
         )
 
     async def take(self, bucket: str, client: str, *, rate_per_minute: float, burst: int) -> float:
         """0.0 when `client` may go on (a token is spent), else seconds until it may. Raises
         StoreUnavailable when the shared bucket cannot be read."""
+        wait, shared = self.take_here(bucket, client, rate_per_minute=rate_per_minute, burst=burst)
+        if wait > 0 or shared is None:
+            return wait
+        return await self.take_shared(shared)
+
+    async def take_shared(self, shared: SharedTake) -> float:
+        """The database's part of `take`, in a transaction of its own (with the other takes
+        of the moment)."""
+        assert self._batcher is not None
+        try:
+            return await self._batcher.submit(shared)
+        except BaseException:
+            shared.refund()
+            raise
+
+    def take_here(
+        self, bucket: str, client: str, *, rate_per_minute: float, burst: int
+    ) -> tuple[float, SharedTake | None]:
+        """The fast path alone: this process's bucket (its wait), and the take still to be made
+        on the database (None: refused here already, or no shared limits). The caller makes it
+        with `take_in`, in a transaction of its own work."""
         key = (bucket, float(rate_per_minute), float(burst))
         local = self._local.get(key)
         if local is None:
             local = self._local[key] = RateLimiter(rate_per_minute=rate_per_minute, burst=burst)
         wait = local.take(client)
-        if wait > 0 or self._batcher is None:
-            return wait
-        try:
-            wait = await self._batcher.submit(
-                limits.Take(bucket, client, rate=rate_per_minute / 60.0, burst=burst)
-            )
-        except BaseException:
-            local.refund(client)
-            raise
-        if wait > 0:  # the token this process spent was not spent after all
-            local.refund(client)
-        return wait
+        if wait > 0 or self.store is None:
+            return wait, None
+        take = limits.Take(bucket, client, rate=rate_per_minute / 60.0, burst=burst)
+        return 0.0, SharedTake(take, local)
 
-    def _take_many(self, takes: list[limits.Take]) -> list[float]:
-        assert self.store is not None
+    def take_in(self, session: Session, takes: list[SharedTake]) -> list[float]:
+        """The shared takes of `take_here`, in the caller's transaction: the wait of each."""
         now = self.clock()
-        with self.store.session() as session:
-            waits = [limits.take(session, t, now=now) for t in takes]
-            if now - self._pruned > PRUNE_EVERY_S:
-                self._pruned = now
-                limits.prune(session, now=now)
+        waits = limits.take_many(session, [t.take for t in takes], now=now)
+        for t, wait in zip(takes, waits, strict=True):
+            if wait > 0:  # the token this process spent was not spent after all
+                t.refund()
+        if now - self._pruned > PRUNE_EVERY_S:
+            self._pruned = now
+            limits.prune(session, now=now)
         return waits
+
+    def _take_many(self, takes: list[SharedTake]) -> list[float]:
+        assert self.store is not None
+        with self.store.session() as session:
+            return self.take_in(session, takes)
 
     def close(self) -> None:
         if self._batcher is not None:

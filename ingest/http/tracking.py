@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 from ingest.commit import Batcher
 from ingest.forms.limits import retry_after
 from ingest.http.errors import error_response
-from ingest.http.limits import Limits
+from ingest.http.limits import Limits, SharedTake
 from ingest.pipeline import Pipeline
 from ingest.tracking import links
 from ingest.tracking.bots import is_bot
@@ -56,7 +56,11 @@ class TrackingEndpoint:
         self.secret = secret
         self.limits = limits
         self.recorder: Batcher[_Posted, tuple[Recorded, dict[str, int]]] = Batcher(
-            self._record_many, name="events", max_batch=64, max_waiting=MAX_WAITING
+            self._record_many,
+            name="events",
+            max_batch=64,
+            max_waiting=MAX_WAITING,
+            threads=1 if pipeline.store.single_writer else 2,  # PostgreSQL: waits overlap
         )
         self.script = render_script(consent_required=config.consent_required)
 
@@ -77,15 +81,24 @@ class TrackingEndpoint:
             if site is None:
                 raise Refused(401, "missing or unknown write key")
             cors = self._cors(request, site)
-            await self._limit(f"events:{site.name}", request)
+            # This process's bucket first; the shared one in the transaction of the events.
+            wait, shared = self.limits.take_here(
+                f"events:{site.name}",
+                self._client(request),
+                rate_per_minute=self.config.rate_per_minute,
+                burst=self.config.burst,
+            )
+            if wait > 0:
+                raise _too_many(wait)
             events = events_of(payload)
             if len(events) > self.config.max_events:
                 raise Refused(413, f"more than {self.config.max_events} events in one batch")
             agent = request.headers.get("user-agent")
-            if is_bot(agent):
+            if is_bot(agent):  # nothing to record, but the limit holds for robots too
+                await self._shared_limit(shared)
                 done, dropped = Recorded(), {"bot": len(events)}
             else:  # with the other requests of the moment, in one transaction
-                done, dropped = await self.recorder.submit(_Posted(payload, site))
+                done, dropped = await self.recorder.submit(_Posted(payload, site, shared))
         except LeadBotError as e:
             answer = error_response(e, cors)
             if answer.status_code >= 500 or answer.status_code == 429:
@@ -122,13 +135,20 @@ class TrackingEndpoint:
             if isinstance(b, Batch) and (b.events or b.identities)
         ]
         done: dict[int, Recorded] = {}
-        if todo:
+        takes = [(i, p.shared) for i, p in enumerate(posted) if p.shared is not None]
+        if todo or takes:
             with self.pipeline.store.session() as session:
-                results = record_many(
-                    session,
-                    [EventBatch(b.events, b.identities, posted[i].site.name) for i, b in todo],
-                    scorer=self.pipeline.scorer,
-                    now=now,
+                # The shared rate limit in the same transaction: one commit for both.
+                waits = self.limits.take_in(session, [t for _, t in takes])
+                for (i, _), wait in zip(takes, waits, strict=True):
+                    if wait > 0:
+                        read[i] = _too_many(wait)
+                todo = [(i, b) for i, b in todo if not isinstance(read[i], BaseException)]
+                batches = [EventBatch(b.events, b.identities, posted[i].site.name) for i, b in todo]
+                results = (
+                    record_many(session, batches, scorer=self.pipeline.scorer, now=now)
+                    if batches
+                    else []
                 )
             done = {i: r for (i, _), r in zip(todo, results, strict=True)}
             announced = sum(r.announced for r in results)
@@ -168,14 +188,13 @@ class TrackingEndpoint:
             raise Refused(403, "origin not allowed for this site")
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
-    async def _limit(self, bucket: str, request: Request) -> float:
-        """Raises 429 when this client sent too much to `bucket` lately."""
-        wait = await self._wait(bucket, self._client(request))
+    async def _shared_limit(self, shared: SharedTake | None) -> None:
+        """Raises 429 when the database's bucket says so (ingest.http.limits)."""
+        if shared is None:
+            return
+        wait = await self.limits.take_shared(shared)
         if wait > 0:
-            raise Refused(
-                429, "too many events, retry later", headers={"Retry-After": retry_after(wait)}
-            )
-        return wait
+            raise _too_many(wait)
 
     async def _wait(self, bucket: str, client: str) -> float:
         """Seconds `client` must wait before its next request to `bucket` (a site's events, or
@@ -297,13 +316,18 @@ def with_param(url: str, name: str, value: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
+def _too_many(wait: float) -> Refused:
+    return Refused(429, "too many events, retry later", headers={"Retry-After": retry_after(wait)})
+
+
 class _Posted:
-    """A request's payload, to be read and recorded with the others of the moment."""
+    """A request's payload, to be read and recorded with the others of the moment, and the take
+    of the shared rate limit still to be made (in the same transaction)."""
 
-    __slots__ = ("payload", "site")
+    __slots__ = ("payload", "shared", "site")
 
-    def __init__(self, payload: dict[str, Any], site: Site) -> None:
-        self.payload, self.site = payload, site
+    def __init__(self, payload: dict[str, Any], site: Site, shared: SharedTake | None) -> None:
+        self.payload, self.site, self.shared = payload, site, shared
 
 
 def tracking_routes(

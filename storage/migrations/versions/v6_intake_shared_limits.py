@@ -22,7 +22,7 @@ def upgrade() -> None:
         sa.Column("client", sa.String(length=200), nullable=False),
         sa.Column("tokens", sa.Float(), nullable=False),
         sa.Column("updated", sa.Float(), nullable=False),
-        sa.Column("granted", sa.Boolean(), nullable=False),
+        sa.Column("granted", sa.Integer(), nullable=False),
         sa.Column("full_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("bucket", "client"),
     )
