@@ -55,7 +55,7 @@ class Runtime:
     def committer(self) -> GroupCommit:
         """The one group commit of this process's receivers (SMTP, web forms), made on first use."""
         if self._committer is None:
-            self._committer = GroupCommit(self.pipeline)
+            self._committer = GroupCommit(self.pipeline, gate=self.limits)
         return self._committer
 
     @property

@@ -20,12 +20,12 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from ingest.pipeline import Pipeline
 from ingest.worker import batch_length
 from storage.errors import Refused, StoreUnavailable
-from storage.raw import RawDraft
+from storage.raw import RawDraft, store_raws_on
 
 log = logging.getLogger("leadbot.commit")
 
@@ -152,25 +152,66 @@ class Batcher(Generic[T, R]):
                 w.settle(result, None)
 
 
-class GroupCommit(Batcher[RawDraft, Accepted]):
-    """The raw inputs of a receiver committed together: `commit` is awaited on its event loop."""
+class Limited(Exception):
+    """The shared rate limit said no, in the commit's transaction: nothing was committed."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"rate limited for {wait:.1f} s")
+        self.wait = wait
+
+
+class Gate(Protocol):
+    """Takes of a shared rate limit made in a commit's transaction (ingest.http.limits.Limits)."""
+
+    def take_in(self, session: Any, takes: list[Any]) -> list[float]: ...
+
+
+class GroupCommit(Batcher[tuple[RawDraft, Any], Accepted]):
+    """The raw inputs of the receivers committed together: `commit` is awaited on any event loop.
+
+    An input may come with a take of a shared rate limit (`gate`, a web form's): it is made in
+    the same transaction, so the limit costs no commit of its own, and an input refused by it
+    raises Limited and is not committed.
+    """
 
     def __init__(
-        self, pipeline: Pipeline, *, max_batch: int = 64, max_bytes: int = 32 * 2**20
+        self,
+        pipeline: Pipeline,
+        *,
+        gate: Gate | None = None,
+        max_batch: int = 64,
+        max_bytes: int = 32 * 2**20,
     ) -> None:
         super().__init__(
-            pipeline.accept_many,
+            self._accept,
             name="commit",
             max_batch=max_batch,
             max_bytes=max_bytes,
-            size=lambda draft: len(draft.content),
+            size=lambda item: len(item[0].content),
         )
         self.pipeline = pipeline
+        self.gate = gate
 
-    async def commit(self, draft: RawDraft) -> Accepted:
+    async def commit(self, draft: RawDraft, *, take: Any = None) -> Accepted:
         """Commit one checked input (`Pipeline.draft`) with whatever else is waiting; raises
-        StoreUnavailable when the store does not answer."""
-        return await self.submit(draft)
+        StoreUnavailable when the store does not answer, Limited when `take` is refused."""
+        return await self.submit((draft, take))
+
+    def _accept(self, items: list[tuple[RawDraft, Any]]) -> list[Accepted | BaseException]:
+        takes = [(i, take) for i, (_, take) in enumerate(items) if take is not None]
+        if not takes or self.gate is None:
+            return list(self.pipeline.accept_many([draft for draft, _ in items]))
+        out: list[Accepted | BaseException] = [Limited(0.0)] * len(items)
+        with self.pipeline.store.transaction() as conn:
+            waits = self.gate.take_in(conn, [take for _, take in takes])
+            refused = {i: wait for (i, _), wait in zip(takes, waits, strict=True) if wait > 0}
+            kept = [i for i in range(len(items)) if i not in refused]
+            accepted = store_raws_on(conn, [items[i][0] for i in kept])
+        for i, wait in refused.items():
+            out[i] = Limited(wait)
+        for i, result in zip(kept, accepted, strict=True):
+            out[i] = result
+        return out
 
 
 class _Waiting(Generic[T, R]):

@@ -38,12 +38,19 @@ class Take:
     burst: float
 
 
-def take(session: Session, wanted: Take, *, now: float) -> float:
+Connectable = Session | sa.Connection
+
+
+def _conn(session: Connectable) -> sa.Connection:
+    return session if isinstance(session, sa.Connection) else session.connection()
+
+
+def take(session: Connectable, wanted: Take, *, now: float) -> float:
     """0.0 when a token was spent, else seconds until one will be there."""
     return take_many(session, [wanted], now=now)[0]
 
 
-def take_many(session: Session, takes: Sequence[Take], *, now: float) -> list[float]:
+def take_many(session: Connectable, takes: Sequence[Take], *, now: float) -> list[float]:
     """`take` for each, in order, as if one after the other: one statement per bucket and
     client (the takes of one client in a batch are spent together)."""
     wanted: dict[tuple[str, str, float, float], list[int]] = {}
@@ -51,7 +58,7 @@ def take_many(session: Session, takes: Sequence[Take], *, now: float) -> list[fl
         key = (t.bucket[:100], t.client[:MAX_CLIENT], float(t.rate), float(t.burst))
         wanted.setdefault(key, []).append(i)
     waits = [0.0] * len(takes)
-    conn = session.connection()
+    conn = _conn(session)
     for (bucket, client, rate, burst), positions in wanted.items():
         count = len(positions)
         tokens, granted = _spend(conn, bucket, client, rate=rate, burst=burst, count=count, now=now)
@@ -125,9 +132,9 @@ def release(session: Session, scope: str, token: str) -> None:
     )
 
 
-def prune(session: Session, *, now: float) -> int:
+def prune(session: Connectable, *, now: float) -> int:
     """Forget full buckets and expired tokens; how many rows went."""
-    conn = session.connection()
+    conn = _conn(session)
     gone = conn.execute(sa.delete(_BUCKET).where(_BUCKET.c.full_at < now)).rowcount
     gone += conn.execute(sa.delete(_TOKEN).where(_TOKEN.c.expires < now)).rowcount
     return int(gone)

@@ -21,13 +21,13 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from ingest.bodies import normal_content_type
-from ingest.commit import Batcher, GroupCommit
+from ingest.commit import Batcher, GroupCommit, Limited
 from ingest.forms import signatures
 from ingest.forms.config import FORM_KEY, PROVIDERS, FormConfig, FormsConfig
 from ingest.forms.embed import render_embed_page, render_thanks
 from ingest.forms.limits import retry_after
 from ingest.http.errors import error_response
-from ingest.http.limits import Limits
+from ingest.http.limits import Limits, SharedTake
 from ingest.pipeline import INTERNAL_ERROR, Outcome, Pipeline
 from storage.errors import LeadBotError, PayloadError, Refused, StoreUnavailable
 from storage.models import RawInput, RawStatus
@@ -78,15 +78,16 @@ class FormsEndpoint:
             raise Refused(403, "origin not allowed for this form")
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
-    async def limit(self, request: Request, form: FormConfig) -> None:
+    def limit(self, request: Request, form: FormConfig) -> SharedTake | None:
+        """429 when this process's bucket says so; the database's take, still to be made (in
+        the transaction that commits the post, or None: no shared limits)."""
         client = request.client.host if request.client else "unknown"
-        wait = await self.limits.take(
+        wait, shared = self.limits.take_here(
             f"form:{form.key}", client, rate_per_minute=form.rate_per_minute, burst=form.burst
         )
         if wait > 0:
-            raise Refused(
-                429, "too many submissions, retry later", headers={"Retry-After": retry_after(wait)}
-            )
+            raise _too_many(wait)
+        return shared
 
     async def body(self, request: Request, form: FormConfig) -> bytes:
         declared = request.headers.get("content-length", "")
@@ -172,7 +173,7 @@ class FormsEndpoint:
             media = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if provider is None and media not in FORM_TYPES:
                 raise Refused(415, f"content type must be one of {', '.join(FORM_TYPES)}")
-            await self.limit(request, form)
+            shared = self.limit(request, form)
             try:  # stored with the body: media type, boundary and charset, within its column
                 content_type = normal_content_type(request.headers.get("content-type"))
             except PayloadError as e:
@@ -192,7 +193,14 @@ class FormsEndpoint:
             draft = self.pipeline.draft(
                 body, kind="form", channel=channel, content_type=content_type, envelope=envelope
             )
-            raw_id, new = await self.committer.commit(draft)  # with the other posts of the moment
+            try:  # with the other posts of the moment, and its rate limit in that transaction
+                raw_id, new = await self.committer.commit(draft, take=shared)
+            except Limited as e:
+                raise _too_many(e.wait) from None
+            except BaseException:
+                if shared is not None:
+                    shared.refund()
+                raise
             # Reading is CPU spent on a stranger's input: on the reader's own thread, in batches.
             outcome, pending = await self.reader.submit((raw_id, new))
         except LeadBotError as e:  # Refused, or StoreUnavailable (503) / InputRejected (422)
@@ -242,6 +250,11 @@ class FormsEndpoint:
         return JSONResponse(body, status_code=201, headers=cors)
 
 
+def _too_many(wait: float) -> Refused:
+    headers = {"Retry-After": retry_after(wait)}
+    return Refused(429, "too many submissions, retry later", headers=headers)
+
+
 def forms_routes(
     pipeline: Pipeline,
     forms: FormsConfig,
@@ -252,8 +265,9 @@ def forms_routes(
     """The routes of web forms and form-builder webhooks: `forms` received through `pipeline`,
     the raw posts committed by `committer` (shared with the SMTP receiver), their rate limits
     kept by `limits` (shared by every serve process on the database)."""
+    limits = limits or Limits(None)
     endpoint = FormsEndpoint(
-        pipeline, forms, committer or GroupCommit(pipeline), limits or Limits(None)
+        pipeline, forms, committer or GroupCommit(pipeline, gate=limits), limits
     )
 
     async def post_form(request: Request) -> Response:

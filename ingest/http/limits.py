@@ -13,8 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlmodel import Session
-
 from ingest.commit import Batcher
 from ingest.forms.limits import RateLimiter
 from storage import limits
@@ -82,7 +80,7 @@ class Limits:
         take = limits.Take(bucket, client, rate=rate_per_minute / 60.0, burst=burst)
         return 0.0, SharedTake(take, local)
 
-    def take_in(self, session: Session, takes: list[SharedTake]) -> list[float]:
+    def take_in(self, session: limits.Connectable, takes: list[SharedTake]) -> list[float]:
         """The shared takes of `take_here`, in the caller's transaction: the wait of each."""
         now = self.clock()
         waits = limits.take_many(session, [t.take for t in takes], now=now)
