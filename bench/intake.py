@@ -33,6 +33,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -175,48 +176,89 @@ def client(
     conn.close()
 
 
-def run_once(
-    target: str, database_url: str | None, clients: int, requests: int
-) -> dict[str, float]:
+def start(target: str, port: int, database_url: str | None, forms_file: str) -> Any:
+    ctx = multiprocessing.get_context("spawn")
+    if target == "bare":
+        proc = ctx.Process(target=serve_bare, args=(port,), daemon=True)
+    else:
+        proc = ctx.Process(target=serve_leadbot, args=(database_url, forms_file, port), daemon=True)
+    proc.start()
+    return proc
+
+
+def burst(
+    port: int, target: str, run: str, first: int, clients: int, requests: int
+) -> tuple[float, list[float]]:
+    """`requests` posts from `clients` threads at once: (requests/s, latencies)."""
+    numbers = list(range(first, first + requests))
+    shares = [numbers[i::clients] for i in range(clients)]
+    latencies: list[float] = []
+    errors: list[str] = []
+    threads = [
+        threading.Thread(target=client, args=(port, target, run, share, latencies, errors))
+        for share in shares
+    ]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    if errors:
+        raise SystemExit(f"{target}: {len(errors)} requests failed: {sorted(set(errors))}")
+    return requests / elapsed, latencies
+
+
+def run_backend(
+    database_url: str, clients: int, requests: int, rounds: int
+) -> dict[str, dict[str, float]]:
+    """Both servers up at once; rounds of bare, forms, events bursts one after the other, so
+    each ratio compares runs a few seconds apart (the machine's load drifts over minutes)."""
     with tempfile.TemporaryDirectory() as tmp:
         forms = Path(tmp) / "forms.toml"
         forms.write_text(FORMS)
-        port = free_port()
-        ctx = multiprocessing.get_context("spawn")
-        if target == "bare":
-            proc = ctx.Process(target=serve_bare, args=(port,), daemon=True)
-        else:
-            proc = ctx.Process(
-                target=serve_leadbot, args=(database_url, str(forms), port), daemon=True
-            )
-        proc.start()
+        ports = {"bare": free_port(), "leadbot": free_port()}
+        procs = [
+            start("bare", ports["bare"], None, str(forms)),
+            start("leadbot", ports["leadbot"], database_url, str(forms)),
+        ]
         try:
-            wait_ready(port)
+            for port in ports.values():
+                wait_ready(port)
             run = uuid.uuid4().hex[:8]
-            shares = [list(range(i, requests, clients)) for i in range(clients)]
-            latencies: list[float] = []
-            errors: list[str] = []
-            threads = [
-                threading.Thread(target=client, args=(port, target, run, share, latencies, errors))
-                for share in shares
-            ]
-            start = time.perf_counter()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            elapsed = time.perf_counter() - start
+            # A short warm-up of each (imports, caches, the first leads and connections).
+            burst(ports["bare"], "bare", run, 10**8, clients, clients * 4)
+            burst(ports["leadbot"], "forms", run, 10**8, clients, clients * 4)
+            burst(ports["leadbot"], "events", run, 10**8, clients, clients * 4)
+            rates: dict[str, list[float]] = {t: [] for t in TARGETS}
+            ratios: dict[str, list[float]] = {t: [] for t in TARGETS}
+            latencies: dict[str, list[float]] = {t: [] for t in TARGETS}
+            for r in range(rounds):
+                for target in TARGETS:
+                    port = ports["bare" if target == "bare" else "leadbot"]
+                    rate, lat = burst(port, target, run, r * requests, clients, requests)
+                    rates[target].append(rate)
+                    latencies[target] += lat
+                for target in TARGETS:
+                    ratios[target].append(rates[target][-1] / rates["bare"][-1])
+            counted = {t: count_rows(database_url, t) - clients * 4 for t in ("forms", "events")}
         finally:
-            proc.terminate()
-            proc.join(timeout=10)
-    if errors:
-        raise SystemExit(f"{target}: {len(errors)} requests failed: {sorted(set(errors))}")
-    latencies.sort()
-    return {
-        "rate": requests / elapsed,
-        "p50": statistics.median(latencies) * 1000,
-        "p95": latencies[int(len(latencies) * 0.95) - 1] * 1000,
-    }
+            for proc in procs:
+                proc.terminate()
+                proc.join(timeout=10)
+    out: dict[str, dict[str, float]] = {}
+    for target in TARGETS:
+        lat = sorted(latencies[target])
+        out[target] = {
+            "rate": statistics.median(rates[target]),
+            "ratio": statistics.median(ratios[target]),
+            "low": min(ratios[target]),
+            "high": max(ratios[target]),
+            "p50": statistics.median(lat) * 1000,
+            "p95": lat[int(len(lat) * 0.95) - 1] * 1000,
+            "rows": float(counted.get(target, -1)),
+        }
+    return out
 
 
 def count_rows(database_url: str, target: str) -> int:
@@ -250,44 +292,42 @@ def drop_pg(server_url: str, name: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=300, help="per burst")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--postgres-url", default=os.environ.get("LEADBOT_TEST_POSTGRES_URL"))
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
     print(
-        f"{'backend':<11} {'target':<7} {'clients':>7} {'requests':>8} {'req/s':>8} "
-        f"{'p50 ms':>8} {'p95 ms':>8} {'vs bare':>8} {'rows':>6}"
+        f"load average {os.getloadavg()[0]:.1f}; {args.rounds} rounds of {args.requests} requests"
+    )
+    print(
+        f"{'backend':<11} {'target':<7} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'vs bare':>8} {'range':>13} {'rows':>6}"
     )
     backends = [b for b in args.backends.split(",") if b == "sqlite" or args.postgres_url]
+    total = args.requests * args.rounds
     for backend in backends:
-        bare = run_once("bare", None, args.clients, args.requests)
-        print(
-            f"{backend:<11} {'bare':<7} {args.clients:>7} {args.requests:>8} {bare['rate']:>8.1f} "
-            f"{bare['p50']:>8.1f} {bare['p95']:>8.1f} {1.0:>8.3f} {'-':>6}",
-            flush=True,
-        )
-        for target in ("forms", "events"):
-            if backend == "sqlite":
-                tmp = tempfile.mkdtemp(prefix="leadbot-bench-")
-                url, cleanup = f"sqlite:///{tmp}/bench.db", None
-            else:
-                url, name = fresh_pg(args.postgres_url)
-                cleanup = name
-            try:
-                r = run_once(target, url, args.clients, args.requests)
-                rows = count_rows(url, target)
-            finally:
-                if cleanup:
-                    drop_pg(args.postgres_url, cleanup)
+        if backend == "sqlite":
+            tmp = tempfile.mkdtemp(prefix="leadbot-bench-")
+            url, cleanup = f"sqlite:///{tmp}/bench.db", None
+        else:
+            url, cleanup = fresh_pg(args.postgres_url)
+        try:
+            result = run_backend(url, args.clients, args.requests, args.rounds)
+        finally:
+            if cleanup:
+                drop_pg(args.postgres_url, cleanup)
+        for target, r in result.items():
+            rows = "-" if target == "bare" else f"{int(r['rows'])}"
+            spread = f"{r['low']:.3f}-{r['high']:.3f}"
             print(
-                f"{backend:<11} {target:<7} {args.clients:>7} {args.requests:>8} "
-                f"{r['rate']:>8.1f} {r['p50']:>8.1f} {r['p95']:>8.1f} "
-                f"{r['rate'] / bare['rate']:>8.3f} {rows:>6}",
+                f"{backend:<11} {target:<7} {args.clients:>7} {r['rate']:>8.1f} {r['p50']:>8.1f} "
+                f"{r['p95']:>8.1f} {r['ratio']:>8.3f} {spread:>13} {rows:>6}",
                 flush=True,
             )
-            if rows != args.requests:
-                raise SystemExit(f"{target}: {args.requests} accepted but {rows} rows recorded")
+            if target != "bare" and int(r["rows"]) != total:
+                raise SystemExit(f"{target}: {total} accepted but {int(r['rows'])} rows recorded")
 
 
 if __name__ == "__main__":

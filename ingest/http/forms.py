@@ -56,7 +56,6 @@ class FormsEndpoint:
             name="forms-read",
             max_batch=64,
             max_waiting=MAX_WAITING,
-            threads=1 if pipeline.store.single_writer else 2,  # PostgreSQL: waits overlap
         )
 
     # --- checks at the edge ---------------------------------------------------------------

@@ -60,7 +60,6 @@ class TrackingEndpoint:
             name="events",
             max_batch=64,
             max_waiting=MAX_WAITING,
-            threads=1 if pipeline.store.single_writer else 2,  # PostgreSQL: waits overlap
         )
         self.script = render_script(consent_required=config.consent_required)
 
