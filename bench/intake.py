@@ -1,10 +1,14 @@
 """Intake benchmark: form posts and tracking events per second end to end, beside a bare endpoint.
 
-    .venv/bin/python bench/intake.py [--requests 1000] [--clients 16] [--postgres-url URL]
+    .venv/bin/python bench/intake.py [--rounds 3] [--requests 400] [--clients 64]
+                                     [--backends sqlite,postgresql] [--postgres-url URL]
 
-Three servers, each run the same way in the same run: a child process with uvicorn on a free port,
-one worker, as `leadbot serve` runs it; the clients are threads with keep-alive connections in
-this process, `--clients` of them at once.
+Two servers, run the same way and up at the same time: child processes with uvicorn on a free
+port, one worker, as `leadbot serve` runs it; the clients are threads with keep-alive connections
+in this process, `--clients` of them at once, the same client for every target. Each round sends
+a burst of `--requests` to each target in turn, so every ratio compares bursts seconds apart (the
+machine's load drifts over minutes); the table gives the median rate and ratio over the rounds,
+the range of the ratio, and the latencies of all bursts.
 
 - `bare`: a Starlette app of one route that reads the body and answers 201 with a small JSON
   body: the reference, what the server and this client cost with no work at all.
@@ -13,8 +17,7 @@ this process, `--clients` of them at once.
 - `events`: POST /events, one page view per request of one of 200 people (so they become
   scored activities of known leads) -> recorded -> 200.
 
-Each line gives the rate, the latencies and the ratio to `bare`; afterwards the rows in the
-database are counted (every accepted post must be there). PostgreSQL runs use a fresh database
+Afterwards the rows in the database are counted: every accepted post must be there. PostgreSQL runs use a fresh database
 that is dropped afterwards; the URL comes from --postgres-url or LEADBOT_TEST_POSTGRES_URL.
 """
 
@@ -292,9 +295,9 @@ def drop_pg(server_url: str, name: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=300, help="per burst")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=400, help="per burst")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--postgres-url", default=os.environ.get("LEADBOT_TEST_POSTGRES_URL"))
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()

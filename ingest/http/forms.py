@@ -56,6 +56,9 @@ class FormsEndpoint:
             name="forms-read",
             max_batch=64,
             max_waiting=MAX_WAITING,
+            # PostgreSQL: a second batch while one waits for the server (the people of both are
+            # locked in order: storage.batch.read_batch); SQLite has one writer anyway.
+            threads=1 if pipeline.store.single_writer else 2,
         )
 
     # --- checks at the edge ---------------------------------------------------------------

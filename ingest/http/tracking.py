@@ -60,6 +60,9 @@ class TrackingEndpoint:
             name="events",
             max_batch=64,
             max_waiting=MAX_WAITING,
+            # PostgreSQL: a second batch while one waits for the server (the people of both are
+            # locked in order: storage.batch.read_batch); SQLite has one writer anyway.
+            threads=1 if pipeline.store.single_writer else 2,
         )
         self.script = render_script(consent_required=config.consent_required)
 

@@ -155,3 +155,68 @@ def test_buckets_and_one_time_tokens_in_the_database(store: Store) -> None:
         limits.release(s, "mailgun", "tok")
         assert limits.claim_once(s, "mailgun", "tok", now=13.0, ttl=10.0)
         assert limits.prune(s, now=1e12) == 3  # two full buckets and the token
+
+
+def test_two_transactions_recording_for_one_person_at_once_both_count(
+    store: Store, tmp_path: Path
+) -> None:
+    """PostgreSQL: the second waits for the first's lock on the lead, then scores from what it
+    wrote (otherwise it would write the lead from the row both read, losing the first's points)."""
+    import threading
+
+    from ingest.tracking.events import TrackedEvent
+    from ingest.tracking.record import record_events
+    from storage.models import utcnow
+
+    if store.single_writer:
+        pytest.skip("SQLite has one writer at a time: nothing to interleave")
+    rt = _runtime(store, tmp_path)
+
+    def event(email: str, key: str, kind: str) -> TrackedEvent:
+        return TrackedEvent(
+            kind=kind,
+            occurred_at=utcnow(),
+            dedup_key=f"{email}:{key}",
+            source="web:www",
+            detail=key,
+            text="pricing guide demo",
+            fields={"page_url": f"https://www.example.com/{key}"},
+            email=email,
+        )
+
+    def record(*events: TrackedEvent) -> None:
+        with store.session() as s:
+            record_events(s, list(events), scorer=rt.scorer, now=utcnow())
+
+    for email in ("jane@acme.example", "john@acme.example"):
+        record(event(email, "first", "page_visit"))
+    # One after the other for John: the reference.
+    record(event("john@acme.example", "a", "download"))
+    record(event("john@acme.example", "b", "webinar"))
+    # At once for Jane: the first holds its transaction open while the second starts.
+    written, release = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with store.session() as s:
+            record_events(
+                s, [event("jane@acme.example", "a", "download")], scorer=rt.scorer, now=utcnow()
+            )
+            written.set()
+            release.wait(10)
+
+    t1 = threading.Thread(target=first)
+    t1.start()
+    assert written.wait(10)
+    t2 = threading.Thread(target=record, args=(event("jane@acme.example", "b", "webinar"),))
+    t2.start()
+    t2.join(0.5)
+    assert t2.is_alive()  # waiting for the lock on Jane
+    release.set()
+    t1.join(10)
+    t2.join(10)
+    with store.session() as s:
+        jane, john = (
+            s.exec(select(Lead).where(Lead.email == e)).one()
+            for e in ("jane@acme.example", "john@acme.example")
+        )
+    assert jane.score == john.score and jane.score > 0
