@@ -19,6 +19,7 @@ import pytest
 
 from tests.bot.fake_slack import wait_until
 from tests.bot.test_serve import free_port, healthy
+from tests.conftest import _empty_pg_database
 
 LEADBOT = Path(sys.executable).with_name("leadbot")
 MG_KEY = "mg-shared-signing-key"
@@ -63,8 +64,12 @@ def multipart(fields: dict[str, bytes]) -> tuple[bytes, str]:
 
 @pytest.mark.skipif(not LEADBOT.exists(), reason="the leadbot script is installed in the venv")
 def test_a_rate_limit_and_a_replay_hold_across_two_serve_processes(
-    db_url: str, tmp_path: Path
+    pg_server_url: str, pg_session_db: tuple[str, str], tmp_path: Path
 ) -> None:
+    """On PostgreSQL, where several serve processes are meant to run (SQLite's file takes the
+    same statements: tests/ingest/test_intake_batches.py)."""
+    db_url = pg_session_db[0]
+    _empty_pg_database(pg_server_url, db_url, pg_session_db[1])
     forms = tmp_path / "forms.toml"
     forms.write_text(FORMS)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LEADBOT_", "SLACK_"))} | {
