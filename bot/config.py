@@ -149,6 +149,8 @@ class Settings(BaseSettings):
     tracking_consent: Literal["required", "not_required"] = "not_required"
     tracking_rate_per_minute: float = Field(default=120.0, gt=0)  # per client address and site
     tracking_burst: int = Field(default=60, ge=1)
+    # Rate limits and webhook replay tokens in the database, held across serve processes.
+    shared_limits: bool = True
     tracking_max_body_bytes: int = Field(default=64 * 1024, gt=0, le=16 * 1024 * 1024)
     tracking_max_events: int = Field(default=100, ge=1, le=1000)  # per batch
     tracking_anonymous_days: float = Field(default=90.0, ge=0)  # unjoined visits kept; 0: forever

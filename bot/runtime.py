@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from ingest.auth import AuthOptions, SenderCheck, parse_dns_server
+from ingest.commit import GroupCommit
 from ingest.forms.config import FormsConfig, load_forms
+from ingest.http.limits import Limits
 from ingest.http.replay import TokenMemory
 from ingest.imap import ImapPoller, parse_imap_url
 from ingest.inquiry import ReadContext
@@ -43,8 +45,18 @@ class Runtime:
     secret: ServerSecret
     # Mailgun tokens seen lately (replay protection of POST /inbound/mailgun), shared by requests.
     inbound_tokens: TokenMemory = field(default_factory=TokenMemory)
+    # Rate limits of forms and tracking (in the database unless LEADBOT_SHARED_LIMITS=false).
+    limits: Limits = field(default_factory=lambda: Limits(None))
     slack_app: App | None = None  # the Bolt app, built on first use (bot.slack.app.get_app)
     _slack_client: WebClient | None = None
+    _committer: GroupCommit | None = None
+
+    @property
+    def committer(self) -> GroupCommit:
+        """The one group commit of this process's receivers (SMTP, web forms), made on first use."""
+        if self._committer is None:
+            self._committer = GroupCommit(self.pipeline, gate=self.limits)
+        return self._committer
 
     @property
     def slack_client(self) -> WebClient:
@@ -83,7 +95,18 @@ def build_runtime(settings: Settings, *, store: Store | None = None) -> Runtime:
     )
     key = settings.secret_key.get_secret_value() if settings.secret_key else None
     secret = ServerSecret(store, key)
-    return Runtime(settings, store, scorer, pipeline, forms, tracking, secret)
+    shared = store if settings.shared_limits else None
+    return Runtime(
+        settings,
+        store,
+        scorer,
+        pipeline,
+        forms,
+        tracking,
+        secret,
+        inbound_tokens=TokenMemory(shared),
+        limits=Limits(shared),
+    )
 
 
 def sender_check(settings: Settings) -> SenderCheck | None:

@@ -167,7 +167,12 @@ def build(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) -> Ser
     work_pool, queue = process_pool_queue(build_pipeline, settings, workers=settings.ingest_workers)
     dispatcher = Dispatcher(runtime.store, make_sender(runtime))
     queue.executor = WakingExecutor(work_pool, dispatcher.wake)  # announcements pushed, not polled
-    handler = InboxHandler(runtime.pipeline, inbox_domains=settings.inbox_domains, queue=queue)
+    handler = InboxHandler(
+        runtime.pipeline,
+        inbox_domains=settings.inbox_domains,
+        queue=queue,
+        committer=runtime.committer,  # shared with the web forms: one commit for both
+    )
     app = create_app(runtime, queue=queue)
     config = http_config(app, host=host, port=http_port, limits=Limits.from_settings(settings))
     tasks: list[Task] = []

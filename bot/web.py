@@ -72,7 +72,9 @@ def create_app(runtime: Runtime, *, queue: BatchQueue | None = None) -> Starlett
         *health_routes(runtime),
         *metrics_routes(runtime.store),
         *slack_routes(runtime),
-        *forms_routes(runtime.pipeline, runtime.forms, pool=pool),
+        *forms_routes(
+            runtime.pipeline, runtime.forms, committer=runtime.committer, limits=runtime.limits
+        ),
         *inbound_routes(
             runtime.pipeline,
             runtime.settings,
@@ -80,7 +82,7 @@ def create_app(runtime: Runtime, *, queue: BatchQueue | None = None) -> Starlett
             enqueue=enqueue,
             pool=pool,
         ),
-        *tracking_routes(runtime.pipeline, runtime.tracking, runtime.secret),
+        *tracking_routes(runtime.pipeline, runtime.tracking, runtime.secret, limits=runtime.limits),
     ]
 
     @contextlib.asynccontextmanager

@@ -108,16 +108,23 @@ def chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
         yield items[start : start + CHUNK]
 
 
-def read_batch(session: Session, items: Sequence[Item]) -> Snapshot:
-    """Read what the batch depends on; `session` may be a read-only snapshot."""
+def read_batch(session: Session, items: Sequence[Item], *, lock: bool = False) -> Snapshot:
+    """Read what the batch depends on; `session` may be a read-only snapshot.
+
+    With `lock` (inside the write transaction, on PostgreSQL) the known leads are locked first,
+    in email order (`SELECT … FOR UPDATE`): another transaction recording for the same people at
+    this moment (another batch thread or process) waits until this one commits, then reads what
+    it wrote, instead of both writing a lead from the same stale row. The keys and histories are
+    read after the locks, so they include what the other committed.
+    """
     keys = sorted({i.dedup_key for i in items})
     emails = sorted({i.email.strip().lower() for i in items})
+    rows: dict[str, dict[str, Any]] = {}
+    for chunk in chunks(emails):
+        rows.update(_lead_rows(session, chunk, lock=lock))
     seen: dict[str, int] = {}
     for chunk in chunks(keys):
         seen.update(_recorded_keys(session, chunk))
-    rows: dict[str, dict[str, Any]] = {}
-    for chunk in chunks(emails):
-        rows.update(_lead_rows(session, chunk))
     leads = {email: LeadRow(row) for email, row in rows.items()}
     history: dict[int, list[ActivityRead]] = defaultdict(list)
     marks: dict[int, tuple[int, int]] = {}
@@ -157,7 +164,7 @@ def record_batch(
     for _ in range(ATTEMPTS):
         # Read inside the transaction: only another connection creating the same person or
         # recording the same message at this moment (PostgreSQL) makes it stale.
-        again = prepare(read_batch(session, items))
+        again = prepare(read_batch(session, items, lock=True))
         with contextlib.suppress(_Stale), session.begin_nested():
             return _write(session, again, check=False, now=now)
     raise StoreConflict(f"batch of {len(items)} inputs kept racing with other writers")
@@ -174,7 +181,10 @@ def _write(session: Session, prepared: Prepared, *, check: bool, now: datetime) 
     new = [lead for lead in prepared.leads if lead.id < 0]
     ids: dict[int, int] = {}  # placeholder -> real id
     if new:
-        made = insert_ignore_many(session, _LEAD, [_insert_values(x, now) for x in new], "email")
+        # In email order, as they are locked: two batches creating the same people at once
+        # wait for each other in one order, never in a cycle.
+        values = [_insert_values(x, now) for x in sorted(new, key=lambda x: x.email)]
+        made = insert_ignore_many(session, _LEAD, values, "email")
         by_email = {str(email): int(i) for i, email in made}
         if len(by_email) != len(new):  # created a moment ago by another connection
             raise _Stale()
@@ -300,9 +310,14 @@ def _insert_values(lead: LeadRow, now: datetime) -> dict[str, Any]:
     return values
 
 
-def _lead_rows(session: Session, emails: list[str]) -> dict[str, dict[str, Any]]:
-    """The `LeadRow` columns of the leads with these emails, by email."""
+def _lead_rows(
+    session: Session, emails: list[str], *, lock: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The `LeadRow` columns of the leads with these emails, by email (with `lock`, locked in
+    email order; SQLite, whose writer holds the whole file, has no row locks and ignores it)."""
     stmt = select(*[_LEAD.c[name] for name in LeadRow.COLUMNS]).where(_LEAD.c.email.in_(emails))
+    if lock and session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.order_by(_LEAD.c.email).with_for_update()
     return {row.email: dict(row._mapping) for row in session.execute(stmt)}
 
 

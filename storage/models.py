@@ -332,3 +332,27 @@ class SlackDigestItem(SQLModel, table=True):
     queued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     digest_id: int | None = Field(default=None, index=True)  # the digest outbox message
     ts: str | None = Field(default=None, max_length=32)  # that message in Slack, once posted
+
+
+class RateBucket(SQLModel, table=True):
+    """A token bucket of a rate limit (storage.limits), shared by every process on the database.
+    Times are seconds since the epoch, so the SQL of a take is the same on both backends."""
+
+    __tablename__ = "rate_bucket"
+
+    bucket: str = Field(primary_key=True, max_length=100)  # "form:<key>", "events:<site>", …
+    client: str = Field(primary_key=True, max_length=200)  # an address, or address and link
+    tokens: float
+    updated: float  # the last take
+    granted: int = 0  # tokens the last take spent
+    full_at: float = Field(index=True)  # when the bucket is full again: forgotten after that
+
+
+class ReplayToken(SQLModel, table=True):
+    """A signed webhook's one-time token (storage.limits): the same one twice is a replay."""
+
+    __tablename__ = "replay_token"
+
+    scope: str = Field(primary_key=True, max_length=40)  # "mailgun"
+    token: str = Field(primary_key=True, max_length=64)  # sha256 of the token, in hex
+    expires: float = Field(index=True)  # seconds since the epoch

@@ -43,6 +43,12 @@ def store_raws(store: Store, drafts: Sequence[RawDraft]) -> list[tuple[int, bool
     PostgreSQL, one write-lock handover on SQLite). The same bytes twice, in the batch or
     before it, are stored once: the first copy is new, every other one names its id.
     """
+    with store.transaction() as conn:
+        return store_raws_on(conn, drafts)
+
+
+def store_raws_on(conn: sa.Connection, drafts: Sequence[RawDraft]) -> list[tuple[int, bool]]:
+    """`store_raws` in the caller's transaction (with other work that must commit with it)."""
     digests = [hashlib.sha256(d.content).hexdigest() for d in drafts]
     rows: dict[str, dict[str, Any]] = {}
     for digest, d in zip(digests, drafts, strict=True):
@@ -59,19 +65,18 @@ def store_raws(store: Store, drafts: Sequence[RawDraft]) -> list[tuple[int, bool
                 "received_at": d.received_at or utcnow(),
             },
         )
-    with store.transaction() as conn:
-        if conn.dialect.name == "sqlite":
-            made = _insert_sqlite(conn, list(rows.values()))
-        else:
-            made = {
-                str(sha): int(i)
-                for i, sha in insert_ignore_many(conn, _RAW, list(rows.values()), "sha256")
-            }
-        known = [sha for sha in rows if sha not in made]
-        found: dict[str, int] = {}
-        if known:
-            stmt = select(_RAW.c.sha256, _RAW.c.id).where(_RAW.c.sha256.in_(known))
-            found = {str(sha): int(i) for sha, i in conn.execute(stmt)}
+    if conn.dialect.name == "sqlite":
+        made = _insert_sqlite(conn, list(rows.values()))
+    else:
+        made = {
+            str(sha): int(i)
+            for i, sha in insert_ignore_many(conn, _RAW, list(rows.values()), "sha256")
+        }
+    known = [sha for sha in rows if sha not in made]
+    found: dict[str, int] = {}
+    if known:
+        stmt = select(_RAW.c.sha256, _RAW.c.id).where(_RAW.c.sha256.in_(known))
+        found = {str(sha): int(i) for sha, i in conn.execute(stmt)}
     out: list[tuple[int, bool]] = []
     for digest in digests:
         if digest in made:

@@ -103,8 +103,15 @@ class AnonymousRow:
 def store_anonymous(session: Session, rows: list[dict[str, Any]], *, now: datetime) -> int:
     """Keep events of unknown visitors (AnonymousRow fields); how many were new (a replay of
     the same event id is kept once)."""
+    return len(store_anonymous_keys(session, rows, now=now))
+
+
+def store_anonymous_keys(
+    session: Session, rows: list[dict[str, Any]], *, now: datetime
+) -> set[str]:
+    """As `store_anonymous`: the dedup keys of the rows that were new."""
     values = [{**row, "received_at": now} for row in rows]
-    return len(insert_ignore_many(session, _ANONYMOUS, values, "dedup_key"))
+    return {str(key) for _, key in insert_ignore_many(session, _ANONYMOUS, values, "dedup_key")}
 
 
 def take_anonymous(session: Session, visitor_ids: Iterable[str]) -> list[AnonymousRow]:

@@ -1,7 +1,7 @@
-"""Per-client rate limiting for form posts: an in-memory token bucket per IP address.
+"""Per-client rate limiting: an in-memory token bucket per IP address.
 
-In memory and per process on purpose: it blunts one noisy client cheaply; several `serve`
-processes each keep their own buckets (documented in docs/forms.md).
+The limit of one process; ingest.http.limits puts the shared one (in the database) behind it,
+so that several `serve` processes hold one limit between them (docs/forms.md).
 """
 
 from __future__ import annotations
@@ -48,6 +48,13 @@ class RateLimiter:
             while len(self._buckets) > self.max_clients:
                 self._buckets.popitem(last=False)
         return wait
+
+    def refund(self, client: str) -> None:
+        """Give back the token `take` spent (the shared limit said no after all)."""
+        with self._lock:
+            found = self._buckets.get(client)
+            if found is not None:
+                self._buckets[client] = (min(self.burst, found[0] + 1.0), found[1])
 
 
 def retry_after(wait: float) -> str:

@@ -1,29 +1,33 @@
 """POST /forms/{key} (direct posts) and POST /webhooks/{provider}/{key} (form providers).
 
 The edge checks early and cheaply (origin, rate, size, secret or signature), commits the raw body
-through `Pipeline.accept` before any 2xx, then reads and scores it in a worker thread so the
-answer can carry the lead id (201), the field at fault (422) or a 303 to the thank-you page.
+before any 2xx, then reads and scores it so the answer can carry the lead id (201), the field at
+fault (422) or a 303 to the thank-you page. Both steps go in batches (ingest.commit): the raw
+bodies of concurrent posts share one commit (the SMTP receiver's `GroupCommit` when serve runs
+both), and what was committed is read, recorded and scored together by `Pipeline.process_batch`,
+one transaction for the batch, on a thread of its own (never the shared ones).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
 from typing import Any
 
+from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ingest.bodies import normal_content_type
+from ingest.commit import Batcher, GroupCommit, Limited
 from ingest.forms import signatures
 from ingest.forms.config import FORM_KEY, PROVIDERS, FormConfig, FormsConfig
 from ingest.forms.embed import render_embed_page, render_thanks
-from ingest.forms.limits import RateLimiter, retry_after
+from ingest.forms.limits import retry_after
 from ingest.http.errors import error_response
-from ingest.http.offload import ReadPool
+from ingest.http.limits import Limits, SharedTake
 from ingest.pipeline import INTERNAL_ERROR, Outcome, Pipeline
 from storage.errors import LeadBotError, PayloadError, Refused, StoreUnavailable
 from storage.models import RawInput, RawStatus
@@ -33,16 +37,29 @@ log = logging.getLogger("leadbot.forms")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "application/json")
 KEPT_HEADERS = ("user-agent", "referer", "origin", "content-type", "accept-language")
 _FIELD_AT_FAULT = re.compile(r"^(?:missing|invalid) ([a-z_]+)")
+MAX_WAITING = 1024  # committed posts waiting to be read before new ones are refused (503)
+Finished = tuple[Outcome | None, str | None]  # what became of it, or why it is left pending
 
 
 class FormsEndpoint:
     """The forms of `forms`, received through `pipeline`, each with its own rate limiter."""
 
-    def __init__(self, pipeline: Pipeline, forms: FormsConfig, pool: ReadPool) -> None:
+    def __init__(
+        self, pipeline: Pipeline, forms: FormsConfig, committer: GroupCommit, limits: Limits
+    ) -> None:
         self.pipeline = pipeline
         self.forms = forms
-        self.pool = pool
-        self.limiters: dict[str, RateLimiter] = {}
+        self.committer = committer
+        self.limits = limits
+        self.reader: Batcher[tuple[int, bool], Finished] = Batcher(
+            self.finish_many,
+            name="forms-read",
+            max_batch=64,
+            max_waiting=MAX_WAITING,
+            # PostgreSQL: a second batch while one waits for the server (the people of both are
+            # locked in order: storage.batch.read_batch); SQLite has one writer anyway.
+            threads=1 if pipeline.store.single_writer else 2,
+        )
 
     # --- checks at the edge ---------------------------------------------------------------
 
@@ -63,17 +80,16 @@ class FormsEndpoint:
             raise Refused(403, "origin not allowed for this form")
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
-    def limit(self, request: Request, form: FormConfig) -> None:
-        limiter = self.limiters.get(form.key)
-        if limiter is None:
-            limiter = RateLimiter(rate_per_minute=form.rate_per_minute, burst=form.burst)
-            self.limiters[form.key] = limiter
+    def limit(self, request: Request, form: FormConfig) -> SharedTake | None:
+        """429 when this process's bucket says so; the database's take, still to be made (in
+        the transaction that commits the post, or None: no shared limits)."""
         client = request.client.host if request.client else "unknown"
-        wait = limiter.take(client)
+        wait, shared = self.limits.take_here(
+            f"form:{form.key}", client, rate_per_minute=form.rate_per_minute, burst=form.burst
+        )
         if wait > 0:
-            raise Refused(
-                429, "too many submissions, retry later", headers={"Retry-After": retry_after(wait)}
-            )
+            raise _too_many(wait)
+        return shared
 
     async def body(self, request: Request, form: FormConfig) -> bytes:
         declared = request.headers.get("content-length", "")
@@ -124,19 +140,26 @@ class FormsEndpoint:
 
     # --- accept, then read ----------------------------------------------------------------
 
-    def finish(self, raw_id: int, new: bool) -> tuple[Outcome | None, str | None]:
-        """Process a new input; for one seen before, report what became of it."""
+    def finish_many(self, accepted: list[tuple[int, bool]]) -> list[Finished]:
+        """Process the new inputs of a batch together; for those seen before, report what became
+        of them (run on the reader's thread)."""
         pipeline = self.pipeline
-        if not new:
-            with pipeline.store.session() as session:
-                raw = session.get(RawInput, raw_id)
-                if raw is not None and raw.status != RawStatus.PENDING:
-                    return Outcome(raw_id, RawStatus(raw.status), raw.reason, raw.lead_id), None
-        try:
-            return pipeline.process(raw_id), None
-        except StoreUnavailable as e:  # committed already: it is processed at the next start
-            log.warning("form input %s accepted but left pending: %s", raw_id, e)
-            return None, str(e)
+        done: dict[int, Finished] = {}
+        old = [raw_id for raw_id, new in accepted if not new]
+        if old:
+            with pipeline.store.reading() as session:
+                for raw in session.scalars(select(RawInput).where(col(RawInput.id).in_(old))):
+                    if raw.id is not None and raw.status != RawStatus.PENDING:
+                        status = RawStatus(raw.status)
+                        done[raw.id] = (Outcome(raw.id, status, raw.reason, raw.lead_id), None)
+        todo = sorted({raw_id for raw_id, _ in accepted if raw_id not in done})
+        if todo:
+            try:
+                done.update((o.raw_id, (o, None)) for o in pipeline.process_batch(todo))
+            except StoreUnavailable as e:  # committed already: processed at the next start
+                log.warning("%d form input(s) accepted but left pending: %s", len(todo), e)
+                done.update((raw_id, (None, str(e))) for raw_id in todo)
+        return [done.get(raw_id, (None, "not processed yet")) for raw_id, _ in accepted]
 
     async def handle(self, request: Request, key: str, provider: str | None) -> Response:
         cors: dict[str, str] = {}
@@ -152,7 +175,7 @@ class FormsEndpoint:
             media = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if provider is None and media not in FORM_TYPES:
                 raise Refused(415, f"content type must be one of {', '.join(FORM_TYPES)}")
-            self.limit(request, form)
+            shared = self.limit(request, form)
             try:  # stored with the body: media type, boundary and charset, within its column
                 content_type = normal_content_type(request.headers.get("content-type"))
             except PayloadError as e:
@@ -169,16 +192,19 @@ class FormsEndpoint:
                 "config": form.snapshot(),
             }
             channel = f"webhook:{provider}" if provider else f"form:{form.key}"
-            raw_id, new = await asyncio.to_thread(
-                self.pipeline.accept,
-                body,
-                kind="form",
-                channel=channel,
-                content_type=content_type,
-                envelope=envelope,
+            draft = self.pipeline.draft(
+                body, kind="form", channel=channel, content_type=content_type, envelope=envelope
             )
-            # Reading is CPU spent on a stranger's input: on the routes' own threads.
-            outcome, pending = await self.pool.run(self.finish, raw_id, new)
+            try:  # with the other posts of the moment, and its rate limit in that transaction
+                raw_id, new = await self.committer.commit(draft, take=shared)
+            except Limited as e:
+                raise _too_many(e.wait) from None
+            except BaseException:
+                if shared is not None:
+                    shared.refund()
+                raise
+            # Reading is CPU spent on a stranger's input: on the reader's own thread, in batches.
+            outcome, pending = await self.reader.submit((raw_id, new))
         except LeadBotError as e:  # Refused, or StoreUnavailable (503) / InputRejected (422)
             answer = error_response(e, cors)
             if answer.status_code >= 500 or answer.status_code == 429:
@@ -226,12 +252,25 @@ class FormsEndpoint:
         return JSONResponse(body, status_code=201, headers=cors)
 
 
+def _too_many(wait: float) -> Refused:
+    headers = {"Retry-After": retry_after(wait)}
+    return Refused(429, "too many submissions, retry later", headers=headers)
+
+
 def forms_routes(
-    pipeline: Pipeline, forms: FormsConfig, *, pool: ReadPool | None = None
+    pipeline: Pipeline,
+    forms: FormsConfig,
+    *,
+    committer: GroupCommit | None = None,
+    limits: Limits | None = None,
 ) -> list[BaseRoute]:
     """The routes of web forms and form-builder webhooks: `forms` received through `pipeline`,
-    each submission read on `pool` (the routes' own threads)."""
-    endpoint = FormsEndpoint(pipeline, forms, pool or ReadPool())
+    the raw posts committed by `committer` (shared with the SMTP receiver), their rate limits
+    kept by `limits` (shared by every serve process on the database)."""
+    limits = limits or Limits(None)
+    endpoint = FormsEndpoint(
+        pipeline, forms, committer or GroupCommit(pipeline, gate=limits), limits
+    )
 
     async def post_form(request: Request) -> Response:
         return await endpoint.handle(request, request.path_params["form_key"], None)

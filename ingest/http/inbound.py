@@ -116,9 +116,33 @@ class _Receiver:
             _check_shared_secret(request, settings.postmark_secret, "LEADBOT_POSTMARK_SECRET")
         elif settings.mailgun_signing_key is None:
             raise Refused(401, "Mailgun inbound is not configured: set LEADBOT_MAILGUN_SIGNING_KEY")
-        limit = settings.max_message_bytes
-        body = await _read_body(request, limit=limit + FORM_OVERHEAD_BYTES)
+        body = await _read_body(request, limit=settings.max_message_bytes + FORM_OVERHEAD_BYTES)
         content_type = request.headers.get("content-type", "")
+        try:
+            raw_id, new, mail = await self._accept_body(provider, request, body, content_type)
+        except _Claimed as claimed:  # a 503 (or any refusal after the claim) stays retryable
+            await tokens.release(claimed.token)
+            assert claimed.__cause__ is not None
+            raise claimed.__cause__ from None
+        log.info(
+            "inbound %s: raw input %s %s (%s)",
+            provider,
+            raw_id,
+            "stored" if new else "duplicate",
+            mail.mode,
+        )
+        task = self.schedule(raw_id, len(mail.raw)) if new else None
+        return JSONResponse(
+            {"status": "accepted" if new else "duplicate", "raw_id": raw_id, "mode": mail.mode},
+            background=task,
+        )
+
+    async def _accept_body(
+        self, provider: str, request: Request, body: bytes, content_type: str
+    ) -> tuple[int, bool, InboundMail]:
+        """Decode, check and commit; raises _Claimed (from the error) once a token is taken."""
+        settings, tokens = self.settings, self.tokens
+        limit = settings.max_message_bytes
         token: str | None = None
         try:
             if provider == "postmark":
@@ -134,29 +158,30 @@ class _Receiver:
                 if provider == "mailgun":
                     key = settings.mailgun_signing_key
                     assert key is not None
-                    token = _check_mailgun_signature(post, key, tokens, now=time.time())
+                    token = _check_mailgun_signature(post, key, now=time.time())
+                    # Taken before the commit, atomically on the database: of two processes
+                    # given the same request, one goes on; given back if it is not committed.
+                    if not await tokens.claim(token, now=time.time()):
+                        token = None  # someone else's claim: not ours to give back
+                        raise Refused(403, "Mailgun token already used: replayed request")
                 mail = await self.pool.run(
                     sendgrid_mail if provider == "sendgrid" else mailgun_mail, post
                 )
+            if len(mail.raw) > limit:
+                raise Refused(
+                    413, f"message of {len(mail.raw)} bytes is over the {limit}-byte limit"
+                )
+            raw_id, new = await self.accept(provider, mail, request)
         except PayloadError as e:
-            raise Refused(400, str(e)) from None
-        if len(mail.raw) > limit:
-            raise Refused(413, f"message of {len(mail.raw)} bytes is over the {limit}-byte limit")
-        raw_id, new = await self.accept(provider, mail, request)
-        if token is not None:
-            tokens.remember(token, now=time.time())  # only once committed: a 503 stays retryable
-        log.info(
-            "inbound %s: raw input %s %s (%s)",
-            provider,
-            raw_id,
-            "stored" if new else "duplicate",
-            mail.mode,
-        )
-        task = self.schedule(raw_id, len(mail.raw)) if new else None
-        return JSONResponse(
-            {"status": "accepted" if new else "duplicate", "raw_id": raw_id, "mode": mail.mode},
-            background=task,
-        )
+            error: BaseException = Refused(400, str(e))
+            if token is None:
+                raise error from None
+            raise _Claimed(token) from error
+        except BaseException as e:
+            if token is None:
+                raise
+            raise _Claimed(token) from e
+        return raw_id, new, mail
 
     def schedule(self, raw_id: int, size: int) -> BackgroundTask | None:
         """Parse after answering: on serve's batch queue (worker processes), else in a thread."""
@@ -232,9 +257,15 @@ def _basic_password(request: Request) -> str | None:
     return decoded.partition(":")[2]
 
 
-def _check_mailgun_signature(
-    post: FormPost, key: SecretStr, tokens: TokenMemory, *, now: float
-) -> str:
+class _Claimed(Exception):
+    """What went wrong after a replay token was taken (its cause): the token is given back."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__("claimed")
+        self.token = token
+
+
+def _check_mailgun_signature(post: FormPost, key: SecretStr, *, now: float) -> str:
     """HMAC-SHA256(signing key, timestamp + token) in hex; fresh timestamp, token never seen."""
     timestamp, token, signature = (post.text(k) or "" for k in ("timestamp", "token", "signature"))
     if not (timestamp and token and signature):
@@ -250,6 +281,4 @@ def _check_mailgun_signature(
         raise Refused(401, "Mailgun timestamp is not a number") from None
     if age > MAILGUN_MAX_AGE_S:
         raise Refused(403, f"Mailgun timestamp is {int(age)} s away from now: stale or replayed")
-    if tokens.seen(token, now=now):
-        raise Refused(403, "Mailgun token already used: replayed request")
     return token

@@ -1,8 +1,9 @@
 """POST /events, GET /t.js and GET /r/{token}: first-party tracking and tracked links.
 
 The edge checks early and cheaply (content type, size, write key, origin, rate, batch size); the
-events are then read, filtered (robots, consent) and recorded in one transaction in a worker
-thread, and the answer comes after the commit. A tracked link always redirects a person who
+events are then read, filtered (robots, consent) and recorded on a thread of their own, the
+requests of the moment together in one transaction (ingest.commit.Batcher, record_many), and
+the answer comes after the commit. A tracked link always redirects a person who
 clicks a valid one, even when the store is down (the click is then not recorded); a forged or
 expired one never goes where it says.
 """
@@ -19,13 +20,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ingest.forms.limits import RateLimiter, retry_after
+from ingest.commit import Batcher
+from ingest.forms.limits import retry_after
 from ingest.http.errors import error_response
+from ingest.http.limits import Limits, SharedTake
 from ingest.pipeline import Pipeline
 from ingest.tracking import links
 from ingest.tracking.bots import is_bot
 from ingest.tracking.events import Batch, TrackedEvent, events_of, parse_json, read_batch
-from ingest.tracking.record import Recorded, record_events
+from ingest.tracking.record import EventBatch, Recorded, record_events, record_many
 from ingest.tracking.script import render_script
 from ingest.tracking.secret import ServerSecret
 from ingest.tracking.sites import Site, TrackingConfig
@@ -33,6 +36,7 @@ from storage.errors import LeadBotError, Refused, StoreUnavailable
 
 log = logging.getLogger("leadbot.tracking")
 
+MAX_WAITING = 1024  # requests waiting to be recorded before new ones are refused (503)
 CLICK_WINDOW_S = 600  # clicks on one link within 10 minutes are one (mail scanners, double clicks)
 _INVALID_LINK = (
     '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Link not valid</title>'
@@ -44,11 +48,22 @@ _INVALID_LINK = (
 class TrackingEndpoint:
     """The tracking routes of `config`, recording through `pipeline`'s store and scorer."""
 
-    def __init__(self, pipeline: Pipeline, config: TrackingConfig, secret: ServerSecret) -> None:
+    def __init__(
+        self, pipeline: Pipeline, config: TrackingConfig, secret: ServerSecret, limits: Limits
+    ) -> None:
         self.pipeline = pipeline
         self.config = config
         self.secret = secret
-        self.limiters: dict[str, RateLimiter] = {}
+        self.limits = limits
+        self.recorder: Batcher[_Posted, tuple[Recorded, dict[str, int]]] = Batcher(
+            self._record_many,
+            name="events",
+            max_batch=64,
+            max_waiting=MAX_WAITING,
+            # PostgreSQL: a second batch while one waits for the server (the people of both are
+            # locked in order: storage.batch.read_batch); SQLite has one writer anyway.
+            threads=1 if pipeline.store.single_writer else 2,
+        )
         self.script = render_script(consent_required=config.consent_required)
 
     # --- POST /events ---------------------------------------------------------------------
@@ -68,12 +83,24 @@ class TrackingEndpoint:
             if site is None:
                 raise Refused(401, "missing or unknown write key")
             cors = self._cors(request, site)
-            self._limit(f"events:{site.name}", request)
+            # This process's bucket first; the shared one in the transaction of the events.
+            wait, shared = self.limits.take_here(
+                f"events:{site.name}",
+                self._client(request),
+                rate_per_minute=self.config.rate_per_minute,
+                burst=self.config.burst,
+            )
+            if wait > 0:
+                raise _too_many(wait)
             events = events_of(payload)
             if len(events) > self.config.max_events:
                 raise Refused(413, f"more than {self.config.max_events} events in one batch")
             agent = request.headers.get("user-agent")
-            done, dropped = await asyncio.to_thread(self._record, payload, site, agent)
+            if is_bot(agent):  # nothing to record, but the limit holds for robots too
+                await self._shared_limit(shared)
+                done, dropped = Recorded(), {"bot": len(events)}
+            else:  # with the other requests of the moment, in one transaction
+                done, dropped = await self.recorder.submit(_Posted(payload, site, shared))
         except LeadBotError as e:
             answer = error_response(e, cors)
             if answer.status_code >= 500 or answer.status_code == 429:
@@ -82,38 +109,57 @@ class TrackingEndpoint:
         body_out: dict[str, Any] = {"status": "accepted", **done.answer(), "dropped": dropped}
         return JSONResponse(body_out, headers=cors)
 
-    def _record(
-        self, payload: dict[str, Any], site: Site, agent: str | None
-    ) -> tuple[Recorded, dict[str, int]]:
-        count = len(events_of(payload))
-        if is_bot(agent):
-            return Recorded(), {"bot": count}
+    def _record_many(
+        self, posted: list[_Posted]
+    ) -> list[tuple[Recorded, dict[str, int]] | BaseException]:
+        """Read each request's events, then record them all in one transaction (on the
+        recorder's thread); one answer, or one error, per request."""
         now = self.pipeline.clock()
-        batch = read_batch(
-            payload,
-            site=site.name,
-            now=now,
-            consent_required=self.config.consent_required,
-            read_token=lambda token: links.read_identity(self.secret.key(), token, now=now),
-        )
-        return self._store(batch, site=site.name), dict(batch.dropped)
-
-    def _store(self, batch: Batch, *, site: str) -> Recorded:
-        if not batch.events and not batch.identities:
-            return Recorded()
-        now = self.pipeline.clock()
-        with self.pipeline.store.session() as session:
-            done = record_events(
-                session,
-                batch.events,
-                batch.identities,
-                scorer=self.pipeline.scorer,
-                now=now,
-                site=site,
-            )
-        if done.announced:
-            log.info("tracking events of site %s announced %d lead(s)", site, done.announced)
-        return done
+        read: list[Batch | BaseException] = []
+        for p in posted:
+            try:
+                read.append(
+                    read_batch(
+                        p.payload,
+                        site=p.site.name,
+                        now=now,
+                        consent_required=self.config.consent_required,
+                        read_token=lambda token: links.read_identity(
+                            self.secret.key(), token, now=now
+                        ),
+                    )
+                )
+            except LeadBotError as e:
+                read.append(e)
+        todo = [
+            (i, b)
+            for i, b in enumerate(read)
+            if isinstance(b, Batch) and (b.events or b.identities)
+        ]
+        done: dict[int, Recorded] = {}
+        takes = [(i, p.shared) for i, p in enumerate(posted) if p.shared is not None]
+        if todo or takes:
+            with self.pipeline.store.session() as session:
+                # The shared rate limit in the same transaction: one commit for both.
+                waits = self.limits.take_in(session, [t for _, t in takes])
+                for (i, _), wait in zip(takes, waits, strict=True):
+                    if wait > 0:
+                        read[i] = _too_many(wait)
+                todo = [(i, b) for i, b in todo if not isinstance(read[i], BaseException)]
+                batches = [EventBatch(b.events, b.identities, posted[i].site.name) for i, b in todo]
+                results = (
+                    record_many(session, batches, scorer=self.pipeline.scorer, now=now)
+                    if batches
+                    else []
+                )
+            done = {i: r for (i, _), r in zip(todo, results, strict=True)}
+            announced = sum(r.announced for r in results)
+            if announced:
+                log.info("tracking events announced %d lead(s)", announced)
+        return [
+            b if isinstance(b, BaseException) else (done.get(i, Recorded()), dict(b.dropped))
+            for i, b in enumerate(read)
+        ]
 
     async def _body(self, request: Request) -> bytes:
         limit = self.config.max_body_bytes
@@ -144,25 +190,20 @@ class TrackingEndpoint:
             raise Refused(403, "origin not allowed for this site")
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
-    def _limit(self, bucket: str, request: Request) -> float:
-        """Raises 429 when this client sent too much to `bucket` lately."""
-        wait = self._wait(bucket, self._client(request))
+    async def _shared_limit(self, shared: SharedTake | None) -> None:
+        """Raises 429 when the database's bucket says so (ingest.http.limits)."""
+        if shared is None:
+            return
+        wait = await self.limits.take_shared(shared)
         if wait > 0:
-            raise Refused(
-                429, "too many events, retry later", headers={"Retry-After": retry_after(wait)}
-            )
-        return wait
+            raise _too_many(wait)
 
-    def _wait(self, bucket: str, client: str) -> float:
+    async def _wait(self, bucket: str, client: str) -> float:
         """Seconds `client` must wait before its next request to `bucket` (a site's events, or
-        clicks); the buckets' memory of clients is bounded (RateLimiter)."""
-        limiter = self.limiters.get(bucket)
-        if limiter is None:
-            limiter = RateLimiter(
-                rate_per_minute=self.config.rate_per_minute, burst=self.config.burst
-            )
-            self.limiters[bucket] = limiter
-        return limiter.take(client)
+        clicks), shared by the processes on the database (ingest.http.limits)."""
+        return await self.limits.take(
+            bucket, client, rate_per_minute=self.config.rate_per_minute, burst=self.config.burst
+        )
 
     @staticmethod
     def _client(request: Request) -> str:
@@ -215,10 +256,17 @@ class TrackingEndpoint:
                 target, links.IDENTITY_PARAM, links.make_identity(key, link.lead_id, now=now)
             )
         person = request.method == "GET" and not is_bot(request.headers.get("user-agent"))
-        if person and self._wait("clicks", f"{self._client(request)} {link.signature}") <= 0:
+        if person and await self._click_counts(f"{self._client(request)} {link.signature}"):
             await asyncio.to_thread(self._click, link)
         headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
         return RedirectResponse(target, status_code=302, headers=headers)
+
+    async def _click_counts(self, client: str) -> bool:
+        try:
+            return await self._wait("clicks", client) <= 0
+        except LeadBotError as e:  # the person still gets where they were going
+            log.warning("click not counted: %s", e)
+            return False
 
     def _click(self, link: links.Link) -> None:
         now = self.pipeline.clock()
@@ -270,11 +318,30 @@ def with_param(url: str, name: str, value: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
+def _too_many(wait: float) -> Refused:
+    return Refused(429, "too many events, retry later", headers={"Retry-After": retry_after(wait)})
+
+
+class _Posted:
+    """A request's payload, to be read and recorded with the others of the moment, and the take
+    of the shared rate limit still to be made (in the same transaction)."""
+
+    __slots__ = ("payload", "shared", "site")
+
+    def __init__(self, payload: dict[str, Any], site: Site, shared: SharedTake | None) -> None:
+        self.payload, self.site, self.shared = payload, site, shared
+
+
 def tracking_routes(
-    pipeline: Pipeline, config: TrackingConfig, secret: ServerSecret
+    pipeline: Pipeline,
+    config: TrackingConfig,
+    secret: ServerSecret,
+    *,
+    limits: Limits | None = None,
 ) -> list[BaseRoute]:
-    """POST /events (and its CORS preflight), GET /t.js, GET /r/{token}."""
-    endpoint = TrackingEndpoint(pipeline, config, secret)
+    """POST /events (and its CORS preflight), GET /t.js, GET /r/{token}; the rate limits kept by
+    `limits` (shared by every serve process on the database)."""
+    endpoint = TrackingEndpoint(pipeline, config, secret, limits or Limits(None))
     return [
         Route("/events", endpoint.events, methods=["POST"]),
         Route("/events", endpoint.preflight, methods=["OPTIONS"]),

@@ -42,6 +42,15 @@ class Recorded:
         return {k: v for k, v in vars(self).items() if k != "announced"}
 
 
+@dataclass(frozen=True)
+class EventBatch:
+    """The events and identify calls of one request (or file), from one site."""
+
+    events: Sequence[TrackedEvent]
+    identities: Sequence[Identity] = ()
+    site: str = ""
+
+
 def record_events(
     session: Session,
     events: Sequence[TrackedEvent],
@@ -52,19 +61,42 @@ def record_events(
     site: str = "",
 ) -> Recorded:
     """Record a batch in the caller's transaction."""
-    out = Recorded()
-    visitors = {e.visitor: site for e in events if e.visitor}
-    visitors.update({i.visitor: site for i in identities})
+    return record_many(session, [EventBatch(events, identities, site)], scorer=scorer, now=now)[0]
+
+
+def record_many(
+    session: Session, batches: Sequence[EventBatch], *, scorer: Scorer, now: datetime
+) -> list[Recorded]:
+    """Record the batches of several requests together in the caller's transaction, as one
+    (a dozen statements for all of them); what became of each request's events, in order.
+
+    Read as if the requests came one after the other in the order given: a visitor a later one
+    names is known to an earlier one's events too (they join the lead now, not at the next visit).
+    """
+    outs = [Recorded() for _ in batches]
+    visitors: dict[str, str] = {}  # visitor id -> site
+    owner: dict[str, int] = {}  # visitor id -> the request that names it (else its first)
+    named: dict[str, str | int] = {}  # who each visitor is said to be: an address or a lead id
+    for n, b in enumerate(batches):
+        for e in b.events:
+            if e.visitor:
+                visitors[e.visitor] = b.site
+                owner.setdefault(e.visitor, n)
+        for ident in b.identities:
+            visitors[ident.visitor] = b.site
+            owner.setdefault(ident.visitor, n)
+        # An identify call, or an event with an address, says who the visitor is.
+        for e in b.events:
+            if e.visitor and e.email:
+                named[e.visitor] = e.email
+                owner[e.visitor] = n
+        for ident in b.identities:
+            named[ident.visitor] = ident.email or ident.lead_id or 0
+            owner[ident.visitor] = n
     known = tracking.touch_visitors(session, visitors, now=now)  # locks them: see storage.tracking
-    # Who each visitor is said to be, by this batch: an identify call, or an event with an address.
-    named: dict[str, str | int] = {}
-    for e in events:
-        if e.visitor and e.email:
-            named[e.visitor] = e.email
-    for ident in identities:
-        named[ident.visitor] = ident.email or ident.lead_id or 0
+    events = [(n, e) for n, b in enumerate(batches) for e in b.events]
     wanted = [v for v in named.values() if isinstance(v, int)]
-    wanted += [e.lead_id for e in events if e.lead_id is not None]
+    wanted += [e.lead_id for _, e in events if e.lead_id is not None]
     wanted += [i for i in known.values() if i is not None]
     emails = tracking.lead_emails(session, wanted)
 
@@ -80,52 +112,63 @@ def record_events(
         return emails.get(lead_id) if lead_id is not None else None
 
     resolved = [
-        (e, e.email or (emails.get(e.lead_id) if e.lead_id else None) or person(e.visitor))
-        for e in events
+        (n, e, e.email or (emails.get(e.lead_id) if e.lead_id else None) or person(e.visitor))
+        for n, e in events
     ]
     identified = {v: p for v in visitors if (p := person(v)) is not None}
     waiting = tracking.take_anonymous(session, identified)
-    out.joined = len(waiting)
-    rows = [
-        (
-            _item(
-                kind=w.kind,
-                occurred_at=w.occurred_at,
-                dedup_key=w.dedup_key,
-                source=w.source,
-                detail=w.detail,
-                data=w.data,
-            ),
-            identified[w.visitor_id],
+    rows: list[tuple[int, Item, str]] = []
+    for w in waiting:
+        n = owner.get(w.visitor_id, 0)
+        outs[n].joined += 1
+        item = _item(
+            kind=w.kind,
+            occurred_at=w.occurred_at,
+            dedup_key=w.dedup_key,
+            source=w.source,
+            detail=w.detail,
+            data=w.data,
         )
-        for w in waiting
-    ]
-    rows += [(event_item(e), email) for e, email in resolved if email is not None]
-    gone = _gone(session, {email for _, email in rows})
-    items = [
-        _with_email(item, email) for item, email in sorted(rows, key=lambda r: r[0].occurred_at)
-    ]
-    out.ignored = sum(1 for item in items if item.email in gone)
-    items = [item for item in items if item.email not in gone]
+        rows.append((n, item, identified[w.visitor_id]))
+    rows += [(n, event_item(e), email) for n, e, email in resolved if email is not None]
+    gone = _gone(session, {email for _, _, email in rows})
+    kept: list[tuple[int, Item]] = []
+    for n, item, email in sorted(rows, key=lambda r: r[1].occurred_at):
+        if email in gone:
+            outs[n].ignored += 1
+        else:
+            kept.append((n, _with_email(item, email)))
+    items = [item for _, item in kept]
     results = record_batch(session, items, scorer=scorer, now=now) if items else []
     lead_of = {item.email: r.lead_id for item, r in zip(items, results, strict=True)}
-    for r in results:
+    for (n, _), r in zip(kept, results, strict=True):
         if r.duplicate:
-            out.duplicate += 1
+            outs[n].duplicate += 1
         else:
-            out.recorded += 1
-        out.announced += int(r.announced)
+            outs[n].recorded += 1
+        outs[n].announced += int(r.announced)
     # Identify calls for people with no activity in this batch: their lead, if there is one.
     missing = {p for v, p in identified.items() if p not in lead_of and p not in gone}
     lead_of.update(tracking.lead_ids(session, missing))
     links = {v: lead_of[p] for v, p in identified.items() if p in lead_of}
     tracking.link_visitors(session, {v: i for v, i in links.items() if known.get(v) != i}, now=now)
     anonymous = [
-        _anonymous_row(e) for e, email in resolved if email is None and e.visitor is not None
+        (n, _anonymous_row(e))
+        for n, e, email in resolved
+        if email is None and e.visitor is not None
     ]
-    out.anonymous = tracking.store_anonymous(session, anonymous, now=now) if anonymous else 0
-    out.duplicate += len(anonymous) - out.anonymous
-    return out
+    stored = (
+        tracking.store_anonymous_keys(session, [row for _, row in anonymous], now=now)
+        if anonymous
+        else set()
+    )
+    for n, row in anonymous:
+        if row["dedup_key"] in stored:
+            stored.discard(row["dedup_key"])  # a key twice in the batch is kept once
+            outs[n].anonymous += 1
+        else:
+            outs[n].duplicate += 1
+    return outs
 
 
 def record_inquiries(
