@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 import unicodedata
@@ -21,14 +22,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot import doctor, logs, privacy, review
+from bot import logs
 from bot.cli_scoring import add_import_parser, add_train_parser
 from bot.cli_tracking import add_tracking_parsers
 from bot.config import env_file, explain, json_logs, load_settings, unknown_variables
-from bot.jobs.rescore import rescore_all
 from bot.runtime import Runtime, build_runtime
 from ingest.facts import activity_facts, lead_facts
-from ingest.mail.body import message_text
 from ingest.mail.text import clean_line
 from scoring import explain_json, explain_text
 from storage import outbox
@@ -42,9 +41,9 @@ from storage.errors import (
     StoreUnavailable,
 )
 from storage.leads import activities_of, get_lead, list_leads, notes_of, search_leads
-from storage.migrate import current, history, pending, upgrade
 from storage.models import Lead, LeadStatus, OutboxMessage, RawStatus, utcnow
 from storage.public import lead_detail, lead_public
+from storage.schema import at_heads
 from storage.scores import engagement_activities
 
 EX_OK = 0
@@ -270,6 +269,8 @@ def _terminal(text: str) -> str:
 
 
 def cmd_review_list(args: argparse.Namespace, rt: Runtime) -> int:
+    import bot.review as review  # late, as each command's own parts: `ingest` loads none
+
     with rt.store.session() as session:
         kept = raw_store.needing_review(session, limit=args.limit)
         rows = [review.describe(raw, head).row() for raw, head in kept]
@@ -285,6 +286,9 @@ def cmd_review_list(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_review_show(args: argparse.Namespace, rt: Runtime) -> int:
+    import bot.review as review
+    from ingest.mail.body import message_text
+
     with rt.store.session() as session:
         raw = raw_store.raw_for_review(session, args.id)
         row = review.describe(raw, raw.content[: raw_store.HEAD_BYTES]).row()
@@ -305,6 +309,8 @@ def cmd_review_show(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_review_resolve(args: argparse.Namespace, rt: Runtime) -> int:
+    import bot.review as review
+
     outcome = review.resolve(
         rt.store, rt.pipeline, args.id, email=args.email, name=args.name, by="cli"
     )
@@ -328,6 +334,8 @@ def cmd_review_dismiss(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_forget(args: argparse.Namespace, rt: Runtime) -> int:
+    import bot.privacy as privacy
+
     reason = clean_line(args.reason, limit=500) or "data protection request"
     done = privacy.forget(
         rt.store, args.email, reason=reason, by="cli", suppress=rt.settings.forget_suppress
@@ -341,11 +349,15 @@ def cmd_forget(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
+    import bot.privacy as privacy
+
     _print_json(privacy.export(rt.store, args.email))
     return EX_OK
 
 
 def cmd_prune(args: argparse.Namespace, rt: Runtime) -> int:
+    import bot.privacy as privacy
+
     visits = privacy.prune_visits(rt.store, days=rt.settings.tracking_anonymous_days)
     if visits:
         print(f"anonymous visits older than {rt.settings.tracking_anonymous_days:g} days: {visits}")
@@ -362,12 +374,16 @@ def cmd_prune(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace, rt: Runtime) -> int:
+    from storage.migrate import upgrade
+
     upgrade(rt.store)
     print("database is up to date")
     return EX_OK
 
 
 def cmd_db_current(args: argparse.Namespace, rt: Runtime) -> int:
+    from storage.migrate import current, pending
+
     left = pending(rt.store)
     for revision in current(rt.store):
         print(revision)
@@ -376,12 +392,16 @@ def cmd_db_current(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_db_history(args: argparse.Namespace, rt: Runtime) -> int:
+    from storage.migrate import history
+
     for line in history(rt.store):
         print(line)
     return EX_OK
 
 
 def cmd_rescore(args: argparse.Namespace, rt: Runtime) -> int:
+    from bot.jobs.rescore import rescore_all  # brings prometheus_client and the worker pool
+
     report = rescore_all(rt, batch=args.batch, full=True if args.full else None)
     print(
         f"rescored {report.leads} lead(s) in {report.seconds:.1f}s: {report.changed} changed, "
@@ -547,6 +567,8 @@ def _version() -> str:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Runs before (and without) a runtime: a broken setting is what it is there to report."""
+    import bot.doctor as doctor  # Slack's SDK, Alembic, every file loader: only for this command
+
     try:
         env = env_file(args.env_file)
         settings = load_settings(env=env)
@@ -618,6 +640,15 @@ READS_ONLY = frozenset(
 )
 
 
+def _migrate(store: Store) -> None:
+    """Upgrade a database that is behind (a fresh one just works, as with `serve`); one that is at
+    the heads costs one SELECT, not Alembic's import (a tenth of a second per piped message)."""
+    if not at_heads(store):
+        from storage.migrate import upgrade
+
+        upgrade(store)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line; `| head` closing the pipe early is not an error worth a traceback."""
     try:
@@ -647,13 +678,13 @@ def _main(argv: Sequence[str] | None = None) -> int:
         runtime = build_runtime(settings)
     except ConfigError as e:
         print(f"leadbot: configuration error: {e}", file=sys.stderr)
-        return EX_CONFIG
+        return _config_failed(args)
     except ValidationError as e:  # named by the variables a person sets, not pydantic's fields
         print(f"leadbot: configuration error: {explain(e)}", file=sys.stderr)
-        return EX_CONFIG
+        return _config_failed(args)
     try:
         if args.func not in (cmd_serve, cmd_db_upgrade, cmd_db_current, cmd_db_history):
-            upgrade(runtime.store)  # idempotent: a fresh database just works, as with `serve`
+            _migrate(runtime.store)
         code: int = args.func(args, runtime)
         return code
     except StoreUnavailable as e:
@@ -670,6 +701,27 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return EX_SOFTWARE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        raise
+    except (OSError, MemoryError) as e:  # a full disk, no descriptors or memory left: not the input
+        print(f"leadbot: {_one_line(e)} (temporary failure, try again later)", file=sys.stderr)
+        return EX_TEMPFAIL
+    except Exception as e:  # a bug: one line, never a traceback a mail server would bounce with
+        logging.getLogger("leadbot.cli").debug("unexpected error", exc_info=True)
+        print(f"leadbot: internal error: {_one_line(e)}", file=sys.stderr)
+        # A message piped in is kept by the mail server and tried again, not bounced to its sender.
+        return EX_TEMPFAIL if args.func is cmd_ingest else EX_SOFTWARE
+
+
+def _config_failed(args: argparse.Namespace) -> int:
+    """78, except for `ingest`: the mail server would bounce the inquiry to its sender (Postfix
+    maps 78 to 5.3.5); 75 keeps it queued until the setting is fixed."""
+    return EX_TEMPFAIL if args.func is cmd_ingest else EX_CONFIG
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+    return _terminal(f"{type(e).__name__}: {text}" if text else type(e).__name__)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from storage.errors import StoreUnavailable
+from storage.errors import StoreUnavailable, driver_unavailable
 
 READ_ONLY = "leadbot_read_only"  # execution option: a SQLite transaction that only reads
 BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a statement waits for another connection's lock
@@ -146,7 +146,7 @@ def _unavailable() -> Iterator[None]:
     """Connection failures (no server, a lock never released) become StoreUnavailable."""
     try:
         yield
-    except (exc.OperationalError, exc.InterfaceError) as e:
+    except (exc.OperationalError, exc.InterfaceError, *driver_unavailable()) as e:
         raise StoreUnavailable(f"database unavailable: {_short(e)}") from e
 
 
