@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import sys
-import unicodedata
 from collections.abc import Callable, Sequence
 from email import message_from_bytes
 from email.policy import compat32
@@ -27,6 +25,7 @@ from bot.cli_scoring import add_import_parser, add_train_parser
 from bot.cli_tracking import add_tracking_parsers
 from bot.config import env_file, explain, json_logs, load_settings, unknown_variables
 from bot.runtime import Runtime, build_runtime
+from bot.terminal import json_text, say, terminal
 from ingest.facts import activity_facts, lead_facts
 from ingest.mail.text import clean_line
 from scoring import explain_json, explain_text
@@ -60,8 +59,7 @@ Command = Callable[[argparse.Namespace, Runtime], int]
 
 
 def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2, ensure_ascii=False, default=str)
-    sys.stdout.write("\n")
+    sys.stdout.write(json_text(value) + "\n")
 
 
 def _lead_line(lead: Lead) -> str:
@@ -88,10 +86,10 @@ def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
             )
         )
     except ConfigError as e:  # a TLS certificate or key that cannot be loaded
-        print(f"leadbot: configuration error: {e}", file=sys.stderr)
+        say(f"leadbot: configuration error: {e}", file=sys.stderr)
         return EX_CONFIG
     except OSError as e:  # a port already taken, an address we cannot bind
-        print(f"leadbot serve: cannot listen: {e.strerror or e}", file=sys.stderr)
+        say(f"leadbot serve: cannot listen: {e.strerror or e}", file=sys.stderr)
         return EX_OSERR
     return EX_OK
 
@@ -103,11 +101,11 @@ def cmd_ingest(args: argparse.Namespace, rt: Runtime) -> int:
         try:
             content = sys.stdin.buffer.read() if name == "-" else open(name, "rb").read()  # noqa: SIM115
         except OSError as e:
-            print(f"leadbot ingest: {name}: {e.strerror}", file=sys.stderr)
+            say(f"leadbot ingest: {name}: {e.strerror}", file=sys.stderr)
             status = max(status, EX_DATAERR)
             continue
         if len(content) > rt.settings.max_message_bytes:
-            print(
+            say(
                 f"leadbot ingest: {name}: message larger than {rt.settings.max_message_bytes} bytes",
                 file=sys.stderr,
             )
@@ -117,11 +115,11 @@ def cmd_ingest(args: argparse.Namespace, rt: Runtime) -> int:
         try:
             raw_id, new = rt.pipeline.accept(content, kind="email", channel=channel)
         except InputRejected as e:
-            print(f"leadbot ingest: {name}: refused: {e}", file=sys.stderr)
+            say(f"leadbot ingest: {name}: refused: {e}", file=sys.stderr)
             status = max(status, EX_DATAERR)
             continue
         if not new:
-            print(f"{name}: already stored as raw #{raw_id} (same bytes)")
+            say(f"{name}: already stored as raw #{raw_id} (same bytes)")
             continue
         outcome = rt.pipeline.process(raw_id)
         where = f"lead #{outcome.lead_id}" if outcome.lead_id else f"raw #{raw_id}"
@@ -130,14 +128,14 @@ def cmd_ingest(args: argparse.Namespace, rt: Runtime) -> int:
             line += f": {outcome.reason}"
         if outcome.announced:
             line += " — announced as a hot lead"
-        print(line, file=sys.stderr if outcome.status is RawStatus.FAILED else sys.stdout)
+        say(line, file=sys.stderr if outcome.status is RawStatus.FAILED else sys.stdout)
     return status
 
 
 def cmd_reprocess(args: argparse.Namespace, rt: Runtime) -> int:
     pending = rt.pipeline.process_pending()
     failed = rt.pipeline.reprocess_failed()
-    print(f"processed {pending} pending and retried {failed} failed/review input(s)")
+    say(f"processed {pending} pending and retried {failed} failed/review input(s)")
     return EX_OK
 
 
@@ -150,9 +148,9 @@ def cmd_leads_list(args: argparse.Namespace, rt: Runtime) -> int:
             _print_json([lead_public(lead) for lead in leads])
         else:
             for lead in leads:
-                print(_lead_line(lead))
+                say(_lead_line(lead))
             if not leads:
-                print("no leads")
+                say("no leads")
     return EX_OK
 
 
@@ -172,7 +170,7 @@ def cmd_leads_show(args: argparse.Namespace, rt: Runtime) -> int:
     if args.json:
         _print_json(detail)
         return EX_OK
-    print(_lead_line(lead))
+    say(_lead_line(lead))
     for key in (
         "name",
         "title",
@@ -186,21 +184,21 @@ def cmd_leads_show(args: argparse.Namespace, rt: Runtime) -> int:
         "product",
     ):
         if detail.get(key):
-            print(f"  {key:<14} {detail[key]}")
+            say(f"  {key:<14} {detail[key]}")
     for key, value in (detail.get("fields") or {}).items():
-        print(f"  {key:<14} {value}")
+        say(f"  {key:<14} {value}")
     for label in ("first_touch", "latest_touch"):
         touch = detail.get(label) or {}
         if touch:
             parts = [f"{k}={v}" for k, v in touch.items() if k not in ("source",) and v]
-            print(f"  {label:<14} {' '.join(parts)}")
-    print("activities:")
+            say(f"  {label:<14} {' '.join(parts)}")
+    say("activities:")
     for a in detail["activities"]:
-        print(f"  {a['occurred_at']}  {a['kind']:<16} {a['actor']}  {a['detail'][:100]}")
+        say(f"  {a['occurred_at']}  {a['kind']:<16} {a['actor']}  {a['detail'][:100]}")
     if detail["notes"]:
-        print("notes:")
+        say("notes:")
         for n in detail["notes"]:
-            print(f"  {n['created_at']}  {n['author']}: {n['text']}")
+            say(f"  {n['created_at']}  {n['author']}: {n['text']}")
     return EX_OK
 
 
@@ -211,9 +209,9 @@ def cmd_leads_search(args: argparse.Namespace, rt: Runtime) -> int:
         _print_json([lead_public(lead) for lead in leads])
     else:
         for lead in leads:
-            print(_lead_line(lead))
+            say(_lead_line(lead))
         if not leads:
-            print("no match")
+            say("no match")
     return EX_OK
 
 
@@ -242,12 +240,12 @@ def cmd_outbox_list(args: argparse.Namespace, rt: Runtime) -> int:
         when = r["next_attempt_at"].isoformat(timespec="seconds") if r["next_attempt_at"] else ""
         # The error came from Slack or a sender bug: one line, no control characters.
         error = clean_line(r["last_error"], limit=200) or ""
-        print(
+        say(
             f"#{r['id']:<6} {r['status']:<7} {r['kind']:<12} {lead:<12} "
             f"attempts={r['attempts']} next={when} {error}".rstrip()
         )
     if not rows:
-        print("no dead letters" if args.dead else "nothing waiting in the outbox")
+        say("no dead letters" if args.dead else "nothing waiting in the outbox")
     return EX_OK
 
 
@@ -256,16 +254,11 @@ def cmd_outbox_retry(args: argparse.Namespace, rt: Runtime) -> int:
         raise InputRejected("give message ids or --dead (every dead letter), not both")
     with rt.store.session() as session:
         retried = outbox.retry(session, ids=None if args.dead else args.ids, now=utcnow())
-    print(f"{len(retried)} message(s) due again: the dispatcher of `leadbot serve` sends them")
+    say(f"{len(retried)} message(s) due again: the dispatcher of `leadbot serve` sends them")
     return EX_OK
 
 
-def _terminal(text: str) -> str:
-    """Text from outside for a terminal: no escape sequences or other control characters."""
-    keep = {"\n", "\t"}
-    return "".join(
-        ch if ch in keep or unicodedata.category(ch) not in ("Cc", "Cf") else " " for ch in text
-    )
+_terminal = terminal  # bot.terminal: the one escape for everything printed
 
 
 def cmd_review_list(args: argparse.Namespace, rt: Runtime) -> int:
@@ -279,9 +272,9 @@ def cmd_review_list(args: argparse.Namespace, rt: Runtime) -> int:
         return EX_OK
     for r in rows:
         what = r["subject"] or r["channel"]
-        print(f"#{r['id']:<6} {r['status']:<7} {what} — {r['reason'] or ''}".rstrip(" —"))
+        say(f"#{r['id']:<6} {r['status']:<7} {what} — {r['reason'] or ''}".rstrip(" —"))
     if not rows:
-        print("nothing waits for review")
+        say("nothing waits for review")
     return EX_OK
 
 
@@ -302,9 +295,9 @@ def cmd_review_show(args: argparse.Namespace, rt: Runtime) -> int:
         return EX_OK
     for key in ("id", "status", "kind", "channel", "received_at", "from", "subject", "reason"):
         if row[key] is not None:
-            print(f"{key:<12} {row[key]}")
-    print()
-    print(_terminal(text[:20_000]).rstrip())
+            say(f"{key:<12} {row[key]}")
+    say()
+    say(text[:20_000].rstrip(), lines=True)
     return EX_OK
 
 
@@ -316,7 +309,7 @@ def cmd_review_resolve(args: argparse.Namespace, rt: Runtime) -> int:
     )
     with rt.store.session() as session:
         email = get_lead(session, lead_id=outcome.lead_id or 0).email
-    print(
+    say(
         f"input {args.id} -> lead #{outcome.lead_id} <{email}> ({outcome.status.value})"
         + (", announced" if outcome.announced else "")
     )
@@ -329,7 +322,7 @@ def cmd_review_dismiss(args: argparse.Namespace, rt: Runtime) -> int:
         raise InputRejected("--reason must say why")
     with rt.store.session() as session:
         raw_store.dismiss_review(session, args.id, reason=reason, by="cli")
-    print(f"input {args.id} dismissed: {reason}")
+    say(f"input {args.id} dismissed: {reason}")
     return EX_OK
 
 
@@ -340,7 +333,7 @@ def cmd_forget(args: argparse.Namespace, rt: Runtime) -> int:
     done = privacy.forget(
         rt.store, args.email, reason=reason, by="cli", suppress=rt.settings.forget_suppress
     )
-    print(
+    say(
         f"lead #{done.lead_id} forgotten: {done.activities} activities scrubbed, {done.notes}"
         f" notes and {done.raw_inputs} raw inputs deleted, {done.slack_messages} Slack messages"
         " to redact" + (", address suppressed" if done.suppressed else "")
@@ -360,13 +353,13 @@ def cmd_prune(args: argparse.Namespace, rt: Runtime) -> int:
 
     visits = privacy.prune_visits(rt.store, days=rt.settings.tracking_anonymous_days)
     if visits:
-        print(f"anonymous visits older than {rt.settings.tracking_anonymous_days:g} days: {visits}")
+        say(f"anonymous visits older than {rt.settings.tracking_anonymous_days:g} days: {visits}")
     days = rt.settings.raw_retention_days if args.days is None else args.days
     if days <= 0:
-        print("retention is off (LEADBOT_RAW_RETENTION_DAYS=0): nothing pruned")
+        say("retention is off (LEADBOT_RAW_RETENTION_DAYS=0): nothing pruned")
         return EX_OK
     stripped, emptied = privacy.prune(rt.store, days=days)
-    print(
+    say(
         f"raw inputs older than {days:g} days emptied: {emptied};"
         f" older than {days / 2:g} days without attachments now: {stripped}"
     )
@@ -377,7 +370,7 @@ def cmd_db_upgrade(args: argparse.Namespace, rt: Runtime) -> int:
     from storage.migrate import upgrade
 
     upgrade(rt.store)
-    print("database is up to date")
+    say("database is up to date")
     return EX_OK
 
 
@@ -386,8 +379,8 @@ def cmd_db_current(args: argparse.Namespace, rt: Runtime) -> int:
 
     left = pending(rt.store)
     for revision in current(rt.store):
-        print(revision)
-    print("up to date" if not left else f"{len(left)} head(s) not reached: {', '.join(left)}")
+        say(revision)
+    say("up to date" if not left else f"{len(left)} head(s) not reached: {', '.join(left)}")
     return EX_OK
 
 
@@ -395,7 +388,7 @@ def cmd_db_history(args: argparse.Namespace, rt: Runtime) -> int:
     from storage.migrate import history
 
     for line in history(rt.store):
-        print(line)
+        say(line)
     return EX_OK
 
 
@@ -403,7 +396,7 @@ def cmd_rescore(args: argparse.Namespace, rt: Runtime) -> int:
     from bot.jobs.rescore import rescore_all  # brings prometheus_client and the worker pool
 
     report = rescore_all(rt, batch=args.batch, full=True if args.full else None)
-    print(
+    say(
         f"rescored {report.leads} lead(s) in {report.seconds:.1f}s: {report.changed} changed, "
         f"{report.recorded} score change(s) recorded; {report.announced} announced"
     )
@@ -419,8 +412,8 @@ def cmd_score_explain(args: argparse.Namespace, rt: Runtime) -> int:
     if args.json:
         _print_json({"email": lead.email, **explain_json(result)})
     else:
-        print(f"{lead.email}")
-        print(explain_text(result))
+        say(f"{lead.email}")
+        say(explain_text(result), lines=True)
     return EX_OK
 
 
@@ -573,10 +566,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         env = env_file(args.env_file)
         settings = load_settings(env=env)
     except ValidationError as e:
-        print(doctor.Check("settings", doctor.FAIL, explain(e)).line())
+        say(doctor.Check("settings", doctor.FAIL, explain(e)).line())
         return EX_CONFIG
     except ConfigError as e:
-        print(doctor.Check("settings", doctor.FAIL, str(e)).line())
+        say(doctor.Check("settings", doctor.FAIL, str(e)).line())
         return EX_CONFIG
     from slack_sdk import WebClient  # only when Slack is configured: the CLI starts without it
 
@@ -599,10 +592,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     finally:
         store.dispose()
     for check in checks:
-        print(_terminal(check.line()))
+        say(check.line())
     failures = sum(c.level == doctor.FAIL for c in checks)
     warnings = sum(c.level == doctor.WARN for c in checks)
-    print(f"{failures} problem(s), {warnings} warning(s)")
+    say(f"{failures} problem(s), {warnings} warning(s)")
     return EX_CONFIG if failures else EX_OK
 
 
@@ -670,17 +663,17 @@ def _main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(env=env_file(args.env_file))
         if args.func in READS_ONLY and (missing := _missing_sqlite(settings.database_url)):
-            print(
+            say(
                 f"leadbot: no database at {missing}: set LEADBOT_DATABASE_URL, or --env-file",
                 file=sys.stderr,
             )
             return EX_CONFIG
         runtime = build_runtime(settings)
     except ConfigError as e:
-        print(f"leadbot: configuration error: {e}", file=sys.stderr)
+        say(f"leadbot: configuration error: {e}", file=sys.stderr)
         return _config_failed(args)
     except ValidationError as e:  # named by the variables a person sets, not pydantic's fields
-        print(f"leadbot: configuration error: {explain(e)}", file=sys.stderr)
+        say(f"leadbot: configuration error: {explain(e)}", file=sys.stderr)
         return _config_failed(args)
     try:
         if args.func not in (cmd_serve, cmd_db_upgrade, cmd_db_current, cmd_db_history):
@@ -688,27 +681,27 @@ def _main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args, runtime)
         return code
     except StoreUnavailable as e:
-        print(f"leadbot: {e} (temporary failure, try again later)", file=sys.stderr)
+        say(f"leadbot: {e} (temporary failure, try again later)", file=sys.stderr)
         return EX_TEMPFAIL
     except LeadNotFound as e:
-        print(f"leadbot: {e}", file=sys.stderr)
+        say(f"leadbot: {e}", file=sys.stderr)
         return EX_NOTFOUND
     except InputRejected as e:
-        print(f"leadbot: {e}", file=sys.stderr)
+        say(f"leadbot: {e}", file=sys.stderr)
         return EX_DATAERR
     except LeadBotError as e:
-        print(f"leadbot: {e}", file=sys.stderr)
+        say(f"leadbot: {e}", file=sys.stderr)
         return EX_SOFTWARE
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         raise
     except (OSError, MemoryError) as e:  # a full disk, no descriptors or memory left: not the input
-        print(f"leadbot: {_one_line(e)} (temporary failure, try again later)", file=sys.stderr)
+        say(f"leadbot: {_one_line(e)} (temporary failure, try again later)", file=sys.stderr)
         return EX_TEMPFAIL
     except Exception as e:  # a bug: one line, never a traceback a mail server would bounce with
         logging.getLogger("leadbot.cli").debug("unexpected error", exc_info=True)
-        print(f"leadbot: internal error: {_one_line(e)}", file=sys.stderr)
+        say(f"leadbot: internal error: {_one_line(e)}", file=sys.stderr)
         # A message piped in is kept by the mail server and tried again, not bounced to its sender.
         return EX_TEMPFAIL if args.func is cmd_ingest else EX_SOFTWARE
 

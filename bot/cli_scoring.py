@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.runtime import Runtime
+from bot.terminal import say
 from ingest.facts import lead_facts
 from scoring import loads_rules
 from scoring.learn import LEAD_ATTRIBUTES, POSITIVE, read_csv_rows, train_point_rules
@@ -85,7 +86,7 @@ def cmd_score_train(args: argparse.Namespace, rt: Runtime) -> int:
     try:
         import sklearn  # noqa: F401
     except ImportError:
-        print(f"leadbot score train: {LEARN_HINT}", file=sys.stderr)
+        say(f"leadbot score train: {LEARN_HINT}", file=sys.stderr)
         return EX_UNAVAILABLE
     if args.from_store:
         rows, positive = store_rows(rt), {"won"}
@@ -111,7 +112,7 @@ def cmd_score_train(args: argparse.Namespace, rt: Runtime) -> int:
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
         rules = text.count("[[rule]]")
-        print(
+        say(
             f"learned {rules} rule(s) from {len(rows)} lead(s); wrote {args.output}",
             file=sys.stderr,
         )
@@ -125,10 +126,10 @@ def cmd_import(args: argparse.Namespace, rt: Runtime) -> int:
     with rt.store.session() as session:
         report = import_rows(session, rows, source=f"import:{Path(args.csv).name}")
     for line in report.skipped[:20]:
-        print(f"leadbot import: {args.csv}: {line}", file=sys.stderr)
+        say(f"leadbot import: {args.csv}: {line}", file=sys.stderr)
     if len(report.skipped) > 20:
-        print(f"leadbot import: … and {len(report.skipped) - 20} more", file=sys.stderr)
-    print(
+        say(f"leadbot import: … and {len(report.skipped) - 20} more", file=sys.stderr)
+    say(
         f"{report.rows} row(s): {report.created} lead(s) created, {report.updated} updated, "
         f"{report.won} won, {report.lost} lost, {len(report.skipped)} skipped"
     )

@@ -55,7 +55,7 @@ def ingest(
         env={**os.environ, "LEADBOT_DATABASE_URL": url},
         timeout=60,
         check=False,
-        preexec_fn=limit,  # noqa: PLW1509  (no threads in the child before exec)
+        preexec_fn=limit,
     )
     return subprocess.CompletedProcess(
         done.args, done.returncode, done.stdout.decode(), done.stderr.decode()

@@ -214,7 +214,8 @@ def test_broken_rules_file_is_refused_at_start_up(
     started = time.monotonic()
     code = main(command)
     err = capsys.readouterr().err
-    assert code == 78, err
+    # ingest: 75, so that the mail server keeps the inquiry instead of bouncing it (5.3.5)
+    assert code == (75 if command[0] == "ingest" else 78), err
     assert time.monotonic() - started < 30  # refused at once, not after serving
     assert f"{rules} line 6" in err, err
     assert "points" in err
