@@ -77,7 +77,8 @@ def test_hostile_text_is_escaped(
     out = clean(capsys.readouterr().out)
     if "--json" in argv:
         data = json.loads(out)  # still JSON, and a lead's values come back as they were stored
-        assert argv[0] != "leads" or HOSTILE in json.dumps(data, ensure_ascii=False)
+        if argv[0] == "leads":
+            assert (data[0] if isinstance(data, list) else data)["name"] == HOSTILE
     elif argv[0] == "leads":  # review and outbox rows are cleaned before: spaces instead
         assert "\\x1b" in out and "\\u202e" in out  # shown, so the admin sees it was there
 
