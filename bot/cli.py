@@ -11,7 +11,9 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from email import message_from_bytes
 from email.policy import compat32
 from importlib import metadata
@@ -24,6 +26,7 @@ from bot import logs
 from bot.cli_scoring import add_import_parser, add_train_parser
 from bot.cli_tracking import add_tracking_parsers
 from bot.config import env_file, explain, json_logs, load_settings, unknown_variables
+from bot.progress import progress, shown
 from bot.runtime import Runtime, build_runtime
 from bot.terminal import json_text, say, terminal
 from ingest.facts import activity_facts, lead_facts
@@ -393,14 +396,44 @@ def cmd_db_history(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_rescore(args: argparse.Namespace, rt: Runtime) -> int:
-    from bot.jobs.rescore import rescore_all  # brings prometheus_client and the worker pool
+    from bot.jobs.rescore import RescoreStats, expected_leads, rescore_all  # prometheus_client
 
-    report = rescore_all(rt, batch=args.batch, full=True if args.full else None)
+    if args.batch < 1:
+        say(f"leadbot rescore: --batch must be at least 1, not {args.batch}", file=sys.stderr)
+        return EX_USAGE
+    stats = RescoreStats()
+    total = expected_leads(rt.store) if shown() else None
+    with progress("rescoring", total=total) as advance, _polling(stats, advance):
+        report = rescore_all(rt, batch=args.batch, full=True if args.full else None, stats=stats)
     say(
         f"rescored {report.leads} lead(s) in {report.seconds:.1f}s: {report.changed} changed, "
         f"{report.recorded} score change(s) recorded; {report.announced} announced"
     )
     return EX_OK
+
+
+@contextmanager
+def _polling(stats: Any, advance: Callable[[int], None]) -> Iterator[None]:
+    """Moves the bar by what `stats.leads` counted, from a thread (the batches run in this one)."""
+    if not shown():
+        yield
+        return
+    stop = threading.Event()
+
+    def watch() -> None:
+        seen = 0
+        while not stop.wait(0.2):
+            now = stats.leads
+            advance(now - seen)
+            seen = now
+
+    thread = threading.Thread(target=watch, name="rescore-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def cmd_score_explain(args: argparse.Namespace, rt: Runtime) -> int:
@@ -476,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rescore", help="recompute every lead's score (decay, changed rules)")
     p.add_argument(
-        "--batch", type=_positive, default=10_000, help="leads per transaction (default 10000)"
+        "--batch", type=int, default=10_000, help="leads per transaction (default 10000)"
     )
     p.add_argument("--full", action="store_true", help="compare stored reasons of every lead too")
     p.set_defaults(func=cmd_rescore)

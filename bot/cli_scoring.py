@@ -9,14 +9,16 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from bot.jobs.full_path import FullPath, RescoreStats, rules_fingerprint
+from bot.progress import progress
 from bot.runtime import Runtime
 from bot.terminal import say
 from ingest.facts import lead_facts
 from scoring import loads_rules
 from scoring.learn import LEAD_ATTRIBUTES, POSITIVE, read_csv_rows, train_point_rules
 from storage.errors import ConfigError, InputRejected
-from storage.imports import import_rows
-from storage.models import Lead, LeadStatus
+from storage.imports import CHUNK, ImportReport, import_chunks
+from storage.models import Lead, LeadStatus, utcnow
 
 EX_OK = 0
 EX_UNAVAILABLE = 69  # sysexits.h: a needed part (the `learn` extra) is not installed
@@ -123,8 +125,25 @@ def cmd_score_train(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_import(args: argparse.Namespace, rt: Runtime) -> int:
     rows = read_rows(args.csv, parse_map(args.map, outcome=args.outcome), args.drop or [])
-    with rt.store.session() as session:
-        report = import_rows(session, rows, source=f"import:{Path(args.csv).name}")
+    scoring = FullPath(
+        rt.store,
+        rt.scorer,
+        now=utcnow(),
+        fingerprint=rules_fingerprint(rt.scorer),
+        stats=RescoreStats(full=True),
+    )
+    with progress(f"importing {Path(args.csv).name}", total=len(rows)) as advance:
+        seen = 0
+
+        def done(ids: list[int], report: ImportReport) -> None:
+            nonlocal seen
+            scoring.leads(ids)  # scored as they come: nothing is left for a later rescore
+            advance(report.rows - seen)
+            seen = report.rows
+
+        report = import_chunks(
+            rt.store, rows, source=f"import:{Path(args.csv).name}", chunk=args.chunk, done=done
+        )
     for line in report.skipped[:20]:
         say(f"leadbot import: {args.csv}: {line}", file=sys.stderr)
     if len(report.skipped) > 20:
@@ -163,8 +182,15 @@ def add_train_parser(score: argparse._SubParsersAction) -> None:
 
 def add_import_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="import historical leads from a CSV (idempotent on email)")
-    p.add_argument("csv", metavar="CSV")
+    p.add_argument("csv", metavar="CSV", help="the file: a header row, then one lead per row")
     _csv_options(p)
+    p.add_argument(
+        "--chunk",
+        type=_positive,
+        default=CHUNK,
+        metavar="N",
+        help=f"rows per transaction, scored once committed (default {CHUNK})",
+    )
     p.set_defaults(func=cmd_import)
 
 
@@ -178,3 +204,10 @@ def _csv_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--outcome", metavar="COL", help="column saying won (yes/1/won) or lost")
     p.add_argument("--drop", action="append", metavar="COL", help="column to ignore")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value

@@ -144,13 +144,19 @@ class Store:
 @contextmanager
 def _unavailable() -> Iterator[None]:
     """Connection failures (no server, a lock never released) become StoreUnavailable."""
+    # The drivers own errors too: the raw-cursor fast paths (storage.raw, storage.rescore) see them.
+    caught: tuple[type[BaseException], ...] = (
+        exc.OperationalError,
+        exc.InterfaceError,
+        *driver_unavailable(),
+    )
     try:
         yield
-    except (exc.OperationalError, exc.InterfaceError, *driver_unavailable()) as e:
+    except caught as e:
         raise StoreUnavailable(f"database unavailable: {_short(e)}") from e
 
 
-def _short(e: Exception) -> str:
+def _short(e: BaseException) -> str:
     orig = getattr(e, "orig", None)
     return (
         str(orig or e).strip().splitlines()[0][:200] if str(orig or e).strip() else type(e).__name__
