@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import os
+import shlex
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -59,6 +60,9 @@ EX_NOTFOUND = 1
 EX_PIPE = 141  # what a shell reports for a command ended by SIGPIPE
 
 Command = Callable[[argparse.Namespace, Runtime], int]
+
+JSON_HELP = "print JSON instead of lines"
+INPUT_HELP = "the input's id (from `leadbot review list`)"
 
 
 def _print_json(value: Any) -> None:
@@ -162,12 +166,8 @@ def cmd_leads_show(args: argparse.Namespace, rt: Runtime) -> int:
         try:
             lead = get_lead(session, email=args.email)
         except LeadNotFound:
-            if "@" in args.email:
-                raise
-            raise LeadNotFound(
-                f"no lead with the address {args.email!r}: `leadbot leads search {args.email}`"
-                " finds names, companies and domains"
-            ) from None
+            _not_found(session, args.email)
+            return EX_NOTFOUND
         assert lead.id is not None
         detail = lead_detail(lead, activities_of(session, lead.id), notes_of(session, lead.id))
     if args.json:
@@ -203,6 +203,25 @@ def cmd_leads_show(args: argparse.Namespace, rt: Runtime) -> int:
         for n in detail["notes"]:
             say(f"  {n['created_at']}  {n['author']}: {n['text']}")
     return EX_OK
+
+
+def _not_found(session: Any, query: str) -> None:
+    """No lead has this address: say how to search, and show the closest leads there are."""
+    close = search_leads(session, query, limit=5)
+    if not close and "@" in query:  # a typo in one half: the other half still finds them
+        local, _, domain = query.rpartition("@")
+        close = search_leads(session, local, limit=3) + search_leads(session, domain, limit=3)
+    what = "the address" if "@" in query else "the address (show takes one)"
+    say(f"leadbot: no lead with {what} {query!r}", file=sys.stderr)
+    say(
+        f"  search names, companies and domains: leadbot leads search {shlex.quote(query)}",
+        file=sys.stderr,
+    )
+    seen: set[int | None] = set()
+    for lead in close:
+        if lead.id not in seen:
+            seen.add(lead.id)
+            say(f"  closest: {_lead_line(lead)}", file=sys.stderr)
 
 
 def cmd_leads_search(args: argparse.Namespace, rt: Runtime) -> int:
@@ -464,15 +483,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run SMTP, HTTP, the outbox dispatcher and the scheduler")
-    p.add_argument("--host")
-    p.add_argument("--smtp-port", type=int)
-    p.add_argument("--http-port", type=int)
+    p.add_argument("--host", help="address to listen on (default: LEADBOT_HOST)")
+    p.add_argument(
+        "--smtp-port", type=int, help="SMTP port, 0 for any free one (LEADBOT_SMTP_PORT)"
+    )
+    p.add_argument(
+        "--http-port", type=int, help="HTTP port, 0 for any free one (LEADBOT_HTTP_PORT)"
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
         "ingest", help="store and process raw RFC 5322 messages (files or - for stdin)"
     )
-    p.add_argument("files", nargs="*", metavar="FILE")
+    p.add_argument(
+        "files", nargs="*", metavar="FILE", help="message files; - or none: standard input"
+    )
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("reprocess", help="retry inputs that failed to parse or were left pending")
@@ -481,28 +506,28 @@ def build_parser() -> argparse.ArgumentParser:
     leads = sub.add_parser("leads", help="list, show and search leads").add_subparsers(
         dest="leads_command", required=True
     )
-    p = leads.add_parser("list")
-    p.add_argument("--status", choices=[s.value for s in LeadStatus])
-    p.add_argument("--temperature", choices=["cold", "warm", "hot"])
-    p.add_argument("--limit", type=int, default=1000)
-    p.add_argument("--json", action="store_true")
+    p = leads.add_parser("list", help="leads by score, highest first")
+    p.add_argument("--status", choices=[s.value for s in LeadStatus], help="only this status")
+    p.add_argument("--temperature", choices=["cold", "warm", "hot"], help="only this temperature")
+    p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(func=cmd_leads_list)
-    p = leads.add_parser("show")
-    p.add_argument("email")
-    p.add_argument("--json", action="store_true")
+    p = leads.add_parser("show", help="one lead by address: profile, activities, notes")
+    p.add_argument("email", help="the lead's email address")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(func=cmd_leads_show)
-    p = leads.add_parser("search")
-    p.add_argument("query")
-    p.add_argument("--limit", type=int, default=20)
-    p.add_argument("--json", action="store_true")
+    p = leads.add_parser("search", help="find leads by name, company, address or domain")
+    p.add_argument("query", help="words, an address or a domain")
+    p.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(func=cmd_leads_search)
 
     score = sub.add_parser("score", help="explain scores").add_subparsers(
         dest="score_command", required=True
     )
-    p = score.add_parser("explain")
-    p.add_argument("email")
-    p.add_argument("--json", action="store_true")
+    p = score.add_parser("explain", help="why a lead has its score: each rule and its points")
+    p.add_argument("email", help="the lead's email address")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(func=cmd_score_explain)
     add_train_parser(score)
     add_import_parser(sub)
@@ -518,21 +543,21 @@ def build_parser() -> argparse.ArgumentParser:
         "review", help="inputs that need a person: forwards without a sender, failed inputs"
     ).add_subparsers(dest="review_command", required=True)
     p = review.add_parser("list", help="kept for review or failed, oldest first")
-    p.add_argument("--limit", type=int, default=1000)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(func=cmd_review_list)
     p = review.add_parser("show", help="one input: its headers, the reason and its text")
-    p.add_argument("id", type=int)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("id", type=int, help=INPUT_HELP)
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(func=cmd_review_show)
     p = review.add_parser("resolve", help="name the sender: the input becomes their lead")
-    p.add_argument("id", type=int)
-    p.add_argument("--email", required=True)
-    p.add_argument("--name")
+    p.add_argument("id", type=int, help=INPUT_HELP)
+    p.add_argument("--email", required=True, help="the sender's address: the lead it becomes")
+    p.add_argument("--name", help="the sender's name, when the input does not say it")
     p.set_defaults(func=cmd_review_resolve)
     p = review.add_parser("dismiss", help="not a lead: archive it with the reason")
-    p.add_argument("id", type=int)
-    p.add_argument("--reason", required=True)
+    p.add_argument("id", type=int, help=INPUT_HELP)
+    p.add_argument("--reason", required=True, help="why it is no lead (kept with the input)")
     p.set_defaults(func=cmd_review_dismiss)
 
     box = sub.add_parser("outbox", help="Slack messages not sent yet, dead letters").add_subparsers(
@@ -540,11 +565,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = box.add_parser("list", help="pending messages and dead letters, oldest first")
     p.add_argument("--dead", action="store_true", help="dead letters only")
-    p.add_argument("--limit", type=int, default=1000)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(func=cmd_outbox_list)
     p = box.add_parser("retry", help="send messages again: these ids, or every dead letter")
-    p.add_argument("ids", nargs="*", type=int, metavar="ID")
+    p.add_argument("ids", nargs="*", type=int, metavar="ID", help="outbox message ids")
     p.add_argument("--dead", action="store_true", help="every dead letter")
     p.set_defaults(func=cmd_outbox_retry)
 
@@ -561,11 +586,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "forget", help="erase a person everywhere (Slack too); an anonymous tombstone stays"
     )
-    p.add_argument("email")
+    p.add_argument("email", help="the person's email address")
     p.add_argument("--reason", default="", help="why (kept in the tombstone's activity)")
     p.set_defaults(func=cmd_forget)
     p = sub.add_parser("export", help="everything held about a person, as JSON")
-    p.add_argument("email")
+    p.add_argument("email", help="the person's email address")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("prune", help="apply the raw-input retention now (serve does it too)")
     p.add_argument("--days", type=float, help="default: LEADBOT_RAW_RETENTION_DAYS")
@@ -581,7 +606,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-ports", action="store_true", help="skip the port checks (serve is running)"
     )
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser(
+        "completion",
+        help='print the shell completion script: eval "$(leadbot completion bash)"',
+    )
+    p.add_argument("shell", choices=["bash", "zsh"], help="the shell to complete in")
+    p.set_defaults(func=cmd_completion)
     return parser
+
+
+def cmd_completion(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Completion from the parser itself (shtab), so it never lags behind the commands."""
+    import shtab
+
+    sys.stdout.write(shtab.complete(parser, shell=args.shell))
+    return EX_OK
 
 
 def _version() -> str:
@@ -693,6 +733,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
     logs.configure(verbose=args.verbose, json_lines=json_logs())
     if args.func is cmd_doctor:
         return cmd_doctor(args)
+    if args.func is cmd_completion:
+        return cmd_completion(args, parser)
     try:
         settings = load_settings(env=env_file(args.env_file))
         if args.func in READS_ONLY and (missing := _missing_sqlite(settings.database_url)):
