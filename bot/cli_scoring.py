@@ -6,6 +6,8 @@ import argparse
 import csv
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import select
 
@@ -13,11 +15,11 @@ from bot.jobs.full_path import FullPath, RescoreStats, rules_fingerprint
 from bot.progress import progress
 from bot.runtime import Runtime
 from bot.terminal import say
-from ingest.facts import lead_facts
+from ingest.facts import activity_facts, lead_facts, stored_score
 from scoring import loads_rules
 from scoring.learn import LEAD_ATTRIBUTES, POSITIVE, read_csv_rows, train_point_rules
 from storage.errors import ConfigError, InputRejected
-from storage.imports import CHUNK, ImportReport, import_chunks
+from storage.imports import CHUNK, ImportReport, import_chunks, score_columns
 from storage.models import Lead, LeadStatus, utcnow
 
 EX_OK = 0
@@ -125,24 +127,41 @@ def cmd_score_train(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_import(args: argparse.Namespace, rt: Runtime) -> int:
     rows = read_rows(args.csv, parse_map(args.map, outcome=args.outcome), args.drop or [])
+    now = utcnow()
     scoring = FullPath(
         rt.store,
         rt.scorer,
-        now=utcnow(),
+        now=now,
         fingerprint=rules_fingerprint(rt.scorer),
         stats=RescoreStats(full=True),
     )
+
+    def score(values: dict[str, Any], imported: dict[str, Any]) -> dict[str, Any]:
+        """A new lead is scored before its INSERT, as the rescore would score it."""
+        lead = SimpleNamespace(first_touch=None, latest_touch=None, **values)
+        result = rt.scorer.score(
+            lead_facts(lead), activity_facts([SimpleNamespace(**imported)]), now=now
+        )
+        return score_columns(stored_score(result))
+
     with progress(f"importing {Path(args.csv).name}", total=len(rows)) as advance:
         seen = 0
 
         def done(ids: list[int], report: ImportReport) -> None:
             nonlocal seen
-            scoring.leads(ids)  # scored as they come: nothing is left for a later rescore
+            if ids:
+                scoring.leads(ids)  # leads that existed, with values filled in: scored again
             advance(report.rows - seen)
             seen = report.rows
 
         report = import_chunks(
-            rt.store, rows, source=f"import:{Path(args.csv).name}", chunk=args.chunk, done=done
+            rt.store,
+            rows,
+            source=f"import:{Path(args.csv).name}",
+            now=now,
+            chunk=args.chunk,
+            score=score,
+            done=done,
         )
     for line in report.skipped[:20]:
         say(f"leadbot import: {args.csv}: {line}", file=sys.stderr)

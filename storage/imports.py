@@ -25,12 +25,16 @@ from storage import lifecycle
 from storage.db import Store, insert_ignore_many, table
 from storage.leads import domain_of
 from storage.models import Activity, Lead, utcnow
+from storage.scores import StoredScore
 
 WON = frozenset({"1", "yes", "true", "won", "converted", "y", "closed won"})
 LOST = frozenset({"0", "no", "false", "lost", "not converted", "n", "closed lost"})
 # Lead columns a CSV may fill, with their sizes; a value that does not fit becomes a field.
 PROFILE = {"name": 200, "company": 200, "title": 200, "phone": 32, "country": 2}
 CHUNK = 2_000  # rows per transaction: few statements each, and progress a person can see
+# A new lead's score columns (score, temperature, reasons, …) from its values and its `imported`
+# activity: passed in by the caller, which owns scoring (storage does not import it).
+Score = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 
 
 @dataclass
@@ -132,17 +136,19 @@ def import_chunks(
     source: str,
     now: datetime | None = None,
     chunk: int = CHUNK,
+    score: Score | None = None,
     done: Callable[[list[int], ImportReport], None] | None = None,
 ) -> ImportReport:
-    """import_rows in transactions of `chunk` rows; `done(lead ids, report so far)` after each
-    commit (the caller scores those leads and shows progress). A failure keeps what was committed,
-    and importing the file again finishes it: every row is idempotent on its email."""
+    """import_rows in transactions of `chunk` rows; new leads get the columns of `score` in their
+    INSERT, and `done(ids of the leads left to score, report so far)` runs after each commit.
+    A failure keeps what was committed, and importing the file again finishes it: every row is
+    idempotent on its email."""
     now = now or utcnow()
     report = ImportReport()
     numbered = enumerate(rows, start=1)
     while part := list(itertools.islice(numbered, chunk)):
         with store.session() as session:
-            ids = import_chunk(session, part, source=source, now=now, report=report)
+            ids = import_chunk(session, part, source=source, now=now, report=report, score=score)
         if done is not None:
             done(ids, report)
     return report
@@ -187,12 +193,15 @@ def import_chunk(
     source: str,
     now: datetime | None,
     report: ImportReport,
+    score: Score | None = None,
 ) -> list[int]:
-    """One chunk of (row number, row) in the session's transaction: the ids of its leads.
+    """One chunk of (row number, row) in the session's transaction. Returns the ids of the leads
+    whose score `score` did not set (leads that existed; all of them without `score`).
 
     A few statements per chunk, not per row: the leads that exist are read with one SELECT, new
-    ones inserted with one executemany (ON CONFLICT DO NOTHING), activities likewise, and the
-    outcomes applied with one UPDATE per outcome.
+    ones inserted with one executemany (ON CONFLICT DO NOTHING) with their score columns from
+    `score(lead values, its imported activity)`, activities likewise, and the outcomes applied
+    with one UPDATE per outcome.
     """
     now = now or utcnow()
     entries = _entries(numbered, report)
@@ -211,9 +220,12 @@ def import_chunk(
     session.flush()
     new = [email for email in entries if email not in leads]
     ids = {email: int(lead.id) for email, lead in leads.items() if lead.id is not None}
-    made = insert_ignore_many(
-        session, table(Lead), [_values(m, entries[m], source, now) for m in new], "email"
-    )
+    detail = f"imported from {source}"
+    activities = {email: _imported(email, e, source, detail, now) for email, e in entries.items()}
+    values = [_values(m, entries[m], source, now) for m in new]
+    if score is not None:
+        values = [{**v, **score(v, activities[v["email"]])} for v in values]
+    made = insert_ignore_many(session, table(Lead), values, "email")
     ids.update({str(email): int(i) for i, email in made})
     report.created += len(made)
     raced = [m for m in new if m not in ids]  # written by another import since our SELECT
@@ -222,24 +234,10 @@ def import_chunk(
             select(col(Lead.email), col(Lead.id)).where(col(Lead.email).in_(raced))
         )
         ids.update({str(m): int(i) for m, i in rows})
-    detail = f"imported from {source}"
     insert_ignore_many(
         session,
         table(Activity),
-        [
-            {
-                "lead_id": ids[email],
-                "kind": "imported",
-                "occurred_at": now,
-                "actor": "import",
-                "detail": detail,
-                "data": {"source": source, "outcome": e.outcome},
-                "source": source[:100],
-                "raw_id": None,
-                "dedup_key": f"imported:{email}",
-            }
-            for email, e in entries.items()
-        ],
+        [{**a, "lead_id": ids[email]} for email, a in activities.items()],
         "dedup_key",
     )
     for won in (True, False):
@@ -255,7 +253,37 @@ def import_chunk(
             report.won += len(closed)
         else:
             report.lost += len(closed)
-    return sorted(ids.values())
+    if score is None:
+        return sorted(ids.values())
+    scored = {str(email) for _, email in made}
+    return sorted(i for email, i in ids.items() if email not in scored)
+
+
+def score_columns(result: StoredScore) -> dict[str, Any]:
+    """A score as the lead's columns, for the INSERT (every lead of a chunk has the same keys)."""
+    return {
+        "score": result.score,
+        "fit_score": result.fit,
+        "engagement_score": result.engagement,
+        "temperature": result.temperature,
+        "grade": result.grade,
+        "reasons": result.reasons,
+        "product": result.product,
+    }
+
+
+def _imported(email: str, e: _Entry, source: str, detail: str, now: datetime) -> dict[str, Any]:
+    """The lead's `imported` activity (its lead_id is added once the lead has one)."""
+    return {
+        "kind": "imported",
+        "occurred_at": now,
+        "actor": "import",
+        "detail": detail,
+        "data": {"source": source, "outcome": e.outcome},
+        "source": source[:100],
+        "raw_id": None,
+        "dedup_key": f"imported:{email}",
+    }
 
 
 def _values(email: str, e: _Entry, source: str, now: datetime) -> dict[str, Any]:
