@@ -75,7 +75,7 @@ def normal_email(value: str | None) -> str:
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"(?:{_LABEL}\.)+[a-z](?:[a-z0-9-]{{0,61}}[a-z0-9])?")
-_SPECIAL = tuple(SPECIAL_USE_DOMAIN_NAMES)
+_SPECIAL = frozenset(SPECIAL_USE_DOMAIN_NAMES)
 
 
 @lru_cache(maxsize=65_536)
@@ -83,7 +83,7 @@ def _domain_ok(domain: str) -> bool:
     """Plain LDH labels are settled here (most domains of a CSV); the library decides the rest
     (IDNA, special-use names), once per domain."""
     plain = len(domain) <= 253 and "--" not in domain and _DOMAIN.fullmatch(domain)
-    if plain and not any(domain == s or domain.endswith(f".{s}") for s in _SPECIAL):
+    if plain and domain.rpartition(".")[2] not in _SPECIAL:  # special-use names are all TLDs
         return True
     try:
         validate_email(f"a@{domain}", check_deliverability=False)
@@ -196,7 +196,7 @@ def import_chunk(
     score: Score | None = None,
 ) -> list[int]:
     """One chunk of (row number, row) in the session's transaction. Returns the ids of the leads
-    whose score `score` did not set (leads that existed; all of them without `score`).
+    to score again: with `score`, those that existed and got values filled in; without, all.
 
     A few statements per chunk, not per row: the leads that exist are read with one SELECT, new
     ones inserted with one executemany (ON CONFLICT DO NOTHING) with their score columns from
@@ -211,12 +211,14 @@ def import_chunk(
         lead.email: lead
         for lead in session.scalars(select(Lead).where(col(Lead.email).in_(list(entries))))
     }
+    filled: list[int] = []
     for email, lead in leads.items():
         e = entries[email]
         e.profile.pop("domain", None)
         if _fill(lead, e.profile, e.fields):
             lead.updated_at = now
             report.updated += 1
+            filled.append(int(lead.id or 0))
     session.flush()
     new = [email for email in entries if email not in leads]
     ids = {email: int(lead.id) for email, lead in leads.items() if lead.id is not None}
@@ -255,8 +257,7 @@ def import_chunk(
             report.lost += len(closed)
     if score is None:
         return sorted(ids.values())
-    scored = {str(email) for _, email in made}
-    return sorted(i for email, i in ids.items() if email not in scored)
+    return sorted({*filled, *(ids[m] for m in raced if m in ids)})  # the others: as they were
 
 
 def score_columns(result: StoredScore) -> dict[str, Any]:
