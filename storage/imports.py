@@ -75,7 +75,8 @@ def normal_email(value: str | None) -> str:
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"(?:{_LABEL}\.)+[a-z](?:[a-z0-9-]{{0,61}}[a-z0-9])?")
-_SPECIAL = frozenset(SPECIAL_USE_DOMAIN_NAMES)
+_SPECIAL = frozenset(d for d in SPECIAL_USE_DOMAIN_NAMES if "." not in d)  # TLDs, today all
+_SPECIAL_LONG = tuple(f".{d}" for d in SPECIAL_USE_DOMAIN_NAMES if "." in d)
 
 
 @lru_cache(maxsize=65_536)
@@ -83,7 +84,8 @@ def _domain_ok(domain: str) -> bool:
     """Plain LDH labels are settled here (most domains of a CSV); the library decides the rest
     (IDNA, special-use names), once per domain."""
     plain = len(domain) <= 253 and "--" not in domain and _DOMAIN.fullmatch(domain)
-    if plain and domain.rpartition(".")[2] not in _SPECIAL:  # special-use names are all TLDs
+    special = domain.rpartition(".")[2] in _SPECIAL or f".{domain}".endswith(_SPECIAL_LONG)
+    if plain and not special:
         return True
     try:
         validate_email(f"a@{domain}", check_deliverability=False)
