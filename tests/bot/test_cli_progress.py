@@ -90,17 +90,17 @@ def run_on_a_terminal(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[
 
 @pytest.mark.skipif(not LEADBOT.exists(), reason="the leadbot script is installed in the venv")
 def test_a_terminal_sees_the_bar_and_a_pipe_does_not(sqlite_url: str, tmp_path: Path) -> None:
-    data = prospects(tmp_path / "p.csv", 3000)
+    data = prospects(tmp_path / "p.csv", 1200)
     env = {**os.environ, "LEADBOT_DATABASE_URL": sqlite_url, "COLUMNS": "100"}
     code, shown = run_on_a_terminal(
-        [str(LEADBOT), "import", str(data), "--chunk", "500"], env, tmp_path
+        [str(LEADBOT), "import", str(data), "--chunk", "300"], env, tmp_path
     )
     assert code == 0, shown
-    assert "importing p.csv" in shown and "3000 row(s): 3000 lead(s) created" in shown
+    assert "importing p.csv" in shown and "1200 row(s): 1200 lead(s) created" in shown
     code, shown = run_on_a_terminal([str(LEADBOT), "rescore"], env, tmp_path)
-    assert code == 0 and "rescoring" in shown and "rescored 3000 lead(s)" in shown
+    assert code == 0 and "rescoring" in shown and "rescored 1200 lead(s)" in shown
     piped = subprocess.run(
         [str(LEADBOT), "rescore"], capture_output=True, text=True, env=env, cwd=tmp_path, check=True
     )
     assert "\x1b" not in piped.stderr and "rescoring" not in piped.stderr
-    assert piped.stdout.startswith("rescored 3000 lead(s)")
+    assert piped.stdout.startswith("rescored 1200 lead(s)")
