@@ -9,6 +9,8 @@ import sys
 from email.message import EmailMessage
 from pathlib import Path
 
+from storage.db import Store
+
 # Loaded only by the commands that use them: serve, doctor, rescore, score train, Slack, sender
 # verification, HTML bodies, migrations.
 HEAVY = (
@@ -69,3 +71,26 @@ def test_ingest_loads_no_heavy_library(sqlite_url: str, tmp_path: Path) -> None:
     loaded = set(result["loaded"])  # type: ignore[arg-type]
     assert "sqlalchemy" in loaded  # the probe sees what was imported
     assert sorted(loaded.intersection(HEAVY)) == []
+
+
+def test_the_schema_check_agrees_with_alembic(sqlite_url: str, tmp_path: Path) -> None:
+    """storage.schema reads the migration files without Alembic: the same heads, and a database
+    that is behind (or new) is not taken for one at its heads."""
+    from alembic.script import ScriptDirectory
+
+    from storage.migrate import alembic_config
+    from storage.schema import at_heads, heads
+
+    store = Store(sqlite_url)
+    try:
+        script = ScriptDirectory.from_config(alembic_config(store))
+        assert heads() == frozenset(script.get_heads())
+        assert at_heads(store)  # the template is migrated
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM alembic_version WHERE rowid = 1")
+        assert not at_heads(store)
+    finally:
+        store.dispose()
+    fresh = Store(f"sqlite:///{tmp_path / 'new.db'}")
+    assert not at_heads(fresh)
+    fresh.dispose()
