@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from storage.db import Store
 from storage.errors import StoreUnavailable
@@ -124,3 +125,19 @@ def test_a_raw_driver_error_becomes_store_unavailable(sqlite_url: str) -> None:
             cur.execute("CREATE TABLE t (x)")
     finally:
         store.dispose()
+
+
+def test_a_locked_table_and_a_lock_timeout_exit_75(
+    pg_session_db: tuple[str, str], tmp_path: Path
+) -> None:
+    """PostgreSQL: another transaction holds the table; the wait ends at lock_timeout, then 75."""
+    url, _ = pg_session_db
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as holder, holder.begin():
+            holder.exec_driver_sql("LOCK TABLE raw_input IN ACCESS EXCLUSIVE MODE")
+            done = ingest(f"{url}?options=-c%20lock_timeout%3D300", tmp_path, stdin=inquiry(7))
+    finally:
+        engine.dispose()
+    assert_tempfail(done)
+    assert "lock" in done.stderr
