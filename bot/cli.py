@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import logging
 import os
+import shlex
 import sys
-import unicodedata
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from email import message_from_bytes
 from email.policy import compat32
 from importlib import metadata
@@ -21,15 +23,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot import doctor, logs, privacy, review
+from bot import logs
 from bot.cli_funnel import add_funnel_parsers
 from bot.cli_scoring import add_import_parser, add_train_parser
 from bot.cli_tracking import add_tracking_parsers
 from bot.config import env_file, explain, json_logs, load_settings, unknown_variables
-from bot.jobs.rescore import rescore_all
+from bot.progress import progress, shown
 from bot.runtime import Runtime, build_runtime
+from bot.terminal import json_text, say, terminal
 from ingest.facts import activity_facts, lead_facts
-from ingest.mail.body import message_text
 from ingest.mail.text import clean_line
 from scoring import explain_json, explain_text
 from storage import outbox
@@ -43,9 +45,9 @@ from storage.errors import (
     StoreUnavailable,
 )
 from storage.leads import activities_of, get_lead, list_leads, notes_of, search_leads
-from storage.migrate import current, history, pending, upgrade
 from storage.models import Lead, LeadStatus, OutboxMessage, RawStatus, utcnow
 from storage.public import fits_text, lead_detail, lead_public
+from storage.schema import at_heads
 from storage.scores import engagement_activities
 
 EX_OK = 0
@@ -60,10 +62,12 @@ EX_PIPE = 141  # what a shell reports for a command ended by SIGPIPE
 
 Command = Callable[[argparse.Namespace, Runtime], int]
 
+JSON_HELP = "print JSON instead of lines"
+INPUT_HELP = "the input's id (from `leadbot review list`)"
+
 
 def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2, ensure_ascii=False, default=str)
-    sys.stdout.write("\n")
+    sys.stdout.write(json_text(value) + "\n")
 
 
 def _lead_line(lead: Lead) -> str:
@@ -90,10 +94,10 @@ def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
             )
         )
     except ConfigError as e:  # a TLS certificate or key that cannot be loaded
-        print(f"leadbot: configuration error: {e}", file=sys.stderr)
+        say(f"leadbot: configuration error: {e}", file=sys.stderr)
         return EX_CONFIG
     except OSError as e:  # a port already taken, an address we cannot bind
-        print(f"leadbot serve: cannot listen: {e.strerror or e}", file=sys.stderr)
+        say(f"leadbot serve: cannot listen: {e.strerror or e}", file=sys.stderr)
         return EX_OSERR
     return EX_OK
 
@@ -105,11 +109,11 @@ def cmd_ingest(args: argparse.Namespace, rt: Runtime) -> int:
         try:
             content = sys.stdin.buffer.read() if name == "-" else open(name, "rb").read()  # noqa: SIM115
         except OSError as e:
-            print(f"leadbot ingest: {name}: {e.strerror}", file=sys.stderr)
+            say(f"leadbot ingest: {name}: {e.strerror}", file=sys.stderr)
             status = max(status, EX_DATAERR)
             continue
         if len(content) > rt.settings.max_message_bytes:
-            print(
+            say(
                 f"leadbot ingest: {name}: message larger than {rt.settings.max_message_bytes} bytes",
                 file=sys.stderr,
             )
@@ -119,11 +123,11 @@ def cmd_ingest(args: argparse.Namespace, rt: Runtime) -> int:
         try:
             raw_id, new = rt.pipeline.accept(content, kind="email", channel=channel)
         except InputRejected as e:
-            print(f"leadbot ingest: {name}: refused: {e}", file=sys.stderr)
+            say(f"leadbot ingest: {name}: refused: {e}", file=sys.stderr)
             status = max(status, EX_DATAERR)
             continue
         if not new:
-            print(f"{name}: already stored as raw #{raw_id} (same bytes)")
+            say(f"{name}: already stored as raw #{raw_id} (same bytes)")
             continue
         outcome = rt.pipeline.process(raw_id)
         where = f"lead #{outcome.lead_id}" if outcome.lead_id else f"raw #{raw_id}"
@@ -132,14 +136,14 @@ def cmd_ingest(args: argparse.Namespace, rt: Runtime) -> int:
             line += f": {outcome.reason}"
         if outcome.announced:
             line += " — announced as a hot lead"
-        print(line, file=sys.stderr if outcome.status is RawStatus.FAILED else sys.stdout)
+        say(line, file=sys.stderr if outcome.status is RawStatus.FAILED else sys.stdout)
     return status
 
 
 def cmd_reprocess(args: argparse.Namespace, rt: Runtime) -> int:
     pending = rt.pipeline.process_pending()
     failed = rt.pipeline.reprocess_failed()
-    print(f"processed {pending} pending and retried {failed} failed/review input(s)")
+    say(f"processed {pending} pending and retried {failed} failed/review input(s)")
     return EX_OK
 
 
@@ -152,9 +156,9 @@ def cmd_leads_list(args: argparse.Namespace, rt: Runtime) -> int:
             _print_json([lead_public(lead) for lead in leads])
         else:
             for lead in leads:
-                print(_lead_line(lead))
+                say(_lead_line(lead))
             if not leads:
-                print("no leads")
+                say("no leads")
     return EX_OK
 
 
@@ -163,18 +167,14 @@ def cmd_leads_show(args: argparse.Namespace, rt: Runtime) -> int:
         try:
             lead = get_lead(session, email=args.email)
         except LeadNotFound:
-            if "@" in args.email:
-                raise
-            raise LeadNotFound(
-                f"no lead with the address {args.email!r}: `leadbot leads search {args.email}`"
-                " finds names, companies and domains"
-            ) from None
+            _not_found(session, args.email)
+            return EX_NOTFOUND
         assert lead.id is not None
         detail = lead_detail(lead, activities_of(session, lead.id), notes_of(session, lead.id))
     if args.json:
         _print_json(detail)
         return EX_OK
-    print(_lead_line(lead))
+    say(_lead_line(lead))
     for key in (
         "name",
         "title",
@@ -188,24 +188,43 @@ def cmd_leads_show(args: argparse.Namespace, rt: Runtime) -> int:
         "product",
     ):
         if detail.get(key):
-            print(f"  {key:<14} {detail[key]}")
+            say(f"  {key:<14} {detail[key]}")
     if detail.get("product_scores"):
-        print(f"  {'fits':<14} {fits_text(detail['product_scores'])}")
+        say(f"  {'fits':<14} {fits_text(detail['product_scores'])}")
     for key, value in (detail.get("fields") or {}).items():
-        print(f"  {key:<14} {value}")
+        say(f"  {key:<14} {value}")
     for label in ("first_touch", "latest_touch"):
         touch = detail.get(label) or {}
         if touch:
             parts = [f"{k}={v}" for k, v in touch.items() if k not in ("source",) and v]
-            print(f"  {label:<14} {' '.join(parts)}")
-    print("activities:")
+            say(f"  {label:<14} {' '.join(parts)}")
+    say("activities:")
     for a in detail["activities"]:
-        print(f"  {a['occurred_at']}  {a['kind']:<16} {a['actor']}  {a['detail'][:100]}")
+        say(f"  {a['occurred_at']}  {a['kind']:<16} {a['actor']}  {a['detail'][:100]}")
     if detail["notes"]:
-        print("notes:")
+        say("notes:")
         for n in detail["notes"]:
-            print(f"  {n['created_at']}  {n['author']}: {n['text']}")
+            say(f"  {n['created_at']}  {n['author']}: {n['text']}")
     return EX_OK
+
+
+def _not_found(session: Any, query: str) -> None:
+    """No lead has this address: say how to search, and show the closest leads there are."""
+    close = search_leads(session, query, limit=5)
+    if not close and "@" in query:  # a typo in one half: the other half still finds them
+        local, _, domain = query.rpartition("@")
+        close = search_leads(session, local, limit=3) + search_leads(session, domain, limit=3)
+    what = "the address" if "@" in query else "the address (show takes one)"
+    say(f"leadbot: no lead with {what} {query!r}", file=sys.stderr)
+    say(
+        f"  search names, companies and domains: leadbot leads search {shlex.quote(query)}",
+        file=sys.stderr,
+    )
+    seen: set[int | None] = set()
+    for lead in close:
+        if lead.id not in seen:
+            seen.add(lead.id)
+            say(f"  closest: {_lead_line(lead)}", file=sys.stderr)
 
 
 def cmd_leads_search(args: argparse.Namespace, rt: Runtime) -> int:
@@ -215,9 +234,9 @@ def cmd_leads_search(args: argparse.Namespace, rt: Runtime) -> int:
         _print_json([lead_public(lead) for lead in leads])
     else:
         for lead in leads:
-            print(_lead_line(lead))
+            say(_lead_line(lead))
         if not leads:
-            print("no match")
+            say("no match")
     return EX_OK
 
 
@@ -246,12 +265,12 @@ def cmd_outbox_list(args: argparse.Namespace, rt: Runtime) -> int:
         when = r["next_attempt_at"].isoformat(timespec="seconds") if r["next_attempt_at"] else ""
         # The error came from Slack or a sender bug: one line, no control characters.
         error = clean_line(r["last_error"], limit=200) or ""
-        print(
+        say(
             f"#{r['id']:<6} {r['status']:<7} {r['kind']:<12} {lead:<12} "
             f"attempts={r['attempts']} next={when} {error}".rstrip()
         )
     if not rows:
-        print("no dead letters" if args.dead else "nothing waiting in the outbox")
+        say("no dead letters" if args.dead else "nothing waiting in the outbox")
     return EX_OK
 
 
@@ -260,19 +279,16 @@ def cmd_outbox_retry(args: argparse.Namespace, rt: Runtime) -> int:
         raise InputRejected("give message ids or --dead (every dead letter), not both")
     with rt.store.session() as session:
         retried = outbox.retry(session, ids=None if args.dead else args.ids, now=utcnow())
-    print(f"{len(retried)} message(s) due again: the dispatcher of `leadbot serve` sends them")
+    say(f"{len(retried)} message(s) due again: the dispatcher of `leadbot serve` sends them")
     return EX_OK
 
 
-def _terminal(text: str) -> str:
-    """Text from outside for a terminal: no escape sequences or other control characters."""
-    keep = {"\n", "\t"}
-    return "".join(
-        ch if ch in keep or unicodedata.category(ch) not in ("Cc", "Cf") else " " for ch in text
-    )
+_terminal = terminal  # bot.terminal: the one escape for everything printed
 
 
 def cmd_review_list(args: argparse.Namespace, rt: Runtime) -> int:
+    import bot.review as review  # late, as each command's own parts: `ingest` loads none
+
     with rt.store.session() as session:
         kept = raw_store.needing_review(session, limit=args.limit)
         rows = [review.describe(raw, head).row() for raw, head in kept]
@@ -281,13 +297,16 @@ def cmd_review_list(args: argparse.Namespace, rt: Runtime) -> int:
         return EX_OK
     for r in rows:
         what = r["subject"] or r["channel"]
-        print(f"#{r['id']:<6} {r['status']:<7} {what} — {r['reason'] or ''}".rstrip(" —"))
+        say(f"#{r['id']:<6} {r['status']:<7} {what} — {r['reason'] or ''}".rstrip(" —"))
     if not rows:
-        print("nothing waits for review")
+        say("nothing waits for review")
     return EX_OK
 
 
 def cmd_review_show(args: argparse.Namespace, rt: Runtime) -> int:
+    import bot.review as review
+    from ingest.mail.body import message_text
+
     with rt.store.session() as session:
         raw = raw_store.raw_for_review(session, args.id)
         row = review.describe(raw, raw.content[: raw_store.HEAD_BYTES]).row()
@@ -301,19 +320,21 @@ def cmd_review_show(args: argparse.Namespace, rt: Runtime) -> int:
         return EX_OK
     for key in ("id", "status", "kind", "channel", "received_at", "from", "subject", "reason"):
         if row[key] is not None:
-            print(f"{key:<12} {row[key]}")
-    print()
-    print(_terminal(text[:20_000]).rstrip())
+            say(f"{key:<12} {row[key]}")
+    say()
+    say(text[:20_000].rstrip(), lines=True)
     return EX_OK
 
 
 def cmd_review_resolve(args: argparse.Namespace, rt: Runtime) -> int:
+    import bot.review as review
+
     outcome = review.resolve(
         rt.store, rt.pipeline, args.id, email=args.email, name=args.name, by="cli"
     )
     with rt.store.session() as session:
         email = get_lead(session, lead_id=outcome.lead_id or 0).email
-    print(
+    say(
         f"input {args.id} -> lead #{outcome.lead_id} <{email}> ({outcome.status.value})"
         + (", announced" if outcome.announced else "")
     )
@@ -326,16 +347,18 @@ def cmd_review_dismiss(args: argparse.Namespace, rt: Runtime) -> int:
         raise InputRejected("--reason must say why")
     with rt.store.session() as session:
         raw_store.dismiss_review(session, args.id, reason=reason, by="cli")
-    print(f"input {args.id} dismissed: {reason}")
+    say(f"input {args.id} dismissed: {reason}")
     return EX_OK
 
 
 def cmd_forget(args: argparse.Namespace, rt: Runtime) -> int:
+    import bot.privacy as privacy
+
     reason = clean_line(args.reason, limit=500) or "data protection request"
     done = privacy.forget(
         rt.store, args.email, reason=reason, by="cli", suppress=rt.settings.forget_suppress
     )
-    print(
+    say(
         f"lead #{done.lead_id} forgotten: {done.activities} activities scrubbed, {done.notes}"
         f" notes and {done.raw_inputs} raw inputs deleted, {done.slack_messages} Slack messages"
         " to redact" + (", address suppressed" if done.suppressed else "")
@@ -344,20 +367,24 @@ def cmd_forget(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_export(args: argparse.Namespace, rt: Runtime) -> int:
+    import bot.privacy as privacy
+
     _print_json(privacy.export(rt.store, args.email))
     return EX_OK
 
 
 def cmd_prune(args: argparse.Namespace, rt: Runtime) -> int:
+    import bot.privacy as privacy
+
     visits = privacy.prune_visits(rt.store, days=rt.settings.tracking_anonymous_days)
     if visits:
-        print(f"anonymous visits older than {rt.settings.tracking_anonymous_days:g} days: {visits}")
+        say(f"anonymous visits older than {rt.settings.tracking_anonymous_days:g} days: {visits}")
     days = rt.settings.raw_retention_days if args.days is None else args.days
     if days <= 0:
-        print("retention is off (LEADBOT_RAW_RETENTION_DAYS=0): nothing pruned")
+        say("retention is off (LEADBOT_RAW_RETENTION_DAYS=0): nothing pruned")
         return EX_OK
     stripped, emptied = privacy.prune(rt.store, days=days)
-    print(
+    say(
         f"raw inputs older than {days:g} days emptied: {emptied};"
         f" older than {days / 2:g} days without attachments now: {stripped}"
     )
@@ -365,32 +392,70 @@ def cmd_prune(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace, rt: Runtime) -> int:
+    from storage.migrate import upgrade
+
     upgrade(rt.store)
-    print("database is up to date")
+    say("database is up to date")
     return EX_OK
 
 
 def cmd_db_current(args: argparse.Namespace, rt: Runtime) -> int:
+    from storage.migrate import current, pending
+
     left = pending(rt.store)
     for revision in current(rt.store):
-        print(revision)
-    print("up to date" if not left else f"{len(left)} head(s) not reached: {', '.join(left)}")
+        say(revision)
+    say("up to date" if not left else f"{len(left)} head(s) not reached: {', '.join(left)}")
     return EX_OK
 
 
 def cmd_db_history(args: argparse.Namespace, rt: Runtime) -> int:
+    from storage.migrate import history
+
     for line in history(rt.store):
-        print(line)
+        say(line)
     return EX_OK
 
 
 def cmd_rescore(args: argparse.Namespace, rt: Runtime) -> int:
-    report = rescore_all(rt, batch=args.batch, full=True if args.full else None)
-    print(
+    from bot.jobs.rescore import RescoreStats, expected_leads, rescore_all  # prometheus_client
+
+    if args.batch < 1:
+        say(f"leadbot rescore: --batch must be at least 1, not {args.batch}", file=sys.stderr)
+        return EX_USAGE
+    stats = RescoreStats()
+    total = expected_leads(rt.store) if shown() else None
+    with progress("rescoring", total=total) as advance, _polling(stats, advance):
+        report = rescore_all(rt, batch=args.batch, full=True if args.full else None, stats=stats)
+    say(
         f"rescored {report.leads} lead(s) in {report.seconds:.1f}s: {report.changed} changed, "
         f"{report.recorded} score change(s) recorded; {report.announced} announced"
     )
     return EX_OK
+
+
+@contextmanager
+def _polling(stats: Any, advance: Callable[[int], None]) -> Iterator[None]:
+    """Moves the bar by what `stats.leads` counted, from a thread (the batches run in this one)."""
+    if not shown():
+        yield
+        return
+    stop = threading.Event()
+
+    def watch() -> None:
+        seen = 0
+        while not stop.wait(0.2):
+            now = stats.leads
+            advance(now - seen)
+            seen = now
+
+    thread = threading.Thread(target=watch, name="rescore-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def cmd_score_explain(args: argparse.Namespace, rt: Runtime) -> int:
@@ -402,8 +467,8 @@ def cmd_score_explain(args: argparse.Namespace, rt: Runtime) -> int:
     if args.json:
         _print_json({"email": lead.email, **explain_json(result)})
     else:
-        print(f"{lead.email}")
-        print(explain_text(result))
+        say(f"{lead.email}")
+        say(explain_text(result), lines=True)
     return EX_OK
 
 
@@ -421,15 +486,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run SMTP, HTTP, the outbox dispatcher and the scheduler")
-    p.add_argument("--host")
-    p.add_argument("--smtp-port", type=int)
-    p.add_argument("--http-port", type=int)
+    p.add_argument("--host", help="address to listen on (default: LEADBOT_HOST)")
+    p.add_argument(
+        "--smtp-port", type=int, help="SMTP port, 0 for any free one (LEADBOT_SMTP_PORT)"
+    )
+    p.add_argument(
+        "--http-port", type=int, help="HTTP port, 0 for any free one (LEADBOT_HTTP_PORT)"
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
         "ingest", help="store and process raw RFC 5322 messages (files or - for stdin)"
     )
-    p.add_argument("files", nargs="*", metavar="FILE")
+    p.add_argument(
+        "files", nargs="*", metavar="FILE", help="message files; - or none: standard input"
+    )
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("reprocess", help="retry inputs that failed to parse or were left pending")
@@ -438,35 +509,35 @@ def build_parser() -> argparse.ArgumentParser:
     leads = sub.add_parser("leads", help="list, show and search leads").add_subparsers(
         dest="leads_command", required=True
     )
-    p = leads.add_parser("list")
-    p.add_argument("--status", choices=[s.value for s in LeadStatus])
-    p.add_argument("--temperature", choices=["cold", "warm", "hot"])
-    p.add_argument("--limit", type=int, default=1000)
-    p.add_argument("--json", action="store_true")
+    p = leads.add_parser("list", help="leads by score, highest first")
+    p.add_argument("--status", choices=[s.value for s in LeadStatus], help="only this status")
+    p.add_argument("--temperature", choices=["cold", "warm", "hot"], help="only this temperature")
+    p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(func=cmd_leads_list)
-    p = leads.add_parser("show")
-    p.add_argument("email")
-    p.add_argument("--json", action="store_true")
+    p = leads.add_parser("show", help="one lead by address: profile, activities, notes")
+    p.add_argument("email", help="the lead's email address")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(func=cmd_leads_show)
-    p = leads.add_parser("search")
-    p.add_argument("query")
-    p.add_argument("--limit", type=int, default=20)
-    p.add_argument("--json", action="store_true")
+    p = leads.add_parser("search", help="find leads by name, company, address or domain")
+    p.add_argument("query", help="words, an address or a domain")
+    p.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(func=cmd_leads_search)
 
     score = sub.add_parser("score", help="explain scores").add_subparsers(
         dest="score_command", required=True
     )
-    p = score.add_parser("explain")
-    p.add_argument("email")
-    p.add_argument("--json", action="store_true")
+    p = score.add_parser("explain", help="why a lead has its score: each rule and its points")
+    p.add_argument("email", help="the lead's email address")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(func=cmd_score_explain)
     add_train_parser(score)
     add_import_parser(sub)
 
     p = sub.add_parser("rescore", help="recompute every lead's score (decay, changed rules)")
     p.add_argument(
-        "--batch", type=_positive, default=10_000, help="leads per transaction (default 10000)"
+        "--batch", type=int, default=10_000, help="leads per transaction (default 10000)"
     )
     p.add_argument("--full", action="store_true", help="compare stored reasons of every lead too")
     p.set_defaults(func=cmd_rescore)
@@ -475,21 +546,21 @@ def build_parser() -> argparse.ArgumentParser:
         "review", help="inputs that need a person: forwards without a sender, failed inputs"
     ).add_subparsers(dest="review_command", required=True)
     p = review.add_parser("list", help="kept for review or failed, oldest first")
-    p.add_argument("--limit", type=int, default=1000)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(func=cmd_review_list)
     p = review.add_parser("show", help="one input: its headers, the reason and its text")
-    p.add_argument("id", type=int)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("id", type=int, help=INPUT_HELP)
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(func=cmd_review_show)
     p = review.add_parser("resolve", help="name the sender: the input becomes their lead")
-    p.add_argument("id", type=int)
-    p.add_argument("--email", required=True)
-    p.add_argument("--name")
+    p.add_argument("id", type=int, help=INPUT_HELP)
+    p.add_argument("--email", required=True, help="the sender's address: the lead it becomes")
+    p.add_argument("--name", help="the sender's name, when the input does not say it")
     p.set_defaults(func=cmd_review_resolve)
     p = review.add_parser("dismiss", help="not a lead: archive it with the reason")
-    p.add_argument("id", type=int)
-    p.add_argument("--reason", required=True)
+    p.add_argument("id", type=int, help=INPUT_HELP)
+    p.add_argument("--reason", required=True, help="why it is no lead (kept with the input)")
     p.set_defaults(func=cmd_review_dismiss)
 
     box = sub.add_parser("outbox", help="Slack messages not sent yet, dead letters").add_subparsers(
@@ -497,11 +568,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = box.add_parser("list", help="pending messages and dead letters, oldest first")
     p.add_argument("--dead", action="store_true", help="dead letters only")
-    p.add_argument("--limit", type=int, default=1000)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(func=cmd_outbox_list)
     p = box.add_parser("retry", help="send messages again: these ids, or every dead letter")
-    p.add_argument("ids", nargs="*", type=int, metavar="ID")
+    p.add_argument("ids", nargs="*", type=int, metavar="ID", help="outbox message ids")
     p.add_argument("--dead", action="store_true", help="every dead letter")
     p.set_defaults(func=cmd_outbox_retry)
 
@@ -518,11 +589,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "forget", help="erase a person everywhere (Slack too); an anonymous tombstone stays"
     )
-    p.add_argument("email")
+    p.add_argument("email", help="the person's email address")
     p.add_argument("--reason", default="", help="why (kept in the tombstone's activity)")
     p.set_defaults(func=cmd_forget)
     p = sub.add_parser("export", help="everything held about a person, as JSON")
-    p.add_argument("email")
+    p.add_argument("email", help="the person's email address")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("prune", help="apply the raw-input retention now (serve does it too)")
     p.add_argument("--days", type=float, help="default: LEADBOT_RAW_RETENTION_DAYS")
@@ -539,7 +610,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-ports", action="store_true", help="skip the port checks (serve is running)"
     )
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser(
+        "completion",
+        help='print the shell completion script: eval "$(leadbot completion bash)"',
+    )
+    p.add_argument("shell", choices=["bash", "zsh"], help="the shell to complete in")
+    p.set_defaults(func=cmd_completion)
     return parser
+
+
+def cmd_completion(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Completion from the parser itself (shtab), so it never lags behind the commands."""
+    import shtab
+
+    sys.stdout.write(shtab.complete(parser, shell=args.shell))
+    return EX_OK
 
 
 def _version() -> str:
@@ -551,14 +637,16 @@ def _version() -> str:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Runs before (and without) a runtime: a broken setting is what it is there to report."""
+    import bot.doctor as doctor  # Slack's SDK, Alembic, every file loader: only for this command
+
     try:
         env = env_file(args.env_file)
         settings = load_settings(env=env)
     except ValidationError as e:
-        print(doctor.Check("settings", doctor.FAIL, explain(e)).line())
+        say(doctor.Check("settings", doctor.FAIL, explain(e)).line())
         return EX_CONFIG
     except ConfigError as e:
-        print(doctor.Check("settings", doctor.FAIL, str(e)).line())
+        say(doctor.Check("settings", doctor.FAIL, str(e)).line())
         return EX_CONFIG
     from slack_sdk import WebClient  # only when Slack is configured: the CLI starts without it
 
@@ -581,10 +669,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     finally:
         store.dispose()
     for check in checks:
-        print(_terminal(check.line()))
+        say(check.line())
     failures = sum(c.level == doctor.FAIL for c in checks)
     warnings = sum(c.level == doctor.WARN for c in checks)
-    print(f"{failures} problem(s), {warnings} warning(s)")
+    say(f"{failures} problem(s), {warnings} warning(s)")
     return EX_CONFIG if failures else EX_OK
 
 
@@ -622,6 +710,15 @@ READS_ONLY = frozenset(
 )
 
 
+def _migrate(store: Store) -> None:
+    """Upgrade a database that is behind (a fresh one just works, as with `serve`); one that is at
+    the heads costs one SELECT, not Alembic's import (a tenth of a second per piped message)."""
+    if not at_heads(store):
+        from storage.migrate import upgrade
+
+        upgrade(store)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line; `| head` closing the pipe early is not an error worth a traceback."""
     try:
@@ -640,40 +737,63 @@ def _main(argv: Sequence[str] | None = None) -> int:
     logs.configure(verbose=args.verbose, json_lines=json_logs())
     if args.func is cmd_doctor:
         return cmd_doctor(args)
+    if args.func is cmd_completion:
+        return cmd_completion(args, parser)
     try:
         settings = load_settings(env=env_file(args.env_file))
         if args.func in READS_ONLY and (missing := _missing_sqlite(settings.database_url)):
-            print(
+            say(
                 f"leadbot: no database at {missing}: set LEADBOT_DATABASE_URL, or --env-file",
                 file=sys.stderr,
             )
             return EX_CONFIG
         runtime = build_runtime(settings)
     except ConfigError as e:
-        print(f"leadbot: configuration error: {e}", file=sys.stderr)
-        return EX_CONFIG
+        say(f"leadbot: configuration error: {e}", file=sys.stderr)
+        return _config_failed(args)
     except ValidationError as e:  # named by the variables a person sets, not pydantic's fields
-        print(f"leadbot: configuration error: {explain(e)}", file=sys.stderr)
-        return EX_CONFIG
+        say(f"leadbot: configuration error: {explain(e)}", file=sys.stderr)
+        return _config_failed(args)
     try:
         if args.func not in (cmd_serve, cmd_db_upgrade, cmd_db_current, cmd_db_history):
-            upgrade(runtime.store)  # idempotent: a fresh database just works, as with `serve`
+            _migrate(runtime.store)
         code: int = args.func(args, runtime)
         return code
     except StoreUnavailable as e:
-        print(f"leadbot: {e} (temporary failure, try again later)", file=sys.stderr)
+        say(f"leadbot: {e} (temporary failure, try again later)", file=sys.stderr)
         return EX_TEMPFAIL
     except LeadNotFound as e:
-        print(f"leadbot: {e}", file=sys.stderr)
+        say(f"leadbot: {e}", file=sys.stderr)
         return EX_NOTFOUND
     except InputRejected as e:
-        print(f"leadbot: {e}", file=sys.stderr)
+        say(f"leadbot: {e}", file=sys.stderr)
         return EX_DATAERR
     except LeadBotError as e:
-        print(f"leadbot: {e}", file=sys.stderr)
+        say(f"leadbot: {e}", file=sys.stderr)
         return EX_SOFTWARE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        raise
+    except (OSError, MemoryError) as e:  # a full disk, no descriptors or memory left: not the input
+        say(f"leadbot: {_one_line(e)} (temporary failure, try again later)", file=sys.stderr)
+        return EX_TEMPFAIL
+    except Exception as e:  # a bug: one line, never a traceback a mail server would bounce with
+        logging.getLogger("leadbot.cli").debug("unexpected error", exc_info=True)
+        say(f"leadbot: internal error: {_one_line(e)}", file=sys.stderr)
+        # A message piped in is kept by the mail server and tried again, not bounced to its sender.
+        return EX_TEMPFAIL if args.func is cmd_ingest else EX_SOFTWARE
+
+
+def _config_failed(args: argparse.Namespace) -> int:
+    """78, except for `ingest`: the mail server would bounce the inquiry to its sender (Postfix
+    maps 78 to 5.3.5); 75 keeps it queued until the setting is fixed."""
+    return EX_TEMPFAIL if args.func is cmd_ingest else EX_CONFIG
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+    return _terminal(f"{type(e).__name__}: {text}" if text else type(e).__name__)
 
 
 if __name__ == "__main__":

@@ -6,16 +6,21 @@ import argparse
 import csv
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import select
 
+from bot.jobs.full_path import FullPath, RescoreStats, rules_fingerprint
+from bot.progress import progress
 from bot.runtime import Runtime
-from ingest.facts import lead_facts
+from bot.terminal import say
+from ingest.facts import activity_facts, lead_facts, stored_score
 from scoring import loads_rules
 from scoring.learn import LEAD_ATTRIBUTES, POSITIVE, read_csv_rows, train_point_rules
 from storage.errors import ConfigError, InputRejected
-from storage.imports import import_rows
-from storage.models import Lead, LeadStatus
+from storage.imports import CHUNK, ImportReport, import_chunks, score_columns
+from storage.models import Lead, LeadStatus, utcnow
 
 EX_OK = 0
 EX_UNAVAILABLE = 69  # sysexits.h: a needed part (the `learn` extra) is not installed
@@ -85,7 +90,7 @@ def cmd_score_train(args: argparse.Namespace, rt: Runtime) -> int:
     try:
         import sklearn  # noqa: F401
     except ImportError:
-        print(f"leadbot score train: {LEARN_HINT}", file=sys.stderr)
+        say(f"leadbot score train: {LEARN_HINT}", file=sys.stderr)
         return EX_UNAVAILABLE
     if args.from_store:
         rows, positive = store_rows(rt), {"won"}
@@ -111,7 +116,7 @@ def cmd_score_train(args: argparse.Namespace, rt: Runtime) -> int:
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
         rules = text.count("[[rule]]")
-        print(
+        say(
             f"learned {rules} rule(s) from {len(rows)} lead(s); wrote {args.output}",
             file=sys.stderr,
         )
@@ -122,13 +127,47 @@ def cmd_score_train(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_import(args: argparse.Namespace, rt: Runtime) -> int:
     rows = read_rows(args.csv, parse_map(args.map, outcome=args.outcome), args.drop or [])
-    with rt.store.session() as session:
-        report = import_rows(session, rows, source=f"import:{Path(args.csv).name}")
+    now = utcnow()
+    scoring = FullPath(
+        rt.store,
+        rt.scorer,
+        now=now,
+        fingerprint=rules_fingerprint(rt.scorer),
+        stats=RescoreStats(full=True),
+    )
+
+    def score(values: dict[str, Any], imported: dict[str, Any]) -> dict[str, Any]:
+        """A new lead is scored before its INSERT, as the rescore would score it."""
+        lead = SimpleNamespace(first_touch=None, latest_touch=None, **values)
+        result = rt.scorer.score(
+            lead_facts(lead), activity_facts([SimpleNamespace(**imported)]), now=now
+        )
+        return score_columns(stored_score(result))
+
+    with progress(f"importing {Path(args.csv).name}", total=len(rows)) as advance:
+        seen = 0
+
+        def done(ids: list[int], report: ImportReport) -> None:
+            nonlocal seen
+            if ids:
+                scoring.leads(ids)  # leads that existed, with values filled in: scored again
+            advance(report.rows - seen)
+            seen = report.rows
+
+        report = import_chunks(
+            rt.store,
+            rows,
+            source=f"import:{Path(args.csv).name}",
+            now=now,
+            chunk=args.chunk,
+            score=score,
+            done=done,
+        )
     for line in report.skipped[:20]:
-        print(f"leadbot import: {args.csv}: {line}", file=sys.stderr)
+        say(f"leadbot import: {args.csv}: {line}", file=sys.stderr)
     if len(report.skipped) > 20:
-        print(f"leadbot import: … and {len(report.skipped) - 20} more", file=sys.stderr)
-    print(
+        say(f"leadbot import: … and {len(report.skipped) - 20} more", file=sys.stderr)
+    say(
         f"{report.rows} row(s): {report.created} lead(s) created, {report.updated} updated, "
         f"{report.won} won, {report.lost} lost, {len(report.skipped)} skipped"
     )
@@ -162,8 +201,15 @@ def add_train_parser(score: argparse._SubParsersAction) -> None:
 
 def add_import_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="import historical leads from a CSV (idempotent on email)")
-    p.add_argument("csv", metavar="CSV")
+    p.add_argument("csv", metavar="CSV", help="the file: a header row, then one lead per row")
     _csv_options(p)
+    p.add_argument(
+        "--chunk",
+        type=_positive,
+        default=CHUNK,
+        metavar="N",
+        help=f"rows per transaction, scored once committed (default {CHUNK})",
+    )
     p.set_defaults(func=cmd_import)
 
 
@@ -177,3 +223,10 @@ def _csv_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--outcome", metavar="COL", help="column saying won (yes/1/won) or lost")
     p.add_argument("--drop", action="append", metavar="COL", help="column to ignore")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value

@@ -128,7 +128,7 @@ def add_tracking_parsers(sub: argparse._SubParsersAction) -> None:
     p = group.add_parser(
         "import", help="load events exported from other tools (CSV: docs/tracking.md)"
     )
-    p.add_argument("file", metavar="FILE.csv")
+    p.add_argument("file", metavar="FILE.csv", help="the events, one a row, with a header row")
     p.add_argument(
         "--source",
         default="csv",

@@ -13,7 +13,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from storage.errors import StoreUnavailable
+from storage.errors import StoreUnavailable, driver_unavailable
 
 READ_ONLY = "leadbot_read_only"  # execution option: a SQLite transaction that only reads
 BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a statement waits for another connection's lock
@@ -144,13 +144,19 @@ class Store:
 @contextmanager
 def _unavailable() -> Iterator[None]:
     """Connection failures (no server, a lock never released) become StoreUnavailable."""
+    # The drivers own errors too: the raw-cursor fast paths (storage.raw, storage.rescore) see them.
+    caught: tuple[type[BaseException], ...] = (
+        exc.OperationalError,
+        exc.InterfaceError,
+        *driver_unavailable(),
+    )
     try:
         yield
-    except (exc.OperationalError, exc.InterfaceError) as e:
+    except caught as e:
         raise StoreUnavailable(f"database unavailable: {_short(e)}") from e
 
 
-def _short(e: Exception) -> str:
+def _short(e: BaseException) -> str:
     orig = getattr(e, "orig", None)
     return (
         str(orig or e).strip().splitlines()[0][:200] if str(orig or e).strip() else type(e).__name__

@@ -24,6 +24,9 @@ LeadBotError
 
 from __future__ import annotations
 
+import sqlite3
+import sys
+
 
 class LeadBotError(Exception):
     """Base of every error LeadBot raises on purpose."""
@@ -126,3 +129,17 @@ class RetryLater(DeliveryFailed):
 
 class GiveUp(DeliveryFailed):
     """This message can never be sent (channel not found, invalid payload)."""
+
+
+def driver_unavailable() -> tuple[type[BaseException], ...]:
+    """The database drivers' own errors for a store that cannot serve (read-only file, full disk,
+    a lock or a timeout): what a raw DBAPI cursor raises where SQLAlchemy does not wrap it.
+
+    storage.db maps these to StoreUnavailable with SQLAlchemy's; psycopg counts only when it is
+    installed and already loaded (a SQLite deployment never imports it for this).
+    """
+    found: list[type[BaseException]] = [sqlite3.OperationalError, sqlite3.InterfaceError]
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None:
+        found += [psycopg.OperationalError, psycopg.InterfaceError]
+    return tuple(found)

@@ -485,3 +485,43 @@ def close_imported(
         reason=reason[:500],
         values={"closed_at": now or utcnow(), "status_reason": reason[:500]},
     )
+
+
+def close_imported_many(
+    session: Session, *, lead_ids: list[int], won: bool, reason: str, now: datetime | None = None
+) -> list[int]:
+    """close_imported for many leads at once (one UPDATE, one executemany): those still nurturing
+    are closed, the others (in a rep's hands, already closed) are left as they are."""
+    if not lead_ids:
+        return []
+    now = now or utcnow()
+    status = S.WON if won else S.LOST
+    closed = [
+        i
+        for i in session.scalars(
+            update(Lead)
+            .where(col(Lead.id).in_(lead_ids))
+            .where(col(Lead.status) == S.NURTURING.value)
+            .values(status=status.value, updated_at=now, closed_at=now, status_reason=reason[:500])
+            .returning(col(Lead.id)),
+            execution_options={"synchronize_session": False},
+        )
+        if i is not None
+    ]
+    if closed:
+        session.execute(
+            insert(Activity),
+            [
+                {
+                    "lead_id": i,
+                    "kind": status.value,
+                    "occurred_at": now,
+                    "actor": "import",
+                    "detail": reason[:500],
+                    "data": {},
+                }
+                for i in closed
+            ],
+        )
+        log.info("%d imported lead(s) %s by import", len(closed), status.value)
+    return closed

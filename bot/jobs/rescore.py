@@ -48,13 +48,26 @@ class RescoreReport:
 
 
 def rescore_all(
-    runtime: Runtime, *, batch: int = BATCH, now: datetime | None = None, full: bool | None = None
+    runtime: Runtime,
+    *,
+    batch: int = BATCH,
+    now: datetime | None = None,
+    full: bool | None = None,
+    stats: RescoreStats | None = None,
 ) -> RescoreReport:
-    """Recompute every lead's score; crossing the hot threshold announces, falling never retracts."""
+    """Recompute every lead's score; crossing the hot threshold announces, falling never retracts.
+
+    `stats`: counted into as the batches go (the CLI's progress bar reads `stats.leads`)."""
     started = time.perf_counter()
     workers = runtime.settings.rescore_workers or os.cpu_count() or 1
     stats = rescore_leads(
-        runtime.store, runtime.scorer, batch=batch, now=now, full=full, workers=workers
+        runtime.store,
+        runtime.scorer,
+        batch=batch,
+        now=now,
+        full=full,
+        workers=workers,
+        stats=stats,
     )
     seconds = time.perf_counter() - started
     RESCORE_SECONDS.observe(seconds)
@@ -68,6 +81,12 @@ def rescore_all(
     )
 
 
+def expected_leads(store: Store) -> int:
+    """About how many leads a run goes through (the span of their ids), for a progress bar."""
+    after, upto = sql.id_span(store)
+    return upto - after
+
+
 def rescore_leads(
     store: Store,
     scorer: Scorer,
@@ -77,6 +96,7 @@ def rescore_leads(
     full: bool | None = None,
     workers: int = 1,
     parallel_min: int = PARALLEL_MIN,
+    stats: RescoreStats | None = None,
 ) -> RescoreStats:
     """Recompute every lead's score in keyset batches; see the module docstring for the ways.
 
@@ -84,8 +104,10 @@ def rescore_leads(
     on when the rules differ from those of the last completed run.
     """
     now = now or utcnow()
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, not {batch}")
     fingerprint = rules_fingerprint(scorer)
-    stats = RescoreStats()
+    stats = stats or RescoreStats()
     stats.full = (
         full
         if full is not None

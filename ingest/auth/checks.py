@@ -13,9 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-
-import dkim
-import spf
+from typing import Any
 
 from ingest.auth.dns import DNSTempError, Resolver
 from ingest.auth.verdict import (
@@ -98,6 +96,8 @@ class _KeyLookup:
         try:
             records = self.resolver.txt(text, timeout_s=timeout)
         except DNSTempError:
+            import dkim
+
             self.timed_out = True
             raise dkim.DnsTimeoutError(text) from None
         if not records:
@@ -108,6 +108,8 @@ class _KeyLookup:
 
 def check_dkim(raw: bytes, resolver: Resolver) -> list[Signature]:
     """Each DKIM signature's result, topmost first (at most MAX_SIGNATURES); [] when unsigned."""
+    import dkim  # here, not at the top: a CLI run without sender verification never loads it
+
     try:
         d = dkim.DKIM(raw, logger=_dkim_log, minkey=MIN_KEY_BITS, timeout=resolver.timeout_s)
     except dkim.DKIMException:
@@ -146,6 +148,8 @@ def _spf_lookup(
     name: str, qtype: str, strict: bool = True, timeout: float = 20
 ) -> list[tuple[tuple[str, str], object]]:
     """pyspf's `DNSLookup` hook: its answer shapes, from the resolver of the running check."""
+    import spf
+
     resolver = _spf_resolver.get()
     if resolver is None:  # pyspf called outside check_spf: never the library's own DNS
         raise spf.TempError("DNS: no resolver configured")
@@ -167,9 +171,16 @@ def _spf_lookup(
     return out
 
 
-# Set once: pyspf looks its DNS function up as a module global at every query; ours reads the
-# resolver of the check running in this thread, so checks with different resolvers never mix.
-spf.DNSLookup = _spf_lookup
+def _spf() -> Any:
+    """pyspf, loaded on first use, with our DNS function in place.
+
+    pyspf looks its DNS function up as a module global at every query; ours reads the resolver of
+    the check running in this thread, so checks with different resolvers never mix.
+    """
+    import spf
+
+    spf.DNSLookup = _spf_lookup
+    return spf
 
 
 @contextmanager
@@ -193,6 +204,7 @@ def check_spf(received: Received, resolver: Resolver) -> tuple[str, str | None]:
     if not domain:
         return NONE, None
     try:
+        spf = _spf()
         with _using(resolver):
             query = spf.query(
                 i=peer,

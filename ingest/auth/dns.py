@@ -9,11 +9,6 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-import dns.exception
-import dns.name
-import dns.rdatatype
-import dns.resolver
-
 SYSTEM = "system"  # LEADBOT_DNS_SERVER=system: the resolvers of /etc/resolv.conf
 DEFAULT_PORT = 53
 _CACHE_ENTRIES = 10_000  # SPF includes of the big mail providers are asked for again and again
@@ -65,6 +60,8 @@ class Resolver:
     """A dnspython resolver with its server, timeout and a cache; safe to share between threads."""
 
     def __init__(self, server: DNSServer, *, timeout_s: float) -> None:
+        import dns.resolver  # here, not at the top: `leadbot ingest` without verification skips it
+
         self.server = server
         self.timeout_s = timeout_s
         if server.host is None:
@@ -82,6 +79,10 @@ class Resolver:
 
         Raises DNSTempError on a timeout or a failing server. CNAMEs are followed by the resolver.
         """
+        import dns.exception
+        import dns.name
+        import dns.resolver
+
         try:
             answer = self._resolver.resolve(
                 dns.name.from_text(name),
@@ -104,6 +105,8 @@ class Resolver:
 
     def txt(self, name: str, *, timeout_s: float | None = None) -> list[bytes]:
         """Each TXT record of `name`, its strings joined (RFC 7208 §3.3, RFC 6376 §3.6.2.2)."""
+        import dns.rdatatype
+
         return [
             b"".join(getattr(r, "strings", ()))
             for r in self.query(name, "TXT", timeout_s=timeout_s)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import TYPE_CHECKING
 
-import tldextract
 from disposable_email_domains import blocklist as _DISPOSABLE
+
+if TYPE_CHECKING:
+    import tldextract
 
 # Free mailbox providers: a domain here says nothing about the person's employer.
 _WEBMAIL = frozenset(
@@ -38,6 +41,8 @@ _SPLIT = re.compile(r"[-_]+")
 
 @cache
 def _extractor() -> tldextract.TLDExtract:
+    import tldextract  # on first use: it brings requests and urllib3 along
+
     # Offline: the bundled public-suffix snapshot, never a download and never a cache directory.
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 

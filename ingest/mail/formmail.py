@@ -8,8 +8,7 @@ the pairs with `ingest.forms.map_fields` and takes the lead's email from them (o
 from __future__ import annotations
 
 import re
-
-from bs4 import BeautifulSoup, Tag
+from typing import TYPE_CHECKING
 
 # (vendor, what in the subject, sender or body gives it away)
 _SUBJECTS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -48,12 +47,22 @@ MAX_FIELDS = 60
 MAX_VALUE = 20_000
 
 
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup, Tag
+
+
+def _soup(html: str) -> BeautifulSoup:
+    from bs4 import BeautifulSoup  # only for HTML bodies: a text inquiry never loads it
+
+    return BeautifulSoup(html, "html.parser")
+
+
 def notification_vendor(
     subject: str | None, from_addr: str | None, text: str, html: str
 ) -> str | None:
     """Which form tool sent this (`contactform7`, `wpforms`, …), `form` if unsure, None if none."""
     subject, sender = subject or "", (from_addr or "").strip().lower()
-    body = text or (BeautifulSoup(html, "html.parser").get_text(" ") if html else "")
+    body = text or (_soup(html).get_text(" ") if html else "")
     # Body and subject first: Gravity Forms and WPForms also send as wordpress@ (like CF7).
     for vendor, pattern in _BODIES:
         if pattern.search(body[:20_000]):
@@ -92,7 +101,7 @@ def _is_visitor_email(value: str, sender: str) -> bool:
 
 
 def _from_html(html: str) -> dict[str, str]:
-    soup = BeautifulSoup(html, "html.parser")
+    soup = _soup(html)
     for junk in soup(["script", "style", "head"]):
         junk.decompose()
     pairs: dict[str, str] = {}
@@ -172,7 +181,7 @@ def _text(tag: Tag) -> str:
 def _html_text(html: str) -> str:
     if not html:
         return ""
-    soup = BeautifulSoup(html, "html.parser")
+    soup = _soup(html)
     for junk in soup(["script", "style", "head"]):
         junk.decompose()
     for br in soup.find_all("br"):

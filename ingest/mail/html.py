@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from bs4 import BeautifulSoup, NavigableString, Tag
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup, Tag
 
 HTML_LIMIT = 2_000_000  # characters of markup handed to the parser; the text cap is applied later
 
@@ -29,6 +31,8 @@ _CELL_GAP = object()
 
 def html_to_text(markup: str) -> str:
     """Visible text of an HTML body, one line per block; hostile markup degrades to a tag strip."""
+    from bs4 import BeautifulSoup  # here: most inquiries have a text part and never need it
+
     markup = markup[:HTML_LIMIT]
     try:
         text = _walk(BeautifulSoup(markup, "lxml"))
@@ -40,6 +44,8 @@ def html_to_text(markup: str) -> str:
 
 
 def _walk(soup: BeautifulSoup) -> str:
+    from bs4 import NavigableString, Tag
+
     out: list[str] = []
     in_pre = 0
     stack: list[object] = [soup]

@@ -103,6 +103,7 @@ def test_import_is_idempotent_and_records_outcomes(
         assert (lead.name, lead.title) == ("Person 0", "Manager")
         assert lead.fields["Industry"] == "Software" and "Notes" not in lead.fields
         assert [a.kind for a in activities_of(s, lead.id or 0)] == ["imported", lead.status]
+        assert all(lead.reasons for lead in s.scalars(select(Lead)))  # scored as it came in
     store.dispose()
 
 
@@ -123,12 +124,14 @@ def test_imported_leads_wait_for_new_activity_before_announcement(
     data = tmp_path / "prospects.csv"
     data.write_text("email,title\nana@acme.example,CTO\n", encoding="utf-8")
     assert main(["import", str(data)]) == 0
-    assert main(["rescore"]) == 0
-    assert "1 changed, 1 score change(s) recorded; 0 announced" in capsys.readouterr().out
     store = Store(db_url)
-    with store.session() as s:
+    with store.session() as s:  # scored as it was imported, and not announced
         lead = get_lead(s, email="ana@acme.example")
         assert (lead.status, lead.temperature, lead.score) == ("nurturing", "hot", 20)
+        assert s.scalars(select(OutboxMessage)).first() is None
+    assert main(["rescore"]) == 0
+    assert "0 changed, 0 score change(s) recorded; 0 announced" in capsys.readouterr().out
+    with store.session() as s:
         assert s.scalars(select(OutboxMessage)).first() is None
         record_inquiry(
             s,
@@ -214,7 +217,8 @@ def test_broken_rules_file_is_refused_at_start_up(
     started = time.monotonic()
     code = main(command)
     err = capsys.readouterr().err
-    assert code == 78, err
+    # ingest: 75, so that the mail server keeps the inquiry instead of bouncing it (5.3.5)
+    assert code == (75 if command[0] == "ingest" else 78), err
     assert time.monotonic() - started < 30  # refused at once, not after serving
     assert f"{rules} line 6" in err, err
     assert "points" in err
