@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot import doctor, logs, privacy, review
+from bot.cli_ops import add_db_ops_parsers, cmd_db_backup
 from bot.cli_scoring import add_import_parser, add_train_parser
 from bot.cli_tracking import add_tracking_parsers
 from bot.config import env_file, explain, json_logs, load_settings, unknown_variables
@@ -511,6 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_db_current)
     p = db.add_parser("history", help="every migration, newest first")
     p.set_defaults(func=cmd_db_history)
+    add_db_ops_parsers(db)
 
     p = sub.add_parser(
         "forget", help="erase a person everywhere (Slack too); an anonymous tombstone stays"
@@ -613,6 +615,7 @@ READS_ONLY = frozenset(
         cmd_outbox_list,
         cmd_db_current,
         cmd_db_history,
+        cmd_db_backup,
         cmd_export,
     }
 )
@@ -652,7 +655,13 @@ def _main(argv: Sequence[str] | None = None) -> int:
         print(f"leadbot: configuration error: {explain(e)}", file=sys.stderr)
         return EX_CONFIG
     try:
-        if args.func not in (cmd_serve, cmd_db_upgrade, cmd_db_current, cmd_db_history):
+        if args.func not in (
+            cmd_serve,
+            cmd_db_upgrade,
+            cmd_db_current,
+            cmd_db_history,
+            cmd_db_backup,
+        ):
             upgrade(runtime.store)  # idempotent: a fresh database just works, as with `serve`
         code: int = args.func(args, runtime)
         return code
