@@ -633,6 +633,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EX_PIPE
 
 
+def _config_exit(args: argparse.Namespace) -> int:
+    """78, but 75 for `ingest`: an MTA bounces 78 (Postfix: 5.3.5), and the mail of a broken
+    env file or setting should wait in its queue until the admin mends it, not be returned."""
+    return EX_TEMPFAIL if args.func is cmd_ingest else EX_CONFIG
+
+
 def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -650,10 +656,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
         runtime = build_runtime(settings)
     except ConfigError as e:
         print(f"leadbot: configuration error: {e}", file=sys.stderr)
-        return EX_CONFIG
+        return _config_exit(args)
     except ValidationError as e:  # named by the variables a person sets, not pydantic's fields
         print(f"leadbot: configuration error: {explain(e)}", file=sys.stderr)
-        return EX_CONFIG
+        return _config_exit(args)
     try:
         if args.func not in (
             cmd_serve,

@@ -243,3 +243,43 @@ def test_postfix_pipes_mail_into_leadbot_ingest_as_its_user_with_its_env_file(
     assert lead_emails(env_file, monkeypatch, capsys) == {
         f"dana{n}@northwind{n}.example" for n in range(3)
     }
+
+
+def test_ingest_with_a_broken_configuration_asks_the_mta_to_retry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """75, not 78: Postfix bounces EX_CONFIG as 5.3.5 and the lead would be lost."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["--env-file", str(tmp_path / "missing.env"), "ingest", "-"]) == 75
+    assert "missing.env is not a readable file" in capsys.readouterr().err
+    assert main(["--env-file", str(tmp_path / "missing.env"), "leads", "list"]) == 78
+
+
+@needs_postfix
+def test_mail_for_a_pipe_without_its_env_file_waits_in_the_queue_until_it_is_there(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    leadbot = leadbot_for(PIPE_USER, workspace)
+    if leadbot is None:
+        pytest.skip(f"user {PIPE_USER} can run neither this venv's Python nor Debian's python3")
+    env_file = workspace / "leadbot.env"  # not written yet: the admin forgot it
+    postfix = Postfix(
+        transport=transport_line("leadbot:"),
+        pipe={
+            "/opt/leadbot/.venv/bin/leadbot": str(leadbot),
+            "/etc/leadbot/leadbot.env": str(env_file),
+            "user=leadbot": f"user={PIPE_USER}",
+        },
+    )
+    try:
+        postfix.start(clean_env())
+        send(postfix, inquiry(7))
+        (deferred,) = postfix.deliveries("sales@leads.example.com", status="deferred")[:1]
+        assert "dsn=4.3.0" in deferred and "is not a readable file" in deferred, deferred
+        write_env_file(workspace)
+        (sent,) = postfix.deliveries("sales@leads.example.com", status="sent")
+    finally:
+        postfix.stop()
+    assert "delivered via leadbot service" in sent
+    assert "bounced" not in postfix.log()
+    assert lead_emails(env_file, monkeypatch, capsys) == {"dana7@northwind7.example"}
