@@ -214,7 +214,7 @@ def test_broken_rules_file_is_refused_at_start_up(
     started = time.monotonic()
     code = main(command)
     err = capsys.readouterr().err
-    assert code == 78, err
+    assert code == (75 if command[0] == "ingest" else 78), err  # an MTA keeps the mail on 75
     assert time.monotonic() - started < 30  # refused at once, not after serving
     assert f"{rules} line 6" in err, err
     assert "points" in err
