@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from bot import logs
 from bot.cli_funnel import add_funnel_parsers
+from bot.cli_ops import add_db_ops_parsers, cmd_db_backup
 from bot.cli_scoring import add_import_parser, add_train_parser
 from bot.cli_tracking import add_tracking_parsers
 from bot.config import env_file, explain, json_logs, load_settings, unknown_variables
@@ -585,6 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_db_current)
     p = db.add_parser("history", help="every migration, newest first")
     p.set_defaults(func=cmd_db_history)
+    add_db_ops_parsers(db)
 
     p = sub.add_parser(
         "forget", help="erase a person everywhere (Slack too); an anonymous tombstone stays"
@@ -705,6 +707,7 @@ READS_ONLY = frozenset(
         cmd_outbox_list,
         cmd_db_current,
         cmd_db_history,
+        cmd_db_backup,
         cmd_export,
     }
 )
@@ -755,7 +758,13 @@ def _main(argv: Sequence[str] | None = None) -> int:
         say(f"leadbot: configuration error: {explain(e)}", file=sys.stderr)
         return _config_failed(args)
     try:
-        if args.func not in (cmd_serve, cmd_db_upgrade, cmd_db_current, cmd_db_history):
+        if args.func not in (
+            cmd_serve,
+            cmd_db_upgrade,
+            cmd_db_current,
+            cmd_db_history,
+            cmd_db_backup,
+        ):
             _migrate(runtime.store)
         code: int = args.func(args, runtime)
         return code
