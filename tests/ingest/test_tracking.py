@@ -81,7 +81,10 @@ def kinds(store: Store, lead_id: int) -> list[str]:
     with store.session() as s:
         rows = s.exec(
             select(Activity)
-            .where(Activity.lead_id == lead_id, Activity.kind != "score_changed")
+            .where(
+                Activity.lead_id == lead_id,
+                Activity.kind.not_in(("score_changed", "field_changed")),  # type: ignore[attr-defined]
+            )
             .order_by(Activity.occurred_at, Activity.id)  # type: ignore[arg-type]
         )
         return [a.kind for a in rows]
