@@ -32,6 +32,8 @@ _BODIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("wpforms", re.compile(r"\bwpforms\b", re.I)),
     ("gravityforms", re.compile(r"\bgravity ?forms\b", re.I)),
 )
+# One scan for any of them: most mail names no form tool, and five scans of 20 KB cost five times.
+_ANY_BODY = re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in _BODIES), re.I)
 _ROBOT = re.compile(r"^(wordpress|no-?reply|donotreply|do-not-reply|mailer-daemon)@", re.I)
 _NOREPLY = re.compile(r"^(no-?reply|donotreply|do-not-reply|forms?|notifications?|website)@", re.I)
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(\.[\w-]+)+")
@@ -55,9 +57,11 @@ def notification_vendor(
     subject, sender = subject or "", (from_addr or "").strip().lower()
     body = text or (BeautifulSoup(html, "html.parser").get_text(" ") if html else "")
     # Body and subject first: Gravity Forms and WPForms also send as wordpress@ (like CF7).
-    for vendor, pattern in _BODIES:
-        if pattern.search(body[:20_000]):
-            return vendor
+    head = body[:20_000]
+    if _ANY_BODY.search(head):
+        for vendor, pattern in _BODIES:
+            if pattern.search(head):
+                return vendor
     for vendor, pattern in _SUBJECTS:
         if pattern.search(subject):
             return vendor
@@ -79,6 +83,12 @@ def detect_form_notification(
     """
     if notification_vendor(subject, from_addr, text, html) is None:
         return None
+    return form_pairs(from_addr, text, html)
+
+
+def form_pairs(from_addr: str | None, text: str, html: str) -> dict[str, str] | None:
+    """The pairs of a message notification_vendor has named: detect_form_notification without
+    asking for the vendor again."""
     sender = (from_addr or "").strip().lower()
     for pairs in (_from_html(html) if html else {}, _from_text(text or _html_text(html))):
         if any(_is_visitor_email(v, sender) for v in pairs.values()):
