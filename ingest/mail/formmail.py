@@ -58,8 +58,8 @@ def notification_vendor(
     body = text or (BeautifulSoup(html, "html.parser").get_text(" ") if html else "")
     # Body and subject first: Gravity Forms and WPForms also send as wordpress@ (like CF7).
     head = body[:20_000]
-    # Each body pattern holds "form" or "submission": in ASCII text (no ſ or ı that IGNORECASE
-    # folds), a text without either word, in any case, names no form tool.
+    # Each body pattern holds "form" or "submission": in ASCII text (none of the non-ASCII
+    # letters IGNORECASE folds onto s, i or k), a text without either word names no form tool.
     low = head.lower() if head.isascii() else None
     if (low is None or "form" in low or "submission" in low) and _ANY_BODY.search(head):
         for vendor, pattern in _BODIES:
