@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 from disposable_email_domains import blocklist as _DISPOSABLE
@@ -47,6 +47,7 @@ def _extractor() -> tldextract.TLDExtract:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
+@lru_cache(maxsize=1024)  # one message asks for its sender's domain four or five times
 def registrable(domain: str) -> tuple[str, str]:
     """(organisation label, public suffix): mail.acme-corp.co.uk -> (acme-corp, co.uk)."""
     parts = _extractor()(domain.lower())

@@ -31,6 +31,8 @@ _BODIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("wpforms", re.compile(r"\bwpforms\b", re.I)),
     ("gravityforms", re.compile(r"\bgravity ?forms\b", re.I)),
 )
+# One scan for any of them: most mail names no form tool, and five scans of 20 KB cost five times.
+_ANY_BODY = re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in _BODIES), re.I)
 _ROBOT = re.compile(r"^(wordpress|no-?reply|donotreply|do-not-reply|mailer-daemon)@", re.I)
 _NOREPLY = re.compile(r"^(no-?reply|donotreply|do-not-reply|forms?|notifications?|website)@", re.I)
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(\.[\w-]+)+")
@@ -64,9 +66,14 @@ def notification_vendor(
     subject, sender = subject or "", (from_addr or "").strip().lower()
     body = text or (_soup(html).get_text(" ") if html else "")
     # Body and subject first: Gravity Forms and WPForms also send as wordpress@ (like CF7).
-    for vendor, pattern in _BODIES:
-        if pattern.search(body[:20_000]):
-            return vendor
+    head = body[:20_000]
+    # Each body pattern holds "form" or "submission": in ASCII text (none of the non-ASCII
+    # letters IGNORECASE folds onto s, i or k), a text without either word names no form tool.
+    low = head.lower() if head.isascii() else None
+    if (low is None or "form" in low or "submission" in low) and _ANY_BODY.search(head):
+        for vendor, pattern in _BODIES:
+            if pattern.search(head):
+                return vendor
     for vendor, pattern in _SUBJECTS:
         if pattern.search(subject):
             return vendor
@@ -88,6 +95,12 @@ def detect_form_notification(
     """
     if notification_vendor(subject, from_addr, text, html) is None:
         return None
+    return form_pairs(from_addr, text, html)
+
+
+def form_pairs(from_addr: str | None, text: str, html: str) -> dict[str, str] | None:
+    """The pairs of a message notification_vendor has named: detect_form_notification without
+    asking for the vendor again."""
     sender = (from_addr or "").strip().lower()
     for pairs in (_from_html(html) if html else {}, _from_text(text or _html_text(html))):
         if any(_is_visitor_email(v, sender) for v in pairs.values()):

@@ -19,7 +19,7 @@ from ingest.inquiry import Inquiry
 from ingest.mail.addresses import Address, in_domains, parse_single
 from ingest.mail.body import charset_of, content_type
 from ingest.mail.companies import company_from_domain, country_from_domain
-from ingest.mail.formmail import detect_form_notification, notification_vendor
+from ingest.mail.formmail import form_pairs, notification_vendor
 from ingest.mail.forwards import find_forward, strip_forward_prefixes
 from ingest.mail.headers import header_values, message_id, occurred_at
 from storage.errors import AddressError
@@ -48,8 +48,10 @@ def read_form_notification(
         text, html = forward.body, ""
     plain_subject = strip_forward_prefixes(subject) or subject
     vendor = notification_vendor(plain_subject, sender.email, text, html)
-    pairs = detect_form_notification(plain_subject, sender.email, text, html)
-    if vendor is None or pairs is None:
+    if vendor is None:
+        return None
+    pairs = form_pairs(sender.email, text, html)
+    if pairs is None:
         return None
     mapped = map_fields(pairs)
     visitor = _visitor(mapped.email, msg, sender, internal_domains)

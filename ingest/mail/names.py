@@ -130,17 +130,18 @@ def as_name(line: str) -> str | None:
 def names_author(name: str, who: Author) -> bool:
     """True when a name (as_name of a line) is the author's: by display-name words, by the address
     ("jdoe", "john.doe", "doej"), or by a signed surname with a first name the display shortens."""
-    words = [_key(w) for w in name_words(name)]
+    written = name_words(name)
+    words = [_key(w) for w in written]
     if not words or not all(words):
         return False
     known = who.words | who.pieces
     if len(words) == 1:  # a first name alone: the display name's, or the address's
         return words[0] in (who.given, who.local) or words[0] in who.pieces
-    parts = {k for w in name_words(name) for k in _keys(w)}
+    parts = {k for w in written for k in _keys(w)}
     if len(parts & known) >= 2:
         return True
     first, last = words[0], words[-1]
-    surname = _keys(name_words(name)[-1]) - {last}
+    surname = _keys(written[-1]) - {last}
     if len(words) <= 3 and len(last) > 1 and (last in known or (surname and surname <= known)):
         return True  # "Sue Mara" for Susan J Mara, "Bonnie Fogal" for Bonita G Fogal
     if len(words) <= 3 and first == who.local:
@@ -155,6 +156,7 @@ def _keys(word: str) -> set[str]:
     return {k for k in keys if k}
 
 
+@lru_cache(maxsize=1024)  # the same words of the same sender are compared again and again
 def _key(word: str) -> str:
     """A word compared without case, accents, dots, hyphens and apostrophes."""
     folded = unicodedata.normalize("NFKD", word.casefold())

@@ -92,10 +92,10 @@ def machine_text(msg: Message, sender: Address, subject: str | None, body: Body)
         return NotALead("bounce", f"delivery report from {sender.email}")
     if notice.opens and (notice.dsn or notice.names_address) and not relay and not notice.person:
         return NotALead("bounce", "opens the way mail software opens a delivery notice")
-    returned = bool(body.attached) or ORIGINAL_DIVIDER.search(text) is not None
+    # The returned original (an attachment or a divider in the whole text) is looked for last.
     if (
         notice.names_address
-        and (automated or subject_says or returned or notice.dsn)
+        and (automated or subject_says or _returned(body, text) or notice.dsn)
         and notice.pure
     ):
         return NotALead("bounce", "a delivery-failure notice and nothing of a person's")
@@ -195,6 +195,11 @@ def _head(text: str) -> str:
             head = head[: found.start()]
     lines = [line for line in head.split("\n", _NOTICE_LINES) if not line.lstrip().startswith(">")]
     return "\n".join(lines[:_NOTICE_LINES])
+
+
+def _returned(body: Body, text: str) -> bool:
+    """The notice carries the returned original: attached, or below a divider."""
+    return bool(body.attached) or ORIGINAL_DIVIDER.search(text) is not None
 
 
 def _letters(text: str) -> int:

@@ -11,6 +11,7 @@ Words ("wrote", "Original Message" and their translations) are evidence, never t
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ingest.mail.labels import FORWARD_INTRO, FORWARD_SEPARATOR, HEADER_LINE, canonical
 
@@ -233,8 +234,9 @@ def _starts(lines: list[str], start: int, end: int) -> bool:
 def _qualifies(lines: list[str], start: int, end: int) -> bool:
     last = lines[end].rstrip()
     # Cheap first: a header ends in a colon, a verb or a dash frame, or a `>` quote follows it.
-    ends = last.endswith((":", "：", "-")) or _verb(last[-_VERB_TAIL:]) is not None
-    if not (ends or _quote_follows(lines, end + 1)):
+    ends = last.endswith((":", "：", "-")) or _ends_in_verb(last[-_VERB_TAIL:])
+    follows = None if ends else _quote_follows(lines, end + 1)
+    if not (ends or follows):
         return False
     joined = " ".join(line.strip() for line in lines[start : end + 1])
     if len(joined) > _MAX_HEADER_CHARS:
@@ -242,7 +244,14 @@ def _qualifies(lines: list[str], start: int, end: int) -> bool:
     # Every attribution names a date, an address or a verb.
     if not (_DIGIT_OR_AT.search(joined) or _verb(joined) is not None):
         return False
-    return _is_attribution(joined, quote_follows=_quote_follows(lines, end + 1))
+    if follows is None:
+        follows = _quote_follows(lines, end + 1)
+    return _is_attribution(joined, quote_follows=follows)
+
+
+@lru_cache(maxsize=1024)  # a line's end is asked once for each header it may end (up to three)
+def _ends_in_verb(tail: str) -> bool:
+    return _verb(tail) is not None
 
 
 def _verb(text: str) -> str | None:
@@ -302,8 +311,8 @@ def _block(lines: list[str], i: int) -> int:
     between them are part of it. It counts as a header when it names a From and another header
     and either an address or a Subject, so "From: Berlin / To: Munich" in an inquiry is not one.
     """
-    if i >= len(lines):
-        return 0
+    if i >= len(lines) or (":" not in lines[i] and "：" not in lines[i]):
+        return 0  # every header line has its colon, known labels and unknown ones alike
     first = HEADER_LINE.match(lines[i])
     if first is None or canonical(first.group("label")) not in ("from", "date"):
         return _unknown_block(lines, i)

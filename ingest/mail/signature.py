@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 
@@ -155,11 +156,18 @@ def _valediction(lines: list[str], indices: list[int]) -> int | None:
 def _names_author(line: str, who: Author) -> bool:
     if (not who.words and not who.pieces) or len(line) > _NAME_LINE:
         return False
+    name = _line_name(line)
+    return name is not None and names_author(name, who)
+
+
+@lru_cache(maxsize=256)  # a message's last lines are scanned more than once
+def _line_name(line: str) -> str | None:
+    """The name a line opens with (as_name of its first field), None when it has digits or a title."""
     first = head(clean(line))
     if _DIGIT.search(first):
-        return False
+        return None
     name = as_name(first)
-    return name is not None and not TITLE.search(first) and names_author(name, who)
+    return None if name is None or TITLE.search(first) else name
 
 
 def _has_fields(lines: list[str], start: int) -> bool:
@@ -275,6 +283,12 @@ def find_phone(text: str, *, region: str | None) -> tuple[str | None, str | None
     text = "\n".join(x for x in text[:5000].split("\n") if _NUMBER_RUN.search(x))
     if len(_DIGIT.findall(text)) < _MIN_PHONE_DIGITS:
         return None, None  # the matcher finds numbers of Unicode digits (Nd) only
+    return _match_phone(text, region)
+
+
+# A sender's signature comes back in every message of theirs: its number lines are matched once.
+@lru_cache(maxsize=256)
+def _match_phone(text: str, region: str | None) -> tuple[str | None, str | None]:
     # An international number is found under any region, so one pass with the sender's region
     # and one with US (national US numbers) cover what a pass without a region would find.
     for attempt in dict.fromkeys((region or "US", "US")):

@@ -101,7 +101,8 @@ def normalise_body(text: str) -> str:
     # NUL cannot be stored in a PostgreSQL text column, and other C0/C1 controls (ESC sequences,
     # BEL) are never meant to be read: they go, tabs and newlines stay.
     text = _CONTROL.sub("", text)
-    lines = [_HORIZONTAL_WS.sub(" ", line).rstrip() for line in text.split("\n")]
+    # The horizontal runs never hold a newline: squeezed in one pass over the text, not per line.
+    lines = [line.rstrip() for line in _HORIZONTAL_WS.sub(" ", text).split("\n")]
     out: list[str] = []
     for line in lines:
         if not line and out and not out[-1]:
