@@ -17,10 +17,10 @@ ACT: sa.Table = Activity.__table__  # type: ignore[attr-defined]
 # Speed-to-lead buckets: upper bounds in seconds, and how a person reads each.
 SPEED_BUCKETS: tuple[tuple[float | None, str], ...] = (
     (5 * 60, "< 5 min"),
-    (15 * 60, "5–15 min"),
-    (60 * 60, "15–60 min"),
-    (4 * 3600, "1–4 h"),
-    (24 * 3600, "4–24 h"),
+    (15 * 60, "5-15 min"),
+    (60 * 60, "15-60 min"),
+    (4 * 3600, "1-4 h"),
+    (24 * 3600, "4-24 h"),
     (None, "> 1 day"),
 )
 

@@ -52,7 +52,7 @@ def environment() -> Environment:
 def duration(seconds: Any) -> str:
     """`4 min`, `2.5 h`, `3.0 d`; a dash for no value."""
     if seconds is None:
-        return "–"
+        return "-"
     s = float(seconds)
     if s < 3600:
         return f"{s / 60:.0f} min"

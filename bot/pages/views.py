@@ -42,6 +42,8 @@ def lead_view(rt: Runtime, lead_id: int, *, now: datetime) -> dict[str, Any]:
     explained = explain_json(result)
     timeline: list[dict[str, Any]] = []
     for a in activities:
+        if a.kind == "note_added":  # the note itself is on the timeline, with all its text
+            continue
         data = a.data or {}
         text = str(data.get("text") or a.detail or data.get("subject") or "")
         entry = {
@@ -81,8 +83,8 @@ def lead_view(rt: Runtime, lead_id: int, *, now: datetime) -> dict[str, Any]:
     return {
         "lead": lead,
         "touches": [
-            ("First touch", lead.first_touch or {}),
-            ("Latest touch", lead.latest_touch or {}),
+            ("First touch", _touch(lead.first_touch)),
+            ("Latest touch", _touch(lead.latest_touch)),
         ],
         "fields": sorted((str(k), str(v)[:300]) for k, v in (lead.fields or {}).items()),
         "timeline": timeline[:TIMELINE],
@@ -91,6 +93,13 @@ def lead_view(rt: Runtime, lead_id: int, *, now: datetime) -> dict[str, Any]:
         "products": product_scores(lead, explained),
         "half_life": half_life,
     }
+
+
+def _touch(touch: dict[str, Any] | None) -> dict[str, str]:
+    out = {str(k): str(v)[:300] for k, v in (touch or {}).items() if v not in (None, "")}
+    if "at" in out:
+        out["at"] = out["at"][:16].replace("T", " ")  # to the minute, as the timeline
+    return out
 
 
 def product_scores(lead: Any, explained: dict[str, Any]) -> list[tuple[str, float]]:
