@@ -36,5 +36,5 @@ def test_speed_to_lead_buckets_each_claim_by_its_own_announcement(store: Store) 
         assert dashboard.created_count(s, since=now - timedelta(days=2, hours=1), now=now) == 3
         assert dashboard.created_count(s, since=None, now=now) == 8
     assert [r["claims"] for r in rows] == [2, 1, 1, 1, 1, 1]
-    assert [r["label"] for r in rows][0] == "< 5 min"
+    assert rows[0]["label"] == "< 5 min"
     assert [r["claims"] for r in recent] == [1, 0, 0, 0, 0, 0]

@@ -62,7 +62,9 @@ def no_markup_from_outside(browser: Browser) -> None:
 
 
 def test_lead_page_and_dashboard_render_under_the_csp_with_the_hostile_name_as_text(
-    site: tuple[Runtime, Seeded, str], chromium: Browser, tmp_path: Path
+    site: tuple[Runtime, Seeded, str],
+    chromium: Browser,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     rt, seeded, _ = site
     chromium.call("Page.enable")
@@ -116,7 +118,9 @@ def test_lead_page_and_dashboard_render_under_the_csp_with_the_hostile_name_as_t
 
 
 def test_forged_expired_and_other_leads_links_are_403_in_the_browser(
-    site: tuple[Runtime, Seeded, str], chromium: Browser, tmp_path: Path
+    site: tuple[Runtime, Seeded, str],
+    chromium: Browser,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     rt, seeded, base = site
     chromium.call("Page.enable")
