@@ -19,7 +19,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.jobs.weekly_slot import parse_weekly
+from bot.weekly_slot import parse_weekly
 from ingest.auth import parse_dns_server
 from ingest.listen import parse_networks
 from storage.errors import ConfigError

@@ -15,6 +15,12 @@ CSS = "/pages/pages.css"
 MAX_HOURS = 24 * 90  # a link is a key to every lead it opens: it never lives for long
 
 
+def slack_url(url: str) -> str:
+    """`url` with every character Slack's `<url|label>` syntax or a Block Kit URL could misread
+    percent-encoded (`|`, `<`, `>`, spaces): a LEADBOT_PUBLIC_URL path may hold any of them."""
+    return quote(url, safe=":/?=.-_~%#+,;@!$'()*[]")
+
+
 def lead_path(lead_id: int) -> str:
     return f"{LEADS}{lead_id}"
 
