@@ -40,6 +40,7 @@ SCOPES = frozenset(
         "users:read",
         "users:read.email",
         "im:write",
+        "files:write",
     }
 )
 COUNTRY_CODE_LENGTH = 2
