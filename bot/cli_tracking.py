@@ -10,7 +10,6 @@ import re
 import sys
 from datetime import timedelta
 
-from bot.pages.access import ALL
 from bot.pages.links import MAX_HOURS, page_link
 from bot.runtime import Runtime
 from ingest.tracking import links
@@ -70,7 +69,7 @@ def cmd_links_admin(args: argparse.Namespace, rt: Runtime) -> int:
     if not 0 < hours <= MAX_HOURS:
         raise InputRejected(f"--hours must be more than 0 and at most {MAX_HOURS}")
     person = args.person.strip()
-    if not PERSON.match(person) or person == ALL:
+    if not PERSON.match(person):
         raise InputRejected("--for: a Slack user id or a short name (letters, digits, _ . @ : -)")
     lead_id = None
     if args.lead is not None:
