@@ -15,11 +15,10 @@ from ingest.facts import activity_facts, lead_facts
 from scoring import explain_json
 from storage import dashboard, stats
 from storage import raw as raw_store
-from storage.leads import LIFECYCLE_KINDS, activities_of, get_lead, notes_of
-from storage.scores import engagement_activities
+from storage.leads import LIFECYCLE_KINDS, get_lead, notes_of
 
 TEXT = 2000  # characters of an activity's text or a note shown on the page
-TIMELINE = 500  # most recent entries of a lead's timeline
+TIMELINE = 200  # most recent entries of a lead's timeline
 DAY_S = 86400.0
 QUEUE = 25  # inputs of the review queue listed
 FUNNEL_DAYS = 30
@@ -35,10 +34,11 @@ def lead_view(rt: Runtime, lead_id: int, *, now: datetime) -> dict[str, Any]:
     half_life = getattr(rt.scorer, "half_life_days", None)
     with rt.store.session() as session:
         lead = get_lead(session, lead_id=lead_id)
-        activities = activities_of(session, lead_id)
+        activities = dashboard.lead_activities(session, lead_id)
         notes = notes_of(session, lead_id)
-        facts = activity_facts(engagement_activities(session, lead_id))
-        result = rt.scorer.score(lead_facts(lead), facts, now=now)
+    # What storage.scores.engagement_activities reads, from the rows already read (one query).
+    engagement = [a for a in activities if a.kind not in LIFECYCLE_KINDS]
+    result = rt.scorer.score(lead_facts(lead), activity_facts(engagement), now=now)
     explained = explain_json(result)
     timeline: list[dict[str, Any]] = []
     for a in activities:
