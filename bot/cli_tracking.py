@@ -1,4 +1,5 @@
-"""`leadbot links make` (tracked links for nurturing emails) and `leadbot events import FILE.csv`."""
+"""`leadbot links make` (tracked links for nurturing emails), `leadbot links admin` (a signed link to
+the dashboard or one lead's page) and `leadbot events import FILE.csv`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 import sys
 from datetime import timedelta
 
+from bot.pages.links import MAX_HOURS, page_link
 from bot.runtime import Runtime
 from ingest.tracking import links
 from ingest.tracking.imports import columns, missing_columns, read_rows
@@ -21,6 +23,7 @@ EX_OK = 0
 EX_DATAERR = 65
 CHUNK = 500  # rows per transaction: a large export never holds the write lock for long
 CAMPAIGN = re.compile(r"^[\w .:/+-]{1,100}$")
+PERSON = re.compile(r"^[A-Za-z0-9_.@:-]{1,64}$")
 
 
 def public_base(rt: Runtime) -> str:
@@ -58,6 +61,26 @@ def cmd_links_make(args: argparse.Namespace, rt: Runtime) -> int:
         expires_at=utcnow() + timedelta(days=days),
     )
     print(f"{public_base(rt)}/r/{token}")
+    return EX_OK
+
+
+def cmd_links_admin(args: argparse.Namespace, rt: Runtime) -> int:
+    hours = rt.settings.pages_link_hours if args.hours is None else args.hours
+    if not 0 < hours <= MAX_HOURS:
+        raise InputRejected(f"--hours must be more than 0 and at most {MAX_HOURS}")
+    person = args.person.strip()
+    if not PERSON.match(person):
+        raise InputRejected("--for: a Slack user id or a short name (letters, digits, _ . @ : -)")
+    lead_id = None
+    if args.lead is not None:
+        with rt.store.session() as session:
+            wanted = args.lead.strip()
+            if wanted.isascii() and wanted.isdigit() and len(wanted) < 19:
+                lead = get_lead(session, lead_id=int(wanted))
+            else:
+                lead = get_lead(session, email=wanted)
+        lead_id = lead.id
+    print(page_link(rt, person=person, lead_id=lead_id, hours=hours, base=public_base(rt)))
     return EX_OK
 
 
@@ -121,6 +144,22 @@ def add_tracking_parsers(sub: argparse._SubParsersAction) -> None:
         help="how long the link works (default: LEADBOT_LINKS_EXPIRE_DAYS, 365)",
     )
     p.set_defaults(func=cmd_links_make)
+    p = group.add_parser(
+        "admin", help="a signed, expiring link to the dashboard (or one lead's page): prints it"
+    )
+    p.add_argument("--lead", metavar="ID|EMAIL", help="only this lead's page (default: dashboard)")
+    p.add_argument(
+        "--hours",
+        type=float,
+        help="how long the link works (default: LEADBOT_PAGES_LINK_HOURS, 12)",
+    )
+    p.add_argument(
+        "--for",
+        dest="person",
+        default="cli",
+        help="who the link is issued to, shown on the page (default: cli)",
+    )
+    p.set_defaults(func=cmd_links_admin)
 
     group = sub.add_parser("events", help="tracking events").add_subparsers(
         dest="events_command", required=True

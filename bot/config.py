@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.weekly_slot import parse_weekly
 from ingest.auth import parse_dns_server
 from ingest.listen import parse_networks
 from storage.errors import ConfigError
@@ -156,6 +157,11 @@ class Settings(BaseSettings):
     tracking_anonymous_days: float = Field(default=90.0, ge=0)  # unjoined visits kept; 0: forever
     links_fallback_url: str | None = None  # where a forged or expired link goes; unset: 403
     links_expire_days: float = Field(default=365.0, gt=0)  # `leadbot links make`'s default
+    # The lead page and dashboard (docs/dashboard.md): how long a link issued to a person works,
+    # and the weekly digest ("mon 09:00", optionally a time zone; unset: no digest) and its channel.
+    pages_link_hours: float = Field(default=12.0, gt=0, le=24 * 90)
+    weekly_digest: str | None = None
+    weekly_digest_channel: str | None = None  # default: LEADBOT_HOT_CHANNEL
 
     # No floods (docs/slack.md#bursts): more than this many announcements in this many minutes
     # in one channel, and the rest go out together as one digest message (0 turns it off).
@@ -211,6 +217,14 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"https?://[^\s/?#@]+(/[^\s]*)?", value):
             raise ValueError("an absolute http:// or https:// address")
         return value
+
+    @field_validator("weekly_digest")
+    @classmethod
+    def _weekly(cls, value: str | None) -> str | None:
+        if value is None or not value.strip() or value.strip().lower() == "off":
+            return None
+        parse_weekly(value)  # ValueError names what is wrong
+        return " ".join(value.split())
 
     @field_validator("slack_allowed_users", "slack_managers", mode="before")
     @classmethod

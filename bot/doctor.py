@@ -43,6 +43,7 @@ SCOPES = frozenset(
         "channels:history",
         "groups:history",
         "im:history",
+        "files:write",
     }
 )
 COUNTRY_CODE_LENGTH = 2

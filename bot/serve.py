@@ -26,6 +26,7 @@ from bot.jobs import workers as rescore_workers
 from bot.jobs.rescore import rescore_all
 from bot.jobs.schedule import Job, run_periodic
 from bot.jobs.sla import JOB_INTERVAL_S, slack_tick
+from bot.jobs.weekly import CHECK_INTERVAL_S, weekly_tick
 from bot.privacy import prune, prune_visits
 from bot.runtime import Runtime, build_imap_poller, build_pipeline
 from bot.slack.routing import parse_routes
@@ -121,6 +122,11 @@ def schedule(runtime: Runtime) -> list[Job]:
         jobs.append(job)
     if settings.slack_enabled:  # new activity into threads, SLA reminders and escalations
         jobs.append(Job("Slack", JOB_INTERVAL_S, lambda: slack_tick(runtime), first_after_s=0))
+    if settings.slack_enabled and settings.weekly_digest:  # LEADBOT_WEEKLY_DIGEST="mon 09:00"
+        weekly = Job(
+            "weekly digest", CHECK_INTERVAL_S, lambda: weekly_tick(runtime), first_after_s=0
+        )
+        jobs.append(weekly)
     return jobs
 
 

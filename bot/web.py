@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.http_edge import BodyDeadline
 from bot.metrics import metrics_routes
+from bot.pages.routes import page_routes
 from bot.runtime import Runtime
 from bot.slack.http import slack_routes
 from ingest.http.errors import error_response
@@ -83,6 +84,7 @@ def create_app(runtime: Runtime, *, queue: BatchQueue | None = None) -> Starlett
             pool=pool,
         ),
         *tracking_routes(runtime.pipeline, runtime.tracking, runtime.secret, limits=runtime.limits),
+        *page_routes(runtime),
     ]
 
     @contextlib.asynccontextmanager

@@ -30,6 +30,7 @@ from bot.slack.listeners import (
     fallback,
     log_activity,
     manage,
+    pages,
     review,
     views,
 )
@@ -63,6 +64,7 @@ def build_app(runtime: Runtime, *, clock: Callable[[], datetime] = utcnow) -> Ap
     views.register(app, ctx)
     manage.register(app, ctx)
     log_activity.register(app, ctx)
+    pages.register(app, ctx)
     review.register(app, ctx)
     commands.register(app, ctx)
     events.register(app, ctx)

@@ -53,6 +53,7 @@ MENU = {
     DETAILS: "Full text and details",
 }
 LOG_ACTIVITY = "lead_log_activity"  # a call, a meeting, a demo (listeners/log_activity.py)
+PAGE = "lead_page"  # a signed link to the lead page, made for whoever clicks (listeners/pages.py)
 ASK_LINES, ASK_CHARS = 3, 320  # the first paragraphs of the ask on the card; all under Details
 GREETING = 40  # a first paragraph this short ending in "," is a greeting, not the ask
 NOTE_CHARS = 300
@@ -310,10 +311,12 @@ def lead_card(
     rep: str | None = None,
     now: datetime | None = None,
     unverified: bool = False,
+    page: bool = False,
 ) -> Message:
     """The card, rendered from the lead as it is now: who and the ask, why, the buttons; the
     state and the details in small print below. `rep` is the Slack user who forwarded it;
-    `unverified`: the email shown failed sender verification (ingest.auth), said next to it."""
+    `unverified`: the email shown failed sender verification (ingest.auth), said next to it;
+    `page`: an "Open lead page" button (LEADBOT_PUBLIC_URL is set), before the menu."""
     if ask is None and excerpt:
         ask = Ask(text=excerpt)
     icon, label = _state(lead)
@@ -327,9 +330,10 @@ def lead_card(
     if lead.forwarded_by:
         blocks.append(context(_forward_line(lead, ask, rep)))
     blocks.append(section(reasons_text(lead, today=(now or utcnow()).date())))
-    blocks.append(
-        {"type": "actions", "block_id": f"lead:{lead.id}", "elements": card_buttons(lead)}
-    )
+    elements = card_buttons(lead)
+    if page:
+        elements.insert(len(elements) - 1, button("Open lead page", PAGE, str(lead.id)))
+    blocks.append({"type": "actions", "block_id": f"lead:{lead.id}", "elements": elements})
     blocks.append(context(f"{status_line(lead)} · {_details(lead)}"))
     return {"text": fallback(lead), "blocks": fit(blocks, MAX_BLOCKS_MESSAGE)}
 

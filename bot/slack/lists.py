@@ -50,9 +50,10 @@ def found_blocks(
     note: Any = None,
     mentions: dict[str, str] | None = None,
     today: date | None = None,
+    page: str | None = None,
 ) -> list[Block]:
     """One `/lead` result: who, status, owner, score and last activity; why; the last note; a
-    link to the card."""
+    link to the card, and to the lead page (`page`: a link made for the asking user)."""
     head, divider = summary_blocks(lead, mentions=mentions)
     lines = [head["text"]["text"]]
     reasons = reasons_line(lead, today=today)
@@ -63,6 +64,8 @@ def found_blocks(
         text = safe(" ".join(str(note.text).split()), NOTE_CHARS)
         lines.append(f":memo: {author}, {when(note.created_at)}: “{text}”")
     linked = card_link(link)
+    if page:
+        linked += (" · " if linked else "") + f"<{page}|Open lead page>"
     if linked:
         lines.append(linked)
     head["text"]["text"] = fit_text("\n".join(lines))
@@ -78,6 +81,7 @@ def lead_answer(
     mentions: dict[str, str] | None = None,
     empty: str = "No lead matches.",
     today: date | None = None,
+    pages: dict[int, str] | None = None,
 ) -> Message:
     blocks: list[Block] = [section(title)]
     if not leads:
@@ -91,6 +95,7 @@ def lead_answer(
                 note=(notes or {}).get(lead_id),
                 mentions=mentions,
                 today=today,
+                page=(pages or {}).get(lead_id),
             )
         )
     return {"text": fit_text(title, FALLBACK_TEXT), "blocks": fit(blocks, MAX_BLOCKS_MESSAGE)}

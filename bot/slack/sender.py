@@ -21,6 +21,7 @@ from bot.slack.escape import is_user_id
 from bot.slack.people import People
 from bot.slack.routing import Route, parse_routes, pick_channel
 from bot.slack.surfaces import home_view
+from bot.slack.weekly import WEEKLY, WeeklySender
 from ingest.auth import unverified
 from ingest.mail.addresses import in_domains
 from storage import raw as raw_store
@@ -151,8 +152,12 @@ class SlackSender:
         access: Access | None = None,
         internal_domains: frozenset[str] = frozenset(),
         burst: slack_digest.Burst | None = None,
+        pages: bool = False,
+        weekly: WeeklySender | None = None,
     ) -> None:
         self.store = store
+        self.pages = pages  # cards get "Open lead page" (LEADBOT_PUBLIC_URL is set)
+        self.weekly = weekly
         self.client = client
         self.hot_channel = hot_channel
         self.routes = routes
@@ -176,6 +181,8 @@ class SlackSender:
             access=Access(s, client),
             internal_domains=s.internal_domains,
             burst=slack_digest.Burst(s.slack_burst, s.slack_burst_minutes),
+            pages=bool(s.public_url),
+            weekly=WeeklySender(client, call=call_slack),
         )
 
     def lane(self, message: OutboxMessage) -> tuple[str, int] | None:
@@ -270,6 +277,7 @@ class SlackSender:
             REDACT: self._redact,
             slack_digest.DIGEST: self.digests.send,
             slack_digest.DIGEST_UPDATE: self.digests.rerender,
+            WEEKLY: self._weekly,
         }
         handler = handlers.get(message.kind)
         if handler is None:
@@ -341,6 +349,11 @@ class SlackSender:
         call_slack(self.client.chat_update, channel=lead.slack_channel, ts=lead.slack_ts, **card)
         return {"channel": lead.slack_channel, "ts": lead.slack_ts}
 
+    def _weekly(self, message: OutboxMessage) -> dict[str, Any]:
+        if self.weekly is None:
+            raise GiveUp("no weekly digest sender")
+        return self.weekly.send(message)
+
     def _card(self, lead: Lead, inquiry: Any) -> blocks.Message:
         """The card with the ask it was announced for and the forwarding rep as a mention."""
         return blocks.lead_card(
@@ -348,6 +361,7 @@ class SlackSender:
             ask=blocks.ask_of(inquiry),
             rep=self.people.user_id(lead.forwarded_by),
             unverified=_unverified(inquiry),
+            page=self.pages,
         )
 
     def _dm(self, message: OutboxMessage) -> dict[str, Any]:

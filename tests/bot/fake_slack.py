@@ -59,6 +59,9 @@ class FakeSlack:
         # for the event: a sender killed while Slack holds its call, as after a lost connection.
         self.holds: dict[str, threading.Event] = {}
         self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
+        # files.uploadV2: what files.getUploadURLExternal promised, and the bytes uploaded.
+        self.upload_urls: dict[str, dict[str, Any]] = {}
+        self.uploads: dict[str, bytes] = {}
 
     # -- control -------------------------------------------------------------
     def start(self) -> FakeSlack:
@@ -116,6 +119,9 @@ class FakeSlack:
     # -- serving ---------------------------------------------------------------
     def _handle(self, req: BaseHTTPRequestHandler) -> None:
         arrived = time.perf_counter()
+        if req.path.startswith("/upload/"):  # the URL files.getUploadURLExternal gave out
+            self._upload(req)
+            return
         path, _, query = req.path.partition("?")
         method = path.rsplit("/", 1)[-1]
         length = int(req.headers.get("Content-Length") or 0)
@@ -265,9 +271,52 @@ class FakeSlack:
             return self._read_history(args, thread=None)
         if method == "conversations.replies":
             return self._read_history(args, thread=str(args.get("ts")))
+        if method == "files.getUploadURLExternal":
+            with self._lock:
+                self._ts += 1
+                file_id = f"F{self._ts:08d}"
+                self.upload_urls[file_id] = dict(args)
+            try:
+                length = int(args.get("length") or 0)
+            except ValueError:
+                length = 0
+            if not args.get("filename") or length <= 0:
+                return {"ok": False, "error": "invalid_arguments"}
+            url = f"http://127.0.0.1:{self.port}/upload/{file_id}"
+            return {"ok": True, "upload_url": url, "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            files = args.get("files")
+            files = json.loads(files) if isinstance(files, str) else files or []
+            done = []
+            for f in files:
+                fid = str(f.get("id"))
+                promised = self.upload_urls.get(fid)
+                data = self.uploads.get(fid)
+                if promised is None or data is None or len(data) != int(promised["length"]):
+                    return {"ok": False, "error": "file_upload_not_complete"}
+                done.append({"id": fid, "title": f.get("title"), "name": promised["filename"]})
+            if not done:
+                return {"ok": False, "error": "invalid_arguments"}
+            return {"ok": True, "files": done}
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.usergroups.get(str(args.get("usergroup")), [])}
         return {"ok": True}
+
+    def _upload(self, req: BaseHTTPRequestHandler) -> None:
+        """The upload step of files.uploadV2: raw bytes POSTed to the promised URL."""
+        file_id = req.path.rsplit("/", 1)[-1]
+        data = req.rfile.read(int(req.headers.get("Content-Length") or 0))
+        with self._lock:
+            known = file_id in self.upload_urls
+            if known:
+                self.uploads[file_id] = data
+            self.calls.append(Call("upload", {"file_id": file_id, "bytes": len(data)}, {}))
+        body = f"OK - {len(data)}".encode() if known else b"unknown upload"
+        req.send_response(200 if known else 404)
+        req.send_header("Content-Type", "text/plain")
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        req.wfile.write(body)
 
     @staticmethod
     def _reply(

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from slack_bolt import Ack, App
 
+from bot.pages.links import page_link, slack_url
 from bot.privacy import forget
 from bot.slack import blocks
 from bot.slack.context import SlackContext
@@ -122,12 +123,25 @@ def lead_answer(ctx: SlackContext, command: dict[str, Any]) -> dict[str, Any]:
         answer_blocks(
             title,
             found,
+            pages=page_links(ctx, user, found),
             links=by_lead,
             notes=notes,
             mentions=mentions(ctx, people),
             today=ctx.clock().date(),
         )
     )
+
+
+def page_links(ctx: SlackContext, user: str, leads: list[Any]) -> dict[int, str]:
+    """A link to each lead's page made for `user`, when LEADBOT_PUBLIC_URL is set."""
+    if not ctx.runtime.settings.public_url:
+        return {}
+    now = ctx.clock()
+    return {
+        lead.id: slack_url(page_link(ctx.runtime, person=user, lead_id=lead.id, now=now))
+        for lead in leads
+        if lead.id
+    }
 
 
 def mentions(ctx: SlackContext, people: list[str | None]) -> dict[str, str]:
