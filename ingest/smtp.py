@@ -122,7 +122,7 @@ class InboxHandler:
                 self.committer.commit(draft), self.pipeline.store.timeout
             )
         except (StoreUnavailable, TimeoutError) as e:
-            log.warning("451 to %s: %s", session.peer, e or "the store did not answer in time")
+            log.warning("451 to %s: %s", session.peer, str(e) or "the store did not answer in time")
             return STORE_DOWN
         except InputRejected as e:
             return REJECTED.format(reason=_one_line(str(e)))

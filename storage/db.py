@@ -34,7 +34,7 @@ def make_engine(url: str, *, timeout: float = STORE_TIMEOUT_S, **kwargs: Any) ->
     """
     if url.startswith("sqlite"):
         patience = min(2.0, timeout / 4)  # fine-grained polling first, then SQLite's busy wait
-        busy_ms = max(1, int((timeout - patience) * 1000))
+        busy_ms = max(1, int((max(timeout / 2, timeout - GRACE_S) - patience) * 1000))
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": busy_ms / 1000})
         _create_private(url)
         engine = sa.create_engine(url, **kwargs)
