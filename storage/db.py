@@ -65,28 +65,33 @@ def make_engine(url: str, *, timeout: float = STORE_TIMEOUT_S, **kwargs: Any) ->
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("connect_args", postgres_timeouts(timeout))
+    # libpq counts whole seconds, at least 2: half the budget goes to connecting.
+    kwargs.setdefault("connect_args", {"connect_timeout": max(2, math.ceil(timeout / 2))})
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name == "postgresql":
         _guard(engine, timeout)
     return engine
 
 
-def postgres_timeouts(timeout: float) -> dict[str, Any]:
-    """libpq parameters: connect within half the budget (libpq counts whole seconds, at least
-    2), and let no statement run nor wait for a lock longer than the budget. The server's timeout
-    comes first, so a live server answers with an error and keeps the connection usable."""
-    ms = max(1, int(max(timeout / 2, timeout - GRACE_S) * 1000))
-    return {
-        "connect_timeout": max(2, math.ceil(timeout / 2)),
-        "options": f"-c statement_timeout={ms} -c lock_timeout={ms}",
-    }
-
-
 def _guard(engine: Engine, timeout: float) -> None:
-    """Arm the watchdog around every call that waits for the server (storage.watchdog)."""
+    """Server-side timeouts on each new connection, and the watchdog armed around every call
+    that waits for the server (storage.watchdog)."""
     guard = timeout
     ping_guard = min(5.0, max(1.0, timeout / 4))  # a live server answers SELECT 1 in ms
+    # The server's timeouts come first, so a live server answers with an error and keeps the
+    # connection usable. SET rather than a startup `options` parameter: PgBouncer refuses those.
+    ms = max(1, int(max(timeout / 2, timeout - GRACE_S) * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _timeouts(dbapi_conn: Any, _record: Any) -> None:
+        WATCHDOG.arm(dbapi_conn, guard)
+        try:
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f"SET statement_timeout = {ms}")
+                cur.execute(f"SET lock_timeout = {ms}")
+            dbapi_conn.commit()
+        finally:
+            WATCHDOG.disarm(dbapi_conn)
 
     @event.listens_for(engine, "before_cursor_execute")
     def _arm(conn: Any, _cursor: Any, _stmt: Any, _params: Any, _ctx: Any, _many: Any) -> None:
