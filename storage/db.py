@@ -36,8 +36,12 @@ def make_engine(url: str, *, timeout: float = STORE_TIMEOUT_S, **kwargs: Any) ->
         patience = min(2.0, timeout / 4)  # fine-grained polling first, then SQLite's busy wait
         busy_ms = max(1, int((max(timeout / 2, timeout - GRACE_S) - patience) * 1000))
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": busy_ms / 1000})
-        _create_private(url)
         engine = sa.create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "do_connect")
+        def _private(*_args: Any) -> None:
+            # At the first connection, not here: commands that only read never make a file.
+            _create_private(url)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -154,12 +154,17 @@ def test_worker_processes_exit_when_serve_is_killed(tmp_path: Path, sqlite_url: 
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:  # the workers are working
             client.sendmail("buyer1@acme1.example", [f"sales@{INBOX}"], _message(1))
         wait_until(lambda: len(_children(proc.pid)) >= 2, timeout=30, interval=0.1)
-        workers = _children(proc.pid)
+        everyone = _children(proc.pid)  # the workers and multiprocessing's resource tracker
+        workers = {p for p in everyone if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()}
+        assert len(workers) == 2
         proc.kill()  # SIGKILL: serve runs no clean-up at all
         proc.wait(10)
         killed = time.monotonic()
         while any(_alive(p) for p in workers) and time.monotonic() - killed < 10:
             time.sleep(0.05)
         gone_after = time.monotonic() - killed
+        while any(_alive(p) for p in everyone) and time.monotonic() - killed < 20:
+            time.sleep(0.1)  # the tracker follows once the workers' ends of its pipe close
     assert not [p for p in workers if _alive(p)]
     assert gone_after < 5.0, gone_after
+    assert not [p for p in everyone if _alive(p)]
