@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///leadbot.db"
+    # The longest a caller waits for the database (connect, statement, lock): then SMTP 451,
+    # HTTP 503, exit 75.
+    store_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # How often serve finishes inputs left pending (an outage, a worker that died).
+    sweep_interval_seconds: float = Field(default=60.0, gt=0, le=3600)
     host: str = "127.0.0.1"
     smtp_port: int = 2525
     http_port: int = 8000

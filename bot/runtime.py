@@ -75,7 +75,7 @@ class Runtime:
 def build_runtime(settings: Settings, *, store: Store | None = None) -> Runtime:
     """Load the rules and forms (a broken file is refused here, at start-up) and wire the parts."""
     scorer = load_rules(settings.scoring_rules, hot_threshold=settings.hot_threshold)
-    store = store or Store(settings.database_url)
+    store = store or Store(settings.database_url, timeout=settings.store_timeout_seconds)
     forms = load_forms(settings.forms_file, strict=settings.forms_strict)
     context = ReadContext(
         internal_domains=settings.internal_domains,

@@ -42,7 +42,6 @@ from storage.migrate import upgrade
 
 log = logging.getLogger("leadbot.serve")
 PRUNE_INTERVAL_S = 6 * 3600.0  # raw-input retention: a few times a day is plenty
-SWEEP_INTERVAL_S = 60.0  # inputs left pending by a database outage are finished once it answers
 
 Task = Callable[[asyncio.Event], Awaitable[None]]  # a background task, until the event is set
 
@@ -106,7 +105,8 @@ def client_gate(settings: Settings) -> ClientGate:
 def schedule(runtime: Runtime) -> list[Job]:
     """The periodic jobs the settings turn on."""
     settings = runtime.settings
-    jobs = [Job("pending sweep", SWEEP_INTERVAL_S, runtime.pipeline.process_pending)]
+    # Inputs left pending (a database outage, a worker that died) are finished once it answers.
+    jobs = [Job("pending sweep", settings.sweep_interval_seconds, runtime.pipeline.process_pending)]
     if settings.rescore_interval_minutes > 0:
         jobs.append(
             Job("rescore", settings.rescore_interval_minutes * 60, lambda: rescore_all(runtime))

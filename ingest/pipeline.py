@@ -7,6 +7,7 @@ what was accepted but not processed, and `reprocess` retries inputs that failed 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -34,9 +35,11 @@ from storage.privacy import suppressed
 from storage.raw import (
     RawDraft,
     RawMark,
+    claim_raws,
     mark_raw,
     mark_raws,
     raw_ids_with_status,
+    release_raws,
     set_envelopes,
     store_raws,
 )
@@ -156,20 +159,45 @@ class Pipeline:
         """Commit several checked inputs in one transaction: (raw id, new) for each."""
         return store_raws(self.store, drafts)
 
-    def process(self, raw_id: int) -> Outcome:
-        """Read, record and score one stored input. Never raises for bad input: it marks it."""
-        outcomes = self.process_batch([raw_id])
-        if not outcomes:
-            raise LookupError(f"no raw input {raw_id}")
-        return outcomes[0]
+    def process(
+        self, raw_id: int, *, statuses: Sequence[RawStatus] = (RawStatus.PENDING,)
+    ) -> Outcome:
+        """Read, record and score one stored input. Never raises for bad input: it marks it.
 
-    def process_batch(self, raw_ids: list[int]) -> list[Outcome]:
+        An input another process holds, or no longer in `statuses`, is left alone: the outcome
+        says what it is now (pending while someone else works on it)."""
+        outcomes = self.process_batch([raw_id], statuses=statuses)
+        if outcomes:
+            return outcomes[0]
+        with self.store.reading() as session:
+            raw = session.get(RawInput, raw_id)
+            if raw is None:
+                raise LookupError(f"no raw input {raw_id}")
+            return Outcome(raw_id, RawStatus(raw.status), raw.reason, raw.lead_id)
+
+    def process_batch(
+        self, raw_ids: list[int], *, statuses: Sequence[RawStatus] = (RawStatus.PENDING,)
+    ) -> list[Outcome]:
         """Process several stored inputs in one transaction (what a busy receiver has queued).
 
+        Only what this call claims (storage.raw.claim_raws): inputs still in `statuses` that no
+        other worker, sweep or request holds, so each accepted input is processed once.
         Reading is pure and per input; recording shares one transaction, so a burst costs one
         commit. If recording fails unexpectedly, each input is retried alone so one bad input
         cannot hold back the others.
         """
+        claimed = claim_raws(self.store, raw_ids, statuses=statuses)
+        if not claimed:
+            return []
+        try:
+            return self._process_claimed(claimed)
+        except BaseException:
+            # Marked inputs are released already; the rest go back for the sweep at once.
+            with contextlib.suppress(StoreUnavailable):  # else their claims run out after the lease
+                release_raws(self.store, claimed)
+            raise
+
+    def _process_claimed(self, raw_ids: list[int]) -> list[Outcome]:
         with self.store.reading() as session:
             raws = list(
                 session.scalars(
@@ -229,7 +257,7 @@ class Pipeline:
         except Exception as e:
             if len(raws) > 1:
                 log.warning("batch of %d failed (%s); processing one by one", len(raws), e)
-                return [o for raw in raws for o in self.process_batch([raw.id or 0])]
+                return [o for raw in raws for o in self._process_claimed([raw.id or 0])]
             log.exception("recording raw input %s failed; kept as failed", raws[0].id)
             reason = internal_reason(e)
             raw_id = raws[0].id or 0
@@ -377,8 +405,10 @@ class Pipeline:
         return self._run_all(RawStatus.FAILED, RawStatus.REVIEW)
 
     def _run_all(self, *statuses: RawStatus) -> int:
-        with self.store.session() as session:
+        """Process every input in `statuses` that nobody holds; how many this call processed."""
+        with self.store.reading() as session:
             ids = raw_ids_with_status(session, *statuses)
-        for raw_id in ids:
-            self.process(raw_id)
-        return len(ids)
+        done = 0
+        for raw_id in ids:  # one by one: a claim is held only while its input is processed
+            done += len(self.process_batch([raw_id], statuses=statuses))
+        return done

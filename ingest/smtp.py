@@ -115,9 +115,14 @@ class InboxHandler:
             meta["lmtp"] = True
         try:
             draft = self.pipeline.draft(content, channel="smtp", envelope=meta)
-            raw_id, new = await self.committer.commit(draft)
-        except StoreUnavailable as e:
-            log.warning("451 to %s: %s", session.peer, e)
+            # Bounded even while the commit ahead of this one hangs: the sender hears 451 well
+            # before its own timeout (after which it may deliver the message twice). Committed
+            # late all the same, the same bytes sent again are stored once (sha256).
+            raw_id, new = await asyncio.wait_for(
+                self.committer.commit(draft), self.pipeline.store.timeout
+            )
+        except (StoreUnavailable, TimeoutError) as e:
+            log.warning("451 to %s: %s", session.peer, str(e) or "the store did not answer in time")
             return STORE_DOWN
         except InputRejected as e:
             return REJECTED.format(reason=_one_line(str(e)))

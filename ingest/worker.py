@@ -9,9 +9,15 @@ also runs on another core than the SMTP and HTTP servers.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import logging
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
@@ -154,6 +160,57 @@ def init_worker_process(factory: PipelineFactory, *args: Any) -> None:
     freeze_startup_objects()
 
 
+def init_guarded_worker(parent: Parent, factory: PipelineFactory, *args: Any) -> None:
+    """A pool initializer: exit with the parent (`exit_with_parent`), then build the pipeline."""
+    exit_with_parent(parent)
+    init_worker_process(factory, *args)
+
+
+# --- a worker never outlives the process that started it ----------------------------------------
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_POLL_S = 0.5  # how often a worker checks that its parent is still there
+
+
+Parent = tuple[int, bool]  # the parent's pid, and whether PR_SET_PDEATHSIG may be used
+
+
+def this_parent() -> Parent:
+    """What a worker about to be started here needs to know to exit when this process dies.
+
+    PR_SET_PDEATHSIG fires when the *thread* that started the child ends, not the process: only
+    children started by the main thread (whose end is the process's) may use it."""
+    return os.getpid(), threading.current_thread() is threading.main_thread()
+
+
+def exit_with_parent(parent: Parent) -> None:
+    """In a worker process: exit at once when the parent dies, even killed with SIGKILL (which
+    runs no clean-up that could stop its workers), instead of living on, reparented to init,
+    with the database open.
+
+    On Linux the kernel sends SIGKILL on the parent's death (prctl PR_SET_PDEATHSIG), which works
+    even while this process is deep in a parse that holds the GIL; everywhere a thread also
+    checks the parent's pid twice a second.
+    """
+    pid, pdeathsig = parent
+    if pdeathsig and sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no libc to speak of: the thread below still works
+            pass
+    if os.getppid() != pid:  # the parent died before the prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(pid,), name="parent-watch", daemon=True).start()
+
+
+def _watch_parent(pid: int) -> None:
+    while os.getppid() == pid:
+        time.sleep(PARENT_POLL_S)
+    log.warning("parent process %d is gone: this worker exits", pid)
+    os._exit(1)  # no clean-up: the open transaction is the database's to roll back
+
+
 def freeze_startup_objects() -> None:
     """Move what start-up made (modules, rules, the pipeline) out of the cyclic GC's sight.
 
@@ -188,8 +245,8 @@ def process_pool_queue(
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),  # never fork a process that has threads
-        initializer=init_worker_process,
-        initargs=(factory, *args),
+        initializer=init_guarded_worker,
+        initargs=(this_parent(), factory, *args),
     )
     # Start the workers now (spawning and importing take a second or two), not on the first mail.
     for _ in range(workers):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,18 +16,32 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage.errors import StoreUnavailable, driver_unavailable
+from storage.watchdog import WATCHDOG
 
 READ_ONLY = "leadbot_read_only"  # execution option: a SQLite transaction that only reads
-BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a statement waits for another connection's lock
+UNTIMED = "leadbot_untimed"  # execution option: no deadline (migrations may build big indexes)
+STORE_TIMEOUT_S = 30.0  # LEADBOT_STORE_TIMEOUT_SECONDS: the longest a caller waits for the store
+GRACE_S = 0.5  # the server's own timeouts come this much before the client-side cut
+PRIVATE = 0o600  # a SQLite file holds every lead: its owner reads it, nobody else
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout for concurrent writers."""
+def make_engine(url: str, *, timeout: float = STORE_TIMEOUT_S, **kwargs: Any) -> Engine:
+    """An engine for `url` whose calls give up after about `timeout` seconds (StoreUnavailable).
+
+    SQLite gets WAL, foreign keys, a busy timeout for concurrent writers and a file only its
+    owner can read. PostgreSQL gets connect, statement and lock-wait timeouts, and a client-side
+    deadline for a network that stalls (storage.watchdog).
+    """
     if url.startswith("sqlite"):
-        kwargs.setdefault(
-            "connect_args", {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
-        )
+        patience = min(2.0, timeout / 4)  # fine-grained polling first, then SQLite's busy wait
+        busy_ms = max(1, int((max(timeout / 2, timeout - GRACE_S) - patience) * 1000))
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": busy_ms / 1000})
         engine = sa.create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "do_connect")
+        def _private(*_args: Any) -> None:
+            # At the first connection, not here: commands that only read never make a file.
+            _create_private(url)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -47,16 +63,92 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             if conn.get_execution_options().get(READ_ONLY):
                 conn.exec_driver_sql("BEGIN")  # a snapshot; the write lock is not needed
                 return
-            if not _poll_write_lock(conn.connection.dbapi_connection):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")  # still busy: the 30 s busy timeout
+            dbapi = conn.connection.dbapi_connection
+            if not _poll_write_lock(dbapi, patience=patience, busy_ms=busy_ms):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # still busy: the busy timeout
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("connect_args", {"connect_timeout": 5})
-    return sa.create_engine(url, **kwargs)
+    # libpq counts whole seconds, at least 2: half the budget goes to connecting.
+    kwargs.setdefault("connect_args", {"connect_timeout": max(2, math.ceil(timeout / 2))})
+    engine = sa.create_engine(url, **kwargs)
+    if engine.dialect.name == "postgresql":
+        _guard(engine, timeout)
+    return engine
 
 
-def _poll_write_lock(dbapi_conn: Any, *, patience: float = 2.0) -> bool:
+def _guard(engine: Engine, timeout: float) -> None:
+    """Server-side timeouts on each new connection, and the watchdog armed around every call
+    that waits for the server (storage.watchdog)."""
+    guard = timeout
+    ping_guard = min(5.0, max(1.0, timeout / 4))  # a live server answers SELECT 1 in ms
+    # The server's timeouts come first, so a live server answers with an error and keeps the
+    # connection usable. SET rather than a startup `options` parameter: PgBouncer refuses those.
+    ms = max(1, int(max(timeout / 2, timeout - GRACE_S) * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _timeouts(dbapi_conn: Any, _record: Any) -> None:
+        WATCHDOG.arm(dbapi_conn, guard)
+        try:
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f"SET statement_timeout = {ms}")
+                cur.execute(f"SET lock_timeout = {ms}")
+            dbapi_conn.commit()
+        finally:
+            WATCHDOG.disarm(dbapi_conn)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _arm(conn: Any, _cursor: Any, _stmt: Any, _params: Any, _ctx: Any, _many: Any) -> None:
+        if not conn.get_execution_options().get(UNTIMED):
+            WATCHDOG.arm(conn.connection.dbapi_connection, guard)
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _disarm(conn: Any, _cursor: Any, _stmt: Any, _params: Any, _ctx: Any, _many: Any) -> None:
+        WATCHDOG.disarm(conn.connection.dbapi_connection)
+
+    @event.listens_for(engine, "handle_error")
+    def _failed(ctx: Any) -> None:
+        if ctx.connection is not None and not ctx.connection.closed:
+            WATCHDOG.disarm(ctx.connection.connection.dbapi_connection)
+
+    # Commits, rollbacks (also the pool's reset on return) and the checkout ping reach the
+    # driver through the dialect, not through a cursor: wrapped on this engine's dialect.
+    dialect = engine.dialect
+    for name, seconds in (("do_commit", guard), ("do_rollback", guard), ("do_ping", ping_guard)):
+        setattr(dialect, name, _deadlined(getattr(dialect, name), seconds))
+
+
+def _deadlined(call: Callable[[Any], Any], seconds: float) -> Callable[[Any], Any]:
+    def deadlined(connection: Any) -> Any:
+        raw = getattr(connection, "dbapi_connection", connection)  # a pool's proxy or the driver's
+        WATCHDOG.arm(raw, seconds)
+        try:
+            return call(connection)
+        finally:
+            WATCHDOG.disarm(raw)
+
+    return deadlined
+
+
+def _create_private(url: str) -> None:
+    """Create the database file mode 0600 before SQLite does (with 0644 less the umask); SQLite
+    gives its -wal and -shm files the database file's mode."""
+    path = sa.engine.make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:") or os.path.exists(path):
+        return
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE)
+    except FileExistsError:  # another process made it just now
+        return
+    except OSError:  # no such directory, read-only: SQLite reports it on connect
+        return
+    try:
+        os.fchmod(fd, PRIVATE)  # the umask may have taken bits away; it cannot add any
+    finally:
+        os.close(fd)
+
+
+def _poll_write_lock(dbapi_conn: Any, *, patience: float = 2.0, busy_ms: int = 30_000) -> bool:
     """BEGIN IMMEDIATE, retried every 50 µs to 1 ms while another connection writes; False if the
     lock is still taken after `patience` seconds.
 
@@ -80,15 +172,18 @@ def _poll_write_lock(dbapi_conn: Any, *, patience: float = 2.0) -> bool:
             time.sleep(delay)
             delay = min(delay * 2, 1e-3)
     finally:
-        dbapi_conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        dbapi_conn.execute(f"PRAGMA busy_timeout={busy_ms}")
 
 
 class Store:
     """The database: hands out sessions and turns connection failures into StoreUnavailable."""
 
-    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+    def __init__(
+        self, url: str, *, engine: Engine | None = None, timeout: float = STORE_TIMEOUT_S
+    ) -> None:
         self.url = url
-        self.engine = engine or make_engine(url)
+        self.timeout = timeout  # seconds a call may wait before StoreUnavailable
+        self.engine = engine or make_engine(url, timeout=timeout)
         self._reader = self.engine.execution_options(**{READ_ONLY: True})
 
     @property

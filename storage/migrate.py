@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import exc
 
-from storage.db import Store
+from storage.db import UNTIMED, Store
 from storage.errors import StoreUnavailable
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -27,7 +27,11 @@ def upgrade(store: Store, revision: str = "heads") -> None:
     """Bring the schema to the newest revision of every branch (features add their own branch)."""
     cfg = alembic_config(store)
     try:
-        with store.engine.begin() as conn:
+        # No statement deadline: building an index over many rows may take longer than any
+        # request should wait (lock waits keep theirs: a migration must not queue every writer).
+        with store.engine.execution_options(**{UNTIMED: True}).begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except (exc.OperationalError, exc.InterfaceError) as e:

@@ -197,6 +197,9 @@ class RawInput(SQLModel, table=True):
     lead_id: int | None = Field(default=None, foreign_key="lead.id")
     attempts: int = 0
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set while a process reads it (storage.raw.claim_raws): nobody else takes it until then
+    # plus the lease, so the pending sweep never processes what a worker is processing.
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class OutboxMessage(SQLModel, table=True):

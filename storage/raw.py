@@ -7,7 +7,7 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -131,6 +131,7 @@ def mark_raw(
         "reason": fit(_RAW.c.reason, reason[:2000]) if reason else None,
         "processed_at": utcnow(),
         "attempts": col(RawInput.attempts) + 1,
+        "claimed_at": None,
     }
     if lead_id is not None:
         values["lead_id"] = lead_id
@@ -148,6 +149,47 @@ def raw_ids_with_status(session: Session, *statuses: RawStatus, limit: int = 10_
         .limit(limit)
     )
     return [i for i in session.scalars(stmt) if i is not None]
+
+
+CLAIM_LEASE_S = 300.0  # a claim older than this is taken to be a dead process's, and retaken
+
+
+def claim_raws(
+    store: Store,
+    raw_ids: Sequence[int],
+    *,
+    statuses: Sequence[RawStatus] = (RawStatus.PENDING,),
+    lease_s: float = CLAIM_LEASE_S,
+) -> list[int]:
+    """Take inputs to process: those of `raw_ids` still in one of `statuses` that nobody holds
+    (or whose holder's claim is older than the lease). One UPDATE, so of two processes claiming
+    the same input exactly one gets it (PostgreSQL re-checks the WHERE after the row lock; SQLite
+    has one writer). The claim ends when the input is marked (`mark_raws`) or released."""
+    if not raw_ids:
+        return []
+    now = utcnow()
+    stmt = (
+        update(_RAW)
+        .where(
+            _RAW.c.id.in_(list(raw_ids)),
+            _RAW.c.status.in_([s.value for s in statuses]),
+            sa.or_(
+                _RAW.c.claimed_at.is_(None), _RAW.c.claimed_at < now - timedelta(seconds=lease_s)
+            ),
+        )
+        .values(claimed_at=now)
+        .returning(_RAW.c.id)
+    )
+    with store.transaction() as conn:
+        return sorted(int(i) for i in conn.execute(stmt).scalars())
+
+
+def release_raws(store: Store, raw_ids: Sequence[int]) -> None:
+    """Give up claims without marking the inputs (processing could not finish): the next sweep
+    takes them at once instead of after the lease."""
+    if raw_ids:
+        with store.transaction() as conn:
+            conn.execute(update(_RAW).where(_RAW.c.id.in_(list(raw_ids))).values(claimed_at=None))
 
 
 @dataclass(frozen=True)
@@ -183,6 +225,7 @@ def mark_raws(session: Session, marks: Sequence[RawMark]) -> None:
             "reason": sa.bindparam("b_reason"),
             "processed_at": at,
             "attempts": raw.c.attempts + 1,
+            "claimed_at": None,
         }
         if has_lead:
             values["lead_id"] = sa.bindparam("b_lead")

@@ -23,6 +23,7 @@ from typing import Any
 
 from bot.jobs.decay import decay_batches
 from bot.jobs.full_path import FullPath, RescoreStats, rules_fingerprint
+from ingest.worker import Parent, exit_with_parent, this_parent
 from scoring import load_rules
 from scoring.types import Scorer
 from storage.db import Store
@@ -35,7 +36,8 @@ _POOLS: dict[tuple[str, str, float, int, str], ProcessPoolExecutor] = {}
 _WORKER: dict[str, Any] = {}  # in a worker process: its store and rules, built once
 
 
-def _init(url: str, rules_path: str, hot_threshold: float) -> None:
+def _init(parent: Parent, url: str, rules_path: str, hot_threshold: float) -> None:
+    exit_with_parent(parent)  # never outlive serve (or the CLI) holding the database open
     _WORKER["store"] = Store(url)
     _WORKER["scorer"] = scorer = load_rules(rules_path, hot_threshold=hot_threshold)
     _WORKER["fingerprint"] = rules_fingerprint(scorer)  # of the file as it was just read
@@ -69,7 +71,7 @@ def _pool(store: Store, scorer: Scorer, workers: int, fingerprint: str) -> Proce
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),  # never fork a process with threads
             initializer=_init,
-            initargs=(url, key[1], key[2]),
+            initargs=(this_parent(), url, key[1], key[2]),
         )
         _POOLS[key] = pool
     return pool

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import email
 import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.policy import compat32
 from typing import Any
@@ -156,10 +156,28 @@ def _parse(raw: bytes) -> Message:
         raise ParseError("empty input: not an email message")
     # compat32 never raises on header access, unlike policy.default on broken headers; every
     # header we read is decoded by ingest.mail.headers with a charset fallback instead.
-    msg = email.message_from_bytes(bytes(raw), policy=compat32)
+    msg = parse_bytes(raw)
     if not msg.keys():
         raise ParseError("not an email message: no header fields found")
     return msg
+
+
+FEED_CHUNK = 1 << 16  # bytes handed to the parser at a time
+
+
+def parse_bytes(raw: bytes | bytearray) -> Message:
+    """`email.message_from_bytes`, fed in pieces: the same message for a fraction of the memory.
+
+    Given the whole input at once, the parser decodes all of it to one string and buffers that in
+    a StringIO of 4 bytes a character before splitting it into lines: a 25 MB message peaked at
+    7.7 times its size. Fed 64 KiB at a time, only a piece is ever buffered, and the peak is the
+    lines and the joined payload of the biggest part (2.7 times; bench/memory.py).
+    """
+    parser = BytesFeedParser(policy=compat32)
+    view = memoryview(raw)
+    for start in range(0, len(view), FEED_CHUNK):
+        parser.feed(bytes(view[start : start + FEED_CHUNK]))  # a line cut in two is rejoined
+    return parser.close()
 
 
 def _single(msg: Message, name: str, *, ours: frozenset[str] = frozenset()) -> Address:
