@@ -9,19 +9,16 @@ opens a page and a page token never redirects. Pure: the key and the clock are g
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from ingest.tracking.links import b64, same, sign, unb64
+
 ALL = "all"
 MAX_TOKEN = 512
 PURPOSE = b"page:"
-_SIG_BYTES = 16  # 128 bits: enough against forgery, short in a URL
 _PERSON = re.compile(r"^[A-Za-z0-9_.@:-]{1,64}$")
 
 
@@ -51,8 +48,8 @@ def make_token(key: bytes, *, person: str, scope: int | str, expires_at: datetim
     if scope != ALL and not (isinstance(scope, int) and scope > 0):
         raise ValueError("a scope is a lead id or 'all'")
     body = {"p": person, "s": scope, "x": int(expires_at.timestamp())}
-    payload = _b64(json.dumps(body, separators=(",", ":")).encode())
-    return f"{payload}.{_sign(key, payload)}"
+    payload = b64(json.dumps(body, separators=(",", ":")).encode())
+    return f"{payload}.{sign(key, PURPOSE, payload)}"
 
 
 def read_token(key: bytes, token: str, *, now: datetime) -> Grant:
@@ -60,10 +57,10 @@ def read_token(key: bytes, token: str, *, now: datetime) -> Grant:
     if not token or len(token) > MAX_TOKEN or token.count(".") != 1:
         raise BadPageLink("not a page link")
     payload, signature = token.split(".")
-    if not hmac.compare_digest(signature.encode("utf-8", "replace"), _sign(key, payload).encode()):
+    if not same(signature, sign(key, PURPOSE, payload)):
         raise BadPageLink("bad signature")
     try:
-        body = json.loads(_unb64(payload))
+        body = json.loads(unb64(payload))
         person, scope, expiry = body["p"], body["s"], body["x"]
     except (ValueError, KeyError, TypeError) as e:
         raise BadPageLink(f"malformed: {e}") from None
@@ -78,19 +75,3 @@ def read_token(key: bytes, token: str, *, now: datetime) -> Grant:
     if now >= expires_at:
         raise BadPageLink("expired")
     return Grant(person=person, scope=scope, expires_at=expires_at)
-
-
-def _sign(key: bytes, payload: str) -> str:
-    digest = hmac.new(key, PURPOSE + payload.encode(), hashlib.sha256).digest()
-    return _b64(digest[:_SIG_BYTES])
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as e:
-        raise BadPageLink("not base64url") from e

@@ -13,7 +13,6 @@ Pure: the key is given, the clock is given.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -65,8 +64,8 @@ def make_link(
     body = {"l": lead_id, "u": check_target(url), "x": int(expires_at.timestamp())}
     if campaign:
         body["c"] = campaign
-    payload = _b64(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
-    return f"{payload}.{_sign(key, b'link:', payload)}"
+    payload = b64(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
+    return f"{payload}.{sign(key, b'link:', payload)}"
 
 
 def read_link(key: bytes, token: str) -> Link:
@@ -75,10 +74,10 @@ def read_link(key: bytes, token: str) -> Link:
     if not token or len(token) > MAX_TOKEN or token.count(".") != 1:
         raise BadToken("not a link token")
     payload, signature = token.split(".")
-    if not _same(signature, _sign(key, b"link:", payload)):
+    if not same(signature, sign(key, b"link:", payload)):
         raise BadToken("bad signature")
     try:
-        body = json.loads(_unb64(payload))
+        body = json.loads(unb64(payload))
         lead_id, url, expiry = body["l"], body["u"], body["x"]
         campaign = body.get("c")
         if not isinstance(lead_id, int) or not isinstance(expiry, int):
@@ -96,7 +95,7 @@ def read_link(key: bytes, token: str) -> Link:
 
 def make_identity(key: bytes, lead_id: int, *, now: datetime) -> str:
     payload = f"{lead_id}.{int((now + IDENTITY_TTL).timestamp())}"
-    return f"{payload}.{_sign(key, b'ident:', payload)}"
+    return f"{payload}.{sign(key, b'ident:', payload)}"
 
 
 def read_identity(key: bytes, token: str, *, now: datetime) -> int | None:
@@ -105,30 +104,30 @@ def read_identity(key: bytes, token: str, *, now: datetime) -> int | None:
     if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
         return None
     payload = f"{parts[0]}.{parts[1]}"
-    if not _same(parts[2], _sign(key, b"ident:", payload)):
+    if not same(parts[2], sign(key, b"ident:", payload)):
         return None
     if int(parts[1]) <= now.timestamp():
         return None
     return int(parts[0])
 
 
-def _sign(key: bytes, purpose: bytes, payload: str) -> str:
-    # The purpose keeps one kind of token from ever passing for another.
+def sign(key: bytes, purpose: bytes, payload: str) -> str:
+    """The signature of one kind of token (tracked links `link:`, the lead pages `page:`): the
+    purpose keeps one kind from ever passing for another."""
     digest = hmac.new(key, purpose + payload.encode(), hashlib.sha256).digest()
-    return _b64(digest[:_SIG_BYTES])
+    return b64(digest[:_SIG_BYTES])
 
 
-def _same(given: str, expected: str) -> bool:
+def same(given: str, expected: str) -> bool:
     # compare_digest refuses non-ASCII text; a forged token may hold any character.
     return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
 
 
-def _b64(data: bytes) -> str:
+def b64(data: bytes) -> str:
+    """base64url without padding, as in a URL."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _unb64(text: str) -> bytes:
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as e:
-        raise BadToken("not base64url") from e
+def unb64(text: str) -> bytes:
+    """The bytes of base64url text (padding optional); ValueError when it is not."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

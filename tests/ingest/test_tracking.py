@@ -466,8 +466,8 @@ def test_forged_altered_and_expired_links_go_nowhere(
 ) -> None:
     good = _link(rt, store, "https://blog.example.org/")
     payload, sig = good.removeprefix("/r/").split(".")
-    body = json.loads(links._unb64(payload))
-    forged_payload = links._b64(json.dumps({**body, "u": "https://evil.example/"}).encode())
+    body = json.loads(links.unb64(payload))
+    forged_payload = links.b64(json.dumps({**body, "u": "https://evil.example/"}).encode())
     for path in (
         f"/r/{forged_payload}.{sig}",
         f"/r/{payload}.{'A' * len(sig)}",
