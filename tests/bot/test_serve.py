@@ -6,10 +6,6 @@ import json
 import os
 import signal
 import smtplib
-import socket
-import subprocess
-import sys
-import urllib.request
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -17,22 +13,7 @@ import pytest
 
 from bot.cli import main
 from tests.bot.fake_slack import wait_until
-
-LEADBOT = Path(sys.executable).with_name("leadbot")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
+from tests.serving import LEADBOT, free_port, start_serve
 
 
 def leads(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
@@ -65,17 +46,8 @@ def test_serve_takes_mail_parses_it_in_workers_and_stops_cleanly(
         monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    proc = subprocess.Popen(
-        [str(LEADBOT), "serve", "--smtp-port", str(smtp_port), "--http-port", str(http_port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = start_serve(env, tmp_path, smtp_port=smtp_port, http_port=http_port)
     try:
-        wait_until(lambda: healthy(http_port) or proc.poll() is not None, timeout=60, interval=0.2)
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
         with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as client:
             for n in range(6):
                 msg = EmailMessage()

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.bot.fake_slack import wait_until
-from tests.bot.test_serve import LEADBOT, free_port, healthy, leads
+from tests.bot.test_serve import leads
 from tests.ingest.smtp_helpers import ENHANCED, Wire, make_certificate
+from tests.serving import LEADBOT, free_port, start_serve
 
 pytestmark = pytest.mark.skipif(not LEADBOT.exists(), reason="the leadbot script is in the venv")
 
@@ -62,17 +63,8 @@ def test_serve_with_required_tls_allowed_clients_and_lmtp(
         LEADBOT_SMTP_ALLOWED_CLIENTS="127.0.0.1/32,::1",
         LEADBOT_LMTP_PORT=str(lmtp_port),
     )
-    proc = subprocess.Popen(
-        [str(LEADBOT), "serve", "--smtp-port", str(smtp_port), "--http-port", str(http_port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = start_serve(env, tmp_path, smtp_port=smtp_port, http_port=http_port)
     try:
-        wait_until(lambda: healthy(http_port) or proc.poll() is not None, timeout=60, interval=0.2)
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
         with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as client:
             code, name = client.ehlo("client.example.org")
             assert name.splitlines()[0] == b"mx.leads.example.com"

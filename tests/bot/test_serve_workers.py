@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.bot.fake_slack import wait_until
-from tests.bot.test_serve import LEADBOT, free_port, healthy
+from tests.serving import LEADBOT, free_port, start_serve
 
 pytestmark = pytest.mark.skipif(not LEADBOT.exists(), reason="the leadbot script is in the venv")
 
@@ -37,17 +37,8 @@ def serving(
         "LEADBOT_RESCORE_INTERVAL_MINUTES": "0",
         **extra,
     }
-    proc = subprocess.Popen(
-        [str(LEADBOT), "serve", "--smtp-port", str(smtp_port), "--http-port", str(http_port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = start_serve(env, tmp_path, smtp_port=smtp_port, http_port=http_port)
     try:
-        wait_until(lambda: healthy(http_port) or proc.poll() is not None, timeout=60, interval=0.2)
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
         yield proc, smtp_port
     finally:
         if proc.poll() is None:

@@ -18,8 +18,8 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.bot.fake_slack import wait_until
-from tests.bot.test_serve import free_port, healthy
 from tests.conftest import _empty_pg_database
+from tests.serving import free_port, healthy
 
 LEADBOT = Path(sys.executable).with_name("leadbot")
 MG_KEY = "mg-shared-signing-key"

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.serving import free_port
+
 RECIPE = Path(__file__).resolve().parents[2] / "deploy" / "postfix"
 POSTCONF = shutil.which("postconf") or "/usr/sbin/postconf"
 MASTER_CF_DIST = Path("/usr/share/postfix/master.cf.dist")  # Debian's postfix package
@@ -49,12 +51,6 @@ def transport_line(kind: str) -> str:
         if m and m.group(2).startswith(kind):
             return m.group(1)
     raise AssertionError(f"deploy/postfix/transport has no {kind} line")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Postfix:

@@ -11,7 +11,6 @@ import re
 import shutil
 import smtplib
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,13 +25,12 @@ from tests.bot.fake_slack import wait_until
 from tests.deploy.postfix import (
     RECIPE,
     Postfix,
-    free_port,
     leadbot_for,
     missing,
     transport_line,
 )
+from tests.serving import LEADBOT, free_port, healthy
 
-LEADBOT = Path(sys.executable).with_name("leadbot")
 PIPE_USER = "nobody"  # stands in for the recipe's `leadbot` user: any user but root and postfix
 
 needs_postfix = pytest.mark.skipif(missing() is not None, reason=missing() or "")
@@ -122,16 +120,6 @@ def write_env_file(root: Path, **extra: str) -> Path:
 
 def ports(smtp: int, http: int) -> list[str]:
     return ["--smtp-port", str(smtp), "--http-port", str(http)]
-
-
-def healthy(port: int) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
 
 
 @needs_postfix

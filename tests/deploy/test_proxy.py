@@ -16,7 +16,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -26,12 +25,11 @@ import pytest
 import trustme
 
 from tests.bot.fake_slack import wait_until
-from tests.deploy.postfix import free_port
+from tests.serving import free_port, start_serve
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CADDY = shutil.which("caddy") or "/usr/bin/caddy"
-LEADBOT = Path(sys.executable).with_name("leadbot")
 NAME = "leadbot.example.com"
 SECRET = "whsec-proxy-0123456789"
 LIMIT = 26 * 1024 * 1024  # both recipes' body limit (26m, 26MB), a little over LeadBot's
@@ -70,31 +68,13 @@ def serve(tmp_path: Path) -> Iterator[int]:
         "LEADBOT_MAX_MESSAGE_BYTES": str(4 * LIMIT),
     }
     port = free_port()
-    proc = subprocess.Popen(
-        [str(LEADBOT), "serve", "--smtp-port", str(free_port()), "--http-port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = start_serve(env, tmp_path, smtp_port=free_port(), http_port=port)
     try:
-        wait_until(lambda: healthy(port) or proc.poll() is not None, timeout=60, interval=0.2)
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
         yield port
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
-
-
-def healthy(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            return s.recv(64).startswith(b"HTTP/1.1 200")
-    except OSError:
-        return False
 
 
 def stop(proxy: subprocess.Popen[bytes], graceful: signal.Signals) -> None:
