@@ -173,6 +173,7 @@ def build(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) -> Ser
     work_pool, queue = process_pool_queue(build_pipeline, settings, workers=settings.ingest_workers)
     dispatcher = Dispatcher(runtime.store, make_sender(runtime))
     queue.executor = WakingExecutor(work_pool, dispatcher.wake)  # announcements pushed, not polled
+    runtime.pipeline.on_announced(dispatcher.wake)  # and those recorded here (forms, IMAP)
     handler = InboxHandler(
         runtime.pipeline,
         inbox_domains=settings.inbox_domains,

@@ -135,6 +135,13 @@ class Pipeline:
         self.sender_check = sender_check
         # Verdicts worked out but not yet committed: a batch retried input by input reuses them.
         self._verdicts: dict[int, dict[str, Any]] = {}
+        self._on_announced: list[Callable[[], None]] = []
+
+    def on_announced(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (from the recording thread) after each committed batch of this
+        process that announced a lead: `serve` passes the outbox dispatcher's wake, so a card
+        for a form post or an IMAP message goes out now, not at the dispatcher's next poll."""
+        self._on_announced.append(listener)
 
     def accept(self, content: bytes, **options: Any) -> tuple[int, bool]:
         """Commit the raw input (options as for `draft`). Raises StoreUnavailable (retry later)
@@ -250,6 +257,9 @@ class Pipeline:
                     ],
                 )
             recorded_outcomes = [o for o, _ in recorded]
+            if any(o.announced for o in recorded_outcomes):
+                for listener in self._on_announced:
+                    listener()
             for raw_id in judged:
                 self._verdicts.pop(raw_id, None)
         except StoreUnavailable:

@@ -358,3 +358,19 @@ def test_store_down_is_503_so_the_sender_retries(tmp_path: Path, backend: str) -
         assert r.status_code == 503 and r.headers["retry-after"] == "30"
         assert "retry" in r.json()["error"]
     down.dispose()
+
+
+def test_a_hot_form_post_wakes_whoever_sends_the_announcements(
+    store: Store, tmp_path: Path
+) -> None:
+    """`serve` passes the dispatcher's wake: a card for a form post goes out at once (issue 12)."""
+    rt = _runtime(store, tmp_path, hot_threshold=1)
+    woken: list[str] = []
+    rt.pipeline.on_announced(lambda: woken.append("wake"))
+    with TestClient(create_app(rt), raise_server_exceptions=False) as c:
+        post = {"email": "hot@buyer.example", "company": "Buyer", "message": "pricing for 40 seats"}
+        assert c.post("/forms/pricing", data=post, headers=JSON_ACCEPT).status_code == 201
+        assert woken == ["wake"]  # before the 201: the announcement was committed and told
+        again = {**post, "message": "and a demo?"}  # announced already: nothing new to send
+        assert c.post("/forms/pricing", data=again, headers=JSON_ACCEPT).status_code == 201
+    assert woken == ["wake"]
