@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.jobs.full_path import FullPath, RescoreStats, rules_fingerprint
+from bot.jobs.gc import collector_paused
 from bot.progress import progress
 from bot.runtime import Runtime
 from bot.terminal import say
@@ -154,15 +155,18 @@ def cmd_import(args: argparse.Namespace, rt: Runtime) -> int:
             advance(report.rows - seen)
             seen = report.rows
 
-        report = import_chunks(
-            rt.store,
-            rows,
-            source=f"import:{Path(args.csv).name}",
-            now=now,
-            chunk=args.chunk,
-            score=score,
-            done=done,
-        )
+        # The CSV's rows stay in memory: with the collector on, every full collection walks them
+        # all (the import's own objects make few reference cycles, and are freed per chunk).
+        with collector_paused():
+            report = import_chunks(
+                rt.store,
+                rows,
+                source=f"import:{Path(args.csv).name}",
+                now=now,
+                chunk=args.chunk,
+                score=score,
+                done=done,
+            )
     for line in report.skipped[:20]:
         say(f"leadbot import: {args.csv}: {line}", file=sys.stderr)
     if len(report.skipped) > 20:

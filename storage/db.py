@@ -299,6 +299,18 @@ def insert_ignore_many(
     return list(conn.execute(stmt, rows).all())
 
 
+def insert_ignore_quiet(
+    session: Any, table: sa.Table, rows: list[dict[str, Any]], conflict: str
+) -> None:
+    """insert_ignore_many without RETURNING, for rows whose ids nobody needs: the driver's own
+    executemany (psycopg pipelines one short statement, sqlite3 loops in C) instead of multi-row
+    INSERTs that are built, sent and parsed as one long text each."""
+    if not rows:
+        return
+    conn = session if isinstance(session, sa.Connection) else session.connection()
+    conn.execute(_insert(conn, table).on_conflict_do_nothing(index_elements=[conflict]), rows)
+
+
 def _insert(conn: sa.Connection, table: sa.Table) -> Any:
     """The dialect's INSERT (both have ON CONFLICT DO NOTHING)."""
     if conn.dialect.name == "postgresql":

@@ -22,7 +22,7 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 from sqlmodel import Session, col, select
 
 from storage import lifecycle
-from storage.db import Store, insert_ignore_many, table
+from storage.db import Store, insert_ignore_many, insert_ignore_quiet, table
 from storage.leads import FieldChanges, domain_of, field_change_row, fill_empty
 from storage.models import Activity, Lead, utcnow
 from storage.scores import StoredScore
@@ -237,7 +237,7 @@ def import_chunk(
             select(col(Lead.email), col(Lead.id)).where(col(Lead.email).in_(raced))
         )
         ids.update({str(m): int(i) for m, i in rows})
-    insert_ignore_many(
+    insert_ignore_quiet(
         session,
         table(Activity),
         [{**a, "lead_id": ids[email]} for email, a in activities.items()],
