@@ -17,8 +17,8 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
-from sqlalchemy import exc, select
-from sqlmodel import Session, col
+from sqlalchemy import exc
+from sqlmodel import Session
 
 from ingest.auth import ENVELOPE_KEY, SenderCheck, ToJudge, facts
 from ingest.fit import fit_item
@@ -35,7 +35,7 @@ from storage.privacy import suppressed
 from storage.raw import (
     RawDraft,
     RawMark,
-    claim_raws,
+    claim_and_read,
     mark_raw,
     mark_raws,
     raw_ids_with_status,
@@ -193,26 +193,20 @@ class Pipeline:
         commit. If recording fails unexpectedly, each input is retried alone so one bad input
         cannot hold back the others.
         """
-        claimed = claim_raws(self.store, raw_ids, statuses=statuses)
-        if not claimed:
+        # Claimed and read in one transaction; the suppression check and the recording share
+        # the next one on PostgreSQL: two transactions a batch.
+        raws = claim_and_read(self.store, raw_ids, statuses=statuses)
+        if not raws:
             return []
         try:
-            return self._process_claimed(claimed)
+            return self._process_claimed(raws)
         except BaseException:
             # Marked inputs are released already; the rest go back for the sweep at once.
             with contextlib.suppress(StoreUnavailable):  # else their claims run out after the lease
-                release_raws(self.store, claimed)
+                release_raws(self.store, [raw.id or 0 for raw in raws])
             raise
 
-    def _process_claimed(self, raw_ids: list[int]) -> list[Outcome]:
-        with self.store.reading() as session:
-            raws = list(
-                session.scalars(
-                    select(RawInput).where(col(RawInput.id).in_(raw_ids)).order_by(col(RawInput.id))
-                )
-            )
-            for raw in raws:
-                session.expunge(raw)
+    def _process_claimed(self, raws: list[RawInput]) -> list[Outcome]:
         judged = self._judge(raws)
         marks: list[Outcome] = []
         inquiries: list[tuple[int, Inquiry]] = []
@@ -223,28 +217,36 @@ class Pipeline:
                 marks.append(result)
             else:
                 inquiries.append((raw.id, result))
-        if inquiries:  # a person forgotten with suppression on is not made a lead again
-            with self.store.reading() as session:
-                gone = suppressed(session, [inq.email for _, inq in inquiries])
+        auth = {raw.id: (raw.envelope or {}).get(ENVELOPE_KEY) for raw in raws}
+
+        def unsuppressed(session: Session) -> list[Item]:
+            """The items of the inquiries whose person was not forgotten with suppression on
+            (not made a lead again); those are marked archived."""
+            nonlocal inquiries
+            gone = suppressed(session, [inq.email for _, inq in inquiries])
             if gone:
-                marks += [
+                marks.extend(
                     Outcome(raw_id, RawStatus.ARCHIVED, "suppressed: forgotten on request")
                     for raw_id, inq in inquiries
                     if inq.email in gone
-                ]
+                )
                 inquiries = [(raw_id, inq) for raw_id, inq in inquiries if inq.email not in gone]
-        auth = {raw.id: (raw.envelope or {}).get(ENVELOPE_KEY) for raw in raws}
+            return [self._item(raw_id, inq, facts(auth.get(raw_id))) for raw_id, inq in inquiries]
+
         try:
-            items = [self._item(raw_id, inq, facts(auth.get(raw_id))) for raw_id, inq in inquiries]
             now = self.clock()
             # On SQLite the Python work (profiles, scoring) runs on a snapshot before the write
             # transaction, which holds the lock every receiver needs to commit. PostgreSQL has no
             # such lock: preparing inside the transaction saves the snapshot and its re-check.
             prepared = None
+            items: list[Item] = []
             if self.store.single_writer:
                 with self.store.reading() as snapshot:
+                    items = unsuppressed(snapshot)
                     prepared = prepare_batch(snapshot, items, scorer=self.scorer, now=now)
             with self.store.session() as session:
+                if not self.store.single_writer:
+                    items = unsuppressed(session)
                 if judged:  # kept with the raw input, in the transaction that marks it
                     set_envelopes(session, {r.id or 0: r.envelope for r in raws if r.id in judged})
                 recorded = self._record_all(session, items, now=now, prepared=prepared)
@@ -267,7 +269,7 @@ class Pipeline:
         except Exception as e:
             if len(raws) > 1:
                 log.warning("batch of %d failed (%s); processing one by one", len(raws), e)
-                return [o for raw in raws for o in self._process_claimed([raw.id or 0])]
+                return [o for raw in raws for o in self._process_claimed([raw])]
             log.exception("recording raw input %s failed; kept as failed", raws[0].id)
             reason = internal_reason(e)
             raw_id = raws[0].id or 0

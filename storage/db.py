@@ -22,6 +22,8 @@ READ_ONLY = "leadbot_read_only"  # execution option: a SQLite transaction that o
 UNTIMED = "leadbot_untimed"  # execution option: no deadline (migrations may build big indexes)
 STORE_TIMEOUT_S = 30.0  # LEADBOT_STORE_TIMEOUT_SECONDS: the longest a caller waits for the store
 GRACE_S = 0.5  # the server's own timeouts come this much before the client-side cut
+PING_IDLE_S = 1.0  # PostgreSQL: a connection back in the pool for longer is pinged on checkout
+_USED = "leadbot_used"  # connection info: when it was last handed back (time.monotonic)
 PRIVATE = 0o600  # a SQLite file holds every lead: its owner reads it, nobody else
 
 
@@ -68,13 +70,48 @@ def make_engine(url: str, *, timeout: float = STORE_TIMEOUT_S, **kwargs: Any) ->
                 conn.exec_driver_sql("BEGIN IMMEDIATE")  # still busy: the busy timeout
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # PostgreSQL pings only connections that sat idle (_ping_idle); other servers on every checkout.
+    idle_ping = url.startswith("postgresql") and "pool_pre_ping" not in kwargs
+    kwargs.setdefault("pool_pre_ping", not idle_ping)
     # libpq counts whole seconds, at least 2: half the budget goes to connecting.
     kwargs.setdefault("connect_args", {"connect_timeout": max(2, math.ceil(timeout / 2))})
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name == "postgresql":
         _guard(engine, timeout)
+        if idle_ping:
+            _ping_idle(engine)
     return engine
+
+
+def _ping_idle(engine: Engine) -> None:
+    """The pool's pre-ping (SELECT 1 at checkout) only for a connection idle over PING_IDLE_S.
+
+    A busy receiver checks a connection out for every batch: a ping each time is a round trip per
+    transaction, while what kills a pooled connection (a server's or a proxy's idle timeout, a
+    restart during a quiet spell) finds it idle. A connection that fails its ping is replaced
+    (DisconnectionError: the pool connects anew, and a server that does not answer gives
+    StoreUnavailable as before); a server restarted while the pool is busy fails the one batch
+    that meets a dead connection, and SQLAlchemy then invalidates every older one in the pool.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _back(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_USED, 0.0) <= PING_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)  # deadlined by _guard
+        except Exception as e:
+            raise exc.DisconnectionError(f"pooled connection failed its ping: {e}") from e
+        record.info[_USED] = time.monotonic()
 
 
 def _guard(engine: Engine, timeout: float) -> None:

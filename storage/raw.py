@@ -167,8 +167,36 @@ def claim_raws(
     has one writer). The claim ends when the input is marked (`mark_raws`) or released."""
     if not raw_ids:
         return []
+    with store.transaction() as conn:
+        return sorted(int(i) for i in conn.execute(_claim(raw_ids, statuses, lease_s)).scalars())
+
+
+def claim_and_read(
+    store: Store,
+    raw_ids: Sequence[int],
+    *,
+    statuses: Sequence[RawStatus] = (RawStatus.PENDING,),
+    lease_s: float = CLAIM_LEASE_S,
+) -> list[RawInput]:
+    """`claim_raws`, and the inputs it claimed read (detached, in id order), in the claim's own
+    transaction: one checkout and one commit instead of two for a batch to process."""
+    if not raw_ids:
+        return []
+    with store.session() as session:
+        claimed = list(session.execute(_claim(raw_ids, statuses, lease_s)).scalars())
+        if not claimed:
+            return []
+        stmt = select(RawInput).where(col(RawInput.id).in_(claimed)).order_by(col(RawInput.id))
+        raws = list(session.scalars(stmt))
+        for raw in raws:
+            session.expunge(raw)
+    return raws
+
+
+def _claim(raw_ids: Sequence[int], statuses: Sequence[RawStatus], lease_s: float) -> Any:
+    """The UPDATE … RETURNING id that claims those of `raw_ids` nobody holds."""
     now = utcnow()
-    stmt = (
+    return (
         update(_RAW)
         .where(
             _RAW.c.id.in_(list(raw_ids)),
@@ -180,8 +208,6 @@ def claim_raws(
         .values(claimed_at=now)
         .returning(_RAW.c.id)
     )
-    with store.transaction() as conn:
-        return sorted(int(i) for i in conn.execute(stmt).scalars())
 
 
 def release_raws(store: Store, raw_ids: Sequence[int]) -> None:

@@ -11,6 +11,7 @@ makes SQLAlchemy discard the connection.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -27,15 +28,22 @@ class Watchdog:
         self._armed: dict[int, tuple[float, Any]] = {}  # id(connection): (deadline, connection)
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._wake = math.inf  # when the thread wakes next on its own (inf: only when told)
         self.cut = 0  # connections shut down so far (tests, logs)
 
     def arm(self, dbapi_conn: Any, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
         with self._cond:
-            self._armed[id(dbapi_conn)] = (time.monotonic() + seconds, dbapi_conn)
+            self._armed[id(dbapi_conn)] = (deadline, dbapi_conn)
             if self._thread is None or not self._thread.is_alive():  # a fork has no threads
+                self._wake = math.inf
                 self._thread = threading.Thread(target=self._run, name="db-watchdog", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            elif deadline < self._wake:
+                # Only a deadline before the thread's next wake-up needs it now; the usual one
+                # (every statement armed for the same seconds) comes later and is seen then, so
+                # a busy store does not wake the thread at every statement.
+                self._cond.notify()
 
     def disarm(self, dbapi_conn: Any) -> None:
         with self._cond:
@@ -52,7 +60,12 @@ class Watchdog:
                         del self._armed[key]
                         self._cut_off(conn)
                 nearest = min((d for d, _ in self._armed.values()), default=None)
-                self._cond.wait(None if nearest is None else max(0.01, nearest - now))
+                if nearest is None:
+                    self._wake = math.inf
+                    self._cond.wait()
+                else:
+                    self._wake = max(now + 0.01, nearest)
+                    self._cond.wait(self._wake - now)
 
     def _cut_off(self, dbapi_conn: Any) -> None:
         try:
