@@ -49,7 +49,7 @@ def say(text: object = "", *, lines: bool = False, file: IO[str] | None = None) 
 
 def json_text(value: Any) -> str:
     """Indented JSON for a terminal: JSON itself escapes C0 controls; C1, bidi and the other
-    format characters are escaped here as \\uXXXX, which leaves it the same JSON."""
+    format characters are escaped here as JSON \\u escapes (\\u202e), which leaves it the same JSON."""
     text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
     if text.isascii():
         return text
