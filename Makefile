@@ -8,20 +8,27 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test lint bench clean
 
+# Bytecode written once here: a mail server's pipe runs `leadbot ingest` as a user who cannot
+# write it (or with PYTHONDONTWRITEBYTECODE), and compiling every module costs each run ~0.2 s.
+BYTECODE = $(BIN)/python -m compileall -q bot ingest scoring storage
+
 $(BIN)/pip:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(RUN_STAMP): pyproject.toml | $(BIN)/pip
 	$(BIN)/pip install --quiet -e .
+	$(BYTECODE)
 	touch $(RUN_STAMP)
 
 # The dev extra includes everything the package needs, so it satisfies `make run` too.
 $(DEV_STAMP): pyproject.toml | $(BIN)/pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BYTECODE)
 	touch $(DEV_STAMP) $(RUN_STAMP)
 
 run: $(RUN_STAMP)
+	$(BYTECODE)
 	$(BIN)/leadbot serve
 
 test: lint

@@ -20,9 +20,11 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.weekly_slot import parse_weekly
-from ingest.auth import parse_dns_server
-from ingest.listen import parse_networks
 from storage.errors import ConfigError
+
+# The parsers of LEADBOT_DNS_SERVER and LEADBOT_SMTP_ALLOWED_CLIENTS load with their setting: the
+# sender checks bring the mail reader, the listener asyncio, and `leadbot ingest` handing a
+# message to the running server needs neither.
 
 DomainList = Annotated[frozenset[str], NoDecode]
 IdList = Annotated[frozenset[str], NoDecode]  # Slack IDs: case kept
@@ -188,6 +190,8 @@ class Settings(BaseSettings):
     def _networks(cls, value: object) -> object:
         value = _split(value)
         if isinstance(value, list | tuple | set | frozenset):
+            from ingest.listen import parse_networks
+
             return parse_networks(str(v) for v in value)
         return value
 
@@ -266,6 +270,8 @@ class Settings(BaseSettings):
     def _dns_server(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
+        from ingest.auth import parse_dns_server
+
         return str(parse_dns_server(value))  # ValueError names what is wrong
 
     @field_validator("trusted_authserv_id")

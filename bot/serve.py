@@ -38,6 +38,7 @@ from ingest.listen import ClientGate
 from ingest.smtp import InboxHandler, start_smtp
 from ingest.smtp_server import SMTPOptions, server_tls_context
 from ingest.worker import freeze_startup_objects, process_pool_queue
+from storage.identity import database_fingerprint
 from storage.migrate import upgrade
 
 log = logging.getLogger("leadbot.serve")
@@ -179,6 +180,7 @@ def build(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) -> Ser
         inbox_domains=settings.inbox_domains,
         queue=queue,
         committer=runtime.committer,  # shared with the web forms: one commit for both
+        store_fingerprint=database_fingerprint(settings.database_url),  # for `leadbot ingest`
     )
     app = create_app(runtime, queue=queue)
     config = http_config(app, host=host, port=http_port, limits=Limits.from_settings(settings))

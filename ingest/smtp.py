@@ -9,6 +9,7 @@ Status lines follow RFC 5321 §4.2 with RFC 3463 enhanced codes; the protocol ar
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import threading
 from collections.abc import Iterable
@@ -36,6 +37,9 @@ REJECTED = "554 5.6.0 Message refused: {reason}"
 INTERNAL = "451 4.3.0 Temporary local error, try again later"
 MAX_RECIPIENTS = 100  # RFC 5321 §4.5.3.1.8: at least 100 must be taken; the rest get 452 and retry
 ENHANCEDSTATUSCODES = "250-ENHANCEDSTATUSCODES"  # RFC 2034
+# Told to clients on this host only: the database this server writes to (storage.identity), so
+# `leadbot ingest` hands a piped message over only to a server on its own database (bot.handoff).
+STORE_KEYWORD = "XLEADBOT-STORE"
 
 
 class InboxHandler:
@@ -49,8 +53,10 @@ class InboxHandler:
         inbox_domains: Iterable[str],
         committer: GroupCommit | None = None,
         queue: BatchQueue | None = None,
+        store_fingerprint: str | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.store_fingerprint = store_fingerprint
         self.inbox_domains = frozenset(
             d.strip().lower().rstrip(".") for d in inbox_domains if d.strip()
         )
@@ -65,10 +71,13 @@ class InboxHandler:
         hostname: str,
         responses: list[str],
     ) -> list[str]:
-        """Advertise ENHANCEDSTATUSCODES; never AUTH (nobody logs in to LeadBot)."""
+        """Advertise ENHANCEDSTATUSCODES, and the store to a client on this host; never AUTH
+        (nobody logs in to LeadBot)."""
         session.host_name = hostname
         lines = [line for line in responses if not line.startswith("250-AUTH")]
         lines.insert(len(lines) - 1, ENHANCEDSTATUSCODES)  # before the last line, `250 HELP`
+        if self.store_fingerprint and _on_this_host(session.peer):
+            lines.insert(len(lines) - 1, f"250-{STORE_KEYWORD} {self.store_fingerprint}")
         return lines
 
     async def handle_MAIL(
@@ -149,6 +158,14 @@ class InboxHandler:
         """After the server stopped listening: finish commits and queued parsing."""
         await asyncio.to_thread(self.committer.close)
         await self.queue.close()
+
+
+def _on_this_host(peer: object) -> bool:
+    host = peer[0] if isinstance(peer, tuple) and peer else None
+    try:
+        return ipaddress.ip_address(str(host)).is_loopback
+    except ValueError:
+        return False
 
 
 def _one_line(text: str) -> str:

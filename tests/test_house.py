@@ -13,7 +13,12 @@ PACKAGES = ("bot", "ingest", "scoring", "storage")
 # sees them too).
 # bot/cli.py: start-up time of `leadbot ingest`, run per message by Postfix: each command loads its
 # own parts (the HTTP and Slack stack, Alembic, the doctor's checks), never those of the others.
+# bot/entry.py: the same, for `leadbot ingest -` handing its message to the running server (bot/handoff.py).
+# bot/config.py: the parsers of two settings bring the mail reader and asyncio; loaded with them.
 LATE = {
+    "bot/entry.py: bot.cli",
+    "bot/config.py: ingest.listen",
+    "bot/config.py: ingest.auth",
     "bot/cli.py: bot.serve",
     "bot/cli.py: bot.doctor",
     "bot/cli.py: bot.privacy",
