@@ -17,7 +17,6 @@ from ingest.commit import GroupCommit
 from ingest.forms.config import FormsConfig, load_forms
 from ingest.http.limits import Limits
 from ingest.http.replay import TokenMemory
-from ingest.imap import ImapPoller, parse_imap_url
 from ingest.inquiry import ReadContext
 from ingest.pipeline import Pipeline
 from ingest.tracking.secret import ServerSecret
@@ -123,16 +122,3 @@ def sender_check(settings: Settings) -> SenderCheck | None:
 def build_pipeline(settings: Settings) -> Pipeline:
     """The pipeline alone: what each ingest worker process builds for itself (picklable)."""
     return build_runtime(settings).pipeline
-
-
-def build_imap_poller(runtime: Runtime) -> ImapPoller:
-    """The IMAP poller of LEADBOT_IMAP_URL, feeding the runtime's pipeline."""
-    settings = runtime.settings
-    assert settings.imap_url is not None
-    return ImapPoller(
-        runtime.pipeline,
-        parse_imap_url(settings.imap_url.get_secret_value()),
-        processed_folder=settings.imap_processed_folder,
-        poll_seconds=settings.imap_poll_seconds,
-        max_message_bytes=settings.max_message_bytes,
-    )

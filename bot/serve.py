@@ -28,12 +28,12 @@ from bot.jobs.schedule import Job, run_periodic
 from bot.jobs.sla import JOB_INTERVAL_S, slack_tick
 from bot.jobs.weekly import CHECK_INTERVAL_S, weekly_tick
 from bot.privacy import prune, prune_visits
-from bot.runtime import Runtime, build_imap_poller, build_pipeline
+from bot.runtime import Runtime, build_pipeline
 from bot.slack.routing import parse_routes
 from bot.slack.sender import SlackSender
 from bot.slack.socket_mode import socket_mode_starter
 from bot.web import create_app
-from ingest.imap import imap_starter
+from ingest.imap import ImapPoller, imap_starter, parse_imap_url
 from ingest.listen import ClientGate
 from ingest.smtp import InboxHandler, start_smtp
 from ingest.smtp_server import SMTPOptions, server_tls_context
@@ -269,3 +269,17 @@ async def serve(runtime: Runtime, *, host: str, smtp_port: int, http_port: int) 
         log.info("processed %d message(s) accepted before the last stop", finished)
     service = build(runtime, host=host, smtp_port=smtp_port, http_port=http_port)
     await run(service)
+
+
+def build_imap_poller(runtime: Runtime) -> ImapPoller:
+    """The IMAP poller of LEADBOT_IMAP_URL, feeding the runtime's pipeline (here, not in the
+    runtime: only `serve` polls, and IMAPClient and ssl would load with every command)."""
+    settings = runtime.settings
+    assert settings.imap_url is not None
+    return ImapPoller(
+        runtime.pipeline,
+        parse_imap_url(settings.imap_url.get_secret_value()),
+        processed_folder=settings.imap_processed_folder,
+        poll_seconds=settings.imap_poll_seconds,
+        max_message_bytes=settings.max_message_bytes,
+    )

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
+from sqlmodel._compat import SQLModelConfig
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -66,7 +67,14 @@ def _json() -> Any:
     return Field(default_factory=dict, sa_type=sa.JSON)
 
 
-class Lead(SQLModel, table=True):
+class Table(SQLModel):
+    """The tables' base: pydantic builds a model's validator on first use, not at import (a table
+    model is constructed without validation; building all of them cost every command ~20 ms)."""
+
+    model_config = SQLModelConfig(from_attributes=True, defer_build=True)
+
+
+class Lead(Table, table=True):
     __tablename__ = "lead"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -149,7 +157,7 @@ class LeadRow:
         object.__setattr__(self, name, value)
 
 
-class Activity(SQLModel, table=True):
+class Activity(Table, table=True):
     __tablename__ = "activity"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -165,7 +173,7 @@ class Activity(SQLModel, table=True):
     dedup_key: str | None = Field(default=None, max_length=300, unique=True)
 
 
-class Note(SQLModel, table=True):
+class Note(Table, table=True):
     __tablename__ = "note"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -175,7 +183,7 @@ class Note(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class RawInput(SQLModel, table=True):
+class RawInput(Table, table=True):
     """Every accepted input, committed before the sender is told it was accepted."""
 
     __tablename__ = "raw_input"
@@ -202,7 +210,7 @@ class RawInput(SQLModel, table=True):
     claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class OutboxMessage(SQLModel, table=True):
+class OutboxMessage(Table, table=True):
     """An outbound Slack call waiting to be made: durable, retried, sent once."""
 
     __tablename__ = "outbox"
@@ -233,7 +241,7 @@ sa.Index("ix_lead_owner_claimed_at", Lead.owner, Lead.claimed_at)  # type: ignor
 
 
 # A person forgotten with LEADBOT_FORGET_SUPPRESS: a keyed hash of the address, never the address.
-class SuppressedAddress(SQLModel, table=True):
+class SuppressedAddress(Table, table=True):
     __tablename__ = "suppressed_address"
 
     digest: str = Field(primary_key=True, max_length=64)  # HMAC-SHA256, storage.privacy
@@ -241,7 +249,7 @@ class SuppressedAddress(SQLModel, table=True):
 
 
 # Rescoring: which rules the stored scores and reasons were last computed with.
-class ScoringState(SQLModel, table=True):
+class ScoringState(Table, table=True):
     """A named value kept between rescoring runs (the fingerprint of the rules last applied)."""
 
     __tablename__ = "scoring_state"
@@ -252,7 +260,7 @@ class ScoringState(SQLModel, table=True):
 
 
 # The Slack feature: seen Events API ids, posted messages, App Home viewers, cursors.
-class SlackEvent(SQLModel, table=True):
+class SlackEvent(Table, table=True):
     """An Events API `event_id` already handled: Slack retries up to 3 times (X-Slack-Retry-Num)."""
 
     __tablename__ = "slack_event"
@@ -261,7 +269,7 @@ class SlackEvent(SQLModel, table=True):
     seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
-class SlackPost(SQLModel, table=True):
+class SlackPost(Table, table=True):
     """The message an announce outbox row became, so a retried send never posts a second card."""
 
     __tablename__ = "slack_post"
@@ -273,7 +281,7 @@ class SlackPost(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class SlackHomeUser(SQLModel, table=True):
+class SlackHomeUser(Table, table=True):
     """Someone who opened the App Home: their tab is republished when leads change."""
 
     __tablename__ = "slack_home_user"
@@ -282,7 +290,7 @@ class SlackHomeUser(SQLModel, table=True):
     opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class SlackCursor(SQLModel, table=True):
+class SlackCursor(Table, table=True):
     """How far a periodic job has read (the last activity id threaded into Slack)."""
 
     __tablename__ = "slack_cursor"
@@ -293,7 +301,7 @@ class SlackCursor(SQLModel, table=True):
 
 # First-party tracking (docs/tracking.md): visitors known by the random id the site's script
 # keeps, and what they did while nobody knew who they were (migration t1_tracking).
-class TrackingVisitor(SQLModel, table=True):
+class TrackingVisitor(Table, table=True):
     """A browser's visitor id; `lead_id` once the visitor is known (a form, a link, identify)."""
 
     __tablename__ = "tracking_visitor"
@@ -306,7 +314,7 @@ class TrackingVisitor(SQLModel, table=True):
     joined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class AnonymousEvent(SQLModel, table=True):
+class AnonymousEvent(Table, table=True):
     """An event of a visitor not known yet: it becomes the lead's activity when they are."""
 
     __tablename__ = "anonymous_event"
@@ -323,7 +331,7 @@ class AnonymousEvent(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
-class SlackDigestItem(SQLModel, table=True):
+class SlackDigestItem(Table, table=True):
     """An announcement that went out in a digest rather than as a card of its own (a burst in
     its channel): which digest message holds the lead, so a claim from it updates that line."""
 
@@ -337,7 +345,7 @@ class SlackDigestItem(SQLModel, table=True):
     ts: str | None = Field(default=None, max_length=32)  # that message in Slack, once posted
 
 
-class RateBucket(SQLModel, table=True):
+class RateBucket(Table, table=True):
     """A token bucket of a rate limit (storage.limits), shared by every process on the database.
     Times are seconds since the epoch, so the SQL of a take is the same on both backends."""
 
@@ -351,7 +359,7 @@ class RateBucket(SQLModel, table=True):
     full_at: float = Field(index=True)  # when the bucket is full again: forgotten after that
 
 
-class ReplayToken(SQLModel, table=True):
+class ReplayToken(Table, table=True):
     """A signed webhook's one-time token (storage.limits): the same one twice is a replay."""
 
     __tablename__ = "replay_token"
