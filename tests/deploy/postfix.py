@@ -210,7 +210,7 @@ def leadbot_for(user: str, root: Path) -> Path | None:
     (site / "leadbot-test.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
     shim = venv / "bin" / "leadbot"
     shim.write_text(
-        f"#!{venv}/bin/python\nimport sys\nfrom bot.cli import main\nsys.exit(main())\n"
+        f"#!{venv}/bin/python\nimport sys\nfrom bot.entry import main\nsys.exit(main())\n"
     )
     shim.chmod(0o755)
     return shim if runs_as(user, [str(venv / "bin" / "python"), "-c", "import bot"]) else None

@@ -18,9 +18,12 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.cli import main
 from bot.config import Settings
+from storage.db import Store
+from storage.models import Lead, RawInput
 from tests.bot.fake_slack import wait_until
 from tests.deploy.postfix import (
     RECIPE,
@@ -231,6 +234,61 @@ def test_postfix_pipes_mail_into_leadbot_ingest_as_its_user_with_its_env_file(
     assert lead_emails(env_file, monkeypatch, capsys) == {
         f"dana{n}@northwind{n}.example" for n in range(3)
     }
+
+
+@needs_postfix
+def test_beside_a_running_serve_the_pipe_hands_each_message_to_it(workspace: Path) -> None:
+    """The same pipe transport with a `serve` on the env file's database: each `leadbot ingest`
+    hands its message to the serve's SMTP port (bot/handoff.py), which stores and reads it. The
+    pipe's user never opens the database (the serve's own, mode 0600: it could not)."""
+    smtp_port, http_port = free_port(), free_port()
+    env_file = write_env_file(
+        workspace, LEADBOT_SMTP_PORT=str(smtp_port), LEADBOT_HTTP_PORT=str(http_port)
+    )
+    leadbot = leadbot_for(PIPE_USER, workspace)
+    if leadbot is None:
+        pytest.skip(f"user {PIPE_USER} can run neither this venv's Python nor Debian's python3")
+    serve = subprocess.Popen(
+        [str(LEADBOT), "--env-file", str(env_file), "serve"],
+        env=clean_env(),
+        cwd=workspace,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    postfix = Postfix(
+        transport=transport_line("leadbot:"),
+        pipe={
+            "/opt/leadbot/.venv/bin/leadbot": str(leadbot),
+            "/etc/leadbot/leadbot.env": str(env_file),
+            "user=leadbot": f"user={PIPE_USER}",
+        },
+    )
+    db = Store(f"sqlite:///{workspace / 'db' / 'leadbot.db'}")
+    try:
+        wait_until(lambda: healthy(http_port) or serve.poll() is not None, timeout=60, interval=0.2)
+        assert serve.poll() is None, serve.stdout.read() if serve.stdout else ""
+        postfix.start(clean_env())
+        for n in range(3):
+            send(postfix, inquiry(10 + n))
+        lines = postfix.deliveries("sales@leads.example.com", 3)
+
+        def leads() -> set[str]:
+            with db.session() as session:
+                return set(session.scalars(select(Lead.email)))
+
+        wanted = {f"dana{n}@northwind{n}.example" for n in range(10, 13)}
+        wait_until(lambda: leads() == wanted, timeout=60, interval=0.2)
+        with db.session() as session:
+            channels = set(session.scalars(select(RawInput.channel)))
+    finally:
+        postfix.stop()
+        db.dispose()
+        serve.terminate()
+        out, _ = serve.communicate(timeout=60)
+    assert all("status=sent (delivered via leadbot service" in x for x in lines), lines
+    assert channels == {"smtp"}, out  # every one through the serve's receiver
+    assert (workspace / "db" / "leadbot.db").stat().st_mode & 0o077 == 0
 
 
 def test_ingest_with_a_broken_configuration_asks_the_mta_to_retry(
