@@ -58,9 +58,11 @@ class FormsEndpoint:
             name="forms-read",
             max_batch=64,
             max_waiting=MAX_WAITING,
-            # PostgreSQL: a second batch while one waits for the server (the people of both are
-            # locked in order: storage.batch.read_batch); SQLite has one writer anyway.
-            threads=1 if pipeline.store.single_writer else 2,
+            # One batch at a time on both backends: reading and scoring are Python that a second
+            # thread could only run under the same GIL; the next batch is simply larger
+            # (bench/intake.py on PostgreSQL: 0.18-0.20 of a bare endpoint with one, 0.15-0.17
+            # with two).
+            threads=1,
         )
 
     # --- checks at the edge ---------------------------------------------------------------
