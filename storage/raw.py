@@ -111,8 +111,10 @@ _SQLITE_INSERT = (
 
 
 def _sqlite_time(at: datetime) -> str:
-    return (at.astimezone(UTC) if at.tzinfo else at).replace(tzinfo=None).strftime(
-        "%Y-%m-%d %H:%M:%S.%f"
+    return (
+        (at.astimezone(UTC) if at.tzinfo else at)
+        .replace(tzinfo=None)
+        .strftime("%Y-%m-%d %H:%M:%S.%f")
     )
 
 
