@@ -10,6 +10,8 @@ one transaction for the batch, on a thread of its own (never the shared ones).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -31,7 +33,7 @@ from ingest.http.limits import Limits, SharedTake
 from ingest.pipeline import INTERNAL_ERROR, Outcome, Pipeline
 from storage.errors import LeadBotError, PayloadError, Refused, StoreUnavailable
 from storage.models import RawInput, RawStatus
-from storage.raw import RawDraft, claimed_raw
+from storage.raw import RawDraft, claimed_raw, release_raws
 
 log = logging.getLogger("leadbot.forms")
 
@@ -225,7 +227,13 @@ class FormsEndpoint:
                     shared.refund()
                 raise
             # Reading is CPU spent on a stranger's input: on the reader's own thread, in batches.
-            outcome, pending = await self.reader.submit((raw_id, new, draft))
+            try:
+                outcome, pending = await self.reader.submit((raw_id, new, draft))
+            except (Refused, StoreUnavailable):  # not read here (busy, closing): the sweep's now
+                if new:
+                    with contextlib.suppress(StoreUnavailable):
+                        await asyncio.to_thread(release_raws, self.pipeline.store, [raw_id])
+                raise
         except LeadBotError as e:  # Refused, or StoreUnavailable (503) / InputRejected (422)
             answer = error_response(e, cors)
             if answer.status_code >= 500 or answer.status_code == 429:

@@ -415,3 +415,20 @@ def test_a_claimed_commit_is_left_to_its_process_until_the_lease_runs_out(store:
     for name in ("id", "kind", "channel", "sha256", "content", "content_type", "size", "envelope"):
         assert getattr(held, name) == getattr(stored, name), name
     assert held.received_at == stored.received_at
+
+
+def test_a_post_committed_but_not_read_here_is_left_to_the_sweep_at_once(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader refuses (too many waiting): the post is kept, answered 503, and its claim given
+    up, so the pending sweep takes it now rather than after the lease."""
+    from ingest.http import forms
+    from storage.raw import claim_raws
+
+    monkeypatch.setattr(forms, "MAX_WAITING", 0)
+    with TestClient(create_app(_runtime(store, tmp_path)), raise_server_exceptions=False) as c:
+        r = c.post("/forms/pricing", data=FIELDS, headers=JSON_ACCEPT)
+    assert r.status_code == 503, r.text
+    [raw] = raws(store)
+    assert (raw.status, raw.claimed_at) == ("pending", None)
+    assert claim_raws(store, [raw.id or 0]) == [raw.id]
