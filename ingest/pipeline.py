@@ -156,11 +156,13 @@ class Pipeline:
         channel: str = "smtp",
         content_type: str | None = None,
         envelope: dict[str, Any] | None = None,
+        claim: bool = False,
     ) -> RawDraft:
-        """Check one input and describe it for `accept_many`. Raises InputRejected."""
+        """Check one input and describe it for `accept_many` (`claim`: committed claimed, to be
+        processed next by this process with `process_claimed`). Raises InputRejected."""
         if kind == "email":
             check_email_bytes(content)
-        return RawDraft(content, kind, channel, content_type, envelope or {}, self.clock())
+        return RawDraft(content, kind, channel, content_type, envelope or {}, self.clock(), claim)
 
     def accept_many(self, drafts: Sequence[RawDraft]) -> list[tuple[int, bool]]:
         """Commit several checked inputs in one transaction: (raw id, new) for each."""
@@ -195,7 +197,11 @@ class Pipeline:
         """
         # Claimed and read in one transaction; the suppression check and the recording share
         # the next one on PostgreSQL: two transactions a batch.
-        raws = claim_and_read(self.store, raw_ids, statuses=statuses)
+        return self.process_claimed(claim_and_read(self.store, raw_ids, statuses=statuses))
+
+    def process_claimed(self, raws: list[RawInput]) -> list[Outcome]:
+        """Process inputs this process holds the claim of: read by `claim_and_read`, or
+        committed claimed a moment ago and kept in memory (storage.raw.claimed_raw)."""
         if not raws:
             return []
         try:

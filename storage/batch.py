@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from storage import lifecycle
-from storage.db import insert_ignore_many, table
+from storage.db import insert_ignore_quiet, table
 from storage.errors import StoreConflict
 from storage.leads import LIFECYCLE_KINDS, FieldChanges, domain_of, fill_empty, make_touch
 from storage.models import Activity, Lead, LeadRow
@@ -180,14 +180,23 @@ def _write(session: Session, prepared: Prepared, *, check: bool, now: datetime) 
         raise _Stale()
     new = [lead for lead in prepared.leads if lead.id < 0]
     ids: dict[int, int] = {}  # placeholder -> real id
+    hot = set(prepared.announce)
     if new:
         # In email order, as they are locked: two batches creating the same people at once
-        # wait for each other in one order, never in a cycle.
-        values = [_insert_values(x, now) for x in sorted(new, key=lambda x: x.email)]
-        made = insert_ignore_many(session, _LEAD, values, "email")
-        by_email = {str(email): int(i) for i, email in made}
-        if len(by_email) != len(new):  # created a moment ago by another connection
-            raise _Stale()
+        # wait for each other in one order, never in a cycle. A new lead to announce is
+        # inserted announced: nobody else sees it before the commit, nothing to read or update.
+        values = [
+            _insert_values(x, now, announced=x.id in hot)
+            for x in sorted(new, key=lambda x: x.email)
+        ]
+        # The driver's executemany, then the ids: a multi-row INSERT … RETURNING of 30 columns
+        # costs more to build and parse than the rows themselves.
+        if insert_ignore_quiet(session, _LEAD, values, "email") != len(new):
+            raise _Stale()  # created a moment ago by another connection
+        by_email: dict[str, int] = {}
+        for chunk in chunks(sorted(lead.email for lead in new)):
+            stmt = select(_LEAD.c.email, _LEAD.c.id).where(_LEAD.c.email.in_(chunk))
+            by_email.update((str(email), int(i)) for email, i in session.execute(stmt))
         for lead in new:
             ids[lead.id] = by_email[lead.email]
             object.__setattr__(lead, "id", ids[lead.id])  # not a change to write back
@@ -197,15 +206,21 @@ def _write(session: Session, prepared: Prepared, *, check: bool, now: datetime) 
         return ids.get(lead_id, lead_id)
 
     activities = [{**row, "lead_id": real(row["lead_id"])} for row in prepared.activities]
-    if len(insert_ignore_many(session, _ACTIVITY, activities, "dedup_key")) != len(activities):
+    # No RETURNING: the rowcount says whether every one was new.
+    if insert_ignore_quiet(session, _ACTIVITY, activities, "dedup_key") != len(activities):
         raise _Stale()  # the same message recorded on another connection a moment ago
     write_leads(session, prepared.leads)
-    if prepared.changes:
-        changes = [{**row, "lead_id": real(row["lead_id"])} for row in prepared.changes]
-        session.execute(sa.insert(_ACTIVITY), changes)
-    # A lead another process announced meanwhile is theirs: not again.
+    changes = [{**row, "lead_id": real(row["lead_id"])} for row in prepared.changes]
+    # A lead another process announced meanwhile is theirs: not again. The score_changed rows
+    # go in the announcements' INSERT.
     announced = set(
-        lifecycle.announce_many(session, lead_ids=[real(i) for i in prepared.announce], now=now)
+        lifecycle.announce_many(
+            session,
+            lead_ids=[real(i) for i in prepared.announce],
+            now=now,
+            inserted={ids[i] for i in prepared.announce if i in ids},
+            history=changes,
+        )
     )
     return [
         ItemResult(real(r.lead_id), r.duplicate, r.announced and real(r.lead_id) in announced)
@@ -303,10 +318,16 @@ _DEFAULTS = {
 }
 
 
-def _insert_values(lead: LeadRow, now: datetime) -> dict[str, Any]:
-    """A new lead's INSERT with everything `prepare` gave it: no UPDATE needed afterwards."""
+def _insert_values(lead: LeadRow, now: datetime, *, announced: bool) -> dict[str, Any]:
+    """A new lead's INSERT with everything `prepare` gave it (and, when it is to be announced,
+    what announcing sets): no UPDATE needed afterwards. Every row has the same columns."""
     values = {name: getattr(lead, name) for name in LeadRow.COLUMNS if name != "id"}
     values["created_at"] = now
+    values.update(
+        lifecycle.announced_on_insert(now)
+        if announced
+        else {"announced_at": None, "owner": None, "claimed_at": None}
+    )
     return values
 
 

@@ -338,14 +338,18 @@ def insert_ignore_many(
 
 def insert_ignore_quiet(
     session: Any, table: sa.Table, rows: list[dict[str, Any]], conflict: str
-) -> None:
-    """insert_ignore_many without RETURNING, for rows whose ids nobody needs: the driver's own
-    executemany (psycopg pipelines one short statement, sqlite3 loops in C) instead of multi-row
-    INSERTs that are built, sent and parsed as one long text each."""
+) -> int:
+    """insert_ignore_many without RETURNING, for rows whose ids nobody needs: how many were new.
+
+    The driver's own executemany (psycopg pipelines one short statement, prepared once it
+    repeats; sqlite3 loops in C) instead of multi-row INSERTs that are built, sent and parsed as
+    one long text each; both drivers sum the rows each execution inserted into the rowcount."""
     if not rows:
-        return
+        return 0
     conn = session if isinstance(session, sa.Connection) else session.connection()
-    conn.execute(_insert(conn, table).on_conflict_do_nothing(index_elements=[conflict]), rows)
+    stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=[conflict])
+    result = conn.execute(stmt, rows, execution_options={"preserve_rowcount": True})
+    return int(result.rowcount)
 
 
 def _insert(conn: sa.Connection, table: sa.Table) -> Any:

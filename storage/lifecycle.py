@@ -16,13 +16,14 @@ Every change is an activity naming who made it, when, and why.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, true, update
 from sqlmodel import Session, col
 
+from storage.db import table
 from storage.errors import TransitionRefused
 from storage.leads import get_lead
 from storage.models import Activity, Lead, LeadRow, LeadStatus, utcnow
@@ -138,46 +139,63 @@ def _announcement(lead_id: int, now: datetime, channel: str | None = None) -> di
     )
 
 
+def announced_on_insert(now: datetime) -> dict[str, Any]:
+    """The columns of a lead created already announced (`announce_many(inserted=…)`): the INSERT
+    carries them, so there is nothing to read or update afterwards."""
+    return {"status": S.ANNOUNCED.value, "updated_at": now, **_announced(now)}
+
+
 def announce_many(
     session: Session,
     *,
     lead_ids: Sequence[int],
     now: datetime | None = None,
     reason: str = "crossed the hot threshold",
+    inserted: Collection[int] = (),
+    history: Sequence[dict[str, Any]] = (),
 ) -> list[int]:
     """announce() for several leads in three statements (a busy inbox's batch): the same rows.
 
     Leads no longer nurturing (announced by another process a moment ago) are left out, not
-    refused; returns the ids announced, in the order given.
+    refused; returns the ids announced, in the order given. Those of `inserted` were created in
+    this transaction with `announced_on_insert` (nobody else can see them yet): only their
+    activity and card are written. `history`: the caller's other activity rows of the batch (the
+    same columns), inserted in the same statement as the announcements'.
     """
-    if not lead_ids:
-        return []
     now = now or utcnow()
-    # A lost lead that wrote again comes back too; its last owner is told (below).
-    lost = select(col(Lead.id), col(Lead.owner)).where(
-        col(Lead.id).in_(list(lead_ids)), col(Lead.status) == S.LOST.value
-    )
-    returning: dict[int, str | None] = {i: owner for i, owner in session.execute(lost)}
-    stmt = (
-        update(Lead)
-        .where(col(Lead.id).in_(list(lead_ids)))
-        .where(
-            or_(
-                col(Lead.status) == S.NURTURING.value,
-                and_(col(Lead.status) == S.LOST.value, _wrote_since_closed()),
-            )
+    known = [i for i in dict.fromkeys(lead_ids) if i not in inserted]
+    returning: dict[int, str | None] = {}
+    done: set[int] = set(inserted)
+    if known:
+        # A lost lead that wrote again comes back too; its last owner is told (below).
+        lost = select(col(Lead.id), col(Lead.owner)).where(
+            col(Lead.id).in_(known), col(Lead.status) == S.LOST.value
         )
-        .values(status=S.ANNOUNCED.value, updated_at=now, **_announced(now))
-        .returning(col(Lead.id))
-    )
-    # "fetch": exactly the rows the database updated are updated in the session too.
-    done = set(session.scalars(stmt, execution_options={"synchronize_session": "fetch"}))
+        returning = {i: owner for i, owner in session.execute(lost)}
+        stmt = (
+            update(Lead)
+            .where(col(Lead.id).in_(known))
+            .where(
+                or_(
+                    col(Lead.status) == S.NURTURING.value,
+                    and_(col(Lead.status) == S.LOST.value, _wrote_since_closed()),
+                )
+            )
+            .values(status=S.ANNOUNCED.value, updated_at=now, **_announced(now))
+            .returning(col(Lead.id))
+        )
+        # "fetch": exactly the rows the database updated are updated in the session too.
+        done |= set(session.scalars(stmt, execution_options={"synchronize_session": "fetch"}))
     ids = [i for i in dict.fromkeys(lead_ids) if i in done]
     if not ids:
+        if history:
+            session.connection().execute(insert(table(Activity)), list(history))
         return []
-    session.execute(
-        insert(Activity),
-        [
+    # Core executemany, not the ORM's bulk insert: no RETURNING, the driver's own executemany.
+    session.connection().execute(
+        insert(table(Activity)),
+        list(history)
+        + [
             {
                 "lead_id": i,
                 "kind": "announced",

@@ -80,36 +80,64 @@ def _spend(
     now: float,
 ) -> tuple[float, int]:
     """Spend up to `count` tokens of a bucket in one atomic upsert: (tokens left, spent)."""
+    first = min(count, int(burst))  # a new bucket: full
+    params = {
+        "b_bucket": bucket,
+        "b_client": client,
+        "b_rate": rate,
+        "b_burst": burst,
+        "b_count": count,
+        "b_now": now,
+        "b_tokens": burst - first,
+        "b_first": first,
+        "b_full_at": now + first / rate,
+    }
+    tokens, granted = conn.execute(_spend_statement(conn.dialect.name), params).one()
+    return float(tokens), int(granted)
+
+
+_SPEND: dict[str, Any] = {}  # dialect name -> the statement, built once (it is the hot path)
+
+
+def _spend_statement(dialect: str) -> Any:
+    stmt = _SPEND.get(dialect)
+    if stmt is not None:
+        return stmt
     c = _BUCKET.c
+    now = sa.bindparam("b_now", type_=sa.Float)
+    rate = sa.bindparam("b_rate", type_=sa.Float)
+    burst = sa.bindparam("b_burst", type_=sa.Float)
+    count = sa.bindparam("b_count", type_=sa.Integer)
     elapsed = sa.case((c.updated < now, now - c.updated), else_=0.0)
     refilled = c.tokens + elapsed * rate
     avail = sa.case((refilled > burst, burst), else_=refilled)
     # Whole tokens: CAST truncates on SQLite (whose floor() is not always built in), rounds on
     # PostgreSQL; the tokens are never negative.
-    whole = sa.cast(
-        sa.func.floor(avail) if conn.dialect.name == "postgresql" else avail, sa.Integer
-    )
+    whole = sa.cast(sa.func.floor(avail) if dialect == "postgresql" else avail, sa.Integer)
     spent = sa.case((whole > count, count), else_=whole)
-    first = min(count, int(burst))  # a new bucket: full
-    stmt = _insert(conn, _BUCKET).values(
-        bucket=bucket,
-        client=client,
-        tokens=burst - first,
-        updated=now,
-        granted=first,
-        full_at=now + first / rate,
+    stmt = (
+        _insert_for(dialect, _BUCKET)
+        .values(
+            bucket=sa.bindparam("b_bucket"),
+            client=sa.bindparam("b_client"),
+            tokens=sa.bindparam("b_tokens", type_=sa.Float),
+            updated=now,
+            granted=sa.bindparam("b_first", type_=sa.Integer),
+            full_at=sa.bindparam("b_full_at", type_=sa.Float),
+        )
+        .on_conflict_do_update(
+            index_elements=["bucket", "client"],
+            set_={
+                "tokens": avail - spent,
+                "updated": now,
+                "granted": spent,
+                "full_at": now + (burst - (avail - spent)) / rate,
+            },
+        )
+        .returning(c.tokens, c.granted)
     )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["bucket", "client"],
-        set_={
-            "tokens": avail - spent,
-            "updated": now,
-            "granted": spent,
-            "full_at": now + (burst - (avail - spent)) / rate,
-        },
-    ).returning(c.tokens, c.granted)
-    tokens, granted = conn.execute(stmt).one()
-    return float(tokens), int(granted)
+    _SPEND[dialect] = stmt
+    return stmt
 
 
 def claim_once(session: Session, scope: str, token: str, *, now: float, ttl: float) -> bool:
@@ -146,7 +174,11 @@ def _digest(token: str) -> str:
 
 
 def _insert(conn: sa.Connection, target: sa.Table) -> Any:
-    if conn.dialect.name == "postgresql":
+    return _insert_for(conn.dialect.name, target)
+
+
+def _insert_for(dialect: str, target: sa.Table) -> Any:
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import case, or_, select, text, update
 from sqlmodel import Session, col
 
-from storage.db import Store, insert_ignore, insert_ignore_many, table
+from storage.db import Store, insert_ignore, insert_ignore_quiet, table
 from storage.errors import InputRejected
 from storage.models import OutboxMessage, utcnow
 
@@ -81,7 +81,7 @@ def enqueue(
 
 def enqueue_many(session: Session, messages: list[dict[str, Any]]) -> int:
     """Add several `message()` rows in few statements; returns how many were new."""
-    new = len(insert_ignore_many(session, table(Row), messages, "dedup_key"))
+    new = insert_ignore_quiet(session, table(Row), messages, "dedup_key")
     if new:
         notify(session)
     return new

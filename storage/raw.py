@@ -34,6 +34,10 @@ class RawDraft:
     content_type: str | None = None
     envelope: dict[str, Any] = field(default_factory=dict)
     received_at: datetime | None = None
+    # Committed already claimed (storage.raw.claim_raws) by the process that commits it, which
+    # processes it next from memory (`claimed_raw`): no claim and no read of its own, and the
+    # pending sweep never takes it in between. Its claim runs out after the lease as any other.
+    claim: bool = False
 
 
 def store_raws(store: Store, drafts: Sequence[RawDraft]) -> list[tuple[int, bool]]:
@@ -51,20 +55,10 @@ def store_raws_on(conn: sa.Connection, drafts: Sequence[RawDraft]) -> list[tuple
     """`store_raws` in the caller's transaction (with other work that must commit with it)."""
     digests = [hashlib.sha256(d.content).hexdigest() for d in drafts]
     rows: dict[str, dict[str, Any]] = {}
+    now = utcnow()
     for digest, d in zip(digests, drafts, strict=True):
-        rows.setdefault(
-            digest,
-            {
-                "kind": fit(_RAW.c.kind, d.kind),
-                "channel": fit(_RAW.c.channel, d.channel),
-                "sha256": digest,
-                "content": d.content,
-                "content_type": fit(_RAW.c.content_type, d.content_type or "") or None,
-                "size": len(d.content),
-                "envelope": fit_json(d.envelope),
-                "received_at": d.received_at or utcnow(),
-            },
-        )
+        if digest not in rows:
+            rows[digest] = {**_values(d, digest), "claimed_at": now if d.claim else None}
     if conn.dialect.name == "sqlite":
         made = _insert_sqlite(conn, list(rows.values()))
     else:
@@ -87,11 +81,41 @@ def store_raws_on(conn: sa.Connection, drafts: Sequence[RawDraft]) -> list[tuple
     return out
 
 
+def _values(d: RawDraft, digest: str) -> dict[str, Any]:
+    """The columns of a draft as stored."""
+    return {
+        "kind": fit(_RAW.c.kind, d.kind),
+        "channel": fit(_RAW.c.channel, d.channel),
+        "sha256": digest,
+        "content": d.content,
+        "content_type": fit(_RAW.c.content_type, d.content_type or "") or None,
+        "size": len(d.content),
+        "envelope": fit_json(d.envelope),
+        "received_at": d.received_at or utcnow(),
+    }
+
+
+def claimed_raw(raw_id: int, draft: RawDraft) -> RawInput:
+    """The input `store_raws` committed new for a claiming `draft` (RawDraft.claim), as a
+    detached row: what `claim_and_read` would have read, without the statements."""
+    assert draft.claim and draft.received_at is not None, "a claiming draft with its time"
+    values = _values(draft, hashlib.sha256(draft.content).hexdigest())
+    return RawInput(id=raw_id, status=RawStatus.PENDING, attempts=0, **values)
+
+
 _SQLITE_INSERT = (
     "INSERT INTO raw_input (kind, channel, sha256, content, content_type, size, envelope,"
-    " received_at, status, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)"
+    " received_at, claimed_at, status, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)"
     " ON CONFLICT (sha256) DO NOTHING RETURNING id"
 )
+
+
+def _sqlite_time(at: datetime) -> str:
+    return (
+        (at.astimezone(UTC) if at.tzinfo else at)
+        .replace(tzinfo=None)
+        .strftime("%Y-%m-%d %H:%M:%S.%f")
+    )
 
 
 def _insert_sqlite(conn: sa.Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -100,13 +124,13 @@ def _insert_sqlite(conn: sa.Connection, rows: list[dict[str, Any]]) -> dict[str,
     made: dict[str, int] = {}
     try:
         for r in rows:
-            at = r["received_at"]
-            at = (at.astimezone(UTC) if at.tzinfo else at).replace(tzinfo=None)
+            claimed = r["claimed_at"]
             cursor.execute(
                 _SQLITE_INSERT,
                 (
                     r["kind"], r["channel"], r["sha256"], r["content"], r["content_type"],
-                    r["size"], json.dumps(r["envelope"]), at.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                    r["size"], json.dumps(r["envelope"]), _sqlite_time(r["received_at"]),
+                    None if claimed is None else _sqlite_time(claimed),
                 ),
             )  # fmt: skip
             row = cursor.fetchone()

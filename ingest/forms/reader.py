@@ -110,7 +110,7 @@ def check_email(value: str | None) -> str:
     except EmailNotValidError as e:
         raise FieldError("email", str(e)) from None
     for label in re.split(r"[@.]", result.normalized):
-        if len(_scripts(label)) > 1:
+        if not label.isascii() and len(_scripts(label)) > 1:  # ASCII letters are all Latin
             raise FieldError("email", f"mixes alphabets in {label[:64]!r} (a look-alike address)")
     return result.normalized.lower()
 

@@ -10,6 +10,8 @@ one transaction for the batch, on a thread of its own (never the shared ones).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -31,6 +33,7 @@ from ingest.http.limits import Limits, SharedTake
 from ingest.pipeline import INTERNAL_ERROR, Outcome, Pipeline
 from storage.errors import LeadBotError, PayloadError, Refused, StoreUnavailable
 from storage.models import RawInput, RawStatus
+from storage.raw import RawDraft, claimed_raw, release_raws
 
 log = logging.getLogger("leadbot.forms")
 
@@ -39,6 +42,7 @@ KEPT_HEADERS = ("user-agent", "referer", "origin", "content-type", "accept-langu
 _FIELD_AT_FAULT = re.compile(r"^(?:missing|invalid) ([a-z_]+)")
 MAX_WAITING = 1024  # committed posts waiting to be read before new ones are refused (503)
 Finished = tuple[Outcome | None, str | None]  # what became of it, or why it is left pending
+Committed = tuple[int, bool, RawDraft]  # (raw id, new, what was committed)
 
 
 class FormsEndpoint:
@@ -51,14 +55,16 @@ class FormsEndpoint:
         self.forms = forms
         self.committer = committer
         self.limits = limits
-        self.reader: Batcher[tuple[int, bool], Finished] = Batcher(
+        self.reader: Batcher[Committed, Finished] = Batcher(
             self.finish_many,
             name="forms-read",
             max_batch=64,
             max_waiting=MAX_WAITING,
-            # PostgreSQL: a second batch while one waits for the server (the people of both are
-            # locked in order: storage.batch.read_batch); SQLite has one writer anyway.
-            threads=1 if pipeline.store.single_writer else 2,
+            # One batch at a time on both backends: reading and scoring are Python that a second
+            # thread could only run under the same GIL; the next batch is simply larger
+            # (bench/intake.py on PostgreSQL: 0.18-0.20 of a bare endpoint with one, 0.15-0.17
+            # with two).
+            threads=1,
         )
 
     # --- checks at the edge ---------------------------------------------------------------
@@ -140,26 +146,38 @@ class FormsEndpoint:
 
     # --- accept, then read ----------------------------------------------------------------
 
-    def finish_many(self, accepted: list[tuple[int, bool]]) -> list[Finished]:
+    def finish_many(self, accepted: list[Committed]) -> list[Finished]:
         """Process the new inputs of a batch together; for those seen before, report what became
-        of them (run on the reader's thread)."""
+        of them (run on the reader's thread).
+
+        A new input was committed claimed by this process (RawDraft.claim): it is processed from
+        memory, with no claim or read of its own. One seen before and still pending (a resend
+        whose first copy failed to finish) is claimed and read as the sweep would."""
         pipeline = self.pipeline
         done: dict[int, Finished] = {}
-        old = [raw_id for raw_id, new in accepted if not new]
+        fresh = {raw_id: draft for raw_id, new, draft in accepted if new and draft.claim}
+        old = sorted({raw_id for raw_id, _, _ in accepted if raw_id not in fresh})
         if old:
             with pipeline.store.reading() as session:
                 for raw in session.scalars(select(RawInput).where(col(RawInput.id).in_(old))):
                     if raw.id is not None and raw.status != RawStatus.PENDING:
                         status = RawStatus(raw.status)
                         done[raw.id] = (Outcome(raw.id, status, raw.reason, raw.lead_id), None)
-        todo = sorted({raw_id for raw_id, _ in accepted if raw_id not in done})
-        if todo:
+        todo = [raw_id for raw_id in old if raw_id not in done]
+        for step in (
+            lambda: pipeline.process_claimed(
+                [claimed_raw(raw_id, draft) for raw_id, draft in sorted(fresh.items())]
+            ),
+            lambda: pipeline.process_batch(todo),
+        ):
             try:
-                done.update((o.raw_id, (o, None)) for o in pipeline.process_batch(todo))
+                done.update((o.raw_id, (o, None)) for o in step())
             except StoreUnavailable as e:  # committed already: processed at the next start
-                log.warning("%d form input(s) accepted but left pending: %s", len(todo), e)
-                done.update((raw_id, (None, str(e))) for raw_id in todo)
-        return [done.get(raw_id, (None, "not processed yet")) for raw_id, _ in accepted]
+                left = [i for i in [*fresh, *todo] if i not in done]
+                log.warning("%d form input(s) accepted but left pending: %s", len(left), e)
+                done.update((raw_id, (None, str(e))) for raw_id in left)
+                break
+        return [done.get(raw_id, (None, "not processed yet")) for raw_id, _, _ in accepted]
 
     async def handle(self, request: Request, key: str, provider: str | None) -> Response:
         cors: dict[str, str] = {}
@@ -193,7 +211,12 @@ class FormsEndpoint:
             }
             channel = f"webhook:{provider}" if provider else f"form:{form.key}"
             draft = self.pipeline.draft(
-                body, kind="form", channel=channel, content_type=content_type, envelope=envelope
+                body,
+                kind="form",
+                channel=channel,
+                content_type=content_type,
+                envelope=envelope,
+                claim=True,  # this process reads it next, from memory (finish_many)
             )
             try:  # with the other posts of the moment, and its rate limit in that transaction
                 raw_id, new = await self.committer.commit(draft, take=shared)
@@ -204,7 +227,13 @@ class FormsEndpoint:
                     shared.refund()
                 raise
             # Reading is CPU spent on a stranger's input: on the reader's own thread, in batches.
-            outcome, pending = await self.reader.submit((raw_id, new))
+            try:
+                outcome, pending = await self.reader.submit((raw_id, new, draft))
+            except (Refused, StoreUnavailable):  # not read here (busy, closing): the sweep's now
+                if new:
+                    with contextlib.suppress(StoreUnavailable):
+                        await asyncio.to_thread(release_raws, self.pipeline.store, [raw_id])
+                raise
         except LeadBotError as e:  # Refused, or StoreUnavailable (503) / InputRejected (422)
             answer = error_response(e, cors)
             if answer.status_code >= 500 or answer.status_code == 429:

@@ -269,11 +269,14 @@ def _checked(value: str) -> str | None:
         return None
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _url(value: Any) -> str | None:
     """An http(s) address as sent, or None: no other scheme, no credentials, no control chars."""
     if not isinstance(value, str) or not value or len(value) > URL_LIMIT:
         return None
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+    if _CONTROL.search(value):
         return None
     try:
         parts = urlsplit(value)

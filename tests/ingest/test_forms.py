@@ -374,3 +374,61 @@ def test_a_hot_form_post_wakes_whoever_sends_the_announcements(
         again = {**post, "message": "and a demo?"}  # announced already: nothing new to send
         assert c.post("/forms/pricing", data=again, headers=JSON_ACCEPT).status_code == 201
     assert woken == ["wake"]
+
+
+def test_a_post_is_committed_claimed_and_read_from_memory(client: TestClient, store: Store) -> None:
+    """The process that commits a post reads it next from what it holds: no claim and no read
+    of its own (one transaction less a batch), and the pending sweep cannot take it between the
+    commit and the reading; the row ends as a swept one does (processed, claim released)."""
+    import sqlalchemy as sa
+
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(" ".join(statement.split()))
+
+    sa.event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        r = client.post("/forms/pricing", data=FIELDS, headers=JSON_ACCEPT)
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", seen)
+    assert r.status_code == 201, r.text
+    assert not [s for s in statements if s.startswith("UPDATE raw_input SET claimed_at")]
+    assert not [s for s in statements if s.startswith("SELECT raw_input.id")]
+    [raw] = raws(store)
+    assert (raw.status, raw.claimed_at, raw.lead_id) == ("processed", None, r.json()["lead_id"])
+
+
+def test_a_claimed_commit_is_left_to_its_process_until_the_lease_runs_out(store: Store) -> None:
+    from storage.models import utcnow
+    from storage.raw import RawDraft, claim_raws, claimed_raw, store_raws
+
+    draft = RawDraft(
+        b"email=a%40b.example", "form", "form:pricing", received_at=utcnow(), claim=True
+    )
+    [(raw_id, new)] = store_raws(store, [draft])
+    assert new
+    assert claim_raws(store, [raw_id]) == []  # the sweep: held by the committing process
+    assert claim_raws(store, [raw_id], lease_s=0) == [raw_id]  # its claim ran out: taken
+    held = claimed_raw(raw_id, draft)
+    [stored] = raws(store)
+    for name in ("id", "kind", "channel", "sha256", "content", "content_type", "size", "envelope"):
+        assert getattr(held, name) == getattr(stored, name), name
+    assert held.received_at == stored.received_at
+
+
+def test_a_post_committed_but_not_read_here_is_left_to_the_sweep_at_once(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader refuses (too many waiting): the post is kept, answered 503, and its claim given
+    up, so the pending sweep takes it now rather than after the lease."""
+    from ingest.http import forms
+    from storage.raw import claim_raws
+
+    monkeypatch.setattr(forms, "MAX_WAITING", 0)
+    with TestClient(create_app(_runtime(store, tmp_path)), raise_server_exceptions=False) as c:
+        r = c.post("/forms/pricing", data=FIELDS, headers=JSON_ACCEPT)
+    assert r.status_code == 503, r.text
+    [raw] = raws(store)
+    assert (raw.status, raw.claimed_at) == ("pending", None)
+    assert claim_raws(store, [raw.id or 0]) == [raw.id]

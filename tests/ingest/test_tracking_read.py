@@ -250,3 +250,21 @@ def test_old_anonymous_visits_are_pruned(store: Store) -> None:
     with store.session() as s:
         assert s.get(TrackingVisitor, "old-visitor-1") is None
         assert [e.dedup_key for e in s.exec(select(AnonymousEvent))] == ["ev:x:2"]
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("https://www.example.com/docs?a=1#top", True),
+        ("https://www.example.com/caf\u00e9", True),  # not a control character
+        ("https://www.example.com/\x00", False),
+        ("https://www.example.com/a\nb", False),
+        ("https://www.example.com/\x1f", False),
+        ("https://www.example.com/\x7f", False),
+        ("ftp://www.example.com/", False),
+    ],
+)
+def test_a_page_address_with_a_control_character_is_not_kept(url: str, kept: bool) -> None:
+    from ingest.tracking.events import _url
+
+    assert (_url(url) == url) is kept

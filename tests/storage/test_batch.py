@@ -142,3 +142,89 @@ def test_lead_rows_track_only_what_changed() -> None:
     with pytest.raises(AttributeError, match="no column"):
         _ = row.owner  # a Lead column the intake never reads
     assert set(LeadRow.COLUMNS) <= set(Lead.model_fields)
+
+
+def announcing_prepare(items: list[Item], calls: list[Snapshot]):  # type: ignore[no-untyped-def]
+    """plain_prepare, with every lead of the batch to be announced."""
+    plain = plain_prepare(items, calls)
+
+    def prepare(snapshot: Snapshot) -> Prepared:
+        p = plain(snapshot)
+        hot = list(dict.fromkeys(r.lead_id for r in p.results if not r.duplicate))
+        results = [ItemResult(r.lead_id, r.duplicate, announced=not r.duplicate) for r in p.results]
+        return Prepared(p.read, p.leads, p.activities, p.changes, hot, results)
+
+    return prepare
+
+
+def test_a_new_lead_to_announce_is_inserted_announced_and_a_known_one_updated(
+    store: Store,
+) -> None:
+    """The same rows either way (status, time, activity, card), but a lead the batch creates
+    costs no UPDATE after its INSERT; a lead that was there is announced by the guarded UPDATE."""
+    import sqlalchemy as sa
+
+    from storage.models import OutboxMessage
+
+    with store.session() as session:  # Bob is there already, nurturing
+        batch.record_batch(
+            session, [item("bob@acme.example", "msgid:0")],
+            prepare=plain_prepare([item("bob@acme.example", "msgid:0")], []), now=NOW,
+        )  # fmt: skip
+    items = [item("ann@acme.example", "msgid:1"), item("bob@acme.example", "msgid:2")]
+    statements: list[tuple[str, list[object]]] = []
+
+    def seen(conn, cursor, statement, parameters, *args):  # type: ignore[no-untyped-def]
+        values = parameters.values() if isinstance(parameters, dict) else parameters
+        statements.append((" ".join(statement.split()), list(values)))
+
+    sa.event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        with store.session() as session:
+            results = batch.record_batch(
+                session, items, prepare=announcing_prepare(items, []), now=NOW
+            )
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", seen)
+    assert [r.announced for r in results] == [True, True]
+    ann, bob = results[0].lead_id, results[1].lead_id
+    updated = [
+        v for s, values in statements if s.startswith("UPDATE lead SET status") for v in values
+    ]
+    assert bob in updated  # known: the guarded UPDATE
+    assert ann not in updated  # new: inserted announced, nothing to update
+    with store.session() as session:
+        for r in results:
+            lead = session.get(Lead, r.lead_id)
+            assert lead is not None
+            assert (lead.status, lead.announced_at, lead.owner) == ("announced", NOW, None)
+            kinds = session.scalars(
+                select(Activity.kind).where(Activity.lead_id == r.lead_id)  # type: ignore[arg-type]
+            ).all()
+            assert kinds.count("announced") == 1
+            cards = session.scalars(
+                select(OutboxMessage.kind).where(OutboxMessage.lead_id == r.lead_id)  # type: ignore[arg-type]
+            ).all()
+            assert cards == ["announce"]
+
+
+def test_insert_ignore_quiet_counts_only_the_new_rows(store: Store) -> None:
+    """Both drivers sum the rows of an executemany: what the batch's staleness check relies on."""
+    from storage.db import insert_ignore_quiet, table
+
+    rows = [
+        {"lead_id": 0, "kind": "note", "occurred_at": NOW, "actor": "a", "detail": "",
+         "data": {}, "source": "", "raw_id": None, "dedup_key": key}
+        for key in ("k1", "k2", "k1")
+    ]  # fmt: skip
+    with store.session() as session:
+        lead = batch.new_lead(
+            "c@acme.example", item("c@acme.example", "x"), placeholder=-1, now=NOW
+        )
+        values = {n: getattr(lead, n) for n in LeadRow.COLUMNS if n != "id"}
+        session.connection().execute(table(Lead).insert().values(**values, created_at=NOW))
+        lead_id = session.scalar(select(Lead.id))  # type: ignore[call-overload]
+        rows = [{**r, "lead_id": lead_id} for r in rows]
+        assert insert_ignore_quiet(session, table(Activity), rows, "dedup_key") == 2
+        assert insert_ignore_quiet(session, table(Activity), rows[:1], "dedup_key") == 0
+        assert insert_ignore_quiet(session, table(Activity), [], "dedup_key") == 0
