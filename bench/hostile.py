@@ -296,6 +296,7 @@ class Record:
         self.tries: Counter[str] = Counter()
         self.problems: dict[str, list[str]] = defaultdict(list)
         self.slowest: list[tuple[float, str]] = []
+        self.statuses: dict[str, Counter[int]] = defaultdict(Counter)
 
     def problem(self, category: str, what: str) -> None:
         self.problems[category].append(what)
@@ -322,7 +323,11 @@ class Record:
     def print(self) -> int:
         print(f"{'category':24s} {'tries':>6s} {'problems':>8s}")
         for category in sorted(self.tries):
-            print(f"{category:24s} {self.tries[category]:6d} {len(self.problems[category]):8d}")
+            answers = ", ".join(f"{k}: {n}" for k, n in sorted(self.statuses[category].items()))
+            print(
+                f"{category:24s} {self.tries[category]:6d} {len(self.problems[category]):8d}"
+                + (f"  ({answers})" if answers else "")
+            )
         print(
             f"total: {sum(self.tries.values())} inputs, "
             f"{sum(map(len, self.problems.values()))} problems"
@@ -553,6 +558,7 @@ def sweep_http(runtime: Any, app: Any, rec: Record) -> None:
                 category: str = category,
             ) -> None:
                 r = client.request(method, path, content=body, headers=raw_headers)
+                rec.statuses[category][r.status_code] += 1
                 if path.startswith("/r/"):
                     if r.status_code >= 500:
                         rec.problem(category, f"{r.status_code} for {label}")
@@ -600,7 +606,8 @@ def sweep_show(runtime: Any, rec: Record, *, limit: int = 300) -> None:
     import io
 
     from bot.cli import main as cli_main
-    from bot.slack.blocks import lead_card
+    from bot.slack.blocks import ask_of, lead_card
+    from storage.leads import activities_of
 
     env = {
         "LEADBOT_DATABASE_URL": runtime.store.url,
@@ -640,7 +647,10 @@ def sweep_show(runtime: Any, rec: Record, *, limit: int = 300) -> None:
     for lead in leads:
 
         def card(lead: Lead = lead) -> None:
-            message = lead_card(lead)
+            with runtime.store.reading() as s:
+                acts = activities_of(s, lead.id or 0)
+            asks = [a for a in (ask_of(x) for x in acts) if a is not None]
+            message = lead_card(lead, ask=asks[-1] if asks else None)
             texts = list(_texts(message))
             for field in (lead.name, lead.company, lead.title):
                 if field and any(c in field for c in "<>") and any(field in t for t in texts):
@@ -700,12 +710,113 @@ def sweep_cli(url: str, rec: Record) -> None:
         rec.timed("cli-ingest", short(raw), one)
 
 
+def _rss_peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def sweep_serve(rec: Record) -> None:
+    """A real `leadbot serve`: hostile messages over SMTP and HTTP while a good sender and
+    /healthz are timed beside them (no hostile input may stall another client)."""
+    import smtplib
+    import threading
+    import urllib.request
+
+    from tests.serving import free_port, start_serve
+
+    work = Path(tempfile.mkdtemp(prefix="leadbot-hostile-serve-"))
+    smtp_port, http_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "LEADBOT_DATABASE_URL": f"sqlite:///{work}/serve.db",
+        "LEADBOT_INBOX_DOMAINS": "leads.example.com",
+        "LEADBOT_ENV_FILE": str(EMPTY_ENV),
+    }
+    proc = start_serve(env, work, smtp_port=smtp_port, http_port=http_port)
+    stop = threading.Event()
+    beside: list[float] = []
+
+    def good_sender() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            start = time.perf_counter()
+            with smtplib.SMTP("127.0.0.1", smtp_port, timeout=60) as smtp:
+                smtp.sendmail(
+                    "g@acme.example",
+                    ["leads@leads.example.com"],
+                    mail(frm=f"Good <good{n}@acme.example>"),
+                )
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=60):
+                pass
+            beside.append(time.perf_counter() - start)
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=good_sender, daemon=True)
+    watcher.start()
+    hostile = [
+        nested_multipart(5000),
+        nested_rfc822(1000),
+        many_parts(30_000),
+        mail(ctype="text/plain; " + "; ".join(f"p{i}=v" for i in range(20_000))),
+        html_mail("<b><i>" * 300_000),
+        html_mail("<" * 2_000_000),
+        mail(ctype='text/plain; charset="undefined"', body=b"caf\xe9"),
+        mail(subject="=?idna?q?caf=E9?="),
+        mail(body=b"\x00" * 1_000_000),
+        mail(frm='"\u202eAnn\x1b[2J" <serve.bidi@acme.example>'),
+        b"From: a@b.co\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" + b"--b\r\n" * 200_000,
+        mail(headers="".join(f"X-H{i}: v\r\n" for i in range(50_000))),
+        mail(subject="S" * 1_000_000),
+        b"not a message at all",
+    ]
+    for raw in hostile:
+
+        def one(raw: bytes = raw) -> None:
+            try:
+                with smtplib.SMTP("127.0.0.1", smtp_port, timeout=60) as smtp:
+                    smtp.sendmail("x@acme.example", ["leads@leads.example.com"], raw)
+                rec.statuses["serve-smtp"][250] += 1
+            except smtplib.SMTPResponseException as e:
+                rec.statuses["serve-smtp"][e.smtp_code] += 1
+                text = (
+                    e.smtp_error.decode("utf-8", "replace")
+                    if isinstance(e.smtp_error, bytes)
+                    else str(e.smtp_error)
+                )
+                print(f"  SMTP {e.smtp_code} {text[:80]!r} for {short(raw)[:70]}")
+                if e.smtp_code >= 500 and len(text.strip()) < 8:
+                    rec.problem("serve-smtp", f"{e.smtp_code} without a reason for {short(raw)}")
+            except smtplib.SMTPRecipientsRefused as e:
+                rec.problem("serve-smtp", f"recipients refused {e.recipients} for {short(raw)}")
+
+        rec.timed("serve-smtp", short(raw), one)
+    stop.set()
+    watcher.join(timeout=120)
+    rss = _rss_peak_mb(proc.pid)
+    proc.terminate()
+    out = proc.communicate(timeout=30)[0]
+    if "Traceback" in out:
+        rec.problem(
+            "serve-smtp", f"a traceback in serve's log: {out[out.index('Traceback') :][:400]!r}"
+        )
+    worst = max(beside, default=0.0)
+    print(
+        f"serve: good sender beside the hostile ones: {len(beside)} sends, slowest "
+        f"{worst:.2f} s; serve's peak RSS {rss:.0f} MB"
+    )
+    if worst > SLOW_S:
+        rec.problem("serve-smtp", f"a good sender waited {worst:.1f} s beside the hostile ones")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--database-url", default=None)
-    parser.add_argument("--only", default="mime,http,cli,show")
+    parser.add_argument("--only", default="mime,http,cli,show,serve")
     parser.add_argument("--examples", type=int, default=150)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -737,6 +848,8 @@ def main() -> int:
         sweep_cli(store.url, rec)
     if "show" in only:
         sweep_show(runtime, rec)
+    if "serve" in only:
+        sweep_serve(rec)
     print(f"database: {store.url.split('@')[-1]}")
     return rec.print()
 

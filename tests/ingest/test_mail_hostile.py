@@ -9,7 +9,7 @@ import pytest
 
 from ingest.inquiry import Inquiry, NotALead
 from ingest.mail import MAX_DEPTH, read_email
-from ingest.mail.addresses import NAME_LIMIT, parse_single
+from ingest.mail.addresses import ADDRESS_TOKEN, NAME_LIMIT, parse_single
 from ingest.mail.html import MAX_TAGS, bounded, html_to_text
 from ingest.mail.text import decode_bytes, known_codec, unflow
 from storage.errors import AddressError, ParseError
@@ -223,3 +223,39 @@ def test_a_tag_strip_over_a_run_of_open_brackets_is_linear() -> None:
     text = html_to_text("<" * 500_000 + "<p>Quote please</p>")
     assert "Quote please" in text
     assert time.perf_counter() - started < 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Tel: " + "1-" * 100_000, "@" * 100_000 + "a@b.example", "x" * 300_000 + "@", "a.a" * 100_000],
+)
+def test_address_tokens_are_found_in_linear_time(text: str) -> None:
+    # `[^…]+@[^…]+\.[^…]+` backtracked over each run from each start: 49 s for the first.
+    started = time.perf_counter()
+    assert ADDRESS_TOKEN.findall(text) == (
+        ["@" * 100_000 + "a@b.example"] if "b.example" in text else []
+    )
+    assert time.perf_counter() - started < 1
+
+
+def test_address_tokens_are_what_the_pattern_finds() -> None:
+    text = "Jane <jane@acme.example>, x@y, @a.b, a@.b, a@b., bob@a.b.c; (c@d.e) f@g@h.i"
+    assert ADDRESS_TOKEN.findall(text) == ["jane@acme.example", "bob@a.b.c", "c@d.e", "f@g@h.i"]
+    assert ADDRESS_TOKEN.sub(" ", "to a@b.co now") == "to   now"
+    assert ADDRESS_TOKEN.search("none here") is None
+
+
+def test_a_signature_of_200kb_in_a_reps_forward_is_read_quickly() -> None:
+    data = message(
+        "Fwd below\n\nAnn\nTel: " + "1-" * 100_000,
+        sender="Rita Rep <rita@ourco.com>",
+        subject="Fwd: quote",
+    )
+    started = time.perf_counter()
+    read_email(data, internal_domains=INTERNAL, received_at=NOW)
+    assert time.perf_counter() - started < 5  # 49 s before
+
+
+def test_a_from_the_two_address_parsers_read_differently_is_called_ambiguous() -> None:
+    with pytest.raises(AddressError, match="ambiguous"):
+        parse_single("Ann <" + "@" * 100_000 + "a@b.example>", header="from")
