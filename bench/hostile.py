@@ -154,6 +154,37 @@ def html_mail(html: str, charset: str = "utf-8") -> bytes:
     return mail(ctype=f"text/html; charset={charset}", body=html.encode("utf-8", "replace"))
 
 
+# Text shaped to make a backtracking pattern go quadratic (signatures, forwards, addresses).
+REDOS = {
+    "sig-spaces": "Hi quote\n\n-- \n" + "a " * 200_000,
+    "phones": "Hi quote\n\nAnn\n" + "+1 " * 100_000,
+    "phone-digits": "Hi quote\n\nAnn\nTel: " + "1-" * 100_000,
+    "ats": "Hi quote\n" + "a@" * 200_000,
+    "dots-at": "Hi quote\n" + "a.a" * 100_000 + "@",
+    "fwd-markers": "---------- Forwarded message ---------\n" * 20_000,
+    "fwd-headers": "From: x <x@y.z>\nSent: Monday\nTo: a\nSubject: b\n\n" * 10_000,
+    "wrote": "On Mon, 1 Jan 2026, Ann <a@b.c> wrote:\n> " * 10_000,
+    "quote-deep": ">" * 200_000 + " hi",
+    "urls": "http://" + "a." * 100_000,
+    "title-words": "Hi quote\n\nAnn Lee\n" + "Senior " * 100_000 + "Manager\n",
+    "company": "Hi quote\n\nAnn Lee\nAcme " + "Inc. " * 100_000,
+    "labels": "Name: " * 100_000,
+    "colons": ":" * 500_000,
+    "spaces-tabs": " \t" * 500_000 + "x",
+    "dashes": "-" * 1_000_000,
+    "combining": "a" + "\u0301" * 500_000,
+    "emoji-zwj": "\U0001f468\u200d" * 200_000,
+}
+REDOS_FROM = {
+    "from-quoted": '"' + '\\"' * 100_000 + '" <a@b.co>',
+    "from-angles": "<" * 100_000 + "a@b.co>",
+    "from-commas": "a@b.co" + "," * 100_000,
+    "from-at": "@" * 100_000 + "a@b.co",
+    "from-dots": "ann@" + "a." * 100_000 + "co",
+    "from-group": "g:" * 50_000 + " a@b.co;",
+}
+
+
 def mime_inputs() -> Iterator[tuple[str, bytes]]:
     """(category, message) pairs: generated hostile mail and the public corpora."""
     for d in (5, 50, 200, 1000, 5000):
@@ -269,6 +300,14 @@ def mime_inputs() -> Iterator[tuple[str, bytes]]:
     ]
     for m in malformed:
         yield "malformed", m
+    for text in REDOS.values():
+        yield "redos", mail(body=text)
+        yield "redos", html_mail("<p>" + text.replace("\n", "<br>") + "</p>")
+        yield "redos", mail(frm="Rita Rep <rita@ourco.example>", subject="Fwd: quote", body=text)
+    for frm in REDOS_FROM.values():
+        yield "redos", mail(frm=frm)
+    for subject in ("Re: " * 100_000, "Fwd: " * 100_000, "[" * 200_000, "=?utf-8?q?a?= " * 50_000):
+        yield "redos", mail(subject=subject)
     corpus = DATA / "corpus"
     for path in sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix != ".md"):
         yield "corpus", path.read_bytes()
@@ -407,6 +446,16 @@ def http_inputs() -> Iterator[tuple[str, str, str, dict[str, str], bytes]]:
     )
     yield "json-huge", "POST", "/forms/demo", j, b'{"a":' + b"9" * 100_000 + b"}"
     yield "json-huge", "POST", "/forms/demo", j, b'{"email":"a@b.co","n":1e999999}'
+    for name, text in REDOS.items():
+        values = {
+            "email": f"redos.{name}@acme.example",
+            "name": text[:2000],
+            "phone": text[:2000],
+            "company": text[:2000],
+            "title": text[:2000],
+            "message": text[:20_000],
+        }
+        yield "form-redos", "POST", "/forms/demo", j, json.dumps(values).encode()
     for name, ch in CONTROLS.items():
         values = {
             "email": f"x.{name}@acme.example",
@@ -598,6 +647,22 @@ def sweep_http(runtime: Any, app: Any, rec: Record) -> None:
                                 )
 
             rec.timed(category, label, one)
+
+
+def check_settled(runtime: Any, rec: Record, category: str) -> None:
+    """Whatever was accepted is in the database, read (or failed with a reason of its own)."""
+    rec.timed(category, "process_pending", runtime.pipeline.process_pending)
+    with runtime.store.reading() as s:
+        rows = list(s.exec(select(RawInput)))
+    for row in rows:
+        if RawStatus(row.status) not in SETTLED:
+            rec.problem(category, f"raw {row.id} ({row.channel}) left {row.status}")
+        if (row.reason or "").startswith("internal error"):
+            rec.problem(category, f"raw {row.id} ({row.channel}): {row.reason[:160]}")
+    print(
+        f"{category}: {len(rows)} stored inputs, by status: "
+        f"{dict(Counter(str(r.status) for r in rows))}"
+    )
 
 
 def sweep_show(runtime: Any, rec: Record, *, limit: int = 300) -> None:
@@ -844,6 +909,7 @@ def main() -> int:
         sweep_mime(runtime, rec, examples=args.examples, seed=args.seed)
     if "http" in only:
         sweep_http(runtime, create_app(runtime), rec)
+    check_settled(runtime, rec, "settled")
     if "cli" in only:
         sweep_cli(store.url, rec)
     if "show" in only:
