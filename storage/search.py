@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from rapidfuzz import fuzz, utils
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -216,6 +215,8 @@ def _rank(q: _Query, tier: int, row: Any) -> tuple[int, int, float, float, float
     """(tier, containment, fuzzy score, closeness, lead score, -id): a field that is the query
     and whole words come first ("Company 42" before "Company 4217"), then the more similar,
     the shorter, the hotter."""
+    from rapidfuzz import fuzz, utils  # with the first search, not with every command
+
     fields = [f for f in (row.name, row.company, row.email) if f]
     prep = utils.default_process
     fuzzy = max((fuzz.WRatio(q.text, f, processor=prep) for f in fields), default=0)
@@ -247,6 +248,8 @@ def _address_candidates(session: Session, q: _Query) -> list[Any]:
         rows = (
             list(session.execute(sa.select(*_COLS).where(LEAD.c.id.in_(list(ids))))) if ids else []
         )
+    from rapidfuzz import fuzz
+
     target = q.domain or q.email or ""
     kept = []
     for row in rows:

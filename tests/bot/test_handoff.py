@@ -36,10 +36,10 @@ def inquiry(n: int) -> bytes:
     return msg.as_bytes().replace(b"\r\n", b"\n")  # as a pipe gets it
 
 
-def environment(db: Path, smtp_port: int, **more: str) -> dict[str, str]:
+def environment(db: Path | str, smtp_port: int, **more: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADBOT_")}
     return env | {
-        "LEADBOT_DATABASE_URL": f"sqlite:///{db}",
+        "LEADBOT_DATABASE_URL": db if isinstance(db, str) else f"sqlite:///{db}",
         "LEADBOT_SMTP_PORT": str(smtp_port),
         "LEADBOT_INBOX_DOMAINS": "leads.example.com",
         "LEADBOT_LOG_LEVEL": "INFO",
@@ -62,8 +62,18 @@ def ingest(env: dict[str, str], cwd: Path, content: bytes) -> subprocess.Complet
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
-    db = tmp_path / "leads.db"
+def server(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
+    db = f"sqlite:///{tmp_path / 'leads.db'}"
+    yield from serving(db, tmp_path)
+
+
+@pytest.fixture
+def any_server(db_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
+    """A serve on SQLite, then on PostgreSQL."""
+    yield from serving(db_url, tmp_path)
+
+
+def serving(db: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
     smtp_port, http_port = free_port(), free_port()
     env = environment(db, smtp_port)
     proc = start_serve(env, tmp_path, smtp_port=smtp_port, http_port=http_port)
@@ -71,11 +81,11 @@ def server(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
         yield env, db
     finally:
         proc.terminate()
-        proc.communicate(timeout=60)
+        print(proc.communicate(timeout=60)[0])  # shown when the test failed
 
 
-def leads(db: Path) -> list[str]:
-    store = Store(f"sqlite:///{db}")
+def leads(db: Path | str) -> list[str]:
+    store = Store(db if isinstance(db, str) else f"sqlite:///{db}")
     try:
         with store.session() as session:
             return sorted(session.scalars(select(Lead.email)).all())
@@ -84,15 +94,15 @@ def leads(db: Path) -> list[str]:
 
 
 def test_a_piped_message_is_handed_to_the_server_on_the_same_database(
-    server: tuple[dict[str, str], Path], tmp_path: Path
+    any_server: tuple[dict[str, str], str], tmp_path: Path
 ) -> None:
-    env, db = server
+    env, db = any_server
     done = ingest(env, tmp_path, inquiry(1))
     assert done.returncode == 0, done.stderr
     assert "stored by the running server (SMTP 127.0.0.1:" in done.stdout
     # Committed before the 250, read by the server's worker at once.
     wait_until(lambda: leads(db) == ["jane1@acme-robotics.example"], timeout=30)
-    store = Store(f"sqlite:///{db}")
+    store = Store(db)
     try:
         with store.session() as session:
             raw = session.scalars(select(RawInput)).one()
@@ -123,7 +133,7 @@ def test_over_lmtp_when_the_server_has_an_lmtp_port(tmp_path: Path) -> None:
 
 
 def test_a_server_on_another_database_never_gets_it(
-    server: tuple[dict[str, str], Path], tmp_path: Path
+    server: tuple[dict[str, str], str], tmp_path: Path
 ) -> None:
     env, served = server
     other = tmp_path / "other.db"
