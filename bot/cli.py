@@ -14,9 +14,7 @@ import shlex
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from email import message_from_bytes
-from email.policy import compat32
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +40,7 @@ from storage.errors import (
     InputRejected,
     LeadBotError,
     LeadNotFound,
+    ParseError,
     StoreUnavailable,
 )
 from storage.leads import activities_of, get_lead, list_leads, notes_of, search_leads
@@ -305,16 +304,18 @@ def cmd_review_list(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_review_show(args: argparse.Namespace, rt: Runtime) -> int:
     import bot.review as review
+    from ingest.mail import parse_message
     from ingest.mail.body import message_text
 
     with rt.store.session() as session:
         raw = raw_store.raw_for_review(session, args.id)
         row = review.describe(raw, raw.content[: raw_store.HEAD_BYTES]).row()
+        text = raw.content.decode("utf-8", "replace")
         if raw.kind == "email":
-            msg = message_from_bytes(raw.content, policy=compat32)
-            text = message_text(msg, max_parts=rt.settings.max_mime_parts)
-        else:
-            text = raw.content.decode("utf-8", "replace")
+            # What failed to parse (nested 1,000 levels deep) is shown as it came.
+            with suppress(ParseError):
+                msg = parse_message(raw.content)
+                text = message_text(msg, max_parts=rt.settings.max_mime_parts)
     if args.json:
         _print_json({**row, "text": text[:20_000]})
         return EX_OK

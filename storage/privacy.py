@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import message_from_bytes
+from email.message import Message
 from email.policy import compat32
 from typing import Any
 
@@ -89,7 +90,10 @@ def _text(raw: RawInput) -> str:
     content = bytes(raw.content or b"")
     if raw.kind != "email":
         return content.decode("utf-8", "replace")
-    return message_from_bytes(content, policy=compat32).as_string()
+    try:
+        return message_from_bytes(content, policy=compat32).as_string()
+    except RecursionError:  # parts nested hundreds of levels deep: the bytes as they came
+        return content.decode("utf-8", "replace")
 
 
 def export_person(session: Session, email: str) -> dict[str, Any]:
@@ -348,7 +352,14 @@ def prune_raw(session: Session, *, days: float, now: datetime | None = None) -> 
 
 def without_attachments(content: bytes) -> bytes | None:
     """The message with every attachment part replaced by a one-line note; None when it has none."""
-    msg = message_from_bytes(content, policy=compat32)
+    try:
+        msg = message_from_bytes(content, policy=compat32)
+        return _dropped(msg)
+    except RecursionError:  # nested hundreds of levels deep: kept whole rather than lost
+        return None
+
+
+def _dropped(msg: Message) -> bytes | None:
     dropped = False
     for part in msg.walk():
         if part.is_multipart():

@@ -24,6 +24,7 @@ LATE = {
     "bot/cli.py: bot.privacy",
     "bot/cli.py: bot.review",
     "bot/cli.py: bot.jobs.rescore",
+    "bot/cli.py: ingest.mail",
     "bot/cli.py: ingest.mail.body",
     "bot/cli.py: storage.migrate",
 }

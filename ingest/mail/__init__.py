@@ -21,7 +21,7 @@ from ingest.mail.addresses import (
     normalise,
     parse_single,
 )
-from ingest.mail.body import TEXT_LIMIT, Body, extract_body, message_text
+from ingest.mail.body import TEXT_LIMIT, Body, extract_body, message_text, parts_of
 from ingest.mail.classify import classify, is_daemon
 from ingest.mail.companies import company_from_domain, country_from_domain
 from ingest.mail.formmail_reader import read_form_notification
@@ -42,7 +42,7 @@ from ingest.mail.signature import read_signature, split_signature
 from ingest.mail.text import clean_line
 from storage.errors import AddressError, ParseError
 
-__all__ = ["read_email"]
+__all__ = ["parse_message", "read_email"]
 
 # Reply prefixes as clients localise them: AW (de), SV (nordic), Antw (nl), R/RIF (it), RES (pt),
 # Odp (pl), VS (fi), YNT (tr), ΑΠ/ΣΧΕΤ (el), Отв/Ответ (ru), 回复/答复/回覆 (zh), 返信 (ja), 답장 (ko).
@@ -81,7 +81,7 @@ def read_email(
     forward without a findable original sender, or no usable From); that person becomes the lead.
     Raises ParseError when the input has no single usable sender or is not an email at all.
     """
-    msg = _parse(raw)
+    msg = parse_message(raw)
     verdict = classify(msg)
     if verdict is not None:
         return verdict
@@ -151,15 +151,41 @@ def _resolved(resolved: Mapping[str, Any], subject: str | None, text: str) -> _L
     return _Lead(person, subject, text, reply=False, fields=fields)
 
 
-def _parse(raw: bytes) -> Message:
+def parse_message(raw: bytes) -> Message:
+    """The message of `raw`, structure checked; ParseError when it is none or nests too deep."""
     if not isinstance(raw, bytes | bytearray) or not raw.strip():
         raise ParseError("empty input: not an email message")
     # compat32 never raises on header access, unlike policy.default on broken headers; every
     # header we read is decoded by ingest.mail.headers with a charset fallback instead.
-    msg = parse_bytes(raw)
+    try:
+        msg = parse_bytes(raw)
+    except RecursionError:  # the stdlib parser recurses per level: ~330 levels exhaust the stack
+        raise ParseError(f"MIME parts nested more than {MAX_DEPTH} levels deep") from None
     if not msg.keys():
         raise ParseError("not an email message: no header fields found")
+    if _depth(msg) > MAX_DEPTH:  # walk(), the generator and the readers recurse per level too
+        raise ParseError(f"MIME parts nested more than {MAX_DEPTH} levels deep")
     return msg
+
+
+# Real mail nests a few levels (a forward of a forward of a signed alternative: 6 or 7); 128
+# leaves walk(), the generator and the parser itself far from Python's recursion limit.
+MAX_DEPTH = 128
+
+
+def _depth(msg: Message) -> int:
+    """How deep the parts go, counted without recursion (and stopping once past MAX_DEPTH)."""
+    deepest = 0
+    stack = [(msg, 0)]
+    while stack:
+        part, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        inner = parts_of(part)
+        if inner:
+            stack.extend((p, depth + 1) for p in inner)
+    return deepest
 
 
 FEED_CHUNK = 1 << 16  # bytes handed to the parser at a time

@@ -65,6 +65,19 @@ def charset_of(part: Message) -> str | None:
     return match.group(1) if match else None
 
 
+def parts_of(part: Message) -> list[Message] | None:
+    """The parts inside a multipart or message/* part; None for a leaf.
+
+    Never get_payload() for this: on a leaf with 8-bit bytes it decodes them with the declared
+    charset and only catches LookupError, so a label Python knows but cannot decode text with
+    (`undefined`, `idna`, `utf-8\\0`) raises UnicodeError or ValueError out of the parser.
+    """
+    if not part.is_multipart():
+        return None
+    payload = part.get_payload()
+    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else None
+
+
 def is_attachment(part: Message) -> bool:
     """True when the sender marked the part as an attachment."""
     disposition = part.get("content-disposition")
@@ -80,7 +93,10 @@ def decode_part(part: Message, *, limit: int) -> str:
     except (ValueError, TypeError, AssertionError, LookupError):
         payload = None
     if not isinstance(payload, bytes):
-        raw = part.get_payload()
+        try:
+            raw = part.get_payload()
+        except ValueError:  # UnicodeError too: see parts_of
+            raw = ""
         payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
     charset = charset_of(part)
     if charset is None and content_type(part) == "text/html":
@@ -107,7 +123,7 @@ def extract_body(msg: Message, *, max_parts: int) -> Body:
         part = queue.popleft()
         body.parts_seen += 1
         ctype = content_type(part)
-        payload = part.get_payload()
+        payload = parts_of(part)
         if ctype.startswith("message/"):
             # delivery-status and disposition-notification payloads are header blocks, not mail.
             attached = ctype in ("message/rfc822", "message/global") and isinstance(payload, list)

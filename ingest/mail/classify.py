@@ -12,7 +12,7 @@ from email.message import Message
 
 from ingest.inquiry import NotALead
 from ingest.mail.addresses import Address
-from ingest.mail.body import content_type
+from ingest.mail.body import content_type, parts_of
 from ingest.mail.headers import first
 from ingest.mail.machinewords import (
     AUTO_SUBJECT_ALONE,
@@ -126,13 +126,9 @@ def _own_parts(msg: Message) -> Iterator[Message]:
         part = stack.pop()
         seen += 1
         yield part
-        payload = part.get_payload()
-        if (
-            part.is_multipart()
-            and isinstance(payload, list)
-            and content_type(part) not in _ATTACHED
-        ):
-            stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
+        inner = parts_of(part)
+        if inner is not None and content_type(part) not in _ATTACHED:
+            stack.extend(reversed(inner))
 
 
 def _bounce(msg: Message, names: set[str], subject: str) -> NotALead | None:

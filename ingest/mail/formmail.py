@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from ingest.mail.html import bounded
+
 # (vendor, what in the subject, sender or body gives it away)
 _SUBJECTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("wpforms", re.compile(r"^\s*new entry\s*:", re.I)),
@@ -56,7 +58,7 @@ if TYPE_CHECKING:
 def _soup(html: str) -> BeautifulSoup:
     from bs4 import BeautifulSoup  # only for HTML bodies: a text inquiry never loads it
 
-    return BeautifulSoup(html, "html.parser")
+    return BeautifulSoup(bounded(html)[0], "html.parser")
 
 
 def notification_vendor(

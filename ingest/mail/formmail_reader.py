@@ -22,6 +22,7 @@ from ingest.mail.companies import company_from_domain, country_from_domain
 from ingest.mail.formmail import form_pairs, notification_vendor
 from ingest.mail.forwards import find_forward, strip_forward_prefixes
 from ingest.mail.headers import header_values, message_id, occurred_at
+from ingest.mail.text import known_codec
 from storage.errors import AddressError
 
 _MESSAGE_LIKE = re.compile(r"message|comment|enquiry|inquiry|question|request|details")
@@ -120,9 +121,7 @@ def _html(msg: Message, *, max_parts: int) -> str:
         payload = part.get_payload(decode=True)
         if not isinstance(payload, bytes):
             continue
-        charset = charset_of(part) or "utf-8"
-        try:
-            return payload[:_HTML_LIMIT].decode(charset, "replace")
-        except LookupError:  # an unknown charset name: decode anyway rather than fail
-            return payload[:_HTML_LIMIT].decode("utf-8", "replace")
+        # An unknown name, or a codec that is no text charset (undefined, idna): read as UTF-8.
+        charset = known_codec(charset_of(part)) or "utf-8"
+        return payload[:_HTML_LIMIT].decode(charset, "replace")
     return ""

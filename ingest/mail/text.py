@@ -22,6 +22,13 @@ _CHARSET_ALIASES = {
     "gbk": "gb18030",
 }
 
+# Codecs Python has that are no charset for text: they always fail (undefined), refuse the
+# "replace" handler (idna, punycode) or read escapes in the bytes as characters (unicode_escape).
+# The bytes-to-bytes ones (base64, zlib_codec, rot13, hex) are told apart by the codec itself.
+_NOT_CHARSETS = frozenset(
+    {"undefined", "idna", "punycode", "unicode-escape", "raw-unicode-escape", "mbcs", "oem"}
+)
+
 _WS = re.compile(r"\s+")
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -35,9 +42,12 @@ def known_codec(charset: str | None) -> str | None:
     label = charset.strip().strip("\"'").lower()
     label = _CHARSET_ALIASES.get(label, label)
     try:
-        return codecs.lookup(label).name
-    except (LookupError, ValueError):
+        info = codecs.lookup(label)
+    except (LookupError, ValueError):  # ValueError: a NUL in the label
         return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        return None
+    return info.name
 
 
 def guess_charset(data: bytes) -> str | None:
@@ -72,7 +82,7 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
         tried.append(name)
         try:
             return data.decode(name)
-        except (UnicodeDecodeError, LookupError):
+        except (UnicodeError, LookupError):
             continue
     return data.decode("latin-1", errors="replace")
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.inquiry import Inquiry, NotALead
-from ingest.mail import read_email
-from ingest.mail.addresses import NAME_LIMIT, parse_single
-from ingest.mail.html import html_to_text
-from ingest.mail.text import unflow
-from storage.errors import AddressError
+from ingest.mail import MAX_DEPTH, read_email
+from ingest.mail.addresses import ADDRESS_TOKEN, NAME_LIMIT, parse_single
+from ingest.mail.html import MAX_TAGS, bounded, html_to_text
+from ingest.mail.text import decode_bytes, known_codec, unflow
+from storage.errors import AddressError, ParseError
 from tests.ingest.mail_samples import INTERNAL, message, raw
 
 NOW = datetime(2026, 11, 3, tzinfo=UTC)
@@ -141,3 +141,121 @@ def test_a_very_long_display_name_is_cut_not_the_address() -> None:
 def test_a_from_of_nested_comments_is_refused_not_an_internal_error() -> None:
     with pytest.raises(AddressError, match="nested too deeply"):
         parse_single("(" * 5000 + "x@y.example", header="from")
+
+
+def rfc822_nested(levels: int) -> bytes:
+    inner = b"From: Jane <jane@acme.example>\nSubject: inner\n\nDeep quote please\n"
+    head = b"From: Jane <jane@acme.example>\nSubject: deep\nContent-Type: message/rfc822\n\n"
+    for _ in range(levels):
+        inner = head + inner
+    return inner
+
+
+@pytest.mark.parametrize("levels", [MAX_DEPTH + 1, 1000, 5000])
+def test_multiparts_nested_past_the_cap_are_a_parse_error(levels: int) -> None:
+    # 1,000 levels exhaust the stdlib parser's recursion; the reason must say what is wrong.
+    with pytest.raises(ParseError, match="nested more than"):
+        read_email(nested(levels), internal_domains=INTERNAL, received_at=NOW)
+
+
+@pytest.mark.parametrize("levels", [MAX_DEPTH + 1, 1000])
+def test_attached_messages_nested_past_the_cap_are_a_parse_error(levels: int) -> None:
+    with pytest.raises(ParseError, match="nested more than"):
+        read_email(rfc822_nested(levels), internal_domains=INTERNAL, received_at=NOW)
+
+
+def test_multiparts_nested_to_the_cap_are_read() -> None:
+    assert "Deep quote please" in lead(nested(MAX_DEPTH - 1)).text
+
+
+# Codecs Python has that are no charset for text: they fail with UnicodeError or ValueError
+# (not LookupError) where the stdlib and our readers expected an unknown name at worst.
+TRICK_CHARSETS = [
+    "undefined", "idna", "punycode", "unicode_escape", "zlib_codec", "base64", "rot13", "hex",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("charset", [*TRICK_CHARSETS, "utf-8\x00"])
+def test_a_body_in_a_codec_that_is_no_charset_is_read_as_text(charset: str) -> None:
+    data = message(
+        "Caf\xe9 quote for 25 seats\n".encode("latin-1"), ctype=f'text/plain; charset="{charset}"'
+    )
+    assert "quote for 25 seats" in lead(data).text
+
+
+@pytest.mark.parametrize("charset", TRICK_CHARSETS)
+def test_encoded_words_in_a_codec_that_is_no_charset_are_read(charset: str) -> None:
+    data = raw(
+        f"From: =?{charset}?b?SmFuZQ==?= <jane@acme.example>\n"
+        f"Subject: =?{charset}?q?caf=E9_quote?=\n\nQuote please\n"
+    )
+    found = lead(data)
+    assert found.email == "jane@acme.example" and "Quote please" in found.text
+
+
+@pytest.mark.parametrize("charset", TRICK_CHARSETS)
+def test_a_meta_charset_that_is_no_charset_is_read(charset: str) -> None:
+    html = f'<html><head><meta charset="{charset}"></head><body><p>Caf\xe9 quote please</p>'
+    data = message(html.encode("latin-1"), ctype="text/html")
+    assert "quote please" in lead(data).text
+
+
+def test_known_codec_names_only_text_charsets() -> None:
+    assert [known_codec(c) for c in TRICK_CHARSETS] == [None] * len(TRICK_CHARSETS)
+    assert known_codec("utf-7") == "utf-7" and known_codec("Windows-1252") == "cp1252"
+    assert decode_bytes(b"caf\xe9", "undefined") == "café"
+
+
+def test_html_past_the_tag_cap_keeps_its_text_and_parses_a_bounded_head() -> None:
+    markup = "<b><i>" * 100_000 + "Quote please for 25 seats"
+    head, rest = bounded(markup)
+    assert head.count("<") == MAX_TAGS and head + rest == markup
+    assert bounded("<p>x</p>") == ("<p>x</p>", "")
+    started = time.perf_counter()
+    found = lead(message(markup, ctype="text/html; charset=utf-8"))
+    assert "Quote please for 25 seats" in found.text
+    assert time.perf_counter() - started < 5  # 600 KB of tags took 20 s (two bs4 passes) before
+
+
+def test_a_tag_strip_over_a_run_of_open_brackets_is_linear() -> None:
+    # `<[^>]{0,2000}>` scanned 2,000 characters from each of 500,000 `<`: 2 s for one message.
+    started = time.perf_counter()
+    text = html_to_text("<" * 500_000 + "<p>Quote please</p>")
+    assert "Quote please" in text
+    assert time.perf_counter() - started < 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Tel: " + "1-" * 100_000, "@" * 100_000 + "a@b.example", "x" * 300_000 + "@", "a.a" * 100_000],
+)
+def test_address_tokens_are_found_in_linear_time(text: str) -> None:
+    # `[^…]+@[^…]+\.[^…]+` backtracked over each run from each start: 49 s for the first.
+    started = time.perf_counter()
+    assert ADDRESS_TOKEN.findall(text) == (
+        ["@" * 100_000 + "a@b.example"] if "b.example" in text else []
+    )
+    assert time.perf_counter() - started < 1
+
+
+def test_address_tokens_are_what_the_pattern_finds() -> None:
+    text = "Jane <jane@acme.example>, x@y, @a.b, a@.b, a@b., bob@a.b.c; (c@d.e) f@g@h.i"
+    assert ADDRESS_TOKEN.findall(text) == ["jane@acme.example", "bob@a.b.c", "c@d.e", "f@g@h.i"]
+    assert ADDRESS_TOKEN.sub(" ", "to a@b.co now") == "to   now"
+    assert ADDRESS_TOKEN.search("none here") is None
+
+
+def test_a_signature_of_200kb_in_a_reps_forward_is_read_quickly() -> None:
+    data = message(
+        "Fwd below\n\nAnn\nTel: " + "1-" * 100_000,
+        sender="Rita Rep <rita@ourco.com>",
+        subject="Fwd: quote",
+    )
+    started = time.perf_counter()
+    read_email(data, internal_domains=INTERNAL, received_at=NOW)
+    assert time.perf_counter() - started < 5  # 49 s before
+
+
+def test_a_from_the_two_address_parsers_read_differently_is_called_ambiguous() -> None:
+    with pytest.raises(AddressError, match="ambiguous"):
+        parse_single("Ann <" + "@" * 100_000 + "a@b.example>", header="from")
