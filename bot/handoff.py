@@ -28,10 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.config import Settings
-from storage.identity import database_fingerprint
+from storage.identity import STORE_KEYWORD, database_fingerprint
 
 CONNECT_TIMEOUT_S = 0.5  # nothing listening answers at once; a server that hangs is not used
-STORE_KEYWORD = "xleadbot-store"  # ingest.smtp.STORE_KEYWORD, as smtplib lower-cases it
 ANY_ADDRESS = {"", "0.0.0.0", "::", "*"}  # noqa: S104 - a listening address, read to connect to this host
 # A pipe gets LF line ends; SMTP's DATA wants CRLF, and smtplib converts text, never bytes.
 _LINE_END = re.compile(rb"\r?\n")
@@ -88,7 +87,7 @@ def hand_over(content: bytes, settings: Settings) -> Receiver | None:
         try:
             client.connect(where.host, where.port)
             code, _ = client.ehlo()
-            if code != 250 or client.esmtp_features.get(STORE_KEYWORD) != fingerprint:
+            if code != 250 or client.esmtp_features.get(STORE_KEYWORD.lower()) != fingerprint:
                 return None
             # The answer to DATA comes after the commit, which the server bounds by its own
             # store timeout (451 after it): wait for that, with a margin.

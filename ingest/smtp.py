@@ -23,6 +23,7 @@ from ingest.pipeline import Pipeline
 from ingest.smtp_server import SMTPOptions, protocol_factory
 from ingest.worker import BatchQueue
 from storage.errors import InputRejected, StoreUnavailable
+from storage.identity import STORE_KEYWORD
 
 log = logging.getLogger("leadbot.smtp")
 
@@ -37,9 +38,6 @@ REJECTED = "554 5.6.0 Message refused: {reason}"
 INTERNAL = "451 4.3.0 Temporary local error, try again later"
 MAX_RECIPIENTS = 100  # RFC 5321 §4.5.3.1.8: at least 100 must be taken; the rest get 452 and retry
 ENHANCEDSTATUSCODES = "250-ENHANCEDSTATUSCODES"  # RFC 2034
-# Told to clients on this host only: the database this server writes to (storage.identity), so
-# `leadbot ingest` hands a piped message over only to a server on its own database (bot.handoff).
-STORE_KEYWORD = "XLEADBOT-STORE"
 
 
 class InboxHandler:
@@ -76,6 +74,8 @@ class InboxHandler:
         session.host_name = hostname
         lines = [line for line in responses if not line.startswith("250-AUTH")]
         lines.insert(len(lines) - 1, ENHANCEDSTATUSCODES)  # before the last line, `250 HELP`
+        # To clients on this host only: the database this server writes to (storage.identity),
+        # so `leadbot ingest` hands a piped message only to a server on its own (bot.handoff).
         if self.store_fingerprint and _on_this_host(session.peer):
             lines.insert(len(lines) - 1, f"250-{STORE_KEYWORD} {self.store_fingerprint}")
         return lines

@@ -14,6 +14,8 @@ import os
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
+# The EHLO/LHLO keyword that carries the fingerprint (ingest.smtp says it, bot.handoff reads it).
+STORE_KEYWORD = "XLEADBOT-STORE"
 
 
 def database_identity(url: str, *, cwd: str | None = None) -> str | None:
