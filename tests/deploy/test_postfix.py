@@ -121,6 +121,18 @@ def write_env_file(root: Path, **extra: str) -> Path:
     return env_file
 
 
+def pipe_postfix(leadbot: Path, env_file: Path) -> Postfix:
+    """The recipe's pipe transport, run as PIPE_USER with this venv's leadbot and env file."""
+    return Postfix(
+        transport=transport_line("leadbot:"),
+        pipe={
+            "/opt/leadbot/.venv/bin/leadbot": str(leadbot),
+            "/etc/leadbot/leadbot.env": str(env_file),
+            "user=leadbot": f"user={PIPE_USER}",
+        },
+    )
+
+
 def ports(smtp: int, http: int) -> list[str]:
     return ["--smtp-port", str(smtp), "--http-port", str(http)]
 
@@ -194,14 +206,7 @@ def test_postfix_pipes_mail_into_leadbot_ingest_as_its_user_with_its_env_file(
     leadbot = leadbot_for(PIPE_USER, workspace)
     if leadbot is None:
         pytest.skip(f"user {PIPE_USER} can run neither this venv's Python nor Debian's python3")
-    postfix = Postfix(
-        transport=transport_line("leadbot:"),
-        pipe={
-            "/opt/leadbot/.venv/bin/leadbot": str(leadbot),
-            "/etc/leadbot/leadbot.env": str(env_file),
-            "user=leadbot": f"user={PIPE_USER}",
-        },
-    )
+    postfix = pipe_postfix(leadbot, env_file)
     seen: list[tuple[int, set[str]]] = []  # (processes at once, their users)
     stop = threading.Event()
 
@@ -256,14 +261,7 @@ def test_beside_a_running_serve_the_pipe_hands_each_message_to_it(workspace: Pat
         stderr=subprocess.STDOUT,
         text=True,
     )
-    postfix = Postfix(
-        transport=transport_line("leadbot:"),
-        pipe={
-            "/opt/leadbot/.venv/bin/leadbot": str(leadbot),
-            "/etc/leadbot/leadbot.env": str(env_file),
-            "user=leadbot": f"user={PIPE_USER}",
-        },
-    )
+    postfix = pipe_postfix(leadbot, env_file)
     db = Store(f"sqlite:///{workspace / 'db' / 'leadbot.db'}")
     try:
         wait_until(lambda: healthy(http_port) or serve.poll() is not None, timeout=60, interval=0.2)
@@ -309,14 +307,7 @@ def test_mail_for_a_pipe_without_its_env_file_waits_in_the_queue_until_it_is_the
     if leadbot is None:
         pytest.skip(f"user {PIPE_USER} can run neither this venv's Python nor Debian's python3")
     env_file = workspace / "leadbot.env"  # not written yet: the admin forgot it
-    postfix = Postfix(
-        transport=transport_line("leadbot:"),
-        pipe={
-            "/opt/leadbot/.venv/bin/leadbot": str(leadbot),
-            "/etc/leadbot/leadbot.env": str(env_file),
-            "user=leadbot": f"user={PIPE_USER}",
-        },
-    )
+    postfix = pipe_postfix(leadbot, env_file)
     try:
         postfix.start(clean_env())
         send(postfix, inquiry(7))
