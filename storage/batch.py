@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from storage import lifecycle
-from storage.db import insert_ignore_quiet, table
+from storage.db import among, insert_ignore_quiet, table, update_rows
 from storage.errors import StoreConflict
 from storage.leads import LIFECYCLE_KINDS, FieldChanges, domain_of, fill_empty, make_touch
 from storage.models import Activity, Lead, LeadRow
@@ -38,6 +38,8 @@ CHUNK = 500  # rows per multi-row statement: well under SQLite's bound-variable 
 ATTEMPTS = 3  # preparations of one batch before another writer racing for the same rows wins
 _LEAD = table(Lead)
 _ACTIVITY = table(Activity)
+_LEAD_COLUMNS = [_LEAD.c[name] for name in LeadRow.COLUMNS]
+_LIFECYCLE = sorted(LIFECYCLE_KINDS)
 
 
 @dataclass(frozen=True)
@@ -119,12 +121,15 @@ def read_batch(session: Session, items: Sequence[Item], *, lock: bool = False) -
     """
     keys = sorted({i.dedup_key for i in items})
     emails = sorted({i.email.strip().lower() for i in items})
+    session.flush()  # the statements below go to the connection: no autoflush of ORM changes
+    conn = session.connection()
+    dialect = conn.dialect.name
     rows: dict[str, dict[str, Any]] = {}
     for chunk in chunks(emails):
-        rows.update(_lead_rows(session, chunk, lock=lock))
+        rows.update(_lead_rows(conn, chunk, lock=lock))
     seen: dict[str, int] = {}
     for chunk in chunks(keys):
-        seen.update(_recorded_keys(session, chunk))
+        seen.update(_recorded_keys(conn, chunk))
     leads = {email: LeadRow(row) for email, row in rows.items()}
     history: dict[int, list[ActivityRead]] = defaultdict(list)
     marks: dict[int, tuple[int, int]] = {}
@@ -133,11 +138,11 @@ def read_batch(session: Session, items: Sequence[Item], *, lock: bool = False) -
             select(
                 _ACTIVITY.c.lead_id, _ACTIVITY.c.id, *[_ACTIVITY.c[n] for n in ActivityRead._fields]
             )
-            .where(_ACTIVITY.c.lead_id.in_(chunk))
-            .where(_ACTIVITY.c.kind.not_in(LIFECYCLE_KINDS))
+            .where(among(dialect, _ACTIVITY.c.lead_id, chunk))
+            .where(among(dialect, _ACTIVITY.c.kind, _LIFECYCLE, negate=True))
             .order_by(_ACTIVITY.c.occurred_at, _ACTIVITY.c.id)
         )
-        for lead_id, activity_id, *values in session.execute(engagement):
+        for lead_id, activity_id, *values in conn.execute(engagement).all():
             history[lead_id].append(ActivityRead(*values))
             count, top = marks.get(lead_id, (0, 0))
             marks[lead_id] = (count + 1, max(top, activity_id))
@@ -194,9 +199,12 @@ def _write(session: Session, prepared: Prepared, *, check: bool, now: datetime) 
         if insert_ignore_quiet(session, _LEAD, values, "email") != len(new):
             raise _Stale()  # created a moment ago by another connection
         by_email: dict[str, int] = {}
+        conn = session.connection()
         for chunk in chunks(sorted(lead.email for lead in new)):
-            stmt = select(_LEAD.c.email, _LEAD.c.id).where(_LEAD.c.email.in_(chunk))
-            by_email.update((str(email), int(i)) for email, i in session.execute(stmt))
+            stmt = select(_LEAD.c.email, _LEAD.c.id).where(
+                among(conn.dialect.name, _LEAD.c.email, chunk)
+            )
+            by_email.update((str(email), int(i)) for email, i in conn.execute(stmt).all())
         for lead in new:
             ids[lead.id] = by_email[lead.email]
             object.__setattr__(lead, "id", ids[lead.id])  # not a change to write back
@@ -231,32 +239,36 @@ def _write(session: Session, prepared: Prepared, *, check: bool, now: datetime) 
 def _unchanged(session: Session, prepared: Prepared) -> bool:
     """True when the keys, leads and histories the rows were prepared from are still as they were."""
     keys = sorted({row["dedup_key"] for row in prepared.activities} | set(prepared.read.seen))
+    conn = session.connection()
+    dialect = conn.dialect.name
     seen: dict[str, int] = {}
     for chunk in chunks(keys):
-        seen.update(_recorded_keys(session, chunk))
+        seen.update(_recorded_keys(conn, chunk))
     if seen != prepared.read.seen:
         return False
     emails = sorted({lead.email for lead in prepared.leads})
     rows: dict[str, dict[str, Any]] = {}
     for chunk in chunks(emails):
-        rows.update(_lead_rows(session, chunk))
+        rows.update(_lead_rows(conn, chunk))
     if rows != prepared.read.rows:
         return False
     marks: dict[int, tuple[int, int]] = {}
     for chunk in chunks([row["id"] for row in prepared.read.rows.values()]):
         stmt = (
             select(_ACTIVITY.c.lead_id, sa.func.count(), sa.func.max(_ACTIVITY.c.id))
-            .where(_ACTIVITY.c.lead_id.in_(chunk))
-            .where(_ACTIVITY.c.kind.not_in(LIFECYCLE_KINDS))
+            .where(among(dialect, _ACTIVITY.c.lead_id, chunk))
+            .where(among(dialect, _ACTIVITY.c.kind, _LIFECYCLE, negate=True))
             .group_by(_ACTIVITY.c.lead_id)
         )
-        marks.update({int(i): (int(n), int(top)) for i, n, top in session.execute(stmt)})
+        marks.update({int(i): (int(n), int(top)) for i, n, top in conn.execute(stmt).all()})
     return marks == prepared.read.marks
 
 
-def _recorded_keys(session: Session, keys: list[str]) -> dict[str, int]:
-    stmt = select(_ACTIVITY.c.dedup_key, _ACTIVITY.c.lead_id).where(_ACTIVITY.c.dedup_key.in_(keys))
-    return {str(k): int(v) for k, v in session.execute(stmt)}
+def _recorded_keys(conn: sa.Connection, keys: list[str]) -> dict[str, int]:
+    stmt = select(_ACTIVITY.c.dedup_key, _ACTIVITY.c.lead_id).where(
+        among(conn.dialect.name, _ACTIVITY.c.dedup_key, keys)
+    )
+    return {str(k): int(v) for k, v in conn.execute(stmt).all()}
 
 
 def new_lead(email: str, item: Item, *, placeholder: int, now: datetime) -> LeadRow:
@@ -332,14 +344,15 @@ def _insert_values(lead: LeadRow, now: datetime, *, announced: bool) -> dict[str
 
 
 def _lead_rows(
-    session: Session, emails: list[str], *, lock: bool = False
+    conn: sa.Connection, emails: list[str], *, lock: bool = False
 ) -> dict[str, dict[str, Any]]:
     """The `LeadRow` columns of the leads with these emails, by email (with `lock`, locked in
     email order; SQLite, whose writer holds the whole file, has no row locks and ignores it)."""
-    stmt = select(*[_LEAD.c[name] for name in LeadRow.COLUMNS]).where(_LEAD.c.email.in_(emails))
-    if lock and session.get_bind().dialect.name == "postgresql":
+    dialect = conn.dialect.name
+    stmt = select(*_LEAD_COLUMNS).where(among(dialect, _LEAD.c.email, emails))
+    if lock and dialect == "postgresql":
         stmt = stmt.order_by(_LEAD.c.email).with_for_update()
-    return {row.email: dict(row._mapping) for row in session.execute(stmt)}
+    return {row.email: dict(row._mapping) for row in conn.execute(stmt).all()}
 
 
 def write_leads(session: Session, leads: Iterable[LeadRow]) -> None:
@@ -350,12 +363,9 @@ def write_leads(session: Session, leads: Iterable[LeadRow]) -> None:
         if lead.changed:
             groups[tuple(sorted(lead.changed))].append(lead)
     for names, members in groups.items():
-        values = {name: sa.bindparam(f"b_{name}", type_=_LEAD.c[name].type) for name in names}
-        stmt = sa.update(_LEAD).where(_LEAD.c.id == sa.bindparam("b_id")).values(values)
         rows = [
-            {"b_id": lead.id, **{f"b_{name}": getattr(lead, name) for name in names}}
-            for lead in members
+            {"id": lead.id, **{name: getattr(lead, name) for name in names}} for lead in members
         ]
-        session.connection().execute(stmt, rows)
+        update_rows(session, _LEAD, rows, names)
         for lead in members:
             lead.changed.clear()

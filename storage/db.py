@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -295,6 +297,24 @@ def _short(e: BaseException) -> str:
     )
 
 
+def among(
+    dialect: str, column: sa.ColumnElement[Any], values: Iterable[Any], *, negate: bool = False
+) -> sa.ColumnElement[bool]:
+    """`column IN (values)` (`NOT IN` with `negate`), the way the hot reads of a batch ask it.
+
+    On PostgreSQL `column = ANY(%(p)s)` with one array parameter: one statement text whatever
+    the number of values, so SQLAlchemy renders nothing per execution (an IN list is expanded
+    into one parameter per value at every call), and psycopg converts the text once and
+    prepares it on the server once it repeats (an IN list's text changes with its length, and
+    one of over 50 values is converted afresh each time). SQLite: the IN list.
+    """
+    items = list(values)
+    if dialect == "postgresql":
+        array = sa.bindparam(None, items, type_=postgresql.ARRAY(column.type))
+        return column != sa.all_(array) if negate else column == sa.any_(array)
+    return column.not_in(items) if negate else column.in_(items)
+
+
 def table(model: type[Any]) -> sa.Table:
     """The Core table of a SQLModel class (typed, for Core statements)."""
     result: sa.Table = model.__table__
@@ -341,15 +361,165 @@ def insert_ignore_quiet(
 ) -> int:
     """insert_ignore_many without RETURNING, for rows whose ids nobody needs: how many were new.
 
-    The driver's own executemany (psycopg pipelines one short statement, prepared once it
-    repeats; sqlite3 loops in C) instead of multi-row INSERTs that are built, sent and parsed as
-    one long text each; both drivers sum the rows each execution inserted into the rowcount."""
+    PostgreSQL: one statement for all the rows (`_rows_statement`); SQLite: the driver's
+    executemany (sqlite3 loops in C); both give the number of rows inserted."""
     if not rows:
         return 0
     conn = session if isinstance(session, sa.Connection) else session.connection()
-    stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=[conflict])
-    result = conn.execute(stmt, rows, execution_options={"preserve_rowcount": True})
-    return int(result.rowcount)
+    one = _rows_statement(conn, table, rows, conflict=conflict)
+    if one is not None:
+        stmt, params = one
+        result = conn.execute(stmt, params, execution_options={"preserve_rowcount": True})
+        return int(result.rowcount)
+    many = _insert(conn, table).on_conflict_do_nothing(index_elements=[conflict])
+    done = conn.execute(many, rows, execution_options={"preserve_rowcount": True})
+    return int(done.rowcount)
+
+
+def insert_rows(session: Any, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """A plain INSERT of many rows (the same keys in each), sent as insert_ignore_quiet sends
+    them."""
+    if not rows:
+        return
+    conn = session if isinstance(session, sa.Connection) else session.connection()
+    one = _rows_statement(conn, table, rows)
+    if one is not None:
+        conn.execute(*one)
+    else:
+        conn.execute(sa.insert(table), rows)
+
+
+def update_rows(
+    session: Any, table: sa.Table, rows: list[dict[str, Any]], names: tuple[str, ...]
+) -> None:
+    """`UPDATE table SET <names> WHERE id = …` for each row ({"id": …, name: value, …}):
+    on PostgreSQL one `UPDATE … FROM` the rows (`_rows_statement`), in id order."""
+    if not rows:
+        return
+    conn = session if isinstance(session, sa.Connection) else session.connection()
+    ordered = sorted(rows, key=lambda row: row["id"])
+    one = _rows_statement(conn, table, ordered, update=names)
+    if one is not None:
+        conn.execute(*one)
+        return
+    values = {name: sa.bindparam(f"b_{name}", type_=table.c[name].type) for name in names}
+    each = sa.update(table).where(table.c.id == sa.bindparam("b_id")).values(values)
+    conn.execute(each, [{f"b_{k}": v for k, v in row.items()} for row in ordered])
+
+
+# PostgreSQL: rows from this many on go as one statement whose rows come from one JSON
+# parameter (`json_to_recordset`) instead of the driver's executemany. psycopg pipelines an
+# executemany, but still dumps, sends and reads back every row as a statement of its own (about
+# a third of an events batch's thread time went there, for its 80 rows); the JSON text is made
+# in C, and the statement's text depends only on the table and the columns, so the server
+# prepares it once. Arrays per column (`unnest`) would do as much, but psycopg escapes each
+# element of a text array in Python.
+ROWS_FROM = 2
+_ROWS: dict[tuple[Any, ...], tuple[Any, list[tuple[str, Callable[[Any], Any]]]]] = {}
+
+
+def _rows_statement(
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    *,
+    conflict: str | None = None,
+    update: tuple[str, ...] | None = None,
+) -> tuple[Any, dict[str, str]] | None:
+    """The one statement that writes `rows` (an INSERT, ON CONFLICT (conflict) DO NOTHING, or
+    with `update` an UPDATE of those columns by id) and its parameter; None for the
+    executemany: not PostgreSQL, too few rows, rows of different keys, a default that is not
+    a value or a function, or a value JSON cannot carry as it is."""
+    if conn.dialect.name != "postgresql" or len(rows) < ROWS_FROM:
+        return None
+    names = ("id", *update) if update is not None else tuple(rows[0])
+    if any(len(row) != len(rows[0]) or any(n not in row for n in names) for row in rows):
+        return None
+    defaults: list[tuple[str, Any]] = []
+    if update is None:
+        for column in table.c:
+            if column.name in names or column.default is None:
+                continue
+            default = column.default
+            if not isinstance(default, sa.ColumnDefault) or not (
+                default.is_scalar or default.is_callable
+            ):
+                return None
+            defaults.append((column.name, default))
+    columns = (*names, *(name for name, _ in defaults))
+    key = (table.name, columns, conflict, update is not None)
+    built = _ROWS.get(key)
+    if built is None:
+        built = _ROWS[key] = _build_rows_statement(conn, table, columns, conflict, update)
+    stmt, converters = built
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        values = dict(row)
+        for name, default in defaults:  # per row, as an executemany fills them in
+            values[name] = default.arg(None) if default.is_callable else default.arg
+        for name, convert in converters:
+            values[name] = convert(values[name])
+        out.append(values)
+    try:
+        return stmt, {"rows": json.dumps(out, allow_nan=False)}
+    except (TypeError, ValueError):  # a value of a type JSON has not, or not a number
+        return None
+
+
+def _build_rows_statement(
+    conn: sa.Connection,
+    table: sa.Table,
+    columns: tuple[str, ...],
+    conflict: str | None,
+    update: tuple[str, ...] | None,
+) -> tuple[Any, list[tuple[str, Callable[[Any], Any]]]]:
+    dialect = conn.dialect
+    quote = dialect.identifier_preparer.quote
+    converters: list[tuple[str, Callable[[Any], Any]]] = []
+    defined: list[str] = []
+    picked: dict[str, str] = {}
+    for name in columns:
+        column = table.c[name]
+        if isinstance(column.type, sa.JSON):
+            # As JSON text, cast back: None stays JSON null, as SQLAlchemy's JSON type sends it.
+            defined.append(f"{quote(name)} text")
+            picked[name] = f"CAST(u.{quote(name)} AS json)"
+            converters.append((name, json.dumps))
+            continue
+        defined.append(f"{quote(name)} {column.type.compile(dialect=dialect)}")
+        picked[name] = f"u.{quote(name)}"
+        process = column.type._cached_bind_processor(dialect)  # UTCDateTime's, for one
+        if isinstance(column.type, sa.DateTime) or isinstance(
+            getattr(column.type, "impl", None), sa.DateTime
+        ):
+            converters.append((name, _timestamp(process)))
+        elif process is not None:
+            converters.append((name, process))
+    target = dialect.identifier_preparer.format_table(table)
+    source = (
+        f"ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS ({', '.join(defined)})) "
+        f"WITH ORDINALITY AS u({', '.join(quote(n) for n in columns)}, ordinality)"
+    )
+    if update is not None:
+        sets = ", ".join(f"{quote(n)} = {picked[n]}" for n in update)
+        sql = f"UPDATE {target} SET {sets} FROM {source} WHERE {target}.id = u.id"
+    else:
+        sql = (
+            f"INSERT INTO {target} ({', '.join(quote(n) for n in columns)}) "
+            f"SELECT {', '.join(picked[n] for n in columns)} FROM {source} ORDER BY u.ordinality"
+        )
+        if conflict is not None:
+            sql += f" ON CONFLICT ({quote(conflict)}) DO NOTHING"
+    return sa.text(sql), converters
+
+
+def _timestamp(process: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if process is not None:
+            value = process(value)
+        return None if value is None else value.isoformat()
+
+    return convert
 
 
 def _insert(conn: sa.Connection, table: sa.Table) -> Any:

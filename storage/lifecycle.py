@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, true, update
 from sqlmodel import Session, col
 
-from storage.db import table
+from storage.db import insert_rows, table
 from storage.errors import TransitionRefused
 from storage.leads import get_lead
 from storage.models import Activity, Lead, LeadRow, LeadStatus, utcnow
@@ -188,12 +188,12 @@ def announce_many(
         done |= set(session.scalars(stmt, execution_options={"synchronize_session": "fetch"}))
     ids = [i for i in dict.fromkeys(lead_ids) if i in done]
     if not ids:
-        if history:
-            session.connection().execute(insert(table(Activity)), list(history))
+        insert_rows(session, table(Activity), list(history))
         return []
-    # Core executemany, not the ORM's bulk insert: no RETURNING, the driver's own executemany.
-    session.connection().execute(
-        insert(table(Activity)),
+    # Core, not the ORM's bulk insert: no RETURNING (storage.db.insert_rows).
+    insert_rows(
+        session,
+        table(Activity),
         list(history)
         + [
             {

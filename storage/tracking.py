@@ -21,15 +21,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import delete, select, update
-from sqlmodel import Session, col
+from sqlmodel import Session
 
-from storage.db import insert_ignore_many, table
+from storage.db import among, insert_ignore_many, table
 from storage.models import AnonymousEvent, Lead, ScoringState, TrackingVisitor
 
 # The ScoringState row holding the HMAC key of tracked links when LEADBOT_SECRET_KEY is unset.
 SECRET_NAME = "server_secret"  # noqa: S105
 _VISITOR = table(TrackingVisitor)
 _ANONYMOUS = table(AnonymousEvent)
+_LEAD = table(Lead)
 
 
 def server_secret(session: Session) -> bytes:
@@ -74,8 +75,9 @@ def lead_emails(session: Session, lead_ids: Iterable[int]) -> dict[int, str]:
     ids = sorted(set(lead_ids))
     if not ids:
         return {}
-    stmt = select(col(Lead.id), col(Lead.email)).where(col(Lead.id).in_(ids))
-    return {int(i): str(e) for i, e in session.execute(stmt)}
+    conn = session.connection()
+    stmt = select(_LEAD.c.id, _LEAD.c.email).where(among(conn.dialect.name, _LEAD.c.id, ids))
+    return {int(i): str(e) for i, e in conn.execute(stmt).all()}
 
 
 def lead_ids(session: Session, emails: Iterable[str]) -> dict[str, int]:
@@ -83,8 +85,9 @@ def lead_ids(session: Session, emails: Iterable[str]) -> dict[str, int]:
     wanted = sorted({e.strip().lower() for e in emails})
     if not wanted:
         return {}
-    stmt = select(col(Lead.email), col(Lead.id)).where(col(Lead.email).in_(wanted))
-    return {str(e): int(i) for e, i in session.execute(stmt)}
+    conn = session.connection()
+    stmt = select(_LEAD.c.email, _LEAD.c.id).where(among(conn.dialect.name, _LEAD.c.email, wanted))
+    return {str(e): int(i) for e, i in conn.execute(stmt).all()}
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ def take_anonymous(session: Session, visitor_ids: Iterable[str]) -> list[Anonymo
     columns = [_ANONYMOUS.c[name] for name in AnonymousRow.__dataclass_fields__]
     stmt = (
         select(_ANONYMOUS.c.id, *columns)
-        .where(_ANONYMOUS.c.visitor_id.in_(ids))
+        .where(among(session.get_bind().dialect.name, _ANONYMOUS.c.visitor_id, ids))
         .order_by(_ANONYMOUS.c.occurred_at, _ANONYMOUS.c.id)
     )
     found = list(session.execute(stmt))
