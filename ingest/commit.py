@@ -130,8 +130,7 @@ class Batcher(Generic[T, R]):
         try:
             results = self.run([w.item for w in batch])
         except StoreUnavailable as e:  # every sender in the batch gets its 451 / 503
-            for w in batch:
-                w.settle(None, e)
+            _settle_all([(w, None, e) for w in batch])
             return
         except Exception as e:
             if len(batch) > 1:  # one input must not cost the others their answer
@@ -145,11 +144,12 @@ class Batcher(Generic[T, R]):
                 log.exception("%s: an input failed", self.name)
             batch[0].settle(None, e)
             return
-        for w, result in zip(batch, results, strict=True):
-            if isinstance(result, BaseException):
-                w.settle(None, result)
-            else:
-                w.settle(result, None)
+        _settle_all(
+            [
+                (w, None, result) if isinstance(result, BaseException) else (w, result, None)
+                for w, result in zip(batch, results, strict=True)
+            ]
+        )
 
 
 class Limited(Exception):
@@ -218,7 +218,8 @@ class _Waiting(Generic[T, R]):
     """An input and the future its handler awaits on its own event loop.
 
     Answered with `call_soon_threadsafe` (one wake-up of the loop), which costs less than
-    chaining a concurrent future into an asyncio one for every input.
+    chaining a concurrent future into an asyncio one for every input; a batch's answers go to
+    each loop in one call (`_settle_all`): one wake-up for the batch, not one per input.
     """
 
     __slots__ = ("done", "item", "loop")
@@ -229,6 +230,21 @@ class _Waiting(Generic[T, R]):
     def settle(self, result: R | None, error: BaseException | None) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
             self.loop.call_soon_threadsafe(_settle, self.done, result, error)
+
+
+def _settle_all(answers: list[tuple[_Waiting[Any, Any], Any, BaseException | None]]) -> None:
+    """Each input's result or error, handed to its loop: one call per loop for all of them."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, Any]]] = {}
+    for w, result, error in answers:
+        by_loop.setdefault(w.loop, []).append((w.done, result, error))
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            loop.call_soon_threadsafe(_settle_many, settled)
+
+
+def _settle_many(settled: list[tuple[asyncio.Future[Any], Any, Any]]) -> None:
+    for done, result, error in settled:
+        _settle(done, result, error)
 
 
 def _settle(done: asyncio.Future[R], result: R | None, error: BaseException | None) -> None:

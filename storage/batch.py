@@ -214,20 +214,25 @@ def _write(session: Session, prepared: Prepared, *, check: bool, now: datetime) 
         return ids.get(lead_id, lead_id)
 
     activities = [{**row, "lead_id": real(row["lead_id"])} for row in prepared.activities]
-    # No RETURNING: the rowcount says whether every one was new.
-    if insert_ignore_quiet(session, _ACTIVITY, activities, "dedup_key") != len(activities):
+    changes = [{**row, "lead_id": real(row["lead_id"])} for row in prepared.changes]
+    # The score_changed and field_changed rows (no dedup key: never a conflict) in the same
+    # INSERT, after the activities, as they were numbered when they went with the
+    # announcements. No RETURNING: the rowcount says whether every activity was new.
+    rows = activities + changes
+    keys = {frozenset(row) for row in rows}
+    if len(keys) > 1:  # not one shape: the activities alone, the others with the announcements
+        rows = activities
+    if insert_ignore_quiet(session, _ACTIVITY, rows, "dedup_key") != len(rows):
         raise _Stale()  # the same message recorded on another connection a moment ago
     write_leads(session, prepared.leads)
-    changes = [{**row, "lead_id": real(row["lead_id"])} for row in prepared.changes]
-    # A lead another process announced meanwhile is theirs: not again. The score_changed rows
-    # go in the announcements' INSERT.
+    # A lead another process announced meanwhile is theirs: not again.
     announced = set(
         lifecycle.announce_many(
             session,
             lead_ids=[real(i) for i in prepared.announce],
             now=now,
             inserted={ids[i] for i in prepared.announce if i in ids},
-            history=changes,
+            history=changes if rows is activities else (),
         )
     )
     return [
