@@ -4,9 +4,10 @@ A busy receiver hands over hundreds of inquiries at once. `read_batch` reads wha
 on (its known dedup keys, the leads known by email, their engagement activities) into a `Snapshot`.
 The intake (ingest.intake) turns that into a `Prepared` batch in Python: profiles, touches,
 scores, `score_changed` rows, announcements. `record_batch` checks in its transaction that those
-reads still hold and writes: multi-row INSERT … ON CONFLICT DO NOTHING for new leads and
-activities, executemany UPDATEs of the known leads' changed columns, the score_changed rows and
-the announcements. Planned on a snapshot, the batch holds SQLite's write lock only for the
+reads still hold and writes: INSERT … ON CONFLICT DO NOTHING for new leads, then for the
+activities with the score_changed rows, UPDATEs of the known leads' changed columns, the
+announcements (on PostgreSQL each one statement for all its rows, storage.db.insert_ignore_quiet
+and update_rows; on SQLite an executemany). Planned on a snapshot, the batch holds SQLite's write lock only for the
 statements. Leads are plain rows (`LeadRow`), not ORM objects: building and flushing those cost
 more than the rest of the work.
 
@@ -194,8 +195,8 @@ def _write(session: Session, prepared: Prepared, *, check: bool, now: datetime) 
             _insert_values(x, now, announced=x.id in hot)
             for x in sorted(new, key=lambda x: x.email)
         ]
-        # The driver's executemany, then the ids: a multi-row INSERT … RETURNING of 30 columns
-        # costs more to build and parse than the rows themselves.
+        # One INSERT without RETURNING (storage.db.insert_ignore_quiet), then the ids: a
+        # multi-row INSERT … RETURNING of 30 columns costs more to build and parse than the rows.
         if insert_ignore_quiet(session, _LEAD, values, "email") != len(new):
             raise _Stale()  # created a moment ago by another connection
         by_email: dict[str, int] = {}
@@ -361,8 +362,8 @@ def _lead_rows(
 
 
 def write_leads(session: Session, leads: Iterable[LeadRow]) -> None:
-    """The changed columns of `leads` back to the database: one executemany UPDATE per set of
-    changed columns (what an ORM flush sends, without building ORM objects)."""
+    """The changed columns of `leads` back to the database: one UPDATE per set of changed
+    columns (storage.db.update_rows; what an ORM flush sends, without building ORM objects)."""
     groups: dict[tuple[str, ...], list[LeadRow]] = defaultdict(list)
     for lead in leads:
         if lead.changed:
