@@ -421,9 +421,6 @@ def cmd_db_history(args: argparse.Namespace, rt: Runtime) -> int:
 def cmd_rescore(args: argparse.Namespace, rt: Runtime) -> int:
     from bot.jobs.rescore import RescoreStats, expected_leads, rescore_all  # prometheus_client
 
-    if args.batch < 1:
-        say(f"leadbot rescore: --batch must be at least 1, not {args.batch}", file=sys.stderr)
-        return EX_USAGE
     stats = RescoreStats()
     total = expected_leads(rt.store) if shown() else None
     with progress("rescoring", total=total) as advance, _polling(stats, advance):
@@ -686,13 +683,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EX_CONFIG if failures else EX_OK
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def _missing_sqlite(url: str) -> Path | None:
     """The file of a SQLite URL when it does not exist (a command run from the wrong folder would
     otherwise create an empty database and report "no leads")."""
@@ -750,6 +740,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return cmd_doctor(args)
     if args.func is cmd_completion:
         return cmd_completion(args, parser)
+    if args.func is cmd_rescore and args.batch < 1:  # said before any database is opened or made
+        say(f"leadbot rescore: --batch must be at least 1, not {args.batch}", file=sys.stderr)
+        return EX_USAGE
     try:
         settings = load_settings(env=env_file(args.env_file))
         if args.func in READS_ONLY and (missing := _missing_sqlite(settings.database_url)):
