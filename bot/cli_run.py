@@ -29,6 +29,8 @@ from storage.db import Store
 from storage.errors import ConfigError, InputRejected, LeadBotError, LeadNotFound, StoreUnavailable
 from storage.schema import at_heads
 
+log = logging.getLogger("leadbot.db")
+
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     logs.configure(verbose=args.verbose, json_lines=json_logs())
@@ -147,10 +149,19 @@ def _missing_sqlite(url: str) -> Path | None:
 def _migrate(store: Store) -> None:
     """Upgrade a database that is behind (a fresh one just works, as with `serve`); one that is at
     the heads costs one SELECT, not Alembic's import (a tenth of a second per piped message)."""
-    if not at_heads(store):
-        from storage.migrate import upgrade
+    if at_heads(store):
+        return
+    from storage.migrate import current, pending, upgrade
 
-        upgrade(store)
+    before, behind = current(store), pending(store)
+    upgrade(store)
+    if before:  # said, not silent: the schema of a shared database changed under its users
+        log.info(
+            "database upgraded first: %d migration branch(es) applied (leadbot db history)",
+            len(behind),
+        )
+    else:
+        log.info("database created, at the newest schema")
 
 
 def _config_failed(command: Handler) -> int:
