@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from bot.cli_handler import EX_OK
 from bot.funnel import (
     STATS_COLUMNS,
     parse_since,
@@ -16,10 +17,7 @@ from bot.funnel import (
 from bot.runtime import Runtime
 from storage.errors import InputRejected
 from storage.models import utcnow
-from storage.stats import BY, EXPORT_COLUMNS, export_rows, report
-
-EX_OK = 0
-GROUPS_MAX = 1000
+from storage.stats import EXPORT_COLUMNS, export_rows, report
 
 
 def cmd_stats(args: argparse.Namespace, rt: Runtime) -> int:
@@ -60,38 +58,3 @@ def _scores(scores: dict[str, float]) -> str:
     """`analytics:71.2;integrations:48`: the best first."""
     ordered = sorted(scores.items(), key=lambda kv: -kv[1])
     return ";".join(f"{name}:{round(value, 2):g}" for name, value in ordered)
-
-
-def _limit(text: str) -> int:
-    n = int(text)
-    if not 0 < n <= GROUPS_MAX:
-        raise argparse.ArgumentTypeError(f"between 1 and {GROUPS_MAX}")
-    return n
-
-
-def add_funnel_parsers(sub: argparse._SubParsersAction, leads: argparse._SubParsersAction) -> None:
-    """`stats` under the top level, `export` under `leads`."""
-    p = sub.add_parser(
-        "stats",
-        help="the funnel: stages, conversions, time to first touch, wins and losses",
-        description="The funnel of the leads created in the period (docs/funnel.md).",
-    )
-    p.add_argument(
-        "--since",
-        metavar="WHEN",
-        help="30d, 12w, 48h, week, month, quarter, a date (2026-10-01) or all (default)",
-    )
-    p.add_argument("--by", choices=BY, help="one line per source, campaign, rep or product")
-    p.add_argument("--limit", type=_limit, default=50, help="at most this many groups (default 50)")
-    form = p.add_mutually_exclusive_group()
-    form.add_argument("--json", action="store_true", help="everything, as JSON")
-    form.add_argument("--csv", action="store_true", help="one row for all, then one per group")
-    p.set_defaults(func=cmd_stats)
-
-    p = leads.add_parser(
-        "export",
-        help="every lead with its stage, scores and milestones, as CSV (docs/funnel.md)",
-    )
-    p.add_argument("--csv", action="store_true", default=True, help="CSV (the only format)")
-    p.add_argument("--since", metavar="WHEN", help="only leads created since (as for stats)")
-    p.set_defaults(func=cmd_leads_export)

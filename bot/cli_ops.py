@@ -19,20 +19,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
+from bot.cli_handler import EX_OK
 from bot.runtime import Runtime
 from storage.errors import InputRejected, LeadBotError, StoreUnavailable
 
-EX_OK = 0
 PG_DUMP_SECONDS = 3600  # a dump that has not finished within an hour is stuck, not slow
-
-
-def add_db_ops_parsers(db: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = db.add_parser(
-        "backup",
-        help="copy the database while serve runs: SQLite online backup, PostgreSQL pg_dump",
-    )
-    p.add_argument("file", metavar="FILE", help="the backup to write (replaced if it exists)")
-    p.set_defaults(func=cmd_db_backup)
 
 
 def cmd_db_backup(args: argparse.Namespace, rt: Runtime) -> int:

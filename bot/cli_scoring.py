@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.cli_handler import EX_OK, EX_UNAVAILABLE
 from bot.jobs.full_path import FullPath, RescoreStats, rules_fingerprint
 from bot.jobs.gc import collector_paused
 from bot.progress import progress
@@ -20,11 +21,9 @@ from ingest.facts import activity_facts, lead_facts, stored_score
 from scoring import loads_rules
 from scoring.learn import LEAD_ATTRIBUTES, POSITIVE, read_csv_rows, train_point_rules
 from storage.errors import ConfigError, InputRejected
-from storage.imports import CHUNK, ImportReport, import_chunks, score_columns
+from storage.imports import ImportReport, import_chunks, score_columns
 from storage.models import Lead, LeadStatus, utcnow
 
-EX_OK = 0
-EX_UNAVAILABLE = 69  # sysexits.h: a needed part (the `learn` extra) is not installed
 LEARN_HINT = "scikit-learn is not installed: pip install 'leadbot[learn]'"
 
 
@@ -176,61 +175,3 @@ def cmd_import(args: argparse.Namespace, rt: Runtime) -> int:
         f"{report.won} won, {report.lost} lost, {len(report.skipped)} skipped"
     )
     return EX_OK
-
-
-def add_train_parser(score: argparse._SubParsersAction) -> None:
-    p = score.add_parser(
-        "train", help="learn point rules from won/lost leads (needs leadbot[learn])"
-    )
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--from-store", action="store_true", help="won and lost leads in the database")
-    src.add_argument("--csv", metavar="FILE", help="a CSV of historical leads with an outcome")
-    _csv_options(p)
-    p.add_argument(
-        "--min-count",
-        type=int,
-        default=20,
-        help="leads a value needs to get a rule of its own (default 20)",
-    )
-    p.add_argument(
-        "--interactions",
-        type=int,
-        default=10,
-        metavar="N",
-        help="pairs of fields to learn together, found in the data (default 10; 0: none)",
-    )
-    p.add_argument("--output", "-o", metavar="FILE", help="rules file to write (default: stdout)")
-    p.set_defaults(func=cmd_score_train)
-
-
-def add_import_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("import", help="import historical leads from a CSV (idempotent on email)")
-    p.add_argument("csv", metavar="CSV", help="the file: a header row, then one lead per row")
-    _csv_options(p)
-    p.add_argument(
-        "--chunk",
-        type=_positive,
-        default=CHUNK,
-        metavar="N",
-        help=f"rows per transaction, scored once committed (default {CHUNK})",
-    )
-    p.set_defaults(func=cmd_import)
-
-
-def _csv_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--map",
-        action="append",
-        metavar="COL=field",
-        help="column to lead attribute (email, name, company, title, phone, country, "
-        "domain), to a field name, or to - (ignore); other columns become fields",
-    )
-    p.add_argument("--outcome", metavar="COL", help="column saying won (yes/1/won) or lost")
-    p.add_argument("--drop", action="append", metavar="COL", help="column to ignore")
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value

@@ -10,6 +10,7 @@ import re
 import sys
 from datetime import timedelta
 
+from bot.cli_handler import EX_DATAERR, EX_OK
 from bot.pages.links import MAX_HOURS, page_link
 from bot.runtime import Runtime
 from ingest.tracking import links
@@ -19,8 +20,6 @@ from storage.errors import InputRejected
 from storage.leads import get_lead
 from storage.models import utcnow
 
-EX_OK = 0
-EX_DATAERR = 65
 CHUNK = 500  # rows per transaction: a large export never holds the write lock for long
 CAMPAIGN = re.compile(r"^[\w .:/+-]{1,100}$")
 PERSON = re.compile(r"^[A-Za-z0-9_.@:-]{1,64}$")
@@ -127,50 +126,3 @@ def cmd_events_import(args: argparse.Namespace, rt: Runtime) -> int:
         + (f"; {total.announced} lead(s) announced" if total.announced else "")
     )
     return EX_DATAERR if rows and len(problems) == rows else EX_OK
-
-
-def add_tracking_parsers(sub: argparse._SubParsersAction) -> None:
-    group = sub.add_parser("links", help="tracked links for nurturing emails").add_subparsers(
-        dest="links_command", required=True
-    )
-    p = group.add_parser("make", help="a signed tracked link to URL for one lead: prints it")
-    p.add_argument("--email", required=True, help="the lead who gets the link")
-    p.add_argument("--url", required=True, help="where the link goes (http or https)")
-    p.add_argument("--campaign", help="the campaign clicks are counted for")
-    p.add_argument(
-        "--expires-days",
-        type=float,
-        metavar="DAYS",
-        help="how long the link works (default: LEADBOT_LINKS_EXPIRE_DAYS, 365)",
-    )
-    p.set_defaults(func=cmd_links_make)
-    p = group.add_parser(
-        "admin", help="a signed, expiring link to the dashboard (or one lead's page): prints it"
-    )
-    p.add_argument("--lead", metavar="ID|EMAIL", help="only this lead's page (default: dashboard)")
-    p.add_argument(
-        "--hours",
-        type=float,
-        help="how long the link works (default: LEADBOT_PAGES_LINK_HOURS, 12)",
-    )
-    p.add_argument(
-        "--for",
-        dest="person",
-        default="cli",
-        help="who the link is issued to, shown on the page (default: cli)",
-    )
-    p.set_defaults(func=cmd_links_admin)
-
-    group = sub.add_parser("events", help="tracking events").add_subparsers(
-        dest="events_command", required=True
-    )
-    p = group.add_parser(
-        "import", help="load events exported from other tools (CSV: docs/tracking.md)"
-    )
-    p.add_argument("file", metavar="FILE.csv", help="the events, one a row, with a header row")
-    p.add_argument(
-        "--source",
-        default="csv",
-        help="names the tool: the activities' source is import:NAME (default csv)",
-    )
-    p.set_defaults(func=cmd_events_import)

@@ -8,15 +8,9 @@ import io
 import sys
 from collections.abc import Sequence
 
-from pydantic import ValidationError
-
-from bot.config import env_file, load_settings
-from bot.handoff import Uncertain, hand_over
+from bot.cli_handler import EX_OK, EX_TEMPFAIL
 from bot.terminal import say
-from storage.errors import ConfigError
 
-EX_OK = 0
-EX_TEMPFAIL = 75
 GLOBAL_FLAGS = frozenset({"-v", "--verbose"})
 
 
@@ -42,6 +36,13 @@ def piped_ingest(argv: Sequence[str]) -> tuple[str | None] | None:
 def handed_over(explicit_env: str | None) -> int | None:
     """The exit status when the message on standard input was handed over (or may have been);
     None when this process must read it, with standard input still holding the message."""
+    # Late, as everything here: `leadbot --help` and the other commands load none of it.
+    from pydantic import ValidationError
+
+    from bot.config import env_file, load_settings
+    from bot.handoff import Uncertain, hand_over
+    from storage.errors import ConfigError
+
     try:
         settings = load_settings(env=env_file(explicit_env))
     except (ConfigError, ValidationError, ValueError):

@@ -52,8 +52,11 @@ def pending(store: Store) -> list[str]:
 
 def current(store: Store) -> list[str]:
     """The revisions the database is at (one per branch)."""
-    with store.engine.connect() as conn:
-        return sorted(MigrationContext.configure(conn).get_current_heads())
+    try:
+        with store.engine.connect() as conn:
+            return sorted(MigrationContext.configure(conn).get_current_heads())
+    except (exc.OperationalError, exc.InterfaceError) as e:
+        raise StoreUnavailable(f"database unavailable: {e.orig or e}") from e
 
 
 def history(store: Store) -> list[str]:

@@ -17,16 +17,21 @@ PACKAGES = ("bot", "ingest", "scoring", "storage")
 # bot/config.py: the parsers of two settings bring the mail reader and asyncio; loaded with them.
 LATE = {
     "bot/entry.py: bot.cli",
+    "bot/entry.py: bot.config",
+    "bot/entry.py: bot.handoff",
+    "bot/entry.py: storage.errors",
     "bot/config.py: ingest.listen",
     "bot/config.py: ingest.auth",
-    "bot/cli.py: bot.serve",
-    "bot/cli.py: bot.doctor",
-    "bot/cli.py: bot.privacy",
-    "bot/cli.py: bot.review",
-    "bot/cli.py: bot.jobs.rescore",
-    "bot/cli.py: ingest.mail",
-    "bot/cli.py: ingest.mail.body",
-    "bot/cli.py: storage.migrate",
+    "bot/cli.py: bot.cli_run",
+    "bot/cli_run.py: bot.doctor",
+    "bot/cli_run.py: storage.migrate",
+    "bot/commands.py: bot.serve",
+    "bot/commands.py: bot.privacy",
+    "bot/commands.py: bot.review",
+    "bot/commands.py: bot.jobs.rescore",
+    "bot/commands.py: ingest.mail",
+    "bot/commands.py: ingest.mail.body",
+    "bot/commands.py: storage.migrate",
 }
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -36,11 +37,16 @@ _CELL_GAP = object()
 
 def html_to_text(markup: str) -> str:
     """Visible text of an HTML body, one line per block; hostile markup degrades to a tag strip."""
-    from bs4 import BeautifulSoup  # here: most inquiries have a text part and never need it
+    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning  # here: most inquiries never need it
 
     markup, rest = bounded(markup[:HTML_LIMIT])
     try:
-        text = _walk(BeautifulSoup(markup, "lxml"))
+        with warnings.catch_warnings():
+            # XHTML mail (`<?xml …?>` first) is HTML to a mail client too; the warning would
+            # reach the mail server through `leadbot ingest`'s standard error.
+            warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+            soup = BeautifulSoup(markup, "lxml")
+        text = _walk(soup)
     except (RecursionError, ValueError, AssertionError, TypeError):
         # A pathological document must not lose the mail: fall back to a crude tag strip.
         text = _TAG.sub(" ", markup)

@@ -75,3 +75,15 @@ def test_a_closed_pipe_is_not_a_traceback(
     with capsys.disabled(), open(write, "w") as closed:
         monkeypatch.setattr(sys, "stdout", closed)
         assert main(["db", "history"]) == 141
+
+
+def test_a_command_says_when_it_made_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not silent: the first command on a new database says it made it; the next says nothing."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LEADBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+    assert main(["reprocess"]) == 0
+    assert "database created, at the newest schema" in capsys.readouterr().err
+    assert main(["reprocess"]) == 0
+    assert "database" not in capsys.readouterr().err

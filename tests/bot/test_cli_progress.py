@@ -38,6 +38,10 @@ def test_rescore_batch_0_is_a_usage_error(
     assert main(["rescore", "--batch", "0"]) == EX_USAGE
     out, err = capsys.readouterr()
     assert "--batch must be at least 1, not 0" in err and out == ""
+    missing = tmp_path / "elsewhere.db"
+    monkeypatch.setenv("LEADBOT_DATABASE_URL", f"sqlite:///{missing}")
+    assert main(["rescore", "--batch", "0"]) == EX_USAGE
+    assert not missing.exists()  # refused before a database is opened, or made
 
 
 def test_import_in_chunks_scores_every_lead(

@@ -3,12 +3,16 @@ does not use is paid by every inquiry (issue 13). Checked in a fresh interpreter
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import json
 import subprocess
 import sys
 from email.message import EmailMessage
 from pathlib import Path
 
+from bot.cli import build_parser
+from bot.cli_handler import AS_IT_IS, READS_ONLY, Handler
 from storage.db import Store
 
 # Loaded only by the commands that use them: serve, doctor, rescore, score train, Slack, sender
@@ -94,3 +98,72 @@ def test_the_schema_check_agrees_with_alembic(sqlite_url: str, tmp_path: Path) -
     fresh = Store(f"sqlite:///{tmp_path / 'new.db'}")
     assert not at_heads(fresh)
     fresh.dispose()
+
+
+HELP_PROBE = """
+import contextlib, io, json, sys
+from bot.entry import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    try:
+        main(sys.argv[1:])
+    except SystemExit as e:
+        code = e.code
+print(json.dumps({"code": code, "out": out.getvalue(),
+                  "loaded": sorted(m for m in sys.modules if "." not in m)}))
+"""
+# What a command costs; parsing needs none of it.
+COMMAND_PARTS = ("sqlalchemy", "pydantic", "pydantic_settings", "sqlmodel", "email_validator")
+
+
+def test_help_and_usage_errors_load_no_command(tmp_path: Path) -> None:
+    for argv, code, shown in (
+        (["--help"], 0, "Inquiries in, scored leads out"),
+        (["leads", "list", "--help"], 0, "--temperature"),
+        (["stats", "--by", "nothing"], 2, ""),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", HELP_PROBE, *argv],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={"PATH": "/usr/bin:/bin"},
+            timeout=60,
+            check=True,
+        )
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        assert result["code"] == code, (argv, done.stderr)
+        assert shown in result["out"]
+        assert sorted(set(result["loaded"]).intersection(COMMAND_PARTS + HEAVY)) == []
+
+
+def _handlers(parser: argparse.ArgumentParser) -> list[Handler]:
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _handlers(sub)
+    func = parser.get_default("func")
+    return found + ([func] if func is not None else [])
+
+
+def test_every_command_names_a_function_that_exists() -> None:
+    """The parser names each command's function as text: a typo would only show when it runs."""
+    handlers = _handlers(build_parser())
+    assert len(handlers) >= 30
+    for handler in handlers:
+        function = getattr(importlib.import_module(handler.module), handler.name, None)
+        assert callable(function), handler
+    names = {h.name for h in handlers}
+    assert names >= READS_ONLY and names >= AS_IT_IS
+
+
+def test_the_parser_mirrors_what_the_commands_use() -> None:
+    import bot.cli as cli
+    from storage.imports import CHUNK
+    from storage.models import LeadStatus
+    from storage.stats import BY
+
+    assert cli.BY == BY
+    assert cli.CHUNK == CHUNK
+    assert tuple(s.value for s in LeadStatus) == cli.STATUSES

@@ -259,3 +259,17 @@ def test_a_signature_of_200kb_in_a_reps_forward_is_read_quickly() -> None:
 def test_a_from_the_two_address_parsers_read_differently_is_called_ambiguous() -> None:
     with pytest.raises(AddressError, match="ambiguous"):
         parse_single("Ann <" + "@" * 100_000 + "a@b.example>", header="from")
+
+
+def test_xhtml_mail_is_read_without_a_warning() -> None:
+    """An XML declaration first (XHTML newsletters, some Outlook versions): read as HTML, quietly,
+    since `leadbot ingest`'s standard error goes back to the mail server."""
+    import warnings
+
+    from ingest.mail.html import html_to_text
+
+    head = '<?xml version="1.0" encoding="utf-8"?>' + "<!-- generated -->" * 30  # no <html> in 500
+    markup = head + "<html><body><p>Quote for 40 seats</p></body></html>"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert html_to_text(markup).strip() == "Quote for 40 seats"
