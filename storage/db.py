@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.dialects import postgresql
@@ -77,12 +79,35 @@ def make_engine(url: str, *, timeout: float = STORE_TIMEOUT_S, **kwargs: Any) ->
     kwargs.setdefault("pool_pre_ping", not idle_ping)
     # libpq counts whole seconds, at least 2: half the budget goes to connecting.
     kwargs.setdefault("connect_args", {"connect_timeout": max(2, math.ceil(timeout / 2))})
+    if url.startswith("postgresql"):
+        kwargs.setdefault("json_deserializer", read_json)
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name == "postgresql":
         _guard(engine, timeout)
         if idle_ping:
             _ping_idle(engine)
     return engine
+
+
+_LONG_NUMBER = re.compile(rb"\d{19}")  # beyond a 64-bit integer, for all orjson knows
+
+
+def read_json(text: bytes | bytearray | memoryview | str) -> Any:
+    """A JSON column's value as `json.loads` reads it, by orjson when that gives the same.
+
+    psycopg hands the text over as bytes, and `json.loads` of bytes first guesses their encoding
+    in Python: reading the history of a batch's leads spent about a tenth of an events batch's
+    thread there. orjson reads an integer of 19 digits or more as a float and refuses what
+    `json.loads` takes beyond the standard (NaN, an unpaired surrogate, a number out of a
+    double's range): those, and any text with 19 digits in a row, go to `json.loads`.
+    """
+    raw = text.encode() if isinstance(text, str) else bytes(text)
+    if _LONG_NUMBER.search(raw) is None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw)
 
 
 def _ping_idle(engine: Engine) -> None:
@@ -132,6 +157,11 @@ def _guard(engine: Engine, timeout: float) -> None:
             with dbapi_conn.cursor() as cur:
                 cur.execute(f"SET statement_timeout = {ms}")
                 cur.execute(f"SET lock_timeout = {ms}")
+                # Timestamps come back in UTC as `datetime.timezone.utc` (psycopg's own object for
+                # "UTC"; a server zone such as Etc/UTC gives a ZoneInfo that every value read is
+                # converted from, storage.models.UTCDateTime). Nothing here depends on the
+                # session's zone otherwise: every stored time is an instant, every difference too.
+                cur.execute("SET TimeZone = 'UTC'")
             dbapi_conn.commit()
         finally:
             WATCHDOG.disarm(dbapi_conn)
