@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -89,7 +88,8 @@ def make_engine(url: str, *, timeout: float = STORE_TIMEOUT_S, **kwargs: Any) ->
     return engine
 
 
-_LONG_NUMBER = re.compile(rb"\d{19}")  # beyond a 64-bit integer, for all orjson knows
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")  # every digit a 0
+_LONG_NUMBER = b"0" * 19  # 19 digits in a row: maybe an integer beyond 64 bits
 
 
 def read_json(text: bytes | bytearray | memoryview | str) -> Any:
@@ -102,7 +102,7 @@ def read_json(text: bytes | bytearray | memoryview | str) -> Any:
     double's range): those, and any text with 19 digits in a row, go to `json.loads`.
     """
     raw = text.encode() if isinstance(text, str) else bytes(text)
-    if _LONG_NUMBER.search(raw) is None:
+    if _LONG_NUMBER not in raw.translate(_DIGITS):  # in C, a tenth of a regular expression's time
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -21,8 +21,10 @@ SAMPLES = [
     "0.1",
     "-0.0",
     "1e-7",
-    "9223372036854775807",  # the largest 64-bit integer: orjson reads it exactly
+    "9223372036854775807",  # 19 digits: json.loads reads it
+    "922337203685477580",  # 18 digits: orjson reads it exactly
     "12345678901234567890123",  # orjson would make a float of it
+    '{"ids": [1, 22, 333], "big": -12345678901234567890, "s": "123456789012345678901"}',
     '{"n": 18446744073709551616}',
     "1e400",  # infinity for json.loads, an error for orjson
     "NaN",
