@@ -214,8 +214,11 @@ def _write(session: Session, prepared: Prepared, *, check: bool, now: datetime) 
     def real(lead_id: int) -> int:
         return ids.get(lead_id, lead_id)
 
-    activities = [{**row, "lead_id": real(row["lead_id"])} for row in prepared.activities]
-    changes = [{**row, "lead_id": real(row["lead_id"])} for row in prepared.changes]
+    if ids:  # placeholders to replace (the rows are not changed below: copies only then)
+        activities = [{**row, "lead_id": real(row["lead_id"])} for row in prepared.activities]
+        changes = [{**row, "lead_id": real(row["lead_id"])} for row in prepared.changes]
+    else:
+        activities, changes = prepared.activities, prepared.changes
     # The score_changed and field_changed rows (no dedup key: never a conflict) in the same
     # INSERT, after the activities, as they were numbered when they went with the
     # announcements. No RETURNING: the rowcount says whether every activity was new.
