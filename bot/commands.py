@@ -41,6 +41,17 @@ def _lead_line(lead: Lead) -> str:
     return f"#{lead.id:<6} {lead.score:>6.1f} {lead.temperature:<4} {lead.status:<12} {who}{company}{owner}"
 
 
+def _print_leads(leads: list[Lead], *, json: bool, none: str) -> None:
+    """`leads list` and `leads search`: JSON, or a line a lead (`none` when there is none)."""
+    if json:
+        _print_json([lead_public(lead) for lead in leads])
+        return
+    for lead in leads:
+        say(_lead_line(lead))
+    if not leads:
+        say(none)
+
+
 def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
     # Late on purpose, the one project import in a function (tests/test_house.py): `leadbot
     # ingest` runs once per message from a mail server's pipe, and the HTTP and Slack stack
@@ -116,13 +127,7 @@ def cmd_leads_list(args: argparse.Namespace, rt: Runtime) -> int:
         leads = list_leads(
             session, status=args.status, temperature=args.temperature, limit=args.limit
         )
-        if args.json:
-            _print_json([lead_public(lead) for lead in leads])
-        else:
-            for lead in leads:
-                say(_lead_line(lead))
-            if not leads:
-                say("no leads")
+        _print_leads(leads, json=args.json, none="no leads")
     return EX_OK
 
 
@@ -194,13 +199,7 @@ def _not_found(session: Any, query: str) -> None:
 def cmd_leads_search(args: argparse.Namespace, rt: Runtime) -> int:
     with rt.store.session() as session:
         leads = search_leads(session, args.query, limit=args.limit)
-    if args.json:
-        _print_json([lead_public(lead) for lead in leads])
-    else:
-        for lead in leads:
-            say(_lead_line(lead))
-        if not leads:
-            say("no match")
+    _print_leads(leads, json=args.json, none="no match")
     return EX_OK
 
 
