@@ -17,6 +17,7 @@ from ingest.mail.addresses import (
     Address,
     display_name,
     in_domains,
+    is_noreply,
     is_robot,
     normalise,
     parse_single,
@@ -121,6 +122,12 @@ def read_email(
         lead = _from_internal(msg, sender, body, subject, internal_domains, max_parts=max_parts)
     elif is_robot(sender) and (via := _reply_to(msg, internal_domains)) is not None:
         lead = _Lead(via, subject, body.best, reply=False, fields={"via": sender.email})
+    elif is_noreply(sender):
+        # A notice or a relay that names no one to answer (a person found in it would be in
+        # Reply-To or read as a form notification above): a person decides, nothing is lost.
+        lead = NotALead(
+            "review", f"from {sender.email}, a no-reply address naming no one to answer"
+        )
     else:
         lead = _Lead(sender, subject, body.best, reply=_is_reply(msg, subject))
     if isinstance(lead, NotALead) and lead.kind == "review" and resolved is not None:

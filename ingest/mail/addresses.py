@@ -71,6 +71,14 @@ _ROBOT_LOCAL = re.compile(
     r"contact-?form|hello-?form)([-_.+].*)?$",
     re.IGNORECASE,
 )
+# Senders that say nobody reads the answers (no-reply in several languages): a lead at such an
+# address can never be answered.
+_NOREPLY_LOCAL = re.compile(
+    r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|ne[-_.]?pas[-_.]?repondre|nao[-_.]?responda|"
+    r"no[-_.]?responder|non[-_.]?rispondere|keine[-_.]?antwort|nicht[-_.]?antworten)"
+    r"([-_.+].*)?$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -208,3 +216,8 @@ def in_domains(domain: str, domains: frozenset[str]) -> bool:
 def is_robot(address: Address) -> bool:
     """True for no-reply, wordpress@ and similar senders that relay someone else's message."""
     return bool(_ROBOT_LOCAL.match(address.local))
+
+
+def is_noreply(address: Address) -> bool:
+    """True for no-reply senders (noreply@, do-not-reply@, ne-pas-repondre@, …): nobody answers."""
+    return bool(_NOREPLY_LOCAL.match(address.local))

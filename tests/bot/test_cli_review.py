@@ -70,6 +70,24 @@ def test_a_forward_without_its_sender_is_resolved_into_the_lead(
     assert listed(capsys) == []
 
 
+def test_a_no_reply_notice_waits_for_a_person_and_is_no_lead(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A no-reply sender naming no one to answer would be a lead nobody can write to."""
+    body = "Order 456123 paid by Maurits de Vries (PAYID 951597484).\nAmount: EUR 120.00\n"
+    ingest(env, "paid", sender="Ogone <noreply@ogone.example>", subject="New order", body=body)
+    [row] = listed(capsys)
+    assert row["status"] == "review" and "no-reply address" in str(row["reason"])
+    assert main(["leads", "list", "--json"]) == EX_OK
+    assert json.loads(capsys.readouterr().out) == []
+
+    code = main(["review", "resolve", str(row["id"]), "--email", "maurits@devries.example"])
+    assert code == EX_OK
+    assert "-> lead #" in capsys.readouterr().out
+    assert main(["leads", "show", "maurits@devries.example", "--json"]) == EX_OK
+    assert json.loads(capsys.readouterr().out)["forwarded_by"] == "noreply@ogone.example"
+
+
 def test_a_failed_input_is_listed_and_can_be_resolved(
     env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

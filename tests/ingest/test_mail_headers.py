@@ -172,6 +172,22 @@ def test_reply_to_of_external_noreply_sender_is_the_lead() -> None:
     assert lead(raw).email == "jane@acme-corp.com"
 
 
+@pytest.mark.parametrize(
+    "sender",
+    ["noreply@ogone.example", "Do-Not-Reply@bank.example", "ne-pas-repondre@banque.example",
+     "no_reply+orders@shop.example", "nao-responda@loja.example"],
+)  # fmt: skip
+def test_no_reply_sender_naming_no_one_is_for_review(sender: str) -> None:
+    result = read_email(raw_mail(f"From: {sender}\nSubject: Your order"), received_at=NOW)
+    assert isinstance(result, NotALead) and result.kind == "review"
+
+
+def test_a_person_whose_address_only_mentions_reply_is_a_lead() -> None:
+    assert lead(raw_mail("From: Noreen Replyson <noreen.reply@acme.example>")).email == (
+        "noreen.reply@acme.example"
+    )
+
+
 def test_internal_notification_without_external_reply_to_is_internal() -> None:
     raw = raw_mail("From: wordpress@ourco.com\nReply-To: sales@ourco.com\nSubject: Form")
     result = read_email(raw, received_at=NOW, internal_domains=frozenset({"ourco.com"}))
