@@ -35,7 +35,7 @@ from ingest.mail.forwards import (
     strip_forward_prefixes,
 )
 from ingest.mail.headers import SUBJECT_LIMIT, first, header_values, message_id, occurred_at
-from ingest.mail.names import person_name
+from ingest.mail.names import person_name, read_shown
 from ingest.mail.notices import machine_text
 from ingest.mail.quotes import strip_quotes
 from ingest.mail.receipts import read_receipt
@@ -347,6 +347,7 @@ def _inquiry(lead: _Lead, msg: Message, raw: bytes, *, received_at: datetime) ->
         signature_lines, region=region, body=text, author=author, address=address
     )
     ident = message_id(msg)
+    shown = read_shown(lead.address.name)  # "Acme GmbH" <info@…> names a company, not a person
     kind: ActivityKind = "email_reply" if lead.reply else "email_inquiry"
     return Inquiry(
         email=lead.address.email,
@@ -354,8 +355,8 @@ def _inquiry(lead: _Lead, msg: Message, raw: bytes, *, received_at: datetime) ->
         source="email",
         occurred_at=occurred_at(msg, received_at),
         dedup_key=f"msgid:{ident}" if ident else "sha256:" + hashlib.sha256(raw).hexdigest(),
-        name=person_name(lead.address.name, signature.name),
-        company=signature.company or company_from_domain(lead.address.domain),
+        name=person_name(shown.person, signature.name),
+        company=signature.company or shown.organisation or company_from_domain(lead.address.domain),
         title=signature.title,
         phone=signature.phone,
         country=signature.phone_region or region,

@@ -1,5 +1,7 @@
 """Person names: the display name in First Last order, and whether a signature line names the author."""
 
+# ruff: noqa: RUF001 - Cyrillic legal forms and dashes on purpose
+
 from __future__ import annotations
 
 import re
@@ -7,7 +9,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ingest.mail.sigwords import COMPANY, CREDENTIAL, DEPARTMENT, HONORIFIC
+from ingest.mail.sigwords import COMPANY, CREDENTIAL, DEPARTMENT, HONORIFIC, ORGANISATION
 
 # A word of a name: letters with inner dots, hyphens and apostrophes ("O'Neil", "Hardwicke-Brown",
 # "J.", "St."). Any script: \w without digits and underscore.
@@ -27,6 +29,99 @@ _PARTICLES = frozenset(
     }
 )  # fmt: skip
 _NOT_NAMES = frozenset({"the", "our", "your", "dear", "hi", "hello", "team"})
+# Legal forms that are no one's name (the short ones of sigwords.COMPANY, such as "Sas", "Co" or
+# "As", are surnames too): a display name with one names an organisation.
+_LEGAL_FORM = re.compile(
+    r"(?<!\w)(inc|llc|l\.l\.c|ltd|limited|gmbh|mbh|corp|corporation|plc|pty|sarl|s\.a\.r\.l|"
+    r"s\.r\.l|srl|s\.p\.a|spa|s\.a|s\.a\.s|b\.v|n\.v|oyj|ltda|llp|kgaa|bvba|s\.r\.o|group|"
+    r"holding|holdings|technologies|solutions|systems|labs|ооо|оао|зао|пао|фгуп|гуп)(?!\w)\.?"
+    r"|(株式会社|有限会社|合同会社|股份有限公司|有限公司|集团|公司|주식회사|유한회사|㈜|\(주\))"
+    r"|(?<!\w)(лтд|(and|&) sons|& co|(und|&) söhne|et fils|e figli|e hijos|i syn)(?!\w)",
+    re.IGNORECASE,
+)
+# The short legal forms, which are surnames too ("Lisanne Sas"), count last and written as legal
+# forms are: in capitals or with dots ("Scheel KG", "Seguin SA", "Vávra k.s.", "Pereira S/A").
+_SHORT_LEGAL = re.compile(
+    r"\s(AG|KG|UG|SE|SA|SAS|AB|AS|ASA|HB|KB|NV|BV|OY|KY|SL|SRL|SPA|GBR|OHG|A/S|S/A|"
+    r"N\.V\.|B\.V\.|s\.\s?c\.|k\.\s?s\.|o\.\s?s\.|sp\.\s?[jk]\.|S\.L\.[A-Z.]*|"
+    r"S\.A\.[A-Z.]*|S\.(Com|Coop)\.)$"  # not B.A. or M.D., which are degrees
+)
+# What a mailbox does, not who reads it ("Acme Newsletter", "Customer Support", "Shop"); not
+# "Sales" or "Hr", which are a surname and an honorific as well.
+_ROLE = re.compile(
+    r"(?<!\w)(newsletters?|news|team|support|customer (service|care)|service ?desk|help ?desk|"
+    r"notifications?|alerts?|marketing|info|information|administrator|admin|webmaster|"
+    r"no.?reply|mailer|shop|store|billing|accounts|recruiting|careers|jobs|reception|"
+    r"bookings?|reservations?|kundenservice|kundendienst|service client|atención al cliente)(?!\w)",
+    re.IGNORECASE,
+)
+_MAX_ROLE_WORDS = 3
+# "Jane Doe | Acme GmbH", "Jane Doe (Acme)", "Jane Doe - Acme Support", "Jane from Acme"; then
+# "Jane Doe, Acme Inc." (a comma may be "Doe, Jane", so it is tried last).
+_NAME_AND_MORE = re.compile(r"\s*(?:[|/(\[]|\s[-–—]\s|\s(?:at|from|@)\s)\s*")
+_COMMA = re.compile(r"\s*,\s*")
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A display name read: the person it names, and the organisation it names, if any."""
+
+    person: str | None
+    organisation: str | None = None
+
+
+# Organisation words that are surnames too ("Mark Bank"): evidence only beside a legal form.
+_SURNAME_WORDS = frozenset({"bank", "banque", "banco", "trust", "exchange", "capital", "center"})
+
+
+def _organisational(part: str) -> bool:
+    if _LEGAL_FORM.search(part) or _SHORT_LEGAL.search(part):
+        return True
+    return any(m.group(0).lower() not in _SURNAME_WORDS for m in ORGANISATION.finditer(part))
+
+
+def _role(part: str) -> bool:
+    return len(part.split()) <= _MAX_ROLE_WORDS and bool(_ROLE.search(part))
+
+
+def _person(part: str) -> str | None:
+    """The piece as a person's name ("Doe, Jane" -> "Jane Doe"), if it is one."""
+    if _role(part) or _organisational(part):
+        return None
+    name = first_last(part)
+    return name if name and as_name(name) else None
+
+
+def _pieces(name: str, separator: re.Pattern[str]) -> list[str]:
+    return [p for p in (p.strip(" )]\"'") for p in separator.split(name)) if p]
+
+
+@lru_cache(maxsize=64)
+def read_shown(display: str | None) -> Shown:
+    """Whom a From display name names: "Jane Doe" a person, "Acme GmbH" or "Science and Education
+    Foundation" an organisation, "Acme Newsletter" neither; "Jane Doe | Acme GmbH" both."""
+    if not display:
+        return Shown(None)
+    name = " ".join(display.split())
+    if len(name) > 1 and name[0] == name[-1] and name[0] in "\"'":
+        name = name[1:-1].strip()
+    if not (_organisational(name) or _role(name)) and not any(
+        _organisational(p) or _role(p) for p in _pieces(name, _NAME_AND_MORE)
+    ):
+        return Shown(first_last(display))  # "Doe, Jane" is a person, whatever its comma
+    for separator in (_NAME_AND_MORE, _COMMA):
+        pieces = _pieces(name, separator)
+        if len(pieces) < 2:
+            continue
+        for i, piece in enumerate(pieces):
+            person = _person(piece)
+            # After a comma a lone word is as often a place ("…Foundation, Bulgaria") as a name.
+            if person is not None and (separator is _NAME_AND_MORE or " " in person):
+                others = pieces[:i] + pieces[i + 1 :]
+                return Shown(person, next((p for p in others if _organisational(p)), None))
+    if _organisational(name) and not _role(name):
+        return Shown(None, name)
+    return Shown(None)
 
 
 @dataclass(frozen=True)
