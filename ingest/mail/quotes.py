@@ -11,6 +11,7 @@ Words ("wrote", "Original Message" and their translations) are evidence, never t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from ingest.mail.labels import FORWARD_INTRO, FORWARD_SEPARATOR, HEADER_LINE, canonical
@@ -69,6 +70,9 @@ _ORIGINAL = re.compile(
 )
 # A rule or a separator line left above a cut quote ("________", "-----", "====").
 _RULE_ONLY = re.compile(r"^[\s\-_=*~]*$")
+_TRACKER = "\u1427"  # "ᐧ" on a line of its own: what Gmail add-ons (Mailtrack, Streak) leave
+# A line of a quote marked with `|` (older Gmail, some webmail): a quote only below a header.
+_PIPED = re.compile(r"\s*\|(?:\s|$)")
 # `Label: value` of any header, known or not ("Envoyé le :", "Message du :").
 _LABEL_LINE = re.compile(
     r"^[\s>]*[*_]*\s*[^\W\d_][\w'’.-]*( [\w'’.-]+){0,3}\s*[*_]*\s*[:：]\s*[*_]*\s*(?P<value>.*)$"
@@ -95,8 +99,9 @@ def strip_quotes(text: str) -> str:
             if before:
                 out.append(before)
             after = _next_text(plain, i + span)
-            if after < len(lines) and _quoted(plain[after]):
-                i = _skip_quote(plain, after)
+            if after < len(lines) and (_quoted(plain[after]) or _pipe_quote(plain, after)):
+                marked = _quoted if _quoted(plain[after]) else _piped
+                i = _skip_quote(plain, after, marked)
                 below = len(out)
                 continue
             if _written(out):
@@ -107,7 +112,7 @@ def strip_quotes(text: str) -> str:
                 break
             i += span
             continue
-        if not _quoted(plain[i]):
+        if not _quoted(plain[i]) and plain[i].strip() != _TRACKER:
             out.append(lines[i])
         i += 1
     while out and _RULE_ONLY.match(out[-1]):
@@ -129,12 +134,24 @@ def _next_text(lines: list[str], i: int) -> int:
     return i
 
 
-def _skip_quote(lines: list[str], i: int) -> int:
-    """The line after a `>` quote starting at `i`; a line the client wrapped out of the quote
-    (unmarked, between two quoted lines) belongs to it."""
+def _piped(line: str) -> bool:
+    return _PIPED.match(line) is not None
+
+
+def _pipe_quote(lines: list[str], i: int) -> bool:
+    """Two `|` lines in a row at `i`: a quote, when a header is above; a table's rows, which end
+    in `|` too, are not one."""
+    rows = lines[i : i + 2]
+    table = any(r.count("|") > 1 and r.rstrip().endswith("|") for r in rows)
+    return len(rows) == 2 and all(_piped(r) for r in rows) and not table
+
+
+def _skip_quote(lines: list[str], i: int, marked: Callable[[str], bool] = _quoted) -> int:
+    """The line after a `>` (or `|`) quote starting at `i`; a line the client wrapped out of the
+    quote (unmarked, between two quoted lines) belongs to it."""
     while i < len(lines):
-        wrapped = 0 < i < len(lines) - 1 and _quoted(lines[i - 1]) and _quoted(lines[i + 1])
-        if not (_quoted(lines[i]) or not lines[i].strip() or wrapped):
+        wrapped = 0 < i < len(lines) - 1 and marked(lines[i - 1]) and marked(lines[i + 1])
+        if not (marked(lines[i]) or not lines[i].strip() or wrapped):
             break
         i += 1
     return i
@@ -276,7 +293,7 @@ def _bare_wrote(line: str) -> bool:
 
 def _quote_follows(lines: list[str], i: int) -> bool:
     after = _next_text(lines, i)
-    return after < len(lines) and _quoted(lines[after])
+    return after < len(lines) and (_quoted(lines[after]) or _pipe_quote(lines, after))
 
 
 def _is_attribution(text: str, *, quote_follows: bool) -> bool:

@@ -150,6 +150,32 @@ def test_reply_quotes_are_removed(attribution: str) -> None:
     assert lead(msg.as_bytes()).text == "Yes, Tuesday works."
 
 
+def body_text(body: str) -> str:
+    msg = EmailMessage()
+    msg["From"] = "j@acme.com"
+    msg["Subject"] = "Re: Call"
+    msg.set_content(body)
+    return lead(msg.as_bytes()).text
+
+
+def test_a_pipe_marked_quote_below_an_attribution_is_removed() -> None:
+    # Older Gmail (zh, ja) wrote "2013/7/20 Name <addr>" and marked the quote with "|".
+    body = (
+        "Tuesday works for us.\n\n\n2013/7/20 Rita Rep <rita@ourco.com>\n\n"
+        "| Would Tuesday work for a call?\n|\n| Rita\n"
+    )
+    assert body_text(body) == "Tuesday works for us."
+
+
+def test_a_table_is_not_a_pipe_quote() -> None:
+    body = "Prices as of 2024-05-01 from <rita@ourco.com>\n| Seats | 40 |\n| Plan | Pro |\n"
+    assert "| Seats | 40 |" in body_text(body)
+
+
+def test_the_mark_gmail_add_ons_leave_is_dropped() -> None:
+    assert body_text("Please send the contract.\n\n\u1427\n") == "Please send the contract."
+
+
 def test_interleaved_quote_lines_are_dropped() -> None:
     msg = EmailMessage()
     msg["From"] = "j@acme.com"
