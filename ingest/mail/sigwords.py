@@ -12,7 +12,10 @@ DELIMITER = re.compile(r"^(--|__|—)\s*$")
 # Lines that mobile and webmail clients append: everything after them is signature.
 MOBILE = re.compile(
     r"^\s*(sent from my|sent from (outlook|mail|yahoo|proton|gmail|samsung)|sent via|sent with|"
-    r"get outlook for|von meinem .* gesendet|gesendet von meinem|gesendet mit|envoyé de mon|"
+    r"get outlook for|outlook für (ios|android) (beziehen|herunterladen)|obtenir outlook pour|"
+    r"obtener outlook para|(ottieni|scarica) outlook per|outlook voor (ios|android) downloaden|"
+    r"(obter o|baixe o|obtenha o) outlook para|hämta outlook för|"
+    r"von meinem .* gesendet|gesendet von meinem|gesendet mit|envoyé de mon|"
     r"envoyé depuis|enviado desde mi|enviado desde|inviato da|enviado do meu|enviado de meu|"
     r"verzonden vanaf mijn|verstuurd vanaf mijn|skickat från min|sendt fra min|lähetetty "
     r"iphonesta|wysłane z|odesláno z|отправлено с|iphone'umdan gönderildi|发自我的|來自我的|"
