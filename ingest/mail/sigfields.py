@@ -33,6 +33,7 @@ _EMBEDDED = re.compile(r"<<[^>]*>>|\[(?:image|cid)[^\]]*\]|<(?:https?|mailto):[^
 _LOST_SPACE = re.compile(r"(?:(?<=[\s:])|^)\?+(?=\s|$)")
 _QP_DEBRIS = re.compile(r"=(?:20|09|01;?)$")
 _DECORATION = " \t*|=_~#>•·-\u2013\u2014"
+_BOLD = re.compile(r"(?<!\w)\*(\S(?:[^*\n]*\S)?)\*(?!\w)")  # Gmail writes bold as *Jane Doe* in the plain text
 _SHOUT = re.compile(r"\s+!+$")  # "CEO @ Acme !"
 # Several fields on one line: "VP Sales | Acme", "Director        Tel: (713) 853-3849".
 _FIRST_FIELD = re.compile(r"\s*[|•·]\s*|,\s+|\s+[-\u2013\u2014]\s+|\t+| {3,}")
@@ -82,7 +83,7 @@ class Fields:
 @lru_cache(maxsize=_CACHED_LINES)
 def clean(line: str) -> str:
     """A signature line without images, link targets, borders and no-break-space debris."""
-    line = _QP_DEBRIS.sub("", _EMBEDDED.sub(" ", line.rstrip()))
+    line = _QP_DEBRIS.sub("", _EMBEDDED.sub(" ", _BOLD.sub(r"\1", line.rstrip())))
     line = _LOST_SPACE.sub(" ", line)
     return _SHOUT.sub("", line.strip(_DECORATION)).strip()
 

@@ -16,6 +16,7 @@ from ingest.mail.sigwords import (
     DELIMITER,
     DISCLAIMER,
     FAX,
+    LIST_FOOTER,
     MOBILE,
     PHONE_LABEL,
     TITLE,
@@ -38,6 +39,12 @@ _NOISE = re.compile(
 )
 _REACH = re.compile(r"@|https?://|www\.|\d[\d\s().\-/]{6,}\d")
 _RULE = re.compile(r"^\s*[-=_*~#]{5,}\s*$")
+# "-Abhishek Kona", "— Jane", "~Tom": a name signing off after a dash or a tilde.
+_DASH_NAME = re.compile(r"^\s*[-\u2013\u2014~]\s?(?P<name>[^\W\d_][^\n]{0,40})$")
+_DASH_ITEM = re.compile(r"^\s*[-\u2013\u2014~*•]\s")
+_INTRODUCES = re.compile(r"[^\W\d_]\s*[:\uff1a]$")  # "We need:" introduces a list (":+1:" does not)
+_SIGNED_OFF_SCAN = 4  # content lines from the end where such a line may stand
+_SIGNED_OFF_WORDS = 3
 _NOTICE_LINE = 45  # a line of a notice is long; signature lines are short
 _PHONE_WORD = re.compile(
     r"\b(tel|tél|phone|ph|mobile|mob|cell|cellular|direct|office|voice|handy|gsm|t|m|p)\b",
@@ -86,7 +93,7 @@ def strip_disclaimers(text: str) -> str:
     paragraphs = _PARAGRAPH.split(text)
     while len(paragraphs) > 1 and all(_NOISE.match(x) for x in paragraphs[-1].split("\n")):
         paragraphs.pop()
-    while len(paragraphs) > 1 and _is_boilerplate(paragraphs[-1], DISCLAIMER):
+    while len(paragraphs) > 1 and _is_boilerplate(paragraphs[-1], DISCLAIMER, LIST_FOOTER):
         kept = _before_notice(paragraphs.pop())
         if kept:
             paragraphs.append(kept)
@@ -101,19 +108,23 @@ def _before_notice(paragraph: str) -> str:
     lines = paragraph.split("\n")
     for k, line in enumerate(lines):
         opens = k == 0 or _RULE.match(line) or len(line.strip()) >= _NOTICE_LINE
-        if opens and DISCLAIMER.search("\n".join(lines[k:])):
+        rest = "\n".join(lines[k:])
+        if opens and (DISCLAIMER.search(rest) or LIST_FOOTER.search(rest)):
             return "\n".join(lines[:k]).rstrip() if k else ""
     return ""
 
 
-def _is_boilerplate(paragraph: str, pattern: re.Pattern[str]) -> bool:
-    return len(paragraph) <= _DISCLAIMER_LIMIT and pattern.search(paragraph) is not None
+def _is_boilerplate(paragraph: str, *patterns: re.Pattern[str]) -> bool:
+    return len(paragraph) <= _DISCLAIMER_LIMIT and any(p.search(paragraph) for p in patterns)
 
 
 def _locate(lines: list[str], who: Author) -> tuple[str, list[str]] | None:
     content = [i for i, line in enumerate(lines) if not _NOISE.match(line)]
     if not content:
         return None
+    signed = _signed_off(lines, content, who)
+    if signed is not None:
+        return "\n".join(lines[:signed]).strip(), lines[signed:]
     closing = _valediction(lines, content[-_MAX_SIGNATURE_LINES:])
     if closing is not None and closing == content[-1]:
         # A closing formula that ends the text ("… Thanks") opens no signature; one may stand
@@ -136,6 +147,35 @@ def _locate(lines: list[str], who: Author) -> tuple[str, list[str]] | None:
     if paragraph is not None:
         return "\n".join(lines[:paragraph]).strip(), lines[paragraph:]
     return None
+
+
+def _signed_off(lines: list[str], content: list[int], who: Author) -> int | None:
+    """A "-Abhishek Kona" or "— Jane" line signing the text off, with only a signature block
+    below it; not an item of a list (the line above it is not one, nor ends in a colon). A
+    single word signs off only as the author's name ("-Pricing" may be the list's one item)."""
+    for k in range(len(content) - 1, max(len(content) - _SIGNED_OFF_SCAN, 0) - 1, -1):
+        i = content[k]
+        match = _DASH_NAME.match(lines[i])
+        if match is None:
+            continue
+        above = lines[content[k - 1]].rstrip() if k else None
+        if above is None or _INTRODUCES.search(above) or _same_item(above, lines[i]):
+            return None
+        if lines[i - 1].strip():  # set apart from the text by a blank line, as a sign-off is
+            return None
+        if _block_end(lines, i) <= content[-1]:
+            return None
+        name = as_name(match.group("name").strip())
+        if name is None or len(name.split()) > _SIGNED_OFF_WORDS:
+            return None
+        return i if " " in name or names_author(name, who) else None
+    return None
+
+
+def _same_item(above: str, line: str) -> bool:
+    """Both lines are items of one list: the same dash, indented alike ("- a" over "- b")."""
+    first, second = _DASH_ITEM.match(above), _DASH_ITEM.match(line)
+    return first is not None and second is not None and first.group(0) == second.group(0)
 
 
 def _gives_fields(lines: list[str], who: Author) -> bool:

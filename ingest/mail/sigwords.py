@@ -165,6 +165,15 @@ DISCLAIMER = re.compile(
 )
 
 # Banners that mail gateways put at the top of external mail.
+# What a mailing list's software appends (Mailman, Google Groups, Discourse, Groups.io): no one
+# wrote it.
+LIST_FOOTER = re.compile(
+    r"(/mailman/listinfo/|^\S+ mailing list$|^\S+@(lists?|groups?)\.\S+$|you received this "
+    r"message because you are subscribed to|to unsubscribe from this (group|list|topic)|"
+    r"view this discussion on the web|^(to )?unsubscribe:? \S+@|groups\.io links:)",
+    re.IGNORECASE | re.MULTILINE,
+)
+
 BANNER = re.compile(
     r"^\W{0,3}(external|caution|warning|attention|notice|confidential|disclaimer|externe?|"
     r"achtung|vorsicht|hinweis)\b.{0,400}(outside (of )?(your|the|our) organi[sz]ation|"

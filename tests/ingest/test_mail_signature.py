@@ -129,3 +129,39 @@ def test_text_that_is_no_signature_gives_no_fields(body: str) -> None:
     found = _read("jsmith@x-corp.com", body)
     assert (found.name, found.title, found.phone) == (None, None, None)
     assert found.company == "X Corp"  # the domain's, nothing from the text
+
+
+def test_a_bold_signature_as_gmail_writes_it_in_plain_text() -> None:
+    body = (
+        "Could you send us a quote?\n\n*Richard Lindhout* | *Eigenaar*\n"
+        "*Bel mij +31 6 22 22 22 22*\n\n*KVK      50000000*\n"
+    )
+    lead = _read("Richard Lindhout <richard@webridge.nl>", body)
+    assert lead.text == "Could you send us a quote?"
+    assert (lead.name, lead.title, lead.phone) == ("Richard Lindhout", "Eigenaar", "+31622222222")
+
+
+def test_a_mailing_lists_footer_is_no_part_of_the_text() -> None:
+    body = (
+        "Is there a bulk delete in the API?\n\n"
+        "_______________________________________________\nriak-users mailing list\n"
+        "riak-users@lists.basho.com\n"
+        "http://lists.basho.com/mailman/listinfo/riak-users_lists.basho.com\n"
+    )
+    assert _read("Sam Lee <sam@acme-corp.com>", body).text == "Is there a bulk delete in the API?"
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (":+1:\n\n-Abhishek Kona\n", ":+1:"),
+        ("Sounds good, send the contract.\n\n— Sam\n", "Sounds good, send the contract."),
+        # Lists stay whole: an item, the one item under a colon, a word that is not the author.
+        ("We need:\n- Analytics\n- Reporting\n", "We need:\n- Analytics\n- Reporting"),
+        ("Two modules:\n\n-Advanced Analytics\n", "Two modules:\n\n-Advanced Analytics"),
+        ("Which plan covers it?\n\n-Pricing\n", "Which plan covers it?\n\n-Pricing"),
+        ("Our list:\n- Analytics\n\n- Reporting Suite\n", "Our list:\n- Analytics\n\n- Reporting Suite"),
+    ],
+)  # fmt: skip
+def test_a_name_after_a_dash_signs_off(body: str, text: str) -> None:
+    assert _read("Sam Lee <sam@acme-corp.com>", body).text == text
