@@ -12,6 +12,7 @@ from ingest.mail.names import Author, as_name, names_author
 from ingest.mail.sigfields import clean, head, is_contact, is_prose, names_company, read_fields
 from ingest.mail.sigwords import (
     BANNER,
+    CALL_ME,
     COMPANY,
     DELIMITER,
     DISCLAIMER,
@@ -291,7 +292,9 @@ def read_signature(
     fields = read_fields(block, who=who, domain=domain)
     phone, phone_region = find_phone("\n".join(block), region=region)
     if phone is None and body:
-        labelled = "\n".join(x for x in body.split("\n") if PHONE_LABEL.search(x))
+        labelled = "\n".join(
+            x for x in body.split("\n") if PHONE_LABEL.search(x) or CALL_ME.search(x)
+        )
         phone, phone_region = find_phone(labelled, region=region)
     return Signature(
         name=clean_line(fields.name, limit=FIELD_LIMIT),

@@ -148,6 +148,19 @@ PHONE_LABEL = re.compile(
     re.IGNORECASE,
 )
 
+# A person giving their number in the text: "call me at", "my number is", in many languages.
+CALL_ME = re.compile(
+    r"(\b(call|reach|ring|text|phone|whatsapp|contact) (me|us)( back)?( at| on| under)?|"
+    r"\bmy (phone |mobile |cell |direct )?(number|line)( is)?|\b(phone|mobile|cell) number( is)?|"
+    r"rufen sie (mich|uns)( bitte)? (unter|an)|erreichen sie (mich|uns)( bitte)? unter|"
+    r"(meine|unsere) (telefon|handy|mobil)?nummer|appelez-(moi|nous)|joignable au|"
+    r"mon (numéro|portable|téléphone)|ll[áa]m(a|e)me|mi (número|teléfono|móvil)|chiamami|"
+    r"il mio (numero|cellulare)|bel (me|mij)|mijn (telefoon)?nummer|ligue(-me)? para|"
+    r"meu (número|telefone|celular)|zadzwoń|pod numerem|позвоните|мой (номер|телефон))"
+    r"[^\n\d+]{0,25}[+(\d]",
+    re.IGNORECASE,
+)
+
 # Confidentiality notices and disclaimers: boilerplate, never the inquiry.
 DISCLAIMER = re.compile(
     r"(intended (solely |only )?for the (use of the )?(individual|addressee|recipient|named)|"

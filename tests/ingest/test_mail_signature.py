@@ -165,3 +165,18 @@ def test_a_mailing_lists_footer_is_no_part_of_the_text() -> None:
 )  # fmt: skip
 def test_a_name_after_a_dash_signs_off(body: str, text: str) -> None:
     assert _read("Sam Lee <sam@acme-corp.com>", body).text == text
+
+
+@pytest.mark.parametrize(
+    ("body", "phone"),
+    [
+        ("We need 40 seats. Please call me at +49 30 1234567 tomorrow.\n\nThanks\nJan", "+49301234567"),
+        ("We need 40 seats. You can reach me on 020 7946 0958.\n\nRegards,\nJan Novak", "+442079460958"),
+        ("Nous voulons 40 licences. Mon numéro : +33 1 42 68 53 00", "+33142685300"),
+        # A time, an order number or a price near the words is no number to call.
+        ("Our budget is 50000. Call me at 10:30 tomorrow.", None),
+        ("Order 4561237 was paid; call me when it ships.", None),
+    ],
+)  # fmt: skip
+def test_a_number_given_in_the_text_is_the_phone(body: str, phone: str | None) -> None:
+    assert _read("Jan Novak <jan@acme.co.uk>", body).phone == phone
