@@ -60,6 +60,7 @@ _MAX_ROLE_WORDS = 3
 # "Jane Doe, Acme Inc." (a comma may be "Doe, Jane", so it is tried last).
 _NAME_AND_MORE = re.compile(r"\s*(?:[|/(\[]|\s[-–—]\s|\s(?:at|from|@)\s)\s*")
 _COMMA = re.compile(r"\s*,\s*")
+_VIA = re.compile(r"\s+\(?via\s+(?=\S)")  # lower-case, as the services write it
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,10 @@ def read_shown(display: str | None) -> Shown:
     name = " ".join(display.split())
     if len(name) > 1 and name[0] == name[-1] and name[0] in "\"'":
         name = name[1:-1].strip()
+    relayed = _VIA.split(name, maxsplit=1)
+    if len(relayed) == 2 and relayed[0].strip():
+        # "Jane Doe via LinkedIn", "Jane Doe (via Google Docs)": a service relays the person.
+        return read_shown(relayed[0].strip(" ("))
     if not (_organisational(name) or _role(name)) and not any(
         _organisational(p) or _role(p) for p in _pieces(name, _NAME_AND_MORE)
     ):

@@ -37,6 +37,11 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
         ("Finntack Newsletter", Shown(None)),
         ("Customer Support", Shown(None)),
         ("Shop", Shown(None)),
+        # A service relaying a person: the person is the name.
+        ("Jane Doe via LinkedIn", Shown("Jane Doe")),
+        ("Jane Doe (via Google Docs)", Shown("Jane Doe")),
+        ("Doe, Jane via Calendly", Shown("Jane Doe")),
+        ("Acme GmbH via Typeform", Shown(None, "Acme GmbH")),
     ],
 )  # fmt: skip
 def test_display_names(display: str, shown: Shown) -> None:
@@ -47,7 +52,8 @@ def test_display_names(display: str, shown: Shown) -> None:
     "display",
     # Surnames that are legal forms or organisation words elsewhere, degrees, honorifics.
     ["Lisanne Sas", "Thiago Sales", "Mark Bank", "Laurenz Beier B.A.", "Dr. Pamela Schmiedt",
-     "Hr Simon Møller", "Kim Co", "Ana Da Silva", "Jean DUPONT", "Encarnación Company"],
+     "Hr Simon Møller", "Kim Co", "Ana Da Silva", "Jean DUPONT", "Encarnación Company",
+     "Maria Via", "Via Verde"],
 )  # fmt: skip
 def test_people_stay_people(display: str) -> None:
     assert read_shown(display).person is not None and read_shown(display).organisation is None
