@@ -357,7 +357,7 @@ def _inquiry(lead: _Lead, msg: Message, raw: bytes, *, received_at: datetime) ->
         dedup_key=f"msgid:{ident}" if ident else "sha256:" + hashlib.sha256(raw).hexdigest(),
         name=person_name(shown.person, signature.name),
         company=signature.company or shown.organisation or company_from_domain(lead.address.domain),
-        title=signature.title,
+        title=signature.title or shown.title,
         phone=signature.phone,
         country=signature.phone_region or region,
         subject=clean_line(lead.subject, limit=SUBJECT_LIMIT),

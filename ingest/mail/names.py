@@ -9,7 +9,14 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ingest.mail.sigwords import COMPANY, CREDENTIAL, DEPARTMENT, HONORIFIC, ORGANISATION
+from ingest.mail.sigwords import (
+    COMPANY,
+    CREDENTIAL,
+    DEPARTMENT,
+    HONORIFIC,
+    ORGANISATION,
+    TITLE,
+)
 
 # A word of a name: letters with inner dots, hyphens and apostrophes ("O'Neil", "Hardwicke-Brown",
 # "J.", "St."). Any script: \w without digits and underscore.
@@ -65,10 +72,30 @@ _VIA = re.compile(r"\s+\(?via\s+(?=\S)")  # lower-case, as the services write it
 
 @dataclass(frozen=True)
 class Shown:
-    """A display name read: the person it names, and the organisation it names, if any."""
+    """A display name read: the person it names, and the organisation and job title it names."""
 
     person: str | None
     organisation: str | None = None
+    title: str | None = None
+
+
+_ACRONYM = re.compile(r"^[A-Z]{2,4}$")  # "CEO", "VP", "CTO" after a comma; "DOE, JANE" is a name
+_TITLE_WORDS = 6
+
+
+def _titled(name: str) -> tuple[str, str] | None:
+    """("Sarah Connor", "CEO") of "Sarah Connor, CEO" or "Sarah Connor, Head of Sales"."""
+    before, comma, after = name.partition(",")
+    before, after = before.strip(), after.strip()
+    if not comma or "," in after or not after or len(after.split()) > _TITLE_WORDS:
+        return None
+    if len(name_words(before)) < 2 or as_name(before) is None or before.isupper():
+        return None
+    if CREDENTIAL.fullmatch(after):
+        return before, ""  # "Jane Doe, PhD": a degree, not a job
+    acronym = _ACRONYM.match(after) is not None
+    phrase = len(after.split()) > 1 and TITLE.search(after) is not None
+    return (before, after) if acronym or phrase else None
 
 
 # Organisation words that are surnames too ("Mark Bank"): evidence only beside a legal form.
@@ -113,6 +140,9 @@ def read_shown(display: str | None) -> Shown:
     if not (_organisational(name) or _role(name)) and not any(
         _organisational(p) or _role(p) for p in _pieces(name, _NAME_AND_MORE)
     ):
+        titled = _titled(name)
+        if titled is not None:
+            return Shown(titled[0], None, titled[1] or None)
         return Shown(first_last(display))  # "Doe, Jane" is a person, whatever its comma
     for separator in (_NAME_AND_MORE, _COMMA):
         pieces = _pieces(name, separator)

@@ -37,6 +37,12 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
         ("Finntack Newsletter", Shown(None)),
         ("Customer Support", Shown(None)),
         ("Shop", Shown(None)),
+        # A job title or a degree after the comma is no given name.
+        ("Sarah Connor, CEO", Shown("Sarah Connor", None, "CEO")),
+        ("Sarah Connor, Head of Sales", Shown("Sarah Connor", None, "Head of Sales")),
+        ("Jane Doe, PhD", Shown("Jane Doe")),
+        ("DOE, JANE", Shown("JANE DOE")),
+        ("Doe, Dean", Shown("Dean Doe")),
         # A service relaying a person: the person is the name.
         ("Jane Doe via LinkedIn", Shown("Jane Doe")),
         ("Jane Doe (via Google Docs)", Shown("Jane Doe")),
@@ -85,3 +91,8 @@ def test_a_person_and_company_display_name_gives_both() -> None:
 def test_a_mailbox_role_is_no_name_and_the_domain_gives_the_company() -> None:
     lead = inquiry('"Nordwind Newsletter" <news@nordwind-logistik.de>')
     assert lead.name is None and lead.company == "Nordwind Logistik"
+
+
+def test_a_title_in_the_display_name_is_the_title_when_the_signature_has_none() -> None:
+    lead = inquiry('"Sarah Connor, Head of Sales" <sarah@cyberdyne-systems.de>')
+    assert (lead.name, lead.title) == ("Sarah Connor", "Head of Sales")
