@@ -42,6 +42,7 @@ _REACH = re.compile(r"@|https?://|www\.|\d[\d\s().\-/]{6,}\d")
 _RULE = re.compile(r"^\s*[-=_*~#]{5,}\s*$")
 # "-Abhishek Kona", "— Jane", "~Tom": a name signing off after a dash or a tilde.
 _DASH_NAME = re.compile(r"^\s*[-\u2013\u2014~]\s?(?P<name>[^\W\d_][^\n]{0,40})$")
+_SEPARATOR = re.compile(r"^\s*[-=_*~]{2,}\s*$")  # "--", "---", "____" over a signature
 _DASH_ITEM = re.compile(r"^\s*[-\u2013\u2014~*•]\s")
 _INTRODUCES = re.compile(r"[^\W\d_]\s*[:\uff1a]$")  # "We need:" introduces a list (":+1:" does not)
 _SIGNED_OFF_SCAN = 4  # content lines from the end where such a line may stand
@@ -125,7 +126,7 @@ def _locate(lines: list[str], who: Author) -> tuple[str, list[str]] | None:
         return None
     signed = _signed_off(lines, content, who)
     if signed is not None:
-        return "\n".join(lines[:signed]).strip(), lines[signed:]
+        return _above(lines, signed), lines[signed:]
     closing = _valediction(lines, content[-_MAX_SIGNATURE_LINES:])
     if closing is not None and closing == content[-1]:
         # A closing formula that ends the text ("… Thanks") opens no signature; one may stand
@@ -143,11 +144,19 @@ def _locate(lines: list[str], who: Author) -> tuple[str, list[str]] | None:
             # around them is kept, the block alone is the signature.
             text = "\n".join([*lines[:start], *lines[end:]]).strip()
             return text, lines[start:end]
-        return "\n".join(lines[:start]).strip(), lines[start:]
+        return _above(lines, start), lines[start:]
     paragraph = _last_paragraph(lines, content, who)
     if paragraph is not None:
-        return "\n".join(lines[:paragraph]).strip(), lines[paragraph:]
+        return _above(lines, paragraph), lines[paragraph:]
     return None
+
+
+def _above(lines: list[str], start: int) -> str:
+    """The text above a signature starting at `start`, without the rule over it ("---")."""
+    end = start
+    while end > 0 and (not lines[end - 1].strip() or _SEPARATOR.match(lines[end - 1])):
+        end -= 1
+    return "\n".join(lines[:end]).strip()
 
 
 def _signed_off(lines: list[str], content: list[int], who: Author) -> int | None:
@@ -162,11 +171,14 @@ def _signed_off(lines: list[str], content: list[int], who: Author) -> int | None
         above = lines[content[k - 1]].rstrip() if k else None
         if above is None or _INTRODUCES.search(above) or _same_item(above, lines[i]):
             return None
-        if lines[i - 1].strip():  # set apart from the text by a blank line, as a sign-off is
-            return None
         if _block_end(lines, i) <= content[-1]:
             return None
-        name = as_name(match.group("name").strip())
+        written = match.group("name").strip()
+        if names_author(written.rstrip("."), who):
+            return i  # "-roman" from roman@: the author, however written
+        if lines[i - 1].strip():  # set apart from the text by a blank line, as a sign-off is
+            return None
+        name = as_name(written)
         if name is None or len(name.split()) > _SIGNED_OFF_WORDS:
             return None
         return i if " " in name or names_author(name, who) else None

@@ -161,6 +161,10 @@ def test_a_mailing_lists_footer_is_no_part_of_the_text() -> None:
         ("Two modules:\n\n-Advanced Analytics\n", "Two modules:\n\n-Advanced Analytics"),
         ("Which plan covers it?\n\n-Pricing\n", "Which plan covers it?\n\n-Pricing"),
         ("Our list:\n- Analytics\n\n- Reporting Suite\n", "Our list:\n- Analytics\n\n- Reporting Suite"),
+        # The author's own name signs off however written (talon's bruteforce cases).
+        ("Hey!\n-sam\n", "Hey!"),
+        ("Hey!\n\n- sam\n", "Hey!"),
+        ("Hey man! How r u?\n---\nSam\n", "Hey man! How r u?"),
     ],
 )  # fmt: skip
 def test_a_name_after_a_dash_signs_off(body: str, text: str) -> None:
