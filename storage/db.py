@@ -162,6 +162,11 @@ def _guard(engine: Engine, timeout: float) -> None:
                 # converted from, storage.models.UTCDateTime). Nothing here depends on the
                 # session's zone otherwise: every stored time is an instant, every difference too.
                 cur.execute("SET TimeZone = 'UTC'")
+                # A plan for the values at hand, every time (storage.db.among): psycopg prepares
+                # a statement once it repeats, and the server's generic plan for `= ANY($1)`,
+                # chosen while a table was nearly empty or not yet analysed, stays with the
+                # connection: sequential scans of the activities as they grow.
+                cur.execute("SET plan_cache_mode = force_custom_plan")
             dbapi_conn.commit()
         finally:
             WATCHDOG.disarm(dbapi_conn)
