@@ -89,18 +89,14 @@ def record_batch(
     scorer: Scorer,
     now: datetime,
     prepared: Prepared | None = None,
-    savepoint: bool = True,
 ) -> list[ItemResult]:
     """Record, score and (when hot) announce `items` in order; one result per item.
 
     With `prepared` (from a snapshot read before this transaction) the batch is only checked and
     written; if anything it read has changed since, or without it, it is prepared again here.
-    Without `savepoint`, see storage.batch.record_batch: the caller retries the transaction.
     """
 
     def prepare(snapshot: Snapshot) -> Prepared:
         return prepare_rows(snapshot, items, scorer=scorer, now=now)
 
-    return batch.record_batch(
-        session, items, prepare=prepare, now=now, prepared=prepared, savepoint=savepoint
-    )
+    return batch.record_batch(session, items, prepare=prepare, now=now, prepared=prepared)

@@ -157,26 +157,13 @@ def record_batch(
     prepare: Prepare,
     now: datetime,
     prepared: Prepared | None = None,
-    savepoint: bool = True,
 ) -> list[ItemResult]:
     """Write the rows `prepare` makes of what `items` depend on; one result per item.
 
     With `prepared` (made on a snapshot read before this transaction) the batch is only checked
     and written; if anything it read has changed since, or without it, the batch is read and
     prepared again inside this transaction. Raises StoreConflict if other writers kept winning.
-
-    Without `savepoint` (and without `prepared`) the batch is read and written once, with no
-    savepoint around the write (two round trips fewer): if another connection won a race for
-    its rows, Raced is raised with some rows possibly written, and the caller must roll the
-    whole transaction back and run it again.
     """
-    if not savepoint and prepared is None:
-        try:
-            return _write(
-                session, prepare(read_batch(session, items, lock=True)), check=False, now=now
-            )
-        except _Stale:
-            raise Raced(f"batch of {len(items)} inputs raced with another writer") from None
     if prepared is not None:
         with contextlib.suppress(_Stale), session.begin_nested():
             return _write(session, prepared, check=True, now=now)
@@ -187,11 +174,6 @@ def record_batch(
         with contextlib.suppress(_Stale), session.begin_nested():
             return _write(session, again, check=False, now=now)
     raise StoreConflict(f"batch of {len(items)} inputs kept racing with other writers")
-
-
-class Raced(StoreConflict):
-    """A batch written without a savepoint lost a race for its rows: roll the transaction back
-    (part of the batch may be written) and run it again."""
 
 
 class _Stale(Exception):

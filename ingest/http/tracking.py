@@ -32,12 +32,10 @@ from ingest.tracking.record import EventBatch, Recorded, record_events, record_m
 from ingest.tracking.script import render_script
 from ingest.tracking.secret import ServerSecret
 from ingest.tracking.sites import Site, TrackingConfig
-from storage.batch import Raced
 from storage.errors import LeadBotError, Refused, StoreUnavailable
 
 log = logging.getLogger("leadbot.tracking")
 
-RACE_ATTEMPTS = 3  # transactions of one batch before a lost race is an error
 MAX_WAITING = 1024  # requests waiting to be recorded before new ones are refused (503)
 CLICK_WINDOW_S = 600  # clicks on one link within 10 minutes are one (mail scanners, double clicks)
 _INVALID_LINK = (
@@ -143,55 +141,27 @@ class TrackingEndpoint:
         done: dict[int, Recorded] = {}
         takes = [(i, p.shared) for i, p in enumerate(posted) if p.shared is not None]
         if todo or takes:
-            # Written without a savepoint (two round trips fewer) while there are attempts
-            # left; a batch that lost a race for its rows is rolled back whole and run again,
-            # the last time with the savepoint's retries (storage.batch.record_batch).
-            for attempt in range(1, RACE_ATTEMPTS + 1):
-                try:
-                    done, refused = self._record_once(
-                        posted, todo, takes, now=now, savepoint=attempt == RACE_ATTEMPTS
-                    )
-                    break
-                except Raced:
-                    if attempt == RACE_ATTEMPTS:
-                        raise
-            read = [refused.get(i, b) for i, b in enumerate(read)]
-            announced = sum(r.announced for r in done.values())
+            with self.pipeline.store.session() as session:
+                # The shared rate limit in the same transaction: one commit for both.
+                waits = self.limits.take_in(session, [t for _, t in takes])
+                for (i, _), wait in zip(takes, waits, strict=True):
+                    if wait > 0:
+                        read[i] = _too_many(wait)
+                todo = [(i, b) for i, b in todo if not isinstance(read[i], BaseException)]
+                batches = [EventBatch(b.events, b.identities, posted[i].site.name) for i, b in todo]
+                results = (
+                    record_many(session, batches, scorer=self.pipeline.scorer, now=now)
+                    if batches
+                    else []
+                )
+            done = {i: r for (i, _), r in zip(todo, results, strict=True)}
+            announced = sum(r.announced for r in results)
             if announced:
                 log.info("tracking events announced %d lead(s)", announced)
         return [
             b if isinstance(b, BaseException) else (done.get(i, Recorded()), dict(b.dropped))
             for i, b in enumerate(read)
         ]
-
-    def _record_once(
-        self,
-        posted: list[_Posted],
-        todo: list[tuple[int, Batch]],
-        takes: list[tuple[int, SharedTake]],
-        *,
-        now: datetime,
-        savepoint: bool,
-    ) -> tuple[dict[int, Recorded], dict[int, Refused]]:
-        """One transaction: the shared rate-limit takes, then the events of the requests it
-        let through; what was recorded, and the requests refused by the limit."""
-        refused: dict[int, Refused] = {}
-        with self.pipeline.store.session() as session:
-            # The shared rate limit in the same transaction: one commit for both.
-            waits = self.limits.take_in(session, [t for _, t in takes])
-            for (i, _), wait in zip(takes, waits, strict=True):
-                if wait > 0:
-                    refused[i] = _too_many(wait)
-            kept = [(i, b) for i, b in todo if i not in refused]
-            batches = [EventBatch(b.events, b.identities, posted[i].site.name) for i, b in kept]
-            results = (
-                record_many(
-                    session, batches, scorer=self.pipeline.scorer, now=now, savepoint=savepoint
-                )
-                if batches
-                else []
-            )
-        return {i: r for (i, _), r in zip(kept, results, strict=True)}, refused
 
     async def _body(self, request: Request) -> bytes:
         limit = self.config.max_body_bytes

@@ -65,17 +65,10 @@ def record_events(
 
 
 def record_many(
-    session: Session,
-    batches: Sequence[EventBatch],
-    *,
-    scorer: Scorer,
-    now: datetime,
-    savepoint: bool = True,
+    session: Session, batches: Sequence[EventBatch], *, scorer: Scorer, now: datetime
 ) -> list[Recorded]:
     """Record the batches of several requests together in the caller's transaction, as one
     (a dozen statements for all of them); what became of each request's events, in order.
-    Without `savepoint` the write has none: on storage.batch.Raced the caller rolls the
-    transaction back and runs it again (storage.batch.record_batch).
 
     Read as if the requests came one after the other in the order given: a visitor a later one
     names is known to an earlier one's events too (they join the lead now, not at the next visit).
@@ -146,9 +139,7 @@ def record_many(
         else:
             kept.append((n, _with_email(item, email)))
     items = [item for _, item in kept]
-    results = (
-        record_batch(session, items, scorer=scorer, now=now, savepoint=savepoint) if items else []
-    )
+    results = record_batch(session, items, scorer=scorer, now=now) if items else []
     lead_of = {item.email: r.lead_id for item, r in zip(items, results, strict=True)}
     for (n, _), r in zip(kept, results, strict=True):
         if r.duplicate:

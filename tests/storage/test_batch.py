@@ -228,37 +228,3 @@ def test_insert_ignore_quiet_counts_only_the_new_rows(store: Store) -> None:
         assert insert_ignore_quiet(session, table(Activity), rows, "dedup_key") == 2
         assert insert_ignore_quiet(session, table(Activity), rows[:1], "dedup_key") == 0
         assert insert_ignore_quiet(session, table(Activity), [], "dedup_key") == 0
-
-
-def test_a_batch_without_a_savepoint_that_lost_a_race_says_so_and_rolls_back_whole(
-    store: Store,
-) -> None:
-    with store.session() as session:
-        batch.record_batch(
-            session,
-            [item("fay@acme.example", "msgid:7")],
-            prepare=plain_prepare([item("fay@acme.example", "msgid:7")], []),
-            now=NOW,
-        )
-    # Eve is new; fay's message was recorded a moment ago, by "another connection" as far as
-    # this preparation knows: the lead is inserted, then the activities come up one short.
-    items = [item("eve@acme.example", "msgid:8"), item("fay@acme.example", "msgid:7")]
-    attempts: list[Snapshot] = []
-
-    def blind(snapshot: Snapshot) -> Prepared:
-        attempts.append(snapshot)
-        return plain_prepare(items, [])(
-            Snapshot({}, snapshot.rows, snapshot.marks, snapshot.leads, snapshot.history)
-        )
-
-    with pytest.raises(batch.Raced) as raised, store.session() as session:
-        batch.record_batch(session, items, prepare=blind, now=NOW, savepoint=False)
-    assert isinstance(raised.value, StoreConflict)
-    assert len(attempts) == 1  # no retry inside: the caller runs the transaction again
-    assert (count(store, Lead), count(store, Activity)) == (1, 1)  # eve's lead rolled back too
-    with store.session() as session:  # run again, as read now: recorded, fay's a duplicate
-        results = batch.record_batch(
-            session, items, prepare=plain_prepare(items, []), now=NOW, savepoint=False
-        )
-    assert [r.duplicate for r in results] == [False, True]
-    assert (count(store, Lead), count(store, Activity)) == (2, 2)
