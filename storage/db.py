@@ -162,11 +162,6 @@ def _guard(engine: Engine, timeout: float) -> None:
                 # converted from, storage.models.UTCDateTime). Nothing here depends on the
                 # session's zone otherwise: every stored time is an instant, every difference too.
                 cur.execute("SET TimeZone = 'UTC'")
-                # A plan for the values at hand, every time (storage.db.among): psycopg prepares
-                # a statement once it repeats, and the server's generic plan for `= ANY($1)`,
-                # chosen while a table was nearly empty or not yet analysed, stays with the
-                # connection: sequential scans of the activities as they grow.
-                cur.execute("SET plan_cache_mode = force_custom_plan")
             dbapi_conn.commit()
         finally:
             WATCHDOG.disarm(dbapi_conn)
@@ -348,6 +343,21 @@ def among(
         array = sa.bindparam(None, items, type_=postgresql.ARRAY(column.type))
         return column != sa.all_(array) if negate else column == sa.any_(array)
     return column.not_in(items) if negate else column.in_(items)
+
+
+def plan_for_values(conn: sa.Connection) -> None:
+    """On PostgreSQL, the rest of this transaction's statements planned for their values
+    (`SET LOCAL plan_cache_mode = force_custom_plan`), for a batch's reads by `among`.
+
+    psycopg prepares a statement once it repeats; after five executions the server may keep a
+    generic plan of `column = ANY($1)`, made for an array of unknown length on the table as it
+    was then, and it stays with the connection until the table is analysed again. One made
+    while `activity` was nearly empty (a new database; autovacuum off or not there yet) is a
+    sequential scan of every activity for each batch as the table grows. The search and the
+    other reads keep the server's choice.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
 def table(model: type[Any]) -> sa.Table:
