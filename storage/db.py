@@ -336,7 +336,8 @@ def among(
     the number of values, so SQLAlchemy renders nothing per execution (an IN list is expanded
     into one parameter per value at every call), and psycopg converts the text once and
     prepares it on the server once it repeats (an IN list's text changes with its length, and
-    one of over 50 values is converted afresh each time). SQLite: the IN list.
+    one of over 50 values is converted afresh each time); a batch's reads ask the server to plan
+    it for the values (`plan_for_values`). SQLite: the IN list.
     """
     items = list(values)
     if dialect == "postgresql":
