@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from storage import lifecycle
-from storage.db import among, insert_ignore_quiet, table, update_rows
+from storage.db import among, insert_ignore_quiet, plan_for_values, table, update_rows
 from storage.errors import StoreConflict
 from storage.leads import LIFECYCLE_KINDS, FieldChanges, domain_of, fill_empty, make_touch
 from storage.models import Activity, Lead, LeadRow
@@ -125,6 +125,7 @@ def read_batch(session: Session, items: Sequence[Item], *, lock: bool = False) -
     session.flush()  # the statements below go to the connection: no autoflush of ORM changes
     conn = session.connection()
     dialect = conn.dialect.name
+    plan_for_values(conn)
     rows: dict[str, dict[str, Any]] = {}
     for chunk in chunks(emails):
         rows.update(_lead_rows(conn, chunk, lock=lock))
@@ -250,6 +251,7 @@ def _unchanged(session: Session, prepared: Prepared) -> bool:
     keys = sorted({row["dedup_key"] for row in prepared.activities} | set(prepared.read.seen))
     conn = session.connection()
     dialect = conn.dialect.name
+    plan_for_values(conn)
     seen: dict[str, int] = {}
     for chunk in chunks(keys):
         seen.update(_recorded_keys(conn, chunk))

@@ -336,13 +336,29 @@ def among(
     the number of values, so SQLAlchemy renders nothing per execution (an IN list is expanded
     into one parameter per value at every call), and psycopg converts the text once and
     prepares it on the server once it repeats (an IN list's text changes with its length, and
-    one of over 50 values is converted afresh each time). SQLite: the IN list.
+    one of over 50 values is converted afresh each time); a batch's reads ask the server to plan
+    it for the values (`plan_for_values`). SQLite: the IN list.
     """
     items = list(values)
     if dialect == "postgresql":
         array = sa.bindparam(None, items, type_=postgresql.ARRAY(column.type))
         return column != sa.all_(array) if negate else column == sa.any_(array)
     return column.not_in(items) if negate else column.in_(items)
+
+
+def plan_for_values(conn: sa.Connection) -> None:
+    """On PostgreSQL, the rest of this transaction's statements planned for their values
+    (`SET LOCAL plan_cache_mode = force_custom_plan`), for a batch's reads by `among`.
+
+    psycopg prepares a statement once it repeats; after five executions the server may keep a
+    generic plan of `column = ANY($1)`, made for an array of unknown length on the table as it
+    was then, and it stays with the connection until the table is analysed again. One made
+    while `activity` was nearly empty (a new database; autovacuum off or not there yet) is a
+    sequential scan of every activity for each batch as the table grows. The search and the
+    other reads keep the server's choice.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
 def table(model: type[Any]) -> sa.Table:

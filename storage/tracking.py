@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
-from storage.db import among, insert_ignore_many, table
+from storage.db import among, insert_ignore_many, plan_for_values, table
 from storage.models import AnonymousEvent, Lead, ScoringState, TrackingVisitor
 
 # The ScoringState row holding the HMAC key of tracked links when LEADBOT_SECRET_KEY is unset.
@@ -123,6 +123,7 @@ def take_anonymous(session: Session, visitor_ids: Iterable[str]) -> list[Anonymo
     ids = sorted(set(visitor_ids))
     if not ids:
         return []
+    plan_for_values(session.connection())  # the waiting events grow as the batch reads do
     columns = [_ANONYMOUS.c[name] for name in AnonymousRow.__dataclass_fields__]
     stmt = (
         select(_ANONYMOUS.c.id, *columns)
