@@ -8,6 +8,7 @@ from functools import lru_cache
 
 import phonenumbers
 
+from ingest.mail.companies import country_from_domain
 from ingest.mail.names import Author, as_name, names_author
 from ingest.mail.sigfields import clean, head, is_contact, is_prose, names_company, read_fields
 from ingest.mail.sigwords import (
@@ -45,6 +46,10 @@ _DASH_NAME = re.compile(r"^\s*[-\u2013\u2014~]\s?(?P<name>[^\W\d_][^\n]{0,40})$"
 _SEPARATOR = re.compile(r"^\s*[-=_*~]{2,}\s*$")  # "--", "---", "____" over a signature
 _DASH_ITEM = re.compile(r"^\s*[-\u2013\u2014~*•]\s")
 _INTRODUCES = re.compile(r"[^\W\d_]\s*[:\uff1a]$")  # "We need:" introduces a list (":+1:" does not)
+# A line that is a phone number and at most its label ("+44 20 7946 0958", "Mobile: 0791 123456").
+_NUMBER_ONLY = re.compile(r"^([^\W\d_]{1,12}\.?\s*[:.]?\s*)?\+?\(?\d[\d\s().\-/]{6,}\d$")
+_NICK_WORDS = 2  # words of a line above such a number: a nickname or a name
+_NICK_ROWS = 3
 _SIGNED_OFF_SCAN = 4  # content lines from the end where such a line may stand
 _SIGNED_OFF_WORDS = 3
 _NOTICE_LINE = 45  # a line of a notice is long; signature lines are short
@@ -264,6 +269,12 @@ def _last_paragraph(lines: list[str], content: list[int], who: Author) -> int | 
         return None
     organisation = [names_company(r, who.domain) for r in rows[:3]]
     named = as_name(rows[0]) is not None and len(rows[0].split()) >= 2 and not organisation[0]
+    if _NUMBER_ONLY.match(rows[-1]) and all(len(r.split()) <= _NICK_WORDS for r in rows[:-1]):
+        # "+44 20 7946 0958" alone, or under a nickname ("gngr"), ends a message: its sender's,
+        # when it is a phone number there (not an order number or a date).
+        region = country_from_domain(who.domain) if who.domain else None
+        phone = find_phone(rows[-1], region=region)[0]
+        return start if phone is not None and len(rows) <= _NICK_ROWS else None
     if len(rows) == 1:
         return start if organisation[0] else None
     # A phone, a mail or a web address under it: a venue's postal address alone is no signature.

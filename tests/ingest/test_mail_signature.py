@@ -184,3 +184,21 @@ def test_a_name_after_a_dash_signs_off(body: str, text: str) -> None:
 )  # fmt: skip
 def test_a_number_given_in_the_text_is_the_phone(body: str, phone: str | None) -> None:
     assert _read("Jan Novak <jan@acme.co.uk>", body).phone == phone
+
+
+@pytest.mark.parametrize(
+    ("body", "text", "phone"),
+    [
+        ("We need 40 seats.\n\n+44 20 7946 0958\n", "We need 40 seats.", "+442079460958"),
+        ("We need 40 seats.\n\ngngr\n020 7946 0958\n", "We need 40 seats.", "+442079460958"),
+        ("We need 40 seats.\n\nMobile: 07911 123456\n", "We need 40 seats.", "+447911123456"),
+        # A number that is no phone there stays text: an order number, a date.
+        ("Our order number:\n\n4500012345\n", "Our order number:\n\n4500012345", None),
+        ("Delivered on:\n\n2024-05-01\n", "Delivered on:\n\n2024-05-01", None),
+    ],
+)  # fmt: skip
+def test_a_phone_number_ending_the_message_is_the_senders(
+    body: str, text: str, phone: str | None
+) -> None:
+    lead = _read("Jan Novak <jan@acme.co.uk>", body)
+    assert (lead.text, lead.phone) == (text, phone)
