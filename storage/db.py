@@ -357,8 +357,17 @@ def plan_for_values(conn: sa.Connection) -> None:
     sequential scan of every activity for each batch as the table grows. The search and the
     other reads keep the server's choice.
     """
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+    if conn.dialect.name != "postgresql":
+        return
+    # A savepoint rolled back undoes the setting: it is remembered per innermost transaction.
+    transaction = conn.get_nested_transaction() or conn.get_transaction()
+    if transaction is not None and conn.info.get(_PLANNED) is transaction:
+        return  # set once in this transaction already (the events' anonymous read, then the batch)
+    conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+    conn.info[_PLANNED] = transaction
+
+
+_PLANNED = "leadbot.plan_for_values"  # the transaction the setting was made in (Connection.info)
 
 
 def table(model: type[Any]) -> sa.Table:

@@ -33,9 +33,8 @@ _EMBEDDED = re.compile(r"<<[^>]*>>|\[(?:image|cid)[^\]]*\]|<(?:https?|mailto):[^
 _LOST_SPACE = re.compile(r"(?:(?<=[\s:])|^)\?+(?=\s|$)")
 _QP_DEBRIS = re.compile(r"=(?:20|09|01;?)$")
 _DECORATION = " \t*|=_~#>•·-\u2013\u2014"
-_BOLD = re.compile(
-    r"(?<!\w)\*(\S(?:[^*\n]*\S)?)\*(?!\w)"
-)  # Gmail writes bold as *Jane Doe* in the plain text
+# Gmail writes bold as *Jane Doe* in the plain text.
+_BOLD = re.compile(r"(?<!\w)\*(\S(?:[^*\n]*\S)?)\*(?!\w)")
 _SHOUT = re.compile(r"\s+!+$")  # "CEO @ Acme !"
 # Several fields on one line: "VP Sales | Acme", "Director        Tel: (713) 853-3849".
 _FIRST_FIELD = re.compile(r"\s*[|•·]\s*|,\s+|\s+[-\u2013\u2014]\s+|\t+| {3,}")

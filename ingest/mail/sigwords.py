@@ -177,7 +177,6 @@ DISCLAIMER = re.compile(
     re.IGNORECASE,
 )
 
-# Banners that mail gateways put at the top of external mail.
 # What a mailing list's software appends (Mailman, Google Groups, Discourse, Groups.io): no one
 # wrote it.
 LIST_FOOTER = re.compile(
@@ -187,6 +186,7 @@ LIST_FOOTER = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 
+# Banners that mail gateways put at the top of external mail.
 BANNER = re.compile(
     r"^\W{0,3}(external|caution|warning|attention|notice|confidential|disclaimer|externe?|"
     r"achtung|vorsicht|hinweis)\b.{0,400}(outside (of )?(your|the|our) organi[sz]ation|"

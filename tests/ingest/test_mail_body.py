@@ -143,14 +143,11 @@ On Mon, Feb 24, 2025 at 10:00 AM Rita Rep <rita@ourco.com> wrote:
 )
 def test_reply_quotes_are_removed(attribution: str) -> None:
     body = f"Yes, Tuesday works.\n\n{attribution}\nWould Tuesday work for a call?\n> Rita\n"
-    msg = EmailMessage()
-    msg["From"] = "j@acme.com"
-    msg["Subject"] = "Re: Call"
-    msg.set_content(body)
-    assert lead(msg.as_bytes()).text == "Yes, Tuesday works."
+    assert body_text(body) == "Yes, Tuesday works."
 
 
 def body_text(body: str) -> str:
+    """The lead's text of a reply from j@acme.com with `body` (quotes and signature cut)."""
     msg = EmailMessage()
     msg["From"] = "j@acme.com"
     msg["Subject"] = "Re: Call"
