@@ -59,10 +59,22 @@ class _AddressTokens:
 
 ADDRESS_TOKEN = _AddressTokens()
 _REGISTRY = HeaderRegistry()
-_ENCODED_WORD = re.compile(r"=\?[^?\s]{1,40}\?[bBqQ]\?[^?\s]{0,1000}\?=")
-# Sloppy but unambiguous encodings real clients produce (`"=?utf-8?…?="`, raw UTF-8 names);
+_WORD = r"=\?[^?\s]{1,40}\?[bBqQ]\?[^?\s]{0,1000}\?="
+# A run of encoded words with only whitespace between them is one piece of text (RFC 2047 6.2:
+# that whitespace is not part of it); the stdlib's address parser keeps it ("MySurvey .com").
+_ENCODED_WORD = re.compile(rf"{_WORD}(?:[ \t]+{_WORD}){{0,50}}")
+# Sloppy but unambiguous encodings real clients produce (`"=?utf-8?…?="`, raw UTF-8 names) and
+# RFC 5322's obsolete phrase with a period (`Dr. A. Smith <a@b.example>`, unquoted, as many
+# clients send it; the stdlib calls the final period of `Sandy M.` a comment without atom);
 # any other defect means the structure itself is in doubt.
-_HARMLESS_DEFECT = re.compile(r"non-ascii|encoded word|whitespace", re.IGNORECASE)
+# A name and then the one address, without angle brackets (old clients, hand-made scripts).
+_BARE_NAME = re.compile(
+    r'^\s*([^\s<>"(),;:@][^<>"(),;:@]*?)\s+([^\s<>"(),;:@]+@[^\s<>"(),;:@]+)\s*$'
+)
+_HARMLESS_DEFECT = re.compile(
+    r"non-ascii|encoded word|whitespace|period in 'phrase'|comment found without atom",
+    re.IGNORECASE,
+)
 
 # Senders that are machines speaking for someone else (website forms, CMS notifications).
 _ROBOT_LOCAL = re.compile(
@@ -147,6 +159,8 @@ def _parse_single(value: str, header: str, ours: frozenset[str]) -> Address:
         else:
             value = value[:HEADER_LIMIT]
     value = _ENCODED_WORD.sub(_reencode, value)
+    if loose := _BARE_NAME.match(value):  # `Big Bug bb@bug.example`: the brackets left out
+        value = formataddr((loose.group(1), loose.group(2)))
     bare = _COMMENT.sub(" ", _QUOTED.sub(" ", value))
     tokens = {t.lower().strip(".") for t in ADDRESS_TOKEN.findall(bare)}
     if len(tokens) > 1:
@@ -185,7 +199,8 @@ def _parse_single(value: str, header: str, ours: frozenset[str]) -> Address:
 
 
 def _reencode(match: re.Match[str]) -> str:
-    """An encoded word, decoded, cleaned of CR/LF and controls, and re-encoded in base64.
+    """A run of encoded words, decoded, cleaned of CR/LF and controls, and re-encoded as one
+    base64 word.
 
     Real clients put `:`, `<`, `,` or `=0D=0A` inside Q-encoded words (`=?utf-8?q?x=0D=0ABcc:_
     evil@x?=`); the address parsers would read them as structure. Base64 holds none of those.

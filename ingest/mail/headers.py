@@ -19,7 +19,8 @@ TRUSTED = frozenset(
 
 SUBJECT_LIMIT = 500
 _SURROGATE = re.compile("[\udc80-\udcff]")
-_RAW_LIMIT = 4000  # a 209 KB header is not a subject; decoding it all is wasted work
+_RAW_LIMIT = 4000
+_HINT_PARTS = 20  # the parts looked at for the charset of raw 8-bit headers  # a 209 KB header is not a subject; decoding it all is wasted work
 
 
 def header_values(msg: Message, name: str, *, rfc2047: bool = True) -> list[str]:
@@ -28,18 +29,22 @@ def header_values(msg: Message, name: str, *, rfc2047: bool = True) -> list[str]
     Address headers pass rfc2047=False: an encoded word may hide a comma or an @ that must stay
     inside the display name (`=?UTF-8?B?Rm9vLCBCYXI=?= <foo.bar@example.com>` is "Foo, Bar").
     """
-    return [decode_value(raw, rfc2047=rfc2047) for raw in msg.get_all(name, []) or []]
+    values = msg.get_all(name, []) or []
+    hint = _body_charset(msg) if any(not str(v).isascii() for v in values) else None
+    return [decode_value(raw, rfc2047=rfc2047, hint=hint) for raw in values]
 
 
-def decode_value(raw: object, *, rfc2047: bool = True) -> str:
-    """Decode one header value as compat32 hands it out (str with surrogates, or Header)."""
+def decode_value(raw: object, *, rfc2047: bool = True, hint: str | None = None) -> str:
+    """Decode one header value as compat32 hands it out (str with surrogates, or Header).
+
+    Raw 8-bit bytes are UTF-8 (RFC 6532) when they decode as such, else read in `hint`, the
+    charset of the message's text (legacy clients write Big5 or KOI8-R headers unencoded).
+    """
     if isinstance(raw, Header):
         # compat32 wraps raw 8-bit values in an unknown-8bit Header holding surrogate-escaped text.
         chunks: list[tuple[object, object]] = getattr(raw, "_chunks", [])
         text = "".join(
-            decode_bytes(s.encode("ascii", "surrogateescape"), None)
-            if isinstance(s, str)
-            else str(s)
+            _raw_8bit(s.encode("ascii", "surrogateescape"), hint) if isinstance(s, str) else str(s)
             for s, _charset in chunks
         )
     else:
@@ -47,7 +52,7 @@ def decode_value(raw: object, *, rfc2047: bool = True) -> str:
     text = text[:_RAW_LIMIT]
     if not text.isascii() and _SURROGATE.search(text):
         # message_from_bytes smuggles raw 8-bit header bytes in as surrogates (RFC 6532 or junk).
-        text = decode_bytes(text.encode("utf-8", "surrogateescape"), None)
+        text = _raw_8bit(text.encode("utf-8", "surrogateescape"), hint)
     if not rfc2047 or "=?" not in text:
         return text
     try:
@@ -60,6 +65,23 @@ def decode_value(raw: object, *, rfc2047: bool = True) -> str:
         decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk
         for chunk, charset in parts
     )
+
+
+def _raw_8bit(data: bytes, hint: str | None) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return decode_bytes(data, hint)
+
+
+def _body_charset(msg: Message) -> str | None:
+    """The charset the message declares for its text: its own, or its first text part's."""
+    for i, part in enumerate(msg.walk()):
+        if i >= _HINT_PARTS:
+            break
+        if part.get_content_maintype() == "text" and (charset := part.get_content_charset()):
+            return charset
+    return None
 
 
 def first(msg: Message, name: str, *, limit: int = SUBJECT_LIMIT) -> str | None:

@@ -29,6 +29,9 @@ _NOT_CHARSETS = frozenset(
     {"undefined", "idna", "punycode", "unicode-escape", "raw-unicode-escape", "mbcs", "oem"}
 )
 
+# The labels senders put on UTF-8 by mistake (a form or template declaring Latin-1).
+_WESTERN = frozenset({"iso8859-1", "cp1252", "iso8859-15"})
+
 _WS = re.compile(r"\s+")
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -71,11 +74,13 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     tried: list[str] = []
     declared = known_codec(charset)
     guessed: tuple[str | None, ...] = ()
-    if declared is None or declared == "utf-8":
+    if declared is None or declared == "utf-8" or (declared in _WESTERN and not data.isascii()):
         try:
+            # Under a Western single-byte label, bytes that are valid UTF-8 are UTF-8 (mislabelled
+            # by the sender): Latin-1 text is next to never valid UTF-8 ("é" is one byte, E9).
             return data.decode("utf-8")
         except UnicodeDecodeError:
-            guessed = (guess_charset(data),)
+            guessed = (guess_charset(data),) if declared in (None, "utf-8") else ()
     for name in (declared, *guessed, *_FALLBACK_CHARSETS):
         if name is None or name in tried:
             continue

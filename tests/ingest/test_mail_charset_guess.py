@@ -29,3 +29,20 @@ def test_undeclared_charset_is_guessed(text: str, codec: str) -> None:
 
 def test_a_declared_charset_wins_when_it_decodes() -> None:
     assert decode_bytes(GERMAN.encode("latin-1"), "iso-8859-1") == GERMAN
+
+
+@pytest.mark.parametrize("label", ["iso-8859-1", "windows-1252", "iso-8859-15"])
+def test_utf8_under_a_western_label_is_read_as_utf8(label: str) -> None:
+    # A template declaring Latin-1 around UTF-8 text: read as Latin-1 it shows "GrÃ¼ÃŸe".
+    assert decode_bytes(GERMAN.encode("utf-8"), label) == GERMAN
+    assert decode_bytes("DISCOVERÆ CARD".encode(), label) == "DISCOVERÆ CARD"
+
+
+@pytest.mark.parametrize("label", ["iso-8859-1", "windows-1252"])
+def test_real_latin1_under_its_label_stays_latin1(label: str) -> None:
+    assert decode_bytes(GERMAN.encode("cp1252"), label) == GERMAN
+    assert decode_bytes("café crème, déjà vu".encode("latin-1"), label) == "café crème, déjà vu"
+
+
+def test_a_declared_utf8_that_does_not_decode_is_still_guessed() -> None:
+    assert decode_bytes(RUSSIAN.encode("cp1251"), "utf-8") == RUSSIAN

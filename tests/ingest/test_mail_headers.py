@@ -97,6 +97,48 @@ def test_raw_8bit_header_is_decoded() -> None:
     assert result.name == "Jérôme Dupont"
 
 
+@pytest.mark.parametrize("codec", ["koi8-r", "cp1251"])
+def test_raw_8bit_headers_are_read_in_the_charset_the_text_declares(codec: str) -> None:
+    # Legacy clients write the headers unencoded in the charset of the text they declare.
+    head = "From: Иван Петров <ivan@zavod.ru>\nSubject: Запрос цены на 50 лицензий\n"
+    head += f'Content-Type: text/plain; charset="{codec}"'
+    raw = head.encode(codec) + b"\n\n" + "Добрый день, пришлите предложение.".encode(codec)
+    result = lead(raw)
+    assert (result.name, result.subject) == ("Иван Петров", "Запрос цены на 50 лицензий")
+    assert result.text == "Добрый день, пришлите предложение."
+
+
+def test_raw_utf8_headers_stay_utf8_whatever_the_text_declares() -> None:
+    head = 'From: Jörg Müller <joerg@acme.de>\nSubject: Grüße\nContent-Type: text/plain; charset="koi8-r"'
+    result = lead(head.encode() + b"\n\nHallo\n")
+    assert (result.name, result.subject) == ("Jörg Müller", "Grüße")
+
+
+@pytest.mark.parametrize(
+    ("from_value", "name", "email"),
+    [
+        ("Joe Q. Public <john.q.public@example.com>", "Joe Q. Public", "john.q.public@example.com"),
+        ("Dr. A. Smith <a.smith@acme.example>", "Dr. A. Smith", "a.smith@acme.example"),
+        ("Sandy M. <sandy@acme.example>", "Sandy M.", "sandy@acme.example"),
+        ("Big Bug bb@bug.example", "Big Bug", "bb@bug.example"),
+        (  # adjacent encoded words are one text: no space between them (RFC 2047 6.2)
+            "=?UTF-8?B?TXlTdXJ2ZXk=?= =?UTF-8?B?LmNvbSAmIEM=?= =?UTF-8?B?YXJvbCBBZGE=?="
+            " =?UTF-8?B?bXM=?= <carol@mysurvey.example>",
+            "MySurvey.com & Carol Adams",
+            "carol@mysurvey.example",
+        ),
+        (
+            "=?utf-8?q?J=C3=B6rg?= =?utf-8?q?_M=C3=BCller?= <j@acme.example>",
+            "Jörg Müller",
+            "j@acme.example",
+        ),
+    ],
+)
+def test_obsolete_but_unambiguous_senders_are_read(from_value: str, name: str, email: str) -> None:
+    result = lead(raw_mail(f"From: {from_value}\nSubject: Quote"))
+    assert (result.name, result.email) == (name, email)
+
+
 def test_iso_2022_jp_subject() -> None:
     raw = b"From: t@example.jp\nSubject: =?iso-2022-jp?B?GyRCJEckOSRoGyhC?=\n\nbody\n"
     assert lead(raw).subject == "ですよ"
