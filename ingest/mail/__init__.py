@@ -164,6 +164,10 @@ def parse_message(raw: bytes) -> Message:
         raise ParseError("empty input: not an email message")
     # compat32 never raises on header access, unlike policy.default on broken headers; every
     # header we read is decoded by ingest.mail.headers with a charset fallback instead.
+    if raw[:3] == b"\xef\xbb\xbf" or raw[:1] in (b"\r", b"\n"):
+        # A file saved by a Windows tool starts with a byte order mark, a pasted one with blank
+        # lines: either would make every header body text.
+        raw = raw.removeprefix(b"\xef\xbb\xbf").lstrip(b"\r\n")
     try:
         msg = parse_bytes(raw)
     except RecursionError:  # the stdlib parser recurses per level: ~330 levels exhaust the stack

@@ -67,6 +67,7 @@ _ENCODED_WORD = re.compile(rf"{_WORD}(?:[ \t]+{_WORD}){{0,50}}")
 # RFC 5322's obsolete phrase with a period (`Dr. A. Smith <a@b.example>`, unquoted, as many
 # clients send it; the stdlib calls the final period of `Sandy M.` a comment without atom);
 # any other defect means the structure itself is in doubt.
+_SELF_NAMED = re.compile(r'^\s*([^\s<>"(),;:]+@[^\s<>"(),;:]+)\s*<([^\s<>"(),;:]+@[^\s<>"(),;:]+)>\s*$')
 # A name and then the one address, without angle brackets (old clients, hand-made scripts).
 _BARE_NAME = re.compile(
     r'^\s*([^\s<>"(),;:@][^<>"(),;:@]*?)\s+([^\s<>"(),;:@]+@[^\s<>"(),;:@]+)\s*$'
@@ -159,7 +160,9 @@ def _parse_single(value: str, header: str, ours: frozenset[str]) -> Address:
         else:
             value = value[:HEADER_LIMIT]
     value = _ENCODED_WORD.sub(_reencode, value)
-    if loose := _BARE_NAME.match(value):  # `Big Bug bb@bug.example`: the brackets left out
+    if (named := _SELF_NAMED.match(value)) and named.group(1).lower() == named.group(2).lower():
+        value = named.group(2)  # `jane@acme.example <jane@acme.example>`: named by itself
+    elif loose := _BARE_NAME.match(value):  # `Big Bug bb@bug.example`: the brackets left out
         value = formataddr((loose.group(1), loose.group(2)))
     bare = _COMMENT.sub(" ", _QUOTED.sub(" ", value))
     tokens = {t.lower().strip(".") for t in ADDRESS_TOKEN.findall(bare)}

@@ -121,6 +121,7 @@ def test_raw_utf8_headers_stay_utf8_whatever_the_text_declares() -> None:
         ("Dr. A. Smith <a.smith@acme.example>", "Dr. A. Smith", "a.smith@acme.example"),
         ("Sandy M. <sandy@acme.example>", "Sandy M.", "sandy@acme.example"),
         ("Big Bug bb@bug.example", "Big Bug", "bb@bug.example"),
+        ("Jane@Acme.example <jane@acme.example>", None, "jane@acme.example"),  # named by itself
         (  # adjacent encoded words are one text: no space between them (RFC 2047 6.2)
             "=?UTF-8?B?TXlTdXJ2ZXk=?= =?UTF-8?B?LmNvbSAmIEM=?= =?UTF-8?B?YXJvbCBBZGE=?="
             " =?UTF-8?B?bXM=?= <carol@mysurvey.example>",
@@ -134,9 +135,17 @@ def test_raw_utf8_headers_stay_utf8_whatever_the_text_declares() -> None:
         ),
     ],
 )
-def test_obsolete_but_unambiguous_senders_are_read(from_value: str, name: str, email: str) -> None:
+def test_obsolete_but_unambiguous_senders_are_read(
+    from_value: str, name: str | None, email: str
+) -> None:
     result = lead(raw_mail(f"From: {from_value}\nSubject: Quote"))
     assert (result.name, result.email) == (name, email)
+
+
+@pytest.mark.parametrize("start", [b"\xef\xbb\xbf", b"\r\n\r\n", b"\n"])
+def test_a_byte_order_mark_or_blank_lines_before_the_headers_are_ignored(start: bytes) -> None:
+    result = lead(start + raw_mail("From: Jane Doe <jane@acme.example>\nSubject: Quote"))
+    assert (result.email, result.subject) == ("jane@acme.example", "Quote")
 
 
 def test_iso_2022_jp_subject() -> None:
