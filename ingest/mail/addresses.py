@@ -63,15 +63,18 @@ _WORD = r"=\?[^?\s]{1,40}\?[bBqQ]\?[^?\s]{0,1000}\?="
 # A run of encoded words with only whitespace between them is one piece of text (RFC 2047 6.2:
 # that whitespace is not part of it); the stdlib's address parser keeps it ("MySurvey .com").
 _ENCODED_WORD = re.compile(rf"{_WORD}(?:[ \t]+{_WORD}){{0,50}}")
-# Sloppy but unambiguous encodings real clients produce (`"=?utf-8?…?="`, raw UTF-8 names) and
-# RFC 5322's obsolete phrase with a period (`Dr. A. Smith <a@b.example>`, unquoted, as many
-# clients send it; the stdlib calls the final period of `Sandy M.` a comment without atom);
-# any other defect means the structure itself is in doubt.
-_SELF_NAMED = re.compile(r'^\s*([^\s<>"(),;:]+@[^\s<>"(),;:]+)\s*<([^\s<>"(),;:]+@[^\s<>"(),;:]+)>\s*$')
+# An address named by itself, unquoted (`jane@acme.example <jane@acme.example>`).
+_SELF_NAMED = re.compile(
+    r'^\s*([^\s<>"(),;:]+@[^\s<>"(),;:]+)\s*<([^\s<>"(),;:]+@[^\s<>"(),;:]+)>\s*$'
+)
 # A name and then the one address, without angle brackets (old clients, hand-made scripts).
 _BARE_NAME = re.compile(
     r'^\s*([^\s<>"(),;:@][^<>"(),;:@]*?)\s+([^\s<>"(),;:@]+@[^\s<>"(),;:@]+)\s*$'
 )
+# Sloppy but unambiguous encodings real clients produce (`"=?utf-8?…?="`, raw UTF-8 names) and
+# RFC 5322's obsolete phrase with a period (`Dr. A. Smith <a@b.example>`, unquoted, as many
+# clients send it; the stdlib calls the final period of `Sandy M.` a comment without atom);
+# any other defect means the structure itself is in doubt.
 _HARMLESS_DEFECT = re.compile(
     r"non-ascii|encoded word|whitespace|period in 'phrase'|comment found without atom",
     re.IGNORECASE,
