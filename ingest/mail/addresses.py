@@ -63,14 +63,9 @@ _WORD = r"=\?[^?\s]{1,40}\?[bBqQ]\?[^?\s]{0,1000}\?="
 # A run of encoded words with only whitespace between them is one piece of text (RFC 2047 6.2:
 # that whitespace is not part of it); the stdlib's address parser keeps it ("MySurvey .com").
 _ENCODED_WORD = re.compile(rf"{_WORD}(?:[ \t]+{_WORD}){{0,50}}")
-# An address named by itself, unquoted (`jane@acme.example <jane@acme.example>`).
-_SELF_NAMED = re.compile(
-    r'^\s*([^\s<>"(),;:]+@[^\s<>"(),;:]+)\s*<([^\s<>"(),;:]+@[^\s<>"(),;:]+)>\s*$'
-)
-# A name and then the one address, without angle brackets (old clients, hand-made scripts).
-_BARE_NAME = re.compile(
-    r'^\s*([^\s<>"(),;:@][^<>"(),;:@]*?)\s+([^\s<>"(),;:@]+@[^\s<>"(),;:@]+)\s*$'
-)
+# Characters that make a header value more than `name address` (plain string tests, not a regex:
+# a pattern over `a@a@a@… <b@b@…` backtracks for minutes).
+_STRUCTURE = frozenset('<>"(),;:')
 # Sloppy but unambiguous encodings real clients produce (`"=?utf-8?…?="`, raw UTF-8 names) and
 # RFC 5322's obsolete phrase with a period (`Dr. A. Smith <a@b.example>`, unquoted, as many
 # clients send it; the stdlib calls the final period of `Sandy M.` a comment without atom);
@@ -163,10 +158,7 @@ def _parse_single(value: str, header: str, ours: frozenset[str]) -> Address:
         else:
             value = value[:HEADER_LIMIT]
     value = _ENCODED_WORD.sub(_reencode, value)
-    if (named := _SELF_NAMED.match(value)) and named.group(1).lower() == named.group(2).lower():
-        value = named.group(2)  # `jane@acme.example <jane@acme.example>`: named by itself
-    elif loose := _BARE_NAME.match(value):  # `Big Bug bb@bug.example`: the brackets left out
-        value = formataddr((loose.group(1), loose.group(2)))
+    value = _unbracketed(value)
     bare = _COMMENT.sub(" ", _QUOTED.sub(" ", value))
     tokens = {t.lower().strip(".") for t in ADDRESS_TOKEN.findall(bare)}
     if len(tokens) > 1:
@@ -202,6 +194,32 @@ def _parse_single(value: str, header: str, ours: frozenset[str]) -> Address:
     if pairs[0][1].lower() != addr.lower():
         raise AddressError(f"{header} is ambiguous ({pairs[0][1]!r} vs {addr!r})")
     return Address(email=normalise(addr, ours=ours), name=display_name(mailbox.display_name))
+
+
+def _unbracketed(value: str) -> str:
+    """`jane@acme.example <jane@acme.example>` (named by itself) as the address alone, and
+    `Big Bug bb@bug.example` (the brackets left out) as `Big Bug <bb@bug.example>`; anything else
+    as it is."""
+    words = value.split()
+    if len(words) < 2 or any(ch in _STRUCTURE for ch in words[0]):
+        return value
+    last = words[-1]
+    if len(words) == 2 and last.startswith("<") and last.endswith(">"):
+        inner = last[1:-1]
+        if "@" in words[0] and inner.lower() == words[0].lower() and _plain(inner):
+            return inner
+        return value
+    if (
+        "@" in last
+        and _plain(last)
+        and not any("@" in w or _STRUCTURE & set(w) for w in words[:-1])
+    ):
+        return formataddr((" ".join(words[:-1]), last))
+    return value
+
+
+def _plain(word: str) -> bool:
+    return word.count("@") == 1 and not _STRUCTURE & set(word)
 
 
 def _reencode(match: re.Match[str]) -> str:

@@ -143,6 +143,18 @@ def test_a_from_of_nested_comments_is_refused_not_an_internal_error() -> None:
         parse_single("(" * 5000 + "x@y.example", header="from")
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["a@" * 1000 + " <" + "b@" * 1000 + ">", "a " * 1000 + "b@" * 1000, "x@y " * 1000 + "<x@y>"],
+)
+def test_a_from_of_many_at_signs_is_refused_quickly(value: str) -> None:
+    # A pattern for `name address` backtracked over these for minutes; plain string tests do not.
+    started = time.perf_counter()
+    with pytest.raises(AddressError):
+        parse_single(value, header="from")
+    assert time.perf_counter() - started < 5
+
+
 def rfc822_nested(levels: int) -> bytes:
     inner = b"From: Jane <jane@acme.example>\nSubject: inner\n\nDeep quote please\n"
     head = b"From: Jane <jane@acme.example>\nSubject: deep\nContent-Type: message/rfc822\n\n"
