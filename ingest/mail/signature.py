@@ -52,6 +52,11 @@ _NICK_WORDS = 2  # words of a line above such a number: a nickname or a name
 _NICK_ROWS = 3
 _SIGNED_OFF_SCAN = 4  # content lines from the end where such a line may stand
 _SIGNED_OFF_WORDS = 3
+# A notice's heading line ("CONFIDENTIALITY NOTICE:", "*** Disclaimer ***", "IMPORTANT").
+_HEADING = re.compile(
+    r"^(?:important|legal|privileged|and|confidential(?:ity)?|notice|disclaimer|warning|\W)++$",
+    re.IGNORECASE,
+)
 _NOTICE_LINE = 45  # a line of a notice is long; signature lines are short
 _PHONE_WORD = re.compile(
     r"\b(tel|tél|phone|ph|mobile|mob|cell|cellular|direct|office|voice|handy|gsm|t|m|p)\b",
@@ -111,14 +116,19 @@ def strip_disclaimers(text: str) -> str:
 
 
 def _before_notice(paragraph: str) -> str:
-    """What a paragraph holds above the notice that ends it ("" when it is all notice)."""
+    """What a paragraph holds above the notice that ends it ("" when it is all notice): the
+    notice opens at the last rule above its first words, failing one at its first long line."""
+    found = [m.start() for p in (DISCLAIMER, LIST_FOOTER) if (m := p.search(paragraph))]
+    if not found:
+        return ""
     lines = paragraph.split("\n")
-    for k, line in enumerate(lines):
-        opens = k == 0 or _RULE.match(line) or len(line.strip()) >= _NOTICE_LINE
-        rest = "\n".join(lines[k:])
-        if opens and (DISCLAIMER.search(rest) or LIST_FOOTER.search(rest)):
-            return "\n".join(lines[:k]).rstrip() if k else ""
-    return ""
+    at = paragraph.count("\n", 0, min(found))  # the line holding the notice's first words
+    rules = [k for k in range(at + 1) if _RULE.match(lines[k])]
+    long = [k for k in range(at + 1) if len(lines[k].strip()) >= _NOTICE_LINE]
+    kept = lines[: rules[-1] if rules else long[0] if long else at]
+    while kept and len(kept[-1]) <= _NOTICE_LINE and _HEADING.match(kept[-1]):
+        kept.pop()  # "CONFIDENTIALITY NOTICE:", "*** Disclaimer ***"
+    return "\n".join(kept).rstrip()
 
 
 def _is_boilerplate(paragraph: str, *patterns: re.Pattern[str]) -> bool:

@@ -202,3 +202,36 @@ def test_a_phone_number_ending_the_message_is_the_senders(
 ) -> None:
     lead = _read("Jan Novak <jan@acme.co.uk>", body)
     assert (lead.text, lead.phone) == (text, phone)
+
+
+NOTICE = (
+    "This message is for the named person's use only. It may contain confidential,\n"
+    "proprietary or legally privileged information. If you are not the intended recipient,\n"
+    "please delete it and notify the sender."
+)
+
+
+@pytest.mark.parametrize(
+    "between",
+    ["_" * 60 + "\n", "CONFIDENTIALITY NOTICE:\n", "*** Disclaimer ***\n", ""],
+)
+def test_a_notice_right_under_the_signature_leaves_the_signature(between: str) -> None:
+    # No blank line between the signature and the notice: one paragraph, cut where it opens.
+    body = (
+        "Could you send us a quote for 40 seats?\n\nLuis Rivera\nDirector de Compras\nEndesa\n"
+        f"Tel.: +34 915 668 615\n{between}{NOTICE}\n"
+    )
+    lead = _read("lrivera@endesa.es", body)
+    assert lead.text == "Could you send us a quote for 40 seats?"
+    assert (lead.name, lead.title, lead.phone) == (
+        "Luis Rivera",
+        "Director de Compras",
+        "+34915668615",
+    )
+
+
+def test_a_notice_in_its_own_paragraph_goes_whole() -> None:
+    # Its first line is long: nothing of it is mistaken for the text above a notice.
+    body = f"Could you send us a quote?\n\nJane Doe\nAcme Corp\n+1 212 555 0142\n\n{NOTICE}\n"
+    lead = _read("Jane Doe <jane@acme-corp.com>", body)
+    assert lead.text == "Could you send us a quote?" and lead.phone == "+12125550142"
