@@ -57,7 +57,7 @@ TITLE = re.compile(
     r"fellow|staff|journalist|reporter|writer|economist|geologist|geophysicist|physicist|chemist|"
     r"candidate|student|intern|clerk|agent|broker|dean|provost|chancellor|rector|trustee|"
     r"commissioner|governor|senator|minister|ambassador|pastor|physician|nurse|"
-    r"represen[a-z]*|specialist|programmer|operator|scheduler|auditor|actuary|senior|"
+    r"represen[a-z]*|specialist|programmer|operator|scheduler|auditor|actuary|senior|support|"
     r"leiter(in)?|einkauf|vertrieb|geschäftsführer(in)?|geschaftsfuhrer|inhaber(in)?|vorstand|"
     r"prokurist(in)?|einkäufer(in)?|directeur|directrice|responsable|gérant(e)?|acheteur|"
     r"acheteuse|ingénieur|gerente|jefe|jefa|director[a]?|comprador[a]?|direttore|direttrice|"

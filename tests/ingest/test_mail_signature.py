@@ -26,6 +26,8 @@ from ingest.mail.signature import read_signature
         (["Mary Major", "Research Scientist | Contoso Ltd"], "Mary Major", "Research Scientist",
          "Contoso Ltd"),
         (["Jane Doe", "CEO", "Acme Robotics Inc."], "Jane Doe", "CEO", "Acme Robotics Inc."),
+        (["Kate Symes", "Trading Support", "Enron Corp."], "Kate Symes", "Trading Support",
+         "Enron Corp."),
     ],
 )  # fmt: skip
 def test_signature_fields(lines: list[str], name: str, title: str, company: str) -> None:
