@@ -25,7 +25,7 @@ _SECTION_KEYS = {
 _RULE_KEYS = {"name", "points", "reason", "when", "product", "per_activity", "max_points", "decay"}
 _PRODUCT_KEYS = {"label", "keywords", "form_values"}
 _NAME_RE = re.compile(r"[\w.:-]+")
-_HEADER_RE = re.compile(r"\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_HEADER_RE = re.compile(r"\s*+\[\[?\s*+([^\]]*[^\]\s])\s*+\]\]?\s*+(#.*)?$")
 _TOML_LINE_RE = re.compile(r"\s*\(at line (\d+), column \d+\)")
 
 

@@ -66,7 +66,6 @@ _SUPPRESS = re.compile(r"\b(oof|autoreply|all)\b", re.IGNORECASE)
 _LOCAL = re.compile(r"([^\s<>\"@,;:()\[\]]+)@")
 _BARE_DAEMON = re.compile(r"^\W*(mailer[-_]?daemon|postmaster)\W*$", re.IGNORECASE)
 _DAEMON_WORD = re.compile(r"\b(mailer[-_]?daemon|postmaster)\b", re.IGNORECASE)
-_DISPLAY = re.compile(r"^\s*\"?([^\"<]*?)\"?\s*<|\(([^)]*)\)\s*$")
 _NULL_PATH = re.compile(r"^\s*<\s*>\s*$")
 _SEPARATORS = re.compile(r"[-_.+=]+")
 
@@ -169,8 +168,18 @@ def _value(msg: Message, names: set[str], header: str) -> str | None:
 def _daemon_header(value: str) -> bool:
     if _BARE_DAEMON.match(value) or any(DAEMON_LOCAL.match(m) for m in _LOCAL.findall(value)):
         return True
-    name = _DISPLAY.search(value)
-    return bool(name and DAEMON_NAME.match((name.group(1) or name.group(2) or "").strip()))
+    return bool(DAEMON_NAME.match(_display(value)))
+
+
+def _display(value: str) -> str:
+    """The display name before `<`, or the trailing `(comment)`; string tests, not a pattern (one
+    backtracked for 10 s over a header of spaces)."""
+    if (lt := value.find("<")) != -1:
+        return value[:lt].strip().strip('"').strip()
+    tail = value.rstrip()
+    if tail.endswith(")") and (opened := tail.rfind("(")) != -1:
+        return tail[opened + 1 : -1].strip()
+    return ""
 
 
 def _auto_reply(msg: Message, names: set[str], subject: str) -> NotALead | None:

@@ -58,7 +58,7 @@ _COLON = re.compile("[:\uff1a]")
 _AFTER_ADDRESS = re.compile(r">\s*(?P<label>[^\W\d_]+(?:[ .'’-][^\W\d_]+){0,2})\s*[:：]")
 # …and the first label after the separator the line starts with (`----- X ----- Fra: …`).
 _AFTER_SEPARATOR = re.compile(
-    r"^[\s>]*[-_=*]{2,}[^@<>]{1,80}?[-_=*]{2,}\s*(?P<label>[^\W\d_]+(?:[ .'’-][^\W\d_]+){0,2})\s*[:：]"
+    r"^[\s>]*+[-_=*]{2,}+[^@<>]{1,80}?[-_=*]{2,}\s*(?P<label>[^\W\d_]+(?:[ .'’-][^\W\d_]+){0,2})\s*[:：]"
 )
 _MIN_RUN_TOGETHER = 3  # labelled pieces, one with the sender's address and one a date
 
@@ -167,7 +167,8 @@ def any_header(line: str) -> tuple[str, str] | None:
 
 # `*From:* Jane` (Gmail HTML bold as text), `De :` (French space before the colon), `> From:`.
 HEADER_LINE = re.compile(
-    rf"^[\s>]*[*_]*\s*(?P<label>{_ALTERNATION})\s*[*_]*\s*[:：]\s*[*_]*\s*(?P<value>.*?)[*_\s]*$",
+    rf"^[\s>]*+[*_]*+\s*+(?P<label>{_ALTERNATION})\s*+[*_]*+\s*+[:：]\s*+[*_]*+\s*+"
+    r"(?P<value>(?:.*[^*_\s])?)[*_\s]*$",
     re.IGNORECASE,
 )
 

@@ -268,7 +268,7 @@ ECHO_FIELD = re.compile(
 )
 # Where a notice's own text ends and the returned original begins.
 ORIGINAL_DIVIDER = re.compile(
-    r"^\s*[-=_*]*\s*(original message|this is a copy of the message|below this line is a copy|"
+    r"^[ \t]*+[-=_*]*+[ \t]*+(original message|this is a copy of the message|below this line is a copy|"
     r"the original message (was|follows|is attached)|returned message|undelivered message|"
     r"message follows|original text|returned mail|bounced e-?mail|headers? of the original|"
     r"ursprüngliche nachricht|message d.origine|mensaje original|messaggio originale|"

@@ -36,7 +36,7 @@ _DISCLAIMER_LIMIT = 3000  # a paragraph longer than this is someone writing, not
 # Lines after the text that are no part of it: attachment lists, inline images, rules, and the
 # "?" debris of a no-break space.
 _NOISE = re.compile(
-    r"^\s*(?:-\s+\S.*\.\w{2,4}|<<.*>>|\(see attached file:.*\)|\[image[^\]]*\]|[\W_]*)\s*$",
+    r"^\s*+(?:-\s+\S.*\.\w{2,4}|<<.*>>|\(see attached file:.*\)|\[image[^\]]*\]|[\W_]*+)\s*$",
     re.IGNORECASE,
 )
 _REACH = re.compile(r"@|https?://|www\.|\d[\d\s().\-/]{6,}\d")

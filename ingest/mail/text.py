@@ -35,7 +35,9 @@ _WESTERN = frozenset({"iso8859-1", "cp1252", "iso8859-15"})
 _WS = re.compile(r"\s+")
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_HORIZONTAL_WS = re.compile(r"[ \t\f\v\u00a0\u2000-\u200b\u3000]+")
+# Every horizontal space the regex engine counts as \s (and the zero-width one): a run left
+# unsqueezed makes the line patterns' `\s*` backtrack over it.
+_HORIZONTAL_WS = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000]+")
 
 
 def known_codec(charset: str | None) -> str | None:
@@ -113,6 +115,8 @@ def clean_line(value: str | None, *, limit: int) -> str | None:
 def normalise_body(text: str) -> str:
     """Normalise line endings and trailing spaces and squeeze runs of blank lines."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\u2028" in text or "\u2029" in text:  # Unicode's line and paragraph separators
+        text = text.replace("\u2028", "\n").replace("\u2029", "\n\n")
     # NUL cannot be stored in a PostgreSQL text column, and other C0/C1 controls (ESC sequences,
     # BEL) are never meant to be read: they go, tabs and newlines stay.
     text = _CONTROL.sub("", text)

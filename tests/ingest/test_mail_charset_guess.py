@@ -46,3 +46,9 @@ def test_real_latin1_under_its_label_stays_latin1(label: str) -> None:
 
 def test_a_declared_utf8_that_does_not_decode_is_still_guessed() -> None:
     assert decode_bytes(RUSSIAN.encode("cp1251"), "utf-8") == RUSSIAN
+
+
+def test_unicode_line_and_paragraph_separators_are_line_breaks() -> None:
+    from ingest.mail.text import normalise_body
+
+    assert normalise_body("Hello\u2028world\u2029Bye\u202f\u205fnow") == "Hello\nworld\n\nBye now"

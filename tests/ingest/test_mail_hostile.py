@@ -119,6 +119,11 @@ HOSTILE = {
         "<div>" * 10_000 + "Quote please" + "</div>" * 10_000, ctype="text/html; charset=utf-8"
     ),
     "bare-lf-and-bare-cr": b"From: Jane <jane@acme.example>\rSubject: x\n\nQuote\rplease\n",
+    # Unicode's line separator is whitespace to the line patterns but no line break: a run of
+    # it under a rule took the reader 10 s (3,000 of them), now they are line breaks.
+    "line-separators-under-a-rule": message("Quote please\n-----" + "\u2028" * 3000 + "x\n"),
+    "line-separators": message("Quote please\n\n" + "\u2028" * 3000 + "0\n" + "\u2029" * 3000),
+    "rare-spaces": message("Quote please\n-----" + "\u202f\u205f\u1680" * 1000 + "x\n"),
 }
 
 

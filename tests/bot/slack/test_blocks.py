@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -194,3 +195,12 @@ def test_oversize_lead_text_stays_within_every_block_limit() -> None:
     reply = blocks.thread_message({"event": "note", "actor": "U1", "text": "&<>" * 5000}, lead)
     assert block_kit_problem(reply["blocks"], limit=50) is None and len(reply["text"]) <= 3000
     assert not reply["text"].endswith(("&", "&a", "&am", "&amp", "&l", "&lt", "&g", "&gt"))
+
+
+@pytest.mark.parametrize("spec", ["score:" + " " * 5000, "0:" + " " * 5000])
+def test_a_malformed_route_is_refused_at_once(spec: str) -> None:
+    # The route patterns backtracked for 10 s over a value of spaces before the "=".
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match="LEADBOT_SLACK_ROUTES"):
+        parse_routes(spec)
+    assert time.perf_counter() - started < 5
