@@ -20,7 +20,9 @@ from storage.models import Lead
 
 FIELDS = ("product", "country", "domain", "source", "latest_source", "score")
 # `score:NAME[|NAME…]>=N=CHANNEL`, read before the general `field:value=CHANNEL` form.
-_SCORE = re.compile(r"\s*+score\s*+:\s*+([^=>]*[^=>\s])\s*+>=\s*+(-?\d{1,4}(?:\.\d+)?)\s*+=\s*+(\S+)\s*")
+_SCORE = re.compile(
+    r"\s*+score\s*+:\s*+([^=>]*[^=>\s])\s*+>=\s*+(-?\d{1,4}(?:\.\d+)?)\s*+=\s*+(\S+)\s*"
+)
 _FIELD = re.compile(r"\s*+(\w++)\s*+:\s*+([^=]*[^=\s])\s*+=\s*+(\S+)\s*")  # possessive: linear
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{1,30}$")
 

@@ -103,7 +103,9 @@ def find_forward(text: str) -> Forward | None:
 
 
 _QUOTED_NAME = re.compile(r'"([^"]{1,200})"\s*[<\[(]')
-_NAME_BEFORE = re.compile(r"(?:^|,)\s*+([^,<>\[\]()\d:\"]{2,100}?)\s*[<\[(]\s*(?:mailto:)?[^\s<>]+@")
+_NAME_BEFORE = re.compile(
+    r"(?:^|,)\s*+([^,<>\[\]()\d:\"]{2,100}?)\s*[<\[(]\s*(?:mailto:)?[^\s<>]+@"
+)
 _ATTRIBUTION_LIMIT = 400
 _ATTRIBUTION_LINES = 3  # a wrapped attribution takes at most three lines
 _COLONS = (":", "\uff1a")  # and the full-width colon of CJK clients

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import quopri
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.errors import HeaderParseError
 from email.header import Header, decode_header
 from email.message import Message
 from email.utils import parsedate_to_datetime
@@ -19,6 +23,7 @@ TRUSTED = frozenset(
 
 SUBJECT_LIMIT = 500
 _SURROGATE = re.compile("[\udc80-\udcff]")
+_ENCODED = re.compile(r"=\?([^?\s]{1,40})\?([bBqQ])\?([^?\s]{0,1000})\?=")
 _RAW_LIMIT = 4000
 _HINT_PARTS = 20  # the parts looked at for the charset of raw 8-bit headers  # a 209 KB header is not a subject; decoding it all is wasted work
 
@@ -57,14 +62,35 @@ def decode_value(raw: object, *, rfc2047: bool = True, hint: str | None = None) 
         return text
     try:
         parts = decode_header(text)
-    except (ValueError, LookupError, AssertionError):
-        return text
+    except (ValueError, LookupError, AssertionError, HeaderParseError):
+        # HeaderParseError: base64 of a length no encoder writes (a truncated encoded word).
+        return _words_one_by_one(text)
     # decode_header keeps the spaces of plain chunks and drops those between encoded words
     # (RFC 2047 section 6.2), so concatenation is the right join.
     return "".join(
         decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk
         for chunk, charset in parts
     )
+
+
+def _words_one_by_one(text: str) -> str:
+    """Each encoded word decoded on its own, padded when base64 lost its tail; one that still
+    fails stays as written."""
+
+    def word(match: re.Match[str]) -> str:
+        charset, encoding, payload = match.group(1), match.group(2).lower(), match.group(3)
+        try:
+            if encoding == "b":
+                payload = payload.rstrip("=")
+                payload = payload[: len(payload) - (len(payload) % 4 == 1)]  # a lone sextet
+                data = base64.b64decode(payload + "=" * (-len(payload) % 4))
+            else:
+                data = quopri.decodestring(payload.replace("_", " ").encode("ascii"), header=True)
+        except (ValueError, binascii.Error, UnicodeEncodeError):
+            return match.group(0)
+        return decode_bytes(data, charset)
+
+    return _ENCODED.sub(word, text)
 
 
 def _raw_8bit(data: bytes, hint: str | None) -> str:

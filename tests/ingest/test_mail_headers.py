@@ -148,6 +148,17 @@ def test_a_byte_order_mark_or_blank_lines_before_the_headers_are_ignored(start: 
     assert (result.email, result.subject) == ("jane@acme.example", "Quote")
 
 
+def test_a_truncated_base64_encoded_word_is_read_not_a_crash() -> None:
+    # Base64 of a length no encoder writes (a mailer cut the word short): the stdlib raises
+    # HeaderParseError for the whole header; each word is decoded on its own instead.
+    raw = raw_mail(
+        "From: =?UTF-8?B?SGFucyBNw7xsbGVyX?= <hans.mueller@kunde.example>\n"
+        "Subject: =?UTF-8?B?QW5mcmFnZSBmw7xyIEFuZ2Vib3RzX?= =?UTF-8?Q?_(dringend)?="
+    )
+    result = lead(raw)
+    assert (result.name, result.subject) == ("Hans Müller", "Anfrage für Angebots (dringend)")
+
+
 def test_iso_2022_jp_subject() -> None:
     raw = b"From: t@example.jp\nSubject: =?iso-2022-jp?B?GyRCJEckOSRoGyhC?=\n\nbody\n"
     assert lead(raw).subject == "ですよ"
