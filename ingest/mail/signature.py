@@ -21,6 +21,7 @@ from ingest.mail.sigwords import (
     LIST_FOOTER,
     MOBILE,
     PHONE_LABEL,
+    SENT_FROM_APP,
     TITLE,
     VALEDICTION,
 )
@@ -57,6 +58,8 @@ _HEADING = re.compile(
     r"^(?:important|legal|privileged|and|confidential(?:ity)?|notice|disclaimer|warning|\W)++$",
     re.IGNORECASE,
 )
+_APP_WORDS = 8  # "Sent from Yahoo Mail for iPhone on the go" is a footer; a sentence is longer
+_LINK = re.compile(r"<[^<>\s]{1,500}>")
 _NOTICE_LINE = 45  # a line of a notice is long; signature lines are short
 _PHONE_WORD = re.compile(
     r"\b(tel|tél|phone|ph|mobile|mob|cell|cellular|direct|office|voice|handy|gsm|t|m|p)\b",
@@ -90,10 +93,22 @@ def split_signature(
         delimiter = DELIMITER.match(line) is not None
         if delimiter and _gives_fields(lines[i + 1 :], who):
             return _trim_valediction(lines[:i], lines[i + 1 :])
-        if delimiter or MOBILE.match(line):
+        if delimiter or _mobile(lines, i):
             # A mobile footer, or a "--" over a list's footer: the signature may stand above.
             return _locate(lines[:i], who) or _trim_valediction(lines[:i], lines[i + 1 :])
     return _locate(lines, who) or ("\n".join(lines).strip(), [])
+
+
+def _mobile(lines: list[str], i: int) -> bool:
+    """A mail app's "Sent from …" footer: a known phrase, or a short line in the app shape at
+    the end of the text ("Sent from our Berlin office" above more text is a sentence)."""
+    if MOBILE.match(lines[i]):
+        return True
+    bare = _LINK.sub("", lines[i]).strip()  # "Sent from TypeApp<http://www.typeapp.com/…>"
+    if len(bare.split()) > _APP_WORDS or bare.endswith((".", "!", "?", ",", ";", ":")):
+        return False
+    last = not any(line.strip() for line in lines[i + 1 :])
+    return last and SENT_FROM_APP.match(bare) is not None
 
 
 def strip_disclaimers(text: str) -> str:

@@ -13,6 +13,9 @@ DELIMITER = re.compile(r"^(--|__|—)\s*$")
 MOBILE = re.compile(
     r"^\s*(sent from my|sent from (outlook|mail|yahoo|proton|gmail|samsung)|sent via|sent with|"
     r"get outlook for|outlook für (ios|android) (beziehen|herunterladen)|obtenir outlook pour|"
+    r"(gesendet von|envoyé à partir de|enviado desde|inviato da|verzonden vanuit|sendt fra|"
+    r"skickat från|lähetetty sovelluksesta|wysłane z aplikacji|odesláno z aplikace|"
+    r"отправлено из приложения) outlook|von outlook für (ios|android) gesendet|"
     r"obtener outlook para|(ottieni|scarica) outlook per|outlook voor (ios|android) downloaden|"
     r"(obter o|baixe o|obtenha o) outlook para|hämta outlook för|"
     r"von meinem .* gesendet|gesendet von meinem|gesendet mit|envoyé de mon|"
@@ -20,6 +23,19 @@ MOBILE = re.compile(
     r"verzonden vanaf mijn|verstuurd vanaf mijn|skickat från min|sendt fra min|lähetetty "
     r"iphonesta|wysłane z|odesláno z|отправлено с|iphone'umdan gönderildi|发自我的|來自我的|"
     r"iphoneから送信|android(から|で)送信|나의 iphone에서 보냄|נשלח מה-?iphone|أرسلت من)",
+    re.IGNORECASE,
+)
+
+# "Sent from <an app>" in the languages mail apps speak, as a whole short line ("Sent from
+# TypeApp", "Gesendet von Outlook für Android", "Envoyé à partir de Outlook pour iOS",
+# "Von Outlook für iOS gesendet", "Отправлено из мобильной Почты Mail.ru"); signature.py
+# checks the length (a sentence that starts so is text).
+SENT_FROM_APP = re.compile(
+    r"^\s*((sent|gesendet|envoyé|enviado|inviato|verzonden|verstuurd|sendt|skickat|lähetetty|"
+    r"wysłane|odesláno|odoslané|отправлено|надіслано|trimis|poslano|elküldve)\s+"
+    r"(from|with|via|using|on|von|mit|über|de|à partir de|depuis|avec|desde|con|da|do|dal|"
+    r"vanuit|vanaf|met|via|fra|från|med|z|ze|из|с|з|de pe|s|iz|a)\s+\S"
+    r"|von .{1,40} gesendet|envoyé avec .{1,40}|.{1,40} から送信)",
     re.IGNORECASE,
 )
 

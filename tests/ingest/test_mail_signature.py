@@ -237,3 +237,28 @@ def test_a_notice_in_its_own_paragraph_goes_whole() -> None:
     body = f"Could you send us a quote?\n\nJane Doe\nAcme Corp\n+1 212 555 0142\n\n{NOTICE}\n"
     lead = _read("Jane Doe <jane@acme-corp.com>", body)
     assert lead.text == "Could you send us a quote?" and lead.phone == "+12125550142"
+
+
+@pytest.mark.parametrize(
+    "footer",
+    [
+        "Gesendet von Outlook für Android<https://aka.ms/AAb9ysg>",
+        "Von Outlook für iOS gesendet<https://aka.ms/o0ukef>",
+        "Envoyé à partir de Outlook pour iOS<https://aka.ms/o0ukef>",
+        "Sent from TypeApp<http://www.typeapp.com/r?b=2621>",
+        "Sent from Mail<https://go.microsoft.com/fwlink/?LinkId=550986> for Windows 10",
+        "Verzonden vanuit Outlook voor iOS",
+        "Sendt fra Outlook for Android",
+        "Skickat från Outlook för Android",
+        "Отправлено из мобильной Почты Mail.ru",
+        "Sent from BlueMail",
+    ],
+)
+def test_a_mail_apps_footer_in_any_language_is_no_part_of_the_text(footer: str) -> None:
+    lead = _read("Pat Customer <pat@contoso.example>", f"Please quote 20 units.\n\n{footer}\n")
+    assert lead.text == "Please quote 20 units."
+
+
+def test_a_sentence_that_starts_like_an_apps_footer_is_text() -> None:
+    body = "Hi,\nSent from our Berlin office yesterday\nwe need 40 seats.\nCan you quote?\n"
+    assert _read("Pat Customer <pat@contoso.example>", body).text == body.strip()
