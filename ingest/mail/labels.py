@@ -22,7 +22,7 @@ _LABELS: dict[str, tuple[str, ...]] = {
         "التاريخ", "נשלח", "תאריך", "发送时间", "發送時間", "时间", "日期", "送信日時", "日付",
         "보낸 날짜", "날짜", "lähetetty", "elküldve", "odesláno", "dato", "päivämäärä", "päiväys",
         "dátum", "trimis", "dată", "poslano", "saadetud", "kuupäev", "odoslané", "надіслано",
-        "wysłany", "datums",
+        "wysłany", "datums", "message du",
     ),
     "to": (
         "to", "an", "à", "a", "para", "til", "till", "aan", "do", "destinatario", "empfänger",

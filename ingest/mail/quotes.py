@@ -220,12 +220,20 @@ def _attribution(lines: list[str], i: int) -> int:
         # above a later line that starts it with a date: "Hi," or a sentence above is new text.
         if n and not (_HEADERISH.search(lines[i]) or _verb(lines[i]) is not None):
             return 0
-        if any(_starts(lines, k, i + n) for k in range(i + 1, i + n + 1)):
+        if any(
+            _starts(lines, k, i + n) for k in range(i + 1, i + n + 1) if not _wraps(lines[k - 1])
+        ):
             return 0
         if i + n + 1 < len(lines) and _bare_wrote(lines[i + n + 1]):
             return n + 2
         return n + 1
     return 0
+
+
+def _wraps(line: str) -> bool:
+    """A date cut off by a comma ("On Nov 21, 2014,"): Apple Mail wraps its attribution so, and
+    the next line ("at 10:18, John <j@x> wrote:") goes on with it rather than starting one."""
+    return line.rstrip().endswith(",") and _DATE.search(line) is not None
 
 
 def _continues(lines: list[str], i: int, end: int) -> bool:
@@ -323,7 +331,8 @@ def _is_attribution(text: str, *, quote_follows: bool) -> bool:
 def _block(lines: list[str], i: int) -> int:
     """The number of lines of an Outlook-style header block starting at line `i`, 0 if none.
 
-    From (or Date) first, then other `Label: value` lines; a value the client wrapped onto the
+    A header label first (From, Date; Outlook.com and French Outlook put To or Subject first), then
+    other `Label: value` lines; a value the client wrapped onto the
     next line, a label whose value sits on the next line (an HTML table as text) and blank lines
     between them are part of it. It counts as a header when it names a From and another header
     and either an address or a Subject, so "From: Berlin / To: Munich" in an inquiry is not one.
@@ -331,7 +340,7 @@ def _block(lines: list[str], i: int) -> int:
     if i >= len(lines) or (":" not in lines[i] and "：" not in lines[i]):
         return 0  # every header line has its colon, known labels and unknown ones alike
     first = HEADER_LINE.match(lines[i])
-    if first is None or canonical(first.group("label")) not in ("from", "date"):
+    if first is None or canonical(first.group("label")) not in _BLOCK_START:
         return _unknown_block(lines, i)
     seen: list[str] = []
     address = False
@@ -363,6 +372,9 @@ def _block(lines: list[str], i: int) -> int:
     if seen[0] == "date" and len(kinds) >= 2 and address:
         return end - i
     return 0
+
+
+_BLOCK_START = frozenset({"from", "date", "to", "cc", "subject"})
 
 
 def _unknown_block(lines: list[str], i: int) -> int:

@@ -276,3 +276,23 @@ def test_the_html_part_is_read_as_text_only_when_asked() -> None:
     assert body.best == "Plain words."
     assert "html_text" not in vars(body)  # not converted
     assert body.html_text.startswith("Rich words.")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        # Outlook.com puts To first; French Outlook starts with "À :" under its rule, a blank
+        # line inside; Orange's webmail opens with "Message du :" under a rule of "=".
+        "To: email@example.com\nFrom: support@example.com\nCC: email2@example.com\n"
+        "Subject: [Support] Re: Example Subject\nDate: Wed, 19 Feb 2014 15:47:31 -0800",
+        "________________________________\n\nÀ : josette@kalipsa.example <josette@kalipsa.example>\n"
+        "De : josette@hotmail.example <josette@hotmail.example>\n\nObjet : RE: Test\n"
+        "Envoyé : mardi 5 novembre 2019 15:30",
+        '====\n\nMessage du : 12/12/2016 13:20\nDe : "Questions" <questions@company.example>\n'
+        "A : maecenas@somewhere.example\nSujet : vitae porta purus",
+        "On Nov 21, 2014,\nat 10:18,\nJohn Doe <john@doe123.example> wrote:",  # Apple Mail, wrapped
+    ],
+)
+def test_a_quote_header_in_its_clients_shape_is_cut(header: str) -> None:
+    body = f"Thanks, that works for us.\n\n{header}\n\nThe older message, quoted.\n"
+    assert body_text(body) == "Thanks, that works for us."
