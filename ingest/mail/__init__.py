@@ -174,9 +174,36 @@ def parse_message(raw: bytes) -> Message:
         raise ParseError(f"MIME parts nested more than {MAX_DEPTH} levels deep") from None
     if not msg.keys():
         raise ParseError("not an email message: no header fields found")
+    if msg.get_content_maintype() == "multipart" and not msg.is_multipart():
+        msg = _with_boundary_repaired(msg) or msg
     if _depth(msg) > MAX_DEPTH:  # walk(), the generator and the readers recurse per level too
         raise ParseError(f"MIME parts nested more than {MAX_DEPTH} levels deep")
     return msg
+
+
+_BOUNDARY_PARAM = re.compile(r'boundary\s*=\s*(?:"([^"]{1,200})"|([^\s;"]{1,200}))', re.IGNORECASE)
+
+
+def _with_boundary_repaired(msg: Message) -> Message | None:
+    """The message re-read with the boundary its body uses, when its Content-Type folded the
+    boundary over two lines (`boundary="simple\r\n boundary"`: Outlook 2000) or lost the `;`
+    before it; None when the body uses none of the readings (the parts stay unread text)."""
+    header = str(msg.get("content-type", ""))
+    found = _BOUNDARY_PARAM.search(header)
+    body = msg.get_payload()
+    if found is None or not isinstance(body, str):
+        return None
+    written = found.group(1) or found.group(2)
+    for boundary in (re.sub(r"\r?\n", "", written), re.sub(r"\r?\n[ \t]*", "", written)):
+        if boundary and re.search(rf"^--{re.escape(boundary)}[ \t]*\r?$", body, re.MULTILINE):
+            ctype = msg.get_content_type()
+            del msg["content-type"]
+            msg["Content-Type"] = f'{ctype}; boundary="{boundary}"'
+            try:
+                return parse_bytes(msg.as_bytes(policy=compat32))
+            except (ValueError, TypeError, LookupError, RecursionError):
+                return None
+    return None
 
 
 # Real mail nests a few levels (a forward of a forward of a signed alternative: 6 or 7); 128

@@ -296,3 +296,24 @@ def test_the_html_part_is_read_as_text_only_when_asked() -> None:
 def test_a_quote_header_in_its_clients_shape_is_cut(header: str) -> None:
     body = f"Thanks, that works for us.\n\n{header}\n\nThe older message, quoted.\n"
     assert body_text(body) == "Thanks, that works for us."
+
+
+@pytest.mark.parametrize(
+    ("param", "delimiter"),
+    [
+        ('; boundary="simple\r\n boundary"', "simple boundary"),  # folded inside its quotes
+        (
+            ';\r\n    boundary="----=_NextPart\r\n _000_0002"',
+            "----=_NextPart _000_0002",
+        ),  # Outlook 2000
+        ('\r\n\tboundary="b1"', "b1"),  # the ";" before it left out
+    ],
+)
+def test_a_boundary_written_loosely_still_splits_the_parts(param: str, delimiter: str) -> None:
+    raw = (
+        f"From: Jane Doe <jane@acme-corp.example>\r\nSubject: Quote\r\nMIME-Version: 1.0\r\n"
+        f"Content-Type: multipart/mixed{param}\r\n\r\n--{delimiter}\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nPlease quote 40 seats.\r\n"
+        f"--{delimiter}\r\nContent-Type: application/pdf\r\n\r\nJVBERi0=\r\n--{delimiter}--\r\n"
+    ).encode()
+    assert lead(raw).text == "Please quote 40 seats."
