@@ -52,3 +52,21 @@ def test_unicode_line_and_paragraph_separators_are_line_breaks() -> None:
     from ingest.mail.text import normalise_body
 
     assert normalise_body("Hello\u2028world\u2029Bye\u202f\u205fnow") == "Hello\nworld\n\nBye now"
+
+
+def test_utf8_with_latin1_pasted_in_reads_each_part_as_written() -> None:
+    data = "Atención, señor. ".encode() + GERMAN.encode("latin-1")
+    assert decode_bytes(data, "utf-8") == "Atención, señor. " + GERMAN
+
+
+@pytest.mark.parametrize(
+    ("text", "codec"),
+    [
+        ("日本語のテキストです。よろしくお願いします。", "shift_jis"),
+        ("中文文本测试，谢谢。我们需要报价", "gbk"),
+        ("한국어 텍스트 테스트입니다", "cp949"),
+    ],
+)
+def test_double_byte_text_under_a_wrong_utf8_label_is_still_guessed(text: str, codec: str) -> None:
+    # Their bytes often look like UTF-8 sequences: they are not taken for mixed UTF-8.
+    assert decode_bytes(text.encode(codec), "utf-8") == text
