@@ -24,7 +24,7 @@ from ingest.mail.addresses import (
 )
 from ingest.mail.body import TEXT_LIMIT, Body, extract_body, message_text, parts_of
 from ingest.mail.classify import classify, is_daemon
-from ingest.mail.companies import company_from_domain, country_from_domain
+from ingest.mail.companies import company_from_domain, country_from_domain, registrable
 from ingest.mail.formmail_reader import read_form_notification
 from ingest.mail.forwards import (
     Forward,
@@ -378,7 +378,8 @@ def _inquiry(lead: _Lead, msg: Message, raw: bytes, *, received_at: datetime) ->
         signature_lines, region=region, body=text, author=author, address=address
     )
     ident = message_id(msg)
-    shown = read_shown(lead.address.name)  # "Acme GmbH" <info@…> names a company, not a person
+    # "Acme GmbH" <info@…> names a company, not a person; "Jane Doe - Acme" <…@acme.de> both.
+    shown = read_shown(lead.address.name, registrable(lead.address.domain)[0])
     kind: ActivityKind = "email_reply" if lead.reply else "email_inquiry"
     return Inquiry(
         email=lead.address.email,

@@ -67,6 +67,8 @@ _MAX_ROLE_WORDS = 3
 # "Jane Doe, Acme Inc." (a comma may be "Doe, Jane", so it is tried last).
 _NAME_AND_MORE = re.compile(r"\s*(?:[|/(\[]|\s[-–—]\s|\s(?:at|from|@)\s)\s*")
 _COMMA = re.compile(r"\s*,\s*")
+_NOT_ALNUM = re.compile(r"[\W_]+")
+_MIN_BRAND = 3  # "hp", "ge": too short to tell a brand from a name's initials
 _VIA = re.compile(r"\s+\(?via\s+(?=\S)")  # lower-case, as the services write it
 
 
@@ -120,14 +122,34 @@ def _person(part: str) -> str | None:
     return name if name and as_name(name) else None
 
 
+def _branded(name: str, brand: str) -> Shown | None:
+    """The organisation the sender's domain spells, and the person beside it ("Jonas Sterr -
+    ProxForge", "Brennan Novak (Twitter)"), or None."""
+    squashed = _NOT_ALNUM.sub("", brand.lower())
+    pieces = _pieces(name, _NAME_AND_MORE)
+    if len(squashed) < _MIN_BRAND or len(pieces) != 2:
+        return None
+    for i, piece in enumerate(pieces):
+        if _NOT_ALNUM.sub("", piece.lower()) == squashed:
+            other = pieces[1 - i]
+            # "Acme - Sales" names no one; "Hans Leiter - Acme" does (Leiter is a title, too).
+            department = DEPARTMENT.search(other) or (" " not in other and TITLE.search(other))
+            return Shown(None if department else _person(other), piece)
+    return None
+
+
 def _pieces(name: str, separator: re.Pattern[str]) -> list[str]:
     return [p for p in (p.strip(" )]\"'") for p in separator.split(name)) if p]
 
 
 @lru_cache(maxsize=64)
-def read_shown(display: str | None) -> Shown:
+def read_shown(display: str | None, brand: str = "") -> Shown:
     """Whom a From display name names: "Jane Doe" a person, "Acme GmbH" or "Science and Education
-    Foundation" an organisation, "Acme Newsletter" neither; "Jane Doe | Acme GmbH" both."""
+    Foundation" an organisation, "Acme Newsletter" neither; "Jane Doe | Acme GmbH" both.
+
+    `brand`: the label of the sender's domain ("proxforge" of proxforge.de), which names the
+    organisation in "Jonas Sterr - ProxForge" however it is spelled.
+    """
     if not display:
         return Shown(None)
     name = " ".join(display.split())
@@ -136,7 +158,9 @@ def read_shown(display: str | None) -> Shown:
     relayed = _VIA.split(name, maxsplit=1)
     if len(relayed) == 2 and relayed[0].strip():
         # "Jane Doe via LinkedIn", "Jane Doe (via Google Docs)": a service relays the person.
-        return read_shown(relayed[0].strip(" ("))
+        return read_shown(relayed[0].strip(" ("), brand)
+    if (branded := _branded(name, brand)) is not None:
+        return branded
     if not (_organisational(name) or _role(name)) and not any(
         _organisational(p) or _role(p) for p in _pieces(name, _NAME_AND_MORE)
     ):

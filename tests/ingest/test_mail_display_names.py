@@ -96,3 +96,19 @@ def test_a_mailbox_role_is_no_name_and_the_domain_gives_the_company() -> None:
 def test_a_title_in_the_display_name_is_the_title_when_the_signature_has_none() -> None:
     lead = inquiry('"Sarah Connor, Head of Sales" <sarah@cyberdyne-systems.de>')
     assert (lead.name, lead.title) == ("Sarah Connor", "Head of Sales")
+
+
+@pytest.mark.parametrize(
+    ("sender", "name", "company"),
+    [
+        ("Jonas Sterr - ProxForge <jsterr@proxforge.de>", "Jonas Sterr", "ProxForge"),
+        ("Brennan Novak (Twitter) <notify@twitter.com>", "Brennan Novak", "Twitter"),
+        ("Hans Leiter - Acme <hans@acme.de>", "Hans Leiter", "Acme"),
+        ("Acme - Sales <sales@acme.de>", None, "Acme"),
+    ],
+)
+def test_the_organisation_the_senders_domain_spells_is_the_company(
+    sender: str, name: str | None, company: str
+) -> None:
+    found = inquiry(sender)
+    assert (found.name, found.company) == (name, company)
