@@ -94,6 +94,8 @@ def strip_quotes(text: str) -> str:
     below = -1  # where the text below the last `>` quote starts in `out`
     i = 0
     while i < len(lines):
+        if _written(out) and _reply_above(plain[i]):
+            break  # a help desk's "##- Please type your reply above this line -##": its mail below
         span, before = _header(plain, i)
         if span:
             if before:
@@ -118,6 +120,28 @@ def strip_quotes(text: str) -> str:
     while out and _RULE_ONLY.match(out[-1]):
         out.pop()
     return _BLANKS.sub("\n\n", "\n".join(out)).strip()
+
+
+# The line help desks (Zendesk, Freshdesk, Jira, Help Scout…) put over their message.
+_REPLY_ABOVE = re.compile(
+    r"(above this line|oberhalb dieser zeile|über dieser zeile|au-dessus de cette ligne|"
+    r"por encima de esta l[ií]nea|sopra questa (riga|linea)|boven deze (regel|lijn)|"
+    r"acima desta linha|powyżej tej linii|над этой строкой|この行より上)",
+    re.IGNORECASE,
+)
+_REPLY_VERB = re.compile(
+    r"(reply|respond|answer|antwort|répon|respon|rispond|antwoord|odpowi|ответ|返信)", re.IGNORECASE
+)
+_MARKER_LINE = 120
+
+
+def _reply_above(line: str) -> bool:
+    """The help desk's marker line: it says where to reply ("I drew it above this line" does not)."""
+    return (
+        len(line) <= _MARKER_LINE
+        and _REPLY_ABOVE.search(line) is not None
+        and _REPLY_VERB.search(line) is not None
+    )
 
 
 def _written(lines: list[str]) -> bool:

@@ -42,8 +42,8 @@ _NOISE = re.compile(
 )
 _REACH = re.compile(r"@|https?://|www\.|\d[\d\s().\-/]{6,}\d")
 _RULE = re.compile(r"^\s*[-=_*~#]{5,}\s*$")
-# "-Abhishek Kona", "— Jane", "~Tom": a name signing off after a dash or a tilde.
-_DASH_NAME = re.compile(r"^\s*[-\u2013\u2014~]\s?(?P<name>[^\W\d_][^\n]{0,40})$")
+# "-Abhishek Kona", "--Daniel", "— Jane", "~Tom": a name signing off after a dash or a tilde.
+_DASH_NAME = re.compile(r"^\s*(?:--?|[\u2013\u2014~])\s?(?P<name>[^\W\d_][^\n]{0,40})$")
 _SEPARATOR = re.compile(r"^\s*[-=_*~]{2,}\s*$")  # "--", "---", "____" over a signature
 _DASH_ITEM = re.compile(r"^\s*[-\u2013\u2014~*•]\s")
 _INTRODUCES = re.compile(r"[^\W\d_]\s*[:\uff1a]$")  # "We need:" introduces a list (":+1:" does not)

@@ -317,3 +317,21 @@ def test_a_boundary_written_loosely_still_splits_the_parts(param: str, delimiter
         f"--{delimiter}\r\nContent-Type: application/pdf\r\n\r\nJVBERi0=\r\n--{delimiter}--\r\n"
     ).encode()
     assert lead(raw).text == "Please quote 40 seats."
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "##- Please type your reply above this line -##",
+        "> reply ABOVE THIS LINE",
+        "## Bitte geben Sie Ihre Antwort oberhalb dieser Zeile ein ##",
+    ],
+)
+def test_a_help_desks_reply_above_this_line_marker_cuts_its_mail(marker: str) -> None:
+    body = f"Yes, 40 seats.\n\n{marker}\n\nYour request 123 was updated by Sam.\n"
+    assert body_text(body) == "Yes, 40 seats."
+
+
+def test_a_sentence_about_a_line_is_text() -> None:
+    body = "Hi,\nI drew a box above this line and below it.\nCan you print that?"
+    assert body_text(body) == body

@@ -262,3 +262,8 @@ def test_a_mail_apps_footer_in_any_language_is_no_part_of_the_text(footer: str) 
 def test_a_sentence_that_starts_like_an_apps_footer_is_text() -> None:
     body = "Hi,\nSent from our Berlin office yesterday\nwe need 40 seats.\nCan you quote?\n"
     assert _read("Pat Customer <pat@contoso.example>", body).text == body.strip()
+
+
+def test_two_dashes_before_the_authors_name_sign_off() -> None:
+    lead = _read("daniel@acme-corp.com", "Please quote 40 seats.\n\n--Daniel\n")
+    assert lead.text == "Please quote 40 seats."
