@@ -58,6 +58,10 @@ _HEADING = re.compile(
     r"^(?:important|legal|privileged|and|confidential(?:ity)?|notice|disclaimer|warning|\W)++$",
     re.IGNORECASE,
 )
+_LONG_RULE = re.compile(r"^\s*(?:_{10,}|-{10,})\s*$")
+_WEB = re.compile(r"https?://|\bwww\.", re.IGNORECASE)
+_FOOTER_LINES = 4
+_FOOTER_WIDTH = 100
 _APP_WORDS = 8  # "Sent from Yahoo Mail for iPhone on the go" is a footer; a sentence is longer
 _LINK = re.compile(r"<[^<>\s]{1,500}>")
 _NOTICE_LINE = 45  # a line of a notice is long; signature lines are short
@@ -90,13 +94,26 @@ def split_signature(
     lines = strip_disclaimers(text).split("\n")
     who = Author.of(author, address)
     for i, line in enumerate(lines):
-        delimiter = DELIMITER.match(line) is not None
+        delimiter = DELIMITER.match(line) is not None or _footer_rule(lines, i)
         if delimiter and _gives_fields(lines[i + 1 :], who):
             return _trim_valediction(lines[:i], lines[i + 1 :])
         if delimiter or _mobile(lines, i):
             # A mobile footer, or a "--" over a list's footer: the signature may stand above.
             return _locate(lines[:i], who) or _trim_valediction(lines[:i], lines[i + 1 :])
     return _locate(lines, who) or ("\n".join(lines).strip(), [])
+
+
+def _footer_rule(lines: list[str], i: int) -> bool:
+    """A long rule over the last few short lines, one with a link: a webmail's advertisement
+    ("Mit WEB.DE FreePhone … http://…") or a signature set off by a rule."""
+    if not _LONG_RULE.match(lines[i]):
+        return False
+    rest = [line for line in lines[i + 1 :] if line.strip()]
+    return (
+        0 < len(rest) <= _FOOTER_LINES
+        and all(len(line) <= _FOOTER_WIDTH for line in rest)
+        and any(_WEB.search(line) for line in rest)
+    )
 
 
 def _mobile(lines: list[str], i: int) -> bool:

@@ -46,7 +46,7 @@ VALEDICTION = re.compile(
     r"thx|tks|cheers|sincerely|yours sincerely|sincerely yours|yours truly|yours|all the best|"
     r"cordially|respectfully|warmly|take care|love|ciao|"
     r"mit freundlichen grüßen|mit freundlichen gruessen|freundliche grüße|viele grüße|"
-    r"beste grüße|liebe grüße|mfg|gruß|grüße|cordialement|bien cordialement|bien à vous|"
+    r"beste grüße|liebe grüße|mfg|gruß|grüße|(viele|beste|liebe|freundliche) gruesse|gruss|cordialement|bien cordialement|bien à vous|"
     r"salutations|meilleures salutations|sinc[èe]res salutations|saludos|saludos cordiales|"
     r"un saludo|atentamente|cordiali saluti|distinti saluti|saluti|un saluto|atenciosamente|"
     r"cumprimentos|abraços|met vriendelijke groet(en)?|vriendelijke groet(en)?|groeten|"

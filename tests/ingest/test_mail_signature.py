@@ -267,3 +267,12 @@ def test_a_sentence_that_starts_like_an_apps_footer_is_text() -> None:
 def test_two_dashes_before_the_authors_name_sign_off() -> None:
     lead = _read("daniel@acme-corp.com", "Please quote 40 seats.\n\n--Daniel\n")
     assert lead.text == "Please quote 40 seats."
+
+
+def test_a_webmails_advertisement_under_a_long_rule_is_no_part_of_the_text() -> None:
+    body = (
+        "Please quote 40 seats.\n\nViele Gruesse\n\n" + "_" * 58 + "\n"
+        "Mit WEB.DE FreePhone mit hoechster Qualitaet ab 0 Ct./Min.\n"
+        "weltweit telefonieren! http://freephone.web.de/?mc=021201\n"
+    )
+    assert _read("Oetzi <oetzi@web.de>", body).text == "Please quote 40 seats."
