@@ -174,6 +174,12 @@ REDOS = {
     "dashes": "-" * 1_000_000,
     "combining": "a" + "\u0301" * 500_000,
     "emoji-zwj": "\U0001f468\u200d" * 200_000,
+    # Whitespace the line patterns' \s* match that the squeeze of spaces used to leave alone.
+    "line-separators-under-rule": "Hi quote\n-----" + "\u2028" * 3_000 + "x\n",
+    "rare-spaces-under-rule": "Hi quote\n-----" + "\u202f\u205f\u1680" * 1_000 + "x\n",
+    "wpforms-dashes": "Hi quote\n--" + " " * 3_000 + "\n",
+    "cf7-from": "Hi quote\nFrom:" + " " * 3_000 + "\n",
+    "header-label-spaces": "Hi quote\n" + " " * 3_000 + "0\nFrom: " + "_" * 3_000 + "b\n",
 }
 REDOS_FROM = {
     "from-quoted": '"' + '\\"' * 100_000 + '" <a@b.co>',
@@ -182,6 +188,8 @@ REDOS_FROM = {
     "from-at": "@" * 100_000 + "a@b.co",
     "from-dots": "ann@" + "a." * 100_000 + "co",
     "from-group": "g:" * 50_000 + " a@b.co;",
+    "from-name-at-runs": "a@" * 1_000 + " <" + "b@" * 1_000 + ">",
+    "from-daemon-spaces": " " * 1_900 + "x <a@b.co>",
 }
 
 

@@ -126,7 +126,8 @@ def read_email(
         # A notice or a relay that names no one to answer (a person found in it would be in
         # Reply-To or read as a form notification above): a person decides, nothing is lost.
         lead = NotALead(
-            "review", f"from {sender.email}, a no-reply address naming no one to answer"
+            "review",
+            f"from {sender.email}, a no-reply or notification address naming no one to answer",
         )
     else:
         lead = _Lead(sender, subject, body.best, reply=_is_reply(msg, subject))

@@ -84,6 +84,11 @@ _ROBOT_LOCAL = re.compile(
 )
 # Senders that say nobody reads the answers (no-reply in several languages): a lead at such an
 # address can never be answered.
+_NOTIFIER_LOCAL = re.compile(
+    r"^(notify|notifications?|notifier|mailer|postman|robot|bounces?|wordpress|www-data|apache|"
+    r"nginx|automated|alerts?)([-_.+].*)?$",
+    re.IGNORECASE,
+)
 _NOREPLY_LOCAL = re.compile(
     r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|ne[-_.]?pas[-_.]?repondre|nao[-_.]?responda|"
     r"no[-_.]?responder|non[-_.]?rispondere|keine[-_.]?antwort|nicht[-_.]?antworten)"
@@ -258,5 +263,7 @@ def is_robot(address: Address) -> bool:
 
 
 def is_noreply(address: Address) -> bool:
-    """True for no-reply senders (noreply@, do-not-reply@, ne-pas-repondre@, …): nobody answers."""
-    return bool(_NOREPLY_LOCAL.match(address.local))
+    """True for no-reply senders (noreply@, do-not-reply@, ne-pas-repondre@, …) and for mailboxes
+    of software that only notifies (notify@, notifications@, wordpress@, www-data@, …): nobody
+    answers. admin@, webmaster@ or website@ may be a person at a small firm: not these."""
+    return bool(_NOREPLY_LOCAL.match(address.local) or _NOTIFIER_LOCAL.match(address.local))

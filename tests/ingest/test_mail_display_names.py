@@ -102,7 +102,7 @@ def test_a_title_in_the_display_name_is_the_title_when_the_signature_has_none() 
     ("sender", "name", "company"),
     [
         ("Jonas Sterr - ProxForge <jsterr@proxforge.de>", "Jonas Sterr", "ProxForge"),
-        ("Brennan Novak (Twitter) <notify@twitter.com>", "Brennan Novak", "Twitter"),
+        ("Brennan Novak (Twitter) <brennan@twitter.com>", "Brennan Novak", "Twitter"),
         ("Hans Leiter - Acme <hans@acme.de>", "Hans Leiter", "Acme"),
         ("Acme - Sales <sales@acme.de>", None, "Acme"),
     ],

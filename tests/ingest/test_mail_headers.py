@@ -237,11 +237,19 @@ def test_reply_to_of_external_noreply_sender_is_the_lead() -> None:
 @pytest.mark.parametrize(
     "sender",
     ["noreply@ogone.example", "Do-Not-Reply@bank.example", "ne-pas-repondre@banque.example",
-     "no_reply+orders@shop.example", "nao-responda@loja.example"],
+     "no_reply+orders@shop.example", "nao-responda@loja.example", "notify@twitter.example",
+     "notifications@tracker.example", "wordpress@blog.example", "www-data@host.example"],
 )  # fmt: skip
 def test_no_reply_sender_naming_no_one_is_for_review(sender: str) -> None:
     result = read_email(raw_mail(f"From: {sender}\nSubject: Your order"), received_at=NOW)
     assert isinstance(result, NotALead) and result.kind == "review"
+
+
+@pytest.mark.parametrize("local", ["admin", "webmaster", "website", "info", "alerton"])
+def test_a_mailbox_a_person_may_answer_is_a_lead(local: str) -> None:
+    assert lead(raw_mail(f"From: {local}@smallfirm.example\nSubject: Quote")).email.startswith(
+        local
+    )
 
 
 def test_a_person_whose_address_only_mentions_reply_is_a_lead() -> None:
