@@ -276,3 +276,14 @@ def test_a_webmails_advertisement_under_a_long_rule_is_no_part_of_the_text() -> 
         "weltweit telefonieren! http://freephone.web.de/?mc=021201\n"
     )
     assert _read("Oetzi <oetzi@web.de>", body).text == "Please quote 40 seats."
+
+
+@pytest.mark.parametrize(
+    "closing",
+    ["A plus", "À bientôt", "Freundliche Grüsse", "LG", "Bis bald", "Un abrazo", "Groetjes"],
+)
+def test_casual_and_swiss_closings_open_the_signature(closing: str) -> None:
+    # The sender's name is not the signed one: the closing alone says where the signature starts.
+    body = f"Please quote 40 seats.\n\n{closing}\nJosette Fortish\nKalipsa SAS\n+33 2 92 89 02 55\n"
+    lead = _read("Pat Customer <pat@contoso.example>", body)
+    assert lead.text == "Please quote 40 seats." and lead.phone == "+33292890255"
