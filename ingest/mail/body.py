@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import deque
 from dataclasses import dataclass, field
 from email.message import Message
 from functools import cached_property
@@ -109,18 +108,19 @@ def decode_part(part: Message, *, limit: int) -> str:
 def extract_body(msg: Message, *, max_parts: int) -> Body:
     """Collect the first plain-text and first HTML body and every attached message.
 
-    Walks at most `max_parts` parts breadth-first without recursion, so a message with 10,000
-    parts or deep nesting costs bounded work; attached messages are not entered.
+    Walks at most `max_parts` parts in the order they are written (depth first, a footer part
+    after the alternative it follows), without recursion, so a message with 10,000 parts or deep
+    nesting costs bounded work; attached messages are not entered.
     """
     body = Body()
     plain: list[str] = []
     html: list[str] = []
-    queue: deque[Message] = deque([msg])
-    while queue:
+    stack: list[Message] = [msg]
+    while stack:
         if body.parts_seen >= max_parts:
             body.truncated = True
             break
-        part = queue.popleft()
+        part = stack.pop()
         body.parts_seen += 1
         ctype = content_type(part)
         payload = parts_of(part)
@@ -132,7 +132,7 @@ def extract_body(msg: Message, *, max_parts: int) -> Body:
                 body.attached.append(inner)
             continue
         if part.is_multipart() and isinstance(payload, list):
-            queue.extend(p for p in payload if isinstance(p, Message))
+            stack.extend(p for p in reversed(payload) if isinstance(p, Message))
             continue
         if is_attachment(part) or not ctype.startswith("text/"):
             continue

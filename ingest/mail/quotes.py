@@ -94,7 +94,7 @@ def strip_quotes(text: str) -> str:
     below = -1  # where the text below the last `>` quote starts in `out`
     i = 0
     while i < len(lines):
-        if _written(out) and _reply_above(plain[i]):
+        if _reply_above(plain[i]) and _written(out):
             break  # a help desk's "##- Please type your reply above this line -##": its mail below
         span, before = _header(plain, i)
         if span:

@@ -121,11 +121,12 @@ def _mobile(lines: list[str], i: int) -> bool:
     the end of the text ("Sent from our Berlin office" above more text is a sentence)."""
     if MOBILE.match(lines[i]):
         return True
+    if SENT_FROM_APP.match(lines[i]) is None:  # nearly every line: the cheap test first
+        return False
     bare = _LINK.sub("", lines[i]).strip()  # "Sent from TypeApp<http://www.typeapp.com/…>"
     if len(bare.split()) > _APP_WORDS or bare.endswith((".", "!", "?", ",", ";", ":")):
         return False
-    last = not any(line.strip() for line in lines[i + 1 :])
-    return last and SENT_FROM_APP.match(bare) is not None
+    return not any(line.strip() for line in lines[i + 1 :])
 
 
 def strip_disclaimers(text: str) -> str:

@@ -201,7 +201,8 @@ DISCLAIMER = re.compile(
 # What a mailing list's software appends (Mailman, Google Groups, Discourse, Groups.io): no one
 # wrote it.
 LIST_FOOTER = re.compile(
-    r"(/mailman/listinfo/|^\S+ mailing list$|^\S+@(lists?|groups?)\.\S+$|you received this "
+    r"(/mailman/listinfo/|^\S+ mailing list( -- \S+@\S+)?$|^\S+@(lists?|groups?)\.\S+$|"
+    r"^to unsubscribe send an email to \S+-(leave|unsubscribe|request)@|you received this "
     r"message because you are subscribed to|to unsubscribe from this (group|list|topic)|"
     r"view this discussion on the web|^(to )?unsubscribe:? \S+@|groups\.io links:)",
     re.IGNORECASE | re.MULTILINE,

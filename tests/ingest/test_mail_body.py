@@ -335,3 +335,19 @@ def test_a_help_desks_reply_above_this_line_marker_cuts_its_mail(marker: str) ->
 def test_a_sentence_about_a_line_is_text() -> None:
     body = "Hi,\nI drew a box above this line and below it.\nCan you print that?"
     assert body_text(body) == body
+
+
+def test_parts_are_read_in_the_order_they_are_written() -> None:
+    # A list's or a gateway's footer part after the alternative body: the body comes first, and
+    # the footer's rule never takes the person's words for a signature.
+    raw = (
+        b"From: Jane Doe <jane@acme-corp.example>\r\nSubject: Quote\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="outer"\r\n\r\n--outer\r\n'
+        b'Content-Type: multipart/alternative; boundary="inner"\r\n\r\n--inner\r\n'
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nPlease quote 40 seats.\r\n--inner\r\n"
+        b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>Please quote 40 seats.</p>\r\n"
+        b"--inner--\r\n--outer\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"_______________________________________________\r\nSales mailing list -- sales@lists.acme-corp.example\r\n"
+        b"To unsubscribe send an email to sales-leave@lists.acme-corp.example\r\n--outer--\r\n"
+    )
+    assert lead(raw).text == "Please quote 40 seats."

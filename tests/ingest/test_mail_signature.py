@@ -287,3 +287,12 @@ def test_casual_and_swiss_closings_open_the_signature(closing: str) -> None:
     body = f"Please quote 40 seats.\n\n{closing}\nJosette Fortish\nKalipsa SAS\n+33 2 92 89 02 55\n"
     lead = _read("Pat Customer <pat@contoso.example>", body)
     assert lead.text == "Please quote 40 seats." and lead.phone == "+33292890255"
+
+
+def test_a_mailman3_footer_is_no_part_of_the_text() -> None:
+    body = (
+        "Please quote 40 seats.\n\n" + "_" * 47 + "\nUSRP-users mailing list -- "
+        "usrp-users@lists.ettus.example\nTo unsubscribe send an email to "
+        "usrp-users-leave@lists.ettus.example\n"
+    )
+    assert _read("Jane Doe <jane@acme-corp.com>", body).text == "Please quote 40 seats."
