@@ -53,6 +53,7 @@ _REPLY_PREFIX = re.compile(
     re.IGNORECASE,
 )
 _MAX_NESTED_FORWARDS = 5
+_VIA_LIST = re.compile(r"\s+via\s+(?=\S)")  # lower-case, as Google Groups and Mailman write it
 _NOTE_LIMIT = 10_000
 
 
@@ -83,7 +84,7 @@ def read_email(
     Raises ParseError when the input has no single usable sender or is not an email at all.
     """
     msg = parse_message(raw)
-    verdict = classify(msg)
+    verdict = classify(msg, ours=internal_domains)
     if verdict is not None:
         return verdict
     try:
@@ -118,7 +119,11 @@ def read_email(
     if machine is not None:
         return machine
     lead: _Lead | NotALead
-    if internal:
+    if (person := _relayed_by_list(msg, sender, internal_domains)) is not None:
+        # "Jane Doe via Sales" <sales@…>: a group or list sent it on; Jane is whom it names.
+        lead = _Lead(person, subject, body.best, reply=_is_reply(msg, subject))
+        lead.fields["via"] = sender.email
+    elif internal:
         lead = _from_internal(msg, sender, body, subject, internal_domains, max_parts=max_parts)
     elif is_robot(sender) and (via := _reply_to(msg, internal_domains)) is not None:
         lead = _Lead(via, subject, body.best, reply=False, fields={"via": sender.email})
@@ -269,6 +274,21 @@ def _reply_to(msg: Message, internal_domains: frozenset[str]) -> Address | None:
     if in_domains(address.domain, internal_domains) or is_robot(address):
         return None
     return address
+
+
+def _relayed_by_list(
+    msg: Message, sender: Address, internal_domains: frozenset[str]
+) -> Address | None:
+    """The person a Google Group or a mailing list relays ("Jane Doe via Sales" <sales@acme>
+    with Reply-To: jane@globex): the one outside Reply-To, named as the display name says."""
+    shown = sender.name or ""
+    relayed = _VIA_LIST.split(shown, maxsplit=1)
+    if len(relayed) != 2 or not relayed[0].strip(" '\""):
+        return None
+    person = _reply_to(msg, internal_domains)
+    if person is None or person.domain == sender.domain:
+        return None
+    return Address(person.email, person.name or display_name(relayed[0].strip(" '\"")))
 
 
 def _is_reply(msg: Message, subject: str | None) -> bool:

@@ -66,15 +66,24 @@ _SUPPRESS = re.compile(r"\b(oof|autoreply|all)\b", re.IGNORECASE)
 _LOCAL = re.compile(r"([^\s<>\"@,;:()\[\]]+)@")
 _BARE_DAEMON = re.compile(r"^\W*(mailer[-_]?daemon|postmaster)\W*$", re.IGNORECASE)
 _DAEMON_WORD = re.compile(r"\b(mailer[-_]?daemon|postmaster)\b", re.IGNORECASE)
+# The domain in `<sales.acme.com>` (List-Id) or `<mailto:sales@acme.com>` (List-Post).
+_LIST_DOMAIN = re.compile(r"(?:<|@|\.)((?:[a-z0-9-]{1,63}\.)+[a-z]{2,63})>", re.IGNORECASE)
 _NULL_PATH = re.compile(r"^\s*<\s*>\s*$")
 _SEPARATORS = re.compile(r"[-_.+=]+")
 
 
-def classify(msg: Message) -> NotALead | None:
-    """A NotALead when the headers or the MIME structure say auto-reply, bounce or bulk mail."""
+def classify(msg: Message, *, ours: frozenset[str] = frozenset()) -> NotALead | None:
+    """A NotALead when the headers or the MIME structure say auto-reply, bounce or bulk mail.
+
+    `ours`: the team's domains. A list of theirs (a Google Group as the sales inbox, List-Id
+    `<sales.acme.com>`) is how inquiries arrive, not bulk mail.
+    """
     names = {name.lower() for name in msg}
     subject = ((first(msg, "subject") if "subject" in names else None) or "").strip()
-    for check in (_report_receipt, _bounce, _auto_reply, _bulk):
+    checks = [_report_receipt, _bounce, _auto_reply, _bulk]
+    if ours and _our_list(msg, names, ours):
+        checks.pop()
+    for check in checks:
         verdict = check(msg, names, subject)
         if verdict is not None:
             return verdict
@@ -198,6 +207,17 @@ def _auto_reply(msg: Message, names: set[str], subject: str) -> NotALead | None:
     if AUTO_SUBJECT_ALONE.match(subject):
         return NotALead("auto_reply", f"auto-reply subject: {subject[:80]!r}")
     return None
+
+
+def _our_list(msg: Message, names: set[str], ours: frozenset[str]) -> bool:
+    """The list that sent this is the team's own: its List-Id or List-Post names their domain."""
+    for header in ("list-id", "list-post"):
+        value = _value(msg, names, header) or ""
+        for found in _LIST_DOMAIN.finditer(value):
+            domain = found.group(1).lower().rstrip(".")
+            if any(domain == d or domain.endswith("." + d) for d in ours):
+                return True
+    return False
 
 
 def _bulk(msg: Message, names: set[str], subject: str) -> NotALead | None:

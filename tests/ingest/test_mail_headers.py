@@ -268,3 +268,47 @@ def test_smuggled_header_is_not_trusted() -> None:
     # A bare-LF smuggled "Reply-To" on an ordinary sender must not change the lead.
     raw = raw_mail("From: jane@acme.com\nSubject: hi\nReply-To: attacker@evil.example")
     assert lead(raw).email == "jane@acme.com"
+
+
+GROUP_HEADERS = (
+    "To: sales@acme.com\nSubject: Quote for 40 seats\nList-ID: <sales.acme.com>\n"
+    "Precedence: list\nMailing-list: list sales@acme.com; contact sales+owners@acme.com\n"
+    "List-Post: <https://groups.google.com/a/acme.com/group/sales/post>, <mailto:sales@acme.com>"
+)
+
+
+def test_a_google_group_as_the_sales_inbox_relays_leads_not_bulk() -> None:
+    # The team's own group (List-Id under LEADBOT_INTERNAL_DOMAINS) rewrote the From for DMARC
+    # and put the person in Reply-To: the person is the lead, the group is where it came through.
+    raw = raw_mail(
+        f"From: 'Jane Doe' via Sales <sales@acme.com>\nReply-To: Jane Doe <jane@globex.com>\n"
+        f"{GROUP_HEADERS}"
+    )
+    found = lead(raw, internal_domains=frozenset({"acme.com"}))
+    assert (found.email, found.name, found.fields["via"]) == (
+        "jane@globex.com",
+        "Jane Doe",
+        "sales@acme.com",
+    )
+    kept = lead(
+        raw_mail(f"From: Jane Doe <jane@globex.com>\n{GROUP_HEADERS}"),
+        internal_domains=frozenset({"acme.com"}),
+    )
+    assert kept.email == "jane@globex.com"
+
+
+def test_someone_elses_list_stays_bulk() -> None:
+    raw = raw_mail(
+        "From: 'Jane Doe' via Users <users@lists.example.org>\nReply-To: jane@globex.com\n"
+        "List-ID: <users.lists.example.org>\nPrecedence: list\nSubject: Question"
+    )
+    result = read_email(raw, received_at=NOW, internal_domains=frozenset({"acme.com"}))
+    assert isinstance(result, NotALead) and result.kind == "bulk"
+
+
+def test_a_person_relayed_by_a_list_is_the_lead() -> None:
+    raw = raw_mail(
+        "From: Philip Balister via USRP-users <usrp-users@lists.ettus.com>\n"
+        "Reply-To: Philip Balister <philip@opensdr.com>\nSubject: Re: x"
+    )
+    assert (lead(raw).email, lead(raw).name) == ("philip@opensdr.com", "Philip Balister")
