@@ -68,6 +68,13 @@ _MAX_ROLE_WORDS = 3
 _NAME_AND_MORE = re.compile(r"\s*(?:[|/(\[]|\s[-–—]\s|\s(?:at|from|@)\s)\s*")
 _COMMA = re.compile(r"\s*,\s*")
 _NOT_ALNUM = re.compile(r"[\W_]+")
+# Tags a company directory or a mail app adds to a name: a country or office code "(US)", a
+# domain "(manx.net)", the mail service "(Gmail - Geral)", the kind of contract.
+_TAG_WORDS = r"contractor|consultant|external|extern|intern|ext|gmail|yahoo|hotmail|outlook|gmx"
+_TAG = re.compile(
+    rf"\s*\((?:[A-Z0-9]{{2,4}}|[^()\s]+\.[a-z]{{2,}}|(?i:(?:{_TAG_WORDS})\b[^()]*))\)"
+)
+_TRAILING_TAG = re.compile(rf"\s+-\s+(?:[A-Z0-9]{{2,8}}|\d+|(?i:{_TAG_WORDS}))\s*$")
 _MIN_BRAND = 3  # "hp", "ge": too short to tell a brand from a name's initials
 _VIA = re.compile(r"\s+\(?via\s+(?=\S)")  # lower-case, as the services write it
 
@@ -122,6 +129,18 @@ def _person(part: str) -> str | None:
     return name if name and as_name(name) else None
 
 
+def _untagged(name: str) -> str:
+    """A directory's display name without the tags it adds: "Clark (US), Kenneth C", "Tillson,
+    Bob (US)", "Leong, Kirsten - 0551 - MITLL", "Jane Doe - Contractor", "Pedro Vieira (Gmail -
+    Geral)", "David Taylor (manx.net)"."""
+    if "(" not in name and " - " not in name:
+        return name
+    name = _TAG.sub("", name)
+    while (trail := _TRAILING_TAG.search(name)) is not None and trail.start() > 0:
+        name = name[: trail.start()]
+    return " ".join(name.replace(" ,", ",").split()).strip(" ,-")
+
+
 def _branded(name: str, brand: str) -> Shown | None:
     """The organisation the sender's domain spells, and the person beside it ("Jonas Sterr -
     ProxForge", "Brennan Novak (Twitter)"), or None."""
@@ -155,6 +174,7 @@ def read_shown(display: str | None, brand: str = "") -> Shown:
     name = " ".join(display.split())
     if len(name) > 1 and name[0] == name[-1] and name[0] in "\"'":
         name = name[1:-1].strip()
+    name = _untagged(name) or name
     relayed = _VIA.split(name, maxsplit=1)
     if len(relayed) == 2 and relayed[0].strip():
         # "Jane Doe via LinkedIn", "Jane Doe (via Google Docs)": a service relays the person.
@@ -167,7 +187,7 @@ def read_shown(display: str | None, brand: str = "") -> Shown:
         titled = _titled(name)
         if titled is not None:
             return Shown(titled[0], None, titled[1] or None)
-        return Shown(first_last(display))  # "Doe, Jane" is a person, whatever its comma
+        return Shown(first_last(name))  # "Doe, Jane" is a person, whatever its comma
     for separator in (_NAME_AND_MORE, _COMMA):
         pieces = _pieces(name, separator)
         if len(pieces) < 2:

@@ -112,3 +112,18 @@ def test_the_organisation_the_senders_domain_spells_is_the_company(
 ) -> None:
     found = inquiry(sender)
     assert (found.name, found.company) == (name, company)
+
+
+@pytest.mark.parametrize(
+    ("display", "person"),
+    [
+        ("Clark (US), Kenneth C", "Kenneth C Clark"),
+        ("Tillson, Bob (US)", "Bob Tillson"),
+        ("Leong, Kirsten - 0551 - MITLL", "Kirsten Leong"),
+        ("Jane Doe - Contractor", "Jane Doe"),
+        ("Pedro Vieira (Gmail - Geral)", "Pedro Vieira"),
+        ("David Taylor (manx.net)", "David Taylor"),
+    ],
+)
+def test_tags_a_directory_adds_to_a_name_are_not_the_name(display: str, person: str) -> None:
+    assert read_shown(display).person == person
