@@ -69,7 +69,7 @@ _ORIGINAL = re.compile(
     re.IGNORECASE,
 )
 # A rule or a separator line left above a cut quote ("________", "-----", "====").
-_RULE_ONLY = re.compile(r"^[\s\-_=*~]*$")
+_RULE_ONLY = re.compile(r"^[\s\-_=*~|]*$")  # rules, and the pipes an HTML table leaves
 _TRACKER = "\u1427"  # "ᐧ" on a line of its own: what Gmail add-ons (Mailtrack, Streak) leave
 # A line of a quote marked with `|` (older Gmail, some webmail): a quote only below a header.
 _PIPED = re.compile(r"\s*\|(?:\s|$)")

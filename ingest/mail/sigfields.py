@@ -50,7 +50,7 @@ _COLUMNS = re.compile(r"\s*[|•·]\s*|\t+| {3,}")
 _CONTACT_START = re.compile(
     r"https?://|www\.|\S+@\S+|\+?\(?\d[\d\s().\-/]{6,}\d"
     r"|\b(tel|tél|phone|ph|fax|fx|mobile|mob|cell|e-?mail|web|voice|direct|office|pager|skype)"
-    r"\b\.?\s*[:.]",
+    r"\b\.?\s*[:.]|\b(website|internet|homepage|webseite|url)\s*:",  # "Internet: http://…"
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")

@@ -22,7 +22,8 @@ MOBILE = re.compile(
     r"envoyé depuis|enviado desde mi|enviado desde|inviato da|enviado do meu|enviado de meu|"
     r"verzonden vanaf mijn|verstuurd vanaf mijn|skickat från min|sendt fra min|lähetetty "
     r"iphonesta|wysłane z|odesláno z|отправлено с|iphone'umdan gönderildi|发自我的|來自我的|"
-    r"iphoneから送信|android(から|で)送信|나의 iphone에서 보냄|נשלח מה-?iphone|أرسلت من)",
+    r"iphoneから送信|android(から|で)送信|나의 iphone에서 보냄|נשלח מה-?iphone|أرسلت من|"
+    r"签名由\s*网易邮箱大师\s*定制|发自网易邮箱大师|来自网易邮箱大师|发自\s*(qq|网易)邮箱)",
     re.IGNORECASE,
 )
 

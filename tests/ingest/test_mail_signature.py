@@ -296,3 +296,17 @@ def test_a_mailman3_footer_is_no_part_of_the_text() -> None:
         "usrp-users-leave@lists.ettus.example\n"
     )
     assert _read("Jane Doe <jane@acme-corp.com>", body).text == "Please quote 40 seats."
+
+
+@pytest.mark.parametrize("label", ["Internet", "Website", "Homepage", "Webseite", "URL"])
+def test_a_web_address_label_is_never_the_company(label: str) -> None:
+    body = (
+        "Please quote 40 seats.\n\nErik Heinz\n+49 3641 2328165\n"
+        f"{label}: http://www.supracon.com/\n"
+    )
+    assert _read("Erik Heinz <erik.heinz@supracon.com>", body).company == "Supracon"
+
+
+def test_netease_mail_masters_footer_is_no_part_of_the_text() -> None:
+    lead = _read("王盼 <ruoyilei@126.com>", "Please quote 40 seats.\n\n签名由 网易邮箱大师 定制\n")
+    assert (lead.text, lead.company) == ("Please quote 40 seats.", None)
