@@ -77,6 +77,9 @@ def is_webmail(domain: str) -> bool:
     return listed or label in _WEBMAIL_LABELS or top in _DISPOSABLE
 
 
+_ACRONYM = 3
+
+
 def company_from_domain(domain: str) -> str | None:
     """A readable organisation name from a business domain, None for webmail."""
     label, suffix = registrable(domain)
@@ -85,6 +88,9 @@ def company_from_domain(domain: str) -> str | None:
     words = [w for w in _SPLIT.split(label) if w]
     if not words:
         return None
+    # A label of three letters or fewer is an acronym as often as not: mit.edu is MIT, ibm.com IBM.
+    if len(words) == 1 and len(words[0]) <= _ACRONYM and words[0].isalpha():
+        return words[0].upper()
     return " ".join(w.capitalize() for w in words)
 
 

@@ -296,3 +296,16 @@ def test_a_reps_forward_of_a_bounce_never_makes_the_daemon_a_lead() -> None:
     )
     result = verdict("From: Rita <rita@ourco.com>\nSubject: Fwd: Undelivered Mail", body)
     assert isinstance(result, NotALead), result
+
+
+@pytest.mark.parametrize(
+    ("domain", "company"),
+    [
+        ("mit.edu", "MIT"),
+        ("ibm.com", "IBM"),
+        ("acme.com", "Acme"),
+        ("acme-corp.co.uk", "Acme Corp"),
+    ],
+)
+def test_a_short_domain_label_is_an_acronym(domain: str, company: str) -> None:
+    assert company_from_domain(domain) == company
