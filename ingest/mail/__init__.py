@@ -132,7 +132,7 @@ def read_email(
         # Reply-To or read as a form notification above): a person decides, nothing is lost.
         lead = NotALead(
             "review",
-            f"from {sender.email}, a no-reply or notification address naming no one to answer",
+            f"from {sender.email}, a no-reply address naming no one to answer",
         )
     else:
         lead = _Lead(sender, subject, body.best, reply=_is_reply(msg, subject))
