@@ -163,11 +163,15 @@ def _piped(line: str) -> bool:
 
 
 def _pipe_quote(lines: list[str], i: int) -> bool:
-    """Two `|` lines in a row at `i`: a quote, when a header is above; a table's rows, which end
-    in `|` too, are not one."""
+    """`|` lines at `i` (two in a row, or one alone before a blank line, as Sylpheed quotes one
+    line): a quote, when a header is above; a table's rows, which end in `|` too, are not one."""
     rows = lines[i : i + 2]
+    if len(rows) == 2 and not _piped(rows[1]) and not rows[1].strip():
+        rows = rows[:1]  # one quoted line, then the answer below a blank line
+    elif len(rows) < 2:
+        return False
     table = any(r.count("|") > 1 and r.rstrip().endswith("|") for r in rows)
-    return len(rows) == 2 and all(_piped(r) for r in rows) and not table
+    return all(_piped(r) for r in rows) and not table
 
 
 def _skip_quote(lines: list[str], i: int, marked: Callable[[str], bool] = _quoted) -> int:

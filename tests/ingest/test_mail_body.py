@@ -342,3 +342,12 @@ def test_parts_are_read_in_the_order_they_are_written() -> None:
         b"To unsubscribe send an email to sales-leave@lists.acme-corp.example\r\n--outer--\r\n"
     )
     assert lead(raw).text == "Please quote 40 seats."
+
+
+def test_one_line_quoted_with_a_pipe_then_the_answer_below() -> None:
+    # Sylpheed quotes with "|"; one quoted line, a blank line, then the answer (bottom-posted).
+    body = (
+        "On Mon, 3 May 2021, Rita Rep <rita@ourco.com> wrote:\n"
+        "| fs/dquot.c:1328: warning: label 'out' defined but not used\n\nI fixed this one.\n"
+    )
+    assert body_text(body) == "I fixed this one."
