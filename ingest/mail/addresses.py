@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
-from ingest.mail.headers import decode_value
+from ingest.mail.headers import ENCODED_WORD, decode_value
 from ingest.mail.text import clean_line
 from storage.errors import AddressError
 
@@ -59,10 +59,9 @@ class _AddressTokens:
 
 ADDRESS_TOKEN = _AddressTokens()
 _REGISTRY = HeaderRegistry()
-_WORD = r"=\?[^?\s]{1,40}\?[bBqQ]\?[^?\s]{0,1000}\?="
 # A run of encoded words with only whitespace between them is one piece of text (RFC 2047 6.2:
 # that whitespace is not part of it); the stdlib's address parser keeps it ("MySurvey .com").
-_ENCODED_WORD = re.compile(rf"{_WORD}(?:[ \t]+{_WORD}){{0,50}}")
+_ENCODED_WORD = re.compile(rf"{ENCODED_WORD}(?:[ \t]+{ENCODED_WORD}){{0,50}}")
 # Characters that make a header value more than `name address` (plain string tests, not a regex:
 # a pattern over `a@a@a@… <b@b@…` backtracks for minutes).
 _STRUCTURE = frozenset('<>"(),;:')

@@ -23,9 +23,11 @@ TRUSTED = frozenset(
 
 SUBJECT_LIMIT = 500
 _SURROGATE = re.compile("[\udc80-\udcff]")
-_ENCODED = re.compile(r"=\?([^?\s]{1,40})\?([bBqQ])\?([^?\s]{0,1000})\?=")
-_RAW_LIMIT = 4000
-_HINT_PARTS = 20  # the parts looked at for the charset of raw 8-bit headers  # a 209 KB header is not a subject; decoding it all is wasted work
+# An RFC 2047 encoded word: charset, B or Q, payload (bounded: a 1,000-character word is junk).
+ENCODED_WORD = r"=\?([^?\s]{1,40})\?([bBqQ])\?([^?\s]{0,1000})\?="
+_ENCODED = re.compile(ENCODED_WORD)
+_RAW_LIMIT = 4000  # a 209 KB header is not a subject; decoding it all is wasted work
+_HINT_PARTS = 20  # the parts looked at for the charset of raw 8-bit headers
 
 
 def header_values(msg: Message, name: str, *, rfc2047: bool = True) -> list[str]:

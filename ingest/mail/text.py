@@ -83,7 +83,7 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
             return data.decode("utf-8")
         except UnicodeDecodeError:
             guessed = (guess_charset(data),) if declared in (None, "utf-8") else ()
-            if guessed[:1] not in _MULTIBYTE and _mostly_utf8(data):
+            if (guessed[0] if guessed else None) not in _MULTIBYTE and _mostly_utf8(data):
                 # UTF-8 with Latin-1 pasted in (a quote, a signature): each part as written.
                 return data.decode("utf-8", errors=_PER_BYTE)
     for name in (declared, *guessed, *_FALLBACK_CHARSETS):
@@ -104,9 +104,8 @@ _HIGH = re.compile(rb"[\x80-\xff]")
 _PER_BYTE = "leadbot.cp1252"
 # Double-byte charsets whose bytes often look like UTF-8 sequences: their guess wins.
 _MULTIBYTE = frozenset(
-    (codec,)
-    for codec in ("shift_jis", "cp932", "euc_jp", "iso2022_jp", "gb18030", "gbk", "gb2312",
-                  "big5", "cp950", "big5hkscs", "euc_kr", "cp949", "johab", "hz")
+    {"shift_jis", "cp932", "euc_jp", "iso2022_jp", "gb18030", "gbk", "gb2312", "big5", "cp950",
+     "big5hkscs", "euc_kr", "cp949", "johab", "hz"}
 )  # fmt: skip
 
 
@@ -122,8 +121,8 @@ codecs.register_error(_PER_BYTE, _cp1252_bytes)
 
 
 def _mostly_utf8(data: bytes) -> bool:
-    """Bytes that are UTF-8 but for a few: most of their 8-bit bytes form UTF-8 sequences (text
-    in a single-byte charset next to never does: "é" is E9 then a letter)."""
+    """Bytes that are UTF-8 but for a piece: a third or more of their 8-bit bytes form UTF-8
+    sequences (text in a single-byte charset next to never does: "é" is E9 then a letter)."""
     sequences = _UTF8_SEQUENCE.findall(data)
     in_sequences = sum(len(s) for s in sequences)
     return len(sequences) >= 2 and in_sequences >= 0.3 * len(_HIGH.findall(data))
