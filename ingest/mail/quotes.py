@@ -206,7 +206,22 @@ def _header(lines: list[str], i: int) -> tuple[int, str]:
         span = _attribution(rest, 0) if before.strip() else 0
         if span:
             return span, before
+    if _QUOTE_MARK_VERB.search(line):  # Outlook Express: "Jane <j@x> wrote in message news:<id>..."
+        if _NEWS_ID.search(line):
+            return 1, ""
+        if i + 1 < len(lines) and _NEWS_ID.match(lines[i + 1]):
+            return 2, ""  # the message id wrapped onto the next line
     return _attribution(lines, i), ""
+
+
+# Outlook Express and Windows Mail quote a newsgroup post with its message id on the next line.
+_NEWS_ID = re.compile(r"(?:^|\s)news:[^\s@]+@\S+\.\.\.\s*$")
+_QUOTE_MARK_VERB = re.compile(
+    r"(wrote in message|schreef in (bericht|berichtnieuws)|schrieb im (newsbeitrag|beitrag)|"
+    r"a écrit dans le message|escribió en el mensaje|ha scritto nel messaggio|"
+    r"napisał\(a\) w wiadomości|skrev i en meddelelse|skrev i meddelandet)",
+    re.IGNORECASE,
+)
 
 
 # Every header, separator, block or attribution holds one of these on its first line or the

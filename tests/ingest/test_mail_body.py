@@ -139,6 +139,9 @@ On Mon, Feb 24, 2025 at 10:00 AM Rita Rep <rita@ourco.com> wrote:
         "-----Original Message-----\nFrom: Rita Rep\nSent: Monday\nTo: Jane\nSubject: Call",
         "From: Rita Rep <rita@ourco.com>\nSent: Monday\nTo: Jane\nSubject: Call",
         "Von: Rita Rep <rita@ourco.com>\nGesendet: Montag\nAn: Jane\nBetreff: Call",
+        # Outlook Express quoting a newsgroup post, its message id on the line or below it.
+        "Rita Rep <rita@ourco.com> wrote in message news:abc123@news.ourco.com...",
+        '"Rita Rep" <rita@ourco.com> schreef in bericht\nnews:SCj19.44903@twister.example.com...',
         # A help desk's marker over its own mail, in any of its languages.
         "##- Please type your reply above this line -##",
         "> reply ABOVE THIS LINE",
