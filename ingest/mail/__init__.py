@@ -35,7 +35,7 @@ from ingest.mail.forwards import (
     strip_forward_prefixes,
 )
 from ingest.mail.headers import SUBJECT_LIMIT, first, header_values, message_id, occurred_at
-from ingest.mail.names import person_name, read_shown
+from ingest.mail.names import VIA, person_name, read_shown
 from ingest.mail.notices import machine_text
 from ingest.mail.quotes import strip_quotes
 from ingest.mail.receipts import read_receipt
@@ -53,7 +53,6 @@ _REPLY_PREFIX = re.compile(
     re.IGNORECASE,
 )
 _MAX_NESTED_FORWARDS = 5
-_VIA_LIST = re.compile(r"\s+via\s+(?=\S)")  # lower-case, as Google Groups and Mailman write it
 _NOTE_LIMIT = 10_000
 
 
@@ -131,8 +130,7 @@ def read_email(
         # A notice or a relay that names no one to answer (a person found in it would be in
         # Reply-To or read as a form notification above): a person decides, nothing is lost.
         lead = NotALead(
-            "review",
-            f"from {sender.email}, a no-reply address naming no one to answer",
+            "review", f"from {sender.email}, a no-reply address naming no one to answer"
         )
     else:
         lead = _Lead(sender, subject, body.best, reply=_is_reply(msg, subject))
@@ -281,14 +279,12 @@ def _relayed_by_list(
 ) -> Address | None:
     """The person a Google Group or a mailing list relays ("Jane Doe via Sales" <sales@acme>
     with Reply-To: jane@globex): the one outside Reply-To, named as the display name says."""
-    shown = sender.name or ""
-    relayed = _VIA_LIST.split(shown, maxsplit=1)
-    if len(relayed) != 2 or not relayed[0].strip(" '\""):
+    if sender.name is None or VIA.search(sender.name) is None:
         return None
     person = _reply_to(msg, internal_domains)
     if person is None or person.domain == sender.domain:
         return None
-    return Address(person.email, person.name or display_name(relayed[0].strip(" '\"")))
+    return Address(person.email, person.name or read_shown(sender.name).person)
 
 
 def _is_reply(msg: Message, subject: str | None) -> bool:

@@ -80,10 +80,9 @@ def classify(msg: Message, *, ours: frozenset[str] = frozenset()) -> NotALead | 
     """
     names = {name.lower() for name in msg}
     subject = ((first(msg, "subject") if "subject" in names else None) or "").strip()
-    checks = [_report_receipt, _bounce, _auto_reply, _bulk]
-    if ours and _our_list(msg, names, ours):
-        checks.pop()
-    for check in checks:
+    for check in (_report_receipt, _bounce, _auto_reply, _bulk):
+        if check is _bulk and ours and _our_list(msg, names, ours):
+            break  # the team's own list: no bulk verdict from its list headers
         verdict = check(msg, names, subject)
         if verdict is not None:
             return verdict

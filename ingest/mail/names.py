@@ -76,7 +76,7 @@ _TAG = re.compile(
 )
 _TRAILING_TAG = re.compile(rf"\s+-\s+(?:[A-Z0-9]{{2,8}}|\d+|(?i:{_TAG_WORDS}))\s*$")
 _MIN_BRAND = 3  # "hp", "ge": too short to tell a brand from a name's initials
-_VIA = re.compile(r"\s+\(?via\s+(?=\S)")  # lower-case, as the services write it
+VIA = re.compile(r"\s+\(?via\s+(?=\S)")  # lower-case, as the services and lists write it
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ def read_shown(display: str | None, brand: str = "") -> Shown:
     if len(name) > 1 and name[0] == name[-1] and name[0] in "\"'":
         name = name[1:-1].strip()
     name = _untagged(name) or name
-    relayed = _VIA.split(name, maxsplit=1)
+    relayed = VIA.split(name, maxsplit=1)
     if len(relayed) == 2 and relayed[0].strip():
         # "Jane Doe via LinkedIn", "Jane Doe (via Google Docs)": a service relays the person.
         return read_shown(relayed[0].strip(" ("), brand)

@@ -374,10 +374,10 @@ def _is_attribution(text: str, *, quote_follows: bool) -> bool:
 def _block(lines: list[str], i: int) -> int:
     """The number of lines of an Outlook-style header block starting at line `i`, 0 if none.
 
-    A header label first (From, Date; Outlook.com and French Outlook put To or Subject first), then
-    other `Label: value` lines; a value the client wrapped onto the
-    next line, a label whose value sits on the next line (an HTML table as text) and blank lines
-    between them are part of it. It counts as a header when it names a From and another header
+    A header label first (From, Date; Outlook.com and French Outlook put To or Subject first),
+    then other `Label: value` lines; a value the client wrapped onto the next line, a label whose
+    value sits on the next line (an HTML table as text) and blank lines between them are part of
+    it. It counts as a header when it names a From and another header
     and either an address or a Subject, so "From: Berlin / To: Munich" in an inquiry is not one.
     """
     if i >= len(lines) or (":" not in lines[i] and "：" not in lines[i]):
